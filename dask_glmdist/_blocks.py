@@ -1,0 +1,390 @@
+"""Row-blocked inputs and the one execution primitive: map over blocks, reduce in a tree.
+
+Every estimator in this package is a sequence of *rounds*. In a round a pure,
+module-level block function runs on each row block ``(X_k, y_k, w_k)`` wherever that
+block lives and returns a small *summary* (a dict of p-sized vectors, p x p
+matrices, counts and short per-block records). Summaries are combined pairwise in
+a tree (``split_every`` at a time) and only the final summary reaches the client,
+as NumPy. The data are never concatenated and never computed as a whole.
+
+Summary dicts follow one convention so that :func:`sum_summaries` can combine any
+of them: arrays and numbers are added, lists are concatenated (per-block records),
+and the ``"problems"`` entry (a dict of counts) is merged by adding counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+
+from ._array import get_namespace, to_host
+
+logger = logging.getLogger("dask_glmdist")
+
+__all__ = [
+    "BlockedData",
+    "as_blocked",
+    "map_reduce",
+    "sum_summaries",
+    "check_block",
+    "raise_for_problems",
+    "is_dask_collection",
+]
+
+
+# --------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------
+
+
+def is_dask_collection(obj) -> bool:
+    """True for dask arrays, DataFrames and Series."""
+    return dask.is_dask_collection(obj)
+
+
+def _is_dask_frame(obj) -> bool:
+    return is_dask_collection(obj) and hasattr(obj, "dtypes") and hasattr(obj, "columns")
+
+
+def _is_dask_series(obj) -> bool:
+    return is_dask_collection(obj) and hasattr(obj, "dtype") and hasattr(obj, "name") and (
+        not isinstance(obj, da.Array)
+    )
+
+
+@dataclass
+class BlockedData:
+    """Row blocks of a design matrix, a response and optional prior weights.
+
+    ``X`` has exactly one column chunk; ``y`` and ``sample_weight`` share ``X``'s row
+    chunking. Row counts may be unknown (``nan``): block functions report their own.
+    """
+
+    X: da.Array
+    y: da.Array | None
+    sample_weight: da.Array | None
+
+    @property
+    def n_blocks(self) -> int:
+        return self.X.numblocks[0]
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def block_rows(self) -> tuple:
+        """Rows per block (``nan`` where unknown)."""
+        return self.X.chunks[0]
+
+    def delayed_blocks(self):
+        """One ``(X_k, y_k, w_k)`` triple of delayed objects per row block."""
+        xs = self.X.to_delayed().ravel()
+        ys = self.y.to_delayed().ravel() if self.y is not None else [None] * len(xs)
+        if self.sample_weight is not None:
+            ws = self.sample_weight.to_delayed().ravel()
+        else:
+            ws = [None] * len(xs)
+        return list(zip(xs, ys, ws, strict=True))
+
+
+def default_n_partitions(n_rows: int, n_params: int) -> int:
+    """One block per available core, but never blocks of fewer than 20 rows per parameter.
+
+    Tiny data are fitted as one block (where DLSA is the global fit) rather than
+    split into blocks too small for a stable local estimate.
+    """
+    cores = max(1, dask.system.CPU_COUNT or os.cpu_count() or 1)
+    return max(1, min(cores, n_rows // (20 * max(1, n_params))))
+
+
+def _feature_names_of_dask_frame(X) -> np.ndarray:
+    bad = [str(c) for c, t in X.dtypes.items() if not (
+        pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
+    if bad:
+        raise ValueError(
+            f"X has non-numeric columns {bad}; encode them (e.g. one-hot) before fitting."
+        )
+    return np.asarray([str(c) for c in X.columns], dtype=object)
+
+
+def dask_design(X):
+    """A dask DataFrame or array as a float 2-D dask array with one column chunk.
+
+    Returns ``(X_array, feature_names_or_None)``. Nothing is computed.
+    """
+    names = None
+    if _is_dask_frame(X):
+        names = _feature_names_of_dask_frame(X)
+        X = X.to_dask_array()
+    if not isinstance(X, da.Array):
+        raise TypeError(f"expected a dask array or DataFrame, got {type(X).__name__}")
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D array instead; reshape your data with "
+            "X.reshape(-1, 1) if it has a single feature."
+        )
+    if not (np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.bool_)):
+        raise ValueError(f"X must be numeric, got dtype {X.dtype}.")
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    if not math.isnan(X.shape[1]) and X.shape[1] == 0:
+        raise ValueError("X has 0 features; at least one is required.")
+    if X.numblocks[1] > 1:
+        X = X.rechunk({1: -1})
+    if not any(math.isnan(c) for c in X.chunks[0]) and X.shape[0] == 0:
+        raise ValueError("X is empty (0 rows); at least one row is required.")
+    return X, names
+
+
+def _vector_like(v, X: da.Array, what: str) -> da.Array:
+    """``v`` (y or weights) as a 1-D dask array chunked like ``X``'s rows."""
+    if _is_dask_series(v) or _is_dask_frame(v):
+        if _is_dask_frame(v):
+            if len(v.columns) != 1:
+                raise ValueError(
+                    f"{what} must be 1-D; got a DataFrame with {len(v.columns)} columns"
+                )
+            v = v[v.columns[0]]
+        v = v.to_dask_array()
+    elif not isinstance(v, da.Array):
+        v = np.asarray(v)
+        if v.ndim == 2 and v.shape[1] == 1:
+            v = v[:, 0]
+        if v.ndim != 1:
+            raise ValueError(f"{what} must be 1-D, got shape {v.shape}")
+        unknown = any(math.isnan(c) for c in X.chunks[0])
+        if unknown:
+            raise ValueError(
+                f"X has unknown row-chunk sizes, so an in-memory {what} cannot be aligned "
+                f"with it; pass {what} as a dask Series/array partitioned like X."
+            )
+        if v.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: "
+                f"X has {X.shape[0]} rows, {what} has {v.shape[0]}."
+            )
+        return da.from_array(v, chunks=(X.chunks[0],))
+    if v.ndim == 2 and not math.isnan(v.shape[1]) and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim != 1:
+        raise ValueError(f"{what} must be 1-D, got a {v.ndim}-D array")
+    known = not any(math.isnan(c) for c in X.chunks[0] + v.chunks[0])
+    if known:
+        if v.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: "
+                f"X has {X.shape[0]} rows, {what} has {v.shape[0]}."
+            )
+        if v.chunks[0] != X.chunks[0]:
+            v = v.rechunk((X.chunks[0],))
+    elif v.numblocks[0] != X.numblocks[0]:
+        raise ValueError(
+            f"{what} has {v.numblocks[0]} row blocks but X has {X.numblocks[0]}; with unknown "
+            "chunk sizes both must come partitioned alike (e.g. from the same DataFrame)."
+        )
+    return v
+
+
+def as_blocked(X, y=None, sample_weight=None, n_partitions=None, n_params=None) -> BlockedData:
+    """Put validated in-memory arrays, or dask collections, into row blocks.
+
+    NumPy input is split into ``n_partitions`` nearly equal row blocks (default
+    :func:`default_n_partitions`). Dask input keeps its own row chunking.
+    """
+    if isinstance(X, da.Array):
+        Xd = X
+    else:
+        X = np.asarray(X)
+        n = X.shape[0]
+        k = n_partitions or default_n_partitions(n, n_params or X.shape[1])
+        if k > n:
+            raise ValueError(f"n_partitions={k} exceeds the number of rows ({n}).")
+        sizes = np.full(k, n // k)
+        sizes[: n % k] += 1
+        Xd = da.from_array(X, chunks=(tuple(int(s) for s in sizes), X.shape[1]))
+    yd = _vector_like(y, Xd, "y") if y is not None else None
+    wd = _vector_like(sample_weight, Xd, "sample_weight") if sample_weight is not None else None
+    return BlockedData(Xd, yd, wd)
+
+
+def check_block_sizes(data: BlockedData, n_params: int) -> None:
+    """Fail early, before any pass, when a block of known size is too small."""
+    for k, rows in enumerate(data.block_rows):
+        if not math.isnan(rows) and rows < n_params:
+            raise ValueError(
+                f"Row block {k} has {int(rows)} rows but the model has {n_params} parameters; "
+                "every block needs at least as many rows as parameters. Use fewer partitions "
+                "(n_partitions, or rechunk the dask input into larger row blocks)."
+            )
+
+
+# --------------------------------------------------------------------------------------
+# per-block validation that rides along with the first data pass
+# --------------------------------------------------------------------------------------
+
+
+def check_block(X, y, w, *, family=None, n_params=None, labels=None) -> dict:
+    """Count what is wrong with one block; an empty dict means the block is usable.
+
+    Runs inside the first pass on every block (array-namespace generic), so dask
+    input is validated without an extra pass over the data.
+    """
+    xp = get_namespace(X)
+    problems: dict = {}
+    n = X.shape[0]
+    if y is not None and y.shape[0] != n:
+        problems["row_mismatch"] = 1
+        return problems
+    if not bool(xp.all(xp.isfinite(X))):
+        problems["nonfinite_X"] = 1
+    if y is not None:
+        if labels is None and not bool(xp.all(xp.isfinite(y))):
+            problems["nonfinite_y"] = 1
+        elif family is not None and "nonfinite_y" not in problems:
+            msg = family.check_y(y)
+            if msg:
+                problems[f"bad_y: {msg}"] = 1
+    if w is not None:
+        if not bool(xp.all(xp.isfinite(w))):
+            problems["nonfinite_weight"] = 1
+        elif bool(xp.any(w < 0)):
+            problems["negative_weight"] = 1
+    if n_params is not None and n < n_params:
+        problems["too_few_rows"] = 1
+    return problems
+
+
+_PROBLEM_TEXT = {
+    "row_mismatch": "X and y (or sample_weight) blocks have different numbers of rows",
+    "nonfinite_X": "X contains NaN or infinity",
+    "nonfinite_y": "y contains NaN or infinity",
+    "nonfinite_weight": "sample_weight contains NaN or infinity",
+    "negative_weight": "sample_weight contains negative values",
+    "too_few_rows": (
+        "has fewer rows than model parameters; use fewer partitions "
+        "(n_partitions, or rechunk the dask input into larger row blocks)"
+    ),
+}
+
+
+def raise_for_problems(problems: dict, blocks: dict | None = None) -> None:
+    """Raise one ``ValueError`` naming every problem the blocks reported."""
+    if not problems:
+        return
+    lines = []
+    for key in sorted(problems):
+        where = ""
+        if blocks and key in blocks:
+            where = f" (row blocks {sorted(blocks[key])[:10]})"
+        if key == "too_few_rows":
+            lines.append(f"{problems[key]} row block(s){where} " + _PROBLEM_TEXT[key])
+        elif key.startswith("bad_y: "):
+            lines.append(key[len("bad_y: "):] + where)
+        else:
+            lines.append(_PROBLEM_TEXT.get(key, key) + where)
+    raise ValueError("Invalid input: " + "; ".join(lines) + ".")
+
+
+# --------------------------------------------------------------------------------------
+# the map / tree-reduce primitive
+# --------------------------------------------------------------------------------------
+
+
+def sum_summaries(*parts: dict) -> dict:
+    """Combine block summaries: add arrays and numbers, concatenate lists, merge problems."""
+    out: dict = {}
+    for part in parts:
+        for key, value in part.items():
+            if key not in out:
+                out[key] = (
+                    list(value) if isinstance(value, list)
+                    else dict(value) if isinstance(value, dict)
+                    else value
+                )
+            elif isinstance(value, list):
+                out[key].extend(value)
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    out[key][k] = out[key].get(k, 0) + v
+            else:
+                out[key] = out[key] + value
+    return out
+
+
+def _indexed(block_fn):
+    def run(X, y, w, index, *args, **kwargs):
+        return block_fn(X, y, w, *args, block_index=index, **kwargs)
+
+    return run
+
+
+def map_reduce(
+    block_fn,
+    data: BlockedData,
+    *args,
+    combine=sum_summaries,
+    split_every: int = 8,
+    label: str = "round",
+    progress: bool = False,
+    **kwargs,
+) -> dict:
+    """Run ``block_fn(X_k, y_k, w_k, *args, block_index=k, **kwargs)`` on every block.
+
+    The summaries are combined ``split_every`` at a time in a tree by ``combine`` and
+    the final summary is returned (computed under the active Dask scheduler: a
+    ``distributed.Client`` if one is active, else the threaded scheduler). Array
+    arguments in ``args`` are broadcast once per round (one graph key each).
+    """
+    blocks = data.delayed_blocks()
+    bargs = [dask.delayed(a) if isinstance(a, np.ndarray) else a for a in args]
+    fn = dask.delayed(_indexed(block_fn), pure=True)
+    parts = [fn(x, y, w, k, *bargs, **kwargs) for k, (x, y, w) in enumerate(blocks)]
+    split_every = max(2, int(split_every))
+    while len(parts) > 1:
+        parts = [
+            dask.delayed(combine, pure=True)(*parts[i : i + split_every])
+            for i in range(0, len(parts), split_every)
+        ]
+    start = time.perf_counter()
+    result = _compute(parts[0], progress)
+    logger.info("%s: %d blocks reduced in %.2f s", label, len(blocks), time.perf_counter() - start)
+    return result
+
+
+def _active_client():
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def _compute(obj, progress: bool):
+    if not progress:
+        return obj.compute()
+    client = _active_client()
+    if client is not None:
+        from distributed import progress as dist_progress
+
+        future = client.compute(obj)
+        dist_progress(future)
+        return future.result()
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar():
+        return obj.compute()
+
+
+def summary_to_host(summary: dict) -> dict:
+    """Move every array of a summary to NumPy."""
+    return {k: (to_host(v) if hasattr(v, "shape") else v) for k, v in summary.items()}

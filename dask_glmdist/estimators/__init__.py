@@ -1,0 +1,5 @@
+"""Estimators: one module per method family."""
+
+from .dlsa import DLSALogisticRegression, DLSARegressor
+
+__all__ = ["DLSALogisticRegression", "DLSARegressor"]

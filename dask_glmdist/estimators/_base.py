@@ -1,0 +1,134 @@
+"""Shared estimator machinery: inputs to row blocks, predictions, Wald inference.
+
+Concrete estimators implement ``fit`` from these pieces; the mathematics of each
+method lives in its own module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from .._blocks import (
+    as_blocked,
+    dask_design,
+    is_dask_collection,
+)
+from ..inference import coef_table, confidence_intervals, wald_test
+
+__all__ = ["GLMInferenceMixin", "prepare_blocks", "linear_predictor"]
+
+
+def _set_dask_feature_names(est, names) -> None:
+    if names is not None:
+        est.feature_names_in_ = names
+    elif hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+
+
+def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_numeric=True):
+    """Validate the inputs of ``fit`` and put them into row blocks.
+
+    In-memory input goes through scikit-learn's ``validate_data`` (feature names,
+    finiteness, shapes); dask input is only checked for what its metadata shows
+    (dimensions, dtypes, chunk alignment) -- its values are checked by the blocks
+    during the first pass. Returns ``(BlockedData, y_in_memory_or_None)``; the caller
+    checks y and then the block sizes (:func:`check_block_sizes`).
+    """
+    if is_dask_collection(X) or is_dask_collection(y):
+        if not is_dask_collection(X):
+            raise TypeError("y is a dask collection but X is not; pass both as dask collections")
+        Xd, names = dask_design(X)
+        est.n_features_in_ = int(Xd.shape[1])
+        _set_dask_feature_names(est, names)
+        return as_blocked(Xd, y, sample_weight), None
+    X, y = validate_data(
+        est, X, y, dtype=np.float64, y_numeric=y_numeric, ensure_min_samples=2,
+    )
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    data = as_blocked(
+        X, y, sample_weight, n_partitions=n_partitions,
+        n_params=X.shape[1] + n_params_extra,
+    )
+    return data, y
+
+
+def linear_predictor(est, X):
+    """``X @ coef_ + intercept_`` for in-memory input (NumPy) or dask input (lazy)."""
+    check_is_fitted(est)
+    coef = np.asarray(est.coef_, dtype=np.float64).ravel()
+    intercept = float(np.ravel(est.intercept_)[0]) if np.ndim(est.intercept_) else float(
+        est.intercept_
+    )
+    if is_dask_collection(X):
+        Xd, names = dask_design(X)
+        if Xd.shape[1] != est.n_features_in_:
+            raise ValueError(
+                f"X has {Xd.shape[1]} features, but {type(est).__name__} is expecting "
+                f"{est.n_features_in_} features as input."
+            )
+        if names is not None and hasattr(est, "feature_names_in_"):
+            if list(names) != list(est.feature_names_in_):
+                raise ValueError(
+                    "The feature names should match those that were passed during fit."
+                )
+        return Xd.map_blocks(_block_linear_predictor, coef, intercept, drop_axis=1,
+                             dtype=np.float64)
+    X = validate_data(est, X, dtype=np.float64, reset=False)
+    return X @ coef + intercept
+
+
+def _block_linear_predictor(Xb, coef, intercept):
+    from .._array import get_namespace
+
+    xp = get_namespace(Xb)
+    return Xb @ xp.asarray(coef, dtype=Xb.dtype) + intercept
+
+
+class GLMInferenceMixin:
+    """``summary()``, ``conf_int()`` and ``wald_test()`` from ``params_``/``cov_params_``.
+
+    Fitted estimators set ``params_`` (intercept first when fitted), ``cov_params_``
+    and ``bse_``.
+    """
+
+    def _param_names(self) -> list[str]:
+        if hasattr(self, "feature_names_in_"):
+            names = [str(c) for c in self.feature_names_in_]
+        else:
+            names = [f"x{i}" for i in range(self.n_features_in_)]
+        return (["intercept"] if self.fit_intercept else []) + names
+
+    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Coefficient table: coef, std_err, z, p_value, ci_lower, ci_upper.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            The intervals have coverage ``1 - alpha``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by parameter name (``intercept`` first when fitted, then the
+            feature names seen in ``fit`` or ``x0, x1, ...``).
+        """
+        check_is_fitted(self)
+        return coef_table(self.params_, self.cov_params_, self._param_names(), alpha)
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals with coverage ``1 - alpha`` (columns lower, upper)."""
+        check_is_fitted(self)
+        ci = confidence_intervals(self.params_, self.bse_, alpha)
+        return pd.DataFrame(ci, index=self._param_names(), columns=["lower", "upper"])
+
+    def wald_test(self, R, q=None) -> dict:
+        """Joint Wald test of the linear hypothesis ``R @ params_ = q`` (chi-squared).
+
+        ``R`` has one column per parameter, in ``summary()`` order.
+        """
+        check_is_fitted(self)
+        return wald_test(self.params_, self.cov_params_, R, q)
+

@@ -1,0 +1,985 @@
+"""GLM families and link functions with analytic derivatives, for any array namespace.
+
+Notation (used throughout the package):
+
+* ``eta = X beta`` -- the linear predictor;
+* ``mu = g^{-1}(eta)`` -- the mean, ``g`` the link function;
+* ``d = dmu/deta`` and ``d2 = d^2 mu / deta^2`` -- derivatives of the inverse link;
+* ``V(mu)`` -- the variance function, ``Var(y) = phi V(mu) / m``;
+* ``m`` -- prior (variance) weights, 1 when absent;
+* ``w = m d^2 / V(mu)`` -- working weights, so the expected information is
+  ``X^T diag(w) X / phi``;
+* ``r = m (y - mu) d / V(mu)`` -- score residuals, so the score is ``X^T r / phi``.
+
+Every method takes arrays of one namespace (NumPy, CuPy, ``array_api_strict``...) and
+computes in that namespace with array-API-standard functions only; the two special
+functions needed (normal CDF / quantile, log-gamma) go through
+:func:`dask_glmdist._array.special`.
+
+Inverse links onto ``(0, 1)`` are clipped to ``[eps, 1 - eps]`` (``eps`` the machine
+epsilon of the dtype) and the log link's inverse is floored at ``eps`` (as R's
+``make.link("log")`` does), so no method returns NaN for a valid ``eta``. The
+derivatives are the exact, unclipped ones; for moderate ``eta`` nothing is clipped.
+
+Log-likelihoods follow statsmodels' ``family.loglike(y, mu, var_weights=m, scale=phi)``
+term by term, except that rows with ``m == 0`` contribute exactly zero (statsmodels
+returns ``-inf``/NaN for them in some families).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from ._array import float_dtype, get_namespace, special
+
+__all__ = [
+    "Link",
+    "Identity",
+    "Log",
+    "Logit",
+    "Probit",
+    "CLogLog",
+    "Cauchit",
+    "Inverse",
+    "InverseSquared",
+    "Sqrt",
+    "Family",
+    "Gaussian",
+    "Binomial",
+    "Poisson",
+    "Gamma",
+    "InverseGaussian",
+    "NegativeBinomial",
+    "get_link",
+    "get_family",
+    "LINK_NAMES",
+    "FAMILY_NAMES",
+]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+# ----------------------------------------------------------------------------------
+# small namespace helpers
+# ----------------------------------------------------------------------------------
+
+
+def _floating(xp, x, dtype=None):
+    """``x`` as a floating array (``dtype`` if given, else its own floating dtype)."""
+    if dtype is None:
+        dtype = float_dtype(xp, x)
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
+def _full(xp, like, value):
+    """A 0-d array holding ``value`` in ``like``'s dtype (portable ``where`` operand)."""
+    return xp.asarray(value, dtype=like.dtype)
+
+
+def _eps(xp, x) -> float:
+    return float(xp.finfo(x.dtype).eps)
+
+
+def _xlogx_ratio(xp, y, mu):
+    """``y log(y / mu)`` with the limit 0 at ``y == 0`` (no log(0) evaluated)."""
+    pos = y > 0
+    ys = xp.where(pos, y, _full(xp, y, 1.0))
+    return xp.where(pos, y * xp.log(ys / mu), _full(xp, y, 0.0))
+
+
+def _gammaln(x):
+    """log-gamma of a Python scalar or of an array in its own namespace."""
+    if isinstance(x, int | float):
+        return math.lgamma(x)
+    return special("gammaln", x)
+
+
+# ----------------------------------------------------------------------------------
+# links
+# ----------------------------------------------------------------------------------
+
+# mean domains a family binds onto its link, used by ``Link.valid_eta``
+_REAL, _POSITIVE, _UNIT = "real", "positive", "unit"
+
+
+class Link:
+    """Base class of link functions ``eta = g(mu)``.
+
+    A link owned by a :class:`Family` knows the family's mean domain, so
+    :meth:`valid_eta` answers whether ``eta`` maps to a valid mean of that family;
+    a free-standing link only checks that its inverse is defined at ``eta``.
+    """
+
+    name = "link"
+    _mu_domain: str | None = None
+
+    def link(self, mu):
+        """The link ``eta = g(mu)``."""
+        raise NotImplementedError
+
+    def inverse(self, eta):
+        """The inverse link ``mu = g^{-1}(eta)``."""
+        raise NotImplementedError
+
+    def inverse_deriv(self, eta):
+        """First derivative ``d = dmu/deta`` of the inverse link."""
+        raise NotImplementedError
+
+    def inverse_deriv2(self, eta):
+        """Second derivative ``d^2 mu / deta^2`` of the inverse link."""
+        raise NotImplementedError
+
+    def inverse_and_deriv(self, eta):
+        """``(mu, d)`` together, sharing work where the link allows it."""
+        return self.inverse(eta), self.inverse_deriv(eta)
+
+    def _eta_ok(self, xp, eta):
+        """Where the inverse link itself is defined (before the mean domain)."""
+        return xp.isfinite(eta)
+
+    def valid_eta(self, eta):
+        """Boolean array: ``eta`` is finite, in the inverse link's domain and maps
+        into the owning family's mean domain (e.g. ``eta > 0`` for the inverse link
+        of the gamma family, ``eta < 0`` for the log link of the binomial family).
+
+        Parameters
+        ----------
+        eta : array
+            Linear predictor.
+
+        Returns
+        -------
+        array of bool
+        """
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        ok = self._eta_ok(xp, eta)
+        dom = self._mu_domain
+        if dom is None or dom == _REAL:
+            if dom == _REAL and self.name != "identity":
+                safe = xp.where(ok, eta, _full(xp, eta, 1.0))
+                ok = ok & xp.isfinite(self.inverse(safe))
+            return ok
+        safe = xp.where(ok, eta, _full(xp, eta, 1.0))
+        mu = self.inverse(safe)
+        good = (mu > 0) & xp.isfinite(mu)
+        if dom == _UNIT:
+            good = good & (mu < 1)
+        return ok & good
+
+    def _bind(self, domain: str) -> Link:
+        bound = copy.copy(self)
+        bound._mu_domain = domain
+        return bound
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self).__name__)
+
+
+class Identity(Link):
+    """Identity link ``eta = mu``."""
+
+    name = "identity"
+
+    def link(self, mu):
+        xp = get_namespace(mu)
+        return _floating(xp, mu)
+
+    def inverse(self, eta):
+        xp = get_namespace(eta)
+        return _floating(xp, eta)
+
+    def inverse_deriv(self, eta):
+        xp = get_namespace(eta)
+        return xp.ones_like(_floating(xp, eta))
+
+    def inverse_deriv2(self, eta):
+        xp = get_namespace(eta)
+        return xp.zeros_like(_floating(xp, eta))
+
+
+class Log(Link):
+    """Log link ``eta = log(mu)``; the inverse is floored at machine epsilon."""
+
+    name = "log"
+
+    def link(self, mu):
+        xp = get_namespace(mu)
+        mu = _floating(xp, mu)
+        return xp.log(xp.clip(mu, min=_eps(xp, mu)))
+
+    def inverse(self, eta):
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        return xp.clip(xp.exp(eta), min=_eps(xp, eta))
+
+    def inverse_deriv(self, eta):
+        xp = get_namespace(eta)
+        return xp.exp(_floating(xp, eta))
+
+    inverse_deriv2 = inverse_deriv
+
+    def inverse_and_deriv(self, eta):
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        d = xp.exp(eta)
+        return xp.clip(d, min=_eps(xp, eta)), d
+
+
+class _UnitLink(Link):
+    """Links onto (0, 1): ``link`` clips ``mu`` and ``inverse`` clips its result to
+    ``[eps, 1 - eps]``."""
+
+    def _clip(self, xp, p):
+        eps = _eps(xp, p)
+        return xp.clip(p, eps, 1.0 - eps)
+
+
+class Logit(_UnitLink):
+    """Logit link ``eta = log(mu / (1 - mu))``."""
+
+    name = "logit"
+
+    def link(self, mu):
+        xp = get_namespace(mu)
+        p = self._clip(xp, _floating(xp, mu))
+        return xp.log(p) - xp.log1p(-p)
+
+    def _parts(self, eta):
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        e = xp.exp(-xp.abs(eta))
+        return xp, eta, e, 1.0 + e
+
+    def inverse(self, eta):
+        xp, eta, e, ope = self._parts(eta)
+        mu = xp.where(eta >= 0, 1.0 / ope, e / ope)
+        return self._clip(xp, mu)
+
+    def inverse_deriv(self, eta):
+        xp, eta, e, ope = self._parts(eta)
+        return e / (ope * ope)
+
+    def inverse_deriv2(self, eta):
+        xp, eta, e, ope = self._parts(eta)
+        return -(e / (ope * ope)) * xp.tanh(0.5 * eta)
+
+    def inverse_and_deriv(self, eta):
+        xp, eta, e, ope = self._parts(eta)
+        mu = self._clip(xp, xp.where(eta >= 0, 1.0 / ope, e / ope))
+        return mu, e / (ope * ope)
+
+
+class Probit(_UnitLink):
+    """Probit link ``eta = Phi^{-1}(mu)``."""
+
+    name = "probit"
+
+    def link(self, mu):
+        xp = get_namespace(mu)
+        return special("ndtri", self._clip(xp, _floating(xp, mu)))
+
+    def inverse(self, eta):
+        xp = get_namespace(eta)
+        return self._clip(xp, special("ndtr", _floating(xp, eta)))
+
+    def inverse_deriv(self, eta):
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        return _INV_SQRT_2PI * xp.exp(-0.5 * (eta * eta))
+
+    def inverse_deriv2(self, eta):
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        return -eta * self.inverse_deriv(eta)
+
+
+class CLogLog(_UnitLink):
+    """Complementary log-log link ``eta = log(-log(1 - mu))``."""
+
+    name = "cloglog"
+
+    def link(self, mu):
+        xp = get_namespace(mu)
+        p = self._clip(xp, _floating(xp, mu))
+        return xp.log(-xp.log1p(-p))
+
+    def _parts(self, eta):
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        # exp(eta) stays finite, so d and d2 underflow to 0 instead of 0 * inf
+        eta = xp.clip(eta, max=math.log(float(xp.finfo(eta.dtype).max)) - 1.0)
+        return xp, eta, xp.exp(eta)
+
+    def inverse(self, eta):
+        xp, eta, ee = self._parts(eta)
+        return self._clip(xp, -xp.expm1(-ee))
+
+    def inverse_deriv(self, eta):
+        xp, eta, ee = self._parts(eta)
+        return xp.exp(eta - ee)
+
+    def inverse_deriv2(self, eta):
+        xp, eta, ee = self._parts(eta)
+        return xp.exp(eta - ee) * (1.0 - ee)
+
+    def inverse_and_deriv(self, eta):
+        xp, eta, ee = self._parts(eta)
+        return self._clip(xp, -xp.expm1(-ee)), xp.exp(eta - ee)
+
+
+class Cauchit(_UnitLink):
+    """Cauchit link ``eta = tan(pi (mu - 1/2))``."""
+
+    name = "cauchit"
+
+    def link(self, mu):
+        xp = get_namespace(mu)
+        p = self._clip(xp, _floating(xp, mu))
+        return xp.tan(xp.pi * (p - 0.5))
+
+    def inverse(self, eta):
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        neg = eta < 0
+        # lower tail as atan(1/|eta|)/pi: no cancellation in 1/2 + atan(eta)/pi
+        safe = xp.where(neg, eta, _full(xp, eta, -1.0))
+        mu = xp.where(neg, xp.atan(-1.0 / safe) / xp.pi, 0.5 + xp.atan(eta) / xp.pi)
+        return self._clip(xp, mu)
+
+    def inverse_deriv(self, eta):
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        return 1.0 / (xp.pi * (1.0 + eta * eta))
+
+    def inverse_deriv2(self, eta):
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        q = 1.0 + eta * eta
+        return (-2.0 / xp.pi) * eta / (q * q)
+
+
+class Inverse(Link):
+    """Inverse link ``eta = 1 / mu``."""
+
+    name = "inverse"
+
+    def link(self, mu):
+        xp = get_namespace(mu)
+        return 1.0 / _floating(xp, mu)
+
+    def inverse(self, eta):
+        xp = get_namespace(eta)
+        return 1.0 / _floating(xp, eta)
+
+    def inverse_deriv(self, eta):
+        mu = self.inverse(eta)
+        return -(mu * mu)
+
+    def inverse_deriv2(self, eta):
+        mu = self.inverse(eta)
+        return 2.0 * mu * mu * mu
+
+    def inverse_and_deriv(self, eta):
+        mu = self.inverse(eta)
+        return mu, -(mu * mu)
+
+    def _eta_ok(self, xp, eta):
+        return xp.isfinite(eta) & (eta != 0)
+
+
+class InverseSquared(Link):
+    """Inverse-squared link ``eta = 1 / mu^2`` (defined for ``eta > 0``)."""
+
+    name = "inverse_squared"
+
+    def link(self, mu):
+        xp = get_namespace(mu)
+        mu = _floating(xp, mu)
+        return 1.0 / (mu * mu)
+
+    def inverse(self, eta):
+        xp = get_namespace(eta)
+        return 1.0 / xp.sqrt(_floating(xp, eta))
+
+    def inverse_deriv(self, eta):
+        mu = self.inverse(eta)
+        return -0.5 * (mu * mu * mu)
+
+    def inverse_deriv2(self, eta):
+        mu = self.inverse(eta)
+        mu2 = mu * mu
+        return 0.75 * (mu2 * mu2 * mu)
+
+    def inverse_and_deriv(self, eta):
+        mu = self.inverse(eta)
+        return mu, -0.5 * (mu * mu * mu)
+
+    def _eta_ok(self, xp, eta):
+        return xp.isfinite(eta) & (eta > 0)
+
+
+class Sqrt(Link):
+    """Square-root link ``eta = sqrt(mu)`` (defined for ``eta > 0``)."""
+
+    name = "sqrt"
+
+    def link(self, mu):
+        xp = get_namespace(mu)
+        return xp.sqrt(_floating(xp, mu))
+
+    def inverse(self, eta):
+        xp = get_namespace(eta)
+        eta = _floating(xp, eta)
+        return eta * eta
+
+    def inverse_deriv(self, eta):
+        xp = get_namespace(eta)
+        return 2.0 * _floating(xp, eta)
+
+    def inverse_deriv2(self, eta):
+        xp = get_namespace(eta)
+        return xp.full_like(_floating(xp, eta), 2.0)
+
+    def _eta_ok(self, xp, eta):
+        return xp.isfinite(eta) & (eta > 0)
+
+
+_LINKS = {
+    cls.name: cls
+    for cls in (Identity, Log, Logit, Probit, CLogLog, Cauchit, Inverse, InverseSquared, Sqrt)
+}
+LINK_NAMES = tuple(_LINKS)
+
+
+def get_link(name) -> Link:
+    """Return a :class:`Link` instance.
+
+    Parameters
+    ----------
+    name : str, Link or Link subclass
+        One of :data:`LINK_NAMES` (``"identity"``, ``"log"``, ``"logit"``,
+        ``"probit"``, ``"cloglog"``, ``"cauchit"``, ``"inverse"``,
+        ``"inverse_squared"``, ``"sqrt"``), or a link instance (returned as is).
+
+    Returns
+    -------
+    Link
+    """
+    if isinstance(name, Link):
+        return name
+    if isinstance(name, type) and issubclass(name, Link) and name in _LINKS.values():
+        return name()
+    if isinstance(name, str) and name.lower() in _LINKS:
+        return _LINKS[name.lower()]()
+    valid = ", ".join(repr(k) for k in LINK_NAMES)
+    raise ValueError(f"unknown link {name!r}; valid links are {valid}")
+
+
+# ----------------------------------------------------------------------------------
+# families
+# ----------------------------------------------------------------------------------
+
+
+class Family:
+    """Base class of GLM families (exponential dispersion models).
+
+    Parameters
+    ----------
+    link : str, Link or None
+        The link function; ``None`` selects the family's default link. Must be one
+        of the family's ``allowed_links``.
+
+    Attributes
+    ----------
+    name : str
+        Family name, e.g. ``"binomial"``.
+    link : Link
+        The link, bound to the family's mean domain.
+    canonical_link : str
+        Name of the default (canonical) link.
+    allowed_links : tuple of str
+        Names of the links the family accepts.
+    fixed_scale : bool
+        Whether the dispersion ``phi`` is fixed at 1.
+    """
+
+    name = "family"
+    canonical_link = "identity"
+    allowed_links: tuple[str, ...] = ("identity",)
+    fixed_scale = False
+    _mu_domain = _REAL
+
+    def __init__(self, link=None):
+        link = get_link(self.canonical_link if link is None else link)
+        if link.name not in self.allowed_links:
+            valid = ", ".join(repr(k) for k in self.allowed_links)
+            raise ValueError(
+                f"link {link.name!r} is not allowed for the {self.name} family; "
+                f"allowed links are {valid}"
+            )
+        self.link = link._bind(self._mu_domain)
+
+    # --- variance -------------------------------------------------------------------
+
+    def variance(self, mu):
+        """Variance function ``V(mu)``."""
+        raise NotImplementedError
+
+    def variance_deriv(self, mu):
+        """Derivative ``dV/dmu`` of the variance function."""
+        raise NotImplementedError
+
+    # --- deviance and likelihood ------------------------------------------------------
+
+    def unit_deviance(self, y, mu):
+        """Per-row unit deviance ``2 (l(y; y) - l(y; mu))`` with ``phi = m = 1``.
+
+        Parameters
+        ----------
+        y, mu : array
+            Responses and means, shape ``(n,)``.
+
+        Returns
+        -------
+        array, shape ``(n,)``
+        """
+        raise NotImplementedError
+
+    def deviance(self, y, mu, weights=None):
+        """Deviance ``sum_i m_i * unit_deviance(y_i, mu_i)``.
+
+        Parameters
+        ----------
+        y, mu : array
+            Responses and means, shape ``(n,)``.
+        weights : array or None
+            Prior weights ``m`` (statsmodels ``var_weights``); rows with ``m == 0``
+            contribute 0.
+
+        Returns
+        -------
+        0-d array of ``mu``'s namespace
+        """
+        xp = get_namespace(y, mu, weights)
+        mu = _floating(xp, mu)
+        y = _floating(xp, y, mu.dtype)
+        ud = self.unit_deviance(y, mu)
+        if weights is not None:
+            m = _floating(xp, weights, mu.dtype)
+            ud = xp.where(m > 0, m * ud, _full(xp, ud, 0.0))
+        return xp.sum(ud)
+
+    def _loglik_obs(self, xp, y, mu, m, scale):
+        """Per-row log-likelihood; ``m`` is an array with all entries > 0 or None."""
+        raise NotImplementedError
+
+    def loglik(self, y, mu, weights=None, scale=1.0):
+        """Log-likelihood, equal to statsmodels'
+        ``family.loglike(y, mu, var_weights=weights, scale=scale)``.
+
+        Parameters
+        ----------
+        y, mu : array
+            Responses and means, shape ``(n,)``.
+        weights : array or None
+            Prior weights ``m``; rows with ``m == 0`` contribute 0.
+        scale : float
+            Dispersion ``phi`` (ignored by the binomial family, as in statsmodels).
+
+        Returns
+        -------
+        0-d array of ``mu``'s namespace
+        """
+        xp = get_namespace(y, mu, weights)
+        mu = _floating(xp, mu)
+        y = _floating(xp, y, mu.dtype)
+        scale = float(scale)
+        if weights is None:
+            return xp.sum(self._loglik_obs(xp, y, mu, None, scale))
+        m = _floating(xp, weights, mu.dtype)
+        pos = m > 0
+        ms = xp.where(pos, m, _full(xp, m, 1.0))
+        ll = self._loglik_obs(xp, y, mu, ms, scale)
+        return xp.sum(xp.where(pos, ll, _full(xp, ll, 0.0)))
+
+    # --- domain checks and starting values ----------------------------------------
+
+    def valid_mu(self, mu):
+        """Boolean array: ``mu`` is in the family's mean domain."""
+        xp = get_namespace(mu)
+        mu = _floating(xp, mu)
+        ok = xp.isfinite(mu)
+        if self._mu_domain in (_POSITIVE, _UNIT):
+            ok = ok & (mu > 0)
+        if self._mu_domain == _UNIT:
+            ok = ok & (mu < 1)
+        return ok
+
+    def valid_eta(self, eta):
+        """Boolean array: ``eta`` maps to a valid mean (``self.link.valid_eta``)."""
+        return self.link.valid_eta(eta)
+
+    def _y_problem(self, xp, y):
+        return None
+
+    def check_y(self, y):
+        """Check the response.
+
+        Parameters
+        ----------
+        y : array
+            Responses.
+
+        Returns
+        -------
+        str or None
+            ``None`` when ``y`` is valid for the family, else a short message.
+        """
+        xp = get_namespace(y)
+        y = _floating(xp, y)
+        if bool(xp.any(~xp.isfinite(y))):
+            return f"{self.name} family: y must be finite (found NaN or infinity)"
+        return self._y_problem(xp, y)
+
+    def starting_mu(self, y, weights=None):
+        """Row-wise starting means, always inside the mean domain (R's ``mustart``).
+
+        They use no block statistics, so they do not depend on the chunking.
+
+        Parameters
+        ----------
+        y : array
+            Responses (valid for the family).
+        weights : array or None
+            Prior weights (used by the binomial family only).
+
+        Returns
+        -------
+        array
+        """
+        xp = get_namespace(y, weights)
+        return 1.0 * _floating(xp, y)
+
+    # --- the hot path ---------------------------------------------------------------
+
+    def score_weight_parts(self, y, eta, weights=None):
+        """Mean, working weights and score residuals at ``eta``.
+
+        Parameters
+        ----------
+        y, eta : array
+            Responses and linear predictor, shape ``(n,)``.
+        weights : array or None
+            Prior weights ``m`` (1 when ``None``).
+
+        Returns
+        -------
+        mu : array
+            ``g^{-1}(eta)``.
+        w : array
+            Working weights ``m d^2 / V(mu)``; the information is ``X^T diag(w) X``.
+        r : array
+            Score residuals ``m (y - mu) d / V(mu)``; the score is ``X^T r``.
+        """
+        xp = get_namespace(y, eta, weights)
+        eta = _floating(xp, eta)
+        y = _floating(xp, y, eta.dtype)
+        mu, d = self.link.inverse_and_deriv(eta)
+        t = d / self.variance(mu)
+        if weights is not None:
+            t = _floating(xp, weights, eta.dtype) * t
+        return mu, t * d, t * (y - mu)
+
+    # --- object protocol ---------------------------------------------------------------
+
+    def _params(self) -> tuple:
+        return (type(self), self.link.name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(link={self.link!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Family) and self._params() == other._params()
+
+    def __hash__(self) -> int:
+        return hash(self._params())
+
+
+class Gaussian(Family):
+    """Gaussian family: ``V(mu) = 1``; default link identity."""
+
+    name = "gaussian"
+    canonical_link = "identity"
+    allowed_links = ("identity", "log", "inverse")
+    fixed_scale = False
+    _mu_domain = _REAL
+
+    def variance(self, mu):
+        xp = get_namespace(mu)
+        return xp.ones_like(_floating(xp, mu))
+
+    def variance_deriv(self, mu):
+        xp = get_namespace(mu)
+        return xp.zeros_like(_floating(xp, mu))
+
+    def unit_deviance(self, y, mu):
+        r = y - mu
+        return r * r
+
+    def _loglik_obs(self, xp, y, mu, m, scale):
+        r = y - mu
+        if m is None:
+            return -0.5 * (r * r / scale + (math.log(scale) + _LOG_2PI))
+        return -0.5 * (m * (r * r) / scale + xp.log(scale / m) + _LOG_2PI)
+
+    def starting_mu(self, y, weights=None):
+        xp = get_namespace(y, weights)
+        y = _floating(xp, y)
+        if self.link.name == "log":
+            return xp.where(y > 0, y, _full(xp, y, 0.1))
+        if self.link.name == "inverse":
+            return xp.where(y != 0, y, _full(xp, y, 0.1))
+        return 1.0 * y
+
+
+class Binomial(Family):
+    """Binomial family for proportions ``y`` in [0, 1] with ``m`` trials:
+    ``V(mu) = mu (1 - mu)``; default link logit."""
+
+    name = "binomial"
+    canonical_link = "logit"
+    allowed_links = ("logit", "probit", "cloglog", "cauchit", "log")
+    fixed_scale = True
+    _mu_domain = _UNIT
+
+    def variance(self, mu):
+        return mu * (1.0 - mu)
+
+    def variance_deriv(self, mu):
+        return 1.0 - 2.0 * mu
+
+    def unit_deviance(self, y, mu):
+        xp = get_namespace(y, mu)
+        return 2.0 * (_xlogx_ratio(xp, y, mu) + _xlogx_ratio(xp, 1.0 - y, 1.0 - mu))
+
+    def _loglik_obs(self, xp, y, mu, m, scale):
+        # statsmodels (n = 1): lgamma(2) - lgamma(y + 1) - lgamma(2 - y)
+        #   + y log(mu / (1 - mu)) + log(1 - mu), times var_weights; scale unused.
+        # For fractional y this is *not* log C(m, m y) (see tests).
+        comb = -(_gammaln(y + 1.0) + _gammaln(2.0 - y))
+        ll = comb + y * xp.log(mu) + (1.0 - y) * xp.log1p(-mu)
+        return ll if m is None else m * ll
+
+    def _y_problem(self, xp, y):
+        if bool(xp.any((y < 0) | (y > 1))):
+            return "binomial family: y must lie in [0, 1] (proportion of successes)"
+        return None
+
+    def starting_mu(self, y, weights=None):
+        xp = get_namespace(y, weights)
+        y = _floating(xp, y)
+        if weights is None:
+            return (y + 0.5) / 2.0
+        m = _floating(xp, weights, y.dtype)
+        return (m * y + 0.5) / (m + 1.0)
+
+
+class _CountFamily(Family):
+    _mu_domain = _POSITIVE
+    fixed_scale = True
+
+    def _y_problem(self, xp, y):
+        if bool(xp.any(y < 0)):
+            return f"{self.name} family: y must be non-negative"
+        return None
+
+    def starting_mu(self, y, weights=None):
+        xp = get_namespace(y, weights)
+        return _floating(xp, y) + 0.1
+
+
+class Poisson(_CountFamily):
+    """Poisson family: ``V(mu) = mu``; default link log."""
+
+    name = "poisson"
+    canonical_link = "log"
+    allowed_links = ("log", "identity", "sqrt")
+
+    def variance(self, mu):
+        return 1.0 * mu
+
+    def variance_deriv(self, mu):
+        xp = get_namespace(mu)
+        return xp.ones_like(_floating(xp, mu))
+
+    def unit_deviance(self, y, mu):
+        xp = get_namespace(y, mu)
+        return 2.0 * (_xlogx_ratio(xp, y, mu) - (y - mu))
+
+    def _loglik_obs(self, xp, y, mu, m, scale):
+        ll = y * xp.log(mu) - mu - _gammaln(y + 1.0)
+        return ll / scale if m is None else (m / scale) * ll
+
+
+class NegativeBinomial(_CountFamily):
+    """Negative binomial family with fixed ``alpha``: ``V(mu) = mu + alpha mu^2``;
+    default link log.
+
+    Parameters
+    ----------
+    alpha : float
+        Dispersion (``1 / size`` in R's ``MASS::negative.binomial``), > 0.
+    link : str, Link or None
+        Only ``"log"`` is supported.
+    """
+
+    name = "negative_binomial"
+    canonical_link = "log"
+    allowed_links = ("log",)
+
+    def __init__(self, alpha=1.0, link=None):
+        alpha = float(alpha)
+        if not (math.isfinite(alpha) and alpha > 0):
+            raise ValueError(f"negative_binomial family: alpha must be > 0, got {alpha}")
+        self.alpha = alpha
+        super().__init__(link=link)
+
+    def variance(self, mu):
+        return mu + self.alpha * (mu * mu)
+
+    def variance_deriv(self, mu):
+        return 1.0 + (2.0 * self.alpha) * mu
+
+    def unit_deviance(self, y, mu):
+        xp = get_namespace(y, mu)
+        k = 1.0 / self.alpha
+        return 2.0 * (_xlogx_ratio(xp, y, mu) - (y + k) * xp.log((y + k) / (mu + k)))
+
+    def _loglik_obs(self, xp, y, mu, m, scale):
+        a = self.alpha
+        k = 1.0 / a
+        ll = (
+            y * xp.log(a * mu)
+            - (y + k) * xp.log1p(a * mu)
+            + _gammaln(y + k)
+            - _gammaln(k)
+            - _gammaln(y + 1.0)
+        )
+        return ll / scale if m is None else (m / scale) * ll
+
+    def _params(self) -> tuple:
+        return (type(self), self.link.name, self.alpha)
+
+    def __repr__(self) -> str:
+        return f"NegativeBinomial(alpha={self.alpha!r}, link={self.link!r})"
+
+
+class _PositiveFamily(Family):
+    _mu_domain = _POSITIVE
+    fixed_scale = False
+
+    def _y_problem(self, xp, y):
+        if bool(xp.any(y <= 0)):
+            return f"{self.name} family: y must be strictly positive"
+        return None
+
+
+class Gamma(_PositiveFamily):
+    """Gamma family: ``V(mu) = mu^2``; default link inverse."""
+
+    name = "gamma"
+    canonical_link = "inverse"
+    allowed_links = ("inverse", "log", "identity")
+
+    def variance(self, mu):
+        return mu * mu
+
+    def variance_deriv(self, mu):
+        return 2.0 * mu
+
+    def unit_deviance(self, y, mu):
+        xp = get_namespace(y, mu)
+        return 2.0 * ((y - mu) / mu - xp.log(y / mu))
+
+    def _loglik_obs(self, xp, y, mu, m, scale):
+        # statsmodels: ws log(ws y / mu) - ws y / mu - lgamma(ws) - log(y), ws = m / scale
+        ws = 1.0 / scale if m is None else m / scale
+        ratio = y / mu
+        return ws * xp.log(ws * ratio) - ws * ratio - _gammaln(ws) - xp.log(y)
+
+
+class InverseGaussian(_PositiveFamily):
+    """Inverse Gaussian family: ``V(mu) = mu^3``; default link inverse_squared."""
+
+    name = "inverse_gaussian"
+    canonical_link = "inverse_squared"
+    allowed_links = ("inverse_squared", "log", "inverse", "identity")
+
+    def variance(self, mu):
+        return mu * mu * mu
+
+    def variance_deriv(self, mu):
+        return 3.0 * (mu * mu)
+
+    def unit_deviance(self, y, mu):
+        r = y - mu
+        return r * r / (y * (mu * mu))
+
+    def _loglik_obs(self, xp, y, mu, m, scale):
+        r = y - mu
+        q = r * r / (scale * y * (mu * mu))
+        y3 = y * y * y
+        if m is None:
+            return -0.5 * (q + xp.log(scale * y3) + _LOG_2PI)
+        return -0.5 * (m * q + xp.log(scale * y3 / m) + _LOG_2PI)
+
+
+_FAMILIES = {
+    cls.name: cls for cls in (Gaussian, Binomial, Poisson, Gamma, InverseGaussian, NegativeBinomial)
+}
+FAMILY_NAMES = tuple(_FAMILIES)
+
+
+def get_family(family, link=None, **params) -> Family:
+    """Return a :class:`Family` instance.
+
+    Parameters
+    ----------
+    family : str, Family or Family subclass
+        One of :data:`FAMILY_NAMES` (``"gaussian"``, ``"binomial"``, ``"poisson"``,
+        ``"gamma"``, ``"inverse_gaussian"``, ``"negative_binomial"``) or a family
+        instance (returned as is).
+    link : str, Link or None
+        Link for a family given by name or class; for an instance it must be
+        ``None`` or the instance's own link.
+    **params
+        Further constructor arguments (``alpha`` for ``"negative_binomial"``).
+
+    Returns
+    -------
+    Family
+    """
+    if isinstance(family, Family):
+        if link is not None and get_link(link).name != family.link.name:
+            raise ValueError(
+                f"link {get_link(link).name!r} conflicts with the family instance "
+                f"{family!r}; pass the link to the family instead"
+            )
+        if params:
+            raise ValueError(f"parameters {sorted(params)} cannot be applied to {family!r}")
+        return family
+    if isinstance(family, type) and family in _FAMILIES.values():
+        return family(link=link, **params)
+    if isinstance(family, str) and family.lower() in _FAMILIES:
+        return _FAMILIES[family.lower()](link=link, **params)
+    valid = ", ".join(repr(k) for k in FAMILY_NAMES)
+    raise ValueError(f"unknown family {family!r}; valid families are {valid}")

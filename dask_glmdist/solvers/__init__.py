@@ -1,0 +1,1 @@
+"""Solvers that run inside block functions (local fits) or on the client."""
