@@ -51,13 +51,13 @@ def is_dask_collection(obj) -> bool:
 
 
 def _is_dask_frame(obj) -> bool:
-    return is_dask_collection(obj) and hasattr(obj, "dtypes") and hasattr(obj, "columns")
+    return (is_dask_collection(obj) and not isinstance(obj, da.Array)
+            and getattr(obj, "ndim", None) == 2 and hasattr(obj, "dtypes"))
 
 
 def _is_dask_series(obj) -> bool:
-    return is_dask_collection(obj) and hasattr(obj, "dtype") and hasattr(obj, "name") and (
-        not isinstance(obj, da.Array)
-    )
+    return (is_dask_collection(obj) and not isinstance(obj, da.Array)
+            and getattr(obj, "ndim", None) == 1 and hasattr(obj, "dtype"))
 
 
 @dataclass
