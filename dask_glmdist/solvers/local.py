@@ -50,20 +50,34 @@ def _design_t_vec(X, v, fit_intercept: bool, xp) -> np.ndarray:
     return xv
 
 
-def _gram(X, w, fit_intercept: bool, xp) -> np.ndarray:
-    """X~^T diag(w) X~ as a host matrix (SYRK of sqrt(w) X)."""
-    Xs = X * xp.sqrt(w)[:, None]
+def _score_and_information(X, r, w, fit_intercept: bool, xp, workspace=None):
+    """Score X~^T r and information X~^T diag(w) X~ as host arrays.
+
+    Three passes over the block: the sqrt(w)-scaling of X (into a reused buffer for
+    NumPy blocks), its SYRK (``Xs.T @ Xs``, which NumPy dispatches to BLAS syrk), and
+    one two-column product ``X^T [r, w]`` giving the score and the Gram's intercept
+    border together.
+    """
+    sw = xp.sqrt(w)[:, None]
+    if workspace is not None and isinstance(X, np.ndarray):
+        buf = workspace.get("scaled")
+        if buf is None or buf.shape != X.shape or buf.dtype != X.dtype:
+            buf = workspace["scaled"] = np.empty_like(X)
+        Xs = np.multiply(X, sw, out=buf)
+    else:
+        Xs = X * sw
     G = to_host(Xs.T @ Xs)
     if not fit_intercept:
-        return G
+        return to_host(X.T @ r), G
+    rw = to_host(X.T @ xp.stack([r, w], axis=1))
     p = G.shape[0]
     A = np.empty((p + 1, p + 1))
     A[1:, 1:] = G
-    border = to_host(X.T @ w)
-    A[0, 1:] = border
-    A[1:, 0] = border
+    A[0, 1:] = rw[:, 1]
+    A[1:, 0] = rw[:, 1]
     A[0, 0] = float(xp.sum(w))
-    return A
+    score = np.concatenate([[float(xp.sum(r))], rw[:, 0]])
+    return score, A
 
 
 def _quad_rows(X, B: np.ndarray, fit_intercept: bool, xp):
@@ -90,12 +104,14 @@ class BlockState:
     factor: PSDFactor | None = field(default=None, repr=False)
 
 
-def evaluate(X, y, m, theta, family, fit_intercept, *, eta=None, mu=None, with_info=True):
+def evaluate(X, y, m, theta, family, fit_intercept, *, eta=None, mu=None, with_info=True,
+             workspace=None):
     """Deviance, score, information and Pearson chi^2 of a block at ``theta``.
 
     Returns ``None`` when ``theta`` leaves the family's domain (e.g. a negative mean).
     ``eta``/``mu`` may be passed to evaluate at a mean that no ``theta`` produced
-    (the ``mustart`` of the first iteration).
+    (the ``mustart`` of the first iteration). ``workspace`` (a dict) lets repeated
+    calls on one block reuse scratch memory.
     """
     xp = get_namespace(X)
     if eta is None:
@@ -113,9 +129,10 @@ def evaluate(X, y, m, theta, family, fit_intercept, *, eta=None, mu=None, with_i
         v = family.variance(mu)
         mv = 1.0 / v if m is None else m / v
         resid = y - mu
-        r = (mv * d) * resid
-        state.score = _design_t_vec(X, r, fit_intercept, xp)
-        state.information = _gram(X, (mv * d) * d, fit_intercept, xp)
+        md = mv * d
+        state.score, state.information = _score_and_information(
+            X, md * resid, md * d, fit_intercept, xp, workspace
+        )
         state.pearson = float(xp.sum(mv * resid * resid))
     return state
 
@@ -156,25 +173,30 @@ def _objective(state: BlockState, power: float) -> float:
     return state.deviance - 2.0 * power * state.factor.logdet()
 
 
-def _start(X, y, m, family, fit_intercept, xp):
-    """R's mustart: one IRLS step from mu0, falling back to the intercept-only fit."""
+def _start(X, y, m, family, fit_intercept, xp, workspace):
+    """R's mustart: one IRLS step from mu0 (falling back to the intercept-only fit).
+
+    Returns the block's state, with score and information, at the first iterate.
+    """
     mu0 = family.starting_mu(y, m)
     eta0 = family.link.link(mu0)
-    s0 = evaluate(X, y, m, None, family, fit_intercept, eta=eta0, mu=mu0)
     d0 = family.link.inverse_deriv(eta0)
-    v0 = family.variance(mu0)
-    w0 = d0 * d0 / v0 if m is None else m * d0 * d0 / v0
-    rhs = s0.score + _design_t_vec(X, w0 * eta0, fit_intercept, xp)
-    theta = PSDFactor(s0.information).solve(rhs)
-    cand = evaluate(X, y, m, theta, family, fit_intercept, with_info=False)
-    if cand is not None:
-        return theta
-    p = X.shape[1] + int(fit_intercept)
-    theta = np.zeros(p)
+    md = d0 / family.variance(mu0)
+    if m is not None:
+        md = m * md
+    w0 = md * d0
+    # IRLS: theta1 = (X~^T W X~)^{-1} X~^T W z0 with z0 = eta0 + (y - mu0) / d0
+    rhs, A0 = _score_and_information(X, md * (y - mu0) + w0 * eta0, w0, fit_intercept, xp,
+                                     workspace)
+    theta = PSDFactor(A0).solve(rhs)
+    state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace)
+    if state is not None:
+        return state
+    theta = np.zeros(X.shape[1] + int(fit_intercept))
     if fit_intercept:
         ybar = float(xp.sum(y if m is None else m * y) / (y.shape[0] if m is None else xp.sum(m)))
         theta[0] = float(to_host(family.link.link(xp.asarray([ybar], dtype=X.dtype)))[0])
-    return theta
+    return evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace)
 
 
 def fit_local(
@@ -201,8 +223,11 @@ def fit_local(
     """
     xp = get_namespace(X)
     power = float(jeffreys_power)
-    theta = _start(X, y, m, family, fit_intercept, xp) if theta0 is None else np.asarray(theta0)
-    state = evaluate(X, y, m, theta, family, fit_intercept)
+    workspace: dict = {}
+    if theta0 is None:
+        state = _start(X, y, m, family, fit_intercept, xp, workspace)
+    else:
+        state = evaluate(X, y, m, np.asarray(theta0), family, fit_intercept, workspace=workspace)
     if state is None:
         raise FloatingPointError("no valid starting value for the local fit")
     state.factor = PSDFactor(state.information)
@@ -223,7 +248,8 @@ def fit_local(
         new = None
         for _half in range(50):
             cand = evaluate(
-                X, y, m, state.theta + t * step, family, fit_intercept, with_info=power > 0
+                X, y, m, state.theta + t * step, family, fit_intercept, with_info=power > 0,
+                workspace=workspace,
             )
             if cand is not None:
                 if power:
@@ -238,7 +264,8 @@ def fit_local(
             break
         if not power:
             new = evaluate(
-                X, y, m, new.theta, family, fit_intercept, eta=new.eta, mu=new.mu
+                X, y, m, new.theta, family, fit_intercept, eta=new.eta, mu=new.mu,
+                workspace=workspace,
             )
             new.factor = PSDFactor(new.information)
         n_iter += 1
