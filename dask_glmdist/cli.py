@@ -22,16 +22,13 @@ from .estimators import DLSALogisticRegression
 
 __all__ = ["main"]
 
-# name -> (what it is, estimator); the last one is the reference the others are compared to
+# name -> (what it is, DLSALogisticRegression parameters); the last is the reference
 _DEMO_FITS = {
-    "DLSA": ("one round: local fits combined by their information",
-             lambda: DLSALogisticRegression()),
-    "TDLSA": ("DLSA + one global Fisher-scoring round",
-              lambda: DLSALogisticRegression(refine_steps=1)),
+    "DLSA": ("one round: local fits combined by their information", {}),
+    "TDLSA": ("DLSA + one global Fisher-scoring round", {"refine_steps": 1}),
     "SDLSA": ("TDLSA + adaptive-lasso path on the master, penalty chosen by DBIC",
-              lambda: DLSALogisticRegression(refine_steps=1, penalty="adaptive_lasso")),
-    "global MLE": ("Fisher scoring to convergence: refine_steps=10",
-                   lambda: DLSALogisticRegression(refine_steps=10)),
+              {"refine_steps": 1, "penalty": "adaptive_lasso"}),
+    "global MLE": ("Fisher scoring to convergence: refine_steps=10", {"refine_steps": 10}),
 }
 
 
@@ -115,10 +112,11 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"      done in {time.perf_counter() - t:.1f} s", flush=True)
 
         fits, seconds = {}, {}
-        for step, (name, (what, make)) in enumerate(_DEMO_FITS.items(), start=2):
+        verbose = int(not args.no_progress)
+        for step, (name, (what, params)) in enumerate(_DEMO_FITS.items(), start=2):
             print(f"[{step}/{n_steps}] fitting {name} ({what})", flush=True)
             t = time.perf_counter()
-            fits[name] = make().set_params(verbose=int(not args.no_progress)).fit(X, y)
+            fits[name] = DLSALogisticRegression(**params, verbose=verbose).fit(X, y)
             seconds[name] = time.perf_counter() - t
             print(f"      done in {seconds[name]:.1f} s", flush=True)
 

@@ -150,3 +150,23 @@ def test_array_api_separated_block_and_validation():
     bad = dlsa_local_block(xps.asarray(Xbad), xps.asarray(y), None, fam, True, 1e-10, 100, None,
                            block_index=1)
     assert bad["problems"] == {"nonfinite_X": 1}
+
+
+def test_classifier_labels_ride_along_in_the_first_pass(hetero_logistic):
+    """0/1 labels on dask input cost no extra pass over y; other labels cost one."""
+    X, y, _ = hetero_logistic
+    calls = []
+
+    def counted(block):
+        if len(block):  # dask probes with an empty block to infer the output's meta
+            calls.append(len(block))
+        return block
+
+    Xd = da.from_array(X, chunks=(block_chunks(len(y), 4), -1))
+    for labels, passes in [(y, 1), (np.where(y > 0, "b", "a").astype(object), 2)]:
+        calls.clear()
+        yd = da.from_array(labels, chunks=(Xd.chunks[0],)).map_blocks(counted, dtype=labels.dtype)
+        with dask.config.set(scheduler="threads"):
+            clf = DLSALogisticRegression().fit(Xd, yd)
+        assert len(calls) == 4 * passes
+        np.testing.assert_array_equal(clf.classes_, np.unique(labels))

@@ -41,7 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 
-from .._array import get_namespace
+from .._array import get_namespace, to_host
 from .._blocks import (
     check_block,
     check_block_sizes,
@@ -64,6 +64,20 @@ __all__ = ["DLSARegressor", "DLSALogisticRegression"]
 # --------------------------------------------------------------------------------------
 # block functions (pure, module level: they run on the workers)
 # --------------------------------------------------------------------------------------
+
+
+INFER_LABELS = "infer"
+
+
+def _block_labels(y) -> tuple[list, bool]:
+    """The distinct labels of a block, and whether they are all 0/1 (or booleans)."""
+    if isinstance(y, np.ndarray):
+        labels = np.unique(y)
+    else:
+        xp = get_namespace(y)
+        labels = to_host(xp.unique_values(y))
+    binary01 = labels.dtype.kind in "biuf" and bool(np.isin(labels, [0, 1]).all())
+    return list(labels), binary01
 
 
 def _response(X, y, m, classes):
@@ -98,13 +112,22 @@ def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, 
     """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces."""
     n = int(X.shape[0])
     record = {"index": block_index, "n": n}
+    labels = {}
+    if isinstance(classes, str) and classes == INFER_LABELS:
+        # classifier on dask y whose classes are not known yet: report the labels; fit
+        # right away when they are 0/1 (the common case), else wait for a second pass
+        seen, binary01 = _block_labels(y)
+        labels = {"labels": seen}
+        if not binary01:
+            return {"n": n, "blocks": [record], **labels}
+        classes = None
     if y is not None and y.shape[0] == n:
         y, m = _response(X, y, m, classes)
     n_params = int(X.shape[1]) + int(fit_intercept)
     problems = check_block(X, y, m, family=family, n_params=n_params)
     if problems:
         record["problems"] = sorted(problems)
-        return {"n": n, "problems": problems, "blocks": [record]}
+        return {"n": n, "problems": problems, "blocks": [record], **labels}
     fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
     if not fit.mle_exists:
         record["fallback"] = fit.message
@@ -125,6 +148,7 @@ def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, 
         "pearson": fit.pearson,
         "deviance": fit.deviance,
         "blocks": [record],
+        **labels,
     }
 
 
@@ -173,14 +197,21 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    def _local_fits(self, data, family, classes):
+        """Round 1: every block's local fit, combined."""
+        return map_reduce(
+            dlsa_local_block, data, family, self.fit_intercept, self.tol, self.max_iter,
+            classes, split_every=self.split_every, label="DLSA local fits",
+            progress=bool(self.verbose),
+        )
+
     def _fit_blocks(self, data, family, classes):
         start = time.perf_counter()
         fi = self.fit_intercept
         progress = bool(self.verbose)
-        s = map_reduce(
-            dlsa_local_block, data, family, fi, self.tol, self.max_iter, classes,
-            split_every=self.split_every, label="DLSA local fits", progress=progress,
-        )
+        s = self._local_fits(data, family, classes)
+        if isinstance(classes, str):  # labels were inferred in the pass
+            classes = self.classes_
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
         raise_for_problems(s.get("problems", {}), _problem_blocks(records))
         n_obs = int(s["n"])
@@ -251,7 +282,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                 "exist (separation, or a response at the boundary of its range). Used the "
                 "finite Jeffreys-penalised (Firth) local estimate for those blocks instead.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         for r in records:
             if "uninformative" in r:
@@ -262,7 +293,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                     "estimate is not identified in those directions; the block contributes "
                     "no information on them and full information on the rest.",
                     UserWarning,
-                    stacklevel=4,
+                    stacklevel=5,
                 )
         unconverged = [r["index"] for r in records if "message" in r]
         if unconverged:
@@ -270,7 +301,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                 f"Local fits of row block(s) {unconverged} did not converge in "
                 f"max_iter={self.max_iter} iterations; increase max_iter.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def _set_estimate(self, theta, cov, information, n_obs) -> None:
@@ -592,11 +623,7 @@ class DLSALogisticRegression(ClassifierMixin, _DLSABase):
         self
         """
         family = self._family()
-        classes = None
-        if is_dask_collection(y):
-            yd = y.to_dask_array() if hasattr(y, "to_dask_array") else y
-            self.classes_ = self._two_classes(da.unique(yd).compute())
-            classes = self.classes_
+        classes = INFER_LABELS if is_dask_collection(y) else None
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
             n_params_extra=int(self.fit_intercept), y_numeric=False,
@@ -616,6 +643,22 @@ class DLSALogisticRegression(ClassifierMixin, _DLSABase):
         check_block_sizes(data, data.n_features + int(self.fit_intercept))
         self.family_ = family
         return self._fit_blocks(data, family, classes)
+
+    def _local_fits(self, data, family, classes):
+        """Round 1; for dask y the blocks also report their labels.
+
+        0/1 (or boolean) labels are fitted in that same pass; for other labels (e.g.
+        strings) the blocks only report them and a second pass fits, once the two
+        classes -- and so which one is positive -- are known.
+        """
+        s = super()._local_fits(data, family, classes)
+        if not (isinstance(classes, str) and classes == INFER_LABELS):
+            return s
+        raise_for_problems(s.get("problems", {}), _problem_blocks(s.get("blocks", [])))
+        self.classes_ = self._two_classes(np.unique(np.asarray(s["labels"])))
+        if "information" in s and np.isin(self.classes_, [0, 1]).all():
+            return s
+        return super()._local_fits(data, family, self.classes_)
 
     @staticmethod
     def _two_classes(labels) -> np.ndarray:
