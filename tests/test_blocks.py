@@ -1,0 +1,71 @@
+import dask
+import dask.array as da
+import numpy as np
+import pytest
+
+from dask_glmdist._blocks import (
+    as_blocked,
+    default_n_partitions,
+    map_reduce,
+    raise_for_problems,
+    sum_summaries,
+)
+
+
+def _moments(X, y, w, *, block_index):
+    return {"n": X.shape[0], "xtx": X.T @ X, "xty": X.T @ y, "blocks": [block_index]}
+
+
+@pytest.mark.parametrize("split_every", [2, 3, 8])
+@pytest.mark.parametrize("k", [1, 5, 17])
+def test_tree_reduce_equals_global_sums(rng, k, split_every):
+    X, y = rng.normal(size=(1000, 3)), rng.normal(size=1000)
+    s = map_reduce(_moments, as_blocked(X, y, n_partitions=k), split_every=split_every)
+    assert s["n"] == 1000
+    assert sorted(s["blocks"]) == list(range(k))
+    np.testing.assert_allclose(s["xtx"], X.T @ X, rtol=1e-12)
+    np.testing.assert_allclose(s["xty"], X.T @ y, rtol=1e-12)
+
+
+def test_broadcast_arrays_are_one_graph_key(rng):
+    X, y = rng.normal(size=(100, 2)), rng.normal(size=100)
+    theta = rng.normal(size=2)
+
+    def dot(X, y, w, theta, *, block_index):
+        return {"s": float(np.sum(X @ theta))}
+
+    s = map_reduce(dot, as_blocked(X, y, n_partitions=4), theta)
+    np.testing.assert_allclose(s["s"], np.sum(X @ theta))
+
+
+def test_sum_summaries_merges_problems_and_lists():
+    a = {"n": 2, "problems": {"nonfinite_X": 1}, "blocks": [0]}
+    b = {"n": 3, "v": np.ones(2), "blocks": [1]}
+    c = {"n": 1, "v": np.ones(2), "problems": {"nonfinite_X": 1, "negative_weight": 1},
+         "blocks": [2]}
+    s = sum_summaries(a, b, c)
+    assert s["n"] == 6 and s["blocks"] == [0, 1, 2]
+    assert s["problems"] == {"nonfinite_X": 2, "negative_weight": 1}
+    np.testing.assert_array_equal(s["v"], [2.0, 2.0])
+    assert a["problems"] == {"nonfinite_X": 1}  # inputs are not mutated
+
+
+def test_as_blocked_sizes_and_alignment(rng):
+    X, y = rng.normal(size=(103, 2)), rng.normal(size=103)
+    data = as_blocked(X, y, n_partitions=4)
+    assert data.block_rows == (26, 26, 26, 25)
+    assert data.y.chunks[0] == data.X.chunks[0]
+    Xd = da.from_array(X, chunks=(50, 1))
+    data = as_blocked(Xd.rechunk({1: -1}), da.from_array(y, chunks=10))
+    assert data.y.chunks[0] == (50, 50, 3)
+
+
+def test_default_partitions_never_make_tiny_blocks():
+    assert default_n_partitions(30, 5) == 1
+    assert default_n_partitions(10**7, 10) == max(1, dask.system.CPU_COUNT)
+
+
+def test_problem_messages_name_blocks():
+    with pytest.raises(ValueError, match=r"X contains NaN or infinity \(row blocks \[1, 4\]\)"):
+        raise_for_problems({"nonfinite_X": 2}, {"nonfinite_X": [4, 1]})
+    raise_for_problems({})  # nothing to report
