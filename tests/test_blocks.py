@@ -69,3 +69,25 @@ def test_problem_messages_name_blocks():
     with pytest.raises(ValueError, match=r"X contains NaN or infinity \(row blocks \[1, 4\]\)"):
         raise_for_problems({"nonfinite_X": 2}, {"nonfinite_X": [4, 1]})
     raise_for_problems({})  # nothing to report
+
+
+def _blas_threads_and_view(X, y, w, base, *, block_index):
+    from threadpoolctl import threadpool_info
+
+    blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return {"max_blas": [max(blas, default=1)], "views": int(np.shares_memory(X, base))}
+
+
+def test_in_memory_blocks_are_views_and_blas_is_not_oversubscribed(rng):
+    X, y = rng.normal(size=(400, 3)), rng.normal(size=400)
+    data = as_blocked(X, y, n_partitions=4)
+    s = map_reduce(_blas_threads_and_view, data, X)
+    assert s["views"] == 4  # no copy of the user's array
+    assert s["max_blas"] == [1, 1, 1, 1]  # threaded scheduler: one BLAS thread per block
+    with dask.config.set(scheduler="sync"):  # one block at a time: BLAS keeps its threads
+        s = map_reduce(_blas_threads_and_view, data, X)
+    from threadpoolctl import threadpool_info
+
+    own = max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"],
+              default=1)
+    assert s["max_blas"] == [own] * 4

@@ -50,34 +50,46 @@ def _design_t_vec(X, v, fit_intercept: bool, xp) -> np.ndarray:
     return xv
 
 
-def _score_and_information(X, r, w, fit_intercept: bool, xp, workspace=None):
-    """Score X~^T r and information X~^T diag(w) X~ as host arrays.
+TILE_ROWS = 4096
 
-    Three passes over the block: the sqrt(w)-scaling of X (into a reused buffer for
-    NumPy blocks), its SYRK (``Xs.T @ Xs``, which NumPy dispatches to BLAS syrk), and
-    one two-column product ``X^T [r, w]`` giving the score and the Gram's intercept
-    border together.
+
+def _score_and_information(X, r, w, fit_intercept: bool, xp, workspace=None):
+    """Score X~^T r and information X~^T diag(w) X~ as host arrays, in one pass over X.
+
+    NumPy blocks are walked in cache-sized row tiles: each tile is scaled by sqrt(w)
+    into a small reused buffer, its SYRK (``Xs.T @ Xs``, which NumPy dispatches to
+    BLAS syrk) is accumulated, and one two-column product ``X^T [r, w]`` gives the
+    score and the Gram's intercept border while the tile is still in cache. Other
+    namespaces (a GPU) take the block as one tile.
     """
-    sw = xp.sqrt(w)[:, None]
-    if workspace is not None and isinstance(X, np.ndarray):
+    n, p = int(X.shape[0]), int(X.shape[1])
+    numpy_block = isinstance(X, np.ndarray)
+    step = TILE_ROWS if numpy_block else max(n, 1)
+    rw_all = xp.stack([r, w], axis=1)
+    gram = np.zeros((p, p))
+    rw = np.zeros((p, 2))
+    if numpy_block:
+        workspace = {} if workspace is None else workspace
         buf = workspace.get("scaled")
-        if buf is None or buf.shape != X.shape or buf.dtype != X.dtype:
-            buf = workspace["scaled"] = np.empty_like(X)
-        Xs = np.multiply(X, sw, out=buf)
-    else:
-        Xs = X * sw
-    G = to_host(Xs.T @ Xs)
+        if buf is None or buf.shape != (min(step, n), p) or buf.dtype != X.dtype:
+            buf = workspace["scaled"] = np.empty((min(step, n), p), dtype=X.dtype)
+        sw = np.sqrt(w)
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        Xt = X[a:b, :]
+        if numpy_block:
+            Xs = np.multiply(Xt, sw[a:b, None], out=buf[: b - a])
+        else:
+            Xs = Xt * xp.sqrt(w[a:b])[:, None]
+        gram += to_host(Xs.T @ Xs)
+        rw += to_host(Xt.T @ rw_all[a:b, :])
     if not fit_intercept:
-        return to_host(X.T @ r), G
-    rw = to_host(X.T @ xp.stack([r, w], axis=1))
-    p = G.shape[0]
+        return rw[:, 0], gram
     A = np.empty((p + 1, p + 1))
-    A[1:, 1:] = G
-    A[0, 1:] = rw[:, 1]
-    A[1:, 0] = rw[:, 1]
+    A[1:, 1:] = gram
+    A[0, 1:] = A[1:, 0] = rw[:, 1]
     A[0, 0] = float(xp.sum(w))
-    score = np.concatenate([[float(xp.sum(r))], rw[:, 0]])
-    return score, A
+    return np.concatenate([[float(xp.sum(r))], rw[:, 0]]), A
 
 
 def _quad_rows(X, B: np.ndarray, fit_intercept: bool, xp):
@@ -108,6 +120,7 @@ def evaluate(X, y, m, theta, family, fit_intercept, *, eta=None, mu=None, with_i
              workspace=None):
     """Deviance, score, information and Pearson chi^2 of a block at ``theta``.
 
+    Two passes over X: the linear predictor, then the tiled score/information pass.
     Returns ``None`` when ``theta`` leaves the family's domain (e.g. a negative mean).
     ``eta``/``mu`` may be passed to evaluate at a mean that no ``theta`` produced
     (the ``mustart`` of the first iteration). ``workspace`` (a dict) lets repeated
@@ -248,12 +261,10 @@ def fit_local(
         new = None
         for _half in range(50):
             cand = evaluate(
-                X, y, m, state.theta + t * step, family, fit_intercept, with_info=power > 0,
-                workspace=workspace,
+                X, y, m, state.theta + t * step, family, fit_intercept, workspace=workspace
             )
             if cand is not None:
-                if power:
-                    cand.factor = PSDFactor(cand.information)
+                cand.factor = PSDFactor(cand.information)
                 cobj = _objective(cand, power)
                 if cobj <= obj + 1e-11 * (abs(obj) + 1.0):
                     new = cand
@@ -262,12 +273,6 @@ def fit_local(
         if new is None:  # no descent along the scoring direction: at the optimum to rounding
             converged = True
             break
-        if not power:
-            new = evaluate(
-                X, y, m, new.theta, family, fit_intercept, eta=new.eta, mu=new.mu,
-                workspace=workspace,
-            )
-            new.factor = PSDFactor(new.information)
         n_iter += 1
         # Separation: the deviance has stalled but the linear predictor still moves by
         # O(1) on some rows (it runs off to infinity). Slowly (linearly) converging
