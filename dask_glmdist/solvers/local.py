@@ -10,7 +10,10 @@ For prior weights m, d = dmu/deta and variance V(mu) the block's
 * expected information         A = X~^T W X~,     w_i = m_i d_i^2 / V(mu_i)
 
 where X~ = [1, X]. The model's score and information are U/phi and A/phi. The
-Gram is formed as the SYRK of sqrt(W) X (the fastest kernel; see DESIGN.md).
+Gram is formed as the SYRK of sqrt(W) X (the fastest kernel; see DESIGN.md), walking
+NumPy blocks in cache-sized row tiles so that scaling, SYRK and score share one trip
+through memory. An iteration costs two passes over the block: the linear predictor
+(with the deviance for the step-halving test) and that tiled pass.
 
 The local fit is Fisher scoring (Newton for canonical links) from R's ``mustart``,
 with step halving on the deviance. With ``jeffreys_power=a > 0`` it maximises the
@@ -242,7 +245,12 @@ def fit_local(
     else:
         state = evaluate(X, y, m, np.asarray(theta0), family, fit_intercept, workspace=workspace)
     if state is None:
-        raise FloatingPointError("no valid starting value for the local fit")
+        raise ValueError(
+            f"no valid starting value for the {family.name} model with the "
+            f"{family.link.name} link: its mean leaves the family's range at both the "
+            "IRLS start and the intercept-only start (fit an intercept, or use a link "
+            "whose mean is always valid, e.g. 'log')"
+        )
     state.factor = PSDFactor(state.information)
     obj = _objective(state, power)
     flat = 0
