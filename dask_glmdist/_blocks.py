@@ -292,6 +292,12 @@ _PROBLEM_TEXT = {
     "nonfinite_y": "y contains NaN or infinity",
     "nonfinite_weight": "sample_weight contains NaN or infinity",
     "negative_weight": "sample_weight contains negative values",
+    "boundary_mean": (
+        "the local fit puts fitted means at the edge of the family's range, where the "
+        "working weights (and so the information) are unbounded; use a link that keeps "
+        "the mean inside its range (e.g. 'log' for poisson, gamma and inverse gaussian, "
+        "'logit' for binomial)"
+    ),
     "too_few_rows": (
         "has fewer rows than model parameters; use fewer partitions "
         "(n_partitions, or rechunk the dask input into larger row blocks)"

@@ -177,3 +177,14 @@ def test_predict_checks_features(data):
         clf.predict(X[:, :2])
     with pytest.raises(ValueError, match="X has 2 features"):
         clf.predict(da.from_array(X[:, :2]))
+
+
+def test_fitted_means_at_the_edge_of_the_range():
+    """An identity-link Poisson block whose likelihood peaks at a zero mean has unbounded
+    information: a clear error naming the block, not a silently dominated combination."""
+    rng = np.random.default_rng(20)
+    x = np.concatenate([rng.uniform(0, 1, 400), rng.uniform(3, 4, 400)])
+    y = rng.poisson(0.02 + 0.5 * np.abs(x - 1.0) ** 2).astype(float)
+    with pytest.raises(ValueError, match=r"edge of the family's range.*'log'.*row blocks \[0\]"):
+        DLSARegressor(family="poisson", link="identity", n_partitions=2).fit(x[:, None], y)
+    DLSARegressor(family="poisson", n_partitions=2).fit(x[:, None], y)  # the log link is fine

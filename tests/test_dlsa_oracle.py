@@ -255,3 +255,26 @@ def test_wald_test_matches_statsmodels(hetero_logistic):
     theirs = ref.wald_test(R, scalar=True, use_f=False)
     np.testing.assert_allclose(mine["statistic"], theirs.statistic, rtol=1e-6)
     np.testing.assert_allclose(mine["p_value"], theirs.pvalue, rtol=1e-5)
+
+
+def test_refinement_halves_a_step_that_leaves_the_range(hetero_logistic, monkeypatch):
+    """A refinement round reporting means out of range makes the master halve that step
+    (one more round) rather than fail; the fit still reaches the global MLE."""
+    import dask_glmdist.estimators.dlsa as dlsa
+
+    X, y, _ = hetero_logistic
+    seen, real = [], dlsa.glm_score_block
+
+    def flaky(X, y, m, theta, *args, block_index):
+        key = tuple(np.round(theta, 12))
+        if key not in seen:
+            seen.append(key)
+        if len(seen) > 1 and key == seen[1]:  # the first full step: "invalid"
+            return {"n": X.shape[0], "problems": {"invalid_mean": 1}}
+        return real(X, y, m, theta, *args, block_index=block_index)
+
+    monkeypatch.setattr(dlsa, "glm_score_block", flaky)
+    model = DLSALogisticRegression(n_partitions=10, refine_steps=8).fit(X, y)
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial()).fit(tol=1e-13)
+    np.testing.assert_allclose(model.params_, ref.params, atol=1e-8, rtol=0)
+    assert model.n_iter_ == 1 + len(model.refine_step_sizes_) + 1  # one halving round

@@ -134,6 +134,9 @@ def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, 
         fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol,
                         max_iter=max_iter, jeffreys_power=0.5)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
+    if fit.weight_spread > 1e10:
+        record["problems"] = ["boundary_mean"]
+        return {"n": n, "problems": {"boundary_mean": 1}, "blocks": [record], **labels}
     if fit.rank < n_params:
         record["uninformative"] = uninformative_columns(fit.information, fit_intercept)
         record["rank"] = fit.rank
@@ -230,11 +233,26 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self.n_iter_ = 1
         self.refine_step_sizes_ = []
         deviance = None
-        for _ in range(self.refine_steps):
+        step = None
+        rounds = 0
+        while rounds < self.refine_steps:
             r = map_reduce(
                 glm_score_block, data, theta, family, fi, classes,
                 split_every=self.split_every, label="DLSA refinement", progress=progress,
             )
+            self.n_iter_ += 1
+            if "invalid_mean" in r.get("problems", {}):
+                if step is None or self.n_iter_ > self.refine_steps + 60:
+                    raise ValueError(
+                        f"The {family.name} model's mean leaves its range (e.g. a negative "
+                        f"mean under the {family.link.name} link) in some rows at the "
+                        "combined estimate; use a link whose mean is always valid (e.g. "
+                        "'log') or refine_steps=0."
+                    )
+                step = 0.5 * step  # halve the last step: one more round, not a new step
+                theta = theta - step
+                continue
+            rounds += 1
             raise_for_problems(r.get("problems", {}))
             A = r["information"]
             factor = PSDFactor(A)
@@ -242,7 +260,6 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             theta = theta + step
             pearson = r["pearson"] - float(r["score"] @ step)
             deviance = r["deviance"]
-            self.n_iter_ += 1
             size = float(np.max(np.abs(step)))
             self.refine_step_sizes_.append(size)
             if size <= self.tol * (1.0 + np.max(np.abs(theta))):

@@ -181,6 +181,26 @@ class LocalFit:
     rank: int
     mle_exists: bool = True
     message: str = ""
+    weight_spread: float = 1.0
+
+
+def working_weight_spread(state: BlockState, family) -> float:
+    """Largest working weight over the mean of the others (prior weights aside).
+
+    Weights w = d^2 / V(mu) grow without bound when a fitted mean reaches the edge of
+    the family's range under a link that does not flatten there (an identity-link
+    Poisson mean at 0, say): the block's information is then dominated by single
+    rows and is not a usable summary.
+    """
+    xp = get_namespace(state.eta)
+    d = family.link.inverse_deriv(state.eta)
+    w = d * d / family.variance(state.mu)
+    n = int(w.shape[0])
+    if n < 2:
+        return 1.0
+    top = float(xp.max(w))
+    rest = (float(xp.sum(w)) - top) / (n - 1)
+    return top / rest if rest > 0 else (np.inf if top > 0 else 1.0)
 
 
 def _objective(state: BlockState, power: float) -> float:
@@ -311,4 +331,5 @@ def fit_local(
         rank=state.factor.rank,
         mle_exists=mle_exists,
         message=message,
+        weight_spread=working_weight_spread(state, family),
     )
