@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ._array import get_namespace, to_host
+from ._array import get_namespace
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -428,7 +428,3 @@ def _compute(obj, progress: bool):
     with ProgressBar():
         return obj.compute()
 
-
-def summary_to_host(summary: dict) -> dict:
-    """Move every array of a summary to NumPy."""
-    return {k: (to_host(v) if hasattr(v, "shape") else v) for k, v in summary.items()}
