@@ -186,7 +186,6 @@ def test_adaptive_lasso_matches_direct_solve(hetero_logistic, fit_intercept):
 
 
 def test_dbic_is_minimised_at_alpha_and_scales_with_log_n():
-    rng = np.random.default_rng(1)
     theta = np.array([0.5, 1.0, 0.0, -0.7, 0.0])
     M = 1e4 * (0.5 * np.eye(5) + 0.5)
     path = adaptive_lasso_path(theta, M, n_obs=10_000, fit_intercept=True)
@@ -196,7 +195,6 @@ def test_dbic_is_minimised_at_alpha_and_scales_with_log_n():
     assert path.best_index == int(np.argmin(path.criterion))
     aic = adaptive_lasso_path(theta, M, n_obs=10_000, criterion="daic")
     np.testing.assert_allclose(aic.criterion, quad + 2 * path.df, rtol=1e-10)
-    del rng
 
 
 def test_separated_block_falls_back_to_firth(rng):
