@@ -59,9 +59,7 @@ def linear_predictor(est, X):
     """``X @ coef_ + intercept_`` for in-memory input (NumPy) or dask input (lazy)."""
     check_is_fitted(est)
     coef = np.asarray(est.coef_, dtype=np.float64).ravel()
-    intercept = float(np.ravel(est.intercept_)[0]) if np.ndim(est.intercept_) else float(
-        est.intercept_
-    )
+    intercept = float(np.ravel(est.intercept_)[0])  # a float, or shape (1,) for classifiers
     if is_dask_collection(X):
         Xd, names = dask_design(X)
         if Xd.shape[1] != est.n_features_in_:
