@@ -66,15 +66,16 @@ def _is_dask_series(obj) -> bool:
 
 @dataclass
 class BlockedData:
-    """Row blocks of a design matrix, a response and optional prior weights.
+    """Row blocks of a design matrix, a response, optional prior weights and offset.
 
-    ``X`` has exactly one column chunk; ``y`` and ``sample_weight`` share ``X``'s row
-    chunking. Row counts may be unknown (``nan``): block functions report their own.
+    ``X`` has exactly one column chunk; ``y``, ``sample_weight`` and ``offset`` share
+    ``X``'s row chunking. Row counts may be unknown (``nan``): block functions report their own.
     """
 
     X: da.Array
     y: da.Array | None
     sample_weight: da.Array | None
+    offset: da.Array | None = None
 
     @property
     def n_blocks(self) -> int:
@@ -213,7 +214,9 @@ def _blocks_of_views(A: np.ndarray, sizes: list[int]) -> da.Array:
     return da.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
 
 
-def as_blocked(X, y=None, sample_weight=None, n_partitions=None, n_params=None) -> BlockedData:
+def as_blocked(
+    X, y=None, sample_weight=None, n_partitions=None, n_params=None, offset=None
+) -> BlockedData:
     """Put validated in-memory arrays, or dask collections, into row blocks.
 
     NumPy input is split into ``n_partitions`` nearly equal row blocks (default
@@ -234,9 +237,12 @@ def as_blocked(X, y=None, sample_weight=None, n_partitions=None, n_params=None) 
             y = _blocks_of_views(np.asarray(y), [int(s) for s in sizes])
         if sample_weight is not None and not is_dask_collection(sample_weight):
             sample_weight = _blocks_of_views(np.asarray(sample_weight), [int(s) for s in sizes])
+        if offset is not None and not is_dask_collection(offset):
+            offset = _blocks_of_views(np.asarray(offset), [int(s) for s in sizes])
     yd = _vector_like(y, Xd, "y") if y is not None else None
     wd = _vector_like(sample_weight, Xd, "sample_weight") if sample_weight is not None else None
-    return BlockedData(Xd, yd, wd)
+    od = _vector_like(offset, Xd, "offset") if offset is not None else None
+    return BlockedData(Xd, yd, wd, od)
 
 
 def check_block_sizes(data: BlockedData, n_params: int) -> None:
@@ -376,7 +382,12 @@ def map_reduce(
     blocks = data.delayed_blocks()
     bargs = [dask.delayed(a) if isinstance(a, np.ndarray) else a for a in args]
     fn = dask.delayed(_indexed(block_fn), pure=True)
-    parts = [fn(x, y, w, k, *bargs, **kwargs) for k, (x, y, w) in enumerate(blocks)]
+    if data.offset is None:
+        parts = [fn(x, y, w, k, *bargs, **kwargs) for k, (x, y, w) in enumerate(blocks)]
+    else:  # block functions of models with an offset take it as a keyword
+        offsets = data.offset.to_delayed().ravel()
+        parts = [fn(x, y, w, k, *bargs, offset=o, **kwargs)
+                 for k, ((x, y, w), o) in enumerate(zip(blocks, offsets, strict=True))]
     split_every = max(2, int(split_every))
     while len(parts) > 1:
         parts = [

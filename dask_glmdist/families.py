@@ -699,6 +699,32 @@ class Family:
             t = _floating(xp, weights, eta.dtype) * t
         return mu, t * d, t * (y - mu)
 
+    # --- the dispersion model ----------------------------------------------------------
+
+    def dispersion_derivs(self, nu):
+        """First three derivatives of the dispersion function ``a`` at ``zeta = -nu``.
+
+        Written as an exponential dispersion model (Kosmidis, Kenne Pagui & Sartori
+        2020, Section 2), a row's log-likelihood is
+        ``-q_i / (2 phi) - a(zeta_i) / 2 + const(y_i)`` with ``zeta_i = -m_i / phi``,
+        ``nu_i = m_i / phi`` and ``q_i`` the row's (weighted) unit deviance. The
+        dispersion score is ``sum_i (q_i - m_i a1_i) / (2 phi^2)`` and its expected
+        information ``sum_i m_i^2 a2_i / (2 phi^4)``; ``a3`` enters the bias-reducing
+        and Jeffreys adjustments for ``phi``.
+
+        Parameters
+        ----------
+        nu : float or ndarray
+            ``m / phi`` (host NumPy).
+
+        Returns
+        -------
+        a1, a2, a3 : float or ndarray
+        """
+        raise ValueError(
+            f"the {self.name} family has its dispersion fixed at 1; nothing to estimate"
+        )
+
     # --- object protocol ---------------------------------------------------------------
 
     def _params(self) -> tuple:
@@ -740,6 +766,10 @@ class Gaussian(Family):
         if m is None:
             return -0.5 * (r * r / scale + (math.log(scale) + _LOG_2PI))
         return -0.5 * (m * (r * r) / scale + xp.log(scale / m) + _LOG_2PI)
+
+    def dispersion_derivs(self, nu):
+        # a(zeta) = -log(-zeta) + log(2 pi)
+        return 1.0 / nu, 1.0 / nu**2, 2.0 / nu**3
 
     def starting_mu(self, y, weights=None):
         xp = get_namespace(y, weights)
@@ -916,6 +946,17 @@ class Gamma(_PositiveFamily):
         ratio = y / mu
         return ws * xp.log(ws * ratio) - ws * ratio - _gammaln(ws) - xp.log(y)
 
+    def dispersion_derivs(self, nu):
+        # a(zeta) = 2 (nu - nu log nu + log Gamma(nu)), nu = -zeta
+        import numpy as np
+        import scipy.special as sc
+
+        nu = np.asarray(nu, dtype=np.float64)
+        a1 = 2.0 * (np.log(nu) - sc.digamma(nu))
+        a2 = 2.0 * (sc.polygamma(1, nu) - 1.0 / nu)
+        a3 = -2.0 * (sc.polygamma(2, nu) + 1.0 / nu**2)
+        return a1, a2, a3
+
 
 class InverseGaussian(_PositiveFamily):
     """Inverse Gaussian family: ``V(mu) = mu^3``; default link inverse_squared."""
@@ -941,6 +982,10 @@ class InverseGaussian(_PositiveFamily):
         if m is None:
             return -0.5 * (q + xp.log(scale * y3) + _LOG_2PI)
         return -0.5 * (m * q + xp.log(scale * y3 / m) + _LOG_2PI)
+
+    def dispersion_derivs(self, nu):
+        # a(zeta) = -log(-zeta) + const, as for the gaussian
+        return 1.0 / nu, 1.0 / nu**2, 2.0 / nu**3
 
 
 _FAMILIES = {

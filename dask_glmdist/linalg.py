@@ -1,17 +1,38 @@
-"""Small dense linear algebra on the client: guarded solves with p x p information matrices.
+"""Small dense linear algebra: guarded solves with p x p information matrices, R factors.
 
 Information matrices of a block can be singular (a column constant within the block,
 collinear columns) even when the combined information is not. :func:`solve_psd`
 therefore scales the matrix to unit diagonal, tries a Cholesky factorisation and
 falls back to an eigen-decomposition pseudo-inverse, reporting the numerical rank.
+
+R factors (the QR route, numerically sounder than normal equations): :func:`qr_r`
+factorises a tall block without forming Q, :func:`tsqr_combine` is one node of the
+TSQR tree, and the ``*_from_r`` helpers solve least-squares problems and invert
+``R^T R`` by triangular solves.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 
-__all__ = ["solve_psd", "inv_psd", "logdet_psd", "PSDFactor"]
+__all__ = [
+    "solve_psd",
+    "inv_psd",
+    "logdet_psd",
+    "PSDFactor",
+    "qr_r",
+    "tsqr_combine",
+    "positive_diagonal",
+    "r_column_rank_problems",
+    "r_solve",
+    "gram_solve_from_r",
+    "gram_inverse_from_r",
+    "logdet_gram_from_r",
+]
 
 _RCOND = 1e-10
 
@@ -99,3 +120,94 @@ def inv_psd(A: np.ndarray, rcond: float = _RCOND) -> np.ndarray:
 def logdet_psd(A: np.ndarray, rcond: float = _RCOND) -> float:
     """log-determinant of a PSD matrix over its non-null eigen-space."""
     return PSDFactor(A, rcond).logdet()
+
+
+# --------------------------------------------------------------------------------------
+# R factors: tall-skinny QR (TSQR) and least squares from R
+# --------------------------------------------------------------------------------------
+
+
+def positive_diagonal(R: np.ndarray) -> np.ndarray:
+    """``R`` with rows flipped so that its diagonal is non-negative (``R^T R`` unchanged).
+
+    QR factors are unique only up to the signs of R's rows; fixing them makes R
+    itself, not just ``R^T R``, independent of how the rows were grouped.
+    """
+    signs = np.where(np.diag(R) < 0, -1.0, 1.0)
+    return R * signs[:, None]
+
+
+@functools.lru_cache(maxsize=64)
+def _geqrf_lwork(geqrf, shape) -> int:
+    work = geqrf(np.zeros(shape, dtype=geqrf.dtype, order="F"), lwork=-1)[2]
+    return max(1, int(np.real(work[0])))
+
+
+def qr_r(A) -> np.ndarray:
+    """The upper-triangular factor R of ``A = QR`` (Q is never formed), on the host.
+
+    NumPy input goes to LAPACK's ``geqrf`` without a copy when ``A`` is Fortran
+    ordered (and may then be overwritten); other array namespaces use their own
+    ``linalg.qr``. A matrix with fewer rows than columns is padded with zero rows.
+    """
+    n, q = A.shape
+    if isinstance(A, np.ndarray):
+        if n < q:
+            A = np.vstack([A, np.zeros((q - n, q), dtype=A.dtype)])
+        (geqrf,) = scipy.linalg.lapack.get_lapack_funcs(("geqrf",), (A,))
+        qr, _, _, info = geqrf(A, lwork=_geqrf_lwork(geqrf, A.shape), overwrite_a=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"geqrf failed (info={info})")
+        return positive_diagonal(np.triu(qr[:q]))
+    from ._array import get_namespace, to_host
+
+    xp = get_namespace(A)
+    if n < q:
+        A = xp.concat([A, xp.zeros((q - n, q), dtype=A.dtype)], axis=0)
+    return positive_diagonal(np.triu(to_host(xp.linalg.qr(A).R)))
+
+
+def tsqr_combine(*Rs: np.ndarray) -> np.ndarray:
+    """R factor of the rows stacked under several R factors: one TSQR tree node.
+
+    If ``A_k = Q_k R_k`` then ``[A_1; A_2; ...]`` has the R factor of
+    ``[R_1; R_2; ...]``; exact up to rounding whatever the grouping or order.
+    """
+    if len(Rs) == 1:
+        return Rs[0]
+    return qr_r(np.asfortranarray(np.vstack(Rs)))
+
+
+def r_column_rank_problems(R: np.ndarray, rtol: float = 1e-7) -> list[int]:
+    """Columns j whose part orthogonal to columns 0..j-1 is negligible (|R_jj| small).
+
+    ``R_jj`` is the length of column j after projecting out the earlier columns,
+    and ``||R[:j+1, j]||`` its full length: a ratio below ``rtol`` means column j is
+    (numerically) a combination of the earlier ones.
+    """
+    norms = np.sqrt(np.sum(R * R, axis=0))
+    d = np.abs(np.diag(R))
+    return [int(j) for j in np.flatnonzero(d <= rtol * np.maximum(norms, 1e-300))]
+
+
+def r_solve(R: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``R x = b`` (back substitution)."""
+    return scipy.linalg.solve_triangular(R, b, lower=False, check_finite=False)
+
+
+def gram_solve_from_r(R: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``(R^T R) x = b`` by two triangular solves."""
+    y = scipy.linalg.solve_triangular(R, b, trans="T", lower=False, check_finite=False)
+    return scipy.linalg.solve_triangular(R, y, lower=False, check_finite=False)
+
+
+def gram_inverse_from_r(R: np.ndarray) -> np.ndarray:
+    """``(R^T R)^{-1} = R^{-1} R^{-T}``, symmetrised."""
+    Rinv = scipy.linalg.solve_triangular(R, np.eye(R.shape[0]), lower=False, check_finite=False)
+    inv = Rinv @ Rinv.T
+    return 0.5 * (inv + inv.T)
+
+
+def logdet_gram_from_r(R: np.ndarray) -> float:
+    """``log det(R^T R) = 2 sum log |R_jj|``."""
+    return float(2.0 * np.sum(np.log(np.abs(np.diag(R)))))

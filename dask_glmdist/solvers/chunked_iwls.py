@@ -1,0 +1,685 @@
+"""IWLS over row blocks by tree QR: maximum likelihood, mean bias reduction, Jeffreys penalty.
+
+The mathematics of :class:`~dask_glmdist.BiasReducedGLM` (Kosmidis, Kenne Pagui &
+Sartori 2020; Kosmidis & Firth 2021; the bounded-memory variants of Kosmidis et al.).
+
+Notation as in :mod:`dask_glmdist.families`: eta = X~ beta + offset, mu = g^{-1}(eta),
+d = dmu/deta, d' = d^2mu/deta^2, prior weights m, working weights w = m d^2 / V(mu),
+working variate z = eta - offset + (y - mu) / d, X~ = [1, X] with an intercept.
+
+**The update.** Every iteration solves (eq. 10 of the bounded-memory paper)
+
+    beta <- (X~^T W X~)^{-1} X~^T W (z + phi xi)
+
+with hat values h_i = w_i x~_i^T (X~^T W X~)^{-1} x~_i and
+
+* ML:          xi_i = 0;
+* mBR:         w_i xi_i = h_i d'_i / (2 d_i)                        (Firth 1993 for logit);
+* mJPL(a):     w_i xi_i = a h_i (2 d'_i / d_i - d_i V'(mu_i) / V(mu_i)),
+
+the last being the gradient of a log det(X~^T W X~): mJPL maximises l(beta) + a log|i(beta)|
+(a = 1/2 is Jeffreys' prior). For canonical links d' = V' d and the two coincide at
+a = 1/2. We write ``t_i = w_i xi_i``, so that the update is
+``beta_ML + phi (X~^T W X~)^{-1} X~^T t``.
+
+**Chunked.** The least-squares part is a QR: every block reduces its rows of
+[sqrt(W) X~ | sqrt(W) z] to a (k+1) x (k+1) R factor, walking NumPy blocks in
+cache-sized tiles (QR of [R so far; next tile]); the blocks' R factors are stacked
+and reduced again in a tree (TSQR). With R = [[R_xx, c], [0, r]], beta_ML solves
+R_xx beta = c and X~^T W X~ = R_xx^T R_xx. The hat values need R_xx *before* the
+pass that uses them:
+
+* two passes per iteration (default): pass 1 at beta_t gives R_t; pass 2 computes
+  h_i = ||R_t^{-T} sqrt(w_i) x~_i||^2 and X~^T t at the same beta_t -- exactly the
+  in-memory iteration (10);
+* one pass per iteration: the hat values come from the previous iteration's R (with
+  the current weights), seed eq. 13; the same fixed point, usually more iterations.
+  The first iteration is a plain ML step.
+
+**Dispersion** (gaussian, gamma, inverse gaussian). With q_i the weighted unit deviance
+(sum q_i = D), nu_i = m_i / phi and a1, a2, a3 from
+:meth:`~dask_glmdist.families.Family.dispersion_derivs`:
+``S1 = sum m a1``, ``S2 = sum m^2 a2``, ``S3 = sum m^3 a3``; the score is
+``u = (D - S1) / (2 phi^2)``, the information ``i = S2 / (2 phi^4)`` and the
+adjusted equation ``u + A = 0`` with
+
+* ML:       A = 0                                                  (maximum likelihood);
+* mBR:      A = (k - 2) / (2 phi) + S3 / (2 phi^2 S2)               (Kosmidis et al. 2020);
+* mJPL(a):  A = a (-(k + 4) / phi + S3 / (phi^2 S2))                (d/dphi of a log|i(beta, phi)|).
+
+For the gaussian and inverse gaussian families these give D/n, D/(n - k) and
+D/(n + 2a(k + 2)); gamma needs a root search, done exactly on the host when the prior
+weights are constant and by one Fisher-scoring step per iteration (on sums the pass
+returns) otherwise. ``dispersion="pearson"`` uses sum m (y - mu)^2 / V(mu) / (n - k).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg.blas
+from sklearn.exceptions import ConvergenceWarning
+
+from .._array import get_namespace, to_host
+from .._blocks import BlockedData, check_block, map_reduce, sum_summaries
+from ..linalg import (
+    gram_inverse_from_r,
+    gram_solve_from_r,
+    logdet_gram_from_r,
+    positive_diagonal,
+    qr_r,
+    r_column_rank_problems,
+    r_solve,
+    tsqr_combine,
+)
+
+logger = logging.getLogger("dask_glmdist")
+
+__all__ = [
+    "METHODS",
+    "PassSpec",
+    "IWLSResult",
+    "iwls_block",
+    "combine_iwls",
+    "adjustment_terms",
+    "solve_dispersion",
+    "fit_chunked_iwls",
+    "SeparationWarning",
+]
+
+METHODS = ("ML", "mBR", "mJPL")
+TILE_ROWS = 1024  # rows per QR tile: [R; tile] stays in cache (measured best at p ~ 50)
+BOUNDARY = 1e-8  # a fitted mean this close to a boundary value that y takes
+
+
+class SeparationWarning(UserWarning):
+    """The maximum likelihood estimate has infinite components (separated data)."""
+
+
+# --------------------------------------------------------------------------------------
+# per-row pieces
+# --------------------------------------------------------------------------------------
+
+
+def adjustment_terms(family, eta, mu, d, h, method: str, power: float):
+    """``t_i = w_i xi_i``, the per-row adjustment: the adjusted score is X~^T (r + phi t)/phi.
+
+    ``h`` are the hat values. mBR: ``h d' / (2 d)``; mJPL(a):
+    ``a h (2 d' / d - d V'(mu) / V(mu))``.
+    """
+    xp = get_namespace(eta)
+    d2 = family.link.inverse_deriv2(eta)
+    d_safe = xp.where(d != 0, d, xp.ones_like(d))
+    if method == "mBR":
+        return h * d2 / (2.0 * d_safe)
+    return power * h * (2.0 * d2 / d_safe - d * family.variance_deriv(mu) / family.variance(mu))
+
+
+def _boundary_rows(family, y, mu, m, xp) -> int:
+    """Rows whose fitted mean has (numerically) reached the value of y at the range's edge.
+
+    Under separation (binomial) or an all-zero group (Poisson) the maximum likelihood
+    fit drives those means to 0 or 1; ordinary fits keep them inside.
+    """
+    if family.name == "binomial":
+        hit = ((mu <= BOUNDARY) & (y == 0)) | ((mu >= 1.0 - BOUNDARY) & (y == 1))
+    elif family.name in ("poisson", "negative_binomial"):
+        hit = (mu <= BOUNDARY) & (y == 0)
+    else:
+        return 0
+    if m is not None:
+        hit = hit & (m > 0)
+    return int(xp.sum(xp.astype(hit, xp.int64)))
+
+
+# --------------------------------------------------------------------------------------
+# the block function
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class PassSpec:
+    """What one pass over the blocks computes (broadcast to every block).
+
+    ``beta`` None means R's ``mustart`` (a mean computed from y alone). ``qr``: reduce
+    the R factor of [sqrt(W) X~ | sqrt(W) z]. ``hat_R``: compute hat values with this
+    R_xx and return the adjustment ``X~^T t``. ``validate``: check the block's values.
+    ``loglik``: evaluate the log-likelihood at dispersion ``phi``. ``dispersion_sums``:
+    return S1, S2, S3 at ``phi`` (gamma with prior weights).
+    """
+
+    family: object
+    fit_intercept: bool
+    beta: np.ndarray | None = None
+    phi: float = 1.0
+    qr: bool = True
+    hat_R: np.ndarray | None = None
+    method: str = "ML"
+    power: float = 0.5
+    validate: bool = False
+    loglik: bool = False
+    dispersion_sums: bool = False
+
+
+def _eta(X, beta, fit_intercept, xp, offset):
+    if fit_intercept:
+        eta = X @ xp.asarray(beta[1:], dtype=X.dtype) + float(beta[0])
+    else:
+        eta = X @ xp.asarray(beta, dtype=X.dtype)
+    return eta if offset is None else eta + offset
+
+
+def _as_dtype(xp, v, dtype):
+    if v is None or v.dtype == dtype:
+        return v
+    return xp.astype(v, dtype)
+
+
+def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
+    """One pass over one row block: R factor, adjustment, deviance and friends.
+
+    NumPy blocks are walked in tiles of :data:`TILE_ROWS` rows: each tile's scaled
+    rows [sqrt(w), sqrt(w) X, sqrt(w) z] are written under the running R in one
+    Fortran-ordered buffer and QR-factorised in place (LAPACK ``geqrf``); hat values
+    are a triangular solve (``trsm``) on the same tile. Other namespaces (CuPy) take
+    the block as one tile. Only (k+1)^2 + O(k) numbers leave the block.
+    """
+    xp = get_namespace(X, y, m, offset)
+    family, fi = spec.family, spec.fit_intercept
+    n, p = int(X.shape[0]), int(X.shape[1])
+    k = p + int(fi)
+    out: dict = {"n": n, "blocks": [block_index]}
+    dtype = X.dtype
+    y, m, offset = _as_dtype(xp, y, dtype), _as_dtype(xp, m, dtype), _as_dtype(xp, offset, dtype)
+    if spec.validate:
+        problems = check_block(X, y, m, family=family)
+        if offset is not None and not bool(xp.all(xp.isfinite(offset))):
+            problems["nonfinite_offset"] = 1
+        if problems:
+            where = [(block_index, sorted(problems))]
+            return {**out, "problems": problems, "problem_blocks": where}
+    numpy_block = isinstance(X, np.ndarray)
+    step = TILE_ROWS if numpy_block else max(n, 1)
+    want_adj = spec.hat_R is not None
+    if numpy_block:
+        buf = np.empty((k + 1 + step, k + 1), order="F")
+        R = np.zeros((k + 1, k + 1), order="F")
+        hat_R = np.asfortranarray(spec.hat_R) if want_adj else None
+    else:
+        R = np.zeros((k + 1, k + 1))
+        hat_Rinv = (
+            xp.asarray(np.linalg.inv(spec.hat_R), dtype=dtype) if want_adj else None
+        )
+    dev = pearson = loglik = 0.0
+    n_pos = boundary = 0
+    adj = np.zeros(k) if want_adj else None
+    sum_my = sum_m = 0.0
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        Xt, yt = X[a:b, :], y[a:b]
+        mt = None if m is None else m[a:b]
+        ot = None if offset is None else offset[a:b]
+        if spec.beta is None:
+            mu = family.starting_mu(yt, mt)
+            eta = family.link.link(mu)
+            d = family.link.inverse_deriv(eta)
+            sum_my += float(xp.sum(yt if mt is None else mt * yt))
+            sum_m += float(b - a if mt is None else xp.sum(mt))
+        else:
+            eta = _eta(Xt, spec.beta, fi, xp, ot)
+            if not bool(xp.all(family.valid_eta(eta))):
+                return {**out, "problems": {"invalid_mean": 1}}
+            mu, d = family.link.inverse_and_deriv(eta)
+        var = family.variance(mu)
+        mv = 1.0 / var if mt is None else mt / var
+        resid = yt - mu
+        dev += float(family.deviance(yt, mu, mt))
+        pearson += float(xp.sum(mv * resid * resid))
+        n_pos += (b - a) if mt is None else int(xp.sum(xp.astype(mt > 0, xp.int64)))
+        if spec.beta is not None and family.fixed_scale:
+            boundary += _boundary_rows(family, yt, mu, mt, xp)
+        if spec.loglik:
+            loglik += float(family.loglik(yt, mu, mt, scale=spec.phi))
+        if spec.dispersion_sums and mt is not None:
+            mh = to_host(mt)
+            mh = mh[mh > 0]
+            a1, a2, a3 = family.dispersion_derivs(mh / spec.phi)
+            out["S"] = out.get("S", 0.0) + np.array(
+                [np.sum(mh * a1), np.sum(mh**2 * a2), np.sum(mh**3 * a3)]
+            )
+        if not (spec.qr or want_adj):
+            continue
+        sqrt_mv = xp.sqrt(mv)
+        sw = sqrt_mv * xp.abs(d)
+        base = eta if ot is None else eta - ot
+        # sqrt(w) z = sqrt(w) (eta - offset) + sqrt(m / V) (y - mu) sign(d): finite at d = 0
+        swz = sw * base + sqrt_mv * resid * xp.sign(d)
+        rows = b - a
+        if numpy_block:
+            tile = buf[k + 1 : k + 1 + rows]
+            if fi:
+                tile[:, 0] = sw
+            np.multiply(Xt, sw[:, None], out=tile[:, int(fi) : k])
+            tile[:, k] = swz
+            if want_adj:  # G = sqrt(W) X~ R^{-1}: h_i = ||G_i||^2 (a copy; the tile stays)
+                G = scipy.linalg.blas.dtrsm(1.0, hat_R, tile[:, :k], side=1, lower=0)
+                h = np.einsum("ij,ij->i", G, G)
+        else:
+            cols = ([sw[:, None]] if fi else []) + [Xt * sw[:, None], swz[:, None]]
+            tile = xp.concat(cols, axis=1)
+            if want_adj:
+                G = tile[:, :k] @ hat_Rinv
+                h = xp.sum(G * G, axis=1)
+        if want_adj:
+            t = adjustment_terms(family, eta, mu, d, h, spec.method, spec.power)
+            xt = to_host(Xt.T @ t)
+            adj += np.concatenate([[float(xp.sum(t))], xt]) if fi else xt
+        if spec.qr:
+            if numpy_block:
+                buf[: k + 1] = R
+                R = qr_r(buf if rows == step else buf[: k + 1 + rows])
+            else:
+                R = tsqr_combine(R, qr_r(tile))
+    out.update(n_pos=n_pos, deviance=dev, pearson=pearson)
+    if spec.qr:
+        out["R"] = positive_diagonal(np.triu(np.asarray(R)))
+    if want_adj:
+        out["adj"] = adj
+    if spec.beta is None:
+        out.update(sum_my=sum_my, sum_m=sum_m)
+    if spec.beta is not None and family.fixed_scale:
+        out["boundary"] = boundary
+    if spec.loglik:
+        out["loglik"] = loglik
+    return out
+
+
+def combine_iwls(*parts: dict) -> dict:
+    """Tree node: stack-and-QR the R factors, add everything else."""
+    Rs = [p["R"] for p in parts if "R" in p]
+    rest = [{key: v for key, v in p.items() if key != "R"} for p in parts]
+    out = sum_summaries(*rest)
+    if Rs:
+        out["R"] = tsqr_combine(*Rs)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# dispersion
+# --------------------------------------------------------------------------------------
+
+
+def _dispersion_adjustment(method, power, k, phi, S2, S3):
+    if method == "mBR":
+        return (k - 2) / (2.0 * phi) + S3 / (2.0 * phi**2 * S2)
+    if method == "mJPL":
+        return power * (-(k + 4) / phi + S3 / (phi**2 * S2))
+    return 0.0
+
+
+def _sums_constant_weight(family, phi, n_pos, m_const=1.0):
+    a1, a2, a3 = family.dispersion_derivs(m_const / phi)
+    return (n_pos * m_const * float(a1), n_pos * m_const**2 * float(a2),
+            n_pos * m_const**3 * float(a3))
+
+
+def solve_dispersion(family, method, power, k, D, n_pos, *, phi0, sums=None):
+    """Dispersion from the method's own estimating equation (module docstring).
+
+    With ``sums=None`` the prior weights are constant (1) or the family is gaussian /
+    inverse gaussian, whose sums do not depend on the weights: the equation is solved
+    exactly. Otherwise ``sums = (S1, S2, S3)`` were evaluated at ``phi0`` and one
+    Fisher-scoring step from ``phi0`` is returned.
+    """
+    if n_pos <= 0 or D <= 0:
+        return 0.0
+    if family.name in ("gaussian", "inverse_gaussian"):
+        denom = {"ML": n_pos, "mBR": n_pos - k, "mJPL": n_pos + 2.0 * power * (k + 2)}[method]
+        return D / denom if denom > 0 else float("nan")
+
+    def fisher_step(phi, S1, S2, S3):
+        u = (D - S1) / (2.0 * phi**2)
+        info = S2 / (2.0 * phi**4)
+        return (u + _dispersion_adjustment(method, power, k, phi, S2, S3)) / info
+
+    if sums is not None:
+        delta = fisher_step(phi0, *sums)
+        new = phi0 + delta
+        return new if new > 0 else 0.5 * phi0
+    phi = phi0 if phi0 > 0 else D / n_pos
+    for _ in range(200):
+        delta = fisher_step(phi, *_sums_constant_weight(family, phi, n_pos))
+        new = phi + delta
+        while new <= 0:
+            delta *= 0.5
+            new = phi + delta
+        if abs(new - phi) <= 1e-15 * phi:
+            return new
+        phi = new
+    return phi
+
+
+# --------------------------------------------------------------------------------------
+# the iteration
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class IWLSResult:
+    """Outcome of :func:`fit_chunked_iwls` (host NumPy)."""
+
+    beta: np.ndarray
+    cov_unscaled: np.ndarray
+    dispersion: float
+    deviance: float
+    pearson: float
+    loglik: float
+    n_obs: int
+    n_pos: int
+    n_iter: int
+    n_passes: int
+    converged: bool
+    separated: bool
+    boundary_rows: int
+    history: list = field(default_factory=list)
+
+
+def _check_identified(R: np.ndarray, names: list[str]) -> None:
+    bad = r_column_rank_problems(R)
+    if bad:
+        raise ValueError(
+            "The design is rank deficient: parameters "
+            f"{[names[j] for j in bad]} are (numerically) linear combinations of the earlier "
+            "columns over all rows (a column constant everywhere, duplicated or collinear "
+            "columns, or one with zero weight). Remove the redundant columns."
+        )
+
+
+class _Separation:
+    """Watches ML iterations for the signature of infinite estimates.
+
+    Separation (binomial) or an all-zero group (Poisson): fitted means of some rows
+    reach the edge of the range while the largest |coefficient| and the largest
+    standard error keep growing, iteration after iteration.
+    """
+
+    def __init__(self, patience: int = 3):
+        self.patience = patience
+        self.size, self.se, self.boundary = [], [], []
+
+    def record(self, beta, bse, boundary_rows):
+        self.size.append(float(np.max(np.abs(beta))))
+        self.se.append(float(np.max(bse)))
+        self.boundary.append(int(boundary_rows))
+
+    def diverging(self) -> bool:
+        k = self.patience
+        if len(self.size) < k + 1 or self.boundary[-1] == 0:
+            return False
+        size, se = self.size[-(k + 1):], self.se[-(k + 1):]
+        return all(b > a for a, b in zip(size, size[1:], strict=False)) and all(
+            b > a for a, b in zip(se, se[1:], strict=False)
+        )
+
+
+def fit_chunked_iwls(
+    data: BlockedData,
+    family,
+    *,
+    method: str = "mBR",
+    power: float = 0.5,
+    passes: int = 2,
+    dispersion: str = "auto",
+    fit_intercept: bool = True,
+    tol: float = 1e-8,
+    max_iter: int = 100,
+    start: np.ndarray | None = None,
+    param_names: list[str] | None = None,
+    split_every: int = 8,
+    progress: bool = False,
+) -> IWLSResult:
+    """Fit a GLM by ML, mBR or mJPL with IWLS over the row blocks of ``data``.
+
+    Convergence: ``max |beta_{t+1} - beta_t| <= tol (1 + max |beta_t|)`` and, when the
+    dispersion enters the update, ``|phi_{t+1} - phi_t| <= tol phi_t``. Steps that
+    leave the family's range are halved; so are steps that increase the deviance (ML)
+    or the penalised deviance (two-pass mJPL).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    k = data.n_features + int(fit_intercept)
+    names = param_names or [f"b{j}" for j in range(k)]
+    adjusted = method != "ML"
+    estimate_phi = not family.fixed_scale
+    weighted = data.sample_weight is not None
+    pass_sums = estimate_phi and dispersion == "auto" and weighted and family.name == "gamma"
+    n_passes = 0
+    start_time = time.perf_counter()
+
+    def run(spec: PassSpec, label: str) -> dict:
+        nonlocal n_passes
+        n_passes += 1
+        return map_reduce(
+            iwls_block, data, spec, combine=combine_iwls, split_every=split_every,
+            label=label, progress=progress,
+        )
+
+    def spec(**kw) -> PassSpec:
+        return PassSpec(family=family, fit_intercept=fit_intercept, method=method,
+                        power=power, **kw)
+
+    # ---- iteration 0: the start (mustart, or the user's coefficients) -----------------
+    beta = None if start is None else np.asarray(start, dtype=np.float64)
+    s = run(spec(beta=beta, validate=True), "IWLS start")
+    problems = s.get("problems", {})
+    if problems:
+        _raise_block_problems(s, beta is not None)
+    n_obs, n_pos = int(s["n"]), int(s["n_pos"])
+    if n_obs == 0 or n_pos == 0:
+        raise ValueError("Found no rows with positive weight; at least one is required.")
+    if n_pos <= k and estimate_phi:
+        raise ValueError(
+            f"{n_pos} rows with positive weight for {k} parameters: the dispersion of the "
+            f"{family.name} family cannot be estimated; at least {k + 1} rows are needed."
+        )
+    R = s["R"][:k + 1, :k + 1]
+    _check_identified(R[:k, :k], names)
+    if beta is None:  # intercept-only fallback start if the first step leaves the range
+        fallback = np.zeros(k)
+        if fit_intercept and s["sum_m"] > 0:
+            ybar = np.asarray([s["sum_my"] / s["sum_m"]])
+            fallback[0] = float(family.link.link(family.starting_mu(ybar))[0])
+    # phi is NaN until a pass at real coefficients estimates it (the mustart pass has
+    # fitted means equal to y for some families: no dispersion to read off it)
+    phi = float("nan") if estimate_phi else 1.0
+    history: list[dict] = []
+    monitor = _Separation()
+    converged = separated = False
+    n_iter = 0
+    while True:
+        Rxx, c = R[:k, :k], R[:k, k]
+        beta_ml = r_solve(Rxx, c)
+        phi_new = phi
+        if beta is not None and estimate_phi:
+            moment = s["pearson"] / (n_pos - k)
+            if dispersion == "pearson":
+                phi_new = moment
+            elif pass_sums and "S" not in s:  # weighted gamma: Fisher steps start here
+                phi_new = moment
+            else:
+                phi_new = solve_dispersion(
+                    family, method, power, k, s["deviance"], n_pos,
+                    phi0=phi if np.isfinite(phi) else moment,
+                    sums=tuple(s["S"]) if pass_sums else None,
+                )
+        new = beta_ml
+        if adjusted and beta is not None:
+            if passes == 2:
+                adj = run(spec(beta=beta, qr=False, hat_R=Rxx), "IWLS adjustment")["adj"]
+            else:
+                adj = s.get("adj")
+            if adj is not None:
+                new = beta_ml + (phi_new if estimate_phi else 1.0) * gram_solve_from_r(Rxx, adj)
+        n_iter += 1
+        cov_unscaled = gram_inverse_from_r(Rxx)
+        bse = np.sqrt(np.clip(np.diag(cov_unscaled), 0, None) * (phi_new if estimate_phi else 1))
+        if beta is None:
+            size = float("inf")
+        else:
+            size = float(np.max(np.abs(new - beta)))
+        history.append({"iteration": n_iter, "deviance": s["deviance"], "max_step": size,
+                        "dispersion": phi_new})
+        logger.info("IWLS %s iteration %d: deviance %.10g, max |step| %.3g, %.2f s",
+                    method, n_iter, s["deviance"], size, time.perf_counter() - start_time)
+        if not np.all(np.isfinite(new)):  # the information collapsed (ML on separated data)
+            separated = method == "ML"
+            if not separated:
+                raise FloatingPointError(
+                    f"IWLS ({method}) produced non-finite estimates at iteration {n_iter}."
+                )
+            break
+        # phi computed exactly from the current state settles with beta; Fisher steps on
+        # pass sums (weighted gamma) must settle themselves
+        phi_settled = not pass_sums or (
+            np.isfinite(phi) and abs(phi_new - phi) <= tol * max(phi, 1e-300))
+        if beta is not None and size <= tol * (1.0 + np.max(np.abs(beta))) and phi_settled:
+            converged = True
+            beta, phi = new, phi_new
+            break
+        if method == "ML" and beta is not None and family.fixed_scale:
+            monitor.record(new, bse, s.get("boundary", 0))
+            if monitor.diverging():
+                separated = True
+                beta, phi = new, phi_new
+                break
+        if n_iter >= max_iter:
+            beta, phi = new, phi_new
+            break
+        # ---- next pass at the new estimate, halving steps that fail ----------------------
+        objective = _objective(s, R, method, passes, phi_new, power, estimate_phi)
+        halvings = 0
+        while True:
+            hat_R = Rxx if (adjusted and passes == 1) else None
+            s_new = run(spec(beta=new, phi=phi_new if np.isfinite(phi_new) else 1.0,
+                             hat_R=hat_R, dispersion_sums=pass_sums), "IWLS pass")
+            bad = "invalid_mean" in s_new.get("problems", {}) or not np.isfinite(
+                s_new.get("deviance", np.nan))
+            worse = False
+            if not bad and objective is not None and beta is not None:
+                cand = _objective(s_new, s_new["R"], method, passes, phi_new, power,
+                                  estimate_phi)
+                worse = cand > objective + 1e-9 * (abs(objective) + 1.0)
+            if not (bad or worse):
+                break
+            halvings += 1
+            if beta is None:  # the first step from mustart left the range
+                if halvings > 1:
+                    raise ValueError(
+                        f"no valid starting value for the {family.name} model with the "
+                        f"{family.link.name} link: its mean leaves the family's range at "
+                        "both the IWLS start and the intercept-only start; pass start= or "
+                        "use a link whose mean is always valid (e.g. 'log')."
+                    )
+                new = fallback
+                continue
+            if halvings > 40:
+                if bad:
+                    raise ValueError(
+                        f"The {family.name} model's mean leaves its range under the "
+                        f"{family.link.name} link for every step size from the current "
+                        "estimate; use a link whose mean is always valid (e.g. 'log')."
+                    )
+                break  # no descent along the direction: at the optimum to rounding
+            new = beta + 0.5 * (new - beta)
+        if halvings:
+            logger.info("IWLS: step halved %d time(s)", halvings)
+        s, beta, phi = s_new, new, phi_new
+        R = s["R"][:k + 1, :k + 1]
+    # ---- the estimate's deviance, log-likelihood and boundary rows (no QR) ---------------
+    if estimate_phi and not np.isfinite(phi):
+        phi = s["pearson"] / (n_pos - k)
+    final = run(spec(beta=beta, qr=False, loglik=True, phi=phi if estimate_phi else 1.0),
+                "IWLS final statistics")
+    if "problems" in final:
+        raise ValueError(
+            "The final estimate puts fitted means outside the family's range; use a link "
+            "whose mean is always valid (e.g. 'log')."
+        )
+    boundary = int(final.get("boundary", 0))
+    _warn(method, family, converged, separated, boundary, max_iter, names, beta)
+    logger.info("IWLS %s: %d iterations, %d passes, %.2f s", method, n_iter, n_passes,
+                time.perf_counter() - start_time)
+    return IWLSResult(
+        beta=beta, cov_unscaled=cov_unscaled, dispersion=float(phi),
+        deviance=float(final["deviance"]), pearson=float(final["pearson"]),
+        loglik=float(final["loglik"]), n_obs=n_obs, n_pos=n_pos, n_iter=n_iter,
+        n_passes=n_passes, converged=converged, separated=separated,
+        boundary_rows=boundary, history=history,
+    )
+
+
+def _objective(s, R, method, passes, phi, power, estimate_phi):
+    """What a step must not increase: the deviance (ML), the penalised deviance (mJPL)."""
+    if method == "ML":
+        return s["deviance"]
+    if method == "mJPL" and passes == 2:
+        k = R.shape[0] - 1
+        scale = phi if (estimate_phi and np.isfinite(phi) and phi > 0) else 1.0
+        return s["deviance"] / scale - 2.0 * power * logdet_gram_from_r(R[:k, :k])
+    return None
+
+
+def _raise_block_problems(s: dict, user_start: bool) -> None:
+    from .._blocks import raise_for_problems
+
+    problems = dict(s.get("problems", {}))
+    if "invalid_mean" in problems:
+        raise ValueError(
+            "The starting coefficients (start=) put fitted means outside the family's "
+            "range; choose a start with valid means."
+            if user_start else "The starting means are outside the family's range."
+        )
+    where: dict = {}
+    for index, keys in s.get("problem_blocks", []):
+        for key in keys:
+            where.setdefault(key, []).append(index)
+    if "nonfinite_offset" in problems:
+        problems.pop("nonfinite_offset")
+        if not problems:
+            raise ValueError("Invalid input: offset contains NaN or infinity "
+                             f"(row blocks {sorted(where['nonfinite_offset'])[:10]}).")
+    raise_for_problems(problems, where)
+
+
+def _warn(method, family, converged, separated, boundary, max_iter, names, beta):
+    if separated or (method == "ML" and boundary > 0 and not converged):
+        big = [names[j] for j in np.argsort(-np.abs(beta))[:5]]
+        warnings.warn(
+            "The maximum likelihood estimate appears to be infinite: over the last "
+            "iterations the estimates and their standard errors kept growing while "
+            f"{boundary} fitted mean(s) reached the boundary of the {family.name} range "
+            "(separated data, or an all-zero group). The reported coefficients (largest: "
+            f"{big}) and standard errors are artefacts of stopping. Use method='mBR' or "
+            "method='mJPL', whose estimates are always finite.",
+            SeparationWarning,
+            stacklevel=4,
+        )
+    elif not converged:
+        warnings.warn(
+            f"IWLS ({method}) did not converge in max_iter={max_iter} iterations; "
+            "increase max_iter or loosen tol.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    elif method == "ML" and boundary > 0:
+        warnings.warn(
+            f"{boundary} fitted mean(s) are numerically at the boundary of the "
+            f"{family.name} range (probabilities 0 or 1, or zero counts).",
+            UserWarning,
+            stacklevel=4,
+        )
+
