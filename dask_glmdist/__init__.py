@@ -1,7 +1,7 @@
 """dask_glmdist: Dask-native, scikit-learn compatible distributed GLM estimators."""
 
-from .estimators import DLSALogisticRegression, DLSARegressor
+from .estimators import BiasReducedGLM, DLSALogisticRegression, DLSARegressor
 from .families import get_family
 
-__all__ = ["DLSALogisticRegression", "DLSARegressor", "get_family"]
+__all__ = ["BiasReducedGLM", "DLSALogisticRegression", "DLSARegressor", "get_family"]
 __version__ = "0.1.0"

@@ -1,5 +1,6 @@
 """Estimators: one module per method family."""
 
+from .brglm import BiasReducedGLM
 from .dlsa import DLSALogisticRegression, DLSARegressor
 
-__all__ = ["DLSALogisticRegression", "DLSARegressor"]
+__all__ = ["BiasReducedGLM", "DLSALogisticRegression", "DLSARegressor"]

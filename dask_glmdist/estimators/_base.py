@@ -27,14 +27,16 @@ def _set_dask_feature_names(est, names) -> None:
         del est.feature_names_in_
 
 
-def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_numeric=True):
+def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_numeric=True,
+                   offset=None):
     """Validate the inputs of ``fit`` and put them into row blocks.
 
     In-memory input goes through scikit-learn's ``validate_data`` (feature names,
     finiteness, shapes); dask input is only checked for what its metadata shows
     (dimensions, dtypes, chunk alignment) -- its values are checked by the blocks
     during the first pass. Returns ``(BlockedData, y_in_memory_or_None)``; the caller
-    checks y and then the block sizes (:func:`check_block_sizes`).
+    checks y and then the block sizes (:func:`check_block_sizes`). An ``offset`` is
+    blocked like ``y`` (in-memory offsets must be finite, one per row).
     """
     if is_dask_collection(X) or is_dask_collection(y):
         if not is_dask_collection(X):
@@ -42,15 +44,23 @@ def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_
         Xd, names = dask_design(X)
         est.n_features_in_ = int(Xd.shape[1])
         _set_dask_feature_names(est, names)
-        return as_blocked(Xd, y, sample_weight), None
+        return as_blocked(Xd, y, sample_weight, offset=offset), None
     X, y = validate_data(
         est, X, y, dtype=np.float64, y_numeric=y_numeric, ensure_min_samples=2,
     )
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if offset is not None:
+        offset = np.asarray(offset, dtype=np.float64)
+        if offset.shape != (X.shape[0],):
+            raise ValueError(
+                f"offset must have shape ({X.shape[0]},), one value per row; got {offset.shape}."
+            )
+        if not np.all(np.isfinite(offset)):
+            raise ValueError("Invalid input: offset contains NaN or infinity.")
     data = as_blocked(
         X, y, sample_weight, n_partitions=n_partitions,
-        n_params=X.shape[1] + n_params_extra,
+        n_params=X.shape[1] + n_params_extra, offset=offset,
     )
     return data, y
 

@@ -374,11 +374,11 @@ def _post_process(rec):
             if not isinstance(coefs, list):
                 coefs = [coefs]
             fit["coef_names"] = names
-            fit["coefficients"] = dict(zip(names, coefs))
+            fit["coefficients"] = dict(zip(names, coefs, strict=True))
             if "se" in fit:
-                fit["se"] = dict(zip(names, fit["se"]))
+                fit["se"] = dict(zip(names, fit["se"], strict=True))
         if "grad_names" in fit and "grad" in fit:
-            fit["grad"] = dict(zip(fit.pop("grad_names"), fit["grad"]))
+            fit["grad"] = dict(zip(fit.pop("grad_names"), fit["grad"], strict=True))
     return rec
 
 

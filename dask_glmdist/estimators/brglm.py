@@ -1,0 +1,344 @@
+"""Bias-reduced and Jeffreys-penalised GLMs by bounded-memory IWLS over row blocks.
+
+The estimator: parameters, input checks, fitted attributes, predictions. The
+mathematics (the adjusted IWLS update, TSQR, one- and two-pass hat values, the
+dispersion equations) is in :mod:`dask_glmdist.solvers.chunked_iwls`.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import dask
+import dask.array as da
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._blocks import is_dask_collection
+from ..families import FAMILY_NAMES, Family, get_family
+from ..inference import standard_errors
+from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
+from ._base import GLMInferenceMixin, linear_predictor, prepare_blocks
+
+__all__ = ["BiasReducedGLM"]
+
+
+class BiasReducedGLM(RegressorMixin, GLMInferenceMixin, BaseEstimator):
+    """GLM by maximum likelihood, mean bias reduction or Jeffreys-penalised likelihood.
+
+    Fitted by iteratively reweighted least squares in which every iteration reduces
+    the R factor of ``[sqrt(W) X | sqrt(W) z]`` over the row blocks by a tree QR, so
+    memory is O(p^2 + block rows * p) whatever the number of rows, and blocks read
+    from storage are re-read on each pass rather than held (Kosmidis et al., bounded
+    memory adjusted scores). The estimate solves the adjusted score equations
+
+        X^T W (z - eta) / phi + X^T W xi = 0,
+
+    with hat values ``h_i`` of ``X (X^T W X)^{-1} X^T W`` and
+
+    * ``method="ML"``: ``xi = 0``, the maximum likelihood estimate;
+    * ``method="mBR"``: ``w_i xi_i = h_i d'_i / (2 d_i)``, the mean bias-reducing
+      adjusted score (Firth 1993; Kosmidis, Kenne Pagui & Sartori 2020); for
+      logistic regression this is Firth's method;
+    * ``method="mJPL"``: ``w_i xi_i = a h_i (2 d'_i / d_i - d_i V'(mu_i) / V(mu_i))``,
+      which maximises the penalised log-likelihood ``l(beta) + a log det(X^T W X)``
+      (``a = jeffreys_power``; 1/2 is Jeffreys' prior, Kosmidis & Firth 2021),
+
+    where ``d = dmu/deta``, ``d' = d^2 mu/deta^2`` and ``w = m d^2 / V(mu)`` with prior
+    weights ``m`` (``sample_weight``). The log-likelihood is summed over rows (not
+    averaged). For binomial models mBR and mJPL estimates are always finite, also on
+    separated data where the ML estimate is infinite (ML then warns). For canonical
+    links (logit, Poisson log) mBR and mJPL with ``a = 1/2`` coincide.
+
+    Parameters
+    ----------
+    family : str or Family, default="binomial"
+        "binomial", "poisson", "gaussian", "gamma", "inverse_gaussian",
+        "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
+        Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
+    link : str, default=None
+        Link name (binomial: "logit", "probit", "cloglog", "cauchit"; see
+        :data:`~dask_glmdist.families.LINK_NAMES`); ``None`` is the canonical link.
+    method : {"mBR", "mJPL", "ML"}, default="mBR"
+        Estimator (above).
+    jeffreys_power : float, default=0.5
+        Power ``a > 0`` of the Jeffreys-prior penalty for ``method="mJPL"``.
+    passes : {2, 1}, default=2
+        Data passes per iteration for mBR/mJPL. 2 computes the hat values from the
+        current iteration's R factor (the in-memory iteration exactly); 1 uses the
+        previous iteration's R: half the passes, usually more iterations, the same
+        estimate. ML always makes one pass per iteration.
+    dispersion : {"auto", "pearson"}, default="auto"
+        Dispersion ``phi`` of the gaussian, gamma and inverse gaussian families.
+        "auto" solves the method's own estimating equation, as brglm2 does: maximum
+        likelihood (ML), the mean bias-reduced equation (mBR; ``D/(n - p)`` for the
+        gaussian) or the penalised likelihood (mJPL). "pearson" is the moment
+        estimator ``sum m (y - mu)^2 / V(mu) / (n - p)`` that R's ``glm`` and
+        statsmodels report. Binomial, Poisson and negative binomial: ``phi = 1``.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
+    tol : float, default=1e-8
+        Convergence: ``max |step| <= tol * (1 + max |beta|)`` (and a relative change
+        of ``phi`` below ``tol`` where it is found by Fisher-scoring steps).
+    max_iter : int, default=100
+        Maximum IWLS iterations.
+    n_partitions : int, default=None
+        Row blocks for in-memory (NumPy/pandas) input; ``None`` means one per
+        available core. Dask input keeps its own row chunks; any chunk size works
+        (even blocks with fewer rows than parameters) and the estimate does not
+        depend on it.
+    start : array-like of shape (n_params,), default=None
+        Starting coefficients ``[intercept, *coef]``; ``None`` starts, like R's
+        ``glm``, from means computed from ``y``.
+    split_every : int, default=8
+        Fan-in of the tree reduction of the R factors.
+    verbose : int, default=0
+        If positive, show a Dask progress bar for each pass (iterations are logged
+        to the ``dask_glmdist`` logger at INFO level in any case).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    params_ : ndarray of shape (n_params,)
+        ``[intercept, *coef]``: the order of ``cov_params_``, ``bse_``, ``summary()``.
+    cov_params_ : ndarray of shape (n_params, n_params)
+        ``dispersion_ * (X^T W X)^{-1}`` at the last iteration's weights (the inverse
+        expected information, as brglm2 reports for all three methods).
+    bse_ : ndarray of shape (n_params,)
+    dispersion_ : float
+    deviance_ : float
+        Deviance at the estimate.
+    pearson_chi2_ : float
+        ``sum m (y - mu)^2 / V(mu)`` at the estimate.
+    loglik_ : float
+        Log-likelihood at the estimate and ``dispersion_``.
+    aic_ : float
+        ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)``.
+    df_residual_ : int
+        Rows with positive weight minus ``n_params``.
+    n_iter_ : int
+        IWLS iterations.
+    n_passes_ : int
+        Passes over the data (start, iterations, hat-value passes, final statistics).
+    converged_ : bool
+    separation_detected_ : bool
+        ML only: the iterations showed the signature of an infinite estimate
+        (separation); a :class:`~dask_glmdist.solvers.chunked_iwls.SeparationWarning`
+        was issued and ``converged_`` is False.
+    n_obs_ : int
+    n_blocks_ : int
+    family_ : Family
+    history_ : list of dict
+        Per iteration: deviance, max |step|, dispersion.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X has feature names (pandas or dask DataFrame).
+
+    See Also
+    --------
+    DLSARegressor : one-round distributed GLM (no bias reduction).
+
+    Notes
+    -----
+    Differences from R's brglm2 (``glm(..., method = "brglmFit")``), which the test
+    suite matches to about 1e-12 for every family and link here: aliased (collinear)
+    columns are an error rather than NA coefficients; ``loglik_``/``aic_`` use the
+    method's own dispersion estimate, where R's ``logLik`` uses its family's.
+
+    References
+    ----------
+    Kosmidis, I., Kenne Pagui, E. C. and Sartori, N. (2020). Mean and median bias
+    reduction in generalized linear models. Statistics and Computing 30, 43-59.
+
+    Kosmidis, I. and Firth, D. (2021). Jeffreys-prior penalty, finiteness and shrinkage
+    in binomial-response generalized linear models. Biometrika 108, 71-82.
+
+    Kosmidis, I., Zietkiewicz, P. and others. Bounded-memory adjusted scores estimation
+    in generalized linear models with large data sets (arXiv).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dask_glmdist import BiasReducedGLM
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 2))
+    >>> y = (X[:, 0] > 0).astype(float)       # completely separated by x0
+    >>> model = BiasReducedGLM(link="probit").fit(X, y)
+    >>> bool(np.all(np.isfinite(model.coef_)))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "family": [StrOptions(set(FAMILY_NAMES)), Family],
+        "link": [None, str],
+        "method": [StrOptions(set(METHODS))],
+        "jeffreys_power": [Interval(Real, 0, None, closed="neither")],
+        "passes": [Interval(Integral, 1, 2, closed="both")],
+        "dispersion": [StrOptions({"auto", "pearson"})],
+        "fit_intercept": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_partitions": [None, Interval(Integral, 1, None, closed="left")],
+        "start": [None, "array-like"],
+        "split_every": [Interval(Integral, 2, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        family="binomial",
+        link=None,
+        *,
+        method="mBR",
+        jeffreys_power=0.5,
+        passes=2,
+        dispersion="auto",
+        fit_intercept=True,
+        tol=1e-8,
+        max_iter=100,
+        n_partitions=None,
+        start=None,
+        split_every=8,
+        verbose=0,
+    ):
+        self.family = family
+        self.link = link
+        self.method = method
+        self.jeffreys_power = jeffreys_power
+        self.passes = passes
+        self.dispersion = dispersion
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_partitions = n_partitions
+        self.start = start
+        self.split_every = split_every
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, offset=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
+        y : array-like or dask Series/array of shape (n_samples,)
+            Response; binomial: 0/1, or proportions in [0, 1] with ``sample_weight``
+            the number of trials (R's ``glm`` convention).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Prior weights (non-negative; rows with weight 0 do not count).
+        offset : array-like of shape (n_samples,), default=None
+            Known part of the linear predictor (e.g. log exposure for Poisson rates).
+
+        Returns
+        -------
+        self
+        """
+        family = get_family(self.family, self.link)
+        fi = self.fit_intercept
+        data, y_mem = prepare_blocks(
+            self, X, y, sample_weight, n_partitions=self.n_partitions,
+            n_params_extra=int(fi), offset=offset,
+        )
+        k = data.n_features + int(fi)
+        if y_mem is not None:
+            msg = family.check_y(y_mem)
+            if msg:
+                raise ValueError(f"Invalid y for the {family.name} family: {msg}")
+            w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+            if w is not None and bool(np.any(w < 0)):
+                raise ValueError("Invalid input: sample_weight contains negative values.")
+        start = None
+        if self.start is not None:
+            start = np.asarray(self.start, dtype=np.float64).ravel()
+            if start.shape != (k,) or not np.all(np.isfinite(start)):
+                raise ValueError(
+                    f"start must hold {k} finite values ([intercept, *coef] with "
+                    f"fit_intercept={fi}), got shape {np.shape(self.start)}."
+                )
+        self.family_ = family
+        res = fit_chunked_iwls(
+            data, family, method=self.method, power=float(self.jeffreys_power),
+            passes=int(self.passes), dispersion=self.dispersion, fit_intercept=fi,
+            tol=self.tol, max_iter=self.max_iter, start=start,
+            param_names=self._param_names(), split_every=self.split_every,
+            progress=bool(self.verbose),
+        )
+        phi = res.dispersion
+        self.params_ = res.beta
+        self.coef_ = res.beta[int(fi):].copy()
+        self.intercept_ = float(res.beta[0]) if fi else 0.0
+        self.cov_params_ = res.cov_unscaled * phi
+        self.bse_ = standard_errors(self.cov_params_)
+        self.dispersion_ = phi
+        self.deviance_ = res.deviance
+        self.pearson_chi2_ = res.pearson
+        self.loglik_ = res.loglik
+        self.aic_ = -2.0 * res.loglik + 2.0 * (k + int(not family.fixed_scale))
+        self.df_residual_ = res.n_pos - k
+        self.n_iter_ = res.n_iter
+        self.n_passes_ = res.n_passes
+        self.converged_ = res.converged
+        self.separation_detected_ = res.separated
+        self.n_obs_ = res.n_obs
+        self.n_blocks_ = data.n_blocks
+        self.history_ = res.history
+        return self
+
+    def predict(self, X, offset=None):
+        """Predicted mean ``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
+        check_is_fitted(self)
+        eta = linear_predictor(self, X)
+        if offset is not None:
+            if isinstance(eta, da.Array):
+                eta = eta + (offset if is_dask_collection(offset) else da.from_array(
+                    np.asarray(offset, dtype=np.float64), chunks=(eta.chunks[0],)))
+            else:
+                eta = eta + np.asarray(offset, dtype=np.float64)
+        if isinstance(eta, da.Array):
+            return eta.map_blocks(self.family_.link.inverse, dtype=np.float64)
+        return np.asarray(self.family_.link.inverse(eta))
+
+    def score(self, X, y, sample_weight=None):
+        """Fraction of deviance explained, D^2 = 1 - D(y, mu_hat) / D(y, weighted mean of y).
+
+        The same as scikit-learn's GLM ``score``; for the gaussian family it is R^2.
+        """
+        mu = self.predict(X)
+        family = self.family_
+        if isinstance(mu, da.Array) or is_dask_collection(y):
+            return _dask_d2(family, mu, y, sample_weight)
+        y = np.asarray(y, dtype=np.float64)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        ybar = np.average(y, weights=w)
+        dev = float(family.deviance(y, mu, w))
+        dev_null = float(family.deviance(y, np.full_like(y, ybar), w))
+        return 1.0 - dev / dev_null
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        family = self.family if isinstance(self.family, str) else self.family.name
+        tags.target_tags.positive_only = family in (
+            "poisson", "gamma", "inverse_gaussian", "negative_binomial"
+        )
+        return tags
+
+
+def _dask_d2(family, mu, y, sample_weight):
+    """D^2 for dask input: one graph, computed once."""
+    if not isinstance(y, da.Array):
+        y = y.to_dask_array() if is_dask_collection(y) else da.from_array(
+            np.asarray(y, dtype=np.float64), chunks=(mu.chunks[0],))
+    w = da.ones_like(y, dtype=np.float64) if sample_weight is None else (
+        sample_weight if isinstance(sample_weight, da.Array) else da.from_array(
+            np.asarray(sample_weight, dtype=np.float64), chunks=(mu.chunks[0],)))
+    ybar = (w * y).sum() / w.sum()
+    dev = (w * da.map_blocks(family.unit_deviance, y, mu, dtype=np.float64)).sum()
+    null_mu = da.ones_like(y, dtype=np.float64) * ybar
+    dev_null = (w * da.map_blocks(family.unit_deviance, y, null_mu, dtype=np.float64)).sum()
+    dev, dev_null = dask.compute(dev, dev_null)
+    return 1.0 - float(dev) / float(dev_null)
