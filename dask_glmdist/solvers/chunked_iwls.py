@@ -93,7 +93,8 @@ __all__ = [
 
 METHODS = ("ML", "mBR", "mJPL")
 TILE_ROWS = 1024  # rows per QR tile: [R; tile] stays in cache (measured best at p ~ 50)
-BOUNDARY = 1e-8  # a fitted mean this close to a boundary value that y takes
+BOUNDARY = 1e-8  # during ML iterations: a fitted mean this close to the value y takes
+FINAL_BOUNDARY = 10 * np.finfo(np.float64).eps  # at the estimate: R's glm "numerically 0 or 1"
 
 
 class SeparationWarning(UserWarning):
@@ -119,16 +120,16 @@ def adjustment_terms(family, eta, mu, d, h, method: str, power: float):
     return power * h * (2.0 * d2 / d_safe - d * family.variance_deriv(mu) / family.variance(mu))
 
 
-def _boundary_rows(family, y, mu, m, xp) -> int:
+def _boundary_rows(family, y, mu, m, xp, tol=BOUNDARY) -> int:
     """Rows whose fitted mean has (numerically) reached the value of y at the range's edge.
 
     Under separation (binomial) or an all-zero group (Poisson) the maximum likelihood
     fit drives those means to 0 or 1; ordinary fits keep them inside.
     """
     if family.name == "binomial":
-        hit = ((mu <= BOUNDARY) & (y == 0)) | ((mu >= 1.0 - BOUNDARY) & (y == 1))
+        hit = ((mu <= tol) & (y == 0)) | ((mu >= 1.0 - tol) & (y == 1))
     elif family.name in ("poisson", "negative_binomial"):
-        hit = (mu <= BOUNDARY) & (y == 0)
+        hit = (mu <= tol) & (y == 0)
     else:
         return 0
     if m is not None:
@@ -149,7 +150,8 @@ class PassSpec:
     the R factor of [sqrt(W) X~ | sqrt(W) z]. ``hat_R``: compute hat values with this
     R_xx and return the adjustment ``X~^T t``. ``validate``: check the block's values.
     ``loglik``: evaluate the log-likelihood at dispersion ``phi``. ``dispersion_sums``:
-    return S1, S2, S3 at ``phi`` (gamma with prior weights).
+    return S1, S2, S3 at ``phi`` (gamma with prior weights). ``boundary_tol``: how
+    close to the edge of the range a fitted mean counts as on it.
     """
 
     family: object
@@ -163,6 +165,7 @@ class PassSpec:
     validate: bool = False
     loglik: bool = False
     dispersion_sums: bool = False
+    boundary_tol: float = BOUNDARY
 
 
 def _eta(X, beta, fit_intercept, xp, offset):
@@ -241,7 +244,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
         pearson += float(xp.sum(mv * resid * resid))
         n_pos += (b - a) if mt is None else int(xp.sum(xp.astype(mt > 0, xp.int64)))
         if spec.beta is not None and family.fixed_scale:
-            boundary += _boundary_rows(family, yt, mu, mt, xp)
+            boundary += _boundary_rows(family, yt, mu, mt, xp, spec.boundary_tol)
         if spec.loglik:
             loglik += float(family.loglik(yt, mu, mt, scale=spec.phi))
         if spec.dispersion_sums and mt is not None:
@@ -403,27 +406,30 @@ class _Separation:
     """Watches ML iterations for the signature of infinite estimates.
 
     Separation (binomial) or an all-zero group (Poisson): fitted means of some rows
-    reach the edge of the range while the largest |coefficient| and the largest
-    standard error keep growing, iteration after iteration.
+    have reached the edge of the range, and for ``patience`` iterations in a row the
+    largest |coefficient| and the largest standard error grew while the steps did not
+    shrink (each at least half the previous one). A converging fit's steps shrink fast
+    (quadratically for canonical links), so its early growth does not qualify.
     """
 
-    def __init__(self, patience: int = 3):
+    def __init__(self, patience: int = 5):
         self.patience = patience
-        self.size, self.se, self.boundary = [], [], []
+        self.size, self.se, self.step, self.boundary = [], [], [], []
 
-    def record(self, beta, bse, boundary_rows):
+    def record(self, beta, bse, step, boundary_rows):
         self.size.append(float(np.max(np.abs(beta))))
         self.se.append(float(np.max(bse)))
+        self.step.append(float(step))
         self.boundary.append(int(boundary_rows))
 
     def diverging(self) -> bool:
         k = self.patience
-        if len(self.size) < k + 1 or self.boundary[-1] == 0:
+        if len(self.size) < k + 1 or min(self.boundary[-k:]) == 0:
             return False
-        size, se = self.size[-(k + 1):], self.se[-(k + 1):]
-        return all(b > a for a, b in zip(size, size[1:], strict=False)) and all(
-            b > a for a, b in zip(se, se[1:], strict=False)
-        )
+        size, se, step = (v[-(k + 1):] for v in (self.size, self.se, self.step))
+        return all(
+            b > a for v in (size, se) for a, b in zip(v, v[1:], strict=False)
+        ) and all(b >= 0.5 * a for a, b in zip(step, step[1:], strict=False))
 
 
 def fit_chunked_iwls(
@@ -551,7 +557,7 @@ def fit_chunked_iwls(
             beta, phi = new, phi_new
             break
         if method == "ML" and beta is not None and family.fixed_scale:
-            monitor.record(new, bse, s.get("boundary", 0))
+            monitor.record(new, bse, size, s.get("boundary", 0))
             if monitor.diverging():
                 separated = True
                 beta, phi = new, phi_new
@@ -602,7 +608,8 @@ def fit_chunked_iwls(
     # ---- the estimate's deviance, log-likelihood and boundary rows (no QR) ---------------
     if estimate_phi and not np.isfinite(phi):
         phi = s["pearson"] / (n_pos - k)
-    final = run(spec(beta=beta, qr=False, loglik=True, phi=phi if estimate_phi else 1.0),
+    final = run(spec(beta=beta, qr=False, loglik=True, phi=phi if estimate_phi else 1.0,
+                     boundary_tol=BOUNDARY if separated else FINAL_BOUNDARY),
                 "IWLS final statistics")
     if "problems" in final:
         raise ValueError(
@@ -666,20 +673,20 @@ def _warn(method, family, converged, separated, boundary, max_iter, names, beta)
             f"{big}) and standard errors are artefacts of stopping. Use method='mBR' or "
             "method='mJPL', whose estimates are always finite.",
             SeparationWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     elif not converged:
         warnings.warn(
             f"IWLS ({method}) did not converge in max_iter={max_iter} iterations; "
             "increase max_iter or loosen tol.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     elif method == "ML" and boundary > 0:
         warnings.warn(
             f"{boundary} fitted mean(s) are numerically at the boundary of the "
             f"{family.name} range (probabilities 0 or 1, or zero counts).",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
