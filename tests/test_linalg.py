@@ -33,3 +33,51 @@ def test_singular_matrix_gives_pseudo_inverse(rng, kind):
     np.testing.assert_allclose(A @ f.inverse() @ A, A, rtol=1e-8, atol=1e-8)
     if kind == "zero_column":
         assert x[2] == 0.0
+
+
+def test_tsqr_tree_equals_one_qr():
+    """Any grouping of rows into R factors combines to the R of the stacked rows."""
+    from dask_glmdist.linalg import gram_inverse_from_r, gram_solve_from_r, qr_r, tsqr_combine
+
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(700, 6))
+    whole = qr_r(np.asfortranarray(A.copy()))
+    parts = [qr_r(np.asfortranarray(A[a:b].copy())) for a, b in [(0, 3), (3, 300), (300, 700)]]
+    tree = tsqr_combine(tsqr_combine(parts[0], parts[1]), parts[2])
+    np.testing.assert_allclose(tree, whole, atol=1e-12)  # signs fixed: R itself is unique
+    np.testing.assert_allclose(whole.T @ whole, A.T @ A, rtol=1e-12, atol=1e-10)
+    b = rng.normal(size=6)
+    np.testing.assert_allclose(gram_solve_from_r(whole, b), np.linalg.solve(A.T @ A, b),
+                               rtol=1e-10)
+    np.testing.assert_allclose(gram_inverse_from_r(whole), np.linalg.inv(A.T @ A), rtol=1e-10)
+
+
+def test_r_column_rank_problems_names_the_dependent_column():
+    from dask_glmdist.linalg import qr_r, r_column_rank_problems
+
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(50, 4))
+    A[:, 2] = A[:, 0] - 3 * A[:, 1]
+    assert r_column_rank_problems(qr_r(np.asfortranarray(A))) == [2]
+
+
+def test_dispersion_derivatives_by_finite_differences():
+    """a', a'', a''' of each family's dispersion function a(zeta), zeta = -nu."""
+    from scipy.special import gammaln
+
+    from dask_glmdist.families import get_family
+
+    a_funcs = {
+        "gamma": lambda z: 2 * (-z - (-z) * np.log(-z) + gammaln(-z)),
+        "gaussian": lambda z: -np.log(-z),
+        "inverse_gaussian": lambda z: -np.log(-z),
+    }
+    h = 1e-3
+    for name, a in a_funcs.items():
+        for nu in (0.7, 2.3, 11.0):
+            z = -nu
+            d1 = (a(z + h) - a(z - h)) / (2 * h)
+            d2 = (a(z + h) - 2 * a(z) + a(z - h)) / h**2
+            d3 = (a(z + 2 * h) - 2 * a(z + h) + 2 * a(z - h) - a(z - 2 * h)) / (2 * h**3)
+            got = get_family(name).dispersion_derivs(nu)
+            np.testing.assert_allclose(got, [d1, d2, d3], rtol=1e-4)
