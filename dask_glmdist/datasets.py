@@ -1,4 +1,6 @@
-"""Simulation designs of the DLSA paper (Zhu, Li & Wang 2021, Section 4.1).
+"""Simulated data: the DLSA paper's designs and separated "diverted flights" data.
+
+The DLSA paper's designs (Zhu, Li & Wang 2021, Section 4.1).
 
 Examples (true parameters, no intercept):
 
@@ -23,7 +25,14 @@ import dask
 import dask.array as da
 import numpy as np
 
-__all__ = ["DLSA_EXAMPLES", "make_dlsa_example", "simulate_block"]
+__all__ = [
+    "DLSA_EXAMPLES",
+    "make_dlsa_example",
+    "simulate_block",
+    "DIVERTED_FLIGHTS_COEF",
+    "make_diverted_flights",
+    "simulate_flights_block",
+]
 
 DLSA_EXAMPLES = {
     1: ("gaussian", np.array([3.0, 1.5, 0, 0, 2.0, 0, 0, 0])),
@@ -112,3 +121,91 @@ def make_dlsa_example(
         xs.append(da.from_delayed(xk, shape=(s, p), dtype=np.float64))
         ys.append(da.from_delayed(yk, shape=(s,), dtype=np.float64))
     return da.concatenate(xs, axis=0), da.concatenate(ys, axis=0), theta
+
+
+# ------------------------------------------------------------------------------------
+# separated probit data in the spirit of the bounded-memory paper's diverted flights
+# ------------------------------------------------------------------------------------
+
+#: True probit coefficients of :func:`make_diverted_flights` (intercept first).
+DIVERTED_FLIGHTS_COEF = {
+    "intercept": -2.9,
+    "distance": 0.25,
+    "departure_hour": 0.15,
+    "winter": 0.35,
+    "carrier_A": 0.2,
+    "carrier_B": -0.1,
+    "carrier_rare": -0.3,
+}
+
+
+def simulate_flights_block(k: int, n_rows: int, seed: int, rare_share: float):
+    """Rows of block ``k``: ``(X_k, y_k)`` with the columns of DIVERTED_FLIGHTS_COEF."""
+    rng = np.random.default_rng([seed, k, 7])
+    X = np.empty((n_rows, 6))
+    X[:, 0] = rng.standard_normal(n_rows)  # standardised distance
+    X[:, 1] = rng.uniform(-1.0, 1.0, n_rows)  # scheduled departure hour, scaled
+    X[:, 2] = rng.random(n_rows) < 0.25  # winter month
+    carrier = rng.random(n_rows)
+    X[:, 3] = carrier < 0.3
+    X[:, 4] = (carrier >= 0.3) & (carrier < 0.5)
+    X[:, 5] = carrier >= 1.0 - rare_share  # a small carrier
+    beta = np.array(list(DIVERTED_FLIGHTS_COEF.values()))
+    eta = beta[0] + X @ beta[1:]
+    y = (rng.standard_normal(n_rows) < eta).astype(np.float64)
+    y[X[:, 5] == 1] = 0.0  # none of the small carrier's flights was diverted
+    return X, y
+
+
+def make_diverted_flights(
+    n_samples: int = 1_000_000,
+    n_blocks: int = 10,
+    *,
+    rare_share: float = 0.0005,
+    random_state: int = 0,
+    as_dask: bool = True,
+):
+    """Separated probit data: a rare carrier none of whose flights was diverted.
+
+    Modelled on the diverted-flights example of the bounded-memory adjusted-scores
+    paper: diversions are rare (about 0.3%), and a small carrier (``rare_share`` of
+    the flights) had no diversion at all, so the maximum likelihood estimate of its
+    coefficient is minus infinity (quasi-complete separation) while mean
+    bias-reduced and Jeffreys-penalised estimates stay finite.
+
+    Parameters
+    ----------
+    n_samples : int
+        Flights N, split as evenly as possible over ``n_blocks`` row blocks.
+    n_blocks : int
+    rare_share : float
+        Share of flights flown by the small carrier.
+    random_state : int
+    as_dask : bool, default=True
+        Lazily generated dask arrays (one row block per block); else NumPy.
+
+    Returns
+    -------
+    X : array of shape (n_samples, 6)
+        distance, departure_hour, winter, carrier_A, carrier_B, carrier_rare.
+    y : array of shape (n_samples,)
+        1 if the flight was diverted.
+    names : list of str
+        The column names.
+    """
+    if not 1 <= n_blocks <= n_samples:
+        raise ValueError(f"need 1 <= n_blocks <= n_samples, got {n_blocks} and {n_samples}")
+    names = list(DIVERTED_FLIGHTS_COEF)[1:]
+    base, extra = divmod(n_samples, n_blocks)
+    sizes = [base + (1 if k < extra else 0) for k in range(n_blocks)]
+    if not as_dask:
+        parts = [simulate_flights_block(k, s, random_state, rare_share)
+                 for k, s in enumerate(sizes)]
+        return np.vstack([x for x, _ in parts]), np.concatenate([y for _, y in parts]), names
+    make = dask.delayed(simulate_flights_block, pure=True, nout=2)
+    xs, ys = [], []
+    for k, s in enumerate(sizes):
+        xk, yk = make(k, s, random_state, rare_share)
+        xs.append(da.from_delayed(xk, shape=(s, len(names)), dtype=np.float64))
+        ys.append(da.from_delayed(yk, shape=(s,), dtype=np.float64))
+    return da.concatenate(xs, axis=0), da.concatenate(ys, axis=0), names
