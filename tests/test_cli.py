@@ -10,7 +10,7 @@ import statsmodels.api as sm
 from dask_glmdist.cli import main
 from dask_glmdist.datasets import make_dlsa_example
 
-SMALL = ["demo", "--n", "20000", "--partitions", "4"]
+SMALL = ["demo", "--n", "20000", "--partitions", "4", "--flights", "100000"]
 
 
 def _section(text: str, title: str, next_title: str) -> list[str]:
@@ -79,16 +79,53 @@ def test_demo_global_mle_matches_statsmodels(small_demo_output):
     assert np.all((sdlsa[1:] != 0) == (theta != 0))
 
 
+def _act_two_table(text: str) -> dict[str, list[float]]:
+    """Act 2's table: name -> [truth, ML, mBR, mJPL coef, ML, mBR, mJPL se]."""
+    rows = {}
+    for line in _section(text, "Coefficients and standard errors", "The small carrier"):
+        parts = line.split()
+        if len(parts) == 8 and parts[0] != "truth":
+            rows[parts[0]] = [float(v) for v in parts[1:]]
+    return rows
+
+
+def test_demo_act_two_separated_flights(small_demo_output):
+    """ML warns that its estimate is infinite; mBR/mJPL are finite and are what a
+    one-block in-memory fit of the same rows gives."""
+    import warnings
+
+    from dask_glmdist import BiasReducedGLM
+    from dask_glmdist.datasets import make_diverted_flights
+
+    text = small_demo_output
+    for step in ["[1/4] simulating the flights", "[2/4] fitting ML", "[3/4] fitting mBR",
+                 "[4/4] fitting mJPL", "converged: False", "converged: True"]:
+        assert step in text
+    assert "ML warned: The maximum likelihood estimate appears to be infinite" in text
+    assert "standard errors of ['x5'] are artefacts" in text
+    table = _act_two_table(text)
+    assert list(table) == ["intercept", "distance", "departure_hour", "winter", "carrier_A",
+                           "carrier_B", "carrier_rare"]
+    rare = table["carrier_rare"]
+    assert rare[4] > 10 * rare[5] and rare[1] < rare[2]  # ML: runs off, huge se
+    X, y, _ = make_diverted_flights(100_000, 4, as_dask=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ref = BiasReducedGLM(link="probit", method="mBR", n_partitions=1).fit(X, y)
+    np.testing.assert_allclose([row[2] for row in table.values()], ref.params_, atol=6e-4)
+    np.testing.assert_allclose([row[5] for row in table.values()], ref.bse_, atol=6e-4)
+
+
 def test_demo_on_a_distributed_cluster(capsys):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster:
         rc = main(["demo", "--n", "4000", "--partitions", "2", "--no-progress",
-                   "--scheduler-address", cluster.scheduler_address])
+                   "--flights", "40000", "--scheduler-address", cluster.scheduler_address])
     assert rc == 0
     text = capsys.readouterr().out
     assert "running on the distributed scheduler at" in text
-    assert "correct model:" in text
+    assert "correct model:" in text and "mBR summary()" in text
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"]])

@@ -412,13 +412,23 @@ class _Separation:
 
     def __init__(self, patience: int = 5):
         self.patience = patience
-        self.size, self.se, self.step, self.boundary = [], [], [], []
+        self.size, self.se, self.step, self.boundary, self.bse = [], [], [], [], []
 
     def record(self, beta, bse, step, boundary_rows):
         self.size.append(float(np.max(np.abs(beta))))
         self.se.append(float(np.max(bse)))
         self.step.append(float(step))
         self.boundary.append(int(boundary_rows))
+        self.bse.append(np.asarray(bse, dtype=float))
+
+    def growing(self) -> list[int]:
+        """Parameters whose standard errors grew by over 10% across the window."""
+        if len(self.bse) < 2:
+            return []
+        first, last = self.bse[-min(len(self.bse), self.patience + 1)], self.bse[-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(first > 0, last / first, np.inf)
+        return [int(j) for j in np.argsort(-ratio) if ratio[j] > 1.1]
 
     def diverging(self) -> bool:
         k = self.patience
@@ -615,7 +625,8 @@ def fit_chunked_iwls(
             "whose mean is always valid (e.g. 'log')."
         )
     boundary = int(final.get("boundary", 0))
-    _warn(method, family, converged, separated, boundary, max_iter, names, beta)
+    growing = [names[j] for j in monitor.growing()] if method == "ML" else []
+    _warn(method, family, converged, separated, boundary, max_iter, growing)
     logger.info("IWLS %s: %d iterations, %d passes, %.2f s", method, n_iter, n_passes,
                 time.perf_counter() - start_time)
     return IWLSResult(
@@ -660,15 +671,15 @@ def _raise_block_problems(s: dict, user_start: bool) -> None:
     raise_for_problems(problems, where)
 
 
-def _warn(method, family, converged, separated, boundary, max_iter, names, beta):
+def _warn(method, family, converged, separated, boundary, max_iter, growing):
     if separated or (method == "ML" and boundary > 0 and not converged):
-        big = [names[j] for j in np.argsort(-np.abs(beta))[:5]]
+        which = f" of {growing[:10]}" if growing else ""
         warnings.warn(
             "The maximum likelihood estimate appears to be infinite: over the last "
             "iterations the estimates and their standard errors kept growing while "
             f"{boundary} fitted mean(s) reached the boundary of the {family.name} range "
-            "(separated data, or an all-zero group). The reported coefficients (largest: "
-            f"{big}) and standard errors are artefacts of stopping. Use method='mBR' or "
+            "(separated data, or an all-zero group). The reported coefficients and "
+            f"standard errors{which} are artefacts of stopping. Use method='mBR' or "
             "method='mJPL', whose estimates are always finite.",
             SeparationWarning,
             stacklevel=5,
