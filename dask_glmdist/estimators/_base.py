@@ -6,6 +6,7 @@ method lives in its own module.
 
 from __future__ import annotations
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -17,7 +18,13 @@ from .._blocks import (
 )
 from ..inference import coef_table, confidence_intervals, wald_test
 
-__all__ = ["GLMInferenceMixin", "prepare_blocks", "linear_predictor"]
+__all__ = [
+    "GLMInferenceMixin",
+    "prepare_blocks",
+    "linear_predictor",
+    "mean_from_linear_predictor",
+    "positive_only_family",
+]
 
 
 def _set_dask_feature_names(est, names) -> None:
@@ -86,6 +93,19 @@ def linear_predictor(est, X):
                              dtype=np.float64)
     X = validate_data(est, X, dtype=np.float64, reset=False)
     return X @ coef + intercept
+
+
+def mean_from_linear_predictor(est, eta):
+    """``g^{-1}(eta)`` with the fitted family's link (lazy for a dask ``eta``)."""
+    if isinstance(eta, da.Array):
+        return eta.map_blocks(est.family_.link.inverse, dtype=np.float64)
+    return np.asarray(est.family_.link.inverse(eta))
+
+
+def positive_only_family(family) -> bool:
+    """Whether the family (a name or a Family) needs y > 0 or y >= 0: an honest tag."""
+    name = family if isinstance(family, str) else family.name
+    return name in ("poisson", "gamma", "inverse_gaussian", "negative_binomial")
 
 
 def _block_linear_predictor(Xb, coef, intercept):

@@ -20,7 +20,13 @@ from .._blocks import is_dask_collection
 from ..families import FAMILY_NAMES, Family, get_family
 from ..inference import standard_errors
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
-from ._base import GLMInferenceMixin, linear_predictor, prepare_blocks
+from ._base import (
+    GLMInferenceMixin,
+    linear_predictor,
+    mean_from_linear_predictor,
+    positive_only_family,
+    prepare_blocks,
+)
 
 __all__ = ["BiasReducedGLM"]
 
@@ -298,9 +304,7 @@ class BiasReducedGLM(RegressorMixin, GLMInferenceMixin, BaseEstimator):
                     np.asarray(offset, dtype=np.float64), chunks=(eta.chunks[0],)))
             else:
                 eta = eta + np.asarray(offset, dtype=np.float64)
-        if isinstance(eta, da.Array):
-            return eta.map_blocks(self.family_.link.inverse, dtype=np.float64)
-        return np.asarray(self.family_.link.inverse(eta))
+        return mean_from_linear_predictor(self, eta)
 
     def score(self, X, y, sample_weight=None):
         """Fraction of deviance explained, D^2 = 1 - D(y, mu_hat) / D(y, weighted mean of y).
@@ -321,10 +325,7 @@ class BiasReducedGLM(RegressorMixin, GLMInferenceMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
-        family = self.family if isinstance(self.family, str) else self.family.name
-        tags.target_tags.positive_only = family in (
-            "poisson", "gamma", "inverse_gaussian", "negative_binomial"
-        )
+        tags.target_tags.positive_only = positive_only_family(self.family)
         return tags
 
 

@@ -54,7 +54,13 @@ from ..inference import standard_errors
 from ..linalg import PSDFactor
 from ..selection import adaptive_lasso_path, oracle_covariance
 from ..solvers.local import evaluate, fit_local
-from ._base import GLMInferenceMixin, linear_predictor, prepare_blocks
+from ._base import (
+    GLMInferenceMixin,
+    linear_predictor,
+    mean_from_linear_predictor,
+    positive_only_family,
+    prepare_blocks,
+)
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -546,18 +552,12 @@ class DLSARegressor(RegressorMixin, _DLSABase):
 
     def predict(self, X):
         """Predicted mean g^{-1}(X coef_ + intercept_) (lazy for dask input)."""
-        eta = linear_predictor(self, X)
-        if isinstance(eta, da.Array):
-            return eta.map_blocks(self.family_.link.inverse, dtype=np.float64)
-        return np.asarray(self.family_.link.inverse(eta))
+        return mean_from_linear_predictor(self, linear_predictor(self, X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
-        family = self.family if isinstance(self.family, str) else self.family.name
-        tags.target_tags.positive_only = family in (
-            "poisson", "gamma", "inverse_gaussian", "negative_binomial"
-        )
+        tags.target_tags.positive_only = positive_only_family(self.family)
         return tags
 
 
