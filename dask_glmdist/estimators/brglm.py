@@ -126,7 +126,8 @@ class BiasReducedGLM(RegressorMixin, GLMInferenceMixin, BaseEstimator):
     df_residual_ : int
         Rows with positive weight minus ``n_params``.
     n_iter_ : int
-        IWLS iterations.
+        IWLS iterations (the first is the step from the starting means, as in R's
+        ``glm``).
     n_passes_ : int
         Passes over the data (start, iterations, hat-value passes, final statistics).
     converged_ : bool

@@ -519,17 +519,8 @@ def fit_chunked_iwls(
         beta_ml = r_solve(Rxx, c)
         phi_new = phi
         if beta is not None and estimate_phi:
-            moment = s["pearson"] / (n_pos - k)
-            if dispersion == "pearson":
-                phi_new = moment
-            elif pass_sums and "S" not in s:  # weighted gamma: Fisher steps start here
-                phi_new = moment
-            else:
-                phi_new = solve_dispersion(
-                    family, method, power, k, s["deviance"], n_pos,
-                    phi0=phi if np.isfinite(phi) else moment,
-                    sums=tuple(s["S"]) if pass_sums else None,
-                )
+            phi_new = _next_dispersion(s, phi, family, method, power, dispersion, k, n_pos,
+                                       pass_sums)
         new = beta_ml
         if adjusted and beta is not None:
             if passes == 2:
@@ -635,6 +626,23 @@ def fit_chunked_iwls(
         loglik=float(final["loglik"]), n_obs=n_obs, n_pos=n_pos, n_iter=n_iter,
         n_passes=n_passes, converged=converged, separated=separated,
         boundary_rows=boundary, history=history,
+    )
+
+
+def _next_dispersion(s, phi, family, method, power, dispersion, k, n_pos, pass_sums):
+    """The dispersion at the state of pass summary ``s`` (``phi``: the previous one).
+
+    Pearson's moment estimator; or the method's equation, solved exactly, or by one
+    Fisher-scoring step on the pass sums (weighted gamma; the first estimate is the
+    moment one, at which the next pass evaluates the sums).
+    """
+    moment = s["pearson"] / (n_pos - k)
+    if dispersion == "pearson" or (pass_sums and "S" not in s):
+        return moment
+    return solve_dispersion(
+        family, method, power, k, s["deviance"], n_pos,
+        phi0=phi if np.isfinite(phi) else moment,
+        sums=tuple(s["S"]) if pass_sums else None,
     )
 
 
