@@ -607,7 +607,9 @@ def fit_chunked_iwls(
     # ---- the estimate's deviance, log-likelihood and boundary rows (no QR) ---------------
     if estimate_phi and not np.isfinite(phi):
         phi = s["pearson"] / (n_pos - k)
-    final = run(spec(beta=beta, qr=False, loglik=True, phi=phi if estimate_phi else 1.0,
+    exact_fit = estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
+    final = run(spec(beta=beta, qr=False, loglik=not exact_fit,
+                     phi=phi if estimate_phi else 1.0,
                      boundary_tol=BOUNDARY if separated else FINAL_BOUNDARY),
                 "IWLS final statistics")
     if "problems" in final:
@@ -623,7 +625,7 @@ def fit_chunked_iwls(
     return IWLSResult(
         beta=beta, cov_unscaled=cov_unscaled, dispersion=float(phi),
         deviance=float(final["deviance"]), pearson=float(final["pearson"]),
-        loglik=float(final["loglik"]), n_obs=n_obs, n_pos=n_pos, n_iter=n_iter,
+        loglik=float(final.get("loglik", np.inf)), n_obs=n_obs, n_pos=n_pos, n_iter=n_iter,
         n_passes=n_passes, converged=converged, separated=separated,
         boundary_rows=boundary, history=history,
     )
@@ -700,9 +702,10 @@ def _warn(method, family, converged, separated, boundary, max_iter, growing):
             stacklevel=5,
         )
     elif method == "ML" and boundary > 0:
+        what = "probabilities 0 or 1" if family.name == "binomial" else "means 0"
         warnings.warn(
-            f"{boundary} fitted mean(s) are numerically at the boundary of the "
-            f"{family.name} range (probabilities 0 or 1, or zero counts).",
+            f"{boundary} fitted {what} occurred (numerically, as R's glm reports them); "
+            "the estimate converged, but check for near-separation.",
             UserWarning,
             stacklevel=5,
         )
