@@ -117,7 +117,7 @@ def test_dask_dataframe_with_unknown_chunks(probit_data):
 
 def test_zarr_backed_input_is_read_per_pass(probit_data, tmp_path):
     """A storage-backed dask array works, and the graph holds no data of its own."""
-    zarr = pytest.importorskip("zarr")
+    import zarr  # a test dependency: storage-backed input must not go untested
     X, y = probit_data
     zx = zarr.open_array(tmp_path / "X.zarr", mode="w", shape=X.shape, chunks=(700, 3),
                          dtype="f8")
