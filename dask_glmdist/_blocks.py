@@ -297,6 +297,7 @@ _PROBLEM_TEXT = {
     "nonfinite_X": "X contains NaN or infinity",
     "nonfinite_y": "y contains NaN or infinity",
     "nonfinite_weight": "sample_weight contains NaN or infinity",
+    "nonfinite_offset": "offset contains NaN or infinity",
     "negative_weight": "sample_weight contains negative values",
     "boundary_mean": (
         "the local fit puts fitted means at the edge of the family's range, where the "
