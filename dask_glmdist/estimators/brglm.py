@@ -37,8 +37,8 @@ class BiasReducedGLM(RegressorMixin, GLMInferenceMixin, BaseEstimator):
     Fitted by iteratively reweighted least squares in which every iteration reduces
     the R factor of ``[sqrt(W) X | sqrt(W) z]`` over the row blocks by a tree QR, so
     memory is O(p^2 + block rows * p) whatever the number of rows, and blocks read
-    from storage are re-read on each pass rather than held (Kosmidis et al., bounded
-    memory adjusted scores). The estimate solves the adjusted score equations
+    from storage are re-read on each pass rather than held (Zietkiewicz & Kosmidis,
+    bounded-memory adjusted scores). The estimate solves the adjusted score equations
 
         X^T W (z - eta) / phi + X^T W xi = 0,
 
@@ -163,8 +163,8 @@ class BiasReducedGLM(RegressorMixin, GLMInferenceMixin, BaseEstimator):
     Kosmidis, I. and Firth, D. (2021). Jeffreys-prior penalty, finiteness and shrinkage
     in binomial-response generalized linear models. Biometrika 108, 71-82.
 
-    Kosmidis, I., Zietkiewicz, P. and others. Bounded-memory adjusted scores estimation
-    in generalized linear models with large data sets (arXiv).
+    Zietkiewicz, P. and Kosmidis, I. Bounded-memory adjusted scores estimation in
+    generalized linear models with large data sets (arXiv preprint).
 
     Examples
     --------

@@ -1,7 +1,8 @@
 """IWLS over row blocks by tree QR: maximum likelihood, mean bias reduction, Jeffreys penalty.
 
 The mathematics of :class:`~dask_glmdist.BiasReducedGLM` (Kosmidis, Kenne Pagui &
-Sartori 2020; Kosmidis & Firth 2021; the bounded-memory variants of Kosmidis et al.).
+Sartori 2020; Kosmidis & Firth 2021; the bounded-memory variants of Zietkiewicz &
+Kosmidis).
 
 Notation as in :mod:`dask_glmdist.families`: eta = X~ beta + offset, mu = g^{-1}(eta),
 d = dmu/deta, d' = d^2mu/deta^2, prior weights m, working weights w = m d^2 / V(mu),
