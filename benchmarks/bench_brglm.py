@@ -107,11 +107,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 
 import numpy as np
+from _harness import (
+    CpuMeter,
+    MemorySampler,
+    Report,
+    _blas_info,
+    _mb,
+    _versions,
+    block_sizes,
+    wait_quiet,
+)
 
 P = 50
 RHO = 0.5
@@ -119,6 +128,8 @@ NONZERO = {0: 1.0, 3: -1.0, 7: 0.75, 15: -0.75, 30: 0.5, 45: -0.5}
 ETA_SD = {"probit": 1.0, "logit": 1.6}
 INTERCEPT = {"probit": -0.3, "logit": -0.48}
 MARK = "@@RESULT@@"
+VERSION_MODULES = ("numpy", "scipy", "dask", "sklearn", "statsmodels", "firthmodels", "zarr",
+                   "psutil", "threadpoolctl", "dask_glmdist")  # listed in the report header
 
 OURS = ["ML", "mBR2", "mBR1", "mJPL2"]
 REFS = ["qr_pass", "syrk_pass"]
@@ -142,14 +153,6 @@ SYRK_TILE = 4096
 # --------------------------------------------------------------------------------------
 # data: seeded, block by block (identical in every process)
 # --------------------------------------------------------------------------------------
-
-
-def block_sizes(n: int, k: int) -> list[int]:
-    """Row counts of the k blocks (as dask_glmdist's as_blocked splits n rows)."""
-    sizes = [n // k] * k
-    for i in range(n % k):
-        sizes[i] += 1
-    return sizes
 
 
 def true_params(link: str, p: int = P) -> np.ndarray:
@@ -226,83 +229,6 @@ def make_dask(n: int, k: int, seed: int, link: str):
     y = da.concatenate(ys, axis=0)
     X, y = dask.persist(X, y, scheduler="threads")
     return X, y
-
-
-# --------------------------------------------------------------------------------------
-# memory sampling and machine load (as in bench_dlsa_logistic.py)
-# --------------------------------------------------------------------------------------
-
-
-class MemorySampler:
-    """Peak RSS of this process sampled every ``interval`` s (psutil, background thread)."""
-
-    def __init__(self, interval: float = 0.005):
-        import psutil
-
-        self._me = psutil.Process()
-        self.interval = interval
-        self._stop = threading.Event()
-        self.peak = 0
-
-    def sample(self) -> int:
-        return self._me.memory_info().rss
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.sample())
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self.peak = self.sample()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.sample())
-
-
-class CpuMeter:
-    """CPU seconds spent by *other* processes (machine busy time minus ours) over a span."""
-
-    def __init__(self):
-        import psutil
-
-        self._psutil = psutil
-        self._me = psutil.Process()
-
-    def _busy(self) -> float:
-        t = self._psutil.cpu_times()
-        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "steal", 0.0)
-
-    def _ours(self) -> float:
-        c = self._me.cpu_times()
-        return c.user + c.system
-
-    def __enter__(self):
-        self._b0, self._o0, self._t0 = self._busy(), self._ours(), time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self._t0
-        self.other_s = max(0.0, (self._busy() - self._b0) - (self._ours() - self._o0))
-        self.other_cores = self.other_s / max(self.wall, 1e-9)
-
-
-def wait_quiet(threshold: float = 0.15, max_wait: float = 60.0) -> float:
-    """Wait (up to max_wait s) until other processes use < threshold cores for 1 s."""
-    t0 = time.perf_counter()
-    quiet = 0
-    while time.perf_counter() - t0 < max_wait:
-        with CpuMeter() as m:
-            time.sleep(0.5)
-        quiet = quiet + 1 if m.other_cores < threshold else 0
-        if quiet >= 2:
-            break
-    return time.perf_counter() - t0
 
 
 # --------------------------------------------------------------------------------------
@@ -517,7 +443,7 @@ def run_worker(args) -> None:
     setup_s = time.perf_counter() - t0
     gc.collect()
     time.sleep(0.3)
-    baseline = MemorySampler().sample()
+    baseline, _ = MemorySampler().sample()
     repeats = 3 if args.worker in REFS else (1 if args.worker.startswith("zarr") else
                                                args.repeats)
     times, peaks, other, waited, result, warned = [], [], [], 0.0, None, []
@@ -560,54 +486,6 @@ def run_worker(args) -> None:
 # --------------------------------------------------------------------------------------
 # parent
 # --------------------------------------------------------------------------------------
-
-
-class Report:
-    def __init__(self, path=None):
-        self.lines: list[str] = []
-        self.path = path
-
-    def __call__(self, text: str = "") -> None:
-        print(text, flush=True)
-        self.lines.append(text)
-        if self.path:
-            with open(self.path, "w") as fh:
-                fh.write("\n".join(self.lines) + "\n")
-
-
-def _mb(b) -> str:
-    return f"{b / 2**20:,.0f}"
-
-
-def _versions() -> str:
-    out = []
-    for mod in ("numpy", "scipy", "dask", "sklearn", "statsmodels", "firthmodels", "zarr",
-                "psutil", "threadpoolctl", "dask_glmdist"):
-        try:
-            m = __import__(mod)
-            out.append(f"{mod} {getattr(m, '__version__', '?')}")
-        except Exception as exc:  # noqa: BLE001
-            out.append(f"{mod}: not available ({type(exc).__name__}: {exc})")
-    try:
-        from importlib.metadata import version
-
-        out = [o if not o.startswith("firthmodels ?") else f"firthmodels {version('firthmodels')}"
-               for o in out]
-    except Exception:  # noqa: BLE001
-        pass
-    return ", ".join(out)
-
-
-def _blas_info() -> str:
-    try:
-        import numpy  # noqa: F401
-        from threadpoolctl import threadpool_info
-
-        return "; ".join(f"{d.get('internal_api')} {d.get('version')} "
-                         f"({d.get('num_threads')} threads, {d.get('threading_layer')}, "
-                         f"{d.get('architecture')})" for d in threadpool_info())
-    except Exception:  # noqa: BLE001
-        return "?"
 
 
 def _available(mod: str) -> str | None:
@@ -970,9 +848,9 @@ def main(argv=None) -> None:
     rep(f"- machine: nproc {os.cpu_count()} (used: {args.cores} cores), "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"{platform.platform()}")
-    rep(f"- versions: {_versions()}")
+    rep(f"- versions: {_versions(VERSION_MODULES)}")
     rep(f"- BLAS/OpenMP (threadpoolctl in the parent, after importing numpy, scipy, sklearn, "
-        f"statsmodels, ...; numpy's is libscipy_openblas): {_blas_info()}")
+        f"statsmodels, ...; numpy's is libscipy_openblas): {_blas_info(detailed=True)}")
     cmd = " ".join([os.path.relpath(os.path.abspath(sys.argv[0]))] + sys.argv[1:])
     rep(f"- command: `python {cmd}`")
     rep(f"- data: binary y from a probit and a logit model, p={P} AR(1) rho={RHO} features + "

@@ -93,16 +93,27 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
+from _harness import (
+    CpuMeter,
+    MemorySampler,
+    Report,
+    _blas_info,
+    _mb,
+    _versions,
+    block_sizes,
+    wait_quiet,
+)
 
 P = 50
 RHO = 0.5
 ETA_SD = 1.2
 INTERCEPT = -0.5
 MARK = "@@RESULT@@"
+VERSION_MODULES = ("numpy", "scipy", "dask", "distributed", "sklearn", "statsmodels",
+                   "dask_ml", "threadpoolctl")  # listed in the report header
 
 PEERS = [
     "ideal_seq",
@@ -145,14 +156,6 @@ LABELS = {
 # --------------------------------------------------------------------------------------
 # data: seeded, block by block (identical in every process and on every worker)
 # --------------------------------------------------------------------------------------
-
-
-def block_sizes(n: int, k: int) -> list[int]:
-    """Row counts of the k blocks (as dask_glmdist's as_blocked splits n rows)."""
-    sizes = [n // k] * k
-    for i in range(n % k):
-        sizes[i] += 1
-    return sizes
 
 
 def true_params(p: int = P, seed: int = 0) -> np.ndarray:
@@ -208,105 +211,6 @@ def row_blocks(X, y, k):
         out.append((X[start : start + nb], y[start : start + nb]))
         start += nb
     return out
-
-
-# --------------------------------------------------------------------------------------
-# memory sampling
-# --------------------------------------------------------------------------------------
-
-
-class MemorySampler:
-    """Peak RSS of this process (plus ``pids``' processes) sampled every ``interval`` s."""
-
-    def __init__(self, pids=(), interval: float = 0.005):
-        import psutil
-
-        self._me = psutil.Process()
-        self._others = [psutil.Process(pid) for pid in pids]
-        self.interval = interval
-        self._stop = threading.Event()
-        self.peak = self.peak_self = 0
-
-    def sample(self) -> tuple[int, int]:
-        mine = self._me.memory_info().rss
-        total = mine
-        for proc in self._others:
-            try:
-                total += proc.memory_info().rss
-            except Exception:
-                pass
-        return total, mine
-
-    def _run(self):
-        while not self._stop.is_set():
-            total, mine = self.sample()
-            self.peak = max(self.peak, total)
-            self.peak_self = max(self.peak_self, mine)
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self.peak, self.peak_self = self.sample()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        total, mine = self.sample()
-        self.peak = max(self.peak, total)
-        self.peak_self = max(self.peak_self, mine)
-
-
-class CpuMeter:
-    """CPU seconds spent by *other* processes (machine busy time minus ours) over a span.
-
-    The machine is shared (2 cores): a fit that ran while something else was busy is
-    flagged rather than silently reported.
-    """
-
-    def __init__(self, pids=()):
-        import psutil
-
-        self._psutil = psutil
-        self._procs = [psutil.Process()] + [psutil.Process(pid) for pid in pids]
-
-    def _busy(self) -> float:
-        t = self._psutil.cpu_times()
-        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "steal", 0.0)
-
-    def _ours(self) -> float:
-        total = 0.0
-        for proc in self._procs:
-            try:
-                c = proc.cpu_times()
-                total += c.user + c.system
-            except Exception:  # noqa: BLE001
-                pass
-        return total
-
-    def __enter__(self):
-        self._b0, self._o0, self._t0 = self._busy(), self._ours(), time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self._t0
-        self.other_s = max(0.0, (self._busy() - self._b0) - (self._ours() - self._o0))
-        self.other_cores = self.other_s / max(self.wall, 1e-9)
-
-
-def wait_quiet(pids=(), threshold: float = 0.15, max_wait: float = 60.0) -> float:
-    """Wait (up to max_wait s) until other processes use < threshold cores for 1 s."""
-    t0 = time.perf_counter()
-    quiet = 0
-    while time.perf_counter() - t0 < max_wait:
-        with CpuMeter(pids) as m:
-            time.sleep(0.5)
-        quiet = quiet + 1 if m.other_cores < threshold else 0
-        if quiet >= 2:
-            break
-    return time.perf_counter() - t0
 
 
 # --------------------------------------------------------------------------------------
@@ -837,45 +741,6 @@ def run_worker(args) -> None:
 # --------------------------------------------------------------------------------------
 
 
-class Report:
-    def __init__(self, path=None):
-        self.lines: list[str] = []
-        self.path = path
-
-    def __call__(self, text: str = "") -> None:
-        print(text, flush=True)
-        self.lines.append(text)
-        if self.path:
-            with open(self.path, "w") as fh:
-                fh.write("\n".join(self.lines) + "\n")
-
-
-def _mb(b) -> str:
-    return f"{b / 2**20:,.0f}"
-
-
-def _versions() -> str:
-    out = []
-    for mod in ("numpy", "scipy", "dask", "distributed", "sklearn", "statsmodels", "dask_ml",
-                "threadpoolctl"):
-        try:
-            m = __import__(mod)
-            out.append(f"{mod} {m.__version__}")
-        except Exception as exc:  # noqa: BLE001
-            out.append(f"{mod}: not available ({type(exc).__name__}: {exc})")
-    return ", ".join(out)
-
-
-def _blas_info() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-
-        return "; ".join(f"{d.get('internal_api')} {d.get('version')} "
-                         f"({d.get('num_threads')} threads)" for d in threadpool_info())
-    except Exception:  # noqa: BLE001
-        return "?"
-
-
 def _dask_ml_available() -> str | None:
     try:
         import dask_ml.linear_model  # noqa: F401
@@ -945,7 +810,7 @@ def main(argv=None) -> None:
     rep(f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}")
     rep(f"- machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}, {platform.platform()}")
-    rep(f"- versions: {_versions()}")
+    rep(f"- versions: {_versions(VERSION_MODULES)}")
     rep(f"- BLAS: {_blas_info()}")
     rep(f"- command: `{' '.join([os.path.basename(sys.argv[0])] + sys.argv[1:])}`")
     rep(f"- data: logistic, p={P} AR(1) rho={RHO} features + intercept, sd(eta)={ETA_SD}, "
