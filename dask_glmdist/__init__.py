@@ -1,7 +1,18 @@
 """dask_glmdist: Dask-native, scikit-learn compatible distributed GLM estimators."""
 
-from .estimators import BiasReducedGLM, DLSALogisticRegression, DLSARegressor
+from .estimators import (
+    BiasReducedGLM,
+    DebiasedLassoRegressor,
+    DLSALogisticRegression,
+    DLSARegressor,
+)
 from .families import get_family
 
-__all__ = ["BiasReducedGLM", "DLSALogisticRegression", "DLSARegressor", "get_family"]
+__all__ = [
+    "BiasReducedGLM",
+    "DebiasedLassoRegressor",
+    "DLSALogisticRegression",
+    "DLSARegressor",
+    "get_family",
+]
 __version__ = "0.1.0"

@@ -40,6 +40,7 @@ __all__ = [
     "sum_summaries",
     "check_block",
     "raise_for_problems",
+    "problem_blocks",
     "is_dask_collection",
 ]
 
@@ -310,6 +311,15 @@ _PROBLEM_TEXT = {
         "(n_partitions, or rechunk the dask input into larger row blocks)"
     ),
 }
+
+
+def problem_blocks(records) -> dict:
+    """``{problem: [block indices]}`` from per-block records (their ``"problems"`` lists)."""
+    out: dict = {}
+    for r in records:
+        for key in r.get("problems", ()):
+            out.setdefault(key, []).append(r["index"])
+    return out
 
 
 def raise_for_problems(problems: dict, blocks: dict | None = None) -> None:

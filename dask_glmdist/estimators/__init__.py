@@ -1,6 +1,7 @@
 """Estimators: one module per method family."""
 
 from .brglm import BiasReducedGLM
+from .debiased_lasso import DebiasedLassoRegressor
 from .dlsa import DLSALogisticRegression, DLSARegressor
 
-__all__ = ["BiasReducedGLM", "DLSALogisticRegression", "DLSARegressor"]
+__all__ = ["BiasReducedGLM", "DebiasedLassoRegressor", "DLSALogisticRegression", "DLSARegressor"]

@@ -6,6 +6,7 @@ method lives in its own module.
 
 from __future__ import annotations
 
+import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from .._blocks import (
 from ..inference import coef_table, confidence_intervals, wald_test
 
 __all__ = [
+    "DevianceScoreMixin",
     "GLMInferenceMixin",
     "prepare_blocks",
     "linear_predictor",
@@ -129,6 +131,10 @@ class GLMInferenceMixin:
             names = [f"x{i}" for i in range(self.n_features_in_)]
         return (["intercept"] if self.fit_intercept else []) + names
 
+    def _check_inference(self) -> None:
+        """Raise when the fitted model has no standard errors (a hook; default: it has)."""
+        check_is_fitted(self)
+
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Coefficient table: coef, std_err, z, p_value, ci_lower, ci_upper.
 
@@ -143,12 +149,12 @@ class GLMInferenceMixin:
             Indexed by parameter name (``intercept`` first when fitted, then the
             feature names seen in ``fit`` or ``x0, x1, ...``).
         """
-        check_is_fitted(self)
+        self._check_inference()
         return coef_table(self.params_, self.cov_params_, self._param_names(), alpha)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald confidence intervals with coverage ``1 - alpha`` (columns lower, upper)."""
-        check_is_fitted(self)
+        self._check_inference()
         ci = confidence_intervals(self.params_, self.bse_, alpha)
         return pd.DataFrame(ci, index=self._param_names(), columns=["lower", "upper"])
 
@@ -157,6 +163,44 @@ class GLMInferenceMixin:
 
         ``R`` has one column per parameter, in ``summary()`` order.
         """
-        check_is_fitted(self)
+        self._check_inference()
         return wald_test(self.params_, self.cov_params_, R, q)
 
+
+class DevianceScoreMixin:
+    """``score`` = D^2, the fraction of deviance explained (R^2 for the gaussian family).
+
+    For estimators with ``predict`` returning the mean and a fitted ``family_``.
+    """
+
+    def score(self, X, y, sample_weight=None):
+        """Fraction of deviance explained, D^2 = 1 - D(y, mu_hat) / D(y, weighted mean of y).
+
+        The same as scikit-learn's GLM ``score``; for the gaussian family it is R^2.
+        """
+        mu = self.predict(X)
+        family = self.family_
+        if isinstance(mu, da.Array) or is_dask_collection(y):
+            return _dask_d2(family, mu, y, sample_weight)
+        y = np.asarray(y, dtype=np.float64)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        ybar = np.average(y, weights=w)
+        dev = float(family.deviance(y, mu, w))
+        dev_null = float(family.deviance(y, np.full_like(y, ybar), w))
+        return 1.0 - dev / dev_null
+
+
+def _dask_d2(family, mu, y, sample_weight):
+    """D^2 for dask input: one graph, computed once."""
+    if not isinstance(y, da.Array):
+        y = y.to_dask_array() if is_dask_collection(y) else da.from_array(
+            np.asarray(y, dtype=np.float64), chunks=(mu.chunks[0],))
+    w = da.ones_like(y, dtype=np.float64) if sample_weight is None else (
+        sample_weight if isinstance(sample_weight, da.Array) else da.from_array(
+            np.asarray(sample_weight, dtype=np.float64), chunks=(mu.chunks[0],)))
+    ybar = (w * y).sum() / w.sum()
+    dev = (w * da.map_blocks(family.unit_deviance, y, mu, dtype=np.float64)).sum()
+    null_mu = da.ones_like(y, dtype=np.float64) * ybar
+    dev_null = (w * da.map_blocks(family.unit_deviance, y, null_mu, dtype=np.float64)).sum()
+    dev, dev_null = dask.compute(dev, dev_null)
+    return 1.0 - float(dev) / float(dev_null)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-import dask
 import dask.array as da
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
@@ -21,6 +20,7 @@ from ..families import FAMILY_NAMES, Family, get_family
 from ..inference import standard_errors
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
 from ._base import (
+    DevianceScoreMixin,
     GLMInferenceMixin,
     linear_predictor,
     mean_from_linear_predictor,
@@ -31,7 +31,7 @@ from ._base import (
 __all__ = ["BiasReducedGLM"]
 
 
-class BiasReducedGLM(RegressorMixin, GLMInferenceMixin, BaseEstimator):
+class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, BaseEstimator):
     """GLM by maximum likelihood, mean bias reduction or Jeffreys-penalised likelihood.
 
     Fitted by iteratively reweighted least squares in which every iteration reduces
@@ -307,40 +307,8 @@ class BiasReducedGLM(RegressorMixin, GLMInferenceMixin, BaseEstimator):
                 eta = eta + np.asarray(offset, dtype=np.float64)
         return mean_from_linear_predictor(self, eta)
 
-    def score(self, X, y, sample_weight=None):
-        """Fraction of deviance explained, D^2 = 1 - D(y, mu_hat) / D(y, weighted mean of y).
-
-        The same as scikit-learn's GLM ``score``; for the gaussian family it is R^2.
-        """
-        mu = self.predict(X)
-        family = self.family_
-        if isinstance(mu, da.Array) or is_dask_collection(y):
-            return _dask_d2(family, mu, y, sample_weight)
-        y = np.asarray(y, dtype=np.float64)
-        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        ybar = np.average(y, weights=w)
-        dev = float(family.deviance(y, mu, w))
-        dev_null = float(family.deviance(y, np.full_like(y, ybar), w))
-        return 1.0 - dev / dev_null
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         tags.target_tags.positive_only = positive_only_family(self.family)
         return tags
-
-
-def _dask_d2(family, mu, y, sample_weight):
-    """D^2 for dask input: one graph, computed once."""
-    if not isinstance(y, da.Array):
-        y = y.to_dask_array() if is_dask_collection(y) else da.from_array(
-            np.asarray(y, dtype=np.float64), chunks=(mu.chunks[0],))
-    w = da.ones_like(y, dtype=np.float64) if sample_weight is None else (
-        sample_weight if isinstance(sample_weight, da.Array) else da.from_array(
-            np.asarray(sample_weight, dtype=np.float64), chunks=(mu.chunks[0],)))
-    ybar = (w * y).sum() / w.sum()
-    dev = (w * da.map_blocks(family.unit_deviance, y, mu, dtype=np.float64)).sum()
-    null_mu = da.ones_like(y, dtype=np.float64) * ybar
-    dev_null = (w * da.map_blocks(family.unit_deviance, y, null_mu, dtype=np.float64)).sum()
-    dev, dev_null = dask.compute(dev, dev_null)
-    return 1.0 - float(dev) / float(dev_null)

@@ -47,6 +47,7 @@ from .._blocks import (
     check_block_sizes,
     is_dask_collection,
     map_reduce,
+    problem_blocks,
     raise_for_problems,
 )
 from ..families import Binomial, Family, get_family
@@ -182,14 +183,6 @@ def glm_score_block(X, y, m, theta, family, fit_intercept, classes, *, block_ind
 # --------------------------------------------------------------------------------------
 
 
-def _problem_blocks(records) -> dict:
-    out: dict = {}
-    for r in records:
-        for key in r.get("problems", ()):
-            out.setdefault(key, []).append(r["index"])
-    return out
-
-
 class _DLSABase(GLMInferenceMixin, BaseEstimator):
     """Fitting logic shared by the DLSA regressor and classifier."""
 
@@ -222,7 +215,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         if isinstance(classes, str):  # labels were inferred in the pass
             classes = self.classes_
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
-        raise_for_problems(s.get("problems", {}), _problem_blocks(records))
+        raise_for_problems(s.get("problems", {}), problem_blocks(records))
         n_obs = int(s["n"])
         if n_obs == 0:
             raise ValueError("Found array with 0 sample(s); at least one row is required.")
@@ -671,7 +664,7 @@ class DLSALogisticRegression(ClassifierMixin, _DLSABase):
         s = super()._local_fits(data, family, classes)
         if not (isinstance(classes, str) and classes == INFER_LABELS):
             return s
-        raise_for_problems(s.get("problems", {}), _problem_blocks(s.get("blocks", [])))
+        raise_for_problems(s.get("problems", {}), problem_blocks(s.get("blocks", [])))
         self.classes_ = self._two_classes(np.unique(np.asarray(s["labels"])))
         if "information" in s and np.isin(self.classes_, [0, 1]).all():
             return s

@@ -1,0 +1,223 @@
+"""One-shot distributed debiased lasso (Lee, Liu, Sun & Taylor 2015).
+
+One round over the row blocks. Block k (``n_k`` rows, or prior weights summing to
+``S_k``) fits the elastic-net GLM of its averaged loss,
+
+    beta_k = argmin  -loglik_k(beta) / S_k + sum_j alpha_j ((1 - l1_ratio) beta_j^2 / 2
+                                                      + l1_ratio |beta_j|)
+
+(statsmodels' ``fit_regularized`` objective, dispersion 1; :mod:`.local_enet`), and
+returns, at beta_k,
+
+* the gradient of the smooth part, ``g_k = -X~_k^T r_k / S_k + alpha (1 - l1_ratio) beta_k``;
+* the weighted Gram ``A_k = X~_k^T W_k X~_k`` (``W`` the expected-information weights,
+  ``m d^2 / V(mu)``), i.e. the Gram of the weighted design ``sqrt(W) X~``;
+* node-wise lasso rows of the approximate inverse ``Theta`` of ``Sigma_k = A_k / S_k``
+  (:func:`.gram_cd.nodewise_lasso`, penalty ``nodewise_alpha``): with
+  ``nodewise="mosaic"`` (statsmodels' join) only its share of the rows,
+  ``j in {k q, ..., (k + 1) q - 1}``, ``q = ceil(p / K)``; with ``"full"`` all rows.
+
+The master averages (unweighted, as statsmodels does) and debiases:
+
+    beta_d = mean_k beta_k - Theta mean_k g_k,
+
+with Theta the stacked rows (mosaic) or the mean of the blocks' rows (full), then
+sets coefficients with ``|beta_d_j| < threshold`` to 0. The naive joins are the mean
+of the penalised fits (``"naive"``) or of the local maximum likelihood fits
+(``"naive_unregularized"``), thresholded the same way.
+
+Inference (which statsmodels does not provide): to first order
+``beta_d - beta = -Theta mean_k g_k(beta)``, and the averaged score has covariance
+``phi / K^2 sum_k A_k / S_k^2`` (``phi / N * A / N`` for equal blocks), so
+
+    cov(beta_d) = phi Theta (sum_k A_k / S_k^2 / K^2) Theta^T,
+
+the sandwich of van de Geer, Buehlmann, Ritov & Dezeure (2014). For the naive
+unregularized mean, ``cov = phi sum_k A_k^{-1} / K^2``.
+
+The intercept, when fitted, is a column of ones with penalty 0: unpenalised in the
+local fits and in the node-wise regressions (which then amount to weighted
+centring), and never thresholded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._array import get_namespace, to_host
+from .._blocks import check_block
+from ..linalg import PSDFactor
+from .gram_cd import nodewise_lasso
+from .local import eta_of, fit_local
+from .local_enet import fit_local_enet
+
+__all__ = [
+    "METHODS", "NODEWISE", "LassoSpec", "debiased_lasso_block", "join", "mosaic_rows",
+    "pearson_block",
+]
+
+METHODS = ("debiased", "naive", "naive_unregularized")
+NODEWISE = ("mosaic", "full")
+
+# tau_j^2 below this fraction of Sigma_jj: column j is (nearly) a combination of the
+# others within the block (e.g. a dummy that is constant there) and its node-wise row
+# from this block is unusable.
+DEGENERATE_TAU2 = 1e-10
+
+
+@dataclass(frozen=True)
+class LassoSpec:
+    """What every block needs to know (small; shipped with the round)."""
+
+    method: str
+    nodewise: str
+    l1: np.ndarray            # per parameter, intercept first (0 there)
+    l2: np.ndarray
+    nodewise_alpha: np.ndarray
+    fit_intercept: bool
+    tol: float
+    max_iter: int
+    n_blocks: int
+    min_rows: int
+    sufficient_stats: bool    # gaussian identity: return y'My and X~'My
+
+
+def mosaic_rows(block_index: int, n_blocks: int, n_params: int) -> range:
+    """The node-wise rows block ``block_index`` computes in statsmodels' join."""
+    q = math.ceil(n_params / n_blocks)
+    return range(min(block_index * q, n_params), min((block_index + 1) * q, n_params))
+
+
+def theta_rows(Sigma, rows, alpha, tol):
+    """Rows ``rows`` of the node-wise approximate inverse of ``Sigma``.
+
+    Returns ``(rows_matrix (len(rows), p), usable (len(rows),) bool, sweeps)``;
+    unusable (degenerate) rows are zero.
+    """
+    rows = np.asarray(list(rows), dtype=np.intp)
+    gamma, tau2, sweeps = nodewise_lasso(Sigma, rows, alpha, tol=tol)
+    out = -gamma
+    out[np.arange(rows.shape[0]), rows] = 1.0
+    scale = np.diag(Sigma)[rows]
+    usable = (scale > 0) & (tau2 > DEGENERATE_TAU2 * np.maximum(scale, 1e-300))
+    out[usable] /= tau2[usable, None]
+    out[~usable] = 0.0
+    return out, usable, sweeps
+
+
+def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
+    """Round 1 on one block: local fit and the pieces of the chosen join (module doc)."""
+    xp = get_namespace(X)
+    n = int(X.shape[0])
+    record = {"index": block_index, "n": n}
+    problems = check_block(X, y, m, family=family, n_params=spec.min_rows)
+    if problems:
+        record["problems"] = sorted(problems)
+        return {"n": n, "problems": problems, "blocks": [record]}
+    P = spec.l1.shape[0]
+    fi = spec.fit_intercept
+    out: dict = {"n": n}
+    if m is not None:
+        out["n_pos"] = int(xp.sum(m > 0))
+    else:
+        out["n_pos"] = n
+    if spec.sufficient_stats:
+        yy = y * y if m is None else m * y * y
+        my = y if m is None else m * y
+        xy = to_host(X.T @ my) if not fi else np.concatenate([[float(xp.sum(my))],
+                                                                 to_host(X.T @ my)])
+        out["yy"] = float(xp.sum(yy))
+        out["xy"] = xy
+    if spec.method == "naive_unregularized":
+        fit = fit_local(X, y, m, family, fit_intercept=fi, tol=spec.tol,
+                        max_iter=spec.max_iter)
+        record.update(n_iter=fit.n_iter, converged=fit.converged)
+        if not fit.mle_exists or fit.rank < P:
+            record["excluded"] = (fit.message or "the block's information matrix is singular "
+                                  "(a column is constant or collinear within the block)")
+            out["blocks"] = [record]
+            return out
+        out.update(theta_sum=fit.theta, inv_info_sum=PSDFactor(fit.information).inverse(),
+                   gram_sum=fit.information, n_used=1, blocks=[record])
+        return out
+    fit = fit_local_enet(X, y, m, family, spec.l1, spec.l2, fit_intercept=fi, tol=spec.tol,
+                         max_iter=spec.max_iter)
+    record.update(n_iter=fit.n_iter, converged=fit.converged)
+    S = fit.weight_sum
+    out.update(theta_sum=fit.theta, gram_sum=fit.information, weight_sum=S, n_used=1)
+    if spec.method == "naive":
+        out["blocks"] = [record]
+        return out
+    rows = (mosaic_rows(block_index, spec.n_blocks, P) if spec.nodewise == "mosaic"
+            else range(P))
+    Sigma = fit.information / S
+    part, usable, sweeps = theta_rows(Sigma, rows, spec.nodewise_alpha, spec.tol * 1e-3)
+    theta = np.zeros((P, P))
+    count = np.zeros(P)
+    idx = np.asarray(list(rows), dtype=np.intp)
+    theta[idx] = part
+    count[idx] = usable
+    record["nodewise_sweeps"] = sweeps
+    if not usable.all():
+        record["degenerate_rows"] = idx[~usable].tolist()
+    out.update(grad_sum=fit.gradient, theta_rows=theta, row_count=count,
+               score_var=fit.information / (S * S), blocks=[record])
+    return out
+
+
+@dataclass
+class Joined:
+    """The master's result of the round (host NumPy)."""
+
+    params: np.ndarray                  # before thresholding
+    cov_unscaled: np.ndarray | None     # multiply by the dispersion
+    theta: np.ndarray | None            # the approximate inverse used for debiasing
+    mean_params: np.ndarray             # the average of the local estimates
+    pooled_rows: list                   # node-wise rows recomputed from the pooled Gram
+    n_used: int
+
+
+def join(s: dict, spec: LassoSpec) -> Joined:
+    """Combine the reduced block summaries into the estimate (module docstring)."""
+    n_used = int(s["n_used"])
+    mean = s["theta_sum"] / n_used
+    if spec.method == "naive":
+        return Joined(mean, None, None, mean, [], n_used)
+    if spec.method == "naive_unregularized":
+        return Joined(mean, s["inv_info_sum"] / n_used**2, None, mean, [], n_used)
+    P = mean.shape[0]
+    count = s["row_count"]
+    theta = np.zeros((P, P))
+    ok = count > 0
+    theta[ok] = s["theta_rows"][ok] / count[ok, None]
+    pooled = np.flatnonzero(~ok).tolist()
+    if pooled:  # no block could form these rows: use the pooled weighted Gram
+        Sigma = s["gram_sum"] / s["weight_sum"]
+        part, usable, _ = theta_rows(Sigma, pooled, spec.nodewise_alpha, spec.tol * 1e-3)
+        if not usable.all():
+            bad = np.asarray(pooled)[~usable].tolist()
+            raise ValueError(
+                f"Parameters {bad} are (nearly) collinear with the other columns in the "
+                "pooled data: the node-wise regression that debiases them has no "
+                "residual variance. Remove the redundant columns."
+            )
+        theta[pooled] = part
+    grad = s["grad_sum"] / n_used
+    params = mean - theta @ grad
+    V = s["score_var"] / n_used**2
+    cov = theta @ V @ theta.T
+    return Joined(params, 0.5 * (cov + cov.T), theta, mean, pooled, n_used)
+
+
+def pearson_block(X, y, m, params, family, fit_intercept, *, block_index):
+    """Pearson chi^2 ``sum m (y - mu)^2 / V(mu)`` of one block at ``params``."""
+    xp = get_namespace(X)
+    eta = eta_of(X, params, fit_intercept, xp)
+    if not bool(xp.all(family.valid_eta(eta))):
+        return {"invalid": [block_index]}
+    mu = family.link.inverse(eta)
+    r2 = (y - mu) ** 2 / family.variance(mu)
+    return {"pearson": float(xp.sum(r2 if m is None else m * r2))}

@@ -1,0 +1,128 @@
+"""Elastic-net GLM fit on one row block: proximal Newton with coordinate descent.
+
+Runs inside a block function. The objective is the block's *averaged* negative
+log-likelihood (dispersion 1) plus statsmodels' elastic-net penalty,
+
+    F(theta) = D(theta) / (2 S) + sum_j l2_j theta_j^2 / 2 + sum_j l1_j |theta_j|,
+
+where D is the deviance (``-2 loglik`` up to a constant), ``S`` the number of rows
+(or the sum of the prior weights), ``l1 = alpha * l1_ratio`` and
+``l2 = alpha * (1 - l1_ratio)`` (0 for the intercept). Each iteration forms the
+score ``X~^T r`` and information ``A = X~^T W X~`` of the block (one tiled pass,
+:func:`dask_glmdist.solvers.local.evaluate`), minimises the penalised quadratic model
+
+    g^T d + d^T H d / 2 + sum_j l1_j |theta_j + d_j|,   g = -X~^T r / S + l2 theta,
+                                                        H = A / S + diag(l2),
+
+by coordinate descent on the p x p matrix H, and takes the largest step
+``t = 2^-i`` along d that satisfies the Armijo condition
+``F(theta + t d) <= F(theta) + 1e-4 t Delta``, ``Delta = g^T d + l1^T(|theta + d| - |theta|)``
+(proximal Newton; Lee, Sun & Saunders 2014). The loss along d costs one product
+``X~ d`` and then O(n) per trial. With the gaussian identity model the quadratic model
+is exact and one step solves the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._array import get_namespace, to_host
+from .gram_cd import lasso_cd
+from .local import _start, eta_of, evaluate
+
+__all__ = ["EnetFit", "fit_local_enet"]
+
+ARMIJO = 1e-4
+
+
+@dataclass
+class EnetFit:
+    """Result of a block's penalised fit (all host NumPy).
+
+    ``gradient`` is the gradient of the smooth part of F at ``theta`` (averaged loss
+    plus ridge); ``information`` is the unscaled ``X~^T W X~`` at ``theta``.
+    """
+
+    theta: np.ndarray
+    gradient: np.ndarray
+    information: np.ndarray
+    weight_sum: float
+    objective: float
+    n_iter: int
+    converged: bool
+
+
+def _penalised(dev, theta, S, l1, l2):
+    return dev / (2.0 * S) + 0.5 * float(l2 @ (theta * theta)) + float(l1 @ np.abs(theta))
+
+
+def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float = 1e-8,
+                   max_iter: int = 100, cd_tol: float | None = None) -> EnetFit:
+    """Minimise the block's penalised averaged loss F (module docstring).
+
+    Converged when the proximal Newton step satisfies
+    ``max |d| <= tol * (1 + max |theta|)``; the returned gradient and information are
+    evaluated at the returned ``theta``.
+    """
+    xp = get_namespace(X)
+    l1 = np.asarray(l1, dtype=np.float64)
+    l2 = np.asarray(l2, dtype=np.float64)
+    cd_tol = tol * 1e-3 if cd_tol is None else cd_tol
+    S = float(X.shape[0]) if m is None else float(xp.sum(m))
+    workspace: dict = {}
+    theta = np.zeros(l1.shape[0])
+    if fit_intercept:
+        ybar = float(xp.sum(y if m is None else m * y)) / S
+        mu0 = xp.asarray([ybar], dtype=X.dtype)
+        if not bool(xp.all(family.valid_mu(mu0))):  # an all-0 (or all-1) response
+            mu0 = family.starting_mu(mu0, None)
+        theta[0] = float(to_host(family.link.link(mu0))[0])
+    state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace)
+    if state is None:  # the mean at zero coefficients is invalid for this link
+        state = _start(X, y, m, family, fit_intercept, xp, workspace)
+        if state is None:
+            raise ValueError(
+                f"no valid starting value for the {family.name} model with the "
+                f"{family.link.name} link on this block"
+            )
+        theta = state.theta
+    F = _penalised(state.deviance, theta, S, l1, l2)
+    converged = False
+    n_iter = 0
+    for _ in range(max_iter):
+        g = -state.score / S + l2 * theta
+        H = state.information / S
+        H[np.diag_indices_from(H)] += l2
+        x, _sweeps = lasso_cd(H, H @ theta - g, l1, x0=theta, tol=cd_tol)
+        d = x - theta
+        if np.max(np.abs(d)) <= tol * (1.0 + np.max(np.abs(theta))):
+            converged = True
+            break
+        n_iter += 1
+        delta = float(g @ d) + float(l1 @ (np.abs(x) - np.abs(theta)))
+        Xd = eta_of(X, d, fit_intercept, xp)
+        t = 1.0
+        accepted = None
+        for _half in range(60):
+            cand = theta + t * d
+            eta = state.eta + t * Xd
+            if bool(xp.all(family.valid_eta(eta))):
+                mu = family.link.inverse(eta)
+                dev = float(family.deviance(y, mu, m))
+                if np.isfinite(dev):
+                    Fc = _penalised(dev, cand, S, l1, l2)
+                    if Fc <= F + ARMIJO * t * delta + 1e-13 * (abs(F) + 1.0):
+                        accepted = (cand, eta, mu, Fc)
+                        break
+            t *= 0.5
+        if accepted is None:  # no decrease along d: at the optimum to rounding
+            converged = True
+            break
+        theta, eta, mu, F = accepted
+        state = evaluate(X, y, m, theta, family, fit_intercept, eta=eta, mu=mu,
+                         workspace=workspace)
+    gradient = -state.score / S + l2 * theta
+    return EnetFit(theta=theta, gradient=gradient, information=state.information,
+                   weight_sum=S, objective=F, n_iter=n_iter, converged=converged)
