@@ -138,7 +138,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     n_obs_ : int
     n_blocks_ : int
     local_n_iter_ : ndarray of shape (n_blocks,)
-        Proximal Newton (or Fisher scoring) iterations of each local fit.
+        Proximal Newton (or Fisher scoring) iterations of each local fit (counting
+        the last one, whose step met the tolerance).
+    n_iter_ : int
+        The largest of ``local_n_iter_``.
     converged_ : bool
         Whether every local fit converged.
     family_ : Family
@@ -311,6 +314,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         self.n_obs_ = int(s["n"])
         self.n_blocks_ = len(records)
         self.local_n_iter_ = np.array([r.get("n_iter", 0) for r in records])
+        self.n_iter_ = int(self.local_n_iter_.max())
         self.converged_ = bool(all(r.get("converged", False) for r in records))
         self.dispersion_ = self._dispersion(data, s, family, final, int(s.get("n_pos", s["n"])))
         for name in ("cov_params_", "bse_"):

@@ -92,6 +92,7 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
     converged = False
     n_iter = 0
     for _ in range(max_iter):
+        n_iter += 1
         g = -state.score / S + l2 * theta
         H = state.information / S
         H[np.diag_indices_from(H)] += l2
@@ -100,7 +101,6 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
         if np.max(np.abs(d)) <= tol * (1.0 + np.max(np.abs(theta))):
             converged = True
             break
-        n_iter += 1
         delta = float(g @ d) + float(l1 @ (np.abs(x) - np.abs(theta)))
         Xd = eta_of(X, d, fit_intercept, xp)
         t = 1.0
