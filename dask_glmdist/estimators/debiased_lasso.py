@@ -370,6 +370,18 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 "average: their local maximum likelihood estimate does not exist ("
                 f"{excluded[0]['excluded']}).", UserWarning, stacklevel=3,
             )
+        constant: dict = {}
+        for r in records:
+            for j in r.get("constant_columns", ()):
+                constant.setdefault(j, []).append(r["index"])
+        if constant:
+            items = sorted(constant.items())[:10]
+            detail = "; ".join(f"{self._names([j])[0]}: blocks {b[:10]}" for j, b in items)
+            warnings.warn(
+                "Columns constant within some row blocks carry no information there; "
+                f"their coefficients are averaged over the other blocks ({detail}).",
+                UserWarning, stacklevel=3,
+            )
         degenerate: dict = {}
         for r in records:
             for j in r.get("degenerate_rows", ()):

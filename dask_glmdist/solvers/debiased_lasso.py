@@ -21,6 +21,12 @@ The master averages (unweighted, as statsmodels does) and debiases:
 
     beta_d = mean_k beta_k - Theta mean_k g_k,
 
+where a coefficient whose column is constant within some block (a dummy that never
+switches on there) is averaged, with its gradient, over the other blocks only: such
+a block has coefficient and gradient 0 there and no information about it. A
+node-wise row that its block cannot form for that reason is computed on the master
+from the pooled weighted Gram ``sum_k A_k / sum_k S_k``.
+
 with Theta the stacked rows (mosaic) or the mean of the blocks' rows (full), then
 sets coefficients with ``|beta_d_j| < threshold`` to 0. The naive joins are the mean
 of the penalised fits (``"naive"``) or of the local maximum likelihood fits
@@ -62,6 +68,9 @@ __all__ = [
 METHODS = ("debiased", "naive", "naive_unregularized")
 NODEWISE = ("mosaic", "full")
 
+# weighted variance (about the intercept) below this fraction of the second moment:
+# the column is constant within the block
+CONSTANT_COLUMN = 1e-10
 # tau_j^2 below this fraction of Sigma_jj: column j is (nearly) a combination of the
 # others within the block (e.g. a dummy that is constant there) and its node-wise row
 # from this block is unusable.
@@ -108,6 +117,18 @@ def theta_rows(Sigma, rows, alpha, tol):
     return out, usable, sweeps
 
 
+def identified_columns(Sigma, fit_intercept: bool) -> np.ndarray:
+    """Which parameters the block's data can inform: False for a column that is
+    constant within the block (zero weighted variance about the intercept; zero
+    throughout when there is no intercept), e.g. a dummy that never switches on there.
+    """
+    d = np.diag(Sigma).copy()
+    v = d.copy()
+    if fit_intercept and d[0] > 0:
+        v[1:] = d[1:] - Sigma[0, 1:] ** 2 / d[0]
+    return (d > 0) & (v > CONSTANT_COLUMN * d)
+
+
 def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
     """Round 1 on one block: local fit and the pieces of the chosen join (module doc)."""
     xp = get_namespace(X)
@@ -120,10 +141,7 @@ def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
     P = spec.l1.shape[0]
     fi = spec.fit_intercept
     out: dict = {"n": n}
-    if m is not None:
-        out["n_pos"] = int(xp.sum(m > 0))
-    else:
-        out["n_pos"] = n
+    out["n_pos"] = n if m is None else int(xp.sum(xp.astype(m > 0, m.dtype)))
     if spec.sufficient_stats:
         yy = y * y if m is None else m * y * y
         my = y if m is None else m * y
@@ -147,13 +165,17 @@ def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
                          max_iter=spec.max_iter)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
     S = fit.weight_sum
-    out.update(theta_sum=fit.theta, gram_sum=fit.information, weight_sum=S, n_used=1)
+    Sigma = fit.information / S
+    ident = identified_columns(Sigma, fi)
+    out.update(theta_sum=fit.theta, gram_sum=fit.information, weight_sum=S, n_used=1,
+               identified=ident.astype(np.float64))
+    if not ident.all():
+        record["constant_columns"] = np.flatnonzero(~ident).tolist()
     if spec.method == "naive":
         out["blocks"] = [record]
         return out
     rows = (mosaic_rows(block_index, spec.n_blocks, P) if spec.nodewise == "mosaic"
             else range(P))
-    Sigma = fit.information / S
     part, usable, sweeps = theta_rows(Sigma, rows, spec.nodewise_alpha, spec.tol * 1e-3)
     theta = np.zeros((P, P))
     count = np.zeros(P)
@@ -183,16 +205,25 @@ class Joined:
 def join(s: dict, spec: LassoSpec) -> Joined:
     """Combine the reduced block summaries into the estimate (module docstring)."""
     n_used = int(s["n_used"])
-    mean = s["theta_sum"] / n_used
+    if spec.method == "naive_unregularized":
+        mean = s["theta_sum"] / n_used
+        return Joined(mean, s["inv_info_sum"] / n_used**2, None, mean, [], n_used)
+    # a coefficient is averaged over the blocks whose data inform it (a block where
+    # its column is constant has coefficient and gradient 0 there: no information)
+    count = s["identified"]
+    if np.any(count == 0):
+        raise ValueError(
+            f"Parameters {np.flatnonzero(count == 0).tolist()} have a column that is "
+            "constant in every row block; they cannot be estimated. Remove the column."
+        )
+    mean = s["theta_sum"] / count
     if spec.method == "naive":
         return Joined(mean, None, None, mean, [], n_used)
-    if spec.method == "naive_unregularized":
-        return Joined(mean, s["inv_info_sum"] / n_used**2, None, mean, [], n_used)
     P = mean.shape[0]
-    count = s["row_count"]
+    rows = s["row_count"]
     theta = np.zeros((P, P))
-    ok = count > 0
-    theta[ok] = s["theta_rows"][ok] / count[ok, None]
+    ok = rows > 0
+    theta[ok] = s["theta_rows"][ok] / rows[ok, None]
     pooled = np.flatnonzero(~ok).tolist()
     if pooled:  # no block could form these rows: use the pooled weighted Gram
         Sigma = s["gram_sum"] / s["weight_sum"]
@@ -205,9 +236,9 @@ def join(s: dict, spec: LassoSpec) -> Joined:
                 "residual variance. Remove the redundant columns."
             )
         theta[pooled] = part
-    grad = s["grad_sum"] / n_used
+    grad = s["grad_sum"] / count
     params = mean - theta @ grad
-    V = s["score_var"] / n_used**2
+    V = s["score_var"] / np.outer(count, count)
     cov = theta @ V @ theta.T
     return Joined(params, 0.5 * (cov + cov.T), theta, mean, pooled, n_used)
 
