@@ -10,7 +10,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from dask_glmdist import BiasReducedGLM, DLSALogisticRegression, DLSARegressor
+from dask_glmdist import (
+    BiasReducedGLM,
+    DebiasedLassoRegressor,
+    DLSALogisticRegression,
+    DLSARegressor,
+)
 
 # BiasReducedGLM's default family is binomial, whose y must lie in [0, 1]; scikit-learn's
 # regressor checks draw unbounded y, which no tag can rule out. The sweep covers it with
@@ -26,10 +31,17 @@ ESTIMATORS = [
     DLSARegressor(penalty="adaptive_lasso"),
     DLSALogisticRegression(),
     DLSALogisticRegression(refine_steps=2, penalty="adaptive_lasso", criterion="daic"),
+    DebiasedLassoRegressor(),
+    DebiasedLassoRegressor(family="poisson", nodewise="full", l1_ratio=0.5),
+    DebiasedLassoRegressor(method="naive", threshold=0.01),
+    DebiasedLassoRegressor(method="naive_unregularized"),
 ]
 
 
 def _expected_failures(estimator):
+    if isinstance(estimator, DebiasedLassoRegressor) and estimator.method != (
+            "naive_unregularized"):
+        return {}  # the lasso fits 15 rows with 30 features: what it is for
     return {
         "check_sample_weight_equivalence_on_dense_data": (
             "the check fits 15 rows with 30 features; an unpenalised GLM needs at least as "
@@ -90,7 +102,8 @@ def test_binomial_default_in_grid_search(hetero_logistic):
     assert refit.get_params() == best.get_params()
 
 
-@pytest.mark.parametrize("est", [DLSALogisticRegression(), DLSARegressor(), BiasReducedGLM()])
+@pytest.mark.parametrize("est", [DLSALogisticRegression(), DLSARegressor(), BiasReducedGLM(),
+                                 DebiasedLassoRegressor()])
 def test_init_only_stores_params(est):
     params = est.get_params()
     assert all(not k.endswith("_") for k in vars(est))

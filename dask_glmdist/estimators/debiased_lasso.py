@@ -284,14 +284,14 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                        label="debiased lasso round", progress=bool(self.verbose))
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
         raise_for_problems(s.get("problems", {}), problem_blocks(records))
-        self._warn_about_blocks(records)
         if not s.get("n_used"):
             raise ValueError(
-                "No row block has a local maximum likelihood estimate (see the warning "
-                "above); method='naive_unregularized' cannot average anything. Use "
-                "method='debiased' or larger blocks."
+                "No row block has a local maximum likelihood estimate ("
+                f"{records[0].get('excluded', '')}); method='naive_unregularized' cannot "
+                "average anything. Use method='debiased' or larger blocks."
             )
         res = join(s, spec)
+        self._warn_about_blocks(records)
         if res.pooled_rows:
             warnings.warn(
                 f"The node-wise rows of parameters {self._names(res.pooled_rows)} could "
@@ -361,6 +361,13 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             warnings.warn(
                 f"The local fits of row blocks {unconverged[:10]} did not converge in "
                 f"max_iter={self.max_iter} iterations; increase max_iter or alpha.",
+                ConvergenceWarning, stacklevel=3,
+            )
+        slow = [r["index"] for r in records if r.get("nodewise_unconverged")]
+        if slow:
+            warnings.warn(
+                f"The node-wise lasso regressions of row blocks {slow[:10]} did not "
+                "converge; increase nodewise_alpha (the weighted Gram is nearly singular).",
                 ConvergenceWarning, stacklevel=3,
             )
         excluded = [r for r in records if "excluded" in r]

@@ -56,7 +56,7 @@ import numpy as np
 from .._array import get_namespace, to_host
 from .._blocks import check_block
 from ..linalg import PSDFactor
-from .gram_cd import nodewise_lasso
+from .gram_cd import MAX_SWEEPS, nodewise_lasso
 from .local import eta_of, fit_local
 from .local_enet import fit_local_enet
 
@@ -183,6 +183,8 @@ def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
     theta[idx] = part
     count[idx] = usable
     record["nodewise_sweeps"] = sweeps
+    if sweeps >= MAX_SWEEPS:
+        record["nodewise_unconverged"] = True
     if not usable.all():
         record["degenerate_rows"] = idx[~usable].tolist()
     out.update(grad_sum=fit.gradient, theta_rows=theta, row_count=count,

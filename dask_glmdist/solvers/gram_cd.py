@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["lasso_cd", "nodewise_lasso"]
+__all__ = ["MAX_SWEEPS", "lasso_cd", "nodewise_lasso"]
+
+MAX_SWEEPS = 10_000
 
 
 def _soft(z, t):
     return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
 
-def lasso_cd(H, b, l1, x0=None, *, tol: float = 1e-12, max_sweeps: int = 10_000):
+def lasso_cd(H, b, l1, x0=None, *, tol: float = 1e-12, max_sweeps: int = MAX_SWEEPS):
     """Minimise ``1/2 x'Hx - b'x + sum l1_j |x_j|`` by cyclic coordinate descent.
 
     Parameters
@@ -98,7 +100,7 @@ def lasso_cd(H, b, l1, x0=None, *, tol: float = 1e-12, max_sweeps: int = 10_000)
     return x, sweeps
 
 
-def nodewise_lasso(G, rows, alpha, *, tol: float = 1e-12, max_sweeps: int = 10_000):
+def nodewise_lasso(G, rows, alpha, *, tol: float = 1e-12, max_sweeps: int = MAX_SWEEPS):
     """Node-wise lasso regressions of columns ``rows`` on the others, from the Gram.
 
     For each ``j`` in ``rows`` (with ``G = X^T X / n`` for some design ``X``),
