@@ -117,6 +117,15 @@ def theta_rows(Sigma, rows, alpha, tol):
     return out, usable, sweeps
 
 
+def _least_squares_sums(X, y, m, fit_intercept, xp) -> dict:
+    """``X~^T M y`` and ``y^T M y`` (the gaussian identity dispersion needs them)."""
+    my = y if m is None else m * y
+    xy = to_host(X.T @ my)
+    if fit_intercept:
+        xy = np.concatenate([[float(xp.sum(my))], xy])
+    return {"xy": xy, "yy": float(xp.sum(my * y))}
+
+
 def identified_columns(Sigma, fit_intercept: bool) -> np.ndarray:
     """Which parameters the block's data can inform: False for a column that is
     constant within the block (zero weighted variance about the intercept; zero
@@ -142,13 +151,6 @@ def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
     fi = spec.fit_intercept
     out: dict = {"n": n}
     out["n_pos"] = n if m is None else int(xp.sum(xp.astype(m > 0, m.dtype)))
-    if spec.sufficient_stats:
-        yy = y * y if m is None else m * y * y
-        my = y if m is None else m * y
-        xy = to_host(X.T @ my) if not fi else np.concatenate([[float(xp.sum(my))],
-                                                                 to_host(X.T @ my)])
-        out["yy"] = float(xp.sum(yy))
-        out["xy"] = xy
     if spec.method == "naive_unregularized":
         fit = fit_local(X, y, m, family, fit_intercept=fi, tol=spec.tol,
                         max_iter=spec.max_iter)
@@ -160,11 +162,15 @@ def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
             return out
         out.update(theta_sum=fit.theta, inv_info_sum=PSDFactor(fit.information).inverse(),
                    gram_sum=fit.information, n_used=1, blocks=[record])
+        if spec.sufficient_stats:
+            out.update(_least_squares_sums(X, y, m, fi, xp))
         return out
     fit = fit_local_enet(X, y, m, family, spec.l1, spec.l2, fit_intercept=fi, tol=spec.tol,
                          max_iter=spec.max_iter)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
     S = fit.weight_sum
+    if spec.sufficient_stats:  # the least-squares fit has them already
+        out.update(xy=fit.xy, yy=fit.yy)
     Sigma = fit.information / S
     ident = identified_columns(Sigma, fi)
     out.update(theta_sum=fit.theta, gram_sum=fit.information, weight_sum=S, n_used=1,

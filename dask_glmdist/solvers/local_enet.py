@@ -19,7 +19,8 @@ by coordinate descent on the p x p matrix H, and takes the largest step
 ``F(theta + t d) <= F(theta) + 1e-4 t Delta``, ``Delta = g^T d + l1^T(|theta + d| - |theta|)``
 (proximal Newton; Lee, Sun & Saunders 2014). The loss along d costs one product
 ``X~ d`` and then O(n) per trial. With the gaussian identity model the quadratic model
-is exact and one step solves the problem.
+is exact: one pass forms ``X~^T M X~``, ``X~^T M y`` and ``y^T M y`` (``M`` the prior
+weights) and the problem is solved on those p x p sums alone.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._array import get_namespace, to_host
-from .gram_cd import lasso_cd
-from .local import _start, eta_of, evaluate
+from .gram_cd import MAX_SWEEPS, lasso_cd
+from .local import _score_and_information, _start, eta_of, evaluate
 
 __all__ = ["EnetFit", "fit_local_enet"]
 
@@ -52,6 +53,8 @@ class EnetFit:
     objective: float
     n_iter: int
     converged: bool
+    xy: np.ndarray | None = None   # gaussian identity: X~^T M y
+    yy: float | None = None        # and y^T M y
 
 
 def _penalised(dev, theta, S, l1, l2):
@@ -70,6 +73,8 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
     l1 = np.asarray(l1, dtype=np.float64)
     l2 = np.asarray(l2, dtype=np.float64)
     cd_tol = tol * 1e-3 if cd_tol is None else cd_tol
+    if family.name == "gaussian" and family.link.name == "identity":
+        return _fit_least_squares(X, y, m, l1, l2, fit_intercept, cd_tol, xp)
     S = float(X.shape[0]) if m is None else float(xp.sum(m))
     workspace: dict = {}
     theta = np.zeros(l1.shape[0])
@@ -126,3 +131,22 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
     gradient = -state.score / S + l2 * theta
     return EnetFit(theta=theta, gradient=gradient, information=state.information,
                    weight_sum=S, objective=F, n_iter=n_iter, converged=converged)
+
+
+def _fit_least_squares(X, y, m, l1, l2, fit_intercept, cd_tol, xp) -> EnetFit:
+    """The gaussian identity case from one pass: the sums ``X~^T M X~``, ``X~^T M y``,
+    ``y^T M y`` determine the objective, its minimiser and the gradient exactly."""
+    w = xp.ones_like(y) if m is None else m
+    my = w * y
+    xy, A = _score_and_information(X, my, w, fit_intercept, xp)
+    S = float(xp.sum(w))
+    yy = float(xp.sum(my * y))
+    H = A / S
+    H[np.diag_indices_from(H)] += l2
+    theta, sweeps = lasso_cd(H, xy / S, l1, tol=cd_tol)
+    At = A @ theta
+    gradient = (At - xy) / S + l2 * theta
+    rss = yy - 2.0 * float(theta @ xy) + float(theta @ At)
+    return EnetFit(theta=theta, gradient=gradient, information=A, weight_sum=S,
+                   objective=_penalised(rss, theta, S, l1, l2), n_iter=1,
+                   converged=sweeps < MAX_SWEEPS, xy=xy, yy=yy)
