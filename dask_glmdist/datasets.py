@@ -1,4 +1,5 @@
-"""Simulated data: the DLSA paper's designs and separated "diverted flights" data.
+"""Simulated data: the DLSA paper's designs, separated "diverted flights" data and
+sparse regressions for the debiased lasso.
 
 The DLSA paper's designs (Zhu, Li & Wang 2021, Section 4.1).
 
@@ -32,6 +33,8 @@ __all__ = [
     "DIVERTED_FLIGHTS_COEF",
     "make_diverted_flights",
     "simulate_flights_block",
+    "make_sparse_regression",
+    "simulate_sparse_block",
 ]
 
 DLSA_EXAMPLES = {
@@ -104,23 +107,31 @@ def make_dlsa_example(
     """
     if example not in DLSA_EXAMPLES:
         raise ValueError(f"example must be one of {sorted(DLSA_EXAMPLES)}, got {example!r}")
+    theta = DLSA_EXAMPLES[example][1].copy()
+    X, y = _assemble(
+        lambda k, s: (k, n_blocks, s, example, setting, random_state), simulate_block,
+        n_samples, n_blocks, theta.shape[0], as_dask,
+    )
+    return X, y, theta
+
+
+def _assemble(args_of, simulate, n_samples: int, n_blocks: int, p: int, as_dask: bool):
+    """Rows split as evenly as possible over the blocks; block k is
+    ``simulate(*args_of(k, rows_k))``, lazily (one dask chunk each) or in NumPy."""
     if not 1 <= n_blocks <= n_samples:
         raise ValueError(f"need 1 <= n_blocks <= n_samples, got {n_blocks} and {n_samples}")
-    theta = DLSA_EXAMPLES[example][1].copy()
-    p = theta.shape[0]
     base, extra = divmod(n_samples, n_blocks)
     sizes = [base + (1 if k < extra else 0) for k in range(n_blocks)]
     if not as_dask:
-        parts = [simulate_block(k, n_blocks, s, example, setting, random_state)
-                 for k, s in enumerate(sizes)]
-        return np.vstack([x for x, _ in parts]), np.concatenate([y for _, y in parts]), theta
-    make = dask.delayed(simulate_block, pure=True, nout=2)
+        parts = [simulate(*args_of(k, s)) for k, s in enumerate(sizes)]
+        return np.vstack([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+    make = dask.delayed(simulate, pure=True, nout=2)
     xs, ys = [], []
     for k, s in enumerate(sizes):
-        xk, yk = make(k, n_blocks, s, example, setting, random_state)
+        xk, yk = make(*args_of(k, s))
         xs.append(da.from_delayed(xk, shape=(s, p), dtype=np.float64))
         ys.append(da.from_delayed(yk, shape=(s,), dtype=np.float64))
-    return da.concatenate(xs, axis=0), da.concatenate(ys, axis=0), theta
+    return da.concatenate(xs, axis=0), da.concatenate(ys, axis=0)
 
 
 # ------------------------------------------------------------------------------------
@@ -193,19 +204,84 @@ def make_diverted_flights(
     names : list of str
         The column names.
     """
-    if not 1 <= n_blocks <= n_samples:
-        raise ValueError(f"need 1 <= n_blocks <= n_samples, got {n_blocks} and {n_samples}")
     names = list(DIVERTED_FLIGHTS_COEF)[1:]
-    base, extra = divmod(n_samples, n_blocks)
-    sizes = [base + (1 if k < extra else 0) for k in range(n_blocks)]
-    if not as_dask:
-        parts = [simulate_flights_block(k, s, random_state, rare_share)
-                 for k, s in enumerate(sizes)]
-        return np.vstack([x for x, _ in parts]), np.concatenate([y for _, y in parts]), names
-    make = dask.delayed(simulate_flights_block, pure=True, nout=2)
-    xs, ys = [], []
-    for k, s in enumerate(sizes):
-        xk, yk = make(k, s, random_state, rare_share)
-        xs.append(da.from_delayed(xk, shape=(s, len(names)), dtype=np.float64))
-        ys.append(da.from_delayed(yk, shape=(s,), dtype=np.float64))
-    return da.concatenate(xs, axis=0), da.concatenate(ys, axis=0), names
+    X, y = _assemble(lambda k, s: (k, s, random_state, rare_share), simulate_flights_block,
+                     n_samples, n_blocks, len(names), as_dask)
+    return X, y, names
+
+
+# ------------------------------------------------------------------------------------
+# sparse regression designs for the debiased lasso
+# ------------------------------------------------------------------------------------
+
+
+def simulate_sparse_block(k: int, n_rows: int, coef: np.ndarray, family: str, rho: float,
+                          seed: int):
+    """Rows of block ``k``: AR(1)-correlated standard normal features, ``y`` from
+    the family with linear predictor ``coef[0] + X coef[1:]``."""
+    rng = np.random.default_rng([seed, k, 11])
+    p = coef.shape[0] - 1
+    e = rng.standard_normal((n_rows, p))
+    X = np.empty_like(e)
+    X[:, 0] = e[:, 0]
+    c = np.sqrt(1.0 - rho * rho)
+    for j in range(1, p):
+        X[:, j] = rho * X[:, j - 1] + c * e[:, j]
+    eta = coef[0] + X @ coef[1:]
+    if family == "gaussian":
+        y = eta + rng.standard_normal(n_rows)
+    elif family == "binomial":
+        y = (rng.random(n_rows) < 0.5 * (1.0 + np.tanh(0.5 * eta))).astype(np.float64)
+    else:
+        y = rng.poisson(np.exp(eta)).astype(np.float64)
+    return X, y
+
+
+def make_sparse_regression(
+    n_samples: int = 100_000,
+    n_features: int = 100,
+    *,
+    n_informative: int = 10,
+    family: str = "gaussian",
+    n_blocks: int = 10,
+    rho: float = 0.5,
+    random_state: int = 0,
+    as_dask: bool = True,
+):
+    """A sparse GLM: few non-zero coefficients among many correlated features.
+
+    Features are standard normal with AR(1) correlation ``rho^|i - j|``; the first
+    ``n_informative`` coefficients alternate in sign with magnitudes decreasing from
+    1 to 0.3 (halved for binomial and Poisson), the rest are 0; the intercept is 0.5
+    (0.2 for Poisson). Gaussian noise has variance 1.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_informative : int
+    family : {"gaussian", "binomial", "poisson"}
+    n_blocks : int
+        Row blocks, generated lazily and deterministically from ``(random_state, k)``.
+    rho : float
+    random_state : int
+    as_dask : bool, default=True
+
+    Returns
+    -------
+    X : array of shape (n_samples, n_features)
+    y : array of shape (n_samples,)
+    coef : ndarray of shape (n_features + 1,)
+        True ``[intercept, *coefficients]``.
+    """
+    if family not in ("gaussian", "binomial", "poisson"):
+        raise ValueError(f"family must be gaussian, binomial or poisson, got {family!r}")
+    if not 0 <= n_informative <= n_features:
+        raise ValueError("need 0 <= n_informative <= n_features")
+    coef = np.zeros(n_features + 1)
+    signs = np.where(np.arange(n_informative) % 2 == 0, 1.0, -1.0)
+    coef[1:n_informative + 1] = signs * np.linspace(1.0, 0.3, n_informative)
+    if family != "gaussian":
+        coef[1:] *= 0.5
+    coef[0] = 0.2 if family == "poisson" else 0.5
+    X, y = _assemble(lambda k, s: (k, s, coef, family, rho, random_state),
+                     simulate_sparse_block, n_samples, n_blocks, n_features, as_dask)
+    return X, y, coef

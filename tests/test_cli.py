@@ -10,7 +10,8 @@ import statsmodels.api as sm
 from dask_glmdist.cli import main
 from dask_glmdist.datasets import make_dlsa_example
 
-SMALL = ["demo", "--n", "20000", "--partitions", "4", "--flights", "100000"]
+SMALL = ["demo", "--n", "20000", "--partitions", "4", "--flights", "100000",
+         "--sparse-n", "60000"]
 
 
 def _section(text: str, title: str, next_title: str) -> list[str]:
@@ -116,16 +117,49 @@ def test_demo_act_two_separated_flights(small_demo_output):
     np.testing.assert_allclose([row[5] for row in table.values()], ref.bse_, atol=6e-4)
 
 
+def test_demo_act_three_debiased_lasso(small_demo_output):
+    """The printed debiased estimates are those of an in-memory fit on the same four
+    blocks; the lasso mean is shrunk, the debiased estimate is not."""
+    from dask_glmdist import DebiasedLassoRegressor
+    from dask_glmdist.datasets import make_sparse_regression
+
+    text = small_demo_output
+    for step in ["Act 3: DebiasedLassoRegressor", "[1/3] fitting method='naive'",
+                 "[2/3] fitting method='debiased'", "[3/3] for reference"]:
+        assert step in text
+    rows = {}
+    for line in _section(text, "Coefficients (intercept, the 10 active", "The lasso mean"):
+        parts = line.split()
+        if len(parts) == 7 and parts[0] != "truth":
+            rows[parts[0]] = [float(v) for v in parts[1:6]] + [parts[6] == "yes"]
+    assert list(rows)[:3] == ["intercept", "x0", "x1"] and len(rows) == 15
+    X, y, coef = make_sparse_regression(60_000, 100, n_informative=10, family="binomial",
+                                        n_blocks=4, as_dask=False)
+    ref = DebiasedLassoRegressor(0.001, family="binomial", n_partitions=4).fit(X, y)
+    names = ref.summary().index
+    for name, (truth, _, debiased, se, mle, _) in rows.items():
+        i = list(names).index(name)
+        assert truth == pytest.approx(coef[i], abs=6e-5)
+        assert debiased == pytest.approx(ref.params_[i], abs=6e-5)
+        assert se == pytest.approx(ref.bse_[i], abs=6e-5)
+        assert abs(debiased - mle) < 0.5 * se  # one round, close to the global MLE
+    active = [rows[f"x{j}"] for j in range(10)]
+    assert all(abs(r[1]) < abs(r[2]) for r in active)  # the lasso mean is shrunk
+    assert sum(r[5] for r in rows.values()) >= 12
+
+
 def test_demo_on_a_distributed_cluster(capsys):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster:
         rc = main(["demo", "--n", "4000", "--partitions", "2", "--no-progress",
-                   "--flights", "40000", "--scheduler-address", cluster.scheduler_address])
+                   "--flights", "40000", "--sparse-n", "8000",
+                   "--scheduler-address", cluster.scheduler_address])
     assert rc == 0
     text = capsys.readouterr().out
     assert "running on the distributed scheduler at" in text
     assert "correct model:" in text and "mBR summary()" in text
+    assert "intervals cover the truth for" in text
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"]])
