@@ -53,23 +53,30 @@ def simulate_block(k: int, n_blocks: int, n_rows: int, example: int, setting: in
     if setting == 1:
         X = e
     elif setting == 2:
-        rho = rng.uniform(0.2, 0.3)
-        X = np.empty_like(e)
-        X[:, 0] = e[:, 0]
-        c = np.sqrt(1.0 - rho * rho)
-        for j in range(1, p):  # AR(1) columns: corr(x_i, x_j) = rho^|i - j|, unit variance
-            X[:, j] = rho * X[:, j - 1] + c * e[:, j]
-        X += (k + 1) / n_blocks
+        X = _ar1(e, rng.uniform(0.2, 0.3)) + (k + 1) / n_blocks
     else:
         raise ValueError(f"setting must be 1 or 2, got {setting!r}")
-    eta = X @ theta
+    return X, _response(X @ theta, family, rng)
+
+
+def _ar1(e: np.ndarray, rho: float) -> np.ndarray:
+    """Columns with corr(x_i, x_j) = rho^|i - j| and unit variance, from i.i.d. ``e``."""
+    X = np.empty_like(e)
+    X[:, 0] = e[:, 0]
+    c = np.sqrt(1.0 - rho * rho)
+    for j in range(1, e.shape[1]):
+        X[:, j] = rho * X[:, j - 1] + c * e[:, j]
+    return X
+
+
+def _response(eta: np.ndarray, family: str, rng) -> np.ndarray:
+    """y given the linear predictor: N(eta, 1), Bernoulli(logistic(eta)) or Poisson(e^eta)."""
+    n = eta.shape[0]
     if family == "gaussian":
-        y = eta + rng.standard_normal(n_rows)
-    elif family == "binomial":
-        y = (rng.random(n_rows) < 0.5 * (1.0 + np.tanh(0.5 * eta))).astype(np.float64)
-    else:
-        y = rng.poisson(np.exp(eta)).astype(np.float64)
-    return X, y
+        return eta + rng.standard_normal(n)
+    if family == "binomial":
+        return (rng.random(n) < 0.5 * (1.0 + np.tanh(0.5 * eta))).astype(np.float64)
+    return rng.poisson(np.exp(eta)).astype(np.float64)
 
 
 def make_dlsa_example(
@@ -221,20 +228,8 @@ def simulate_sparse_block(k: int, n_rows: int, coef: np.ndarray, family: str, rh
     the family with linear predictor ``coef[0] + X coef[1:]``."""
     rng = np.random.default_rng([seed, k, 11])
     p = coef.shape[0] - 1
-    e = rng.standard_normal((n_rows, p))
-    X = np.empty_like(e)
-    X[:, 0] = e[:, 0]
-    c = np.sqrt(1.0 - rho * rho)
-    for j in range(1, p):
-        X[:, j] = rho * X[:, j - 1] + c * e[:, j]
-    eta = coef[0] + X @ coef[1:]
-    if family == "gaussian":
-        y = eta + rng.standard_normal(n_rows)
-    elif family == "binomial":
-        y = (rng.random(n_rows) < 0.5 * (1.0 + np.tanh(0.5 * eta))).astype(np.float64)
-    else:
-        y = rng.poisson(np.exp(eta)).astype(np.float64)
-    return X, y
+    X = _ar1(rng.standard_normal((n_rows, p)), rho)
+    return X, _response(coef[0] + X @ coef[1:], family, rng)
 
 
 def make_sparse_regression(

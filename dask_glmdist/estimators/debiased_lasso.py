@@ -377,30 +377,29 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 "average: their local maximum likelihood estimate does not exist ("
                 f"{excluded[0]['excluded']}).", UserWarning, stacklevel=3,
             )
-        constant: dict = {}
-        for r in records:
-            for j in r.get("constant_columns", ()):
-                constant.setdefault(j, []).append(r["index"])
-        if constant:
-            items = sorted(constant.items())[:10]
-            detail = "; ".join(f"{self._names([j])[0]}: blocks {b[:10]}" for j, b in items)
+        detail = self._blocks_per_parameter(records, "constant_columns")
+        if detail:
             warnings.warn(
                 "Columns constant within some row blocks carry no information there; "
                 f"their coefficients are averaged over the other blocks ({detail}).",
                 UserWarning, stacklevel=3,
             )
-        degenerate: dict = {}
-        for r in records:
-            for j in r.get("degenerate_rows", ()):
-                degenerate.setdefault(j, []).append(r["index"])
-        if degenerate and self.nodewise == "full":
-            items = sorted(degenerate.items())[:10]
-            detail = "; ".join(f"{self._names([j])[0]}: blocks {b[:10]}" for j, b in items)
+        detail = self._blocks_per_parameter(records, "degenerate_rows")
+        if detail and self.nodewise == "full":
             warnings.warn(
                 "Node-wise rows that a block could not form (the column is constant or "
                 f"collinear with others there) were averaged over the other blocks ({detail}).",
                 UserWarning, stacklevel=3,
             )
+
+    def _blocks_per_parameter(self, records, key) -> str:
+        """``"x0: blocks [0, 3]; ..."`` for the parameters the records list under key."""
+        where: dict = {}
+        for r in records:
+            for j in r.get(key, ()):
+                where.setdefault(j, []).append(r["index"])
+        return "; ".join(f"{self._names([j])[0]}: blocks {b[:10]}"
+                         for j, b in sorted(where.items())[:10])
 
     def _check_inference(self) -> None:
         check_is_fitted(self)
