@@ -1,0 +1,596 @@
+"""Proximal quasi-Newton (PQN) engine: exact penalised GLM fits, one round per iteration.
+
+The problem, over all row blocks together, is
+
+    minimise  F(theta) = D(theta) / (2 S) + sum_j l2_j theta_j^2 / 2 + sum_j l1_j |theta_j|
+    subject to |theta_j| <= u_j,
+
+with ``theta = [intercept, *coef]``, D the deviance at dispersion 1 (``-2 loglik`` up
+to a constant), ``S`` the number of rows (or the sum of the prior weights m),
+``l1 = alpha * l1_ratio``, ``l2 = alpha * (1 - l1_ratio)`` and ``u = max_abs_coef``
+(0, 0 and infinity for the intercept). It is scikit-learn's and glum's scaling:
+``D / (2 S)`` is the averaged negative log-likelihood for binomial and Poisson models
+and half the mean squared error for the gaussian one.
+
+One iteration is one round of map over blocks + tree sum (Tran, Ernst et al.,
+fedpydeseq2's ``fed_PQN``, generalised to GLM families, the elastic net and one
+shared parameter vector):
+
+1. The master broadcasts the iterate ``theta``, a direction ``d`` and a ladder of step
+   sizes ``s_i = s_0 2^-i``. Every block forms ``eta0 = X~ theta`` and ``delta = X~ d``
+   (one pass, two columns: ``eta(s) = eta0 - s delta`` is linear in s, so the whole
+   ladder costs these two mat-vecs, not one per step) and returns, for every step,
+   its deviance, Pearson statistic and score ``X~^T r(s)``, plus the information
+   ``X~^T W X~`` at the first step, all in the same tiled pass.
+2. The master takes the largest step meeting the Armijo condition
+   ``F(theta - s d) <= F(theta) - c s Delta`` (``Delta`` the proximal Newton decrement).
+3. It computes the next direction by proximal Newton: with the gradient g of the
+   smooth part and the scaling ``H = I/S + diag(l2) + tau I`` (I the Fisher
+   information),
+
+       z = argmin_{|z| <= u}  g^T (z - theta) + (z - theta)^T H (z - theta) / 2 + l1^T |z|
+
+   by coordinate descent on the p x p matrix H (:func:`.gram_cd.lasso_cd`, which
+   clips each coordinate update to the box), and ``d = theta - z``. Coordinates at a
+   bound whose gradient pushes outwards (the binding set of Bertsekas' projected
+   Newton method that the seed's projected scaling removes) are held there by the
+   clipped updates; solving the box exactly inside the model keeps every trial
+   point ``theta - s d = (1 - s) theta + s z`` feasible, so no step is clipped and
+   ``eta(s)`` stays linear in s.
+4. ``tau`` is a ridge on the scaling, the seed's stabiliser for the first steps: it
+   starts at ``1e-3`` of the mean diagonal and is divided by 10 after every full
+   step and multiplied by 10 after every shortened one (then it vanishes and the
+   iteration is proximal Newton with Fisher scaling, quadratically convergent for
+   canonical links).
+
+The information returned with the ladder is taken at its first step; when a shorter
+step is accepted the next scaling is that nearby matrix (the "quasi" in PQN) -- the
+gradient, the objective and so the solution and the stopping test are always exact.
+Iteration stops when the relative change of F is below ``tol`` and the largest
+violation of the KKT conditions (the minimum-norm subgradient of F, projected on the
+box) is below ``tol`` as well.
+
+The first round evaluates the start. From a cold start with constant mean
+(intercept-only, or all-zero coefficients without intercept) it needs only one pass
+of sums -- the weighted Gram ``X~^T M X~`` and ``X~^T M y`` -- because the score and
+information at a constant mean are those sums times scalars. For the gaussian
+identity model those sums *are* the problem: it is solved on the master with no
+further pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._array import get_namespace, to_host
+from .._blocks import BlockedData, check_block, map_reduce, problem_blocks, raise_for_problems
+from .gram_cd import MAX_SWEEPS, lasso_cd
+from .local import TILE_ROWS
+
+logger = logging.getLogger("dask_glmdist")
+
+__all__ = ["Penalty", "PQNResult", "fit_pqn", "ladder_block", "sums_block"]
+
+ARMIJO = 1e-4
+LONG_LADDER = 12       # steps 1 .. 2^-11: the first iteration and after a short step
+SHORT_LADDER = 3       # steps 1, 1/2, 1/4 once full steps are being accepted
+MIN_STEP = 2.0 ** -40  # below this the line search has failed
+RIDGE_START = 1e-3
+RIDGE_FLOOR = 1e-12
+
+
+# --------------------------------------------------------------------------------------
+# the penalty (host, p-sized)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Penalty:
+    """Elastic-net weights and box of every parameter (``[intercept, *coef]`` order)."""
+
+    l1: np.ndarray
+    l2: np.ndarray
+    bound: np.ndarray  # inf where unbounded
+
+    @classmethod
+    def elastic_net(cls, n_features, alpha, l1_ratio, max_abs_coef, fit_intercept):
+        k = n_features + int(fit_intercept)
+        l1 = np.full(k, float(alpha) * float(l1_ratio))
+        l2 = np.full(k, float(alpha) * (1.0 - float(l1_ratio)))
+        bound = np.full(k, np.inf if max_abs_coef is None else float(max_abs_coef))
+        if fit_intercept:
+            l1[0] = l2[0] = 0.0
+            bound[0] = np.inf
+        return cls(l1, l2, bound)
+
+    @property
+    def boxed(self) -> bool:
+        return bool(np.any(np.isfinite(self.bound)))
+
+    def value(self, theta) -> float:
+        return 0.5 * float(self.l2 @ (theta * theta)) + float(self.l1 @ np.abs(theta))
+
+    def values(self, thetas) -> np.ndarray:
+        """Penalty of each row of ``thetas``."""
+        return 0.5 * (thetas * thetas) @ self.l2 + np.abs(thetas) @ self.l1
+
+    def kkt_violation(self, theta, grad) -> np.ndarray:
+        """Per parameter, the distance of ``-grad`` from the subdifferential + normal cone.
+
+        ``grad`` is the gradient of the smooth part. Zero for every parameter exactly
+        at a solution.
+        """
+        l1, u = self.l1, self.bound
+        v = np.where(theta > 0, grad + l1, np.where(theta < 0, grad - l1, 0.0))
+        at_zero = theta == 0
+        v = np.where(at_zero, np.sign(grad) * np.maximum(np.abs(grad) - l1, 0.0), v)
+        eps = 1e-12 * np.maximum(np.where(np.isfinite(u), u, 1.0), 1.0)
+        upper = np.isfinite(u) & (theta >= u - eps)
+        lower = np.isfinite(u) & (theta <= -u + eps)
+        v = np.where(upper, np.maximum(grad + l1, 0.0), v)   # F may only fall outwards
+        v = np.where(lower, np.minimum(grad - l1, 0.0), v)
+        return np.abs(v)
+
+
+# --------------------------------------------------------------------------------------
+# block functions (run where the blocks live; array-namespace generic)
+# --------------------------------------------------------------------------------------
+
+
+def _tiles(n: int, numpy_block: bool):
+    step = TILE_ROWS if numpy_block else max(n, 1)
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=None):
+    """Weighted Gram ``X~^T M X~`` (intercept border always kept) and the y sums.
+
+    ``X~^T M [1, y]`` is the Gram's first column and ``gy``; with the sums the score
+    and information at any constant mean follow on the master. Also checks the block
+    when ``validate`` (dask input: the first pass is where its values are seen).
+    """
+    xp = get_namespace(X)
+    n, p = int(X.shape[0]), int(X.shape[1])
+    out = {"n": n}
+    if validate:
+        problems = check_block(X, y, m, family=family)
+        if offset is not None and not bool(xp.all(xp.isfinite(offset))):
+            problems["nonfinite_offset"] = 1
+        if problems:
+            return {**out, "problems": problems, "blocks": [{"index": block_index,
+                                                             "problems": sorted(problems)}]}
+    w = xp.ones_like(y, dtype=X.dtype) if m is None else xp.asarray(m, dtype=X.dtype)
+    yf = xp.asarray(y, dtype=X.dtype)
+    my = w * yf
+    numpy_block = isinstance(X, np.ndarray)
+    gram = np.zeros((p, p))
+    cols = np.zeros((p, 2))
+    sw = xp.sqrt(w)
+    both = xp.stack([w, my], axis=1)
+    for a, b in _tiles(n, numpy_block):
+        Xt = X[a:b, :]
+        Xs = Xt * sw[a:b, None]
+        gram += to_host(Xs.T @ Xs)
+        cols += to_host(Xt.T @ both[a:b, :])
+    A = np.empty((p + 1, p + 1))
+    A[1:, 1:] = gram
+    A[0, 1:] = A[1:, 0] = cols[:, 0]
+    A[0, 0] = float(xp.sum(w))
+    gy = np.concatenate([[float(xp.sum(my))], cols[:, 1]])
+    return {**out, "gram": A, "gy": gy, "yy": float(xp.sum(my * yf)),
+            "weight": float(xp.sum(w)), "n_pos": int(xp.sum(w > 0))}
+
+
+def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, block_index,
+                 offset=None):
+    """Deviance, Pearson statistic and score at ``theta - s d`` for every step s, and
+    the information at the first step, in one tiled pass over the block.
+
+    ``direction`` None (or all zero) evaluates at ``theta`` only (one step).
+    Returns ``invalid`` counts per step: rows whose linear predictor leaves the
+    family's domain (those steps are unusable).
+    """
+    xp = get_namespace(X)
+    n, p = int(X.shape[0]), int(X.shape[1])
+    fi = int(fit_intercept)
+    steps = np.asarray(steps, dtype=np.float64)
+    L = steps.shape[0]
+    d = np.zeros_like(theta) if direction is None else direction
+    C = xp.asarray(np.stack([theta[fi:], d[fi:]], axis=1), dtype=X.dtype)
+    c0 = (float(theta[0]), float(d[0])) if fi else (0.0, 0.0)
+    S = xp.asarray(steps, dtype=X.dtype)
+    yf = xp.asarray(y, dtype=X.dtype)
+    numpy_block = isinstance(X, np.ndarray)
+    dev = np.zeros(L)
+    pearson = np.zeros(L)
+    invalid = np.zeros(L)
+    score = np.zeros((p + 1, L))
+    gram = np.zeros((p, p))
+    wsum = 0.0
+    wcol = np.zeros(p)
+    for a, b in _tiles(n, numpy_block):
+        Xt = X[a:b, :]
+        E = Xt @ C
+        eta0 = E[:, 0] + c0[0]
+        if offset is not None:
+            eta0 = eta0 + offset[a:b]
+        H = eta0[:, None] - (E[:, 1] + c0[1])[:, None] * S[None, :]
+        ok = family.valid_eta(H)
+        bad = ~ok
+        invalid += to_host(xp.sum(xp.astype(bad, X.dtype), axis=0))
+        if bool(xp.any(bad)):
+            H = xp.where(ok, H, xp.zeros_like(H) + eta0[:, None])
+        mu, dmu = family.link.inverse_and_deriv(H)
+        yt = yf[a:b, None]
+        v = family.variance(mu)
+        t = dmu / v
+        resid = yt - mu
+        ud = family.unit_deviance(yt, mu)
+        pr = resid * resid / v
+        if m is not None:
+            mt = xp.asarray(m[a:b], dtype=X.dtype)[:, None]
+            pos = mt > 0
+            zero = xp.zeros_like(ud)
+            ud = xp.where(pos, mt * ud, zero)
+            pr = xp.where(pos, mt * pr, zero)
+            t = mt * t
+        dev += to_host(xp.sum(ud, axis=0))
+        pearson += to_host(xp.sum(pr, axis=0))
+        r = t * resid
+        w0 = t[:, 0] * dmu[:, 0]
+        Xs = Xt * xp.sqrt(w0)[:, None]
+        gram += to_host(Xs.T @ Xs)
+        rw = to_host(Xt.T @ xp.concat([r, w0[:, None]], axis=1))
+        score[1:, :] += rw[:, :L]
+        wcol += rw[:, L]
+        score[0, :] += to_host(xp.sum(r, axis=0))
+        wsum += float(xp.sum(w0))
+    info = np.empty((p + 1, p + 1))
+    info[1:, 1:] = gram
+    info[0, 1:] = info[1:, 0] = wcol
+    info[0, 0] = wsum
+    if not fi:
+        score, info = score[1:], info[1:, 1:]
+    return {"deviance": dev, "pearson": pearson, "invalid": invalid, "score": score,
+            "information": info}
+
+
+def irls_start_block(X, y, m, *, family, fit_intercept, block_index, offset=None):
+    """``X~^T W0 X~`` and ``X~^T W0 z0`` at R's ``mustart`` (one IRLS step, no theta)."""
+    xp = get_namespace(X)
+    n, p = int(X.shape[0]), int(X.shape[1])
+    mu0 = family.starting_mu(y, m)
+    eta0 = family.link.link(mu0)
+    d0 = family.link.inverse_deriv(eta0)
+    t = d0 / family.variance(mu0)
+    if m is not None:
+        t = m * t
+    w0 = t * d0
+    z = t * (y - mu0) + w0 * (eta0 if offset is None else eta0 - offset)
+    numpy_block = isinstance(X, np.ndarray)
+    gram = np.zeros((p, p))
+    cols = np.zeros((p, 2))
+    both = xp.stack([w0, z], axis=1)
+    for a, b in _tiles(n, numpy_block):
+        Xt = X[a:b, :]
+        Xs = Xt * xp.sqrt(w0[a:b])[:, None]
+        gram += to_host(Xs.T @ Xs)
+        cols += to_host(Xt.T @ both[a:b, :])
+    A = np.empty((p + 1, p + 1))
+    A[1:, 1:] = gram
+    A[0, 1:] = A[1:, 0] = cols[:, 0]
+    A[0, 0] = float(xp.sum(w0))
+    b = np.concatenate([[float(xp.sum(z))], cols[:, 1]])
+    if not fit_intercept:
+        A, b = A[1:, 1:], b[1:]
+    return {"information": A, "rhs": b}
+
+
+# --------------------------------------------------------------------------------------
+# the master
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SmoothState:
+    """The smooth part at one point: what the next direction and a warm start need."""
+
+    theta: np.ndarray
+    deviance: float
+    pearson: float
+    score: np.ndarray        # X~^T r (unscaled; the log-likelihood's gradient at phi = 1)
+    information: np.ndarray  # X~^T W X~ (unscaled)
+
+
+@dataclass
+class PQNResult:
+    """Outcome of :func:`fit_pqn` (all host NumPy)."""
+
+    theta: np.ndarray
+    objective: float
+    state: SmoothState
+    weight_sum: float
+    n_obs: int
+    n_pos: int
+    n_iter: int
+    n_rounds: int
+    converged: bool
+    kkt: float
+    objective_path: list = field(default_factory=list)
+    step_sizes: list = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class DataSums:
+    """First-pass sums (weighted Gram with intercept border, y sums, counts)."""
+
+    gram: np.ndarray
+    gy: np.ndarray
+    yy: float
+    weight: float
+    n_obs: int
+    n_pos: int
+
+
+def data_sums(data: BlockedData, family, *, fit_intercept, validate, split_every=8,
+              progress=False) -> DataSums:
+    """The sums round (also the validation pass for dask input)."""
+    s = map_reduce(sums_block, data, family=family, fit_intercept=fit_intercept,
+                   validate=validate, split_every=split_every, label="pqn sums",
+                   progress=progress)
+    problems = s.get("problems", {})
+    if problems:
+        raise_for_problems(problems, problem_blocks(s.get("blocks", [])))
+    if s["weight"] <= 0:
+        raise ValueError("Invalid input: all sample weights are zero.")
+    return DataSums(s["gram"], s["gy"], s["yy"], s["weight"], s["n"], s["n_pos"])
+
+
+def _strip(gram, gy, fit_intercept):
+    return (gram, gy) if fit_intercept else (gram[1:, 1:], gy[1:])
+
+
+def constant_mean_state(sums: DataSums, family, fit_intercept) -> SmoothState | None:
+    """The smooth state at the intercept-only MLE (or at theta = 0 without intercept).
+
+    At a constant mean mu0 the score is ``(d/V)(X~^T M y - mu0 X~^T M 1)`` and the
+    information ``(d^2/V) X~^T M X~``. The deviance there is not a function of the
+    sums for every family; it is left NaN and the first ladder evaluates it (step 0).
+    Returns None when the constant mean is outside the family's range.
+    """
+    k = sums.gram.shape[0] - 1 + int(fit_intercept)
+    theta = np.zeros(k)
+    if fit_intercept:
+        ybar = sums.gy[0] / sums.weight
+        mu0 = np.array([ybar])
+        if not bool(np.all(family.valid_mu(mu0))):
+            return None
+        theta[0] = float(np.asarray(family.link.link(mu0))[0])
+        eta = np.array([theta[0]])
+    else:
+        eta = np.array([0.0])
+        if not bool(np.all(family.valid_eta(eta))):
+            return None
+    mu, dmu = family.link.inverse_and_deriv(eta)
+    mu, dmu = float(mu[0]), float(dmu[0])
+    v = float(np.asarray(family.variance(np.array([mu])))[0])
+    if not (np.isfinite(mu) and v > 0):
+        return None
+    score = (dmu / v) * (sums.gy - mu * sums.gram[:, 0])
+    info = (dmu * dmu / v) * sums.gram
+    score, info = score[1 - int(fit_intercept):], info if fit_intercept else info[1:, 1:]
+    return SmoothState(theta, np.nan, np.nan, score, info)
+
+
+def solve_direction(theta, grad, information, S, pen: Penalty, ridge, cd_tol):
+    """Proximal Newton point z and decrement for the scaling ``I/S + l2 + ridge*mean diag``.
+
+    Returns ``(z, decrement)`` with ``decrement = g^T (z - theta) + l1^T (|z| - |theta|)``
+    (<= 0; 0 exactly at a solution).
+    """
+    Hs = information / S
+    Hs[np.diag_indices_from(Hs)] += pen.l2
+    scale = float(np.mean(np.diag(Hs))) if Hs.size else 1.0
+    if ridge > 0:
+        Hs[np.diag_indices_from(Hs)] += ridge * max(scale, 1e-300)
+    b = Hs @ theta - grad
+    z, sweeps = lasso_cd(Hs, b, pen.l1, x0=theta, bound=pen.bound if pen.boxed else None,
+                         tol=cd_tol)
+    if sweeps >= MAX_SWEEPS:
+        logger.info("PQN direction: coordinate descent stopped at %d sweeps", sweeps)
+    dec = float(grad @ (z - theta)) + float(pen.l1 @ (np.abs(z) - np.abs(theta)))
+    return z, dec
+
+
+def least_squares(sums: DataSums, pen: Penalty, fit_intercept, tol, theta0=None):
+    """Gaussian identity: the exact minimiser from the sums (no further pass).
+
+    Returns ``(theta, objective, gradient, rss)``.
+    """
+    A, xy = _strip(sums.gram, sums.gy, fit_intercept)
+    S = sums.weight
+    H = A / S
+    H[np.diag_indices_from(H)] += pen.l2
+    theta, sweeps = lasso_cd(H, xy / S, pen.l1, x0=theta0,
+                             bound=pen.bound if pen.boxed else None, tol=tol * 1e-4)
+    At = A @ theta
+    rss = max(sums.yy - 2.0 * float(theta @ xy) + float(theta @ At), 0.0)
+    grad = (At - xy) / S + pen.l2 * theta
+    return theta, rss / (2.0 * S) + pen.value(theta), grad, rss, sweeps < MAX_SWEEPS
+
+
+def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol: float,
+            max_iter: int, sums: DataSums | None = None, warm: SmoothState | None = None,
+            theta0=None, split_every: int = 8, progress: bool = False,
+            label: str = "PQN") -> PQNResult:
+    """Minimise the penalised objective (module docstring) over the blocks of ``data``.
+
+    Parameters
+    ----------
+    sums : DataSums, optional
+        The first-pass sums (computed here when missing and needed).
+    warm : SmoothState, optional
+        The smooth state at a feasible warm start (e.g. the previous solution of a
+        path); no start round is then needed.
+    theta0 : ndarray, optional
+        A warm start whose state is unknown (one evaluation round).
+    """
+    ctx = dict(family=family, fit_intercept=fit_intercept)
+    rounds = 0
+    if sums is None:
+        sums = data_sums(data, family, fit_intercept=fit_intercept,
+                         validate=True, split_every=split_every, progress=progress)
+        rounds += 1
+    if family.name == "gaussian" and family.link.name == "identity" and data.offset is None:
+        return _fit_gaussian_identity(sums, pen, fit_intercept, tol, rounds, theta0)
+    S = sums.weight
+    include_start = False
+
+    def run(theta, direction, steps):
+        nonlocal rounds
+        rounds += 1
+        return map_reduce(ladder_block, data, theta, direction, steps, **ctx,
+                          split_every=split_every, label=f"{label} round {rounds}",
+                          progress=progress)
+
+    if warm is not None:
+        state = warm
+    else:
+        state = None
+        if theta0 is None and data.offset is None:
+            state = constant_mean_state(sums, family, fit_intercept)
+            include_start = state is not None
+        if state is None:
+            theta = _start_theta(data, family, pen, fit_intercept, sums, theta0, ctx,
+                                 split_every, progress)
+            rounds += 1 if theta0 is None else 0
+            r = run(theta, None, np.zeros(1))
+            if r["invalid"][0] > 0 or not np.isfinite(r["deviance"][0]):
+                raise ValueError(
+                    f"no valid starting value for the {family.name} model with the "
+                    f"{family.link.name} link: its mean leaves the family's range at the "
+                    "start (fit an intercept, or use a link whose mean is always valid)"
+                )
+            state = SmoothState(theta, float(r["deviance"][0]), float(r["pearson"][0]),
+                                r["score"][:, 0], r["information"])
+    theta = state.theta
+    F = state.deviance / (2.0 * S) + pen.value(theta) if not include_start else np.nan
+    info = state.information
+    grad = -state.score / S + pen.l2 * theta
+    ridge = RIDGE_START
+    cd_tol = min(1e-10, tol * 1e-3)
+    path = [] if include_start else [F]
+    step_sizes: list = []
+    converged = False
+    message = ""
+    ladder = LONG_LADDER
+    n_iter = 0
+    kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
+    z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
+    s0 = 1.0
+    while n_iter < max_iter:
+        if dec > -1e-300:
+            if include_start:  # the start is the solution: evaluate its objective
+                r = run(theta, None, np.zeros(1))
+                F = float(r["deviance"][0]) / (2.0 * S) + pen.value(theta)
+                path.append(F)
+                state = SmoothState(theta, float(r["deviance"][0]), float(r["pearson"][0]),
+                                    r["score"][:, 0], r["information"])
+            converged = kkt <= tol
+            message = "" if converged else "zero proximal Newton step"
+            break
+        n_iter += 1
+        d = theta - z
+        steps = s0 * 0.5 ** np.arange(ladder)
+        if include_start:
+            steps = np.concatenate([steps, [0.0]])
+        r = run(theta, d, steps)
+        ok = (r["invalid"] == 0) & np.isfinite(r["deviance"])
+        cand = theta[None, :] - steps[:, None] * d[None, :]
+        Fs = np.where(ok, r["deviance"], np.inf) / (2.0 * S) + pen.values(cand)
+        if include_start:
+            F = float(Fs[-1])
+            path.append(F)
+            Fs, steps = Fs[:-1], steps[:-1]
+            include_start = False
+        slack = 1e-14 * max(abs(F), 1.0)
+        good = np.flatnonzero(Fs <= F + ARMIJO * steps * dec + slack)
+        if good.size == 0:
+            s0 = steps[-1] * 0.5
+            ladder = LONG_LADDER
+            ridge = min(ridge * 10.0, 1e6)
+            if s0 < MIN_STEP:
+                converged = kkt <= np.sqrt(tol)
+                message = "line search failed: no decrease along the direction"
+                break
+            continue
+        i = int(good[0])
+        s = float(steps[i])
+        theta_new = cand[i]
+        F_new = float(Fs[i])
+        score = r["score"][:, i]
+        if np.all(np.isfinite(r["information"])) and r["invalid"][0] == 0:
+            info = r["information"]
+        state = SmoothState(theta_new, float(r["deviance"][i]), float(r["pearson"][i]),
+                            score, info)
+        grad = -score / S + pen.l2 * theta_new
+        kkt = float(np.max(pen.kkt_violation(theta_new, grad), initial=0.0))
+        change = abs(F - F_new) / max(abs(F), abs(F_new), 1.0)
+        theta, F = theta_new, F_new
+        path.append(F)
+        step_sizes.append(s)
+        logger.info("%s iteration %d: objective %.15g, KKT %.3g, step %.3g", label, n_iter,
+                    F, kkt, s)
+        full = i == 0 and s0 == 1.0
+        ridge = ridge * 0.1 if full else min(ridge * 10.0, 1e6)
+        if ridge < RIDGE_FLOOR:
+            ridge = 0.0
+        ladder = SHORT_LADDER if full else LONG_LADDER
+        s0 = 1.0
+        if change <= tol and kkt <= tol:
+            converged = True
+            break
+        z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
+    else:
+        message = f"did not converge in {max_iter} iterations"
+    if not converged and not message:
+        message = f"did not converge in {max_iter} iterations"
+    return PQNResult(theta=theta, objective=F, state=state, weight_sum=S,
+                     n_obs=sums.n_obs if sums else -1, n_pos=sums.n_pos if sums else -1,
+                     n_iter=n_iter, n_rounds=rounds, converged=converged, kkt=kkt,
+                     objective_path=path, step_sizes=step_sizes, message=message)
+
+
+def _start_theta(data, family, pen, fit_intercept, sums, theta0, ctx, split_every, progress):
+    """theta0 if given, else one IRLS step from R's mustart (penalised, in the box)."""
+    if theta0 is not None:
+        return np.clip(np.asarray(theta0, dtype=np.float64), -pen.bound, pen.bound)
+    s = map_reduce(irls_start_block, data, **ctx, split_every=split_every,
+                   label="PQN start", progress=progress)
+    S = sums.weight
+    H = s["information"] / S
+    H[np.diag_indices_from(H)] += pen.l2 + 1e-10 * max(float(np.mean(np.diag(H))), 1e-300)
+    theta, _ = lasso_cd(H, s["rhs"] / S, pen.l1, bound=pen.bound if pen.boxed else None,
+                        tol=1e-12)
+    return theta
+
+
+def _fit_gaussian_identity(sums, pen, fit_intercept, tol, rounds, theta0) -> PQNResult:
+    theta, F, grad, rss, ok = least_squares(sums, pen, fit_intercept, tol, theta0)
+    A, _ = _strip(sums.gram, sums.gy, fit_intercept)
+    S = sums.weight
+    kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
+    score = -(grad - pen.l2 * theta) * S
+    # Pearson = RSS for the gaussian family
+    state = SmoothState(theta, rss, rss, score, A.copy())
+    if not ok:
+        warnings.warn("coordinate descent did not converge on the least-squares problem",
+                      stacklevel=3)
+    return PQNResult(theta=theta, objective=F, state=state, weight_sum=S, n_obs=sums.n_obs,
+                     n_pos=sums.n_pos, n_iter=1, n_rounds=rounds, converged=ok,
+                     kkt=kkt, objective_path=[F], step_sizes=[1.0])
