@@ -5,6 +5,8 @@ from .estimators import (
     DebiasedLassoRegressor,
     DLSALogisticRegression,
     DLSARegressor,
+    PenalizedGLM,
+    PenalizedLogisticRegression,
 )
 from .families import get_family
 
@@ -13,6 +15,8 @@ __all__ = [
     "DebiasedLassoRegressor",
     "DLSALogisticRegression",
     "DLSARegressor",
+    "PenalizedGLM",
+    "PenalizedLogisticRegression",
     "get_family",
 ]
 __version__ = "0.1.0"

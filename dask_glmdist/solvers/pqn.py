@@ -68,6 +68,7 @@ import numpy as np
 
 from .._array import get_namespace, to_host
 from .._blocks import BlockedData, check_block, map_reduce, problem_blocks, raise_for_problems
+from ..linalg import PSDFactor
 from .gram_cd import MAX_SWEEPS, lasso_cd
 from .local import TILE_ROWS
 
@@ -398,13 +399,22 @@ def solve_direction(theta, grad, information, S, pen: Penalty, ridge, cd_tol):
     scale = float(np.mean(np.diag(Hs))) if Hs.size else 1.0
     if ridge > 0:
         Hs[np.diag_indices_from(Hs)] += ridge * max(scale, 1e-300)
-    b = Hs @ theta - grad
-    z, sweeps = lasso_cd(Hs, b, pen.l1, x0=theta, bound=pen.bound if pen.boxed else None,
-                         tol=cd_tol)
-    if sweeps >= MAX_SWEEPS:
-        logger.info("PQN direction: coordinate descent stopped at %d sweeps", sweeps)
+    z, _ok = _quadratic_min(Hs, Hs @ theta - grad, pen, theta, cd_tol)
     dec = float(grad @ (z - theta)) + float(pen.l1 @ (np.abs(z) - np.abs(theta)))
     return z, dec
+
+
+def _quadratic_min(H, b, pen: Penalty, x0, cd_tol):
+    """argmin ``x'Hx/2 - b'x + l1'|x|`` over the box: a linear solve when there is
+    neither an L1 part nor a box (minimum-norm for a singular H), else coordinate
+    descent. Returns ``(x, converged)``."""
+    if not pen.boxed and not np.any(pen.l1 > 0):
+        return PSDFactor(H).solve(b), True
+    x, sweeps = lasso_cd(H, b, pen.l1, x0=x0, bound=pen.bound if pen.boxed else None,
+                         tol=cd_tol)
+    if sweeps >= MAX_SWEEPS:
+        logger.info("PQN: coordinate descent stopped at %d sweeps", sweeps)
+    return x, sweeps < MAX_SWEEPS
 
 
 def least_squares(sums: DataSums, pen: Penalty, fit_intercept, tol, theta0=None):
@@ -416,12 +426,11 @@ def least_squares(sums: DataSums, pen: Penalty, fit_intercept, tol, theta0=None)
     S = sums.weight
     H = A / S
     H[np.diag_indices_from(H)] += pen.l2
-    theta, sweeps = lasso_cd(H, xy / S, pen.l1, x0=theta0,
-                             bound=pen.bound if pen.boxed else None, tol=tol * 1e-4)
+    theta, ok = _quadratic_min(H, xy / S, pen, theta0, min(1e-12, tol * 1e-4))
     At = A @ theta
     rss = max(sums.yy - 2.0 * float(theta @ xy) + float(theta @ At), 0.0)
     grad = (At - xy) / S + pen.l2 * theta
-    return theta, rss / (2.0 * S) + pen.value(theta), grad, rss, sweeps < MAX_SWEEPS
+    return theta, rss / (2.0 * S) + pen.value(theta), grad, rss, ok
 
 
 def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol: float,
