@@ -77,8 +77,8 @@ logger = logging.getLogger("dask_glmdist")
 __all__ = ["Penalty", "PQNResult", "fit_pqn", "ladder_block", "sums_block"]
 
 ARMIJO = 1e-4
-LONG_LADDER = 12       # steps 1 .. 2^-11: the first iteration and after a short step
-SHORT_LADDER = 3       # steps 1, 1/2, 1/4 once full steps are being accepted
+LONG_LADDER = 6        # steps 1 .. 2^-5: the first iteration and after a short step
+SHORT_LADDER = 2       # steps 1, 1/2 once full steps are being accepted
 MIN_STEP = 2.0 ** -40  # below this the line search has failed
 RIDGE_START = 1e-3
 RIDGE_FLOOR = 1e-12
@@ -205,51 +205,55 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
     c0 = (float(theta[0]), float(d[0])) if fi else (0.0, 0.0)
     S = xp.asarray(steps, dtype=X.dtype)
     yf = xp.asarray(y, dtype=X.dtype)
-    numpy_block = isinstance(X, np.ndarray)
-    dev = np.zeros(L)
-    pearson = np.zeros(L)
-    invalid = np.zeros(L)
-    score = np.zeros((p + 1, L))
+    E = X @ C
+    eta0 = E[:, 0] + c0[0]
+    if offset is not None:
+        eta0 = eta0 + offset
+    H = eta0[:, None] - (E[:, 1] + c0[1])[:, None] * S[None, :]
+    del E
+    ok = family.valid_eta(H)
+    bad = ~ok
+    invalid = to_host(xp.sum(xp.astype(bad, X.dtype), axis=0))
+    if bool(xp.any(bad)):
+        H = xp.where(ok, H, xp.zeros_like(H) + eta0[:, None])
+    mu, dmu = family.link.inverse_and_deriv(H)
+    del H
+    yt = xp.asarray(y, dtype=X.dtype)[:, None]
+    v = family.variance(mu)
+    t = dmu / v
+    resid = yt - mu
+    ud = family.unit_deviance(yt, mu)
+    pr = resid * resid / v
+    if m is not None:
+        mt = xp.asarray(m, dtype=X.dtype)[:, None]
+        pos = mt > 0
+        zero = xp.zeros_like(ud)
+        ud = xp.where(pos, mt * ud, zero)
+        pr = xp.where(pos, mt * pr, zero)
+        t = mt * t
+    dev = to_host(xp.sum(ud, axis=0))
+    pearson = to_host(xp.sum(pr, axis=0))
+    w0 = t[:, 0] * dmu[:, 0]
+    RW = xp.concat([t * resid, w0[:, None]], axis=1)   # score residuals r(s), then w0
+    del mu, dmu, v, t, resid, ud, pr
+    sw = xp.sqrt(w0)
     gram = np.zeros((p, p))
-    wsum = 0.0
-    wcol = np.zeros(p)
+    cols = np.zeros((p, L + 1))
+    numpy_block = isinstance(X, np.ndarray)
+    buf = None
     for a, b in _tiles(n, numpy_block):
         Xt = X[a:b, :]
-        E = Xt @ C
-        eta0 = E[:, 0] + c0[0]
-        if offset is not None:
-            eta0 = eta0 + offset[a:b]
-        H = eta0[:, None] - (E[:, 1] + c0[1])[:, None] * S[None, :]
-        ok = family.valid_eta(H)
-        bad = ~ok
-        invalid += to_host(xp.sum(xp.astype(bad, X.dtype), axis=0))
-        if bool(xp.any(bad)):
-            H = xp.where(ok, H, xp.zeros_like(H) + eta0[:, None])
-        mu, dmu = family.link.inverse_and_deriv(H)
-        yt = yf[a:b, None]
-        v = family.variance(mu)
-        t = dmu / v
-        resid = yt - mu
-        ud = family.unit_deviance(yt, mu)
-        pr = resid * resid / v
-        if m is not None:
-            mt = xp.asarray(m[a:b], dtype=X.dtype)[:, None]
-            pos = mt > 0
-            zero = xp.zeros_like(ud)
-            ud = xp.where(pos, mt * ud, zero)
-            pr = xp.where(pos, mt * pr, zero)
-            t = mt * t
-        dev += to_host(xp.sum(ud, axis=0))
-        pearson += to_host(xp.sum(pr, axis=0))
-        r = t * resid
-        w0 = t[:, 0] * dmu[:, 0]
-        Xs = Xt * xp.sqrt(w0)[:, None]
+        if numpy_block:
+            if buf is None:
+                buf = np.empty((b - a, p), dtype=X.dtype)
+            Xs = np.multiply(Xt, sw[a:b, None], out=buf[: b - a])
+        else:
+            Xs = Xt * sw[a:b, None]
         gram += to_host(Xs.T @ Xs)
-        rw = to_host(Xt.T @ xp.concat([r, w0[:, None]], axis=1))
-        score[1:, :] += rw[:, :L]
-        wcol += rw[:, L]
-        score[0, :] += to_host(xp.sum(r, axis=0))
-        wsum += float(xp.sum(w0))
+        cols += to_host(Xt.T @ RW[a:b, :])
+    sums = to_host(xp.sum(RW, axis=0))
+    score = np.concatenate([sums[None, :L], cols[:, :L]], axis=0)
+    wsum, wcol = float(sums[L]), cols[:, L]
     info = np.empty((p + 1, p + 1))
     info[1:, 1:] = gram
     info[0, 1:] = info[1:, 0] = wcol
