@@ -5,8 +5,11 @@ from .estimators import (
     DebiasedLassoRegressor,
     DLSALogisticRegression,
     DLSARegressor,
+    GLMPath,
     PenalizedGLM,
+    PenalizedGLMCV,
     PenalizedLogisticRegression,
+    penalized_glm_path,
 )
 from .families import get_family
 
@@ -15,8 +18,11 @@ __all__ = [
     "DebiasedLassoRegressor",
     "DLSALogisticRegression",
     "DLSARegressor",
+    "GLMPath",
     "PenalizedGLM",
+    "PenalizedGLMCV",
     "PenalizedLogisticRegression",
     "get_family",
+    "penalized_glm_path",
 ]
 __version__ = "0.1.0"

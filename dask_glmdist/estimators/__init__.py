@@ -4,12 +4,16 @@ from .brglm import BiasReducedGLM
 from .debiased_lasso import DebiasedLassoRegressor
 from .dlsa import DLSALogisticRegression, DLSARegressor
 from .penalized import PenalizedGLM, PenalizedLogisticRegression
+from .penalized_path import GLMPath, PenalizedGLMCV, penalized_glm_path
 
 __all__ = [
     "BiasReducedGLM",
     "DebiasedLassoRegressor",
     "DLSALogisticRegression",
     "DLSARegressor",
+    "GLMPath",
     "PenalizedGLM",
+    "PenalizedGLMCV",
     "PenalizedLogisticRegression",
+    "penalized_glm_path",
 ]

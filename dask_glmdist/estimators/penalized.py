@@ -158,10 +158,10 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
                       split_every=self.split_every, progress=bool(self.verbose),
                       label=type(self).__name__)
         self.family_ = family
-        self._set_result(res, pen, family, k)
+        self._set_result(res, pen, family, k, self.alpha)
         return self
 
-    def _set_result(self, res: PQNResult, pen: Penalty, family, k: int) -> None:
+    def _set_result(self, res: PQNResult, pen: Penalty, family, k: int, alpha: float) -> None:
         theta = res.theta
         self.params_ = theta.copy()
         self._set_coef(theta)
@@ -179,7 +179,7 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         for name in ("cov_params_", "bse_", "dispersion_"):
             if hasattr(self, name):
                 delattr(self, name)
-        if self.alpha == 0 and not at_bound.any():
+        if alpha == 0 and not at_bound.any():
             df = res.n_pos - k
             if family.fixed_scale:
                 phi = 1.0
@@ -208,10 +208,13 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         self.coef_ = theta[int(fi):].copy()
         self.intercept_ = float(theta[0]) if fi else 0.0
 
+    def _alpha(self) -> float:
+        return float(self.alpha)
+
     def _check_inference(self) -> None:
         check_is_fitted(self)
         if not hasattr(self, "cov_params_"):
-            why = ("the model is penalised (alpha > 0)" if self.alpha > 0 else
+            why = ("the model is penalised (alpha > 0)" if self._alpha() > 0 else
                    f"{self.n_at_bound_} coefficient(s) sit at the max_abs_coef bound")
             raise AttributeError(
                 f"Standard errors are only available for the unpenalised, unconstrained "

@@ -204,7 +204,6 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
     C = xp.asarray(np.stack([theta[fi:], d[fi:]], axis=1), dtype=X.dtype)
     c0 = (float(theta[0]), float(d[0])) if fi else (0.0, 0.0)
     S = xp.asarray(steps, dtype=X.dtype)
-    yf = xp.asarray(y, dtype=X.dtype)
     E = X @ C
     eta0 = E[:, 0] + c0[0]
     if offset is not None:
@@ -460,7 +459,8 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
                          validate=True, split_every=split_every, progress=progress)
         rounds += 1
     if family.name == "gaussian" and family.link.name == "identity" and data.offset is None:
-        return _fit_gaussian_identity(sums, pen, fit_intercept, tol, rounds, theta0)
+        start = warm.theta if warm is not None else theta0
+        return _fit_gaussian_identity(sums, pen, fit_intercept, tol, rounds, start)
     S = sums.weight
     include_start = False
 

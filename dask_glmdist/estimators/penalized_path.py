@@ -1,0 +1,570 @@
+"""Regularisation paths and the choice of alpha for the PQN-fitted penalised GLMs.
+
+* :func:`penalized_glm_path`: the solutions for a decreasing sequence of alphas, each
+  started from the previous one (its loss, gradient and information are already
+  known, so no start round is needed), like scikit-learn's ``enet_path``.
+* :class:`PenalizedGLMCV`: alpha chosen by K-fold cross-validated deviance with whole
+  row blocks as the folds (block k belongs to fold ``k % cv``), or by AIC/BIC on the
+  full-data path. A fold's training set is the other folds' blocks -- the same block
+  keys, never a copy -- and its first-pass sums are the total minus the fold's own,
+  so one pass of sums serves every fold. The held-out deviances of all folds along
+  their paths come from one final round.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import dask.array as da
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._array import get_namespace, to_host
+from .._blocks import (
+    BlockedData,
+    default_n_partitions,
+    is_dask_collection,
+    map_reduce,
+    problem_blocks,
+    raise_for_problems,
+)
+from ..families import FAMILY_NAMES, Family
+from ..solvers.pqn import (
+    DataSums,
+    Penalty,
+    PQNResult,
+    constant_mean_state,
+    fit_pqn,
+    sums_block,
+)
+from ._base import prepare_blocks
+from .penalized import PenalizedGLM, check_in_memory
+
+__all__ = ["GLMPath", "PenalizedGLMCV", "penalized_glm_path"]
+
+
+@dataclass
+class GLMPath:
+    """Solutions along a decreasing sequence of alphas.
+
+    Attributes
+    ----------
+    alphas : ndarray of shape (n_alphas,)
+        Decreasing.
+    coef : ndarray of shape (n_alphas, n_features)
+    intercept : ndarray of shape (n_alphas,)
+        Zeros without intercept.
+    objective, deviance, pearson : ndarray of shape (n_alphas,)
+        Objective, deviance and Pearson statistic at each solution.
+    df : ndarray of shape (n_alphas,)
+        Effective degrees of freedom: the parameters off zero and off the box bound
+        for the lasso; for the elastic net the trace of the ridge-shrunk hat matrix
+        over those parameters, ``tr((A + S l2)^-1 A)``.
+    n_iter, n_rounds : ndarray of int, shape (n_alphas,)
+        Iterations and rounds over the data for each alpha (the first pass of sums is
+        counted once, with the first alpha).
+    converged : ndarray of bool, shape (n_alphas,)
+    n_obs : int
+    weight_sum : float
+    """
+
+    alphas: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    objective: np.ndarray
+    deviance: np.ndarray
+    pearson: np.ndarray
+    df: np.ndarray
+    n_iter: np.ndarray
+    n_rounds: np.ndarray
+    converged: np.ndarray
+    n_obs: int
+    weight_sum: float
+    n_pos: int
+    states: list | None = None
+
+
+def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps) -> np.ndarray:
+    """``n_alphas`` log-spaced alphas from ``alpha_max`` down to ``eps * alpha_max``.
+
+    ``alpha_max = max_j |dF/dcoef_j| / l1_ratio`` at the intercept-only fit, the
+    smallest alpha whose lasso solution is all zero (scikit-learn's convention; an
+    ``l1_ratio`` below 1e-3 is treated as 1e-3 here).
+    """
+    state = constant_mean_state(sums, family, fit_intercept)
+    if state is None:
+        raise ValueError(
+            "the default alpha grid needs the intercept-only fit, whose mean is outside "
+            f"the {family.name} family's range here; pass alphas explicitly"
+        )
+    grad = state.score[int(fit_intercept):] / sums.weight
+    alpha_max = float(np.max(np.abs(grad), initial=0.0)) / max(float(l1_ratio), 1e-3)
+    if alpha_max <= 0:
+        alpha_max = 1.0
+    return np.geomspace(alpha_max, alpha_max * eps, n_alphas)
+
+
+def effective_df(theta, information, pen: Penalty, S, fit_intercept) -> float:
+    """Parameters off zero and off the bound, shrunk by the ridge part (GLMPath.df)."""
+    free = (theta != 0) | (pen.l1 == 0)
+    free &= ~(np.isfinite(pen.bound) & (np.abs(theta) >= pen.bound * (1 - 1e-12)))
+    idx = np.flatnonzero(free)
+    if idx.size == 0:
+        return 0.0
+    if not np.any(pen.l2[idx] > 0):
+        return float(idx.size)
+    A = information[np.ix_(idx, idx)]
+    M = A + S * np.diag(pen.l2[idx])
+    try:
+        return float(np.trace(np.linalg.solve(M, A)))
+    except np.linalg.LinAlgError:
+        return float(idx.size)
+
+
+def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
+                   fit_intercept, tol, max_iter, sums: DataSums | None = None,
+                   split_every=8, progress=False, label="path", keep_states=False,
+                   stop_at=None) -> GLMPath:
+    """Fit every alpha in turn (decreasing), each warm-started from the last solution.
+
+    ``stop_at``: stop after this alpha (for a refit down to a chosen alpha).
+    """
+    rounds_before = 0
+    if sums is None:
+        from ..solvers.pqn import data_sums
+
+        sums = data_sums(data, family, fit_intercept=fit_intercept, validate=True,
+                         split_every=split_every, progress=progress)
+        rounds_before = 1
+    p = data.n_features
+    out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
+                                  "n_iter", "n_rounds", "converged", "state")}
+    warm = None
+    for i, alpha in enumerate(alphas):
+        pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept)
+        res: PQNResult = fit_pqn(data, family, pen, fit_intercept=fit_intercept, tol=tol,
+                                 max_iter=max_iter, sums=sums, warm=warm,
+                                 split_every=split_every, progress=progress,
+                                 label=f"{label} alpha[{i}]")
+        warm = res.state
+        out["theta"].append(res.theta)
+        out["objective"].append(res.objective)
+        out["deviance"].append(res.state.deviance)
+        out["pearson"].append(res.state.pearson)
+        out["df"].append(effective_df(res.theta, res.state.information, pen, sums.weight,
+                                      fit_intercept))
+        out["n_iter"].append(res.n_iter)
+        out["n_rounds"].append(res.n_rounds + (rounds_before if i == 0 else 0))
+        out["converged"].append(res.converged)
+        out["state"].append(res.state)
+        if stop_at is not None and i >= stop_at:
+            break
+    theta = np.asarray(out["theta"])
+    fi = int(fit_intercept)
+    return GLMPath(
+        alphas=np.asarray(alphas[: theta.shape[0]], dtype=np.float64),
+        coef=theta[:, fi:],
+        intercept=theta[:, 0] if fi else np.zeros(theta.shape[0]),
+        objective=np.asarray(out["objective"]), deviance=np.asarray(out["deviance"]),
+        pearson=np.asarray(out["pearson"]), df=np.asarray(out["df"]),
+        n_iter=np.asarray(out["n_iter"]), n_rounds=np.asarray(out["n_rounds"]),
+        converged=np.asarray(out["converged"]), n_obs=sums.n_obs,
+        weight_sum=sums.weight, n_pos=sums.n_pos,
+        states=out["state"] if keep_states else None,
+    )
+
+
+def _check_alphas(alphas) -> np.ndarray:
+    a = np.asarray(alphas, dtype=np.float64).ravel()
+    if a.size == 0:
+        raise ValueError("alphas is empty; pass at least one value.")
+    if not np.all(np.isfinite(a)) or np.any(a < 0):
+        raise ValueError(f"alphas must be finite and >= 0, got {a[:10].tolist()}.")
+    return np.sort(a)[::-1]
+
+
+def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alphas=100,
+                       eps=1e-3, l1_ratio=1.0, max_abs_coef=None, fit_intercept=True,
+                       sample_weight=None, offset=None, tol=1e-8, max_iter=100,
+                       n_partitions=None, split_every=8, verbose=0) -> GLMPath:
+    """Penalised GLM solutions along a decreasing sequence of alphas (warm-started).
+
+    Each alpha minimises the objective of :class:`PenalizedGLM`,
+    ``D / (2 S) + alpha * ((1 - l1_ratio)/2 ||coef||^2 + l1_ratio ||coef||_1)``
+    (``|coef_j| <= max_abs_coef``), starting from the previous alpha's solution, whose
+    loss, gradient and information the engine already has: after the first pass of
+    sums, every iteration of every alpha is one round over the data.
+
+    Parameters
+    ----------
+    X, y, sample_weight, offset :
+        As in :meth:`PenalizedGLM.fit` (NumPy/pandas or dask collections).
+    family, link, l1_ratio, max_abs_coef, fit_intercept, tol, max_iter, n_partitions,
+    split_every, verbose :
+        As in :class:`PenalizedGLM`.
+    alphas : array-like, default=None
+        The alphas (sorted decreasing here). ``None``: ``n_alphas`` values log-spaced
+        from ``alpha_max`` (the smallest alpha whose lasso solution is all zero) down
+        to ``eps * alpha_max``.
+    n_alphas : int, default=100
+    eps : float, default=1e-3
+
+    Returns
+    -------
+    GLMPath
+        ``alphas``, ``coef`` (n_alphas, n_features), ``intercept``, ``objective``,
+        ``deviance``, ``df``, ``n_iter``, ``n_rounds``, ``converged``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dask_glmdist import penalized_glm_path
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(3000, 6))
+    >>> y = (rng.random(3000) < 1 / (1 + np.exp(-(X[:, 0] - X[:, 1])))).astype(float)
+    >>> path = penalized_glm_path(X, y, n_alphas=5)
+    >>> [int(k) for k in (path.coef != 0).sum(axis=1)]
+    [0, 2, 3, 6, 6]
+    """
+    est = PenalizedGLM(family, link, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
+                       fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                       n_partitions=n_partitions, split_every=split_every, verbose=verbose)
+    est._validate_params()
+    fam = est._family()
+    data, y_mem = prepare_blocks(est, X, y, sample_weight, n_partitions=n_partitions,
+                                 n_params_extra=int(fit_intercept), offset=offset)
+    if y_mem is not None:
+        check_in_memory(fam, y_mem, sample_weight)
+    from ..solvers.pqn import data_sums
+
+    sums = data_sums(data, fam, fit_intercept=fit_intercept, validate=True,
+                     split_every=split_every, progress=bool(verbose))
+    if alphas is None:
+        alphas = alpha_grid(sums, fam, fit_intercept, l1_ratio, int(n_alphas), float(eps))
+    else:
+        alphas = _check_alphas(alphas)
+    path = path_on_blocks(data, fam, alphas, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
+                          fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, sums=sums,
+                          split_every=split_every, progress=bool(verbose))
+    path.n_rounds[0] += 1
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# cross-validation over blocks
+# --------------------------------------------------------------------------------------
+
+
+def fold_sums_block(X, y, m, *, family, fit_intercept, fold_of, block_index, offset=None):
+    """The block's first-pass sums, filed under its fold (dicts merge by addition)."""
+    s = sums_block(X, y, m, family=family, fit_intercept=fit_intercept, validate=True,
+                   block_index=block_index, offset=offset)
+    f = int(fold_of[block_index])
+    if "problems" in s:
+        return {"problems": s["problems"], "blocks": s["blocks"]}
+    return {key: {f: s[key]} for key in ("n", "gram", "gy", "yy", "weight", "n_pos")}
+
+
+def heldout_block(X, y, m, thetas, *, family, fit_intercept, fold_of, block_index,
+                  offset=None):
+    """Deviance of the block under its fold's path (every alpha at once: one GEMM)."""
+    xp = get_namespace(X)
+    T = thetas[int(fold_of[block_index])]          # (n_alphas, k)
+    fi = int(fit_intercept)
+    E = X @ xp.asarray(T[:, fi:].T, dtype=X.dtype)
+    if fi:
+        E = E + xp.asarray(T[:, 0], dtype=X.dtype)[None, :]
+    if offset is not None:
+        E = E + offset[:, None]
+    ok = family.valid_eta(E)
+    E = xp.where(ok, E, xp.zeros_like(E))
+    mu = family.link.inverse(E)
+    yt = xp.asarray(y, dtype=X.dtype)[:, None]
+    ud = family.unit_deviance(yt, mu)
+    if m is not None:
+        mt = xp.asarray(m, dtype=X.dtype)[:, None]
+        ud = xp.where(mt > 0, mt * ud, xp.zeros_like(ud))
+    ud = xp.where(ok, ud, xp.zeros_like(ud) + np.inf)
+    return {"deviance": {int(fold_of[block_index]): to_host(xp.sum(ud, axis=0))}}
+
+
+def _subset(data: BlockedData, idx) -> BlockedData:
+    """The row blocks ``idx`` of ``data``: the same block keys, no copy."""
+    def pick(a):
+        if a is None:
+            return None
+        return da.concatenate([a.blocks[int(i)] for i in idx], axis=0)
+    return BlockedData(pick(data.X), pick(data.y), pick(data.sample_weight), pick(data.offset))
+
+
+class PenalizedGLMCV(PenalizedGLM):
+    """Penalised GLM with alpha chosen by cross-validation over row blocks, AIC or BIC.
+
+    ``criterion="cv"``: whole row blocks are the folds (block k belongs to fold
+    ``k % cv``); for every fold the path of :func:`penalized_glm_path` is fitted on the
+    other folds' blocks (their sums and block keys: no data are copied) and its
+    deviance on the fold's own blocks is recorded. ``alpha_`` minimises the mean
+    held-out deviance per unit weight (with ``one_standard_error_rule=True``: the
+    largest alpha within one standard error of that minimum). The model is then refitted
+    on all blocks along the path down to ``alpha_``.
+
+    ``criterion="aic"`` or ``"bic"``: the full-data path is fitted once and
+    ``alpha_`` minimises ``D(alpha) / phi + k * df(alpha)`` with ``k = 2`` or
+    ``log(n)``, ``df`` the effective degrees of freedom (the active parameters for the
+    lasso) and ``phi`` 1 for binomial and Poisson models, else the Pearson estimate
+    at the smallest alpha (as scikit-learn's ``LassoLarsIC`` estimates the noise
+    variance from the least penalised fit). This is AIC/BIC up to a constant.
+
+    Parameters
+    ----------
+    family, link : as in :class:`PenalizedGLM`.
+    alphas : array-like, default=None
+        Candidate alphas; ``None``: ``n_alphas`` log-spaced values from the
+        full-data ``alpha_max`` down to ``eps * alpha_max``.
+    n_alphas : int, default=30
+    eps : float, default=1e-3
+    l1_ratio, max_abs_coef, fit_intercept, tol, max_iter : as in :class:`PenalizedGLM`.
+    criterion : {"cv", "aic", "bic"}, default="cv"
+    cv : int, default=5
+        Number of folds (``criterion="cv"``); there must be at least as many row
+        blocks. For in-memory input ``n_partitions`` defaults to
+        ``max(cv, one block per core)``.
+    one_standard_error_rule : bool, default=False
+    n_partitions, split_every, verbose : as in :class:`PenalizedGLM`.
+
+    Attributes
+    ----------
+    alpha_ : float
+        The chosen alpha.
+    alphas_ : ndarray of shape (n_alphas,)
+    cv_deviance_ : ndarray of shape (cv, n_alphas)
+        Held-out deviance per unit weight, per fold (``criterion="cv"``).
+    cv_deviance_mean_ : ndarray of shape (n_alphas,)
+        Pooled held-out deviance per unit weight.
+    criterion_values_ : ndarray of shape (n_alphas,)
+        The information criterion (``criterion="aic"``/``"bic"``) or
+        ``cv_deviance_mean_``.
+    path_ : GLMPath
+        The full-data path (down to ``alpha_`` for ``criterion="cv"``).
+    coef_, intercept_, params_, objective_, n_iter_, converged_, ... :
+        Those of the full-data fit at ``alpha_`` (see :class:`PenalizedGLM`);
+        ``n_rounds_`` counts every round of the whole selection.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dask_glmdist import PenalizedGLMCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(5000, 8))
+    >>> y = rng.poisson(np.exp(0.3 + 0.5 * X[:, 0]))
+    >>> model = PenalizedGLMCV("poisson", n_alphas=10, cv=4).fit(X, y)
+    >>> bool(model.coef_[0] > 0.4)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "family": [StrOptions(set(FAMILY_NAMES)), Family],
+        "link": [None, str],
+        "alphas": [None, "array-like"],
+        "n_alphas": [Interval(Integral, 1, None, closed="left")],
+        "eps": [Interval(Real, 0, 1, closed="neither")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "max_abs_coef": [None, Interval(Real, 0, None, closed="neither")],
+        "criterion": [StrOptions({"cv", "aic", "bic"})],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "one_standard_error_rule": ["boolean"],
+        "fit_intercept": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_partitions": [None, Interval(Integral, 1, None, closed="left")],
+        "split_every": [Interval(Integral, 2, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        family="binomial",
+        link=None,
+        *,
+        alphas=None,
+        n_alphas=30,
+        eps=1e-3,
+        l1_ratio=1.0,
+        max_abs_coef=None,
+        criterion="cv",
+        cv=5,
+        one_standard_error_rule=False,
+        fit_intercept=True,
+        tol=1e-8,
+        max_iter=100,
+        n_partitions=None,
+        split_every=8,
+        verbose=0,
+    ):
+        self.family = family
+        self.link = link
+        self.alphas = alphas
+        self.n_alphas = n_alphas
+        self.eps = eps
+        self.l1_ratio = l1_ratio
+        self.max_abs_coef = max_abs_coef
+        self.criterion = criterion
+        self.cv = cv
+        self.one_standard_error_rule = one_standard_error_rule
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_partitions = n_partitions
+        self.split_every = split_every
+        self.verbose = verbose
+
+    def _alpha(self) -> float:
+        return float(getattr(self, "alpha_", 1.0))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, offset=None):
+        """Choose alpha and fit the model at it.
+
+        Parameters
+        ----------
+        X, y, sample_weight, offset : as in :meth:`PenalizedGLM.fit`.
+
+        Returns
+        -------
+        self
+        """
+        family = self._family()
+        fi = self.fit_intercept
+        n_part = self.n_partitions
+        cv = self.criterion == "cv"
+        if cv and n_part is None and not (is_dask_collection(X) or is_dask_collection(y)):
+            n_rows = len(X)
+            n_part = max(self.cv, default_n_partitions(n_rows, np.shape(X)[1] + int(fi)))
+        data, y_mem = prepare_blocks(self, X, y, sample_weight, n_partitions=n_part,
+                                     n_params_extra=int(fi), offset=offset)
+        if y_mem is not None:
+            check_in_memory(family, y_mem, sample_weight)
+        self.family_ = family
+        kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
+                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every,
+                  progress=bool(self.verbose))
+        if cv:
+            if data.n_blocks < self.cv:
+                raise ValueError(
+                    f"cv={self.cv} folds need at least {self.cv} row blocks, but the data "
+                    f"have {data.n_blocks}; raise n_partitions or rechunk the dask input "
+                    "into more row blocks (or lower cv)."
+                )
+            fold_of = np.arange(data.n_blocks) % self.cv
+            s = map_reduce(fold_sums_block, data, family=family, fit_intercept=fi,
+                           fold_of=fold_of, split_every=self.split_every, label="cv sums",
+                           progress=bool(self.verbose))
+            if s.get("problems"):
+                raise_for_problems(s["problems"], problem_blocks(s.get("blocks", [])))
+            folds = [_fold_sums(s, f) for f in range(self.cv)]
+            total = _add_sums(folds)
+            if total.weight <= 0:
+                raise ValueError("Invalid input: all sample weights are zero.")
+            rounds = 1
+        else:
+            from ..solvers.pqn import data_sums
+
+            total = data_sums(data, family, fit_intercept=fi, validate=True,
+                              split_every=self.split_every, progress=bool(self.verbose))
+            rounds = 1
+        alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps)
+                  if self.alphas is None else _check_alphas(self.alphas))
+        self.alphas_ = alphas
+        if cv:
+            best, rounds_cv = self._cross_validate(data, family, alphas, folds, total,
+                                                   fold_of, kw)
+            rounds += rounds_cv
+            path = path_on_blocks(data, family, alphas, sums=total, stop_at=best,
+                                  label="PenalizedGLMCV refit", keep_states=True, **kw)
+        else:
+            path = path_on_blocks(data, family, alphas, sums=total, keep_states=True,
+                                  label="PenalizedGLMCV path", **kw)
+            phi = 1.0
+            if not family.fixed_scale:
+                dof = total.n_pos - path.df[-1]
+                phi = path.pearson[-1] / dof if dof > 0 else 1.0
+            k = 2.0 if self.criterion == "aic" else math.log(max(total.n_obs, 2))
+            self.criterion_values_ = path.deviance / phi + k * path.df
+            self.dispersion_estimate_ = phi
+            best = int(np.nanargmin(self.criterion_values_))
+        rounds += int(np.sum(path.n_rounds))
+        self.path_ = path
+        self.alpha_ = float(alphas[best])
+        self._set_from_path(path, best, family, total, rounds)
+        self.n_blocks_ = data.n_blocks
+        return self
+
+    def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
+        thetas = {}
+        rounds = 0
+        for f in range(self.cv):
+            train_idx = np.flatnonzero(fold_of != f)
+            train = _subset(data, train_idx)
+            train_sums = _minus(total, folds[f])
+            p = path_on_blocks(train, family, alphas, sums=train_sums,
+                               label=f"PenalizedGLMCV fold {f}", **kw)
+            rounds += int(np.sum(p.n_rounds))
+            fi = int(self.fit_intercept)
+            T = np.concatenate([p.intercept[:, None], p.coef], axis=1) if fi else p.coef
+            thetas[f] = T
+        h = map_reduce(heldout_block, data, thetas, family=family,
+                       fit_intercept=self.fit_intercept, fold_of=fold_of,
+                       split_every=self.split_every, label="cv held-out deviance",
+                       progress=bool(self.verbose))
+        rounds += 1
+        dev = np.stack([h["deviance"][f] for f in range(self.cv)])
+        weights = np.array([folds[f].weight for f in range(self.cv)])
+        self.cv_deviance_ = dev / weights[:, None]
+        mean = dev.sum(axis=0) / weights.sum()
+        self.cv_deviance_mean_ = mean
+        self.criterion_values_ = mean
+        best = int(np.nanargmin(mean))
+        if self.one_standard_error_rule:
+            se = np.std(self.cv_deviance_, axis=0, ddof=1) / math.sqrt(self.cv)
+            ok = np.flatnonzero(mean <= mean[best] + se[best])
+            best = int(ok.min())  # alphas decrease: the smallest index is the largest alpha
+        return best, rounds
+
+    def _set_from_path(self, path: GLMPath, best, family, total, rounds) -> None:
+        fi = self.fit_intercept
+        k = path.coef.shape[1] + int(fi)
+        pen = Penalty.elastic_net(path.coef.shape[1], path.alphas[best], self.l1_ratio,
+                                  self.max_abs_coef, fi)
+        theta = (np.concatenate([[path.intercept[best]], path.coef[best]]) if fi
+                 else path.coef[best].copy())
+        res = PQNResult(theta=theta, objective=float(path.objective[best]),
+                        state=path.states[best], weight_sum=total.weight,
+                        n_obs=total.n_obs, n_pos=total.n_pos,
+                        n_iter=int(path.n_iter[best]), n_rounds=rounds,
+                        converged=bool(path.converged[best]), kkt=np.nan,
+                        objective_path=[float(path.objective[best])])
+        grad = -res.state.score / total.weight + pen.l2 * theta
+        res.kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
+        self._set_result(res, pen, family, k, float(path.alphas[best]))
+        path.states = None
+
+
+def _fold_sums(s: dict, f: int) -> DataSums:
+    return DataSums(gram=s["gram"][f], gy=s["gy"][f], yy=float(s["yy"][f]),
+                    weight=float(s["weight"][f]), n_obs=int(s["n"][f]),
+                    n_pos=int(s["n_pos"][f]))
+
+
+def _add_sums(parts) -> DataSums:
+    return DataSums(gram=sum(p.gram for p in parts), gy=sum(p.gy for p in parts),
+                    yy=sum(p.yy for p in parts), weight=sum(p.weight for p in parts),
+                    n_obs=sum(p.n_obs for p in parts), n_pos=sum(p.n_pos for p in parts))
+
+
+def _minus(total: DataSums, part: DataSums) -> DataSums:
+    return DataSums(gram=total.gram - part.gram, gy=total.gy - part.gy,
+                    yy=total.yy - part.yy, weight=total.weight - part.weight,
+                    n_obs=total.n_obs - part.n_obs, n_pos=total.n_pos - part.n_pos)
