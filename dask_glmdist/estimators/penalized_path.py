@@ -21,6 +21,7 @@ import dask.array as da
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _num_features, _num_samples
 
 from .._array import get_namespace, to_host
 from .._blocks import (
@@ -441,8 +442,11 @@ class PenalizedGLMCV(PenalizedGLM):
         n_part = self.n_partitions
         cv = self.criterion == "cv"
         if cv and n_part is None and not (is_dask_collection(X) or is_dask_collection(y)):
-            n_rows = len(X)
-            n_part = max(self.cv, default_n_partitions(n_rows, np.shape(X)[1] + int(fi)))
+            try:
+                n_part = max(self.cv, default_n_partitions(_num_samples(X),
+                                                            _num_features(X) + int(fi)))
+            except (TypeError, ValueError):  # not 2-D: validate_data says so below
+                n_part = self.cv
         data, y_mem = prepare_blocks(self, X, y, sample_weight, n_partitions=n_part,
                                      n_params_extra=int(fi), offset=offset)
         if y_mem is not None:
