@@ -183,7 +183,7 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
     A[0, 0] = float(xp.sum(w))
     gy = np.concatenate([[float(xp.sum(my))], cols[:, 1]])
     return {**out, "gram": A, "gy": gy, "yy": float(xp.sum(my * yf)),
-            "weight": float(xp.sum(w)), "n_pos": int(xp.sum(w > 0))}
+            "weight": float(xp.sum(w)), "n_pos": int(xp.sum(xp.astype(w > 0, X.dtype)))}
 
 
 def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, block_index,

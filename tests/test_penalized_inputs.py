@@ -1,0 +1,134 @@
+"""PQN block functions on a strict array-API namespace (the CuPy path without a GPU),
+and the penalised estimators in scikit-learn pipelines and model selection."""
+
+import array_api_strict as xps
+import numpy as np
+import pytest
+from scipy.special import expit
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from dask_glmdist import PenalizedGLM, PenalizedLogisticRegression
+from dask_glmdist.estimators.penalized_path import fold_sums_block, heldout_block
+from dask_glmdist.families import get_family
+from dask_glmdist.solvers.pqn import irls_start_block, ladder_block, sums_block
+
+
+@pytest.fixture(scope="module")
+def block():
+    rng = np.random.default_rng(3)
+    n, p = 9000, 5   # more rows than one tile, so the tiled Gram is exercised
+    X = rng.normal(size=(n, p))
+    eta = 0.2 + X @ np.linspace(-0.3, 0.3, p)
+    w = rng.integers(0, 3, size=n).astype(float)
+    off = rng.normal(scale=0.1, size=n)
+    return X, eta, w, off
+
+
+def _response(family, eta, rng):
+    if family.name == "binomial":
+        return (rng.random(eta.shape[0]) < expit(eta)).astype(float)
+    if family.name == "poisson":
+        return rng.poisson(np.exp(eta)).astype(float)
+    if family.name == "gamma":
+        return rng.gamma(2.0, np.exp(0.5 + 0.2 * eta) / 2.0)
+    return eta + rng.normal(size=eta.shape[0])
+
+
+def _same(got, ref):
+    assert set(got) == set(ref)
+    for key, value in ref.items():
+        if isinstance(value, dict):
+            _same(got[key], value)
+        elif isinstance(value, (np.ndarray, float, int)):
+            np.testing.assert_allclose(got[key], value, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("family, link", [("binomial", None), ("binomial", "probit"),
+                                          ("poisson", None), ("gamma", "log"),
+                                          ("gaussian", None)])
+@pytest.mark.parametrize("weights", [False, True])
+def test_block_functions_on_strict_array_api(block, family, link, weights):
+    X, eta, w, off = block
+    fam = get_family(family, link)
+    y = _response(fam, eta, np.random.default_rng(0))
+    w = w if weights else None
+    k = X.shape[1] + 1
+    theta = np.r_[0.1, np.linspace(-0.2, 0.2, k - 1)]
+    d = np.r_[0.05, np.linspace(0.1, -0.1, k - 1)]
+    steps = np.array([1.0, 0.5, 0.25, 0.0])
+    xw = None if w is None else xps.asarray(w)
+    for kwargs in ({}, {"offset": off}):
+        xkw = {key: xps.asarray(v) for key, v in kwargs.items()}
+        ref = ladder_block(X, y, w, theta, d, steps, family=fam, fit_intercept=True,
+                           block_index=0, **kwargs)
+        got = ladder_block(xps.asarray(X), xps.asarray(y), xw, theta, d, steps, family=fam,
+                           fit_intercept=True, block_index=0, **xkw)
+        _same(got, ref)
+        ref = irls_start_block(X, y, w, family=fam, fit_intercept=False, block_index=0,
+                               **kwargs)
+        got = irls_start_block(xps.asarray(X), xps.asarray(y), xw, family=fam,
+                               fit_intercept=False, block_index=0, **xkw)
+        _same(got, ref)
+    ref = sums_block(X, y, w, family=fam, fit_intercept=True, validate=True, block_index=0)
+    got = sums_block(xps.asarray(X), xps.asarray(y), xw, family=fam, fit_intercept=True,
+                     validate=True, block_index=0)
+    _same(got, ref)
+    fold_of = np.array([1])
+    ref = fold_sums_block(X, y, w, family=fam, fit_intercept=True, fold_of=fold_of,
+                          block_index=0)
+    got = fold_sums_block(xps.asarray(X), xps.asarray(y), xw, family=fam, fit_intercept=True,
+                          fold_of=fold_of, block_index=0)
+    _same(got, ref)
+    thetas = {1: np.stack([theta, 0.5 * theta])}
+    ref = heldout_block(X, y, w, thetas, family=fam, fit_intercept=True, fold_of=fold_of,
+                        block_index=0)
+    got = heldout_block(xps.asarray(X), xps.asarray(y), xw, thetas, family=fam,
+                        fit_intercept=True, fold_of=fold_of, block_index=0)
+    _same(got, ref)
+
+
+def test_ladder_block_matches_direct_evaluation(block):
+    """Deviance, score and information at every step against a direct computation."""
+    X, eta, _, _ = block
+    fam = get_family("poisson")
+    y = _response(fam, eta, np.random.default_rng(1))
+    theta = np.r_[0.1, np.zeros(X.shape[1])]
+    d = np.r_[-0.1, np.linspace(-0.2, 0.2, X.shape[1])]
+    steps = np.array([1.0, 0.5, 0.0])
+    out = ladder_block(X, y, None, theta, d, steps, family=fam, fit_intercept=True,
+                       block_index=0)
+    Xt = np.column_stack([np.ones(len(y)), X])
+    for i, s in enumerate(steps):
+        mu = np.exp(Xt @ (theta - s * d))
+        dev = 2 * np.sum(np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / mu), 0) - (y - mu))
+        np.testing.assert_allclose(out["deviance"][i], dev, rtol=1e-12)
+        np.testing.assert_allclose(out["score"][:, i], Xt.T @ (y - mu), rtol=1e-10,
+                                   atol=1e-8)
+        np.testing.assert_allclose(out["pearson"][i], np.sum((y - mu) ** 2 / mu), rtol=1e-12)
+        if i == 0:
+            np.testing.assert_allclose(out["information"], Xt.T @ (mu[:, None] * Xt),
+                                       rtol=1e-10)
+    # a step that leaves the domain (identity-link Poisson mean below 0) is flagged
+    fam_id = get_family("poisson", "identity")
+    theta = np.r_[1.0, np.zeros(X.shape[1])]
+    d = np.r_[3.0, np.zeros(X.shape[1])]
+    out = ladder_block(X, np.ones(len(y)), None, theta, d, np.array([1.0, 0.25]),
+                       family=fam_id, fit_intercept=True, block_index=0)
+    assert out["invalid"][0] == len(y) and out["invalid"][1] == 0
+
+
+def test_grid_search_over_alpha_and_l1_ratio():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(3000, 8))
+    y = (rng.random(3000) < expit(X[:, 0] - X[:, 1])).astype(int)
+    pipe = make_pipeline(StandardScaler(), PenalizedLogisticRegression(n_partitions=2))
+    search = GridSearchCV(pipe, {"penalizedlogisticregression__alpha": [1e-3, 0.3],
+                                 "penalizedlogisticregression__l1_ratio": [0.5, 1.0]},
+                          cv=3, scoring="neg_log_loss")
+    search.fit(X, y)
+    assert search.best_params_["penalizedlogisticregression__alpha"] == 1e-3
+    reg = GridSearchCV(PenalizedGLM("gaussian"), {"alpha": [0.01, 10.0]}, cv=3)
+    reg.fit(X, X[:, 0] + rng.normal(size=3000))
+    assert reg.best_params_["alpha"] == 0.01
