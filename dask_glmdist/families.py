@@ -156,18 +156,26 @@ class Link:
         xp = get_namespace(eta)
         eta = _floating(xp, eta)
         ok = self._eta_ok(xp, eta)
-        dom = self._mu_domain
-        if dom is None or dom == _REAL:
-            if dom == _REAL and self.name != "identity":
-                safe = xp.where(ok, eta, _full(xp, eta, 1.0))
-                ok = ok & xp.isfinite(self.inverse(safe))
+        if self._mu_domain is None or (self._mu_domain == _REAL and self.name == "identity"):
             return ok
         safe = xp.where(ok, eta, _full(xp, eta, 1.0))
-        mu = self.inverse(safe)
-        good = (mu > 0) & xp.isfinite(mu)
-        if dom == _UNIT:
+        return ok & self.valid_mean(self.inverse(safe))
+
+    def valid_pair(self, eta, mu):
+        """``valid_eta`` when ``mu = inverse(eta)`` is already at hand (no second
+        evaluation of the inverse link)."""
+        xp = get_namespace(eta, mu)
+        return self._eta_ok(xp, eta) & self.valid_mean(mu)
+
+    def valid_mean(self, mu):
+        """Boolean array: ``mu`` is finite and in the owning family's mean domain."""
+        xp = get_namespace(mu)
+        good = xp.isfinite(mu)
+        if self._mu_domain in (_POSITIVE, _UNIT):
+            good = good & (mu > 0)
+        if self._mu_domain == _UNIT:
             good = good & (mu < 1)
-        return ok & good
+        return good
 
     def _bind(self, domain: str) -> Link:
         bound = copy.copy(self)
@@ -798,8 +806,12 @@ class Binomial(Family):
         return 1.0 - 2.0 * mu
 
     def unit_deviance(self, y, mu):
+        # 2 [y log(y/mu) + (1-y) log((1-y)/(1-mu))], with the y-only entropy term
+        # computed at y's shape (mu may carry extra columns: a ladder of steps)
         xp = get_namespace(y, mu)
-        return 2.0 * (_xlogx_ratio(xp, y, mu) + _xlogx_ratio(xp, 1.0 - y, 1.0 - mu))
+        ent = _xlogx_ratio(xp, y, _full(xp, y, 1.0)) + _xlogx_ratio(xp, 1.0 - y,
+                                                                   _full(xp, y, 1.0))
+        return 2.0 * (ent - y * xp.log(mu) - (1.0 - y) * xp.log1p(-mu))
 
     def _loglik_obs(self, xp, y, mu, m, scale):
         # statsmodels (n = 1): lgamma(2) - lgamma(y + 1) - lgamma(2 - y)
@@ -852,8 +864,9 @@ class Poisson(_CountFamily):
         return xp.ones_like(_floating(xp, mu))
 
     def unit_deviance(self, y, mu):
+        # 2 [y log(y/mu) - (y - mu)] with the y-only part y log y - y at y's shape
         xp = get_namespace(y, mu)
-        return 2.0 * (_xlogx_ratio(xp, y, mu) - (y - mu))
+        return 2.0 * ((_xlogx_ratio(xp, y, _full(xp, y, 1.0)) - y) - y * xp.log(mu) + mu)
 
     def _loglik_obs(self, xp, y, mu, m, scale):
         ll = y * xp.log(mu) - mu - _gammaln(y + 1.0)

@@ -106,10 +106,20 @@ def test_ladder_block_matches_direct_evaluation(block):
         np.testing.assert_allclose(out["deviance"][i], dev, rtol=1e-12)
         np.testing.assert_allclose(out["score"][:, i], Xt.T @ (y - mu), rtol=1e-10,
                                    atol=1e-8)
-        np.testing.assert_allclose(out["pearson"][i], np.sum((y - mu) ** 2 / mu), rtol=1e-12)
         if i == 0:
             np.testing.assert_allclose(out["information"], Xt.T @ (mu[:, None] * Xt),
                                        rtol=1e-10)
+    assert np.all(np.isnan(out["pearson"]))      # fixed dispersion: not needed
+    gam = get_family("gamma", "log")
+    yg = _response(gam, eta, np.random.default_rng(2))
+    out = ladder_block(X, yg, None, theta, d, steps, family=gam, fit_intercept=True,
+                       block_index=0)
+    for i, s in enumerate(steps):
+        mu = np.exp(Xt @ (theta - s * d))
+        np.testing.assert_allclose(out["pearson"][i], np.sum((yg - mu) ** 2 / mu**2),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(out["deviance"][i],
+                                   2 * np.sum(-np.log(yg / mu) + (yg - mu) / mu), rtol=1e-11)
     # a step that leaves the domain (identity-link Poisson mean below 0) is flagged
     fam_id = get_family("poisson", "identity")
     theta = np.r_[1.0, np.zeros(X.shape[1])]

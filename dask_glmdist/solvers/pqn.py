@@ -210,28 +210,33 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
         eta0 = eta0 + offset
     H = eta0[:, None] - (E[:, 1] + c0[1])[:, None] * S[None, :]
     del E
-    ok = family.valid_eta(H)
+    link = family.link
+    with np.errstate(all="ignore"):  # steps leaving the domain are flagged, not warned
+        mu, dmu = link.inverse_and_deriv(H)
+        ok = link.valid_pair(H, mu)
     bad = ~ok
     invalid = to_host(xp.sum(xp.astype(bad, X.dtype), axis=0))
-    if bool(xp.any(bad)):
+    if bool(xp.any(bad)):  # evaluate those rows at theta instead (the step is unusable)
         H = xp.where(ok, H, xp.zeros_like(H) + eta0[:, None])
-    mu, dmu = family.link.inverse_and_deriv(H)
+        mu, dmu = link.inverse_and_deriv(H)
     del H
     yt = xp.asarray(y, dtype=X.dtype)[:, None]
     v = family.variance(mu)
     t = dmu / v
     resid = yt - mu
     ud = family.unit_deviance(yt, mu)
-    pr = resid * resid / v
+    # Pearson's statistic is only used for an estimated dispersion
+    pr = None if family.fixed_scale else resid * resid / v
     if m is not None:
         mt = xp.asarray(m, dtype=X.dtype)[:, None]
         pos = mt > 0
         zero = xp.zeros_like(ud)
         ud = xp.where(pos, mt * ud, zero)
-        pr = xp.where(pos, mt * pr, zero)
+        if pr is not None:
+            pr = xp.where(pos, mt * pr, zero)
         t = mt * t
     dev = to_host(xp.sum(ud, axis=0))
-    pearson = to_host(xp.sum(pr, axis=0))
+    pearson = np.full(L, np.nan) if pr is None else to_host(xp.sum(pr, axis=0))
     w0 = t[:, 0] * dmu[:, 0]
     RW = xp.concat([t * resid, w0[:, None]], axis=1)   # score residuals r(s), then w0
     del mu, dmu, v, t, resid, ud, pr
