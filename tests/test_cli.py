@@ -148,6 +148,35 @@ def test_demo_act_three_debiased_lasso(small_demo_output):
     assert sum(r[5] for r in rows.values()) >= 12
 
 
+def test_demo_act_four_global_lasso(small_demo_output):
+    """Act 4 prints the exact global lasso of the same data (checked against an
+    in-memory fit) and a BIC choice along a path."""
+    import re
+
+    from dask_glmdist import PenalizedLogisticRegression
+    from dask_glmdist.datasets import make_sparse_regression
+
+    text = small_demo_output
+    for step in ["Act 4: the exact global lasso", "[1/2] fitting the global lasso",
+                 "[2/2] choosing alpha by BIC"]:
+        assert step in text
+    m = re.search(r"(\d+) iterations, (\d+) rounds over the data, largest KKT violation "
+                  r"([0-9.e+-]+)", text)
+    n_iter, n_rounds, kkt = int(m.group(1)), int(m.group(2)), float(m.group(3))
+    assert n_rounds == n_iter + 1 and kkt < 1e-8
+    X, y, coef = make_sparse_regression(60_000, 100, n_informative=10, family="binomial",
+                                        n_blocks=4, as_dask=False)
+    ref = PenalizedLogisticRegression(alpha=0.001).fit(X, y)
+    m = re.search(r"global lasso  alpha=1.00e-03: (\d+) features selected, (\d+) of the 10",
+                  text)
+    assert int(m.group(1)) == np.sum(ref.coef_ != 0)
+    assert int(m.group(2)) == np.sum(ref.coef_.ravel()[:10] != 0)
+    m = re.search(r"BIC choice +alpha=([0-9.e+-]+): (\d+) features selected", text)
+    assert float(m.group(1)) > 0 and int(m.group(2)) >= 1
+    m = re.search(r"act 3 is within ([0-9.]+) of the exact global lasso", text)
+    assert float(m.group(1)) < 0.05
+
+
 def test_demo_on_a_distributed_cluster(capsys):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
@@ -160,6 +189,7 @@ def test_demo_on_a_distributed_cluster(capsys):
     assert "running on the distributed scheduler at" in text
     assert "correct model:" in text and "mBR summary()" in text
     assert "intervals cover the truth for" in text
+    assert "of the exact global lasso at the same alpha" in text
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"]])
