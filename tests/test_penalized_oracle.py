@@ -259,8 +259,11 @@ def test_separated_data_bounded_with_binding_coordinates():
     n = 2000
     X = rng.normal(size=(n, 4))
     y = (X[:, 0] - 0.5 * X[:, 1] > 0).astype(float)   # completely separated
-    with pytest.warns(ConvergenceWarning):
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
         PenalizedLogisticRegression(max_iter=15).fit(X, y)   # no finite MLE
+    with pytest.warns(ConvergenceWarning, match="grow without bound"):
+        ml = PenalizedLogisticRegression().fit(X, y)
+    assert not ml.converged_ and ml.n_iter_ < 100
     model = PenalizedLogisticRegression(max_abs_coef=5.0).fit(X, y)
     assert model.converged_
     coef = model.coef_.ravel()

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._blocks import is_dask_collection
 from ..families import FAMILY_NAMES, Binomial, Family, get_family
 from ..inference import standard_errors
-from ..solvers.pqn import Penalty, PQNResult, fit_pqn
+from ..solvers.pqn import SEPARATION, Penalty, PQNResult, fit_pqn
 from ._base import (
     DevianceScoreMixin,
     GLMInferenceMixin,
@@ -196,10 +196,10 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
             self.dispersion_ = phi
         if not res.converged:
             warnings.warn(
-                f"{type(self).__name__} did not converge ({res.message}); the largest KKT "
-                f"violation is {res.kkt:.3g}. Increase max_iter or check the data (with "
-                "alpha=0, separated classes have no finite maximum likelihood estimate: "
-                "use max_abs_coef or alpha > 0).",
+                f"{type(self).__name__} did not converge: {res.message}. The largest KKT "
+                f"violation is {res.kkt:.3g}." + ("" if res.message == SEPARATION else
+                " Increase max_iter or check the data (with alpha=0, separated classes "
+                "have no finite maximum likelihood estimate: use max_abs_coef or alpha > 0)."),
                 ConvergenceWarning, stacklevel=3,
             )
 

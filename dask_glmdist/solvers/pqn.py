@@ -82,6 +82,12 @@ SHORT_LADDER = 2       # steps 1, 1/2 once full steps are being accepted
 MIN_STEP = 2.0 ** -40  # below this the line search has failed
 RIDGE_START = 1e-3
 RIDGE_FLOOR = 1e-12
+FLAT_STEP = 1e-2       # a step this large (relative) at a stalled objective: no optimum
+SEPARATION = (
+    "the objective keeps decreasing along a direction in which the coefficients grow "
+    "without bound (e.g. separated classes): the unpenalised estimate does not exist; "
+    "use max_abs_coef or alpha > 0"
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -508,6 +514,7 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
     message = ""
     ladder = LONG_LADDER
     n_iter = 0
+    flat = 0
     kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
     z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
     s0 = 1.0
@@ -559,6 +566,7 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
         grad = -score / S + pen.l2 * theta_new
         kkt = float(np.max(pen.kkt_violation(theta_new, grad), initial=0.0))
         change = abs(F - F_new) / max(abs(F), abs(F_new), 1.0)
+        moved = float(np.max(np.abs(theta_new - theta), initial=0.0))
         theta, F = theta_new, F_new
         path.append(F)
         step_sizes.append(s)
@@ -571,8 +579,18 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
         ladder = SHORT_LADDER if full else LONG_LADDER
         s0 = 1.0
         if change <= tol and kkt <= tol:
-            converged = True
-            break
+            # At a solution the last Newton step is tiny. A step that is still O(1)
+            # while the objective has stopped changing is a flat direction along which
+            # the coefficients run off to infinity (separation): no estimate exists.
+            if moved <= FLAT_STEP * (1.0 + float(np.max(np.abs(theta), initial=0.0))):
+                converged = True
+                break
+            flat += 1
+            if flat >= 3:
+                message = SEPARATION
+                break
+        else:
+            flat = 0
         z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
     else:
         message = f"did not converge in {max_iter} iterations"
