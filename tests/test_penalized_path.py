@@ -65,7 +65,7 @@ def test_one_compute_per_iteration_on_a_local_cluster(data):
     X, y = data
     ref = PenalizedLogisticRegression(alpha=0.003, n_partitions=4).fit(X, y)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster):
         model = PenalizedLogisticRegression(alpha=0.003, n_partitions=4).fit(X, y)
     np.testing.assert_allclose(model.params_, ref.params_, atol=1e-10)

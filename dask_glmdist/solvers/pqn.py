@@ -38,14 +38,16 @@ shared parameter vector):
    point ``theta - s d = (1 - s) theta + s z`` feasible, so no step is clipped and
    ``eta(s)`` stays linear in s.
 4. ``tau`` is a ridge on the scaling, the seed's stabiliser for the first steps: it
-   starts at ``1e-3`` of the mean diagonal and is divided by 10 after every full
-   step and multiplied by 10 after every shortened one (then it vanishes and the
+   adds ``tau`` times each diagonal entry (Levenberg-Marquardt, so it does not depend
+   on the scale of the columns), starts at ``1e-3``, and is divided by 10 after every
+   full step and multiplied by 10 after every shortened one (then it vanishes and the
    iteration is proximal Newton with Fisher scaling, quadratically convergent for
    canonical links).
 
 The information returned with the ladder is taken at its first step; when a shorter
-step is accepted the next scaling is that nearby matrix (the "quasi" in PQN) -- the
-gradient, the objective and so the solution and the stopping test are always exact.
+step is accepted the next scaling is the previous matrix (the "quasi" in PQN; the
+first step overshot, and the information out there can be useless) -- the gradient,
+the objective and so the solution and the stopping test are always exact.
 Iteration stops when the relative change of F is below ``tol`` and the largest
 violation of the KKT conditions (the minimum-norm subgradient of F, projected on the
 box) is below ``tol`` as well.
@@ -102,6 +104,7 @@ class Penalty:
     l1: np.ndarray
     l2: np.ndarray
     bound: np.ndarray  # inf where unbounded
+    intercept: bool = False  # parameter 0 is a free intercept
 
     @classmethod
     def elastic_net(cls, n_features, alpha, l1_ratio, max_abs_coef, fit_intercept):
@@ -112,7 +115,7 @@ class Penalty:
         if fit_intercept:
             l1[0] = l2[0] = 0.0
             bound[0] = np.inf
-        return cls(l1, l2, bound)
+        return cls(l1, l2, bound, bool(fit_intercept))
 
     @property
     def boxed(self) -> bool:
@@ -403,29 +406,44 @@ def constant_mean_state(sums: DataSums, family, fit_intercept) -> SmoothState | 
 
 
 def solve_direction(theta, grad, information, S, pen: Penalty, ridge, cd_tol):
-    """Proximal Newton point z and decrement for the scaling ``I/S + l2 + ridge*mean diag``.
+    """Proximal Newton point z and decrement for the scaling ``(I/S + l2)(1 + ridge)`` on
+    the diagonal (a relative ridge).
 
     Returns ``(z, decrement)`` with ``decrement = g^T (z - theta) + l1^T (|z| - |theta|)``
     (<= 0; 0 exactly at a solution).
     """
     Hs = information / S
     Hs[np.diag_indices_from(Hs)] += pen.l2
-    scale = float(np.mean(np.diag(Hs))) if Hs.size else 1.0
-    if ridge > 0:
-        Hs[np.diag_indices_from(Hs)] += ridge * max(scale, 1e-300)
+    if ridge > 0:  # Levenberg-Marquardt: relative to each diagonal entry (scale-free)
+        diag = np.diag(Hs).copy()
+        floor = 1e-12 * max(float(np.max(diag, initial=0.0)), 1e-300)
+        Hs[np.diag_indices_from(Hs)] += ridge * np.maximum(diag, floor)
     z, _ok = _quadratic_min(Hs, Hs @ theta - grad, pen, theta, cd_tol)
     dec = float(grad @ (z - theta)) + float(pen.l1 @ (np.abs(z) - np.abs(theta)))
     return z, dec
 
 
 def _quadratic_min(H, b, pen: Penalty, x0, cd_tol):
-    """argmin ``x'Hx/2 - b'x + l1'|x|`` over the box: a linear solve when there is
-    neither an L1 part nor a box (minimum-norm for a singular H), else coordinate
-    descent. Returns ``(x, converged)``."""
+    """argmin ``x'Hx/2 - b'x + l1'|x|`` over the box.
+
+    A linear solve when there is neither an L1 part nor a box (minimum-norm for a
+    singular H), else coordinate descent. A free intercept is profiled out first
+    (``x_0 = (b_0 - H_0r x_r) / H_00``, leaving the Schur complement of ``H_00``):
+    this is centring the columns, without which coordinate descent crawls on
+    uncentred data. Returns ``(x, converged)``.
+    """
     if not pen.boxed and not np.any(pen.l1 > 0):
         return PSDFactor(H).solve(b), True
-    x, sweeps = lasso_cd(H, b, pen.l1, x0=x0, bound=pen.bound if pen.boxed else None,
-                         tol=cd_tol)
+    bound = pen.bound if pen.boxed else None
+    if pen.intercept and H[0, 0] > 0:
+        h, h00 = H[1:, 0], H[0, 0]
+        Hr = H[1:, 1:] - np.outer(h, h) / h00
+        br = b[1:] - h * (b[0] / h00)
+        xr, sweeps = lasso_cd(Hr, br, pen.l1[1:], x0=None if x0 is None else x0[1:],
+                              bound=None if bound is None else bound[1:], tol=cd_tol)
+        x = np.concatenate([[(b[0] - h @ xr) / h00], xr])
+    else:
+        x, sweeps = lasso_cd(H, b, pen.l1, x0=x0, bound=bound, tol=cd_tol)
     if sweeps >= MAX_SWEEPS:
         logger.info("PQN: coordinate descent stopped at %d sweeps", sweeps)
     return x, sweeps < MAX_SWEEPS
@@ -559,7 +577,10 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
         theta_new = cand[i]
         F_new = float(Fs[i])
         score = r["score"][:, i]
-        if np.all(np.isfinite(r["information"])) and r["invalid"][0] == 0:
+        # The ladder's information is at its first step: exact when that step is
+        # taken. A shorter accepted step means the first one overshot, and the
+        # information out there can be useless (a Poisson mean of e^100): keep the last.
+        if i == 0 and np.all(np.isfinite(r["information"])) and r["invalid"][0] == 0:
             info = r["information"]
         state = SmoothState(theta_new, float(r["deviance"][i]), float(r["pearson"][i]),
                             score, info)
@@ -611,8 +632,7 @@ def _start_theta(data, family, pen, fit_intercept, sums, theta0, ctx, split_ever
     S = sums.weight
     H = s["information"] / S
     H[np.diag_indices_from(H)] += pen.l2 + 1e-10 * max(float(np.mean(np.diag(H))), 1e-300)
-    theta, _ = lasso_cd(H, s["rhs"] / S, pen.l1, bound=pen.bound if pen.boxed else None,
-                        tol=1e-12)
+    theta, _ = _quadratic_min(H, s["rhs"] / S, pen, None, 1e-12)
     return theta
 
 
