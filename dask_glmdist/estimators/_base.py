@@ -20,12 +20,14 @@ from .._blocks import (
 from ..inference import coef_table, confidence_intervals, wald_test
 
 __all__ = [
+    "BinaryClassifierMixin",
     "DevianceScoreMixin",
     "GLMInferenceMixin",
     "prepare_blocks",
     "linear_predictor",
     "mean_from_linear_predictor",
     "positive_only_family",
+    "predict_mean",
 ]
 
 
@@ -102,6 +104,19 @@ def mean_from_linear_predictor(est, eta):
     if isinstance(eta, da.Array):
         return eta.map_blocks(est.family_.link.inverse, dtype=np.float64)
     return np.asarray(est.family_.link.inverse(eta))
+
+
+def predict_mean(est, X, offset=None):
+    """``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
+    check_is_fitted(est)
+    eta = linear_predictor(est, X)
+    if offset is not None:
+        if isinstance(eta, da.Array):
+            eta = eta + (offset if is_dask_collection(offset) else da.from_array(
+                np.asarray(offset, dtype=np.float64), chunks=(eta.chunks[0],)))
+        else:
+            eta = eta + np.asarray(offset, dtype=np.float64)
+    return mean_from_linear_predictor(est, eta)
 
 
 def positive_only_family(family) -> bool:
@@ -204,3 +219,65 @@ def _dask_d2(family, mu, y, sample_weight):
     dev_null = (w * da.map_blocks(family.unit_deviance, y, null_mu, dtype=np.float64)).sum()
     dev, dev_null = dask.compute(dev, dev_null)
     return 1.0 - float(dev) / float(dev_null)
+
+
+class BinaryClassifierMixin:
+    """Predictions of a binomial GLM classifier with two labels ``classes_`` (sorted;
+    the second is the positive class) and a fitted ``family_`` (any binomial link)."""
+
+    def decision_function(self, X):
+        """Linear predictor of ``classes_[1]`` (the log-odds for the logit link); lazy
+        for dask input."""
+        return linear_predictor(self, X)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, 2) in ``classes_`` order."""
+        eta = self.decision_function(X)
+        link = self.family_.link
+        if isinstance(eta, da.Array):
+            return eta.map_blocks(_two_column_proba, link, new_axis=1,
+                                  chunks=(eta.chunks[0], (2,)), dtype=np.float64)
+        return _two_column_proba(eta, link)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        proba = self.predict_proba(X)
+        return da.log(proba) if isinstance(proba, da.Array) else np.log(proba)
+
+    def predict(self, X):
+        """Predicted class labels: the positive class where its probability exceeds 1/2
+        (lazy for dask input)."""
+        eta = self.decision_function(X)
+        cut = float(np.asarray(self.family_.link.link(np.array([0.5])))[0])
+        if isinstance(eta, da.Array):
+            return eta.map_blocks(_labels, self.classes_, cut, dtype=self.classes_.dtype)
+        return _labels(eta, self.classes_, cut)
+
+    @classmethod
+    def _two_classes(cls, labels) -> np.ndarray:
+        labels = np.asarray(labels)
+        if labels.dtype.kind == "f" and np.isnan(labels).any():
+            raise ValueError("Input y contains NaN.")
+        if len(labels) != 2:
+            raise ValueError(
+                f"Only binary classification is supported: {cls.__name__} needs y with "
+                f"exactly 2 classes, got {len(labels)} class(es) ({labels[:10].tolist()}). "
+                "For more classes fit one model per class "
+                "(sklearn.multiclass.OneVsRestClassifier)."
+            )
+        return labels
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.sparse = False
+        return tags
+
+
+def _two_column_proba(eta, link):
+    p1 = np.asarray(link.inverse(np.asarray(eta, dtype=np.float64)))
+    return np.column_stack([1.0 - p1, p1])
+
+
+def _labels(eta, classes, cut):
+    return classes[(np.asarray(eta) > cut).astype(int)]

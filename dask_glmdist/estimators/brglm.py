@@ -9,22 +9,18 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-import dask.array as da
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
-from .._blocks import is_dask_collection
 from ..families import FAMILY_NAMES, Family, get_family
 from ..inference import standard_errors
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
 from ._base import (
     DevianceScoreMixin,
     GLMInferenceMixin,
-    linear_predictor,
-    mean_from_linear_predictor,
     positive_only_family,
+    predict_mean,
     prepare_blocks,
 )
 
@@ -297,15 +293,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
 
     def predict(self, X, offset=None):
         """Predicted mean ``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
-        check_is_fitted(self)
-        eta = linear_predictor(self, X)
-        if offset is not None:
-            if isinstance(eta, da.Array):
-                eta = eta + (offset if is_dask_collection(offset) else da.from_array(
-                    np.asarray(offset, dtype=np.float64), chunks=(eta.chunks[0],)))
-            else:
-                eta = eta + np.asarray(offset, dtype=np.float64)
-        return mean_from_linear_predictor(self, eta)
+        return predict_mean(self, X, offset)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

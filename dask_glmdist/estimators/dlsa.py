@@ -56,6 +56,7 @@ from ..linalg import PSDFactor
 from ..selection import adaptive_lasso_path, oracle_covariance
 from ..solvers.local import evaluate, fit_local
 from ._base import (
+    BinaryClassifierMixin,
     GLMInferenceMixin,
     linear_predictor,
     mean_from_linear_predictor,
@@ -554,7 +555,7 @@ class DLSARegressor(RegressorMixin, _DLSABase):
         return tags
 
 
-class DLSALogisticRegression(ClassifierMixin, _DLSABase):
+class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     """Binary logistic regression fitted by distributed least squares approximation.
 
     The classifier form of :class:`DLSARegressor` with the binomial family and logit
@@ -670,61 +671,7 @@ class DLSALogisticRegression(ClassifierMixin, _DLSABase):
             return s
         return super()._local_fits(data, family, self.classes_)
 
-    @staticmethod
-    def _two_classes(labels) -> np.ndarray:
-        labels = np.asarray(labels)
-        if labels.dtype.kind == "f" and np.isnan(labels).any():
-            raise ValueError("Input y contains NaN.")
-        if len(labels) != 2:
-            raise ValueError(
-                "Only binary classification is supported: DLSALogisticRegression needs y "
-                f"with exactly 2 classes, got {len(labels)} class(es) "
-                f"({labels[:10].tolist()}). For more classes fit one model per class "
-                "(sklearn.multiclass.OneVsRestClassifier)."
-            )
-        return labels
-
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept
         self.coef_ = theta[int(fi):].reshape(1, -1).copy()
         self.intercept_ = np.array([theta[0] if fi else 0.0])
-
-    def decision_function(self, X):
-        """Log-odds of the positive class ``classes_[1]`` (lazy for dask input)."""
-        return linear_predictor(self, X)
-
-    def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, 2) in ``classes_`` order."""
-        eta = self.decision_function(X)
-        if isinstance(eta, da.Array):
-            return eta.map_blocks(_two_column_proba, new_axis=1, chunks=(eta.chunks[0], (2,)),
-                                  dtype=np.float64)
-        return _two_column_proba(eta)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
-        proba = self.predict_proba(X)
-        return da.log(proba) if isinstance(proba, da.Array) else np.log(proba)
-
-    def predict(self, X):
-        """Predicted class labels (lazy for dask input)."""
-        eta = self.decision_function(X)
-        if isinstance(eta, da.Array):
-            return eta.map_blocks(_labels, self.classes_, dtype=self.classes_.dtype)
-        return _labels(eta, self.classes_)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.sparse = False
-        return tags
-
-
-def _two_column_proba(eta):
-    p1 = 0.5 * (1.0 + np.tanh(0.5 * np.asarray(eta)))
-    return np.column_stack([1.0 - p1, p1])
-
-
-def _labels(eta, classes):
-    return classes[(np.asarray(eta) > 0).astype(int)]
-

@@ -19,16 +19,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .._blocks import is_dask_collection
 from ..families import FAMILY_NAMES, Binomial, Family, get_family
 from ..inference import standard_errors
 from ..solvers.pqn import SEPARATION, Penalty, PQNResult, fit_pqn
 from ._base import (
+    BinaryClassifierMixin,
     DevianceScoreMixin,
     GLMInferenceMixin,
-    linear_predictor,
-    mean_from_linear_predictor,
     positive_only_family,
+    predict_mean,
     prepare_blocks,
 )
 
@@ -326,15 +325,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
 
     def predict(self, X, offset=None):
         """Predicted mean ``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
-        check_is_fitted(self)
-        eta = linear_predictor(self, X)
-        if offset is not None:
-            if isinstance(eta, da.Array):
-                eta = eta + (offset if is_dask_collection(offset) else da.from_array(
-                    np.asarray(offset, dtype=np.float64), chunks=(eta.chunks[0],)))
-            else:
-                eta = eta + np.asarray(offset, dtype=np.float64)
-        return mean_from_linear_predictor(self, eta)
+        return predict_mean(self, X, offset)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -356,7 +347,7 @@ def check_in_memory(family, y, sample_weight) -> None:
             raise ValueError("Invalid input: all sample weights are zero.")
 
 
-class PenalizedLogisticRegression(ClassifierMixin, _PenalizedBase):
+class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _PenalizedBase):
     """Binary classifier: exact elastic-net / box-constrained binomial GLM.
 
     Any two class labels (``classes_`` sorted, the second one positive); the link is
@@ -441,7 +432,7 @@ class PenalizedLogisticRegression(ClassifierMixin, _PenalizedBase):
         )
         if y_mem is not None:
             check_classification_targets(y_mem)
-            self.classes_ = two_classes(np.unique(y_mem), type(self).__name__)
+            self.classes_ = self._two_classes(np.unique(y_mem))
             if sample_weight is not None:
                 check_in_memory(Binomial(), np.zeros(1), sample_weight)
                 kept = np.unique(y_mem[np.asarray(sample_weight) > 0])
@@ -453,8 +444,7 @@ class PenalizedLogisticRegression(ClassifierMixin, _PenalizedBase):
             y01 = (y_mem == self.classes_[1]).astype(np.float64)
             data.y = da.from_array(y01, chunks=(data.X.chunks[0],))
         else:
-            self.classes_ = two_classes(np.unique(da.unique(data.y).compute()),
-                                        type(self).__name__)
+            self.classes_ = self._two_classes(np.unique(da.unique(data.y).compute()))
             data.y = (data.y == self.classes_[1]).astype(np.float64)
         self._fit_blocks(data, self._family())
         self.n_blocks_ = data.n_blocks
@@ -464,57 +454,3 @@ class PenalizedLogisticRegression(ClassifierMixin, _PenalizedBase):
         fi = self.fit_intercept
         self.coef_ = theta[int(fi):].reshape(1, -1).copy()
         self.intercept_ = np.array([theta[0] if fi else 0.0])
-
-    def decision_function(self, X):
-        """Linear predictor (log-odds for the logit link) of ``classes_[1]``; lazy for dask."""
-        return linear_predictor(self, X)
-
-    def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, 2) in ``classes_`` order."""
-        eta = self.decision_function(X)
-        link = self.family_.link
-        if isinstance(eta, da.Array):
-            return eta.map_blocks(_two_column_proba, link, new_axis=1,
-                                  chunks=(eta.chunks[0], (2,)), dtype=np.float64)
-        return _two_column_proba(eta, link)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
-        proba = self.predict_proba(X)
-        return da.log(proba) if isinstance(proba, da.Array) else np.log(proba)
-
-    def predict(self, X):
-        """Predicted class labels (lazy for dask input)."""
-        eta = self.decision_function(X)
-        cut = float(np.asarray(self.family_.link.link(np.array([0.5])))[0])
-        if isinstance(eta, da.Array):
-            return eta.map_blocks(_labels, self.classes_, cut, dtype=self.classes_.dtype)
-        return _labels(eta, self.classes_, cut)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.sparse = False
-        return tags
-
-
-def two_classes(labels, who: str) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.dtype.kind == "f" and np.isnan(labels).any():
-        raise ValueError("Input y contains NaN.")
-    if len(labels) != 2:
-        raise ValueError(
-            f"Only binary classification is supported: {who} needs y with exactly 2 "
-            f"classes, got {len(labels)} class(es) ({labels[:10].tolist()}). For more "
-            "classes fit one model per class (sklearn.multiclass.OneVsRestClassifier)."
-        )
-    return labels
-
-
-def _two_column_proba(eta, link):
-    p1 = np.asarray(link.inverse(np.asarray(eta, dtype=np.float64)))
-    return np.column_stack([1.0 - p1, p1])
-
-
-def _labels(eta, classes, cut):
-    return classes[(np.asarray(eta) > cut).astype(int)]
