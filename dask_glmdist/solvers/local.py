@@ -209,10 +209,11 @@ def _objective(state: BlockState, power: float) -> float:
     return state.deviance - 2.0 * power * state.factor.logdet()
 
 
-def _start(X, y, m, family, fit_intercept, xp, workspace):
-    """R's mustart: one IRLS step from mu0 (falling back to the intercept-only fit).
+def mustart_working(y, m, family, offset=None):
+    """Working weights ``w0`` and ``w0 * z0`` at R's ``mustart`` (the first IRLS step).
 
-    Returns the block's state, with score and information, at the first iterate.
+    ``z0 = eta0 - offset + (y - mu0) / d0`` with ``mu0 = family.starting_mu(y, m)``; the
+    first iterate solves ``(X~^T W0 X~) theta = X~^T W0 z0``.
     """
     mu0 = family.starting_mu(y, m)
     eta0 = family.link.link(mu0)
@@ -221,9 +222,17 @@ def _start(X, y, m, family, fit_intercept, xp, workspace):
     if m is not None:
         md = m * md
     w0 = md * d0
+    return w0, md * (y - mu0) + w0 * (eta0 if offset is None else eta0 - offset)
+
+
+def _start(X, y, m, family, fit_intercept, xp, workspace):
+    """R's mustart: one IRLS step from mu0 (falling back to the intercept-only fit).
+
+    Returns the block's state, with score and information, at the first iterate.
+    """
+    w0, wz0 = mustart_working(y, m, family)
     # IRLS: theta1 = (X~^T W X~)^{-1} X~^T W z0 with z0 = eta0 + (y - mu0) / d0
-    rhs, A0 = _score_and_information(X, md * (y - mu0) + w0 * eta0, w0, fit_intercept, xp,
-                                     workspace)
+    rhs, A0 = _score_and_information(X, wz0, w0, fit_intercept, xp, workspace)
     theta = PSDFactor(A0).solve(rhs)
     state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace)
     if state is not None:

@@ -72,7 +72,7 @@ from .._array import get_namespace, to_host
 from .._blocks import BlockedData, check_block, map_reduce, problem_blocks, raise_for_problems
 from ..linalg import PSDFactor
 from .gram_cd import MAX_SWEEPS, lasso_cd
-from .local import TILE_ROWS
+from .local import TILE_ROWS, _score_and_information, mustart_working
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -164,7 +164,7 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
     when ``validate`` (dask input: the first pass is where its values are seen).
     """
     xp = get_namespace(X)
-    n, p = int(X.shape[0]), int(X.shape[1])
+    n = int(X.shape[0])
     out = {"n": n}
     if validate:
         problems = check_block(X, y, m, family=family)
@@ -176,21 +176,7 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
     w = xp.ones_like(y, dtype=X.dtype) if m is None else xp.asarray(m, dtype=X.dtype)
     yf = xp.asarray(y, dtype=X.dtype)
     my = w * yf
-    numpy_block = isinstance(X, np.ndarray)
-    gram = np.zeros((p, p))
-    cols = np.zeros((p, 2))
-    sw = xp.sqrt(w)
-    both = xp.stack([w, my], axis=1)
-    for a, b in _tiles(n, numpy_block):
-        Xt = X[a:b, :]
-        Xs = Xt * sw[a:b, None]
-        gram += to_host(Xs.T @ Xs)
-        cols += to_host(Xt.T @ both[a:b, :])
-    A = np.empty((p + 1, p + 1))
-    A[1:, 1:] = gram
-    A[0, 1:] = A[1:, 0] = cols[:, 0]
-    A[0, 0] = float(xp.sum(w))
-    gy = np.concatenate([[float(xp.sum(my))], cols[:, 1]])
+    gy, A = _score_and_information(X, my, w, True, xp)
     return {**out, "gram": A, "gy": gy, "yy": float(xp.sum(my * yf)),
             "weight": float(xp.sum(w)), "n_pos": int(xp.sum(xp.astype(w > 0, X.dtype)))}
 
@@ -280,31 +266,8 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
 def irls_start_block(X, y, m, *, family, fit_intercept, block_index, offset=None):
     """``X~^T W0 X~`` and ``X~^T W0 z0`` at R's ``mustart`` (one IRLS step, no theta)."""
     xp = get_namespace(X)
-    n, p = int(X.shape[0]), int(X.shape[1])
-    mu0 = family.starting_mu(y, m)
-    eta0 = family.link.link(mu0)
-    d0 = family.link.inverse_deriv(eta0)
-    t = d0 / family.variance(mu0)
-    if m is not None:
-        t = m * t
-    w0 = t * d0
-    z = t * (y - mu0) + w0 * (eta0 if offset is None else eta0 - offset)
-    numpy_block = isinstance(X, np.ndarray)
-    gram = np.zeros((p, p))
-    cols = np.zeros((p, 2))
-    both = xp.stack([w0, z], axis=1)
-    for a, b in _tiles(n, numpy_block):
-        Xt = X[a:b, :]
-        Xs = Xt * xp.sqrt(w0[a:b])[:, None]
-        gram += to_host(Xs.T @ Xs)
-        cols += to_host(Xt.T @ both[a:b, :])
-    A = np.empty((p + 1, p + 1))
-    A[1:, 1:] = gram
-    A[0, 1:] = A[1:, 0] = cols[:, 0]
-    A[0, 0] = float(xp.sum(w0))
-    b = np.concatenate([[float(xp.sum(z))], cols[:, 1]])
-    if not fit_intercept:
-        A, b = A[1:, 1:], b[1:]
+    w0, wz0 = mustart_working(y, m, family, offset)
+    b, A = _score_and_information(X, wz0, w0, fit_intercept, xp)
     return {"information": A, "rhs": b}
 
 
