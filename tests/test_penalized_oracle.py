@@ -342,3 +342,20 @@ def test_warm_start_reaches_the_same_solution(logistic_data):
     model.fit(X, y)
     np.testing.assert_allclose(model.params_, first, atol=1e-9)
     assert model.n_iter_ <= 1
+
+
+def test_start_by_an_irls_step_when_zero_is_outside_the_domain():
+    """Gamma with the inverse link and no intercept: theta = 0 gives an infinite mean, so
+    the engine starts from one IRLS step at R's mustart (two extra rounds)."""
+    rng = np.random.default_rng(12)
+    n = 2000
+    X = rng.uniform(0.5, 2.0, size=(n, 3))
+    mu = 1.0 / (X @ [0.3, 0.2, 0.4])
+    y = rng.gamma(4.0, mu / 4.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = sm.GLM(y, X, family=sm.families.Gamma()).fit(tol=1e-14)
+    model = PenalizedGLM("gamma", fit_intercept=False, n_partitions=3).fit(X, y)
+    np.testing.assert_allclose(model.coef_, ref.params, atol=1e-8)
+    np.testing.assert_allclose(model.bse_, ref.bse, rtol=1e-6)
+    assert model.n_rounds_ == model.n_iter_ + 3   # sums, IRLS start, its evaluation
