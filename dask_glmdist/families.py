@@ -89,6 +89,14 @@ def _xlogx_ratio(xp, y, mu):
     return xp.where(pos, y * xp.log(ys / mu), _full(xp, y, 0.0))
 
 
+def _quiet():
+    """Silence NumPy's floating-point warnings (a no-op for other namespaces): invalid
+    entries are reported through the ``ok`` mask instead."""
+    import numpy as np
+
+    return np.errstate(all="ignore")
+
+
 def _gammaln(x):
     """log-gamma of a Python scalar or of an array in its own namespace."""
     if isinstance(x, int | float):
@@ -679,6 +687,33 @@ class Family:
 
     # --- the hot path ---------------------------------------------------------------
 
+    def eta_terms(self, y, eta):
+        """Everything a line-search evaluation needs at linear predictors ``eta``.
+
+        Parameters
+        ----------
+        y : array, shape ``(n, 1)`` (or ``(n,)``)
+            Responses (broadcast against the columns of ``eta``).
+        eta : array, shape ``(n, L)`` (or ``(n,)``)
+            Linear predictors, e.g. one column per trial step of a line search.
+
+        Returns
+        -------
+        ok, mu, dmu, t, v, ud : arrays shaped like ``eta``
+            ``ok``: eta is valid (``valid_eta``); the mean ``mu``, ``dmu = dmu/deta``,
+            ``t = dmu / V(mu)`` (score residuals are ``m t (y - mu)``, working weights
+            ``m t dmu``), the variance ``v`` and the unit deviance ``ud``. Where ``ok``
+            is False the other values are meaningless (possibly NaN). The canonical
+            binomial and Poisson models compute them with fewer transcendental
+            functions and passes.
+        """
+        xp = get_namespace(y, eta)
+        with _quiet():
+            mu, dmu = self.link.inverse_and_deriv(eta)
+            ok = self.link.valid_pair(eta, mu)
+            v = self.variance(mu)
+            return ok, mu, dmu, dmu / v, v, self.unit_deviance(xp.asarray(y), mu)
+
     def score_weight_parts(self, y, eta, weights=None):
         """Mean, working weights and score residuals at ``eta``.
 
@@ -813,6 +848,21 @@ class Binomial(Family):
                                                                    _full(xp, y, 1.0))
         return 2.0 * (ent - y * xp.log(mu) - (1.0 - y) * xp.log1p(-mu))
 
+    def eta_terms(self, y, eta):
+        if self.link.name != "logit":
+            return super().eta_terms(y, eta)
+        # logit: mu = 1/(1 + e^-eta), dmu = V(mu) (t = 1), and the unit deviance
+        # 2 [ent(y) + log(1 + e^eta) - y eta] from one exp and one log1p per entry
+        xp = get_namespace(y, eta)
+        e = xp.exp(-xp.abs(eta))
+        ope = 1.0 + e
+        mu = xp.where(eta >= 0, xp.ones_like(e), e) / ope
+        dmu = e / (ope * ope)
+        ent = _xlogx_ratio(xp, y, _full(xp, y, 1.0)) + _xlogx_ratio(xp, 1.0 - y,
+                                                                   _full(xp, y, 1.0))
+        ud = 2.0 * (ent + (xp.log1p(e) + xp.maximum(eta, xp.zeros_like(eta)) - y * eta))
+        return xp.isfinite(eta), mu, dmu, xp.ones_like(e), dmu, ud
+
     def _loglik_obs(self, xp, y, mu, m, scale):
         # statsmodels (n = 1): lgamma(2) - lgamma(y + 1) - lgamma(2 - y)
         #   + y log(mu / (1 - mu)) + log(1 - mu), times var_weights; scale unused.
@@ -871,6 +921,17 @@ class Poisson(_CountFamily):
     def _loglik_obs(self, xp, y, mu, m, scale):
         ll = y * xp.log(mu) - mu - _gammaln(y + 1.0)
         return ll / scale if m is None else (m / scale) * ll
+
+    def eta_terms(self, y, eta):
+        if self.link.name != "log":
+            return super().eta_terms(y, eta)
+        # log: mu = dmu = V(mu) = e^eta (t = 1); unit deviance 2 [y log y - y - y eta + mu]
+        xp = get_namespace(y, eta)
+        with _quiet():
+            mu = xp.exp(eta)
+            ud = 2.0 * ((_xlogx_ratio(xp, y, _full(xp, y, 1.0)) - y) - y * eta + mu)
+        ok = xp.isfinite(mu) & (mu > 0)
+        return ok, mu, mu, xp.ones_like(mu), mu, ud
 
 
 class NegativeBinomial(_CountFamily):

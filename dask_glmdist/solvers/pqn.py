@@ -79,12 +79,15 @@ logger = logging.getLogger("dask_glmdist")
 __all__ = ["Penalty", "PQNResult", "fit_pqn", "ladder_block", "sums_block"]
 
 ARMIJO = 1e-4
-LONG_LADDER = 6        # steps 1 .. 2^-5: the first iteration and after a short step
-SHORT_LADDER = 2       # steps 1, 1/2 once full steps are being accepted
+LONG_LADDER = 4        # steps 1 .. 1/8: the first iteration and after a short step
+SHORT_LADDER = 1       # the full step alone once full steps are being accepted
 MIN_STEP = 2.0 ** -40  # below this the line search has failed
 RIDGE_START = 1e-3
 RIDGE_FLOOR = 1e-12
 FLAT_STEP = 1e-2       # a step this large (relative) at a stalled objective: no optimum
+STALL_STEP = 2.0 ** -12  # a line search this short at a near-solution: a numerical floor
+STALLED = ("no further decrease of the objective is possible in floating point (or "
+           "fitted means sit at the edge of their range)")
 SEPARATION = (
     "the objective keeps decreasing along a direction in which the coefficients grow "
     "without bound (e.g. separated classes): the unpenalised estimate does not exist; "
@@ -205,21 +208,15 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
         eta0 = eta0 + offset
     H = eta0[:, None] - (E[:, 1] + c0[1])[:, None] * S[None, :]
     del E
-    link = family.link
-    with np.errstate(all="ignore"):  # steps leaving the domain are flagged, not warned
-        mu, dmu = link.inverse_and_deriv(H)
-        ok = link.valid_pair(H, mu)
+    yt = xp.asarray(y, dtype=X.dtype)[:, None]
+    ok, mu, dmu, t, v, ud = family.eta_terms(yt, H)
     bad = ~ok
     invalid = to_host(xp.sum(xp.astype(bad, X.dtype), axis=0))
     if bool(xp.any(bad)):  # evaluate those rows at theta instead (the step is unusable)
         H = xp.where(ok, H, xp.zeros_like(H) + eta0[:, None])
-        mu, dmu = link.inverse_and_deriv(H)
+        _, mu, dmu, t, v, ud = family.eta_terms(yt, H)
     del H
-    yt = xp.asarray(y, dtype=X.dtype)[:, None]
-    v = family.variance(mu)
-    t = dmu / v
     resid = yt - mu
-    ud = family.unit_deviance(yt, mu)
     # Pearson's statistic is only used for an estimated dispersion
     pr = None if family.fixed_scale else resid * resid / v
     if m is not None:
@@ -495,7 +492,7 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
     message = ""
     ladder = LONG_LADDER
     n_iter = 0
-    flat = 0
+    flat = stall = 0
     kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
     z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
     s0 = 1.0
@@ -530,9 +527,11 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
             s0 = steps[-1] * 0.5
             ladder = LONG_LADDER
             ridge = min(ridge * 10.0, 1e6)
-            if s0 < MIN_STEP:
+            # no decrease along the direction: either a numerical floor (stop once the
+            # KKT conditions hold to sqrt(tol)) or, after 40 halvings, a failure
+            if s0 < MIN_STEP or (s0 < STALL_STEP and kkt <= np.sqrt(tol)):
                 converged = kkt <= np.sqrt(tol)
-                message = "line search failed: no decrease along the direction"
+                message = STALLED
                 break
             continue
         i = int(good[0])
@@ -573,13 +572,26 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
             if flat >= 3:
                 message = SEPARATION
                 break
-        else:
+        elif change <= 1e-14 and moved <= FLAT_STEP * (1.0 + float(np.max(np.abs(theta),
+                                                                       initial=0.0))):
+            # the objective no longer moves but the KKT test is not met: rounding, or
+            # means clipped at the edge of their range, whose deviance is flat
             flat = 0
+            stall += 1
+            if stall >= 3:
+                converged = kkt <= np.sqrt(tol)
+                message = STALLED
+                break
+        else:
+            flat = stall = 0
         z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
     else:
         message = f"did not converge in {max_iter} iterations"
     if not converged and not message:
         message = f"did not converge in {max_iter} iterations"
+    if message:
+        logger.info("%s stopped after %d iterations: %s (KKT %.3g)", label, n_iter, message,
+                    kkt)
     return PQNResult(theta=theta, objective=F, state=state, weight_sum=S,
                      n_obs=sums.n_obs if sums else -1, n_pos=sums.n_pos if sums else -1,
                      n_iter=n_iter, n_rounds=rounds, converged=converged, kkt=kkt,
