@@ -114,8 +114,10 @@ _ATTRS_DOC = """
     n_iter_ : int
         Iterations; each was one round over the data, line search included.
     n_rounds_ : int
-        All rounds: the iterations plus the first (the pass of sums that also
-        evaluates the start; one more when a start has to be found by an IRLS step).
+        All rounds over the data, each one ``compute()``: the iterations plus the first
+        (the pass of sums, which also gives the start); one more when the start is
+        already the solution (to evaluate its objective), two more when a start has to
+        be found by an IRLS step.
     converged_ : bool
     cov_params_, bse_, dispersion_ : only when ``alpha == 0`` and no coefficient is at
         the ``max_abs_coef`` bound: ``dispersion_ * (X~^T W X~)^{-1}`` at the
