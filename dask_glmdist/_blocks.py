@@ -447,6 +447,8 @@ def _compute(obj, progress: bool):
         return future.result()
     from dask.diagnostics import ProgressBar
 
-    with ProgressBar():
+    # the bar's timer thread is joined at the end: its refresh interval (0.1 s by
+    # default) would be added to every round of an iterative fit
+    with ProgressBar(dt=0.02):
         return obj.compute()
 
