@@ -38,6 +38,7 @@ from ..solvers.pqn import (
     Penalty,
     PQNResult,
     constant_mean_state,
+    data_sums,
     fit_pqn,
     sums_block,
 )
@@ -135,8 +136,6 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
     """
     rounds_before = 0
     if sums is None:
-        from ..solvers.pqn import data_sums
-
         sums = data_sums(data, family, fit_intercept=fit_intercept, validate=True,
                          split_every=split_every, progress=progress)
         rounds_before = 1
@@ -239,8 +238,6 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
                                  n_params_extra=int(fit_intercept), offset=offset)
     if y_mem is not None:
         check_in_memory(fam, y_mem, sample_weight)
-    from ..solvers.pqn import data_sums
-
     sums = data_sums(data, fam, fit_intercept=fit_intercept, validate=True,
                      split_every=split_every, progress=bool(verbose))
     if alphas is None:
@@ -474,8 +471,6 @@ class PenalizedGLMCV(PenalizedGLM):
                 raise ValueError("Invalid input: all sample weights are zero.")
             rounds = 1
         else:
-            from ..solvers.pqn import data_sums
-
             total = data_sums(data, family, fit_intercept=fi, validate=True,
                               split_every=self.split_every, progress=bool(self.verbose))
             rounds = 1
