@@ -140,7 +140,9 @@ def dask_design(X):
         )
     if not (np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.bool_)):
         raise ValueError(f"X must be numeric, got dtype {X.dtype}.")
-    if not np.issubdtype(X.dtype, np.floating):
+    if X.dtype != np.float64:
+        # blocks compute in float64 (cast per block, a cheap elementwise task): float32
+        # data at float64 tolerances stall the solvers and look like separation
         X = X.astype(np.float64)
     if not math.isnan(X.shape[1]) and X.shape[1] == 0:
         raise ValueError("X has 0 features; at least one is required.")
@@ -249,7 +251,7 @@ def as_blocked(
 def check_block_sizes(data: BlockedData, n_params: int) -> None:
     """Fail early, before any pass, when a block of known size is too small."""
     for k, rows in enumerate(data.block_rows):
-        if not math.isnan(rows) and rows < n_params:
+        if not math.isnan(rows) and 0 < rows < n_params:  # empty blocks are skipped
             raise ValueError(
                 f"Row block {k} has {int(rows)} rows but the model has {n_params} parameters; "
                 "every block needs at least as many rows as parameters. Use fewer partitions "
@@ -367,8 +369,24 @@ def sum_summaries(*parts: dict) -> dict:
 
 
 def _indexed(block_fn):
+    """``block_fn`` with its block index; empty blocks are skipped, errors name the block.
+
+    An empty block (a partition emptied by a filter) contributes nothing: its summary
+    is ``{"n": 0, "empty_blocks": [index]}``. An exception raised inside the block
+    function gets a note naming the block.
+    """
+
     def run(X, y, w, index, *args, **kwargs):
-        return block_fn(X, y, w, *args, block_index=index, **kwargs)
+        if X.shape[0] == 0:
+            return {"n": 0, "empty_blocks": [index]}
+        try:
+            return block_fn(X, y, w, *args, block_index=index, **kwargs)
+        except Exception as exc:
+            note = f"raised in row block {index} by {getattr(block_fn, '__name__', 'a block')}"
+            if hasattr(exc, "add_note"):
+                exc.add_note(note)
+                raise
+            raise RuntimeError(f"{note}: {exc!r}") from exc  # Python 3.10
 
     return run
 
@@ -408,6 +426,11 @@ def map_reduce(
     start = time.perf_counter()
     with _blas_limits(len(blocks), parts[0]):
         result = _compute(parts[0], progress)
+    if set(result) <= {"n", "empty_blocks"}:
+        raise ValueError(
+            f"Found array with 0 sample(s): all {len(blocks)} row block(s) are empty; at "
+            "least one row is required."
+        )
     logger.info("%s: %d blocks reduced in %.2f s", label, len(blocks), time.perf_counter() - start)
     return result
 

@@ -17,7 +17,7 @@ from .._blocks import (
     dask_design,
     is_dask_collection,
 )
-from ..inference import coef_table, confidence_intervals, wald_test
+from ..inference import coef_table, wald_test
 
 __all__ = [
     "BinaryClassifierMixin",
@@ -136,7 +136,8 @@ class GLMInferenceMixin:
     """``summary()``, ``conf_int()`` and ``wald_test()`` from ``params_``/``cov_params_``.
 
     Fitted estimators set ``params_`` (intercept first when fitted), ``cov_params_``
-    and ``bse_``.
+    and ``bse_``, and ``param_flags_`` (``{name: ParamFlag}``, possibly empty) for
+    parameters whose estimate does not exist or is not identified.
     """
 
     def _param_names(self) -> list[str]:
@@ -165,21 +166,29 @@ class GLMInferenceMixin:
             feature names seen in ``fit`` or ``x0, x1, ...``).
         """
         self._check_inference()
-        return coef_table(self.params_, self.cov_params_, self._param_names(), alpha)
+        return coef_table(self.params_, self.cov_params_, self._param_names(), alpha,
+                          flags=getattr(self, "param_flags_", None))
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals with coverage ``1 - alpha`` (columns lower, upper)."""
-        self._check_inference()
-        ci = confidence_intervals(self.params_, self.bse_, alpha)
-        return pd.DataFrame(ci, index=self._param_names(), columns=["lower", "upper"])
+        """Wald confidence intervals with coverage ``1 - alpha`` (columns lower, upper).
+
+        Parameters flagged in ``param_flags_`` (an estimate that does not exist, or one
+        the data do not identify) have NaN intervals.
+        """
+        table = self.summary(alpha)
+        return pd.DataFrame({"lower": table["ci_lower"].to_numpy(),
+                             "upper": table["ci_upper"].to_numpy()},
+                            index=self._param_names())
 
     def wald_test(self, R, q=None) -> dict:
         """Joint Wald test of the linear hypothesis ``R @ params_ = q`` (chi-squared).
 
-        ``R`` has one column per parameter, in ``summary()`` order.
+        ``R`` has one column per parameter, in ``summary()`` order. A hypothesis on a
+        parameter flagged in ``param_flags_`` is refused.
         """
         self._check_inference()
-        return wald_test(self.params_, self.cov_params_, R, q)
+        return wald_test(self.params_, self.cov_params_, R, q, names=self._param_names(),
+                         flags=getattr(self, "param_flags_", None))
 
 
 class DevianceScoreMixin:
