@@ -231,14 +231,14 @@ def test_constant_column_in_one_block(rng):
     X[:, 2] = (rng.random(n) < 0.3).astype(float)
     X[:500, 2] = 0.0
     y = 1.0 + X @ [1.0, -1.0, 2.0] + rng.normal(size=n)
-    with pytest.warns(UserWarning, match=r"Row block 0: columns \['x2'\] are constant"):
+    with pytest.warns(UserWarning, match=r"Row block\(s\) \[0\]: columns \[x2\] are constant"):
         model = DLSARegressor(n_partitions=4).fit(X, y)
     ref = sm.OLS(y, sm.add_constant(X)).fit()
     np.testing.assert_allclose(model.params_, ref.params, atol=1e-10, rtol=0)
     np.testing.assert_allclose(model.bse_, ref.bse, rtol=1e-9)
     yb = (rng.random(n) < 1 / (1 + np.exp(-(X @ [1.0, -1.0, 1.0])))).astype(float)
     ref_b = sm.GLM(yb, sm.add_constant(X), family=sm.families.Binomial()).fit(tol=1e-13)
-    with pytest.warns(UserWarning, match="Row block 0"):
+    with pytest.warns(UserWarning, match=r"Row block\(s\) \[0\]"):
         clf = DLSALogisticRegression(n_partitions=4, refine_steps=6).fit(X, yb)
     np.testing.assert_allclose(clf.params_, ref_b.params, atol=1e-8, rtol=0)
 

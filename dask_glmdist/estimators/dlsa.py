@@ -50,11 +50,13 @@ from .._blocks import (
     problem_blocks,
     raise_for_problems,
 )
+from ..diagnostics import INFINITE, UNIDENTIFIED, BlockReport, ParamFlag, short_list
 from ..families import Binomial, Family, get_family
 from ..inference import standard_errors
 from ..linalg import PSDFactor
 from ..selection import adaptive_lasso_path, oracle_covariance
-from ..solvers.local import evaluate, fit_local
+from ..solvers.chunked_iwls import SeparationWarning
+from ..solvers.local import evaluate, fit_local, recession_counts, rows_information
 from ._base import (
     BinaryClassifierMixin,
     GLMInferenceMixin,
@@ -75,6 +77,16 @@ __all__ = ["DLSARegressor", "DLSALogisticRegression"]
 
 
 INFER_LABELS = "infer"
+
+#: flag kind (see :class:`~dask_glmdist.diagnostics.ParamFlag`) of a parameter whose
+#: one-round estimate rests mostly on rows separated within their blocks
+UNRELIABLE = "unreliable"
+#: the share of a parameter's combined precision from separated rows above which its
+#: one-round estimate and standard error are not reported (see ``separated_share``)
+SEPARATED_SHARE_LIMIT = 0.5
+#: a refinement round that has not converged warns when its last step exceeds this
+#: many standard errors
+REFINE_WARN_SE = 1.0
 
 
 def _block_labels(y) -> tuple[list, bool]:
@@ -116,8 +128,32 @@ def uninformative_columns(A: np.ndarray, fit_intercept: bool) -> list[int]:
     return [int(j) for j in np.flatnonzero(d <= 0)]
 
 
+def _local_separation(counts, divergence) -> tuple[list, bool]:
+    """The directions in which a block's ML fit diverged: ``([[j, sign], ...], exact)``.
+
+    Coordinate directions the block's own recession counts prove (``exact``), else
+    the parameters that dominate the last scoring step of the diverging fit.
+    """
+    if counts is not None:
+        on = counts[2] > 0
+        found = [[int(j), 1] for j in np.flatnonzero(on & (counts[0] == 0))]
+        found += [[int(j), -1] for j in np.flatnonzero(on & (counts[1] == 0))]
+        if found:
+            return sorted(found), True
+    if divergence is None or not np.any(divergence):
+        return [], False
+    big = np.abs(divergence) >= 0.1 * np.max(np.abs(divergence))
+    return [[int(j), int(np.sign(divergence[j]))] for j in np.flatnonzero(big)], False
+
+
 def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, block_index):
-    """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces."""
+    """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces.
+
+    Besides the WLSE pieces the block returns its recession counts (which decide,
+    summed over the blocks, which parameters' global estimates are infinite) and,
+    when its local MLE does not exist, the information of the rows its diverging ML
+    fit separates, at its Firth estimate (how much of the combination rests on them).
+    """
     n = int(X.shape[0])
     record = {"index": block_index, "n": n}
     labels = {}
@@ -136,11 +172,23 @@ def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, 
     if problems:
         record["problems"] = sorted(problems)
         return {"n": n, "problems": problems, "blocks": [record], **labels}
+    xp = get_namespace(X)
+    n_active = n if m is None else int(xp.sum(xp.astype(m > 0, xp.int64)))
+    if n_active == 0:  # a block of zero weights carries nothing
+        record["zero_weight"] = True
+        return {"n": n, "n_active": 0, "blocks": [record], **labels}
+    counts = recession_counts(X, y, m, family, fit_intercept)
     fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
+    separated_information = None
     if not fit.mle_exists:
-        record["fallback"] = fit.message
+        ml = fit
         fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol,
                         max_iter=max_iter, jeffreys_power=0.5)
+        record["fallback"] = ml.message
+        record["separated"], record["exact"] = _local_separation(counts, ml.divergence)
+        if ml.diverging_rows is not None:
+            separated_information = rows_information(
+                X, y, m, fit.theta, family, fit_intercept, ml.diverging_rows)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
     if fit.weight_spread > 1e10:
         record["problems"] = ["boundary_mean"]
@@ -151,8 +199,9 @@ def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, 
     if not fit.converged and "fallback" not in record:
         record["message"] = fit.message
     At = fit.information @ fit.theta
-    return {
+    out = {
         "n": n,
+        "n_active": n_active,
         "information": fit.information,
         "information_theta": At,
         "theta_information_theta": float(fit.theta @ At),
@@ -161,12 +210,33 @@ def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, 
         "blocks": [record],
         **labels,
     }
+    if counts is not None:
+        out["recession"] = counts
+    if separated_information is not None:
+        out["separated_information"] = separated_information
+    return out
 
 
-def glm_score_block(X, y, m, theta, family, fit_intercept, classes, *, block_index):
-    """A refinement round on one block: score, information, deviance and Pearson chi^2."""
+def glm_score_block(X, y, m, theta, family, fit_intercept, classes, dropped=(), *,
+                    block_index):
+    """A refinement round on one block: score, information, deviance and Pearson chi^2.
+
+    ``dropped`` lists parameters whose estimate is infinite (separation): the rows in
+    which any of their columns is non-zero are fitted perfectly in the limit and are
+    left out (weight 0), so those parameters drop out and the others converge to
+    their (finite) maximum likelihood estimate.
+    """
     n = int(X.shape[0])
     y, m = _response(X, y, m, classes)
+    if dropped:
+        xp = get_namespace(X)
+        cols = [j - int(fit_intercept) for j in dropped if j >= int(fit_intercept)]
+        if cols:
+            keep = xp.all(xp.take(X, xp.asarray(cols), axis=1) == 0, axis=1)
+        else:
+            keep = xp.ones(n, dtype=xp.bool)
+        keep = xp.astype(keep, X.dtype)
+        m = keep if m is None else m * keep
     state = evaluate(X, y, m, theta, family, fit_intercept)
     if state is None:
         return {"n": n, "problems": {"invalid_mean": 1}, "blocks": [{"index": block_index}]}
@@ -177,6 +247,88 @@ def glm_score_block(X, y, m, theta, family, fit_intercept, classes, *, block_ind
         "pearson": state.pearson,
         "deviance": state.deviance,
     }
+
+
+# --------------------------------------------------------------------------------------
+# the combined estimate: infinite parameters, and how much rests on separated rows
+# --------------------------------------------------------------------------------------
+
+
+def infinite_parameters(counts) -> dict:
+    """``{parameter index: sign}`` of the parameters whose global MLE is +-inf.
+
+    ``counts`` are the recession counts summed over the blocks
+    (:func:`~dask_glmdist.solvers.local.recession_counts`): no row forbids the
+    parameter to run off alone in that direction, and some row depends on it.
+    """
+    if counts is None:
+        return {}
+    out = {}
+    for j in np.flatnonzero(counts[2] > 0):
+        if counts[0, j] == 0:
+            out[int(j)] = 1
+        elif counts[1, j] == 0:
+            out[int(j)] = -1
+    return out
+
+
+def _marginal_variances(A: np.ndarray, keep: list) -> np.ndarray:
+    """Diagonal of the inverse of ``A`` for the parameters ``keep`` (the others profiled
+    out); ``inf`` where ``A`` carries no information on them."""
+    other = [j for j in range(A.shape[0]) if j not in keep]
+    info = A[np.ix_(keep, keep)]
+    if other:
+        cross = A[np.ix_(keep, other)]
+        info = info - cross @ PSDFactor(A[np.ix_(other, other)]).solve(cross.T)
+    factor = PSDFactor(info)
+    var = np.diag(factor.inverse()).copy()
+    if not factor.full_rank:
+        var[np.abs(factor.null_space).max(axis=1) > 1e-3] = np.inf
+    return var
+
+
+def separated_share(A: np.ndarray, separated, infinite: dict) -> np.ndarray:
+    """Per parameter, the share of the combined precision that comes from separated rows.
+
+    ``separated`` is the summed information, at the blocks' Firth estimates, of the
+    rows whose local ML fits diverged. The share is ``1 - var / var_without``: 0 when
+    those rows add nothing, 1 when the parameter has no information without them.
+    Parameters in ``infinite`` (and their rows' information) are profiled out; they
+    get NaN.
+    """
+    share = np.zeros(A.shape[0])
+    if separated is None:
+        return share
+    keep = [j for j in range(A.shape[0]) if j not in infinite]
+    rest = A - separated
+    gone = np.diag(rest) <= 1e-9 * np.diag(A)  # rounding left of a column's information
+    rest[gone, :] = 0.0
+    rest[:, gone] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = _marginal_variances(A, keep) / _marginal_variances(rest, keep)
+    share[keep] = np.clip(1.0 - np.nan_to_num(ratio, nan=0.0), 0.0, 1.0)
+    share[list(infinite)] = np.nan
+    return share
+
+
+def _infinite_note(j: int, sign: int, fit_intercept: bool) -> str:
+    where = ("every row is fitted perfectly" if fit_intercept and j == 0 else
+             "every row in which its column is non-zero is fitted perfectly")
+    return (f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf (separation: "
+            f"{where}); no estimate or standard error")
+
+
+def _embed(full: np.ndarray, block: np.ndarray, free) -> np.ndarray:
+    """``full`` with its ``free`` x ``free`` block replaced by ``block`` and the rest of
+    those rows and columns zeroed."""
+    if len(free) == full.shape[0]:
+        return block.copy()
+    out = full.copy()
+    out[free, :] = 0.0
+    out[:, free] = 0.0
+    out[np.ix_(free, free)] = block
+    return out
+
 
 
 # --------------------------------------------------------------------------------------
@@ -210,8 +362,6 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
 
     def _fit_blocks(self, data, family, classes):
         start = time.perf_counter()
-        fi = self.fit_intercept
-        progress = bool(self.verbose)
         s = self._local_fits(data, family, classes)
         if isinstance(classes, str):  # labels were inferred in the pass
             classes = self.classes_
@@ -220,25 +370,74 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         n_obs = int(s["n"])
         if n_obs == 0:
             raise ValueError("Found array with 0 sample(s); at least one row is required.")
-        self._warn_about_blocks(records)
-        n_params = data.n_features + int(fi)
+        names = self._param_names()
+        self._report_blocks(records, s.get("empty_blocks", []), names)
+        if "information" not in s:
+            raise ValueError(
+                "All sample weights are zero: no row carries any weight, so there is "
+                "nothing to fit. Pass positive sample_weight for the rows to use."
+            )
+        n_params = len(names)
         A = s["information"]
         factor = PSDFactor(A)
         self._check_identified(factor, A)
         theta = factor.solve(s["information_theta"])
         pearson = s["pearson"] + s["theta_information_theta"] - float(theta @ A @ theta)
+        cov = factor.inverse()
+        infinite = infinite_parameters(s.get("recession"))
+        share = separated_share(A, s.get("separated_information"), infinite)
+        # a separating column that is non-zero on every row: every row is fitted perfectly
+        everything = any(s["recession"][2, j] >= s["n_active"] for j in infinite)
+        fitted = [r for r in records if not r.get("zero_weight")]
         self.n_blocks_ = len(records)
         self.local_n_iter_ = np.array([r.get("n_iter", 0) for r in records])
-        self.converged_ = bool(all(r.get("converged", False) for r in records))
+        self.converged_ = bool(all(r.get("converged", False) for r in fitted))
         self.n_iter_ = 1
-        self.refine_step_sizes_ = []
-        deviance = None
+        self.refine_step_sizes_ = np.zeros(0)
+        self.refine_step_se_ = np.zeros(0)
+        self.deviance_ = None
+        scale = 1.0 if family.fixed_scale else max(pearson, 0.0) / max(n_obs - n_params, 1)
+        refined = None
+        if self.refine_steps and not everything:
+            refined = self._refine(data, family, classes, theta, infinite, n_obs)
+            theta, scale, free = refined["theta"], refined["scale"], refined["free"]
+            cov = _embed(cov, refined["cov"], free) * scale
+            A = _embed(A, refined["information"], free)
+        else:
+            cov = cov * scale
+        self.scale_ = float(scale)
+        self.n_obs_ = n_obs
+        self.param_flags_ = self._flags(names, infinite, share, records, refined,
+                                        everything)
+        self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_obs)
+        logger.info("DLSA fit: %d rows, %d blocks, %d round(s), %.2f s",
+                    n_obs, self.n_blocks_, self.n_iter_, time.perf_counter() - start)
+        return self
+
+    def _refine(self, data, family, classes, theta, infinite, n_obs) -> dict:
+        """Global Fisher-scoring rounds from the WLSE (TDLSA, the m-step estimator).
+
+        Parameters whose estimate is infinite stay where they are and the rows they
+        fit perfectly are left out: the others converge to their maximum likelihood
+        estimate. Returns the estimate, the covariance of the free parameters (scaled)
+        and their indices.
+        """
+        fi = self.fit_intercept
+        n_params = theta.shape[0]
+        dropped = tuple(sorted(infinite))
+        lost: list = []
+        free = np.array([j for j in range(n_params) if j not in infinite], dtype=int)
+        theta = theta.copy()
+        steps, steps_se = [], []
         step = None
+        factor, A, se, pearson, scale = None, np.zeros((0, 0)), np.zeros(0), 0.0, 1.0
         rounds = 0
+        converged = False
         while rounds < self.refine_steps:
             r = map_reduce(
-                glm_score_block, data, theta, family, fi, classes,
-                split_every=self.split_every, label="DLSA refinement", progress=progress,
+                glm_score_block, data, theta, family, fi, classes, dropped,
+                split_every=self.split_every, label="DLSA refinement",
+                progress=bool(self.verbose),
             )
             self.n_iter_ += 1
             if "invalid_mean" in r.get("problems", {}):
@@ -250,33 +449,143 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                         "'log') or refine_steps=0."
                     )
                 step = 0.5 * step  # halve the last step: one more round, not a new step
-                theta = theta - step
+                theta[free] -= step
                 continue
             rounds += 1
             raise_for_problems(r.get("problems", {}))
-            A = r["information"]
+            A = r["information"][np.ix_(free, free)]
             factor = PSDFactor(A)
-            step = factor.solve(r["score"])
-            theta = theta + step
-            pearson = r["pearson"] - float(r["score"] @ step)
-            deviance = r["deviance"]
+            if not factor.full_rank and dropped:
+                # no information left on these once the perfectly fitted rows are out
+                gone = np.abs(factor.null_space).max(axis=1) > 1e-3
+                lost += [int(j) for j in free[gone]]
+                free = free[~gone]
+                if free.size == 0:
+                    break
+                A = r["information"][np.ix_(free, free)]
+                factor = PSDFactor(A)
+            step = factor.solve(r["score"][free])
+            scale = 1.0 if family.fixed_scale else (
+                max(r["pearson"], 0.0) / max(n_obs - n_params, 1))
+            se = np.sqrt(np.clip(np.diag(factor.inverse()), 0.0, None) * scale)
+            theta[free] += step
+            pearson = r["pearson"] - float(r["score"][free] @ step)
+            self.deviance_ = r["deviance"]
             size = float(np.max(np.abs(step)))
-            self.refine_step_sizes_.append(size)
-            if size <= self.tol * (1.0 + np.max(np.abs(theta))):
+            steps.append(size)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                steps_se.append(float(np.max(np.where(se > 0, np.abs(step) / se, 0.0))))
+            if size <= self.tol * (1.0 + np.max(np.abs(theta[free]))):
+                converged = True
                 break
-        self.refine_step_sizes_ = np.asarray(self.refine_step_sizes_)
-        if family.fixed_scale:
-            scale = 1.0
-        else:
+        self.refine_step_sizes_ = np.asarray(steps)
+        self.refine_step_se_ = np.asarray(steps_se)
+        if not family.fixed_scale:
             scale = max(pearson, 0.0) / max(n_obs - n_params, 1)
-        self.scale_ = float(scale)
-        self.n_obs_ = n_obs
-        self.deviance_ = deviance
-        information = A / scale if scale > 0 else A
-        self._set_estimate(theta, factor.inverse() * scale, information, n_obs)
-        logger.info("DLSA fit: %d rows, %d blocks, %d round(s), %.2f s",
-                    n_obs, self.n_blocks_, self.n_iter_, time.perf_counter() - start)
-        return self
+        if free.size == 0:
+            A, step, se = np.zeros((0, 0)), np.zeros(0), np.zeros(0)
+        cov = factor.inverse() if free.size else A
+        return {"theta": theta, "cov": cov, "information": A, "scale": scale, "free": free,
+                "converged": converged, "last_step": (step, se), "lost": lost}
+
+    def _flags(self, names, infinite, share, records, refined, everything) -> dict:
+        """Flag (and warn about, once each) parameters whose estimate cannot be used."""
+        fi = self.fit_intercept
+        flags: dict = {}
+        if infinite:
+            for j, sign in infinite.items():
+                flags[names[j]] = ParamFlag(INFINITE, _infinite_note(j, sign, fi), sign)
+            shown = [f"{names[j]} ({'+' if sign > 0 else '-'}inf)" for j, sign in
+                     sorted(infinite.items())]
+            rest = (" Every row is fitted perfectly (complete separation, or a response "
+                    "that is all at one edge of its range), so no other parameter is "
+                    "estimable either." if everything else
+                    " The other parameters are estimated as if the rows in which those "
+                    "columns are non-zero were left out"
+                    + (" (exactly so by the refinement rounds)." if refined is not None
+                       else " (approximately: the one-round estimate still carries those "
+                       "rows' Firth-fitted contribution; refine_steps >= 1 removes it)."))
+            warnings.warn(
+                f"The maximum likelihood estimate does not exist: {short_list(shown)} run(s) "
+                "off to infinity (separation: every row in which such a column is non-zero "
+                "is fitted better the further it goes, e.g. a category without any event)."
+                " The values in coef_ are artefacts of stopping; summary() shows them as "
+                "infinite without standard errors." + rest + " For finite estimates of "
+                'every parameter use BiasReducedGLM(method="mBR").',
+                SeparationWarning, stacklevel=5,
+            )
+        free = [j for j in range(len(names)) if j not in infinite]
+        if everything:
+            for j in free:
+                flags[names[j]] = ParamFlag(
+                    UNIDENTIFIED, "not estimable: every row is fitted perfectly "
+                    "(separation)")
+            return flags
+        for j in () if refined is None else refined["lost"]:
+            flags[names[j]] = ParamFlag(
+                UNIDENTIFIED, "not estimable: every row in which its column is non-zero is "
+                "fitted perfectly by the infinite parameters")
+            free.remove(j)
+        # the refinement rounds do not rest on the local estimates: once they have
+        # settled (last step within REFINE_WARN_SE standard errors) the separated rows'
+        # share no longer matters
+        settled = refined is not None and (
+            refined["converged"] or not self._warn_unconverged(names, refined))
+        if not settled:
+            self._flag_separated_share(flags, names, free, share, records)
+        return flags
+
+    def _flag_separated_share(self, flags, names, free, share, records) -> None:
+        """Flag parameters whose combined information rests on separated rows."""
+        bad = [j for j in free if share[j] > SEPARATED_SHARE_LIMIT]
+        if not bad:
+            return
+        blocks = [r["index"] for r in records if "fallback" in r]
+        for j in bad:
+            if share[j] >= 1.0 - 1e-9:
+                flags[names[j]] = ParamFlag(
+                    UNIDENTIFIED, "not estimable: all of its information comes from rows "
+                    "that are fitted perfectly (separated) within their row blocks")
+            else:
+                flags[names[j]] = ParamFlag(
+                    UNRELIABLE, f"{share[j]:.0%} of its information comes from rows "
+                    "separated within their row blocks (Firth local estimates): the "
+                    "one-round estimate and its standard error cannot be trusted")
+        shown = [f"{names[j]} ({min(share[j], 1.0):.0%})" for j in bad]
+        warnings.warn(
+            f"The combined estimate cannot be trusted for {short_list(shown)}: that share "
+            "of their information comes from rows which the local maximum likelihood fits "
+            f"of row block(s) {short_list(blocks)} separate. Those blocks' local estimates "
+            "do not exist, and the Firth estimates used instead overstate that "
+            "information, so the standard errors are too small. summary() shows no "
+            "standard error for them. Use refine_steps=20 (global Fisher scoring, which "
+            "does not rest on the local estimates; it stops once converged) or "
+            'BiasReducedGLM(method="mBR").',
+            UserWarning, stacklevel=6,
+        )
+
+    def _warn_unconverged(self, names, refined) -> bool:
+        """Warn when the last refinement step was material; return whether it warned."""
+        step, se = refined["last_step"]
+        free = refined["free"]
+        if step is None or not len(step):
+            return False
+        with np.errstate(divide="ignore", invalid="ignore"):
+            in_se = np.where(se > 0, np.abs(step) / se, 0.0)
+        j = int(np.argmax(in_se))
+        if in_se[j] <= REFINE_WARN_SE:
+            return False
+        warnings.warn(
+            f"The refinement has not converged after refine_steps={self.refine_steps} "
+            f"round(s): its last step changed {names[free[j]]} by {step[j]:.3g}, "
+            f"{in_se[j]:.2f} standard errors (refine_step_sizes_, refine_step_se_). After "
+            f"a step of s standard errors the estimate can still be about 0.1 s^2 "
+            "standard errors from the maximum likelihood estimate, and more when the "
+            "steps are not shrinking. Increase refine_steps (the rounds stop once "
+            "converged).",
+            ConvergenceWarning, stacklevel=6,
+        )
+        return True
 
     def _check_identified(self, factor: PSDFactor, A) -> None:
         if factor.full_rank:
@@ -286,40 +595,56 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         bad = [names[i] for i in np.flatnonzero(loads > 1e-3)]
         raise ValueError(
             "The combined information over all blocks is singular: parameters "
-            f"{bad} are not identified (a column constant everywhere, or collinear columns). "
-            "Remove the redundant columns."
+            f"{bad} are not identified (a column constant everywhere, or collinear columns, "
+            "among the rows with positive weight). Remove the redundant columns."
         )
 
-    def _warn_about_blocks(self, records) -> None:
-        names = self._param_names()[int(self.fit_intercept):]
-        fallback = [r["index"] for r in records if "fallback" in r]
-        if fallback:
-            warnings.warn(
-                f"Row block(s) {fallback}: the local maximum likelihood estimate does not "
-                "exist (separation, or a response at the boundary of its range). Used the "
-                "finite Jeffreys-penalised (Firth) local estimate for those blocks instead.",
-                UserWarning,
-                stacklevel=5,
-            )
+    def _report_blocks(self, records, empty, names) -> None:
+        """One warning per kind of block problem; the detail in ``block_diagnostics_``."""
+        features = names[int(self.fit_intercept):]
+        report = BlockReport()
+        for k in empty:
+            report.add("empty", k, detail="no rows: skipped")
         for r in records:
+            k = r["index"]
+            if r.get("zero_weight"):
+                report.add("zero_weight", k, detail="every sample weight is zero: skipped")
+            if "fallback" in r:
+                cols = [f"{names[j]} ({'+' if sign > 0 else '-'}inf)"
+                        for j, sign in r.get("separated", [])]
+                how = "exactly" if r.get("exact") else "approximately (last ML step)"
+                report.add("firth", k, cols, f"{r['fallback']}; diverging along these "
+                           f"parameters ({how})")
             if "uninformative" in r:
-                cols = [names[j] for j in r["uninformative"]]
-                detail = f"columns {cols} are constant" if cols else "columns are collinear"
-                warnings.warn(
-                    f"Row block {r['index']}: {detail} within the block, so its local "
-                    "estimate is not identified in those directions; the block contributes "
-                    "no information on them and full information on the rest.",
-                    UserWarning,
-                    stacklevel=5,
-                )
-        unconverged = [r["index"] for r in records if "message" in r]
-        if unconverged:
-            warnings.warn(
-                f"Local fits of row block(s) {unconverged} did not converge in "
-                f"max_iter={self.max_iter} iterations; increase max_iter.",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
+                cols = [features[j] for j in r["uninformative"]]
+                if cols:
+                    report.add("constant", k, cols, "constant within the block")
+                else:
+                    report.add("collinear", k, detail=f"rank {r.get('rank')} < "
+                               f"{len(names)} parameters")
+            if "message" in r:
+                report.add("unconverged", k, detail=r["message"])
+        report.emit({
+            "firth": (UserWarning, (
+                "Row block(s) {blocks}: the local maximum likelihood estimate does not "
+                "exist (separation, or a response at the boundary of its range; the local "
+                "fits diverged along {columns}). Used the finite Jeffreys-penalised "
+                "(Firth) local estimate for those blocks instead; details in "
+                "block_diagnostics_.")),
+            "constant": (UserWarning, (
+                "Row block(s) {blocks}: columns {columns} are constant within the block, "
+                "so its local estimate is not identified in those directions; such a "
+                "block contributes no information on them and full information on the "
+                "rest. Which block has which columns: block_diagnostics_.")),
+            "collinear": (UserWarning, (
+                "Row block(s) {blocks}: columns are collinear within the block, so its "
+                "local estimate is not identified in some directions; such a block "
+                "contributes no information on them and full information on the rest.")),
+            "unconverged": (ConvergenceWarning, (
+                "Local fits of row block(s) {blocks} did not converge in max_iter="
+                f"{self.max_iter} iterations; increase max_iter.")),
+        }, stacklevel=5)
+        self.block_diagnostics_ = report.frame()
 
     def _set_estimate(self, theta, cov, information, n_obs) -> None:
         fi = self.fit_intercept

@@ -34,7 +34,15 @@ import numpy as np
 from .._array import get_namespace, to_host
 from ..linalg import PSDFactor
 
-__all__ = ["BlockState", "evaluate", "fit_local", "LocalFit", "eta_of"]
+__all__ = [
+    "BlockState",
+    "evaluate",
+    "fit_local",
+    "LocalFit",
+    "eta_of",
+    "recession_counts",
+    "rows_information",
+]
 
 
 def eta_of(X, theta: np.ndarray, fit_intercept: bool, xp):
@@ -182,6 +190,11 @@ class LocalFit:
     mle_exists: bool = True
     message: str = ""
     weight_spread: float = 1.0
+    #: when the ML fit was declared flat (``mle_exists`` False): the rows whose linear
+    #: predictor was still moving by more than 0.1 per step (a device boolean array) --
+    #: the rows the separation fits perfectly -- and the last scoring step (host)
+    diverging_rows: object = None
+    divergence: np.ndarray | None = None
 
 
 def working_weight_spread(state: BlockState, family) -> float:
@@ -285,6 +298,8 @@ def fit_local(
     flat = 0
     converged = False
     n_iter = 1
+    move = None
+    last_step = None
     for _ in range(max_iter):
         score = state.score
         if power:
@@ -315,13 +330,18 @@ def fit_local(
         # O(1) on some rows (it runs off to infinity). Slowly (linearly) converging
         # non-canonical links also stall the deviance, but with vanishing moves.
         stalled = abs(obj - cobj) <= tol * (abs(cobj) + 0.1)
-        moving = float(xp.max(xp.abs(new.eta - state.eta))) > 0.1
+        move = xp.abs(new.eta - state.eta)
+        moving = float(xp.max(move)) > 0.1
         flat = flat + 1 if (stalled and moving) else 0
+        last_step = new.theta - state.theta
         state, obj = new, cobj
         if flat >= 3 and not power:
             break
     mle_exists = converged or power > 0 or not family.fixed_scale
     message = ""
+    diverging = divergence = None
+    if not mle_exists:
+        diverging, divergence = move > 0.1, last_step
     if not converged:
         message = (
             "the likelihood keeps increasing along a direction (separation or a "
@@ -341,4 +361,81 @@ def fit_local(
         mle_exists=mle_exists,
         message=message,
         weight_spread=working_weight_spread(state, family),
+        diverging_rows=diverging,
+        divergence=divergence,
     )
+
+
+# --------------------------------------------------------------------------------------
+# separation: directions in which the likelihood increases without bound
+# --------------------------------------------------------------------------------------
+
+#: families and links whose mean approaches the edge of the response's range as the
+#: linear predictor runs off to -inf (and, binomial, +inf): there a row whose response
+#: sits at that edge is fitted ever better, and the maximum likelihood estimate can be
+#: infinite (separation, an all-zero group)
+SEPARABLE_LINKS = {
+    "binomial": ("logit", "probit", "cloglog", "cauchit"),
+    "poisson": ("log",),
+    "negative_binomial": ("log",),
+}
+
+
+def recession_counts(X, y, m, family, fit_intercept: bool) -> np.ndarray | None:
+    """Per-parameter counts that decide whether ``theta_j -> +-inf`` alone is a
+    direction of recession of the log-likelihood.
+
+    Returns a host array of shape (3, n_params): row 0 counts the rows (with positive
+    prior weight) whose likelihood would *fall* as ``theta_j -> +inf`` with the other
+    parameters fixed -- rows with ``x_ij > 0`` and a response below the top of its
+    range, or ``x_ij < 0`` and a response above the bottom -- row 1 the same for
+    ``-inf``, row 2 the rows with ``x_ij != 0``. A parameter with a zero count in row 0
+    (row 1) and a positive count in row 2 is separated: every row that depends on it is
+    fitted better the larger (smaller) it is, so the maximum likelihood estimate of
+    that parameter is ``+inf`` (``-inf``) -- a category without any event, a one-row
+    dummy, an all-zero response (the intercept). The counts add up over row blocks, so
+    the sums decide the same for the whole data set. ``None`` for families and links
+    without such directions (see :data:`SEPARABLE_LINKS`).
+    """
+    if family.link.name not in SEPARABLE_LINKS.get(family.name, ()):
+        return None
+    xp = get_namespace(X)
+    active = xp.ones_like(y) if m is None else xp.astype(m > 0, X.dtype)
+    low = xp.astype(y <= 0, X.dtype) * active
+    if family.name == "binomial":
+        up = xp.astype(y >= 1, X.dtype) * active
+    else:
+        up = xp.zeros_like(low)
+    mid = active - low - up
+    kinds = xp.stack([low, up, mid], axis=1)  # (n, 3)
+    n, p = int(X.shape[0]), int(X.shape[1])
+    step = TILE_ROWS if isinstance(X, np.ndarray) else max(n, 1)
+    pos = np.zeros((3, p))
+    neg = np.zeros((3, p))
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        Xt = X[a:b, :]
+        kt = kinds[a:b, :].T
+        pos += to_host(kt @ xp.astype(Xt > 0, X.dtype))
+        neg += to_host(kt @ xp.astype(Xt < 0, X.dtype))
+    plus = pos[0] + neg[1] + pos[2] + neg[2]
+    minus = neg[0] + pos[1] + pos[2] + neg[2]
+    support = pos.sum(axis=0) + neg.sum(axis=0)
+    out = np.stack([plus, minus, support])
+    if fit_intercept:
+        n_low, n_up, n_mid = (float(xp.sum(v)) for v in (low, up, mid))
+        first = np.array([[n_low + n_mid], [n_up + n_mid], [n_low + n_up + n_mid]])
+        out = np.concatenate([first, out], axis=1)
+    return out
+
+
+def rows_information(X, y, m, theta, family, fit_intercept: bool, rows) -> np.ndarray:
+    """The information ``X~_S^T W X~_S`` at ``theta`` of the rows ``S`` (a boolean mask)."""
+    xp = get_namespace(X)
+    eta = eta_of(X, theta, fit_intercept, xp)
+    mu, d = family.link.inverse_and_deriv(eta)
+    w = d * d / family.variance(mu)
+    if m is not None:
+        w = m * w
+    w = xp.where(rows, w, xp.zeros_like(w))
+    return _score_and_information(X, xp.zeros_like(w), w, fit_intercept, xp)[1]
