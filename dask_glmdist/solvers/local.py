@@ -257,6 +257,46 @@ def _start(X, y, m, family, fit_intercept, xp, workspace):
     return evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace)
 
 
+def independent_parameters(A: np.ndarray) -> np.ndarray:
+    """Indices of a maximal set of linearly independent parameters of the PSD ``A``,
+    chosen greedily in order (the intercept first)."""
+    keep: list[int] = []
+    for j in range(A.shape[0]):
+        trial = keep + [j]
+        if A[j, j] > 0 and PSDFactor(A[np.ix_(trial, trial)]).full_rank:
+            keep = trial
+    return np.asarray(keep, dtype=int)
+
+
+def _fit_independent_columns(X, y, m, family, A, fit_intercept, tol, max_iter, power):
+    """:func:`fit_local` on the independent columns, reported for all of them."""
+    xp = get_namespace(X)
+    keep = independent_parameters(A)
+    fi = int(fit_intercept)
+    if fit_intercept and (keep.size == 0 or keep[0] != 0):
+        keep = np.concatenate([[0], keep])  # the reduced fit keeps its intercept column
+    cols = keep[fi:] - fi
+    sub = fit_local(xp.take(X, xp.asarray(cols), axis=1), y, m, family,
+                    fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                    jeffreys_power=power)
+    theta = np.zeros(A.shape[0])
+    theta[keep] = sub.theta
+    state = evaluate(X, y, m, theta, family, fit_intercept)
+    return LocalFit(
+        theta=theta,
+        information=state.information,
+        score=state.score,
+        deviance=state.deviance,
+        pearson=state.pearson,
+        n_iter=sub.n_iter,
+        converged=sub.converged,
+        rank=PSDFactor(state.information).rank,
+        mle_exists=sub.mle_exists,
+        message=sub.message,
+        weight_spread=working_weight_spread(state, family),
+    )
+
+
 def fit_local(
     X,
     y,
@@ -278,6 +318,14 @@ def fit_local(
     steps in a row the deviance stops changing (relative change below tol) while the
     linear predictor of some row still moves by more than 0.1, or when ``max_iter``
     runs out for a fixed-dispersion family.
+
+    With ``jeffreys_power > 0`` and a rank-deficient block (columns constant or
+    collinear within it) the penalised fit runs on a maximal set of independent
+    columns, the others' coefficients 0 (the same fit: the pseudo-determinant of the
+    full information is a constant times the determinant of the reduced one), and
+    score and information are then evaluated with every column. The penalised
+    iterations on the singular information stall instead (100 iterations, not 12,
+    on a month of flights with its constant month dummies).
     """
     xp = get_namespace(X)
     power = float(jeffreys_power)
@@ -294,6 +342,9 @@ def fit_local(
             "whose mean is always valid, e.g. 'log')"
         )
     state.factor = PSDFactor(state.information)
+    if power and not state.factor.full_rank and theta0 is None:
+        return _fit_independent_columns(X, y, m, family, state.information, fit_intercept,
+                                        tol, max_iter, power)
     obj = _objective(state, power)
     flat = 0
     converged = False
