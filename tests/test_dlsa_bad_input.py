@@ -188,3 +188,31 @@ def test_fitted_means_at_the_edge_of_the_range():
     with pytest.raises(ValueError, match=r"edge of the family's range.*'log'.*row blocks \[0\]"):
         DLSARegressor(family="poisson", link="identity", n_partitions=2).fit(x[:, None], y)
     DLSARegressor(family="poisson", n_partitions=2).fit(x[:, None], y)  # the log link is fine
+
+
+def test_all_zero_sample_weights(data):
+    """Before (dask): 'parameters [...] are not identified (a column constant everywhere, or
+    collinear columns)' -- the problem is the weights."""
+    X, y = data
+    Xd, yd = as_dask(X, y)
+    w = da.zeros(len(y), chunks=(Xd.chunks[0],))
+    for est in (DLSALogisticRegression(), DLSARegressor(family="poisson")):
+        with pytest.raises(ValueError, match="All sample weights are zero"):
+            est.fit(Xd, yd, sample_weight=w)
+        with pytest.raises(ValueError, match="Sample weights must contain at least one non-zero"):
+            est.fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+def test_a_block_of_zero_weights_contributes_nothing(data):
+    X, y = data
+    Xd, yd = as_dask(X, y)
+    w = np.ones(len(y))
+    w[100:200] = 0.0  # block 1
+    model = DLSARegressor(family="poisson").fit(Xd, yd, sample_weight=da.from_array(
+        w, chunks=(Xd.chunks[0],)))
+    keep = w > 0
+    ref = DLSARegressor(family="poisson").fit(
+        da.from_array(X[keep], chunks=((100, 100, 100), -1)), da.from_array(y[keep], chunks=100))
+    np.testing.assert_allclose(model.params_, ref.params_, atol=1e-12, rtol=0)
+    assert model.converged_
+    assert model.block_diagnostics_.query("problem == 'zero_weight'")["block"].tolist() == [1]

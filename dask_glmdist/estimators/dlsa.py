@@ -578,11 +578,10 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         warnings.warn(
             f"The refinement has not converged after refine_steps={self.refine_steps} "
             f"round(s): its last step changed {names[free[j]]} by {step[j]:.3g}, "
-            f"{in_se[j]:.2f} standard errors (refine_step_sizes_, refine_step_se_). After "
-            f"a step of s standard errors the estimate can still be about 0.1 s^2 "
-            "standard errors from the maximum likelihood estimate, and more when the "
-            "steps are not shrinking. Increase refine_steps (the rounds stop once "
-            "converged).",
+            f"{in_se[j]:.2f} standard errors (refine_step_sizes_, refine_step_se_), so the "
+            "estimate may still be a material part of a standard error from the maximum "
+            "likelihood estimate (measured: up to 0.4 times the last step; docs/dlsa.md). "
+            "Increase refine_steps (the rounds stop once converged).",
             ConvergenceWarning, stacklevel=6,
         )
         return True

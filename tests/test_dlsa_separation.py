@@ -1,0 +1,156 @@
+"""Estimates that do not exist, and combinations that cannot be trusted, are said so.
+
+Oracles: firthmodels.detect_separation (Konis's linear program) says which parameters
+are infinite; statsmodels on the rows that the infinite parameters do not fit
+perfectly gives the maximum likelihood estimate of the others."""
+
+import warnings
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from firthmodels import detect_separation
+from sklearn.exceptions import ConvergenceWarning
+
+from dask_glmdist import DLSALogisticRegression, DLSARegressor
+from dask_glmdist.solvers.chunked_iwls import SeparationWarning
+
+
+def glm(y, X):
+    return sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial()).fit(tol=1e-13)
+
+
+def fit_recording(model, X, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    return model, caught
+
+
+def messages(caught, category):
+    return [str(w.message) for w in caught if issubclass(w.category, category)]
+
+
+@pytest.fixture(scope="module")
+def empty_level():
+    """Carriers A-E (A the reference), E never cancels: its coefficient's MLE is -inf."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    carrier = rng.choice(5, size=n, p=[0.35, 0.25, 0.2, 0.15, 0.05])
+    x = rng.normal(size=n)
+    eta = -1.5 + np.array([0.0, 0.4, -0.3, 0.6, -2.0])[carrier] + 0.5 * x
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    y[carrier == 4] = 0.0
+    X = np.column_stack([(carrier == k).astype(float) for k in range(1, 5)] + [x])
+    return X, y
+
+
+def test_category_without_events_is_infinite(empty_level):
+    X, y = empty_level
+    oracle = detect_separation(X, y)
+    assert list(oracle.directions) == [0, 0, 0, -1, 0, 0]  # x3 (carrier E) -inf
+    for steps in (0, 1):
+        model, caught = fit_recording(DLSALogisticRegression(n_partitions=4,
+                                                             refine_steps=steps), X, y)
+        table = model.summary()
+        assert table.loc["x3", "coef"] == -np.inf
+        assert table.loc["x3", ["std_err", "z", "p_value", "ci_lower", "ci_upper"]].isna().all()
+        assert table.drop(index="x3")["std_err"].notna().all()
+        assert model.param_flags_["x3"].kind == "infinite" and model.param_flags_["x3"].sign == -1
+        sep = messages(caught, SeparationWarning)
+        assert len(sep) == 1 and "[x3 (-inf)]" in sep[0]
+        assert 'BiasReducedGLM(method="mBR")' in sep[0]
+        assert np.isfinite(model.coef_).all()  # predictions still work
+    # the refinement leaves carrier E's rows out: the others reach their MLE
+    keep = X[:, 3] == 0
+    ref = glm(y[keep], np.delete(X[keep], 3, axis=1))
+    model = DLSALogisticRegression(n_partitions=4, refine_steps=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model.fit(X, y)
+    np.testing.assert_allclose(np.delete(model.params_, 4), ref.params, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(np.delete(model.bse_, 4), ref.bse, rtol=1e-6)
+    assert model.refine_step_sizes_[-1] < 1e-7
+
+
+@pytest.mark.parametrize("n_partitions", [1, 4])
+@pytest.mark.parametrize("label", [0.0, 1.0])
+def test_one_row_dummy(n_partitions, label):
+    """A column that is 1 on one row (a carrier with one flight) is separated: flagged,
+    finite coefficients, no crash; the others reach the MLE without that row."""
+    rng = np.random.default_rng(3)
+    n = 800
+    X = rng.normal(size=(n, 3))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ [1.0, -0.5, 0.3])))).astype(float)
+    dummy = np.zeros(n)
+    dummy[517] = 1.0
+    y[517] = label
+    X = np.column_stack([X, dummy])
+    sign = 1 if label else -1
+    assert detect_separation(X, y).directions[3] == sign
+    model, caught = fit_recording(
+        DLSALogisticRegression(n_partitions=n_partitions, refine_steps=20), X, y)
+    assert np.isfinite(model.params_).all()
+    assert model.param_flags_["x3"].kind == "infinite" and model.param_flags_["x3"].sign == sign
+    assert model.summary().loc["x3", "coef"] == sign * np.inf
+    assert len(messages(caught, SeparationWarning)) == 1
+    keep = np.arange(n) != 517
+    ref = glm(y[keep], X[keep, :3])
+    np.testing.assert_allclose(model.params_[:4], ref.params, rtol=0, atol=1e-8)
+
+
+def test_all_zero_response():
+    """y all 0: the intercept's MLE is -inf and nothing else is estimable."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2000, 3))
+    y = np.zeros(2000)  # (firthmodels refuses one class; -e_intercept is a recession direction)
+    for steps in (0, 2):
+        model, caught = fit_recording(
+            DLSARegressor(family="binomial", n_partitions=2, refine_steps=steps), X, y)
+        table = model.summary()
+        assert table.loc["intercept", "coef"] == -np.inf
+        assert table["std_err"].isna().all() and table["p_value"].isna().all()
+        assert model.param_flags_["intercept"].kind == "infinite"
+        assert {f.kind for n, f in model.param_flags_.items() if n != "intercept"} == {
+            "unidentified"}
+        assert len(messages(caught, SeparationWarning)) == 1
+        assert model.n_iter_ == 1  # nothing to refine
+
+
+@pytest.fixture(scope="module")
+def rare_event():
+    """One positive in 100,000 rows, 10 blocks: nine blocks have no event at all."""
+    rng = np.random.default_rng(11)
+    n = 100_000
+    X = rng.normal(size=(n, 3))
+    y = np.zeros(n)
+    y[34_567] = 1.0
+    return X, y, glm(y, X)
+
+
+def test_rare_event_one_round_is_not_trusted(rare_event):
+    """Before: intercept -7.85 +- 0.24 (MLE -13.0 +- 1.99), only the Firth-blocks warning;
+    refine_steps=2 gave -9.78 +- 0.28 with its last step 0.95 and no warning. The Firth
+    fits of the event-free blocks carry almost all of the information."""
+    X, y, ref = rare_event
+    model, caught = fit_recording(DLSALogisticRegression(n_partitions=10, refine_steps=0), X, y)
+    assert abs(model.params_[0] - ref.params[0]) > 2 * ref.bse[0]  # far from the MLE...
+    assert model.bse_[0] < 0.2 * ref.bse[0]                        # ...with a tiny se
+    assert model.summary()["std_err"].isna().all()                 # so none is shown
+    assert all(f.kind == "unreliable" for f in model.param_flags_.values())
+    (msg,) = messages(caught, UserWarning)[-1:]
+    assert "cannot be trusted for [intercept (9" in msg and "refine_steps=20" in msg
+
+
+def test_unconverged_refinement_warns_with_the_step_in_standard_errors(rare_event):
+    X, y, ref = rare_event
+    model, caught = fit_recording(DLSALogisticRegression(n_partitions=10, refine_steps=2), X, y)
+    (msg,) = messages(caught, ConvergenceWarning)
+    last = model.refine_step_se_[-1]
+    assert last > 1 and f"{last:.2f} standard errors" in msg and "refine_steps=2" in msg
+    assert model.summary()["std_err"].isna().all()
+    # run to convergence: the global MLE, trusted again
+    model, caught = fit_recording(DLSALogisticRegression(n_partitions=10, refine_steps=40), X, y)
+    assert not messages(caught, ConvergenceWarning) and not model.param_flags_
+    np.testing.assert_allclose(model.params_, ref.params, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(model.bse_, ref.bse, rtol=1e-5)
