@@ -470,7 +470,8 @@ class DLSAProfile(Method):
 
         k = self.args.partitions  # warm-up on a small slice: no import time in the profile
         with dask.config.set(scheduler="sync"):
-            DLSALogisticRegression(n_partitions=k).fit(self.X[: 2000 * k], self.y[: 2000 * k])
+            DLSALogisticRegression(n_partitions=k, refine_steps=0).fit(
+                self.X[: 2000 * k], self.y[: 2000 * k])
 
     def fit(self):
         import cProfile
@@ -481,7 +482,7 @@ class DLSAProfile(Method):
 
         from dask_glmdist import DLSALogisticRegression
 
-        model = DLSALogisticRegression(n_partitions=self.args.partitions)
+        model = DLSALogisticRegression(n_partitions=self.args.partitions, refine_steps=0)
         prof = cProfile.Profile()
         with dask.config.set(scheduler="sync"):
             prof.enable()
@@ -641,7 +642,7 @@ class DLSACluster(Cluster):
     def fit(self):
         from dask_glmdist import DLSALogisticRegression
 
-        model = DLSALogisticRegression(n_partitions=self.args.partitions)
+        model = DLSALogisticRegression(n_partitions=self.args.partitions, refine_steps=0)
         model.fit(self.Xd, self.yd)
         return _dlsa_result(model)
 

@@ -47,7 +47,7 @@ __all__ = ["main"]
 
 # name -> (what it is, DLSALogisticRegression parameters); the last is the reference
 _DEMO_FITS = {
-    "DLSA": ("one round: local fits combined by their information", {}),
+    "DLSA": ("one round: local fits combined by their information", {"refine_steps": 0}),
     "TDLSA": ("DLSA + one global Fisher-scoring round", {"refine_steps": 1}),
     "SDLSA": ("TDLSA + adaptive-lasso path on the master, penalty chosen by DBIC",
               {"refine_steps": 1, "penalty": "adaptive_lasso"}),
