@@ -640,7 +640,9 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                 "exist (separation, or a response at the boundary of its range; the local "
                 "fits diverged along {columns}). Used the finite Jeffreys-penalised "
                 "(Firth) local estimate for those blocks instead; details in "
-                "block_diagnostics_.")),
+                "block_diagnostics_. A quadratic summary of such a block is poor: the "
+                "one-round combination can be standard errors off the global MLE, "
+                "which the refinement rounds (refine_steps >= 1) measure and remove.")),
             "constant": (UserWarning, (
                 "Row block(s) {blocks}: columns {columns} are constant within the block, "
                 "so its local estimate is not identified in those directions; such a "
