@@ -154,3 +154,23 @@ def test_unconverged_refinement_warns_with_the_step_in_standard_errors(rare_even
     assert not messages(caught, ConvergenceWarning) and not model.param_flags_
     np.testing.assert_allclose(model.params_, ref.params, rtol=0, atol=1e-6)
     np.testing.assert_allclose(model.bse_, ref.bse, rtol=1e-5)
+
+
+def test_poisson_group_without_counts_is_infinite():
+    """A Poisson group whose counts are all 0: its log-rate is -inf; the others reach the
+    statsmodels fit without that group's rows."""
+    rng = np.random.default_rng(9)
+    n = 4000
+    group = (rng.random(n) < 0.03).astype(float)
+    x = rng.normal(size=n)
+    y = rng.poisson(np.exp(0.5 + 0.3 * x)).astype(float)
+    y[group == 1] = 0.0
+    X = np.column_stack([x, group])
+    model, caught = fit_recording(DLSARegressor(family="poisson", n_partitions=4,
+                                                refine_steps=20), X, y)
+    assert model.param_flags_["x1"].kind == "infinite" and model.param_flags_["x1"].sign == -1
+    assert len(messages(caught, SeparationWarning)) == 1
+    keep = group == 0
+    ref = sm.GLM(y[keep], sm.add_constant(x[keep]), family=sm.families.Poisson()).fit(
+        tol=1e-13)
+    np.testing.assert_allclose(model.params_[:2], ref.params, rtol=0, atol=1e-8)
