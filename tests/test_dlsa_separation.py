@@ -174,3 +174,29 @@ def test_poisson_group_without_counts_is_infinite():
     ref = sm.GLM(y[keep], sm.add_constant(x[keep]), family=sm.families.Poisson()).fit(
         tol=1e-13)
     np.testing.assert_allclose(model.params_[:2], ref.params, rtol=0, atol=1e-8)
+
+
+def test_one_row_dummy_among_rare_events():
+    """The one-row dummy sits in a block with one event: its Firth local fit used to run
+    the dummy's coefficient to +4e4 (the pseudo-determinant dropped the row's vanishing
+    information), and the fit then failed with 'parameters ['x3'] are not identified'."""
+    import firthmodels
+
+    rng = np.random.default_rng(0)
+    n = 20_000
+    X = np.column_stack([rng.normal(size=(n, 3)), (np.arange(n) == 7).astype(float)])
+    y = np.zeros(n)
+    y[[5, 15_000]] = 1.0
+    from dask_glmdist.families import Binomial
+    from dask_glmdist.solvers.local import fit_local
+
+    local = fit_local(X[:10_000], y[:10_000], None, Binomial(), jeffreys_power=0.5,
+                      tol=1e-10, max_iter=300)
+    ref = firthmodels.FirthLogisticRegression(gtol=1e-10, xtol=1e-10, max_iter=500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(X[:10_000], y[:10_000])
+    np.testing.assert_allclose(local.theta, np.r_[ref.intercept_, ref.coef_.ravel()],
+                               atol=1e-5)
+    model, caught = fit_recording(DLSALogisticRegression(n_partitions=2), X, y)
+    assert model.param_flags_["x3"].kind == "infinite" and np.isfinite(model.params_).all()

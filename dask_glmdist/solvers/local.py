@@ -369,7 +369,11 @@ def fit_local(
             if cand is not None:
                 cand.factor = PSDFactor(cand.information)
                 cobj = _objective(cand, power)
-                if cobj <= obj + 1e-11 * (abs(obj) + 1.0):
+                # the penalised objective uses the pseudo-determinant: a step that
+                # makes the information lose rank (a fitted probability of a one-row
+                # dummy rounded to 0 or 1) drops the -inf term instead of paying it
+                lost_rank = power and cand.factor.rank < state.factor.rank
+                if not lost_rank and cobj <= obj + 1e-11 * (abs(obj) + 1.0):
                     new = cand
                     break
             t *= 0.5
