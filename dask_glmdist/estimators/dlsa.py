@@ -207,7 +207,7 @@ def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, 
     if fit.rank < n_params:
         record["uninformative"] = uninformative_columns(fit.information, fit_intercept)
         record["rank"] = fit.rank
-    if not fit.converged and "fallback" not in record:
+    if not fit.converged:  # the ML fit, or the Firth fit that replaced it
         record["message"] = fit.message
     At = fit.information @ fit.theta
     out = {
