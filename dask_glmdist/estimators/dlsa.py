@@ -654,7 +654,8 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                 "contributes no information on them and full information on the rest.")),
             "unconverged": (ConvergenceWarning, (
                 "Local fits of row block(s) {blocks} did not converge in max_iter="
-                f"{self.max_iter} iterations; increase max_iter.")),
+                f"{self.max_iter} iterations (Firth fits of separated blocks can converge "
+                "slowly); increase max_iter.")),
         }, stacklevel=5)
         self.block_diagnostics_ = report.frame()
 
