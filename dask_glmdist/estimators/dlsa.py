@@ -57,6 +57,7 @@ from ..selection import adaptive_lasso_path, oracle_covariance
 from ..solvers.local import evaluate, fit_local
 from ._base import (
     BinaryClassifierMixin,
+    DevianceScoreMixin,
     GLMInferenceMixin,
     linear_predictor,
     mean_from_linear_predictor,
@@ -429,7 +430,7 @@ _DLSA_ATTRS_DOC = """
 """
 
 
-class DLSARegressor(RegressorMixin, _DLSABase):
+class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     """Generalised linear model fitted by distributed least squares approximation.
 
     Every row block fits the GLM on its own rows; the local estimates are combined
