@@ -115,3 +115,19 @@ def test_in_memory_y_with_unknown_chunks_is_a_clear_error(frame):
             model.score(ddf[FEATURES], kept[target].to_numpy())
     with pytest.raises(TypeError, match="y is a dask collection but X is not"):
         reg.score(kept[FEATURES], ddf["count"])
+
+
+def test_score_with_an_empty_partition(frame):
+    _, kept = frame
+    df = kept.reset_index(drop=True).assign(row=lambda d: np.arange(len(d)))
+    ddf = dd.from_pandas(df, npartitions=3)
+    first = int(ddf.partitions[0]["row"].max().compute())
+    ddf = ddf[ddf["row"] > first]  # the first partition is now empty
+    assert ddf.map_partitions(len).compute().tolist()[0] == 0
+    rest = df.iloc[first + 1:]
+    clf = DLSALogisticRegression().fit(rest[FEATURES], rest["label"])
+    reg = PenalizedGLM(family="poisson").fit(rest[FEATURES], rest["count"])
+    for model, target in [(clf, "label"), (reg, "count")]:
+        got = model.score(ddf[FEATURES], ddf[target], sample_weight=ddf["w"])
+        ref = model.score(rest[FEATURES], rest[target], sample_weight=rest["w"])
+        assert abs(got - ref) <= 1e-12
