@@ -62,6 +62,16 @@ def test_a_tiny_block_is_left_out_with_one_warning(rng, family):
     np.testing.assert_allclose(full.bse_, ref.bse_, rtol=1e-10)
 
 
+def test_a_smaller_block_with_enough_rows_per_parameter_is_used(rng):
+    """A last partition of 130 rows (over 20 per parameter) next to blocks of 1000 is
+    an ordinary block, though under half the median."""
+    X, y = _logistic(rng, 2130)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = DebiasedLassoRegressor(0.02, family="binomial").fit(*_dask(X, y, (1000, 1000, 130)))
+    assert m.n_blocks_ == 3 and m.n_obs_ == 2130 and m.block_diagnostics_.empty
+
+
 def test_blocks_whose_local_estimate_does_not_exist_are_an_error(rng):
     """One positive in 20,000 rows over 10 blocks: 9 blocks have y all 0 and no local
     intercept. Before: intercept -1e108 with se 1.0 (MLE -12.2 +- 2.4). Leaving those

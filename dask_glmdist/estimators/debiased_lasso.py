@@ -172,21 +172,21 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     statsmodels uses by default.
 
     Degenerate blocks. Empty blocks (a partition emptied by a filter) and blocks
-    whose weights are all 0 are skipped. A block with fewer positive-weight rows
-    than the largest power of two not above half the median block's (e.g. fewer
-    than 64 when the median block has 200) is left out with a warning: it would get
-    an equal share of the average, and the debiasing, whose node-wise rows come from
-    the other blocks, does not correct its local fit (in simulations, one block of
-    3 to 10 rows next to three of 200 made binomial 95% intervals cover 49-63% of the
-    time). The estimate is then
-    that of the other blocks' rows. A block kept whose local estimate does not exist
-    (binomial y all 0 or all 1, or Poisson y all 0, with its unpenalised intercept;
-    separation along features with ``alpha`` 0) is an error: leaving it out would
-    select blocks by their response. With ``nodewise="mosaic"`` the node-wise rows
-    that a skipped block would have formed are computed from the mean weighted Gram
-    of the blocks used. Columns constant within every block, and (when the blocks
-    have at least as many rows as parameters in all) collinear columns, are an
-    error: the debiasing inverts the pooled weighted Gram.
+    whose weights are all 0 are skipped. A block with fewer than 20 positive-weight
+    rows per parameter and fewer than the largest power of two not above half the
+    median block's (e.g. fewer than 64 when the median block has 200) is left out
+    with a warning: it would get an equal share of the average, and the debiasing,
+    whose node-wise rows come from the other blocks, does not correct its local fit
+    (in simulations, one block of 3 to 10 rows next to three of 200 made binomial
+    95% intervals cover 49-63% of the time). The estimate is then that of the other
+    blocks' rows. A block kept whose local estimate does not exist (binomial y all 0
+    or all 1, or Poisson y all 0, with its unpenalised intercept; separation along
+    features with ``alpha`` 0) is an error: leaving it out would select blocks by
+    their response. With ``nodewise="mosaic"`` the node-wise rows that a skipped
+    block would have formed are computed from the mean weighted Gram of the blocks
+    used. Columns constant within every block, and (when the blocks have at least
+    as many rows as parameters in all) collinear columns, are an error: the
+    debiasing inverts the pooled weighted Gram.
 
     References
     ----------
@@ -300,7 +300,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             if sample_weight is not None and bool(np.any(np.asarray(sample_weight) < 0)):
                 raise ValueError("Invalid input: sample_weight contains negative values.")
         min_rows = P if self.method == "naive_unregularized" else 2
-        _check_block_rows(data.block_rows, min_rows, self.method)
+        _check_block_rows(data.block_rows, min_rows, P, self.method)
         spec = LassoSpec(
             method=self.method, nodewise=self.nodewise, l1=l1, l2=l2, nodewise_alpha=nw,
             fit_intercept=fi, tol=float(self.tol), max_iter=int(self.max_iter),
@@ -313,7 +313,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         raise_for_problems(s.get("problems", {}), problem_blocks(records))
         report = BlockReport()
         min_rows_used, used = self._select_blocks(records, s.get("empty_blocks", []), min_rows,
-                                                  report)
+                                                  P, report)
         sums = merge_size_classes(s, min_rows_used)
         self._check_identified(sums, used, P)
         if not sums.get("n_used"):
@@ -354,7 +354,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             self.bse_ = standard_errors(self.cov_params_)
         return self
 
-    def _select_blocks(self, records, empty, min_rows: int, report: BlockReport):
+    def _select_blocks(self, records, empty, min_rows: int, n_params: int,
+                       report: BlockReport):
         """The blocks the estimate uses: ``(min_rows_used, records)``.
 
         Empty blocks and blocks whose weights are all 0 carry no rows (logged only). A
@@ -372,7 +373,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             raise ValueError("Invalid input: sample_weight is 0 in every row; there is "
                              "nothing to fit.")
         median = float(np.median([r["n_pos"] for r in rows]))
-        threshold = min_block_rows(median)
+        threshold = min_block_rows(median, n_params)
         used = []
         for r in rows:
             if r["n_pos"] < threshold:
@@ -428,10 +429,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             "small": (UserWarning, (
                 "Row blocks {blocks} were left out of the estimate: they have fewer than "
                 f"{min_rows_used} rows with positive weight ({{detail}}; the median block "
-                f"has {median}). Every block gets an equal share of the "
-                "one-shot average, and the debiasing does not correct the local fit of a "
-                "block that small. The estimate is that of the other blocks' rows; rechunk "
-                "the input into blocks of similar size to use all rows.")),
+                f"has {median}). Every block gets an equal share of the one-shot average, "
+                "and the debiasing does not correct the local fit of a block that small. "
+                "The estimate is that of the other blocks' rows; rechunk the input into "
+                "blocks of similar size to use all rows.")),
             "not_converged": (ConvergenceWarning, (
                 "The local fits of row blocks {blocks} did not converge in "
                 f"max_iter={self.max_iter} iterations; increase max_iter or alpha.")),
@@ -547,7 +548,7 @@ def _penalty_vector(value, n_features: int, name: str) -> np.ndarray:
     return arr
 
 
-def _check_block_rows(block_rows, min_rows: int, method: str) -> None:
+def _check_block_rows(block_rows, min_rows: int, n_params: int, method: str) -> None:
     """Fail before the round when a block of known size is too small for its fit.
 
     Empty blocks are skipped, and blocks small enough to be left out of the estimate
@@ -558,7 +559,7 @@ def _check_block_rows(block_rows, min_rows: int, method: str) -> None:
     sizes = [int(rows) for rows in block_rows if rows > 0]
     if not sizes:
         return
-    used_from = min_block_rows(float(np.median(sizes)))
+    used_from = min_block_rows(float(np.median(sizes)), n_params)
     for k, rows in enumerate(block_rows):
         if 0 < rows < min_rows and rows >= used_from:
             need = (f"the {min_rows} parameters of its local maximum likelihood fit"

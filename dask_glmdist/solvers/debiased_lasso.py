@@ -51,11 +51,13 @@ covariance is ``phi Theta~ (sum_k A_k / S_k^2 / K^2) Theta~^T``. (With every col
 informative in every block, ``c = K`` and this is the formula above.)
 
 Which blocks are used is decided on the master from the blocks' records, in the
-same round: a block with fewer positive-weight rows than ``min_block_rows`` of the
-median block is left out (its local fit is not covered by the large-block theory,
-and it would get an equal share of the average). So that the master can leave a
-block out after the sums are formed, each block files its sums under its *size
-class* ``floor(log2(rows))``; the classes kept are summed on the master.
+same round: a block with fewer positive-weight rows than :func:`min_block_rows`
+(fewer than 20 per parameter, and fewer than about a quarter to a half of the median
+block's) is left out: its local fit is not covered by the large-block theory, and
+it would get an equal share of the average. So that the master can leave a block
+out after the sums are formed, a block with fewer than 20 rows per parameter files
+its sums under its *size class* ``floor(log2(rows))`` (the others under ``"big"``);
+the classes kept are summed on the master.
 
 The intercept, when fitted, is a column of ones with penalty 0: unpenalised in the
 local fits and in the node-wise regressions (which then amount to weighted
@@ -78,7 +80,8 @@ from .local_enet import fit_local_enet
 
 __all__ = [
     "METHODS", "NODEWISE", "LassoSpec", "debiased_lasso_block", "join", "merge_size_classes",
-    "min_block_rows", "mosaic_rows", "pearson_block", "size_class", "unidentified_parameters",
+    "block_key", "min_block_rows", "mosaic_rows", "pearson_block", "size_class",
+    "unidentified_parameters",
 ]
 
 METHODS = ("debiased", "naive", "naive_unregularized")
@@ -91,8 +94,12 @@ CONSTANT_COLUMN = 1e-10
 # others within the block (e.g. a dummy that is constant there) and its node-wise row
 # from this block is unusable.
 DEGENERATE_TAU2 = 1e-10
-# block sums are filed under "<name>@<size class>"
+# block sums are filed under "<name>@<size class>", or "<name>@big" for blocks with
+# at least this many rows per parameter (the rows per parameter below which
+# default_n_partitions does not split in-memory data: a stable local estimate)
 CLASS_SEP = "@"
+BIG = "big"
+STABLE_ROWS_PER_PARAMETER = 20
 
 
 @dataclass(frozen=True)
@@ -117,25 +124,32 @@ def size_class(rows: int) -> int:
     return int(rows).bit_length() - 1
 
 
-def min_block_rows(median_rows: float) -> int:
-    """Fewest positive-weight rows a block needs to be used: the largest power of two
-    not above half the median block's rows (between a quarter and a half of it).
+def block_key(rows: int, n_params: int) -> str:
+    """The key under which a block of ``rows`` positive-weight rows files its sums."""
+    if rows >= STABLE_ROWS_PER_PARAMETER * n_params:
+        return BIG
+    return str(size_class(rows))
 
-    A power of two, so that the blocks left out are whole size classes (sums filed
-    by :func:`size_class` can be dropped after the round).
+
+def min_block_rows(median_rows: float, n_params: int) -> int:
+    """Fewest positive-weight rows a block needs to be used.
+
+    ``20 * n_params`` (a stable local fit), or, when fewer, the largest power of two
+    not above half the median block's rows (between a quarter and a half of it), so
+    that blocks that are all small (the high-dimensional setting) are all used. The
+    blocks left out are whole size classes (:func:`block_key`), dropped after the
+    round.
     """
-    if median_rows < 2:
-        return 1
-    return 2 ** (size_class(int(median_rows)) - 1)
+    relative = 1 if median_rows < 2 else 2 ** (size_class(int(median_rows)) - 1)
+    return min(STABLE_ROWS_PER_PARAMETER * n_params, relative)
 
 
 def merge_size_classes(s: dict, min_rows: int) -> dict:
-    """The block sums of the size classes of blocks with at least ``min_rows`` rows."""
-    lowest = size_class(max(int(min_rows), 1))
+    """The summed block sums of the blocks with at least ``min_rows`` rows."""
     out: dict = {}
     for key in sorted(k for k in s if CLASS_SEP in k):
         name, cls = key.rsplit(CLASS_SEP, 1)
-        if int(cls) >= lowest:
+        if cls == BIG or 2 ** int(cls) >= min_rows:
             out[name] = out[name] + s[key] if name in out else s[key]
     return out
 
@@ -216,7 +230,7 @@ def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
         sums = _mle_sums(X, y, m, family, spec, record, xp)
     else:
         sums = _enet_sums(X, y, m, family, spec, record, block_index, xp)
-    cls = size_class(n_pos)
+    cls = block_key(n_pos, spec.l1.shape[0])
     return {"n": n, "blocks": [record],
             **{f"{key}{CLASS_SEP}{cls}": value for key, value in sums.items()}}
 
