@@ -193,8 +193,8 @@ def test_an_empty_partition_is_skipped(rng, family):
     # comes from the blocks' mean weighted Gram, so it differs from the fit without the
     # partition only in which (equally valid) node-wise rows debias
     ref = DebiasedLassoRegressor(0.02, family=family, n_partitions=2).fit(Xm, ym)
-    assert np.all(np.abs(m.params_ - ref.params_) < 0.1 * ref.bse_)
-    np.testing.assert_allclose(m.bse_, ref.bse_, rtol=0.1)
+    assert np.all(np.abs(m.params_ - ref.params_) < 0.25 * ref.bse_)
+    np.testing.assert_allclose(m.bse_, ref.bse_, rtol=0.2)
     assert m.block_diagnostics_.to_dict("list") == {
         "block": [1], "problem": ["empty"], "columns": [[]], "detail": ["0 rows"]}
     # known chunk sizes with an empty chunk: the same fit
