@@ -21,15 +21,14 @@ The master averages (unweighted, as statsmodels does) and debiases:
 
     beta_d = mean_k beta_k - Theta mean_k g_k,
 
-where a coefficient whose column is constant within some block (a dummy that never
-switches on there) is averaged, with its gradient, over the other blocks only: such
-a block has coefficient and gradient 0 there and no information about it. A
-node-wise row that its block cannot form for that reason is computed on the master
-from the blocks' mean ``Sigma = mean_k Sigma_k`` instead.
-
 with Theta the stacked rows (mosaic) or the mean of the blocks' rows (full), then
-sets coefficients with ``|beta_d_j| < threshold`` to 0. The naive joins are the mean
-of the penalised fits (``"naive"``) or of the local maximum likelihood fits
+sets coefficients with ``|beta_d_j| < threshold`` to 0. A coefficient whose column
+is constant within some block (a dummy that never switches on there) is averaged,
+with its gradient, over the other blocks only: such a block has coefficient and
+gradient 0 there and no information about it. A node-wise row that no block forms
+(its block cannot, for that reason, or was left out or empty) is computed on the
+master from the blocks' mean ``Sigma = mean_k Sigma_k``. The naive joins are the
+mean of the penalised fits (``"naive"``) or of the local maximum likelihood fits
 (``"naive_unregularized"``), thresholded the same way.
 
 Inference (which statsmodels does not provide): to first order
