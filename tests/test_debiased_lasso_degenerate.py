@@ -99,6 +99,12 @@ def test_blocks_whose_local_estimate_does_not_exist_are_an_error(rng):
     with pytest.raises(ValueError, match=r"row blocks \[1\] do not exist \(row block 1: the "
                        "penalised loss keeps decreasing along unpenalised coefficients"):
         DebiasedLassoRegressor(0.0, family="binomial", n_partitions=3).fit(Xs, ys)
+    # and the local maximum likelihood fit of the naive unregularized average (before:
+    # that block was left out of the average with a warning)
+    with pytest.raises(ValueError, match=r"row blocks \[1\] do not exist \(row block 1: the "
+                       "likelihood keeps increasing"):
+        DebiasedLassoRegressor(method="naive_unregularized", family="binomial",
+                               n_partitions=3).fit(Xs, ys)
 
 
 @pytest.mark.parametrize("method", ["debiased", "naive_unregularized"])
