@@ -19,9 +19,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ..diagnostics import INFINITE, UNIDENTIFIED, ParamFlag, short_list
 from ..families import FAMILY_NAMES, Binomial, Family, get_family
 from ..inference import standard_errors
-from ..solvers.pqn import SEPARATION, Penalty, PQNResult, fit_pqn
+from ..solvers.chunked_iwls import SeparationWarning
+from ..solvers.design_checks import redundant_columns, scale_problems
+from ..solvers.pqn import Penalty, PQNResult, data_sums, fit_pqn
 from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
@@ -154,15 +157,22 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         fi = self.fit_intercept
         k = data.n_features + int(fi)
         pen = self._penalty(data.n_features)
+        sums = data_sums(data, family, fit_intercept=fi, validate=True,
+                         split_every=self.split_every, progress=bool(self.verbose))
+        redundant = check_design(sums, self._param_names(), fit_intercept=fi,
+                                 alphas=[self.alpha], l1_ratio=self.l1_ratio,
+                                 who=type(self).__name__)
         res = fit_pqn(data, family, pen, fit_intercept=fi, tol=self.tol,
-                      max_iter=self.max_iter, theta0=self._warm_theta(k),
+                      max_iter=self.max_iter, sums=sums, theta0=self._warm_theta(k),
                       split_every=self.split_every, progress=bool(self.verbose),
                       label=type(self).__name__)
+        res.n_rounds += 1
         self.family_ = family
-        self._set_result(res, pen, family, k, self.alpha)
+        self._set_result(res, pen, family, k, self.alpha, redundant)
         return self
 
-    def _set_result(self, res: PQNResult, pen: Penalty, family, k: int, alpha: float) -> None:
+    def _set_result(self, res: PQNResult, pen: Penalty, family, k: int, alpha: float,
+                    redundant=()) -> None:
         theta = res.theta
         self.params_ = theta.copy()
         self._set_coef(theta)
@@ -177,32 +187,65 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         self.n_blocks_ = None
         at_bound = np.isfinite(pen.bound) & (np.abs(theta) >= pen.bound * (1 - 1e-12))
         self.n_at_bound_ = int(np.sum(at_bound))
+        names = self._param_names()
+        self.param_flags_ = {
+            names[r.index]: ParamFlag(UNIDENTIFIED, "not identified by the data: "
+                                      + r.describe(names)) for r in redundant}
         for name in ("cov_params_", "bse_", "dispersion_"):
             if hasattr(self, name):
                 delattr(self, name)
         if alpha == 0 and not at_bound.any():
-            df = res.n_pos - k
-            if family.fixed_scale:
-                phi = 1.0
-            else:
-                phi = res.state.pearson / df if df > 0 else np.nan
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                try:
-                    cov = np.linalg.inv(res.state.information)
-                except np.linalg.LinAlgError:
-                    cov = np.full((k, k), np.nan)
-            self.cov_params_ = phi * cov
-            self.bse_ = standard_errors(self.cov_params_)
-            self.dispersion_ = phi
-        if not res.converged:
+            self._set_covariance(res, family, k)
+        if res.runaway is not None:
+            self._report_separation(res.runaway, names)
+        elif not res.converged:
             warnings.warn(
                 f"{type(self).__name__} did not converge: {res.message}. The largest KKT "
-                f"violation is {res.kkt:.3g}." + ("" if res.message == SEPARATION else
-                " Increase max_iter or check the data (with alpha=0, separated classes "
-                "have no finite maximum likelihood estimate: use max_abs_coef or alpha > 0)."),
-                ConvergenceWarning, stacklevel=3,
+                f"violation is {res.kkt:.3g}. Increase max_iter or check the data (with "
+                "alpha=0, separated classes have no finite maximum likelihood estimate: "
+                "use max_abs_coef or alpha > 0).",
+                ConvergenceWarning, stacklevel=4,
             )
+
+    def _set_covariance(self, res: PQNResult, family, k: int) -> None:
+        df = res.n_pos - k
+        if family.fixed_scale:
+            phi = 1.0
+        else:
+            phi = res.state.pearson / df if df > 0 else np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                cov = np.linalg.inv(res.state.information)
+            except np.linalg.LinAlgError:
+                cov = np.full((k, k), np.nan)
+        self.cov_params_ = phi * cov
+        self.bse_ = standard_errors(self.cov_params_)
+        self.dispersion_ = phi
+
+    def _report_separation(self, runaway, names) -> None:
+        """Flag, and name in one warning, the parameters whose estimate runs off."""
+        gone = {names[j]: int(runaway[j]) for j in np.flatnonzero(runaway)}
+        for name, sign in gone.items():
+            self.param_flags_[name] = ParamFlag(
+                INFINITE, f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf "
+                "(the objective keeps decreasing as it grows); the value shown is where "
+                "the iterations stopped", sign)
+        if hasattr(self, "bse_"):
+            for j in np.flatnonzero(runaway):
+                self.bse_[j] = np.nan
+        listed = short_list(f"{n} ({'+' if s > 0 else '-'}inf)" for n, s in gone.items())
+        rest = ("the other estimates are their limits as those grow" if len(gone) < len(names)
+                else "no estimate is finite (complete separation)")
+        warnings.warn(
+            f"{type(self).__name__}: the maximum likelihood estimate does not exist: the "
+            f"objective keeps decreasing as the coefficients {listed} grow without bound "
+            "(separated classes, or a group whose responses all sit at the edge of their "
+            f"range). summary() shows them as +-inf without standard errors; {rest}. "
+            "For finite estimates use max_abs_coef, alpha > 0, or "
+            "BiasReducedGLM(method=\"mBR\").",
+            SeparationWarning, stacklevel=4,
+        )
 
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept
@@ -347,6 +390,55 @@ def check_in_memory(family, y, sample_weight) -> None:
             raise ValueError("Invalid input: sample_weight contains negative values.")
         if not bool(np.any(w > 0)):
             raise ValueError("Invalid input: all sample weights are zero.")
+
+
+def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who) -> list:
+    """Refuse a design whose scale float64 cannot handle, or that does not identify
+    the unpenalised fit; warn when only the penalty identifies it.
+
+    From the first-pass sums, before any iteration. Returns the
+    :class:`~dask_glmdist.solvers.design_checks.Redundancy` list (empty when the
+    design has full column rank).
+    """
+    fi = int(fit_intercept)
+    bad = scale_problems(sums.gram, sums.weight)
+    if bad:
+        cols = short_list(f"{names[j + fi]} (root mean square {rms:.3g})" for j, rms in bad)
+        raise ValueError(
+            f"{who}: columns {cols} are outside the range of magnitudes this solver "
+            "handles (root mean square between 1e-100 and 1e100): their sums of squares "
+            "overflow or lose their precision in float64. Rescale them (e.g. divide by a "
+            "power of ten) before fitting."
+        )
+    redundant = redundant_columns(sums.gram, fit_intercept)
+    if not redundant:
+        return []
+    listed = "; ".join(r.describe(names) for r in redundant)
+    alpha_min = float(np.min(alphas))
+    if alpha_min == 0:
+        raise ValueError(
+            f"{who}: the design is rank deficient over the rows with positive weight: "
+            f"{listed}. The unpenalised (alpha=0) estimate is not unique. Remove the "
+            "redundant columns, or fit with a ridge part (alpha > 0, l1_ratio < 1)."
+        )
+    msg = f"{who}: the data do not identify some parameters: {listed}."
+    if l1_ratio < 1:
+        msg += (" The ridge part of the penalty makes the solution unique (it shares an "
+                "effect equally among collinear columns and gives constant or all-zero "
+                "columns coefficient 0); it is the penalty, not the data, that decides it.")
+    else:
+        collinear = [r for r in redundant if r.kind == "collinear"]
+        if collinear:
+            cols = sorted({names[j] for r in collinear for j in (r.index, *r.partners)},
+                          key=names.index)
+            msg += (f" The lasso solution is not unique: the coefficients of {cols} can be "
+                    "traded against each other without changing the objective (the fitted "
+                    "values are unique; the coefficients returned are one solution). "
+                    "Remove the redundant columns, or add a ridge part (l1_ratio < 1).")
+        if len(collinear) < len(redundant):
+            msg += " Constant and all-zero columns get coefficient 0."
+    warnings.warn(msg, UserWarning, stacklevel=4)
+    return redundant
 
 
 class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _PenalizedBase):

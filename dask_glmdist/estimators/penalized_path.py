@@ -43,7 +43,7 @@ from ..solvers.pqn import (
     sums_block,
 )
 from ._base import prepare_blocks
-from .penalized import PenalizedGLM, check_in_memory
+from .penalized import PenalizedGLM, check_design, check_in_memory
 
 __all__ = ["GLMPath", "PenalizedGLMCV", "penalized_glm_path"]
 
@@ -244,6 +244,8 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
         alphas = alpha_grid(sums, fam, fit_intercept, l1_ratio, int(n_alphas), float(eps))
     else:
         alphas = _check_alphas(alphas)
+    check_design(sums, est._param_names(), fit_intercept=fit_intercept, alphas=alphas,
+                 l1_ratio=l1_ratio, who="penalized_glm_path")
     path = path_on_blocks(data, fam, alphas, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
                           fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, sums=sums,
                           split_every=split_every, progress=bool(verbose))
@@ -477,6 +479,8 @@ class PenalizedGLMCV(PenalizedGLM):
         alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps)
                   if self.alphas is None else _check_alphas(self.alphas))
         self.alphas_ = alphas
+        redundant = check_design(total, self._param_names(), fit_intercept=fi, alphas=alphas,
+                                 l1_ratio=self.l1_ratio, who=type(self).__name__)
         if cv:
             best, rounds_cv = self._cross_validate(data, family, alphas, folds, total,
                                                    fold_of, kw)
@@ -497,7 +501,7 @@ class PenalizedGLMCV(PenalizedGLM):
         rounds += int(np.sum(path.n_rounds))
         self.path_ = path
         self.alpha_ = float(alphas[best])
-        self._set_from_path(path, best, family, total, rounds)
+        self._set_from_path(path, best, family, total, rounds, redundant)
         self.n_blocks_ = data.n_blocks
         return self
 
@@ -532,7 +536,7 @@ class PenalizedGLMCV(PenalizedGLM):
             best = int(ok.min())  # alphas decrease: the smallest index is the largest alpha
         return best, rounds
 
-    def _set_from_path(self, path: GLMPath, best, family, total, rounds) -> None:
+    def _set_from_path(self, path: GLMPath, best, family, total, rounds, redundant) -> None:
         fi = self.fit_intercept
         k = path.coef.shape[1] + int(fi)
         pen = Penalty.elastic_net(path.coef.shape[1], path.alphas[best], self.l1_ratio,
@@ -547,7 +551,7 @@ class PenalizedGLMCV(PenalizedGLM):
                         objective_path=[float(path.objective[best])])
         grad = -res.state.score / total.weight + pen.l2 * theta
         res.kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
-        self._set_result(res, pen, family, k, float(path.alphas[best]))
+        self._set_result(res, pen, family, k, float(path.alphas[best]), redundant)
         path.states = None
 
 
