@@ -204,7 +204,7 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
                 f"violation is {res.kkt:.3g}. Increase max_iter or check the data (with "
                 "alpha=0, separated classes have no finite maximum likelihood estimate: "
                 "use max_abs_coef or alpha > 0).",
-                ConvergenceWarning, stacklevel=4,
+                ConvergenceWarning, stacklevel=3,
             )
 
     def _set_covariance(self, res: PQNResult, family, k: int) -> None:
@@ -437,7 +437,7 @@ def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who) -> list:
                     "Remove the redundant columns, or add a ridge part (l1_ratio < 1).")
         if len(collinear) < len(redundant):
             msg += " Constant and all-zero columns get coefficient 0."
-    warnings.warn(msg, UserWarning, stacklevel=4)
+    warnings.warn(msg, UserWarning, stacklevel=3)
     return redundant
 
 
