@@ -78,6 +78,21 @@ class GLMPath:
         Rows with positive weight.
     messages : list of str
         Why the fit at each alpha stopped without converging ("" when it converged).
+
+    See Also
+    --------
+    penalized_glm_path : Computes it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dask_glmdist import penalized_glm_path
+    >>> rng = np.random.default_rng(1)
+    >>> X = rng.normal(size=(2000, 4))
+    >>> y = X[:, 0] + rng.normal(size=2000)
+    >>> path = penalized_glm_path(X, y, family="gaussian", alphas=[0.5, 0.1])
+    >>> path.coef.shape, bool(path.converged.all())
+    ((2, 4), True)
     """
 
     alphas: np.ndarray
@@ -248,7 +263,26 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     -------
     GLMPath
         ``alphas``, ``coef`` (n_alphas, n_features), ``intercept``, ``objective``,
-        ``deviance``, ``df``, ``n_iter``, ``n_rounds``, ``converged``.
+        ``deviance``, ``df``, ``n_iter``, ``n_rounds``, ``converged``, ``messages``.
+
+    Warns
+    -----
+    ConvergenceWarning
+        Once, naming the alphas whose fits did not converge and why.
+    UserWarning
+        Once, when the design does not identify some parameters (collinear,
+        constant or all-zero columns); with an alpha of 0 that is an error instead.
+
+    See Also
+    --------
+    PenalizedGLM : One alpha, with standard errors at ``alpha=0``.
+    PenalizedGLMCV : The alpha chosen by cross-validation or AIC/BIC.
+
+    References
+    ----------
+    Friedman, J., Hastie, T. and Tibshirani, R. (2010). Regularization paths for
+    generalized linear models via coordinate descent. Journal of Statistical
+    Software 33(1).
 
     Examples
     --------
@@ -385,6 +419,20 @@ class PenalizedGLMCV(PenalizedGLM):
     coef_, intercept_, params_, objective_, n_iter_, converged_, ... :
         Those of the full-data fit at ``alpha_`` (see :class:`PenalizedGLM`);
         ``n_rounds_`` counts every round of the whole selection.
+
+    See Also
+    --------
+    PenalizedGLM : The fit at one alpha.
+    penalized_glm_path : The path alone.
+
+    References
+    ----------
+    Hastie, T., Tibshirani, R. and Friedman, J. (2009). The Elements of Statistical
+    Learning, 2nd ed., section 7.10 (cross-validation, the one-standard-error rule).
+    Springer.
+
+    Zou, H., Hastie, T. and Tibshirani, R. (2007). On the "degrees of freedom" of the
+    lasso. The Annals of Statistics 35, 2173-2192.
 
     Examples
     --------
