@@ -459,11 +459,16 @@ def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who) -> list:
     redundant = redundant_columns(sums.gram, fit_intercept)
     if not redundant:
         return []
-    listed = "; ".join(r.describe(names) for r in redundant)
+    listed = "; ".join(r.describe(names) for r in redundant[:5])
+    if len(redundant) > 5:
+        every = short_list(names[r.index] for r in redundant)
+        listed += f"; ... ({len(redundant)} columns in all: {every})"
     alpha_min = float(np.min(alphas))
     if alpha_min == 0:
+        few = (f" (only {sums.n_pos} rows with positive weight for {len(names)} parameters)"
+               if sums.n_pos < len(names) else "")
         raise ValueError(
-            f"{who}: the design is rank deficient over the rows with positive weight: "
+            f"{who}: the design is rank deficient over the rows with positive weight{few}: "
             f"{listed}. The unpenalised (alpha=0) estimate is not unique. Remove the "
             "redundant columns, or fit with a ridge part (alpha > 0, l1_ratio < 1)."
         )

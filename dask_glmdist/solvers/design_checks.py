@@ -56,7 +56,10 @@ class Redundancy:
             return f"{name} (zero on every row with positive weight)"
         if self.kind == "constant":
             return f"{name} (constant: a multiple of the intercept)"
-        return f"{name} (a linear combination of {[names[k] for k in self.partners]})"
+        partners = [names[k] for k in self.partners]
+        listed = (str(partners) if len(partners) <= 6 else
+                  str(partners[:6])[:-1] + f", ... ({len(partners)} in all)]")
+        return f"{name} (a linear combination of {listed})"
 
 
 def _centred(gram: np.ndarray, fit_intercept: bool):
