@@ -70,6 +70,7 @@ import numpy as np
 
 from .._array import get_namespace, to_host
 from .._blocks import BlockedData, check_block, map_reduce, problem_blocks, raise_for_problems
+from .._progress import report
 from ..linalg import PSDFactor
 from .gram_cd import MAX_SWEEPS, lasso_cd
 from .local import TILE_ROWS, _score_and_information, mustart_working
@@ -555,6 +556,7 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
         step_sizes.append(s)
         logger.info("%s iteration %d: objective %.15g, KKT %.3g, step %.3g", label, n_iter,
                     F, kkt, s)
+        report(iteration=n_iter, objective=F, KKT=kkt)
         full = i == 0 and s0 == 1.0
         ridge = ridge * 0.1 if full else min(ridge * 10.0, 1e6)
         if ridge < RIDGE_FLOOR:
