@@ -335,8 +335,7 @@ class _Display:
     def _flush(self) -> None:
         with self._lock:
             self._timer = None
-            if not self._closed:
-                self._show(self._clock())
+            self._changed()  # a line written meanwhile restarts the interval
 
     def _show(self, now: float) -> None:
         state = self._state()

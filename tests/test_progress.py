@@ -3,6 +3,7 @@
 import io
 import re
 import sys
+import time
 
 import dask.array as da
 import numpy as np
@@ -236,3 +237,20 @@ def test_a_terminal_without_unicode_gets_ascii():
     d.start_round(1)
     d.close()
     assert b"fit: round 1 of <= 3" in raw.getvalue()
+
+
+def test_a_held_back_update_is_written_once_its_interval_is_over(monkeypatch):
+    monkeypatch.setattr(_progress, "LINE_INTERVAL", 0.05)  # the first line after 0.05 s
+    monkeypatch.setattr(_progress, "LINE_FRACTION", 100.0)  # the next one seconds later
+    out = io.StringIO()
+    d = _Display("fit", total=3, stream=out)
+    d.start_round(0)  # within the first interval: held back, a timer writes it
+    assert out.getvalue() == ""
+    deadline = time.monotonic() + 10
+    while not out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert re.fullmatch(r"fit: round 1 of ≤ 3, 0\.\d s\n", out.getvalue())
+    d.update({"step": 0.5})  # held back again; the fit ends before the timer fires
+    d.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("fit: done in 1 round, step 0.5, ")
