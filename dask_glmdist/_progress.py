@@ -104,7 +104,7 @@ def describe(owner) -> str:
     """The display's label for an estimator: its class, and its ``method`` if it has one."""
     name = type(owner).__name__
     method = getattr(owner, "method", None)
-    return f"{name}(method={method!r})" if isinstance(method, str) else name
+    return f"{name}({method})" if isinstance(method, str) else name
 
 
 @contextlib.contextmanager
@@ -188,7 +188,7 @@ def _format(name: str, value) -> str | None:
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
-        return f"{name} {_number(value, 8 if name in _PRECISE_FIELDS else 3)}"
+        return f"{name} {_number(value, 7 if name in _PRECISE_FIELDS else 3)}"
     return f"{name} {value}"
 
 
@@ -196,6 +196,20 @@ def _count(n: int, noun: str) -> str:
     if n == 1:
         return f"1 {noun}"
     return f"{n} {noun}es" if noun.endswith("s") else f"{n} {noun}s"
+
+
+def _fit_width(parts: list[str], width: int) -> str:
+    """``parts`` joined in at most ``width`` characters: without the block count first,
+    then without the last solver values; the first part and the time stay."""
+    width = max(width, 20)
+    keep = list(parts)
+    middle = sorted(range(1, len(parts) - 1),
+                    key=lambda i: (not parts[i].endswith(" blocks"), -i))
+    for i in middle:
+        if len(", ".join(p for p in keep if p is not None)) <= width:
+            break
+        keep[i] = None
+    return ", ".join(p for p in keep if p is not None)[:width]
 
 
 def _number(value, digits: int) -> str:
@@ -222,7 +236,7 @@ class _Display:
         self._lock = threading.Lock()
         self._timer = None
         self._closed = False
-        self._shown = ""  # the last state written (without the elapsed time)
+        self._shown: list = []  # the last state written (without the elapsed time)
         self._width = 0  # terminal: the length of the line on screen
         try:
             self.tty = bool(stream.isatty())
@@ -280,8 +294,9 @@ class _Display:
                 self._timer = None
             self._write(self._final(error), final=True)
 
-    # ---- text --------------------------------------------------------------------------
-    def _state(self) -> str:
+    # ---- text: a line is a list of parts, joined by ", " --------------------------------
+    def _parts(self) -> list[str]:
+        """The current state: the label, where the fit is, then the solver's values."""
         segments = [_format(name, self.fields[name]) for name in _CONTEXT_FIELDS
                     if name in self.fields]
         iteration = self.fields.get("iteration")
@@ -290,34 +305,31 @@ class _Display:
         counter = f"{self.round_name} {self.rounds}"
         if self.unit == "round":
             counter += self._bound(self.rounds)
-        if self.in_round and self.blocks_total > 1:
-            counter += f" [{self.blocks_done}/{self.blocks_total} blocks]"
         segments.append(counter)
-        return f"{self.label}: " + ", ".join(segments) + "".join(self._values())
+        parts = [f"{self.label}: " + ", ".join(segments)]
+        if self.in_round and self.blocks_total > 1:
+            parts.append(f"{self.blocks_done}/{self.blocks_total} blocks")
+        return parts + self._values()
 
     def _bound(self, count: int) -> str:
         """The text " of ≤ total" while the count is within the bound (halvings go over)."""
         return f" of {self._le} {self.total}" if self.total and count <= self.total else ""
 
-    def _values(self):
-        for name, value in self.fields.items():
-            if name in _CONTEXT_FIELDS or name == "iteration":
-                continue
-            text = _format(name, value)
-            if text is not None:
-                yield ", " + text
+    def _values(self) -> list[str]:
+        values = (_format(name, value) for name, value in self.fields.items()
+                  if name not in _CONTEXT_FIELDS and name != "iteration")
+        return [v for v in values if v is not None]
 
-    def _final(self, error) -> str:
-        elapsed = self._clock() - self.start
+    def _final(self, error) -> list[str]:
+        elapsed = f"{self._clock() - self.start:.1f} s"
         rounds = _count(self.rounds, self.round_name)
         if error is not None:
-            return (f"{self.label}: stopped ({type(error).__name__}) after {rounds}, "
-                    f"{elapsed:.1f} s")
+            return [f"{self.label}: stopped ({type(error).__name__}) after {rounds}", elapsed]
         text = f"{self.label}: done in {rounds}"
         iteration = self.fields.get("iteration")
         if self.unit == "iteration" and iteration is not None:
             text += f" ({_count(iteration, 'iteration')})"
-        return text + "".join(self._values()) + f", {elapsed:.1f} s"
+        return [text, *self._values(), elapsed]
 
     # ---- writing -----------------------------------------------------------------------
     def _changed(self) -> None:
@@ -338,11 +350,11 @@ class _Display:
             self._changed()  # a line written meanwhile restarts the interval
 
     def _show(self, now: float) -> None:
-        state = self._state()
-        if state == self._shown:
+        parts = self._parts()
+        if parts == self._shown:
             return
-        self._shown = state
-        self._write(f"{state}, {now - self.start:.1f} s")
+        self._shown = parts
+        self._write([*parts, f"{now - self.start:.1f} s"])
         if self.tty:
             self._next = now + TTY_INTERVAL
         else:
@@ -350,16 +362,16 @@ class _Display:
             self._next = now + min(max(LINE_INTERVAL, LINE_FRACTION * elapsed),
                                    LINE_MAX_INTERVAL)
 
-    def _write(self, line: str, final: bool = False) -> None:
+    def _write(self, parts: list[str], final: bool = False) -> None:
         try:
-            if self.tty:
-                columns = shutil.get_terminal_size((100, 24)).columns
-                line = line[: max(columns - 1, 20)]
+            if self.tty:  # a running line must fit the screen; the final one may wrap
+                width = shutil.get_terminal_size((100, 24)).columns - 1
+                line = ", ".join(parts) if final else _fit_width(parts, width)
                 pad = " " * max(self._width - len(line), 0)
                 self._width = len(line)
                 self.stream.write("\r" + line + pad + ("\n" if final else ""))
             else:
-                self.stream.write(line + "\n")
+                self.stream.write(", ".join(parts) + "\n")
             self.stream.flush()
         except (OSError, ValueError):  # a closed or broken stream: stop showing
             self._closed = True

@@ -59,10 +59,10 @@ def test_demo_shows_one_progress_display_per_fit(small_demo):
     assert current == []
     assert [d[-1].split(": ", 1)[0] for d in displays] == (
         ["DLSALogisticRegression"] * 4
-        + [f"BiasReducedGLM(method='{m}')" for m in ("ML", "mBR", "mJPL")]
-        + ["DebiasedLassoRegressor(method='naive')",
-           "DebiasedLassoRegressor(method='debiased')",
-           "BiasReducedGLM(method='ML')",
+        + [f"BiasReducedGLM({m})" for m in ("ML", "mBR", "mJPL")]
+        + ["DebiasedLassoRegressor(naive)",
+           "DebiasedLassoRegressor(debiased)",
+           "BiasReducedGLM(ML)",
            "PenalizedLogisticRegression", "PenalizedGLMCV"])
     for d in displays:  # one display per fit, never two at once
         assert {line.split(": ", 1)[0] for line in d} == {d[-1].split(": ", 1)[0]}

@@ -240,4 +240,4 @@ def test_progress_display_with_verbose(sparse_gaussian, capsys):
     X, y, _ = sparse_gaussian
     with dask.config.set(scheduler="threads"):
         DebiasedLassoRegressor(n_partitions=2, verbose=1).fit(X, y)
-    assert "DebiasedLassoRegressor(method='debiased'): done in 1 round" in capsys.readouterr().err
+    assert "DebiasedLassoRegressor(debiased): done in 1 round" in capsys.readouterr().err

@@ -85,6 +85,7 @@ def test_nothing_is_printed_with_verbose_0(data, capsys):
 
 
 def test_a_terminal_gets_one_line_rewritten_in_place(data, monkeypatch, slow_rounds):
+    monkeypatch.setenv("COLUMNS", "150")
     tty = FakeTTY()
     monkeypatch.setattr(sys, "stderr", tty)
     X, y = data
@@ -94,7 +95,7 @@ def test_a_terminal_gets_one_line_rewritten_in_place(data, monkeypatch, slow_rou
     frames = text[1:-1].split("\r")
     assert len(frames) > m.n_rounds_  # redrawn in place, round by round
     assert all(f.startswith("PenalizedLogisticRegression: ") for f in frames)
-    assert "iteration 2 of ≤ 100, round 4 [0/4 blocks], objective" in text
+    assert "iteration 2 of ≤ 100, round 4, 0/4 blocks, objective" in text
     assert frames[-1].startswith(f"PenalizedLogisticRegression: done in {m.n_rounds_} rounds "
                                  f"({m.n_iter_} iterations)")
 
@@ -108,8 +109,8 @@ FITS = [
     (DLSARegressor(refine_steps=2, n_partitions=4), "DLSARegressor", "n_iter_"),
     (DLSALogisticRegression(refine_steps=1, n_partitions=4), "DLSALogisticRegression",
      "n_iter_"),
-    (BiasReducedGLM(n_partitions=4), "BiasReducedGLM(method='mBR')", "n_passes_"),
-    (BiasReducedGLM(method="ML", n_partitions=4), "BiasReducedGLM(method='ML')", "n_passes_"),
+    (BiasReducedGLM(n_partitions=4), "BiasReducedGLM(mBR)", "n_passes_"),
+    (BiasReducedGLM(method="ML", n_partitions=4), "BiasReducedGLM(ML)", "n_passes_"),
     (PenalizedGLM("poisson", alpha=0.01, n_partitions=4), "PenalizedGLM", "n_rounds_"),
     (PenalizedLogisticRegression(alpha=0.01, n_partitions=4), "PenalizedLogisticRegression",
      "n_rounds_"),
@@ -117,9 +118,9 @@ FITS = [
     (PenalizedGLMCV(n_alphas=3, criterion="bic", n_partitions=4), "PenalizedGLMCV",
      "n_rounds_"),
     (DebiasedLassoRegressor(0.01, family="binomial", n_partitions=4),
-     "DebiasedLassoRegressor(method='debiased')", 1),
+     "DebiasedLassoRegressor(debiased)", 1),
     (DebiasedLassoRegressor(0.01, family="gaussian", link="log", n_partitions=4),
-     "DebiasedLassoRegressor(method='debiased')", 2),  # one round and the dispersion pass
+     "DebiasedLassoRegressor(debiased)", 2),  # one round and the dispersion pass
     (_path, "penalized_glm_path", "n_rounds"),
 ]
 
@@ -162,10 +163,10 @@ def test_brglm_counts_iterations_and_passes(data, slow_rounds, capsys):
     X, y = data
     m = BiasReducedGLM(n_partitions=4, max_iter=50, verbose=1).fit(X, y)
     text = capsys.readouterr().err
-    assert re.search(r"iteration 3 of ≤ 50, pass \d+ \[0/4 blocks\], deviance [0-9.]+, "
+    assert re.search(r"iteration 3 of ≤ 50, pass \d+, 0/4 blocks, deviance [0-9.]+, "
                      r"step [0-9.e-]+", text)
     assert text.splitlines()[-1].startswith(
-        f"BiasReducedGLM(method='mBR'): done in {m.n_passes_} passes ({m.n_iter_} iterations)")
+        f"BiasReducedGLM(mBR): done in {m.n_passes_} passes ({m.n_iter_} iterations)")
 
 
 def test_a_failed_fit_says_so_and_closes_its_display(capsys):
@@ -200,7 +201,7 @@ def test_on_a_distributed_cluster_progress_is_per_round(data, slow_rounds, capsy
     lines = [line for line in err.splitlines() if line.startswith("PenalizedLogistic")]
     assert len(lines) == m.n_rounds_ + 1
     assert re.search(r"iteration 2 of ≤ 100, round 4, objective [0-9.]+, KKT", err)
-    assert "blocks]" not in err  # no block counts: the scheduler is remote
+    assert "blocks" not in err  # no block counts: the scheduler is remote
     assert "Completed" not in out + err and "[#" not in out + err
 
 
@@ -254,3 +255,16 @@ def test_a_held_back_update_is_written_once_its_interval_is_over(monkeypatch):
     d.close()
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and lines[1].startswith("fit: done in 1 round, step 0.5, ")
+
+
+def test_a_narrow_terminal_drops_the_block_count_then_the_last_values():
+    from dask_glmdist._progress import _fit_width
+
+    parts = ["BiasReducedGLM(mBR): iteration 3 of ≤ 100, pass 7", "2/8 blocks",
+             "deviance 442937.69", "step 0.0043", "2.7 s"]
+    assert _fit_width(parts, 200) == ", ".join(parts)
+    assert _fit_width(parts, 90) == ("BiasReducedGLM(mBR): iteration 3 of ≤ 100, pass 7, "
+                                     "deviance 442937.69, step 0.0043, 2.7 s")
+    assert _fit_width(parts, 79) == ("BiasReducedGLM(mBR): iteration 3 of ≤ 100, pass 7, "
+                                     "deviance 442937.69, 2.7 s")
+    assert _fit_width(parts, 30) == "BiasReducedGLM(mBR): iteration"
