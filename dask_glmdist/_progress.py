@@ -120,7 +120,8 @@ def fit_progress(label: str, *, verbose=1, unit: str = "round", total: int | Non
         What ``total`` bounds: rounds over the data (counted by the round engine) or
         solver iterations (reported with ``report(iteration=k)``).
     total : int, optional
-        The most ``unit``\\ s the fit can take (shown as "of ≤ total").
+        The most rounds (or iterations) the fit can take, shown as "of ≤ total"
+        while the count is within it.
     round_name : str
         What a round is called ("round", or "pass" for IWLS).
     stream : file-like, optional
