@@ -28,8 +28,10 @@ import dask.array as da
 import dask.threaded
 import numpy as np
 import pandas as pd
+from dask.callbacks import Callback
 from threadpoolctl import threadpool_limits
 
+from . import _progress
 from ._array import get_namespace
 
 logger = logging.getLogger("dask_glmdist")
@@ -429,7 +431,13 @@ def map_reduce(
     the final summary is returned (computed under the active Dask scheduler: a
     ``distributed.Client`` if one is active, else the threaded scheduler). Array
     arguments in ``args`` are broadcast once per round (one graph key each).
+
+    Progress: the round is counted in the progress display of the fit running in this
+    context (see :mod:`dask_glmdist._progress`; opened by the estimator's ``fit`` when
+    its ``verbose`` is positive). ``progress`` is kept for the callers' signatures and
+    not used: the fit's display is the only one.
     """
+    del progress
     blocks = data.delayed_blocks()
     bargs = [dask.delayed(a) if isinstance(a, np.ndarray) else a for a in args]
     fn = dask.delayed(_indexed(block_fn), pure=True)
@@ -439,6 +447,7 @@ def map_reduce(
         offsets = data.offset.to_delayed().ravel()
         parts = [fn(x, y, w, k, *bargs, offset=o, **kwargs)
                  for k, ((x, y, w), o) in enumerate(zip(blocks, offsets, strict=True))]
+    block_keys = frozenset(p.key for p in parts)
     split_every = max(2, int(split_every))
     while len(parts) > 1:
         parts = [
@@ -446,8 +455,18 @@ def map_reduce(
             for i in range(0, len(parts), split_every)
         ]
     start = time.perf_counter()
-    with _blas_limits(len(blocks), parts[0]), explain_lost_data():
-        result = _compute(parts[0], progress)
+    display = _progress.active_display()
+    counter = None  # blocks are counted as they finish under a local scheduler only
+    if display is not None:
+        if len(blocks) > 1 and _active_client() is None:
+            counter = _BlockCounter(display, block_keys)
+        display.start_round(len(blocks) if counter is not None else 0)
+    try:
+        with _blas_limits(len(blocks), parts[0]), explain_lost_data():
+            result = _compute(parts[0], counter)
+    finally:
+        if display is not None:
+            display.end_round()
     if set(result) <= {"n", "empty_blocks"}:
         raise ValueError(
             f"Found array with 0 sample(s): all {len(blocks)} row block(s) are empty; at "
@@ -518,20 +537,24 @@ def _blas_limits(n_blocks: int, obj):
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _compute(obj, progress: bool):
-    if not progress:
-        return obj.compute()
-    client = _active_client()
-    if client is not None:
-        from distributed import progress as dist_progress
-
-        future = client.compute(obj)
-        dist_progress(future)
-        return future.result()
-    from dask.diagnostics import ProgressBar
-
-    # the bar's timer thread is joined at the end: its refresh interval (0.1 s by
-    # default) would be added to every round of an iterative fit
-    with ProgressBar(dt=0.02):
+def _compute(obj, counter=None):
+    """``obj.compute()`` under the active scheduler (counting blocks for the display)."""
+    with counter or contextlib.nullcontext():
         return obj.compute()
 
+
+class _BlockCounter(Callback):
+    """Tell the fit's progress display each time one of the round's blocks finishes.
+
+    A Dask callback of the local schedulers (a set look-up per task, no thread); under
+    a ``distributed.Client`` the display counts rounds only.
+    """
+
+    def __init__(self, display, block_keys):
+        super().__init__()
+        self._display = display
+        self._keys = block_keys
+
+    def _posttask(self, key, result, dsk, state, worker_id):
+        if key in self._keys:
+            self._display.block_done()

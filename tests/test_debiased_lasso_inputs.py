@@ -237,8 +237,8 @@ def test_threshold_keeps_intercept_and_params_are_unthresholded(sparse_gaussian)
     assert list(m.summary()["coef"]) == list(m.params_)
 
 
-def test_progress_bar_with_verbose(sparse_gaussian, capsys):
+def test_progress_display_with_verbose(sparse_gaussian, capsys):
     X, y, _ = sparse_gaussian
     with dask.config.set(scheduler="threads"):
         DebiasedLassoRegressor(n_partitions=2, verbose=1).fit(X, y)
-    assert "Completed" in capsys.readouterr().out
+    assert "DebiasedLassoRegressor(debiased): done in 1 round" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import map_reduce, problem_blocks, raise_for_problems
+from .._progress import shows_progress
 from ..diagnostics import BlockReport, short_list
 from ..families import get_family
 from ..inference import standard_errors
@@ -271,6 +272,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 np.concatenate([lead, nw]))
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(total=2)
     def fit(self, X, y, sample_weight=None):
         """Fit the model in one round over the row blocks.
 

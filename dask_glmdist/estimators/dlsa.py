@@ -50,6 +50,7 @@ from .._blocks import (
     problem_blocks,
     raise_for_problems,
 )
+from .._progress import report, shows_progress
 from ..families import Binomial, Family, get_family
 from ..inference import standard_errors
 from ..linalg import PSDFactor
@@ -263,6 +264,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             deviance = r["deviance"]
             size = float(np.max(np.abs(step)))
             self.refine_step_sizes_.append(size)
+            report(step=size)
             if size <= self.tol * (1.0 + np.max(np.abs(theta))):
                 break
         self.refine_step_sizes_ = np.asarray(self.refine_step_sizes_)
@@ -516,6 +518,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(total=lambda est: 1 + est.refine_steps)
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -619,6 +622,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         return Binomial("logit")
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(total=lambda est: 1 + est.refine_steps)
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 

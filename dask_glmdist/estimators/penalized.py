@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from .._progress import shows_progress
 from ..diagnostics import INFINITE, UNIDENTIFIED, ParamFlag, short_list
 from ..families import FAMILY_NAMES, Binomial, Family, get_family
 from ..inference import standard_errors
@@ -385,6 +386,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(unit="iteration", total=lambda est: est.max_iter)
     def fit(self, X, y, sample_weight=None, offset=None):
         """Fit the model.
 
@@ -700,6 +702,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         return Binomial(self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(unit="iteration", total=lambda est: est.max_iter)
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 

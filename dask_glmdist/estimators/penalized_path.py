@@ -34,6 +34,7 @@ from .._blocks import (
     problem_blocks,
     raise_for_problems,
 )
+from .._progress import report, shows_progress
 from ..diagnostics import short_list
 from ..families import FAMILY_NAMES, Family
 from ..solvers.pqn import (
@@ -169,6 +170,7 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
     warm = None
     for i, alpha in enumerate(alphas):
         pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept)
+        report(alpha=(i + 1, len(alphas), float(alpha)))
         res: PQNResult = fit_pqn(data, family, pen, fit_intercept=fit_intercept, tol=tol,
                                  max_iter=max_iter, sums=sums, warm=warm,
                                  split_every=split_every, progress=progress,
@@ -233,6 +235,7 @@ def _check_alphas(alphas) -> np.ndarray:
     return np.sort(a)[::-1]
 
 
+@shows_progress()
 def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alphas=100,
                        eps=1e-3, l1_ratio=1.0, max_abs_coef=None, fit_intercept=True,
                        sample_weight=None, offset=None, tol=1e-8, max_iter=100,
@@ -506,6 +509,7 @@ class PenalizedGLMCV(PenalizedGLM):
         return float(getattr(self, "alpha_", 1.0))
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress()
     def fit(self, X, y, sample_weight=None, offset=None):
         """Choose alpha and fit the model at it.
 
@@ -594,6 +598,7 @@ class PenalizedGLMCV(PenalizedGLM):
             train_idx = np.flatnonzero(fold_of != f)
             train = _subset(data, train_idx)
             train_sums = _minus(total, folds[f])
+            report(fold=(f + 1, self.cv))
             p = path_on_blocks(train, family, alphas, sums=train_sums,
                                label=f"PenalizedGLMCV fold {f}", **kw)
             rounds += int(np.sum(p.n_rounds))
@@ -602,6 +607,7 @@ class PenalizedGLMCV(PenalizedGLM):
             T = np.concatenate([p.intercept[:, None], p.coef], axis=1) if fi else p.coef
             thetas[f] = T
         warn_unconverged(paths, type(self).__name__)
+        report(fold=None, alpha=None)
         h = map_reduce(heldout_block, data, thetas, family=family,
                        fit_intercept=self.fit_intercept, fold_of=fold_of,
                        split_every=self.split_every, label="cv held-out deviance",

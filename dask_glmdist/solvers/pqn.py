@@ -69,6 +69,7 @@ import numpy as np
 
 from .._array import get_namespace, to_host
 from .._blocks import BlockedData, check_block, map_reduce, problem_blocks, raise_for_problems
+from .._progress import report
 from ..linalg import PSDFactor
 from .design_checks import column_scales
 from .gram_cd import MAX_SWEEPS, lasso_cd
@@ -598,6 +599,7 @@ def _iterate(run, state: SmoothState, pen: Penalty, S: float, *, tol, max_iter,
         step_sizes.append(s)
         logger.info("%s iteration %d: objective %.15g, KKT %.3g, step %.3g", label, n_iter,
                     F, kkt, s)
+        report(iteration=n_iter, objective=F, KKT=kkt)
         full = i == 0 and s0 == 1.0
         ridge = ridge * 0.1 if full else min(ridge * 10.0, 1e6)
         if ridge < RIDGE_FLOOR:
