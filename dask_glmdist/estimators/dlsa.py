@@ -61,6 +61,7 @@ from .._blocks import (
     problem_blocks,
     raise_for_problems,
 )
+from .._progress import report, shows_progress
 from ..diagnostics import INFINITE, UNIDENTIFIED, BlockReport, ParamFlag, short_list
 from ..families import Binomial, Family, get_family
 from ..inference import standard_errors
@@ -70,6 +71,7 @@ from ..solvers.chunked_iwls import SeparationWarning
 from ..solvers.local import evaluate, fit_local, recession_counts, rows_information
 from ._base import (
     BinaryClassifierMixin,
+    DevianceScoreMixin,
     GLMInferenceMixin,
     linear_predictor,
     mean_from_linear_predictor,
@@ -486,6 +488,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             steps.append(size)
             with np.errstate(divide="ignore", invalid="ignore"):
                 steps_se.append(float(np.max(np.where(se > 0, np.abs(step) / se, 0.0))))
+            report(step=size)
             if size <= self.tol * (1.0 + np.max(np.abs(theta[free]))):
                 converged = True
                 break
@@ -523,7 +526,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                 " The values in coef_ are artefacts of stopping; summary() shows them as "
                 "infinite without standard errors." + rest + " For finite estimates of "
                 'every parameter use BiasReducedGLM(method="mBR").',
-                SeparationWarning, stacklevel=5,
+                SeparationWarning, stacklevel=6,
             )
         free = [j for j in range(len(names)) if j not in infinite]
         if everything:
@@ -572,7 +575,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             "standard error for them. Use refine_steps=20 (global Fisher scoring, which "
             "does not rest on the local estimates; it stops once converged) or "
             'BiasReducedGLM(method="mBR").',
-            UserWarning, stacklevel=6,
+            UserWarning, stacklevel=7,
         )
 
     def _warn_unconverged(self, names, refined) -> bool:
@@ -593,7 +596,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             "estimate may still be a material part of a standard error from the maximum "
             "likelihood estimate (measured: up to 0.4 times the last step; docs/dlsa.md). "
             "Increase refine_steps (the rounds stop once converged).",
-            ConvergenceWarning, stacklevel=6,
+            ConvergenceWarning, stacklevel=7,
         )
         return True
 
@@ -656,7 +659,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                 "Local fits of row block(s) {blocks} did not converge in max_iter="
                 f"{self.max_iter} iterations (Firth fits of separated blocks can converge "
                 "slowly); increase max_iter.")),
-        }, stacklevel=5)
+        }, stacklevel=6)
         self.block_diagnostics_ = report.frame()
 
     def _set_estimate(self, theta, cov, information, n_obs) -> None:
@@ -691,7 +694,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self.intercept_ = float(theta[0]) if fi else 0.0
 
 
-class DLSARegressor(RegressorMixin, _DLSABase):
+class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     """Generalised linear model fitted by distributed least squares approximation.
 
     Every row block fits the GLM on its own rows; the local estimates are combined
@@ -886,6 +889,7 @@ class DLSARegressor(RegressorMixin, _DLSABase):
         return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(total=lambda est: 1 + est.refine_steps)
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -1104,6 +1108,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         return Binomial("logit")
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(total=lambda est: 1 + est.refine_steps)
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 

@@ -67,6 +67,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._array import get_namespace, to_host
 from .._blocks import BlockedData, check_block, map_reduce, sum_summaries
+from .._progress import report
 from ..linalg import (
     gram_inverse_from_r,
     gram_solve_from_r,
@@ -540,6 +541,7 @@ def fit_chunked_iwls(
             size = float(np.max(np.abs(new - beta)))
         history.append({"iteration": n_iter, "deviance": s["deviance"], "max_step": size,
                         "dispersion": phi_new})
+        report(iteration=n_iter, deviance=float(s["deviance"]), step=size)
         logger.info("IWLS %s iteration %d: deviance %.10g, max |step| %.3g, %.2f s",
                     method, n_iter, s["deviance"], size, time.perf_counter() - start_time)
         if not np.all(np.isfinite(new)):  # the information collapsed (ML on separated data)
