@@ -22,10 +22,11 @@ import pandas as pd
 
 logger = logging.getLogger("dask_glmdist")
 
-__all__ = ["BlockReport", "ParamFlag", "short_list", "INFINITE", "UNIDENTIFIED"]
+__all__ = ["BlockReport", "ParamFlag", "short_list", "INFINITE", "UNIDENTIFIED", "UNRELIABLE"]
 
 INFINITE = "infinite"
 UNIDENTIFIED = "unidentified"
+UNRELIABLE = "unreliable"
 
 
 def short_list(items, limit: int = 8) -> str:
@@ -43,7 +44,9 @@ class ParamFlag:
 
     ``kind`` is ``"infinite"`` (the estimate does not exist: it runs off to
     ``sign * inf``; the fitted value is an artefact of stopping) or
-    ``"unidentified"`` (the data do not identify it, so it has no standard error).
+    ``"unidentified"`` (the data do not identify it, so it has no standard error) or
+    ``"unreliable"`` (an estimate exists, but the method's standard error cannot be
+    trusted for it -- e.g. a one-round DLSA estimate resting on separated blocks).
     ``note`` is one line for the summary's footer.
     """
 

@@ -63,8 +63,8 @@ def coef_table(params, cov, names, alpha: float = 0.05, flags=None) -> SummaryFr
     A parameter with zero standard error (fixed at zero by a penalty) has z and
     p-value NaN. ``flags`` maps parameter names to
     :class:`~dask_glmdist.diagnostics.ParamFlag`: an ``"infinite"`` estimate is shown
-    as ``+-inf`` and an ``"unidentified"`` one keeps its value; both have NaN standard
-    error, z, p-value and interval, and their notes are printed below the table.
+    as ``+-inf``, ``"unidentified"`` and ``"unreliable"`` ones keep their value; all have
+    NaN standard error, z, p-value and interval, and their notes are printed below the table.
     """
     names = list(names)
     params = np.asarray(params, dtype=float).copy()

@@ -62,7 +62,7 @@ from .._blocks import (
     raise_for_problems,
 )
 from .._progress import report, shows_progress
-from ..diagnostics import INFINITE, UNIDENTIFIED, BlockReport, ParamFlag, short_list
+from ..diagnostics import INFINITE, UNIDENTIFIED, UNRELIABLE, BlockReport, ParamFlag, short_list
 from ..families import Binomial, Family, get_family
 from ..inference import standard_errors
 from ..linalg import PSDFactor
@@ -91,9 +91,6 @@ __all__ = ["DLSARegressor", "DLSALogisticRegression"]
 
 INFER_LABELS = "infer"
 
-#: flag kind (see :class:`~dask_glmdist.diagnostics.ParamFlag`) of a parameter whose
-#: one-round estimate rests mostly on rows separated within their blocks
-UNRELIABLE = "unreliable"
 #: the share of a parameter's combined precision from separated rows above which its
 #: one-round estimate and standard error are not reported (see ``separated_share``)
 SEPARATED_SHARE_LIMIT = 0.5
