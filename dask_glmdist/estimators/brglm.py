@@ -179,7 +179,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         "link": [None, str],
         "method": [StrOptions(set(METHODS))],
         "jeffreys_power": [Interval(Real, 0, None, closed="neither")],
-        "passes": [Interval(Integral, 1, 2, closed="both")],
+        "passes": [Interval(Integral, 1, 2, closed="both"), StrOptions({"auto"})],
         "dispersion": [StrOptions({"auto", "pearson"})],
         "fit_intercept": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="neither")],
@@ -265,7 +265,8 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.family_ = family
         res = fit_chunked_iwls(
             data, family, method=self.method, power=float(self.jeffreys_power),
-            passes=int(self.passes), dispersion=self.dispersion, fit_intercept=fi,
+            passes=self.passes if self.passes == "auto" else int(self.passes),
+            dispersion=self.dispersion, fit_intercept=fi,
             tol=self.tol, max_iter=self.max_iter, start=start,
             param_names=self._param_names(), split_every=self.split_every,
             progress=bool(self.verbose),
