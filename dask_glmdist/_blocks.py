@@ -18,6 +18,7 @@ import contextlib
 import logging
 import math
 import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,8 +28,10 @@ import dask.array as da
 import dask.threaded
 import numpy as np
 import pandas as pd
+from dask.callbacks import Callback
 from threadpoolctl import threadpool_limits
 
+from . import _progress
 from ._array import get_namespace
 
 logger = logging.getLogger("dask_glmdist")
@@ -42,6 +45,10 @@ __all__ = [
     "raise_for_problems",
     "problem_blocks",
     "is_dask_collection",
+    "check_numeric_columns",
+    "compute_reduced",
+    "explain_lost_data",
+    "vector_like",
 ]
 
 
@@ -112,13 +119,30 @@ def default_n_partitions(n_rows: int, n_params: int) -> int:
     return max(1, min(cores, n_rows // (20 * max(1, n_params))))
 
 
-def _feature_names_of_dask_frame(X) -> np.ndarray:
-    bad = [str(c) for c, t in X.dtypes.items() if not (
-        pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
+def check_numeric_columns(X) -> None:
+    """Raise naming the non-numeric columns of a pandas or dask DataFrame (from its dtypes).
+
+    Strings, datetimes and categoricals must be encoded as numbers first; the error
+    names them instead of failing on the first value that does not convert.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if not isinstance(dtypes, pd.Series):  # not a DataFrame (an array has one dtype)
+        return
+    bad = {str(c): str(t) for c, t in dtypes.items() if not (
+        pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))}
     if bad:
+        names = list(bad)
+        shown = names[:10] + ([f"... {len(names) - 10} more"] if len(names) > 10 else [])
+        kinds = sorted(set(bad.values()))
         raise ValueError(
-            f"X has non-numeric columns {bad}; encode them (e.g. one-hot) before fitting."
+            f"X has non-numeric columns {shown} (dtype{'s' * (len(kinds) > 1)} "
+            f"{', '.join(kinds)}); encode them as numbers "
+            "(e.g. one-hot for categories, a number for dates) before fitting."
         )
+
+
+def _feature_names_of_dask_frame(X) -> np.ndarray:
+    check_numeric_columns(X)
     return np.asarray([str(c) for c in X.columns], dtype=object)
 
 
@@ -140,7 +164,9 @@ def dask_design(X):
         )
     if not (np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.bool_)):
         raise ValueError(f"X must be numeric, got dtype {X.dtype}.")
-    if not np.issubdtype(X.dtype, np.floating):
+    if X.dtype != np.float64:
+        # blocks compute in float64 (cast per block, a cheap elementwise task): float32
+        # data at float64 tolerances stall the solvers and look like separation
         X = X.astype(np.float64)
     if not math.isnan(X.shape[1]) and X.shape[1] == 0:
         raise ValueError("X has 0 features; at least one is required.")
@@ -151,7 +177,7 @@ def dask_design(X):
     return X, names
 
 
-def _vector_like(v, X: da.Array, what: str) -> da.Array:
+def vector_like(v, X: da.Array, what: str) -> da.Array:
     """``v`` (y or weights) as a 1-D dask array chunked like ``X``'s rows."""
     if _is_dask_series(v) or _is_dask_frame(v):
         if _is_dask_frame(v):
@@ -240,16 +266,16 @@ def as_blocked(
             sample_weight = _blocks_of_views(np.asarray(sample_weight), [int(s) for s in sizes])
         if offset is not None and not is_dask_collection(offset):
             offset = _blocks_of_views(np.asarray(offset), [int(s) for s in sizes])
-    yd = _vector_like(y, Xd, "y") if y is not None else None
-    wd = _vector_like(sample_weight, Xd, "sample_weight") if sample_weight is not None else None
-    od = _vector_like(offset, Xd, "offset") if offset is not None else None
+    yd = vector_like(y, Xd, "y") if y is not None else None
+    wd = vector_like(sample_weight, Xd, "sample_weight") if sample_weight is not None else None
+    od = vector_like(offset, Xd, "offset") if offset is not None else None
     return BlockedData(Xd, yd, wd, od)
 
 
 def check_block_sizes(data: BlockedData, n_params: int) -> None:
     """Fail early, before any pass, when a block of known size is too small."""
     for k, rows in enumerate(data.block_rows):
-        if not math.isnan(rows) and rows < n_params:
+        if not math.isnan(rows) and 0 < rows < n_params:  # empty blocks are skipped
             raise ValueError(
                 f"Row block {k} has {int(rows)} rows but the model has {n_params} parameters; "
                 "every block needs at least as many rows as parameters. Use fewer partitions "
@@ -367,8 +393,24 @@ def sum_summaries(*parts: dict) -> dict:
 
 
 def _indexed(block_fn):
+    """``block_fn`` with its block index; empty blocks are skipped, errors name the block.
+
+    An empty block (a partition emptied by a filter) contributes nothing: its summary
+    is ``{"n": 0, "empty_blocks": [index]}``. An exception raised inside the block
+    function gets a note naming the block.
+    """
+
     def run(X, y, w, index, *args, **kwargs):
-        return block_fn(X, y, w, *args, block_index=index, **kwargs)
+        if X.shape[0] == 0:
+            return {"n": 0, "empty_blocks": [index]}
+        try:
+            return block_fn(X, y, w, *args, block_index=index, **kwargs)
+        except Exception as exc:
+            note = f"raised in row block {index} by {getattr(block_fn, '__name__', 'a block')}"
+            if hasattr(exc, "add_note"):
+                exc.add_note(note)
+                raise
+            raise RuntimeError(f"{note}: {exc!r}") from exc  # Python 3.10
 
     return run
 
@@ -389,7 +431,13 @@ def map_reduce(
     the final summary is returned (computed under the active Dask scheduler: a
     ``distributed.Client`` if one is active, else the threaded scheduler). Array
     arguments in ``args`` are broadcast once per round (one graph key each).
+
+    Progress: the round is counted in the progress display of the fit running in this
+    context (see :mod:`dask_glmdist._progress`; opened by the estimator's ``fit`` when
+    its ``verbose`` is positive). ``progress`` is kept for the callers' signatures and
+    not used: the fit's display is the only one.
     """
+    del progress
     blocks = data.delayed_blocks()
     bargs = [dask.delayed(a) if isinstance(a, np.ndarray) else a for a in args]
     fn = dask.delayed(_indexed(block_fn), pure=True)
@@ -399,6 +447,7 @@ def map_reduce(
         offsets = data.offset.to_delayed().ravel()
         parts = [fn(x, y, w, k, *bargs, offset=o, **kwargs)
                  for k, ((x, y, w), o) in enumerate(zip(blocks, offsets, strict=True))]
+    block_keys = frozenset(p.key for p in parts)
     split_every = max(2, int(split_every))
     while len(parts) > 1:
         parts = [
@@ -406,10 +455,63 @@ def map_reduce(
             for i in range(0, len(parts), split_every)
         ]
     start = time.perf_counter()
-    with _blas_limits(len(blocks), parts[0]):
-        result = _compute(parts[0], progress)
+    display = _progress.active_display()
+    counter = None  # blocks are counted as they finish under a local scheduler only
+    if display is not None:
+        if len(blocks) > 1 and _active_client() is None:
+            counter = _BlockCounter(display, block_keys)
+        display.start_round(len(blocks) if counter is not None else 0)
+    try:
+        with _blas_limits(len(blocks), parts[0]), explain_lost_data():
+            result = _compute(parts[0], counter)
+    finally:
+        if display is not None:
+            display.end_round()
+    if set(result) <= {"n", "empty_blocks"}:
+        raise ValueError(
+            f"Found array with 0 sample(s): all {len(blocks)} row block(s) are empty; at "
+            "least one row is required."
+        )
     logger.info("%s: %d blocks reduced in %.2f s", label, len(blocks), time.perf_counter() - start)
     return result
+
+
+def compute_reduced(*objs):
+    """``dask.compute`` of small results (sums, scores) under :func:`explain_lost_data`."""
+    with explain_lost_data():
+        return dask.compute(*objs)
+
+
+# distributed's reasons for cancelling a computation whose inputs are gone for good
+_LOST_DATA_REASONS = ("lost dependencies", "already forgotten")
+
+
+@contextlib.contextmanager
+def explain_lost_data():
+    """Say so when a computation fails because its data died with a worker.
+
+    Data placed on the workers with ``client.scatter`` (or a persisted collection whose
+    source is gone) exist nowhere else: when the worker holding them dies, distributed
+    cancels every computation that needs them with only ``FutureCancelledError: ...
+    lost dependencies`` (or ``already forgotten``). Data read from a source (Parquet,
+    zarr) are recomputed by the scheduler instead and never get here.
+    """
+    try:
+        yield
+    except Exception as exc:
+        client_module = sys.modules.get("distributed.client")  # imported if it can be it
+        cancelled = getattr(client_module, "FutureCancelledError", None)
+        if cancelled is None or not isinstance(exc, cancelled):
+            raise
+        if getattr(exc, "reason", None) not in _LOST_DATA_REASONS:
+            raise
+        raise RuntimeError(
+            "The computation was cancelled because data it needs were lost with a worker "
+            f"that died and cannot be recomputed (distributed: {exc}). Data placed on the "
+            "workers with client.scatter exist nowhere else; read or persist the data from "
+            "a source the workers can read again (e.g. dd.read_parquet(...).persist(), "
+            "da.from_zarr(...)) instead of scattering them, or load them again and rerun."
+        ) from exc
 
 
 def _active_client():
@@ -435,20 +537,24 @@ def _blas_limits(n_blocks: int, obj):
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _compute(obj, progress: bool):
-    if not progress:
-        return obj.compute()
-    client = _active_client()
-    if client is not None:
-        from distributed import progress as dist_progress
-
-        future = client.compute(obj)
-        dist_progress(future)
-        return future.result()
-    from dask.diagnostics import ProgressBar
-
-    # the bar's timer thread is joined at the end: its refresh interval (0.1 s by
-    # default) would be added to every round of an iterative fit
-    with ProgressBar(dt=0.02):
+def _compute(obj, counter=None):
+    """``obj.compute()`` under the active scheduler (counting blocks for the display)."""
+    with counter or contextlib.nullcontext():
         return obj.compute()
 
+
+class _BlockCounter(Callback):
+    """Tell the fit's progress display each time one of the round's blocks finishes.
+
+    A Dask callback of the local schedulers (a set look-up per task, no thread); under
+    a ``distributed.Client`` the display counts rounds only.
+    """
+
+    def __init__(self, display, block_keys):
+        super().__init__()
+        self._display = display
+        self._keys = block_keys
+
+    def _posttask(self, key, result, dsk, state, worker_id):
+        if key in self._keys:
+            self._display.block_done()

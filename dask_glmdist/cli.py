@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "tcp://10.0.0.5:8786 (default: Dask's threaded scheduler in "
                            "this process)")
     demo.add_argument("--no-progress", action="store_true",
-                      help="do not show a progress bar for each pass over the data")
+                      help="do not show each fit's progress (one display per fit, on stderr)")
     demo.set_defaults(run=run_demo)
     return parser
 
@@ -188,8 +188,8 @@ def _act_two(args: argparse.Namespace, client) -> None:
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
-            # many short passes: a line per fit rather than a progress bar per pass
-            fits[method] = BiasReducedGLM(link="probit", method=method).fit(X, y)
+            fits[method] = BiasReducedGLM(link="probit", method=method,
+                                          verbose=int(not args.no_progress)).fit(X, y)
         caught[method] = [str(w.message) for w in seen]
         fit = fits[method]
         print(f"      done in {time.perf_counter() - t:.1f} s: {fit.n_iter_} iterations, "
@@ -251,7 +251,7 @@ def _act_three(args: argparse.Namespace, client):
     print("[3/3] for reference: the global maximum likelihood fit (BiasReducedGLM, "
           "method='ML': a pass per iteration)", flush=True)
     t = time.perf_counter()
-    mle = BiasReducedGLM(method="ML").fit(X, y)
+    mle = BiasReducedGLM(method="ML", verbose=verbose).fit(X, y)
     print(f"      done in {time.perf_counter() - t:.1f} s ({mle.n_passes_} passes)", flush=True)
     deb = fits["debiased"]
     ci = deb.conf_int().to_numpy()

@@ -45,7 +45,37 @@ DLSA_EXAMPLES = {
 
 
 def simulate_block(k: int, n_blocks: int, n_rows: int, example: int, setting: int, seed: int):
-    """Rows of worker ``k`` (0-based) out of ``n_blocks``: returns ``(X_k, y_k)``."""
+    """Rows of worker ``k`` (0-based) out of ``n_blocks``: returns ``(X_k, y_k)``.
+
+    The block function behind :func:`make_dlsa_example`: deterministic in
+    ``(seed, k)``, so a block can be regenerated anywhere (e.g. on a worker).
+
+    Parameters
+    ----------
+    k : int
+        Block (worker) index, 0-based.
+    n_blocks : int
+        Number of blocks K (Setting 2 shifts block k's mean by ``(k + 1) / K``).
+    n_rows : int
+        Rows in the block.
+    example : {1, 2, 3}
+        Linear, logistic or Poisson regression (:data:`DLSA_EXAMPLES`).
+    setting : {1, 2}
+        i.i.d. or heterogeneous covariates.
+    seed : int
+
+    Returns
+    -------
+    X_k : ndarray of shape (n_rows, p)
+    y_k : ndarray of shape (n_rows,)
+
+    Examples
+    --------
+    >>> from dask_glmdist.datasets import simulate_block
+    >>> X0, y0 = simulate_block(0, n_blocks=10, n_rows=1000, example=2, setting=2, seed=0)
+    >>> X0.shape, y0[:5]
+    ((1000, 8), array([1., 0., 0., 0., 1.]))
+    """
     family, theta = DLSA_EXAMPLES[example]
     p = theta.shape[0]
     rng = np.random.default_rng([seed, k])
@@ -111,6 +141,17 @@ def make_dlsa_example(
     y : array of shape (n_samples,)
     theta : ndarray of shape (p,)
         True coefficients (the true intercept is 0).
+
+    Examples
+    --------
+    >>> from dask_glmdist.datasets import make_dlsa_example
+    >>> X, y, theta = make_dlsa_example(10_000, 5, example=2, setting=2)
+    >>> X.shape, X.numblocks  # lazy: one row block per worker
+    ((10000, 8), (5, 1))
+    >>> theta
+    array([3. , 0. , 0. , 1.5, 0. , 0. , 2. , 0. ])
+    >>> float(y.mean().compute())
+    0.8024
     """
     if example not in DLSA_EXAMPLES:
         raise ValueError(f"example must be one of {sorted(DLSA_EXAMPLES)}, got {example!r}")
@@ -158,7 +199,33 @@ DIVERTED_FLIGHTS_COEF = {
 
 
 def simulate_flights_block(k: int, n_rows: int, seed: int, rare_share: float):
-    """Rows of block ``k``: ``(X_k, y_k)`` with the columns of DIVERTED_FLIGHTS_COEF."""
+    """Rows of block ``k``: ``(X_k, y_k)`` with the columns of DIVERTED_FLIGHTS_COEF.
+
+    The block function behind :func:`make_diverted_flights`, deterministic in
+    ``(seed, k)``.
+
+    Parameters
+    ----------
+    k : int
+        Block index, 0-based.
+    n_rows : int
+        Rows (flights) in the block.
+    seed : int
+    rare_share : float
+        Share of flights flown by the small carrier (none of them diverted).
+
+    Returns
+    -------
+    X_k : ndarray of shape (n_rows, 6)
+    y_k : ndarray of shape (n_rows,)
+
+    Examples
+    --------
+    >>> from dask_glmdist.datasets import simulate_flights_block
+    >>> X0, y0 = simulate_flights_block(0, n_rows=1000, seed=0, rare_share=0.0005)
+    >>> X0.shape, int(y0.sum())
+    ((1000, 6), 6)
+    """
     rng = np.random.default_rng([seed, k, 7])
     X = np.empty((n_rows, 6))
     X[:, 0] = rng.standard_normal(n_rows)  # standardised distance
@@ -210,6 +277,15 @@ def make_diverted_flights(
         1 if the flight was diverted.
     names : list of str
         The column names.
+
+    Examples
+    --------
+    >>> from dask_glmdist.datasets import make_diverted_flights
+    >>> X, y, names = make_diverted_flights(100_000, 4)
+    >>> names
+    ['distance', 'departure_hour', 'winter', 'carrier_A', 'carrier_B', 'carrier_rare']
+    >>> float(y.mean().compute()), float(y[X[:, 5] == 1].sum().compute())  # separated
+    (0.00426, 0.0)
     """
     names = list(DIVERTED_FLIGHTS_COEF)[1:]
     X, y = _assemble(lambda k, s: (k, s, random_state, rare_share), simulate_flights_block,
@@ -225,7 +301,37 @@ def make_diverted_flights(
 def simulate_sparse_block(k: int, n_rows: int, coef: np.ndarray, family: str, rho: float,
                           seed: int):
     """Rows of block ``k``: AR(1)-correlated standard normal features, ``y`` from
-    the family with linear predictor ``coef[0] + X coef[1:]``."""
+    the family with linear predictor ``coef[0] + X coef[1:]``.
+
+    The block function behind :func:`make_sparse_regression`, deterministic in
+    ``(seed, k)``.
+
+    Parameters
+    ----------
+    k : int
+        Block index, 0-based.
+    n_rows : int
+    coef : ndarray of shape (n_features + 1,)
+        ``[intercept, *coefficients]``.
+    family : {"gaussian", "binomial", "poisson"}
+    rho : float
+        AR(1) correlation of neighbouring features.
+    seed : int
+
+    Returns
+    -------
+    X_k : ndarray of shape (n_rows, n_features)
+    y_k : ndarray of shape (n_rows,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dask_glmdist.datasets import simulate_sparse_block
+    >>> X0, y0 = simulate_sparse_block(0, 500, np.array([0.5, 1.0, 0.0, -0.5]), "binomial",
+    ...                                rho=0.5, seed=0)
+    >>> X0.shape, np.unique(y0)
+    ((500, 3), array([0., 1.]))
+    """
     rng = np.random.default_rng([seed, k, 11])
     p = coef.shape[0] - 1
     X = _ar1(rng.standard_normal((n_rows, p)), rho)
@@ -266,6 +372,16 @@ def make_sparse_regression(
     y : array of shape (n_samples,)
     coef : ndarray of shape (n_features + 1,)
         True ``[intercept, *coefficients]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dask_glmdist.datasets import make_sparse_regression
+    >>> X, y, coef = make_sparse_regression(5000, 50, family="binomial", as_dask=False)
+    >>> X.shape, int(np.count_nonzero(coef[1:]))
+    ((5000, 50), 10)
+    >>> coef[:4].round(3)
+    array([ 0.5  ,  0.5  , -0.461,  0.422])
     """
     if family not in ("gaussian", "binomial", "poisson"):
         raise ValueError(f"family must be gaussian, binomial or poisson, got {family!r}")

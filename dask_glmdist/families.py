@@ -1086,6 +1086,17 @@ def get_family(family, link=None, **params) -> Family:
     Returns
     -------
     Family
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dask_glmdist import get_family
+    >>> get_family("poisson")
+    Poisson(link=Log())
+    >>> get_family("binomial", "probit")
+    Binomial(link=Probit())
+    >>> get_family("poisson").link.inverse(np.array([0.0, 1.0]))
+    array([1.        , 2.71828183])
     """
     if isinstance(family, Family):
         if link is not None and get_link(link).name != family.link.name:

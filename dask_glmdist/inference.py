@@ -11,7 +11,36 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["standard_errors", "confidence_intervals", "coef_table", "wald_test"]
+__all__ = ["standard_errors", "confidence_intervals", "coef_table", "wald_test", "SummaryFrame"]
+
+
+class SummaryFrame(pd.DataFrame):
+    """The coefficient table, with its notes printed below it.
+
+    A plain :class:`pandas.DataFrame` in every other respect; the notes (one line per
+    flagged parameter) are in ``attrs["notes"]``.
+    """
+
+    @property
+    def _constructor(self):
+        return SummaryFrame
+
+    def _notes_text(self) -> str:
+        notes = self.attrs.get("notes") or {}
+        if not notes:
+            return ""
+        return "\nNotes:\n" + "\n".join(f"  {name}: {text}" for name, text in notes.items())
+
+    def __repr__(self) -> str:
+        return super().__repr__() + self._notes_text()
+
+    def _repr_html_(self):
+        html = super()._repr_html_()
+        notes = self.attrs.get("notes") or {}
+        if html is None or not notes:
+            return html
+        items = "".join(f"<li><b>{n}</b>: {t}</li>" for n, t in notes.items())
+        return html + f"<p>Notes:</p><ul>{items}</ul>"
 
 
 def standard_errors(cov: np.ndarray) -> np.ndarray:
@@ -28,30 +57,48 @@ def confidence_intervals(params, bse, alpha: float = 0.05) -> np.ndarray:
     return np.column_stack([params - q * bse, params + q * bse])
 
 
-def coef_table(params, cov, names, alpha: float = 0.05) -> pd.DataFrame:
+def coef_table(params, cov, names, alpha: float = 0.05, flags=None) -> SummaryFrame:
     """coef, std_err, z, p_value, ci_lower, ci_upper indexed by parameter name.
 
     A parameter with zero standard error (fixed at zero by a penalty) has z and
-    p-value NaN.
+    p-value NaN. ``flags`` maps parameter names to
+    :class:`~dask_glmdist.diagnostics.ParamFlag`: an ``"infinite"`` estimate is shown
+    as ``+-inf`` and an ``"unidentified"`` one keeps its value; both have NaN standard
+    error, z, p-value and interval, and their notes are printed below the table.
     """
-    params = np.asarray(params, dtype=float)
+    names = list(names)
+    params = np.asarray(params, dtype=float).copy()
     bse = standard_errors(np.asarray(cov))
+    flagged = _flagged_mask(names, flags)
+    bse[flagged] = np.nan
+    for j in np.flatnonzero(flagged):
+        flag = flags[names[j]]
+        if flag.kind == "infinite":
+            params[j] = np.inf * (flag.sign or np.sign(params[j]) or 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(bse > 0, params / np.where(bse > 0, bse, 1.0), np.nan)
     p = 2.0 * stats.norm.sf(np.abs(z))
     ci = confidence_intervals(params, bse, alpha)
-    return pd.DataFrame(
+    table = SummaryFrame(
         {"coef": params, "std_err": bse, "z": z, "p_value": p,
          "ci_lower": ci[:, 0], "ci_upper": ci[:, 1]},
-        index=pd.Index(list(names), name="parameter"),
+        index=pd.Index(names, name="parameter"),
     )
+    table.attrs["notes"] = {n: flags[n].note for n in names if flags and n in flags}
+    return table
 
 
-def wald_test(params, cov, R, q=None) -> dict:
+def _flagged_mask(names, flags) -> np.ndarray:
+    return np.array([bool(flags) and n in flags for n in names], dtype=bool)
+
+
+def wald_test(params, cov, R, q=None, *, names=None, flags=None) -> dict:
     """Joint Wald test of ``R @ params = q``.
 
     Returns ``{"statistic", "df", "p_value"}`` with a chi-squared reference
     distribution (the large-sample test statsmodels' ``wald_test(use_f=False)`` does).
+    A hypothesis that involves a flagged parameter (``flags``, keyed by ``names``;
+    see :func:`coef_table`) is refused: it has no usable standard error.
     """
     params = np.asarray(params, dtype=float)
     R = np.atleast_2d(np.asarray(R, dtype=float))
@@ -59,6 +106,14 @@ def wald_test(params, cov, R, q=None) -> dict:
         raise ValueError(
             f"R has {R.shape[1]} columns but there are {params.shape[0]} parameters"
         )
+    if flags and names is not None:
+        used = np.any(R != 0, axis=0) & _flagged_mask(list(names), flags)
+        if used.any():
+            bad = [list(names)[j] for j in np.flatnonzero(used)]
+            raise ValueError(
+                f"The hypothesis involves parameters {bad} without a usable standard error ("
+                + "; ".join(flags[n].note for n in bad) + ")."
+            )
     q = np.zeros(R.shape[0]) if q is None else np.atleast_1d(np.asarray(q, dtype=float))
     diff = R @ params - q
     V = R @ np.asarray(cov) @ R.T

@@ -91,3 +91,36 @@ def test_in_memory_blocks_are_views_and_blas_is_not_oversubscribed(rng):
     own = max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"],
               default=1)
     assert s["max_blas"] == [own] * 4
+
+
+def test_empty_blocks_are_skipped_and_all_empty_is_an_error(rng):
+    X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+    Xd = da.from_array(X, chunks=((30, 0, 30), (3,)))
+    yd = da.from_array(y, chunks=((30, 0, 30),))
+    s = map_reduce(_moments, as_blocked(Xd, yd))
+    assert s["n"] == 60 and sorted(s["blocks"]) == [0, 2] and s["empty_blocks"] == [1]
+    np.testing.assert_allclose(s["xtx"], X.T @ X, rtol=1e-12)
+    empty = da.from_array(X[:0], chunks=(1, 3))
+    with pytest.raises(ValueError, match="0 sample.*all 1 row block"):
+        map_reduce(_moments, as_blocked(empty, da.from_array(y[:0])))
+
+
+def test_an_error_inside_a_block_names_the_block(rng):
+    def fails_on_block_2(X, y, w, *, block_index):
+        if block_index == 2:
+            raise ZeroDivisionError("boom")
+        return {"n": X.shape[0]}
+
+    data = as_blocked(rng.normal(size=(40, 2)), rng.normal(size=40), n_partitions=4)
+    with pytest.raises(ZeroDivisionError, match="boom") as info:
+        map_reduce(fails_on_block_2, data)
+    assert "raised in row block 2 by fails_on_block_2" in "".join(info.value.__notes__)
+
+
+def test_float32_dask_input_is_computed_in_float64(rng):
+    from dask_glmdist._blocks import dask_design
+
+    X32 = da.from_array(rng.normal(size=(50, 3)).astype(np.float32), chunks=(10, 3))
+    Xd, _ = dask_design(X32)
+    assert Xd.dtype == np.float64
+    np.testing.assert_array_equal(Xd.compute(), X32.compute().astype(np.float64))

@@ -30,12 +30,43 @@ def _coefficient_table(text: str) -> dict[str, list[float]]:
 
 
 @pytest.fixture(scope="module")
-def small_demo_output():
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+def small_demo():
+    """The small demo's stdout (its report) and stderr (the fits' progress)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = main(SMALL)
     assert rc == 0
-    return out.getvalue()
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def small_demo_output(small_demo):
+    return small_demo[0]
+
+
+def test_demo_shows_one_progress_display_per_fit(small_demo):
+    """Not a terminal: plain lines, no carriage returns, a final line for each of the
+    12 fits (4 DLSA, 3 BiasReducedGLM, 2 debiased lasso and the reference MLE, the
+    lasso and the BIC path), each fit's lines together."""
+    out, err = small_demo
+    assert "\r" not in out + err
+    displays, current = [], []
+    for line in err.splitlines():
+        current.append(line)
+        if ": done in " in line:
+            displays.append(current)
+            current = []
+    assert current == []
+    assert [d[-1].split(": ", 1)[0] for d in displays] == (
+        ["DLSALogisticRegression"] * 4
+        + [f"BiasReducedGLM({m})" for m in ("ML", "mBR", "mJPL")]
+        + ["DebiasedLassoRegressor(naive)",
+           "DebiasedLassoRegressor(debiased)",
+           "BiasReducedGLM(ML)",
+           "PenalizedLogisticRegression", "PenalizedGLMCV"])
+    for d in displays:  # one display per fit, never two at once
+        assert {line.split(": ", 1)[0] for line in d} == {d[-1].split(": ", 1)[0]}
+    assert len(err) < 8_000  # throttled: a line a second at most, while a fit runs
 
 
 def test_demo_prints_every_section(small_demo_output):

@@ -58,9 +58,13 @@ def test_blocks_too_small(data):
         DebiasedLassoRegressor(method="naive_unregularized", n_partitions=100).fit(X, y)
     Xd = da.from_array(X, chunks=((150, 149, 1), -1))
     yd = da.from_array(y, chunks=(Xd.chunks[0],))
-    with pytest.raises(ValueError, match="Row block 2 has 1 rows but method='debiased' "
-                       "needs at least 2 rows"):
-        DebiasedLassoRegressor().fit(Xd, yd)
+    with pytest.warns(UserWarning, match=r"Row blocks \[2\] were left out of the estimate: "
+                      r"they have fewer than 64 rows with positive weight \(row block 2 has 1;"):
+        m = DebiasedLassoRegressor().fit(Xd, yd)
+    assert m.n_blocks_ == 2 and m.n_obs_ == 299
+    with pytest.raises(ValueError, match="Row block 0 has 1 rows but method='debiased' needs "
+                       "at least 2 rows"):
+        DebiasedLassoRegressor().fit(*as_dask(X[:3], y[:3]))
     # high-dimensional blocks (fewer rows than features) are what the lasso is for
     X2 = np.random.default_rng(0).normal(size=(60, 40))
     m = DebiasedLassoRegressor(0.1, n_partitions=3).fit(X2, X2[:, 0])
@@ -123,8 +127,8 @@ def test_column_constant_in_every_block(data):
     X, y = data
     X = X.copy()
     X[:, 2] = 1.0  # collinear with the intercept everywhere
-    with pytest.raises(ValueError, match=r"Parameters \[3\] have a column that is constant "
-                       "in every row block"):
+    with pytest.raises(ValueError, match=r"Columns \['x2'\] are constant within every row "
+                       "block used"):
         DebiasedLassoRegressor(n_partitions=3).fit(X, y)
 
 

@@ -142,3 +142,21 @@ def test_grid_search_over_alpha_and_l1_ratio():
     reg = GridSearchCV(PenalizedGLM("gaussian"), {"alpha": [0.01, 10.0]}, cv=3)
     reg.fit(X, X[:, 0] + rng.normal(size=3000))
     assert reg.best_params_["alpha"] == 0.01
+
+
+@pytest.mark.parametrize("obj, sections", [
+    ("PenalizedGLM", ["Parameters", "Attributes", "See Also", "References", "Examples"]),
+    ("PenalizedLogisticRegression",
+     ["Parameters", "Attributes", "See Also", "References", "Examples"]),
+    ("PenalizedGLMCV", ["Parameters", "Attributes", "See Also", "References", "Examples"]),
+    ("penalized_glm_path", ["Parameters", "Returns", "See Also", "References", "Examples"]),
+    ("GLMPath", ["Attributes", "See Also", "Examples"]),
+])
+def test_docstrings_exist_at_runtime(obj, sections):
+    """Issue 11 item 5: a docstring built by concatenation is not a docstring."""
+    import dask_glmdist
+
+    doc = getattr(dask_glmdist, obj).__doc__
+    assert doc is not None
+    for section in sections:
+        assert f"\n    {section}\n    {'-' * len(section)}\n" in doc, section

@@ -12,6 +12,7 @@
 import warnings
 
 import dask.array as da
+import firthmodels
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, LogisticRegression, PoissonRegressor
 
 from dask_glmdist import PenalizedGLM, PenalizedLogisticRegression
+from dask_glmdist.solvers.chunked_iwls import SeparationWarning
 
 
 def _design(rng, n, p, rho=0.3):
@@ -261,9 +263,15 @@ def test_separated_data_bounded_with_binding_coordinates():
     y = (X[:, 0] - 0.5 * X[:, 1] > 0).astype(float)   # completely separated
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         PenalizedLogisticRegression(max_iter=15).fit(X, y)   # no finite MLE
-    with pytest.warns(ConvergenceWarning, match="grow without bound"):
+    with pytest.warns(SeparationWarning, match="grow without bound.*complete separation"):
         ml = PenalizedLogisticRegression().fit(X, y)
     assert not ml.converged_ and ml.n_iter_ < 100
+    # complete separation: no row is left on the separating hyperplane, so every
+    # coefficient's estimate is infinite (firthmodels' LP check agrees)
+    assert not any(firthmodels.detect_separation(X, y).is_finite)
+    assert set(ml.param_flags_) == set(ml._param_names())
+    table = ml.summary()
+    assert np.all(np.isinf(table["coef"])) and table["std_err"].isna().all()
     model = PenalizedLogisticRegression(max_abs_coef=5.0).fit(X, y)
     assert model.converged_
     coef = model.coef_.ravel()

@@ -56,7 +56,7 @@ def _expected_failures(estimator):
                 "whole row blocks (cv is their number), so rows are never moved or copied"
             ),
         }
-    if isinstance(estimator, (PenalizedGLM, PenalizedLogisticRegression)):
+    if isinstance(estimator, (PenalizedGLM, PenalizedLogisticRegression)) and estimator.alpha:
         return {}  # the objective averages over the sum of the weights: exact equivalence
     if isinstance(estimator, DebiasedLassoRegressor) and estimator.method != (
             "naive_unregularized"):

@@ -6,18 +6,21 @@ method lives in its own module.
 
 from __future__ import annotations
 
-import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
+from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._blocks import (
     as_blocked,
+    check_numeric_columns,
+    compute_reduced,
     dask_design,
     is_dask_collection,
+    vector_like,
 )
-from ..inference import coef_table, confidence_intervals, wald_test
+from ..inference import coef_table, wald_test
 
 __all__ = [
     "BinaryClassifierMixin",
@@ -53,9 +56,14 @@ def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_
         if not is_dask_collection(X):
             raise TypeError("y is a dask collection but X is not; pass both as dask collections")
         Xd, names = dask_design(X)
+        if y_numeric:
+            check_numeric_y(y, getattr(est, "family", None))
         est.n_features_in_ = int(Xd.shape[1])
         _set_dask_feature_names(est, names)
         return as_blocked(Xd, y, sample_weight, offset=offset), None
+    check_numeric_columns(X)
+    if y_numeric:
+        check_numeric_y(y, getattr(est, "family", None))
     X, y = validate_data(
         est, X, y, dtype=np.float64, y_numeric=y_numeric, ensure_min_samples=2,
     )
@@ -95,8 +103,48 @@ def linear_predictor(est, X):
                 )
         return Xd.map_blocks(_block_linear_predictor, coef, intercept, drop_axis=1,
                              dtype=np.float64)
+    check_numeric_columns(X)
     X = validate_data(est, X, dtype=np.float64, reset=False)
     return X @ coef + intercept
+
+
+def _dtype_of(y):
+    """The dtype of a vector, or of a one-column DataFrame (None when it has none)."""
+    dtypes = getattr(y, "dtypes", None)
+    if isinstance(dtypes, pd.Series):
+        return dtypes.iloc[0] if len(dtypes) == 1 else None
+    return getattr(y, "dtype", None)
+
+
+def check_numeric_y(y, family=None) -> None:
+    """Refuse a non-numeric response (strings, dates) of a regressor, from its dtype.
+
+    For dask input this is decided from metadata, before any pass over the data; an
+    in-memory y of object dtype is accepted when its values convert to numbers.
+    """
+    if y is None:
+        return
+    dtype = _dtype_of(y)
+    if dtype is None and not is_dask_collection(y):
+        dtype = np.asarray(y).dtype
+    if dtype is None or pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(
+            dtype):
+        return
+    if not is_dask_collection(y) and pd.api.types.is_object_dtype(dtype):
+        try:
+            np.asarray(y, dtype=np.float64)
+            return
+        except (TypeError, ValueError):
+            pass
+    name = family if isinstance(family, str) else getattr(family, "name", None)
+    msg = f"y must be numeric for the {name} family" if name else "y must be numeric"
+    msg += f", got dtype {dtype}"
+    if name == "binomial":
+        msg += (
+            "; for class labels (e.g. strings) use DLSALogisticRegression or "
+            "PenalizedLogisticRegression, or encode y as 0/1 (a proportion of successes)"
+        )
+    raise ValueError(msg + ".")
 
 
 def mean_from_linear_predictor(est, eta):
@@ -136,7 +184,8 @@ class GLMInferenceMixin:
     """``summary()``, ``conf_int()`` and ``wald_test()`` from ``params_``/``cov_params_``.
 
     Fitted estimators set ``params_`` (intercept first when fitted), ``cov_params_``
-    and ``bse_``.
+    and ``bse_``, and ``param_flags_`` (``{name: ParamFlag}``, possibly empty) for
+    parameters whose estimate does not exist or is not identified.
     """
 
     def _param_names(self) -> list[str]:
@@ -165,21 +214,29 @@ class GLMInferenceMixin:
             feature names seen in ``fit`` or ``x0, x1, ...``).
         """
         self._check_inference()
-        return coef_table(self.params_, self.cov_params_, self._param_names(), alpha)
+        return coef_table(self.params_, self.cov_params_, self._param_names(), alpha,
+                          flags=getattr(self, "param_flags_", None))
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals with coverage ``1 - alpha`` (columns lower, upper)."""
-        self._check_inference()
-        ci = confidence_intervals(self.params_, self.bse_, alpha)
-        return pd.DataFrame(ci, index=self._param_names(), columns=["lower", "upper"])
+        """Wald confidence intervals with coverage ``1 - alpha`` (columns lower, upper).
+
+        Parameters flagged in ``param_flags_`` (an estimate that does not exist, or one
+        the data do not identify) have NaN intervals.
+        """
+        table = self.summary(alpha)
+        return pd.DataFrame({"lower": table["ci_lower"].to_numpy(),
+                             "upper": table["ci_upper"].to_numpy()},
+                            index=self._param_names())
 
     def wald_test(self, R, q=None) -> dict:
         """Joint Wald test of the linear hypothesis ``R @ params_ = q`` (chi-squared).
 
-        ``R`` has one column per parameter, in ``summary()`` order.
+        ``R`` has one column per parameter, in ``summary()`` order. A hypothesis on a
+        parameter flagged in ``param_flags_`` is refused.
         """
         self._check_inference()
-        return wald_test(self.params_, self.cov_params_, R, q)
+        return wald_test(self.params_, self.cov_params_, R, q, names=self._param_names(),
+                         flags=getattr(self, "param_flags_", None))
 
 
 class DevianceScoreMixin:
@@ -192,11 +249,24 @@ class DevianceScoreMixin:
         """Fraction of deviance explained, D^2 = 1 - D(y, mu_hat) / D(y, weighted mean of y).
 
         The same as scikit-learn's GLM ``score``; for the gaussian family it is R^2.
+        Lazy for dask input, unknown chunk sizes included: one computation.
+
+        Parameters
+        ----------
+        X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
+        y : array-like or dask Series/array of shape (n_samples,)
+        sample_weight : array-like or dask Series/array of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
         """
+        _check_score_inputs(X, y)
         mu = self.predict(X)
         family = self.family_
-        if isinstance(mu, da.Array) or is_dask_collection(y):
+        if isinstance(mu, da.Array):
             return _dask_d2(family, mu, y, sample_weight)
+        check_numeric_y(y, family)
         y = np.asarray(y, dtype=np.float64)
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         ybar = np.average(y, weights=w)
@@ -205,19 +275,25 @@ class DevianceScoreMixin:
         return 1.0 - dev / dev_null
 
 
+def _check_score_inputs(X, y) -> None:
+    if is_dask_collection(y) and not is_dask_collection(X):
+        raise TypeError("y is a dask collection but X is not; pass both as dask collections")
+
+
 def _dask_d2(family, mu, y, sample_weight):
-    """D^2 for dask input: one graph, computed once."""
-    if not isinstance(y, da.Array):
-        y = y.to_dask_array() if is_dask_collection(y) else da.from_array(
-            np.asarray(y, dtype=np.float64), chunks=(mu.chunks[0],))
-    w = da.ones_like(y, dtype=np.float64) if sample_weight is None else (
-        sample_weight if isinstance(sample_weight, da.Array) else da.from_array(
-            np.asarray(sample_weight, dtype=np.float64), chunks=(mu.chunks[0],)))
-    ybar = (w * y).sum() / w.sum()
-    dev = (w * da.map_blocks(family.unit_deviance, y, mu, dtype=np.float64)).sum()
-    null_mu = da.ones_like(y, dtype=np.float64) * ybar
-    dev_null = (w * da.map_blocks(family.unit_deviance, y, null_mu, dtype=np.float64)).sum()
-    dev, dev_null = dask.compute(dev, dev_null)
+    """D^2 for dask input: one graph, computed once (unknown chunk sizes work)."""
+    check_numeric_y(y, family)
+    y = vector_like(y, mu, "y").astype(np.float64)
+    w = None
+    if sample_weight is not None:
+        w = vector_like(sample_weight, mu, "sample_weight").astype(np.float64)
+    ybar = y.mean() if w is None else (w * y).sum() / w.sum()
+    dev = da.map_blocks(family.unit_deviance, y, mu, dtype=np.float64)
+    dev_null = da.map_blocks(family.unit_deviance, y, da.ones_like(y) * ybar,
+                             dtype=np.float64)
+    if w is not None:
+        dev, dev_null = w * dev, w * dev_null
+    dev, dev_null = compute_reduced(dev.sum(), dev_null.sum())
     return 1.0 - float(dev) / float(dev_null)
 
 
@@ -238,6 +314,35 @@ class BinaryClassifierMixin:
             return eta.map_blocks(_two_column_proba, link, new_axis=1,
                                   chunks=(eta.chunks[0], (2,)), dtype=np.float64)
         return _two_column_proba(eta, link)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` (weighted by ``sample_weight``).
+
+        Lazy for dask input, unknown chunk sizes included: one computation.
+
+        Parameters
+        ----------
+        X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
+        y : array-like or dask Series/array of shape (n_samples,)
+            True labels.
+        sample_weight : array-like or dask Series/array of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        _check_score_inputs(X, y)
+        pred = self.predict(X)
+        if not isinstance(pred, da.Array):
+            return float(accuracy_score(y, pred, sample_weight=sample_weight))
+        hit = (pred == vector_like(y, pred, "y")).astype(np.float64)
+        if sample_weight is None:
+            total, count = hit.sum(), da.ones_like(hit).sum()
+        else:
+            w = vector_like(sample_weight, pred, "sample_weight").astype(np.float64)
+            total, count = (w * hit).sum(), w.sum()
+        total, count = compute_reduced(total, count)
+        return float(total) / float(count)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""

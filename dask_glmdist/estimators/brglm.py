@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._progress import shows_progress
 from ..families import FAMILY_NAMES, Family, get_family
 from ..inference import standard_errors
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
@@ -222,6 +223,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(unit="iteration", total=lambda est: est.max_iter, round_name="pass")
     def fit(self, X, y, sample_weight=None, offset=None):
         """Fit the model.
 

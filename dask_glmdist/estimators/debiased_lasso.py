@@ -18,6 +18,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import map_reduce, problem_blocks, raise_for_problems
+from .._progress import shows_progress
+from ..diagnostics import BlockReport, short_list
 from ..families import get_family
 from ..inference import standard_errors
 from ..solvers.debiased_lasso import (
@@ -26,7 +28,10 @@ from ..solvers.debiased_lasso import (
     LassoSpec,
     debiased_lasso_block,
     join,
+    merge_size_classes,
+    min_block_rows,
     pearson_block,
+    unidentified_parameters,
 )
 from ._base import (
     DevianceScoreMixin,
@@ -136,10 +141,12 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     mean_params_ : ndarray of shape (n_params,)
         The average of the blocks' local estimates.
     n_obs_ : int
+        Rows of the blocks used.
     n_blocks_ : int
-    local_n_iter_ : ndarray of shape (n_blocks,)
-        Proximal Newton (or Fisher scoring) iterations of each local fit (counting
-        the last one, whose step met the tolerance).
+        Row blocks used in the average (see Notes for the blocks left out).
+    local_n_iter_ : ndarray of shape (n_blocks_,)
+        Proximal Newton (or Fisher scoring) iterations of each local fit used
+        (counting the last one, whose step met the tolerance).
     n_iter_ : int
         The largest of ``local_n_iter_``.
     converged_ : bool
@@ -148,6 +155,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has feature names (pandas or dask DataFrame).
+    block_diagnostics_ : pandas.DataFrame
+        One row per (row block, problem) found in the fit: ``block``, ``problem``
+        (e.g. ``"small"``, ``"not_converged"``, ``"constant_columns"``, ``"empty"``),
+        ``columns`` and ``detail``. Each kind of problem is warned about once.
 
     See Also
     --------
@@ -160,6 +171,23 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     the fit unchanged. The gradient and Gram use the expected information (the
     Fisher weights); for canonical links this is also the observed information that
     statsmodels uses by default.
+
+    Degenerate blocks. Empty blocks (a partition emptied by a filter) and blocks
+    whose weights are all 0 are skipped. A block with fewer than 20 positive-weight
+    rows per parameter and fewer than the largest power of two not above half the
+    median block's (e.g. fewer than 64 when the median block has 200) is left out
+    with a warning: it would get an equal share of the average, and the debiasing,
+    whose node-wise rows come from the other blocks, does not correct its local fit
+    (in simulations, one block of 3 to 10 rows next to three of 200 made binomial
+    95% intervals cover 49-63% of the time). The estimate is then that of the other
+    blocks' rows. A block kept whose local estimate does not exist (binomial y all 0
+    or all 1, or Poisson y all 0, with its unpenalised intercept; separation along
+    features with ``alpha`` 0) is an error: leaving it out would select blocks by
+    their response. With ``nodewise="mosaic"`` the node-wise rows that a skipped
+    block would have formed are computed from the mean weighted Gram of the blocks
+    used. Columns constant within every block, and (when the blocks have at least
+    as many rows as parameters in all) collinear columns, are an error: the
+    debiasing inverts the pooled weighted Gram.
 
     References
     ----------
@@ -244,6 +272,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 np.concatenate([lead, nw]))
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(total=2)
     def fit(self, X, y, sample_weight=None):
         """Fit the model in one round over the row blocks.
 
@@ -273,7 +302,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             if sample_weight is not None and bool(np.any(np.asarray(sample_weight) < 0)):
                 raise ValueError("Invalid input: sample_weight contains negative values.")
         min_rows = P if self.method == "naive_unregularized" else 2
-        _check_block_rows(data.block_rows, min_rows, self.method)
+        _check_block_rows(data.block_rows, min_rows, P, self.method)
         spec = LassoSpec(
             method=self.method, nodewise=self.nodewise, l1=l1, l2=l2, nodewise_alpha=nw,
             fit_intercept=fi, tol=float(self.tol), max_iter=int(self.max_iter),
@@ -284,21 +313,21 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                        label="debiased lasso round", progress=bool(self.verbose))
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
         raise_for_problems(s.get("problems", {}), problem_blocks(records))
-        if not s.get("n_used"):
+        report = BlockReport()
+        min_rows_used, used = self._select_blocks(records, s.get("empty_blocks", []), min_rows,
+                                                  P, report)
+        sums = merge_size_classes(s, min_rows_used)
+        self._check_identified(sums, used, P)
+        if not sums.get("n_used"):
             raise ValueError(
                 "No row block has a local maximum likelihood estimate ("
                 f"{records[0].get('excluded', '')}); method='naive_unregularized' cannot "
                 "average anything. Use method='debiased' or larger blocks."
             )
-        res = join(s, spec)
-        self._warn_about_blocks(records)
-        if res.pooled_rows:
-            warnings.warn(
-                f"The node-wise rows of parameters {self._names(res.pooled_rows)} could "
-                "not be formed in their row blocks (the column is constant or collinear "
-                "with others there); they were computed from the pooled weighted Gram of "
-                "all blocks instead.", UserWarning, stacklevel=2,
-            )
+        res = join(sums, spec, self._param_names())
+        report.emit(self._block_messages(min_rows_used, records), stacklevel=3)
+        self.block_diagnostics_ = report.frame()
+        used = [r for r in used if "excluded" not in r]
         params = res.params
         final = params.copy()
         final[int(fi):][np.abs(final[int(fi):]) < self.threshold] = 0.0
@@ -311,12 +340,14 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             self.approx_inv_cov_ = res.theta
         elif hasattr(self, "approx_inv_cov_"):
             del self.approx_inv_cov_
-        self.n_obs_ = int(s["n"])
-        self.n_blocks_ = len(records)
-        self.local_n_iter_ = np.array([r.get("n_iter", 0) for r in records])
+        self.n_obs_ = int(sum(r["n"] for r in used))
+        self.n_blocks_ = len(used)
+        self.local_n_iter_ = np.array([r.get("n_iter", 0) for r in used])
         self.n_iter_ = int(self.local_n_iter_.max())
-        self.converged_ = bool(all(r.get("converged", False) for r in records))
-        self.dispersion_ = self._dispersion(data, s, family, final, int(s.get("n_pos", s["n"])))
+        self.converged_ = bool(all(r.get("converged", False) for r in used))
+        left_out = tuple(sorted({r["index"] for r in records} - {r["index"] for r in used}))
+        self.dispersion_ = self._dispersion(data, sums, family, final, int(sums["n_pos"]),
+                                            left_out)
         for name in ("cov_params_", "bse_"):
             if hasattr(self, name):
                 delattr(self, name)
@@ -325,19 +356,141 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             self.bse_ = standard_errors(self.cov_params_)
         return self
 
-    def _names(self, idx) -> list[str]:
-        names = self._param_names()
-        return [names[i] for i in idx]
+    def _select_blocks(self, records, empty, min_rows: int, n_params: int,
+                       report: BlockReport):
+        """The blocks the estimate uses: ``(min_rows_used, records)``.
 
-    def _dispersion(self, data, s, family, params, n_pos) -> float:
+        Empty blocks and blocks whose weights are all 0 carry no rows (logged only). A
+        block with fewer positive-weight rows than :func:`min_block_rows` of the median
+        block is left out (one warning). A block kept whose local fit is impossible
+        (too few rows) or whose local estimate does not exist is an error.
+        """
+        for k in empty:
+            report.add("empty", k, detail="0 rows")
+        rows = [r for r in records if r["n_pos"] > 0]
+        for r in records:
+            if r["n_pos"] == 0:
+                report.add("zero_weight", r["index"], detail=f"{r['n']} rows of weight 0")
+        if not rows:
+            raise ValueError("Invalid input: sample_weight is 0 in every row; there is "
+                             "nothing to fit.")
+        median = float(np.median([r["n_pos"] for r in rows]))
+        threshold = min_block_rows(median, n_params)
+        used = []
+        for r in rows:
+            if r["n_pos"] < threshold:
+                report.add("small", r["index"], detail=f"row block {r['index']} has {r['n_pos']}")
+            else:
+                used.append(r)
+        too_few = [r["index"] for r in used if r.get("too_few_rows")]
+        if too_few:
+            raise ValueError(
+                f"Row blocks {short_list(too_few)} have fewer than {min_rows} rows with "
+                f"positive weight, too few for the local fit of method={self.method!r}. "
+                "Use fewer partitions (n_partitions, or rechunk the dask input into larger "
+                "row blocks)."
+            )
+        diverged = [r for r in used if "diverged" in r]
+        values = {r.get("constant_y") for r in diverged}
+        if len(diverged) == len(used) and len(values) == 1 and None not in values:
+            raise ValueError(
+                f"Invalid y: y is {values.pop():g} in every row, the edge of the "
+                f"{self.family} family's range, so the model's estimate does not exist "
+                "(its intercept runs to infinity)."
+            )
+        if diverged:
+            raise ValueError(
+                f"The local estimates of row blocks {short_list([r['index'] for r in diverged])}"
+                f" do not exist (row block {diverged[0]['index']}: {diverged[0]['diverged']}). "
+                "The one-shot estimate averages every block's local estimate; leaving such "
+                "blocks out would select blocks by their response and bias the result. Use "
+                "larger row blocks (fewer partitions), a positive alpha for every feature, "
+                "or an iterative estimator (PenalizedGLM, BiasReducedGLM)."
+            )
+        names = self._param_names()
+        for r in used:
+            k = r["index"]
+            if not r.get("converged", True):
+                report.add("not_converged", k, detail=f"{r.get('n_iter')} iterations")
+            if r.get("nodewise_unconverged"):
+                report.add("nodewise_unconverged", k)
+            if "excluded" in r:
+                report.add("excluded", k, detail=r["excluded"])
+            if r.get("constant_columns"):
+                report.add("constant_columns", k, [names[j] for j in r["constant_columns"]])
+            if r.get("degenerate_rows"):
+                report.add("degenerate_rows", k, [names[j] for j in r["degenerate_rows"]])
+        return threshold, used
+
+    def _block_messages(self, min_rows_used: int, records) -> dict:
+        median = int(np.median([r["n_pos"] for r in records if r["n_pos"] > 0]))
+        rows_note = ("they were computed from the blocks' mean weighted Gram instead"
+                     if self.nodewise == "mosaic" else
+                     "they were averaged over the other blocks")
+        return {
+            "small": (UserWarning, (
+                "Row blocks {blocks} were left out of the estimate: they have fewer than "
+                f"{min_rows_used} rows with positive weight ({{detail}}; the median block "
+                f"has {median}). Every block gets an equal share of the one-shot average, "
+                "and the debiasing does not correct the local fit of a block that small. "
+                "The estimate is that of the other blocks' rows; rechunk the input into "
+                "blocks of similar size to use all rows.")),
+            "not_converged": (ConvergenceWarning, (
+                "The local fits of row blocks {blocks} did not converge in "
+                f"max_iter={self.max_iter} iterations; increase max_iter or alpha.")),
+            "nodewise_unconverged": (ConvergenceWarning, (
+                "The node-wise lasso regressions of row blocks {blocks} did not converge; "
+                "increase nodewise_alpha (the weighted Gram is nearly singular).")),
+            "excluded": (UserWarning, (
+                "Row blocks {blocks} were left out of the average: their local maximum "
+                "likelihood estimate does not exist ({detail}).")),
+            "constant_columns": (UserWarning, (
+                "Columns {columns} are constant within row blocks {blocks} and carry no "
+                "information there; their coefficients are averaged over the other blocks.")),
+            "degenerate_rows": (UserWarning, (
+                "The node-wise rows of parameters {columns} could not be formed in row blocks "
+                "{blocks} (the column is constant or collinear with others there); "
+                f"{rows_note}.")),
+        }
+
+    def _check_identified(self, sums: dict, used, n_params: int) -> None:
+        """Refuse columns the blocks carry no information on, or collinear columns."""
+        names = self._param_names()
+        count = sums.get("identified")
+        if count is not None and np.any(count == 0):
+            raise ValueError(
+                f"Columns {[names[j] for j in np.flatnonzero(count == 0)]} are constant "
+                "within every row block used (e.g. constant or all zero): the blocks carry "
+                "no information on their coefficients. Remove them."
+            )
+        if sum(r["n_pos"] for r in used) < n_params:
+            return  # high-dimensional: the lasso's sparsity, not the Gram, identifies it
+        gram = sums.get("gram_sum", 0) + sums.get("rank_deficient_gram", 0)
+        bad = [names[j] for j in unidentified_parameters(gram)]
+        if not bad:
+            return
+        where = ("The weighted Gram pooled over the row blocks is singular: parameters "
+                 f"{bad} are not identified (collinear columns: e.g. a duplicated column, or "
+                 "a constant one with the intercept)")
+        if self.method == "naive":
+            warnings.warn(f"{where}; the penalty alone decides how their estimate is "
+                          "split among them.", UserWarning, stacklevel=4)
+            return
+        raise ValueError(
+            f"{where}. The debiasing inverts this Gram, so their estimates and standard "
+            "errors would be arbitrary. Remove the redundant columns."
+        )
+
+    def _dispersion(self, data, s, family, params, n_pos, left_out=()) -> float:
         """1 for binomial/Poisson; gaussian: RSS / (n - df) at the returned estimate."""
         if family.fixed_scale:
             return 1.0
         df = n_pos - int(np.count_nonzero(params))
         if "yy" in s:  # gaussian identity: RSS from the summed sufficient statistics
             rss = s["yy"] - 2.0 * params @ s["xy"] + params @ s["gram_sum"] @ params
+            rss = 0.0 if rss <= 1e-12 * s["yy"] else rss  # an exact fit, to rounding
         else:  # another link: one light pass for the residuals at the estimate
-            t = map_reduce(pearson_block, data, params, family, self.fit_intercept,
+            t = map_reduce(pearson_block, data, params, family, self.fit_intercept, left_out,
                            split_every=self.split_every, label="dispersion pass",
                            progress=bool(self.verbose))
             if t.get("invalid"):
@@ -353,53 +506,13 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 "cannot be estimated.", UserWarning, stacklevel=3,
             )
             return float("nan")
+        if rss <= 0.0:
+            warnings.warn(
+                "The residual sum of squares is 0: y is an exact linear function of the "
+                "columns (e.g. constant), the fit is exact and its standard errors are 0.",
+                UserWarning, stacklevel=3,
+            )
         return float(max(rss, 0.0) / df)
-
-    def _warn_about_blocks(self, records) -> None:
-        unconverged = [r["index"] for r in records if not r.get("converged", True)]
-        if unconverged:
-            warnings.warn(
-                f"The local fits of row blocks {unconverged[:10]} did not converge in "
-                f"max_iter={self.max_iter} iterations; increase max_iter or alpha.",
-                ConvergenceWarning, stacklevel=3,
-            )
-        slow = [r["index"] for r in records if r.get("nodewise_unconverged")]
-        if slow:
-            warnings.warn(
-                f"The node-wise lasso regressions of row blocks {slow[:10]} did not "
-                "converge; increase nodewise_alpha (the weighted Gram is nearly singular).",
-                ConvergenceWarning, stacklevel=3,
-            )
-        excluded = [r for r in records if "excluded" in r]
-        if excluded:
-            warnings.warn(
-                f"Row blocks {[r['index'] for r in excluded][:10]} were left out of the "
-                "average: their local maximum likelihood estimate does not exist ("
-                f"{excluded[0]['excluded']}).", UserWarning, stacklevel=3,
-            )
-        detail = self._blocks_per_parameter(records, "constant_columns")
-        if detail:
-            warnings.warn(
-                "Columns constant within some row blocks carry no information there; "
-                f"their coefficients are averaged over the other blocks ({detail}).",
-                UserWarning, stacklevel=3,
-            )
-        detail = self._blocks_per_parameter(records, "degenerate_rows")
-        if detail and self.nodewise == "full":
-            warnings.warn(
-                "Node-wise rows that a block could not form (the column is constant or "
-                f"collinear with others there) were averaged over the other blocks ({detail}).",
-                UserWarning, stacklevel=3,
-            )
-
-    def _blocks_per_parameter(self, records, key) -> str:
-        """``"x0: blocks [0, 3]; ..."`` for the parameters the records list under key."""
-        where: dict = {}
-        for r in records:
-            for j in r.get(key, ()):
-                where.setdefault(j, []).append(r["index"])
-        return "; ".join(f"{self._names([j])[0]}: blocks {b[:10]}"
-                         for j, b in sorted(where.items())[:10])
 
     def _check_inference(self) -> None:
         check_is_fitted(self)
@@ -437,10 +550,20 @@ def _penalty_vector(value, n_features: int, name: str) -> np.ndarray:
     return arr
 
 
-def _check_block_rows(block_rows, min_rows: int, method: str) -> None:
-    """Fail before the round when a block of known size is too small for its fit."""
+def _check_block_rows(block_rows, min_rows: int, n_params: int, method: str) -> None:
+    """Fail before the round when a block of known size is too small for its fit.
+
+    Empty blocks are skipped, and blocks small enough to be left out of the estimate
+    (:func:`min_block_rows` of the median block) are only reported after the round.
+    """
+    if any(math.isnan(rows) for rows in block_rows):
+        return  # the blocks report their sizes in the round
+    sizes = [int(rows) for rows in block_rows if rows > 0]
+    if not sizes:
+        return
+    used_from = min_block_rows(float(np.median(sizes)), n_params)
     for k, rows in enumerate(block_rows):
-        if not math.isnan(rows) and rows < min_rows:
+        if 0 < rows < min_rows and rows >= used_from:
             need = (f"the {min_rows} parameters of its local maximum likelihood fit"
                     if method == "naive_unregularized" else "2 rows for a local fit")
             raise ValueError(

@@ -50,6 +50,7 @@ from .._blocks import (
     problem_blocks,
     raise_for_problems,
 )
+from .._progress import report, shows_progress
 from ..families import Binomial, Family, get_family
 from ..inference import standard_errors
 from ..linalg import PSDFactor
@@ -57,6 +58,7 @@ from ..selection import adaptive_lasso_path, oracle_covariance
 from ..solvers.local import evaluate, fit_local
 from ._base import (
     BinaryClassifierMixin,
+    DevianceScoreMixin,
     GLMInferenceMixin,
     linear_predictor,
     mean_from_linear_predictor,
@@ -262,6 +264,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             deviance = r["deviance"]
             size = float(np.max(np.abs(step)))
             self.refine_step_sizes_.append(size)
+            report(step=size)
             if size <= self.tol * (1.0 + np.max(np.abs(theta))):
                 break
         self.refine_step_sizes_ = np.asarray(self.refine_step_sizes_)
@@ -429,7 +432,7 @@ _DLSA_ATTRS_DOC = """
 """
 
 
-class DLSARegressor(RegressorMixin, _DLSABase):
+class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     """Generalised linear model fitted by distributed least squares approximation.
 
     Every row block fits the GLM on its own rows; the local estimates are combined
@@ -515,6 +518,7 @@ class DLSARegressor(RegressorMixin, _DLSABase):
         return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(total=lambda est: 1 + est.refine_steps)
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
@@ -618,6 +622,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         return Binomial("logit")
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(total=lambda est: 1 + est.refine_steps)
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 

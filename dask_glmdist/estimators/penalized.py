@@ -19,9 +19,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from .._progress import shows_progress
+from ..diagnostics import INFINITE, UNIDENTIFIED, ParamFlag, short_list
 from ..families import FAMILY_NAMES, Binomial, Family, get_family
 from ..inference import standard_errors
-from ..solvers.pqn import SEPARATION, Penalty, PQNResult, fit_pqn
+from ..solvers.chunked_iwls import SeparationWarning
+from ..solvers.design_checks import redundant_columns, scale_problems
+from ..solvers.pqn import Penalty, PQNResult, data_sums, fit_pqn
 from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
@@ -46,93 +50,6 @@ _PENALTY_CONSTRAINTS: dict = {
     "verbose": ["verbose"],
 }
 
-_OBJECTIVE_DOC = """
-    The objective, over all rows of all blocks, is
-
-        D(beta) / (2 S) + alpha * ((1 - l1_ratio) / 2 * ||coef||_2^2 + l1_ratio * ||coef||_1)
-
-    subject to ``|coef_j| <= max_abs_coef`` when a bound is given, where D is the
-    deviance at dispersion 1 (so ``D / (2 S)`` is the averaged negative
-    log-likelihood for binomial and Poisson models and half the mean squared error for
-    the gaussian one) and ``S`` the number of rows, or the sum of ``sample_weight``.
-    The intercept is neither penalised nor bounded. This is scikit-learn's scaling:
-    the gaussian model is :class:`~sklearn.linear_model.ElasticNet`, the logistic one
-    :class:`~sklearn.linear_model.LogisticRegression` with ``C = 1 / (alpha * S)``
-    and ``PoissonRegressor(alpha)`` is ``l1_ratio=0``.
-
-    The fit is the proximal quasi-Newton engine of
-    :mod:`dask_glmdist.solvers.pqn`: every iteration is one round over the blocks
-    (the line search included), the next direction is a coordinate-descent solve of a
-    p x p problem on the client, and the solution is exact: it satisfies the KKT
-    conditions to ``tol``.
-"""
-
-_PARAMS_DOC = """
-    alpha : float, default=0.0
-        Penalty strength (>= 0). ``alpha=0`` is the maximum likelihood fit, with
-        standard errors and ``summary()``.
-    l1_ratio : float, default=1.0
-        Elastic-net mixing in [0, 1]: 1 is the lasso, 0 the ridge.
-    max_abs_coef : float, default=None
-        Box constraint ``|coef_j| <= max_abs_coef`` (> 0); ``None`` for none. It keeps
-        estimates finite on separated data, where the maximum likelihood estimate is
-        infinite.
-    fit_intercept : bool, default=True
-        Whether to fit an (unpenalised, unbounded) intercept.
-    tol : float, default=1e-8
-        Converged when the relative change of the objective and the largest KKT
-        violation (the minimum-norm subgradient, in units of the averaged objective)
-        are both below ``tol``.
-    max_iter : int, default=100
-        Maximum iterations (rounds after the first).
-    n_partitions : int, default=None
-        Row blocks for in-memory input; ``None`` means one per available core. Dask
-        input keeps its own row chunks (any size, even fewer rows than parameters;
-        the solution does not depend on the blocking).
-    warm_start : bool, default=False
-        Start from the previous fit's coefficients (when the number of features is
-        unchanged).
-    split_every : int, default=8
-        Fan-in of the tree reduction.
-    verbose : int, default=0
-        If positive, show a Dask progress bar for every round (iterations are logged
-        to the ``dask_glmdist`` logger at INFO level in any case).
-"""
-
-_ATTRS_DOC = """
-    intercept_ : float
-    params_ : ndarray of shape (n_params,)
-        ``[intercept, *coef]``: the order of ``cov_params_``, ``bse_`` and ``summary()``.
-    objective_ : float
-        The objective at the solution.
-    objective_path_ : ndarray
-        The objective at the start and after every iteration (non-increasing).
-    kkt_violation_ : float
-        Largest KKT violation at the solution.
-    deviance_ : float
-        Deviance at the solution (dispersion 1).
-    n_iter_ : int
-        Iterations; each was one round over the data, line search included.
-    n_rounds_ : int
-        All rounds over the data, each one ``compute()``: the iterations plus the first
-        (the pass of sums, which also gives the start); one more when the start is
-        already the solution (to evaluate its objective), two more when a start has to
-        be found by an IRLS step.
-    converged_ : bool
-    cov_params_, bse_, dispersion_ : only when ``alpha == 0`` and no coefficient is at
-        the ``max_abs_coef`` bound: ``dispersion_ * (X~^T W X~)^{-1}`` at the
-        solution, with the dispersion estimated by Pearson's statistic over the
-        residual degrees of freedom (1 for binomial and Poisson), as statsmodels'
-        ``GLM`` reports.
-    n_obs_ : int
-    n_blocks_ : int
-    family_ : Family
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Defined when X has feature names (pandas or dask DataFrame).
-"""
-
-
 class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
     """Shared fit machinery of the regressor and the classifier."""
 
@@ -154,15 +71,22 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         fi = self.fit_intercept
         k = data.n_features + int(fi)
         pen = self._penalty(data.n_features)
+        sums = data_sums(data, family, fit_intercept=fi, validate=True,
+                         split_every=self.split_every, progress=bool(self.verbose))
+        redundant = check_design(sums, self._param_names(), fit_intercept=fi,
+                                 alphas=[self.alpha], l1_ratio=self.l1_ratio,
+                                 who=type(self).__name__)
         res = fit_pqn(data, family, pen, fit_intercept=fi, tol=self.tol,
-                      max_iter=self.max_iter, theta0=self._warm_theta(k),
+                      max_iter=self.max_iter, sums=sums, theta0=self._warm_theta(k),
                       split_every=self.split_every, progress=bool(self.verbose),
                       label=type(self).__name__)
+        res.n_rounds += 1
         self.family_ = family
-        self._set_result(res, pen, family, k, self.alpha)
+        self._set_result(res, pen, family, k, self.alpha, redundant)
         return self
 
-    def _set_result(self, res: PQNResult, pen: Penalty, family, k: int, alpha: float) -> None:
+    def _set_result(self, res: PQNResult, pen: Penalty, family, k: int, alpha: float,
+                    redundant=()) -> None:
         theta = res.theta
         self.params_ = theta.copy()
         self._set_coef(theta)
@@ -177,32 +101,65 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         self.n_blocks_ = None
         at_bound = np.isfinite(pen.bound) & (np.abs(theta) >= pen.bound * (1 - 1e-12))
         self.n_at_bound_ = int(np.sum(at_bound))
+        names = self._param_names()
+        self.param_flags_ = {
+            names[r.index]: ParamFlag(UNIDENTIFIED, "not identified by the data: "
+                                      + r.describe(names)) for r in redundant}
         for name in ("cov_params_", "bse_", "dispersion_"):
             if hasattr(self, name):
                 delattr(self, name)
         if alpha == 0 and not at_bound.any():
-            df = res.n_pos - k
-            if family.fixed_scale:
-                phi = 1.0
-            else:
-                phi = res.state.pearson / df if df > 0 else np.nan
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                try:
-                    cov = np.linalg.inv(res.state.information)
-                except np.linalg.LinAlgError:
-                    cov = np.full((k, k), np.nan)
-            self.cov_params_ = phi * cov
-            self.bse_ = standard_errors(self.cov_params_)
-            self.dispersion_ = phi
-        if not res.converged:
+            self._set_covariance(res, family, k)
+        if res.runaway is not None:
+            self._report_separation(res.runaway, names)
+        elif not res.converged:
             warnings.warn(
                 f"{type(self).__name__} did not converge: {res.message}. The largest KKT "
-                f"violation is {res.kkt:.3g}." + ("" if res.message == SEPARATION else
-                " Increase max_iter or check the data (with alpha=0, separated classes "
-                "have no finite maximum likelihood estimate: use max_abs_coef or alpha > 0)."),
+                f"violation is {res.kkt:.3g}. Increase max_iter or check the data (with "
+                "alpha=0, separated classes have no finite maximum likelihood estimate: "
+                "use max_abs_coef or alpha > 0).",
                 ConvergenceWarning, stacklevel=3,
             )
+
+    def _set_covariance(self, res: PQNResult, family, k: int) -> None:
+        df = res.n_pos - k
+        if family.fixed_scale:
+            phi = 1.0
+        else:
+            phi = res.state.pearson / df if df > 0 else np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                cov = np.linalg.inv(res.state.information)
+            except np.linalg.LinAlgError:
+                cov = np.full((k, k), np.nan)
+        self.cov_params_ = phi * cov
+        self.bse_ = standard_errors(self.cov_params_)
+        self.dispersion_ = phi
+
+    def _report_separation(self, runaway, names) -> None:
+        """Flag, and name in one warning, the parameters whose estimate runs off."""
+        gone = {names[j]: int(runaway[j]) for j in np.flatnonzero(runaway)}
+        for name, sign in gone.items():
+            self.param_flags_[name] = ParamFlag(
+                INFINITE, f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf "
+                "(the objective keeps decreasing as it grows); the value shown is where "
+                "the iterations stopped", sign)
+        if hasattr(self, "bse_"):
+            for j in np.flatnonzero(runaway):
+                self.bse_[j] = np.nan
+        listed = short_list(f"{n} ({'+' if s > 0 else '-'}inf)" for n, s in gone.items())
+        rest = ("the other estimates are their limits as those grow" if len(gone) < len(names)
+                else "no estimate is finite (complete separation)")
+        warnings.warn(
+            f"{type(self).__name__}: the maximum likelihood estimate does not exist: the "
+            f"objective keeps decreasing as the coefficients {listed} grow without bound "
+            "(separated classes, or a group whose responses all sit at the edge of their "
+            f"range). summary() shows them as +-inf without standard errors; {rest}. "
+            "For finite estimates use max_abs_coef, alpha > 0, or "
+            "BiasReducedGLM(method=\"mBR\").",
+            SeparationWarning, stacklevel=4,
+        )
 
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept
@@ -226,7 +183,39 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
 
 class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     """Generalised linear model with an exact elastic-net penalty and box constraints.
-    """ + _OBJECTIVE_DOC + """
+
+    The objective, over all rows of all blocks, is
+
+    .. code-block:: text
+
+        D(beta) / (2 S) + alpha * ((1 - rho) / 2 * ||coef||_2^2 + rho * ||coef||_1)
+        subject to |coef_j| <= u (every j),
+
+    with ``rho = l1_ratio`` and ``u = max_abs_coef`` (no bound when ``None``), D the
+    deviance at dispersion 1 (so ``D / (2 S)`` is the averaged negative
+    log-likelihood for binomial and Poisson models and half the mean squared error for
+    the gaussian one) and ``S`` the number of rows, or the sum of ``sample_weight``.
+    The intercept is neither penalised nor bounded. This is scikit-learn's scaling:
+    the gaussian model is :class:`~sklearn.linear_model.ElasticNet`, the logistic one
+    :class:`~sklearn.linear_model.LogisticRegression` with ``C = 1 / (alpha * S)``
+    and ``PoissonRegressor(alpha)`` is ``l1_ratio=0``.
+
+    The fit is the proximal quasi-Newton engine of :mod:`dask_glmdist.solvers.pqn`:
+    every iteration is one round over the blocks (the line search included), the next
+    direction is a coordinate-descent solve of a p x p problem on the client, and the
+    solution is exact: it satisfies the KKT conditions to ``tol``. The engine works
+    in the coordinates of the standardised columns (their scales come from the first
+    pass), so the units of a column do not change the fit; the penalty stays on the
+    original coefficients.
+
+    Before iterating, the first pass's weighted Gram is checked: columns that are
+    constant, duplicated, all zero or collinear are named, and refused at
+    ``alpha=0`` (the estimate is not unique); with ``alpha > 0`` the fit goes on with
+    a warning (a ridge part makes the solution unique; the lasso's may not be).
+    Under separation the unpenalised estimate of some coefficients is infinite: the
+    fit names them in a :class:`~dask_glmdist.solvers.chunked_iwls.SeparationWarning`
+    and ``summary()`` shows them as +-inf without a standard error.
+
     Parameters
     ----------
     family : str or Family, default="binomial"
@@ -234,16 +223,114 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
     link : str, default=None
-        Link name; ``None`` is the canonical link.""" + _PARAMS_DOC + """
+        Link name; ``None`` is the canonical link.
+    alpha : float, default=0.0
+        Penalty strength (>= 0). ``alpha=0`` is the maximum likelihood fit, with
+        standard errors and ``summary()``.
+    l1_ratio : float, default=1.0
+        Elastic-net mixing in [0, 1]: 1 is the lasso, 0 the ridge.
+    max_abs_coef : float, default=None
+        Box constraint ``|coef_j| <= max_abs_coef`` (> 0); ``None`` for none. It keeps
+        estimates finite on separated data, where the maximum likelihood estimate is
+        infinite.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised, unbounded) intercept.
+    tol : float, default=1e-8
+        Converged when the relative change of the objective and the largest KKT
+        violation (the minimum-norm subgradient, per standardised coefficient) are
+        both below ``tol``.
+    max_iter : int, default=100
+        Maximum iterations (rounds after the first).
+    n_partitions : int, default=None
+        Row blocks for in-memory input; ``None`` means one per available core. Dask
+        input keeps its own row chunks (any size, even fewer rows than parameters;
+        the solution does not depend on the blocking).
+    warm_start : bool, default=False
+        Start from the previous fit's coefficients (when the number of features is
+        unchanged).
+    split_every : int, default=8
+        Fan-in of the tree reduction.
+    verbose : int, default=0
+        If positive, show a Dask progress bar for every round (iterations are logged
+        to the ``dask_glmdist`` logger at INFO level in any case).
+
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,)""" + _ATTRS_DOC + """
+    coef_ : ndarray of shape (n_features,)
+        Coefficients.
+    intercept_ : float
+        Intercept (0.0 without one).
+    params_ : ndarray of shape (n_params,)
+        ``[intercept, *coef]``: the order of ``cov_params_``, ``bse_`` and ``summary()``.
+    objective_ : float
+        The objective at the solution.
+    objective_path_ : ndarray
+        The objective at the start and after every iteration (non-increasing).
+    kkt_violation_ : float
+        Largest KKT violation at the solution, per standardised coefficient (the
+        gradient with respect to ``coef_j`` times the column's standard deviation).
+    deviance_ : float
+        Deviance at the solution (dispersion 1).
+    n_iter_ : int
+        Iterations; each was one round over the data, line search included.
+    n_rounds_ : int
+        All rounds over the data, each one ``compute()``: the iterations plus the first
+        (the pass of sums, which also gives the start); one more when the start is
+        already the solution (to evaluate its objective), two more when a start has to
+        be found by an IRLS step, one more when a stop had to be checked for a
+        direction in which the estimate runs off (separation).
+    converged_ : bool
+        False also when the estimate does not exist (separation).
+    n_at_bound_ : int
+        Coefficients at the ``max_abs_coef`` bound.
+    param_flags_ : dict of str to ParamFlag
+        Parameters whose estimate is infinite (separation at ``alpha=0``:
+        ``ParamFlag("infinite", note, sign)``) or that the data do not identify
+        (collinear columns, with ``alpha > 0``); empty when there are none.
+        ``summary()``, ``conf_int()`` and ``wald_test()`` honour them.
+    cov_params_ : ndarray of shape (n_params, n_params)
+        Only when ``alpha == 0`` and no coefficient is at the ``max_abs_coef`` bound:
+        ``dispersion_ * (X~^T W X~)^{-1}`` at the solution, as statsmodels' ``GLM``
+        reports it.
+    bse_ : ndarray of shape (n_params,)
+        Standard errors (same condition); NaN for parameters flagged infinite.
+    dispersion_ : float
+        Pearson's statistic over the residual degrees of freedom (1 for binomial
+        and Poisson); same condition.
+    n_obs_ : int
+        Rows.
+    n_blocks_ : int
+        Row blocks.
+    family_ : Family
+        The family and link fitted.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Defined when X has feature names (pandas or dask DataFrame).
+
     See Also
     --------
-    PenalizedLogisticRegression : the classifier form (binomial family).
-    PenalizedGLMCV : chooses alpha by cross-validation over blocks or an information
-        criterion.
-    penalized_glm_path : the solutions along a decreasing sequence of alphas.
+    PenalizedLogisticRegression : The classifier form (binomial family, any labels).
+    PenalizedGLMCV : Chooses alpha by cross-validation over blocks or by AIC/BIC.
+    penalized_glm_path : The solutions along a decreasing sequence of alphas.
+    BiasReducedGLM : Finite (bias-reduced) estimates with standard errors on
+        separated data.
+    DebiasedLassoRegressor : Confidence intervals after the lasso.
+
+    References
+    ----------
+    Lee, J. D., Sun, Y. and Saunders, M. A. (2014). Proximal Newton-type methods for
+    minimizing composite functions. SIAM Journal on Optimization 24, 1420-1443.
+
+    Friedman, J., Hastie, T. and Tibshirani, R. (2010). Regularization paths for
+    generalized linear models via coordinate descent. Journal of Statistical
+    Software 33(1).
+
+    Bertsekas, D. P. (1982). Projected Newton methods for optimization problems with
+    simple constraints. SIAM Journal on Control and Optimization 20, 221-246.
+
+    Konis, K. (2007). Linear programming algorithms for detecting separated data in
+    binary logistic regression models. DPhil thesis, University of Oxford.
 
     Examples
     --------
@@ -252,9 +339,12 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(2000, 5))
     >>> y = rng.poisson(np.exp(0.5 + X[:, 0] - 0.5 * X[:, 1]))
-    >>> model = PenalizedGLM("poisson", alpha=0.01).fit(X, y)
-    >>> int(np.sum(model.coef_ != 0))
-    2
+    >>> model = PenalizedGLM("poisson", alpha=0.05).fit(X, y)
+    >>> np.flatnonzero(model.coef_).tolist()
+    [0, 1]
+    >>> mle = PenalizedGLM("poisson").fit(X, y)       # alpha=0: standard errors
+    >>> mle.summary().loc["x0", ["coef", "std_err"]].round(2).tolist()
+    [0.99, 0.01]
     """
 
     _parameter_constraints: dict = {
@@ -296,6 +386,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(unit="iteration", total=lambda est: est.max_iter)
     def fit(self, X, y, sample_weight=None, offset=None):
         """Fit the model.
 
@@ -349,21 +440,211 @@ def check_in_memory(family, y, sample_weight) -> None:
             raise ValueError("Invalid input: all sample weights are zero.")
 
 
+def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who) -> list:
+    """Refuse a design whose scale float64 cannot handle, or that does not identify
+    the unpenalised fit; warn when only the penalty identifies it.
+
+    From the first-pass sums, before any iteration. Returns the
+    :class:`~dask_glmdist.solvers.design_checks.Redundancy` list (empty when the
+    design has full column rank).
+    """
+    fi = int(fit_intercept)
+    bad = scale_problems(sums.gram, sums.weight)
+    if bad:
+        cols = short_list(f"{names[j + fi]} (root mean square {rms:.3g})" for j, rms in bad)
+        raise ValueError(
+            f"{who}: columns {cols} are outside the range of magnitudes this solver "
+            "handles (root mean square between 1e-100 and 1e100): their sums of squares "
+            "overflow or lose their precision in float64. Rescale them (e.g. divide by a "
+            "power of ten) before fitting."
+        )
+    redundant = redundant_columns(sums.gram, fit_intercept)
+    if not redundant:
+        return []
+    listed = "; ".join(r.describe(names) for r in redundant[:5])
+    if len(redundant) > 5:
+        every = short_list(names[r.index] for r in redundant)
+        listed += f"; ... ({len(redundant)} columns in all: {every})"
+    alpha_min = float(np.min(alphas))
+    if alpha_min == 0:
+        few = (f" (only {sums.n_pos} rows with positive weight for {len(names)} parameters)"
+               if sums.n_pos < len(names) else "")
+        raise ValueError(
+            f"{who}: the design is rank deficient over the rows with positive weight{few}: "
+            f"{listed}. The unpenalised (alpha=0) estimate is not unique. Remove the "
+            "redundant columns, or fit with a ridge part (alpha > 0, l1_ratio < 1)."
+        )
+    msg = f"{who}: the data do not identify some parameters: {listed}."
+    if l1_ratio < 1:
+        msg += (" The ridge part of the penalty makes the solution unique (it shares an "
+                "effect equally among collinear columns and gives constant or all-zero "
+                "columns coefficient 0); it is the penalty, not the data, that decides it.")
+    else:
+        collinear = [r for r in redundant if r.kind == "collinear"]
+        if collinear:
+            cols = sorted({names[j] for r in collinear for j in (r.index, *r.partners)},
+                          key=names.index)
+            msg += (f" The lasso solution is not unique: the coefficients of {cols} can be "
+                    "traded against each other without changing the objective (the fitted "
+                    "values are unique; the coefficients returned are one solution). "
+                    "Remove the redundant columns, or add a ridge part (l1_ratio < 1).")
+        if len(collinear) < len(redundant):
+            msg += " Constant and all-zero columns get coefficient 0."
+    warnings.warn(msg, UserWarning, stacklevel=3)
+    return redundant
+
+
 class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _PenalizedBase):
     """Binary classifier: exact elastic-net / box-constrained binomial GLM.
 
     Any two class labels (``classes_`` sorted, the second one positive); the link is
     logit by default (probit, cloglog and cauchit are also allowed).
-    """ + _OBJECTIVE_DOC + """
+
+    The objective, over all rows of all blocks, is
+
+    .. code-block:: text
+
+        D(beta) / (2 S) + alpha * ((1 - rho) / 2 * ||coef||_2^2 + rho * ||coef||_1)
+        subject to |coef_j| <= u (every j),
+
+    with ``rho = l1_ratio`` and ``u = max_abs_coef`` (no bound when ``None``), D the
+    deviance at dispersion 1 (so ``D / (2 S)`` is the averaged negative
+    log-likelihood for binomial and Poisson models and half the mean squared error for
+    the gaussian one) and ``S`` the number of rows, or the sum of ``sample_weight``.
+    The intercept is neither penalised nor bounded. This is scikit-learn's scaling:
+    the gaussian model is :class:`~sklearn.linear_model.ElasticNet`, the logistic one
+    :class:`~sklearn.linear_model.LogisticRegression` with ``C = 1 / (alpha * S)``
+    and ``PoissonRegressor(alpha)`` is ``l1_ratio=0``.
+
+    The fit is the proximal quasi-Newton engine of :mod:`dask_glmdist.solvers.pqn`:
+    every iteration is one round over the blocks (the line search included), the next
+    direction is a coordinate-descent solve of a p x p problem on the client, and the
+    solution is exact: it satisfies the KKT conditions to ``tol``. The engine works
+    in the coordinates of the standardised columns (their scales come from the first
+    pass), so the units of a column do not change the fit; the penalty stays on the
+    original coefficients.
+
+    Before iterating, the first pass's weighted Gram is checked: columns that are
+    constant, duplicated, all zero or collinear are named, and refused at
+    ``alpha=0`` (the estimate is not unique); with ``alpha > 0`` the fit goes on with
+    a warning (a ridge part makes the solution unique; the lasso's may not be).
+    Under separation the unpenalised estimate of some coefficients is infinite: the
+    fit names them in a :class:`~dask_glmdist.solvers.chunked_iwls.SeparationWarning`
+    and ``summary()`` shows them as +-inf without a standard error.
+
     Parameters
     ----------
-    link : str, default="logit"
-        Binomial link.""" + _PARAMS_DOC + """
+    link : {"logit", "probit", "cloglog", "cauchit"}, default="logit"
+        Binomial link.
+    alpha : float, default=0.0
+        Penalty strength (>= 0). ``alpha=0`` is the maximum likelihood fit, with
+        standard errors and ``summary()``.
+    l1_ratio : float, default=1.0
+        Elastic-net mixing in [0, 1]: 1 is the lasso, 0 the ridge.
+    max_abs_coef : float, default=None
+        Box constraint ``|coef_j| <= max_abs_coef`` (> 0); ``None`` for none. It keeps
+        estimates finite on separated data, where the maximum likelihood estimate is
+        infinite.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised, unbounded) intercept.
+    tol : float, default=1e-8
+        Converged when the relative change of the objective and the largest KKT
+        violation (the minimum-norm subgradient, per standardised coefficient) are
+        both below ``tol``.
+    max_iter : int, default=100
+        Maximum iterations (rounds after the first).
+    n_partitions : int, default=None
+        Row blocks for in-memory input; ``None`` means one per available core. Dask
+        input keeps its own row chunks (any size, even fewer rows than parameters;
+        the solution does not depend on the blocking).
+    warm_start : bool, default=False
+        Start from the previous fit's coefficients (when the number of features is
+        unchanged).
+    split_every : int, default=8
+        Fan-in of the tree reduction.
+    verbose : int, default=0
+        If positive, show a Dask progress bar for every round (iterations are logged
+        to the ``dask_glmdist`` logger at INFO level in any case).
+
     Attributes
     ----------
     classes_ : ndarray of shape (2,)
-    coef_ : ndarray of shape (1, n_features)""" + _ATTRS_DOC.replace(
-        "    intercept_ : float\n", "    intercept_ : ndarray of shape (1,)\n") + """
+        The class labels; the second is the positive class.
+    coef_ : ndarray of shape (1, n_features)
+        Coefficients.
+    intercept_ : ndarray of shape (1,)
+        Intercept (0.0 without one).
+    params_ : ndarray of shape (n_params,)
+        ``[intercept, *coef]``: the order of ``cov_params_``, ``bse_`` and ``summary()``.
+    objective_ : float
+        The objective at the solution.
+    objective_path_ : ndarray
+        The objective at the start and after every iteration (non-increasing).
+    kkt_violation_ : float
+        Largest KKT violation at the solution, per standardised coefficient (the
+        gradient with respect to ``coef_j`` times the column's standard deviation).
+    deviance_ : float
+        Deviance at the solution (dispersion 1).
+    n_iter_ : int
+        Iterations; each was one round over the data, line search included.
+    n_rounds_ : int
+        All rounds over the data, each one ``compute()``: the iterations plus the first
+        (the pass of sums, which also gives the start); one more when the start is
+        already the solution (to evaluate its objective), two more when a start has to
+        be found by an IRLS step, one more when a stop had to be checked for a
+        direction in which the estimate runs off (separation).
+    converged_ : bool
+        False also when the estimate does not exist (separation).
+    n_at_bound_ : int
+        Coefficients at the ``max_abs_coef`` bound.
+    param_flags_ : dict of str to ParamFlag
+        Parameters whose estimate is infinite (separation at ``alpha=0``:
+        ``ParamFlag("infinite", note, sign)``) or that the data do not identify
+        (collinear columns, with ``alpha > 0``); empty when there are none.
+        ``summary()``, ``conf_int()`` and ``wald_test()`` honour them.
+    cov_params_ : ndarray of shape (n_params, n_params)
+        Only when ``alpha == 0`` and no coefficient is at the ``max_abs_coef`` bound:
+        ``dispersion_ * (X~^T W X~)^{-1}`` at the solution, as statsmodels' ``GLM``
+        reports it.
+    bse_ : ndarray of shape (n_params,)
+        Standard errors (same condition); NaN for parameters flagged infinite.
+    dispersion_ : float
+        Pearson's statistic over the residual degrees of freedom (1 for binomial
+        and Poisson); same condition.
+    n_obs_ : int
+        Rows.
+    n_blocks_ : int
+        Row blocks.
+    family_ : Family
+        The family and link fitted.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Defined when X has feature names (pandas or dask DataFrame).
+
+    See Also
+    --------
+    PenalizedGLM : The same fit for any family, ``y`` numeric.
+    PenalizedGLMCV : Chooses alpha by cross-validation over blocks or by AIC/BIC.
+    penalized_glm_path : The solutions along a decreasing sequence of alphas.
+    BiasReducedGLM : Finite (bias-reduced) estimates with standard errors on
+        separated data.
+
+    References
+    ----------
+    Lee, J. D., Sun, Y. and Saunders, M. A. (2014). Proximal Newton-type methods for
+    minimizing composite functions. SIAM Journal on Optimization 24, 1420-1443.
+
+    Friedman, J., Hastie, T. and Tibshirani, R. (2010). Regularization paths for
+    generalized linear models via coordinate descent. Journal of Statistical
+    Software 33(1).
+
+    Bertsekas, D. P. (1982). Projected Newton methods for optimization problems with
+    simple constraints. SIAM Journal on Control and Optimization 20, 221-246.
+
+    Konis, K. (2007). Linear programming algorithms for detecting separated data in
+    binary logistic regression models. DPhil thesis, University of Oxford.
+
     Examples
     --------
     >>> import numpy as np
@@ -374,6 +655,15 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
     >>> clf = PenalizedLogisticRegression(alpha=1e-3).fit(X, y)
     >>> clf.classes_.tolist()
     ['no', 'yes']
+    >>> clf.predict(X[:3]).tolist()
+    ['yes', 'yes', 'yes']
+
+    Separated classes: the maximum likelihood estimate does not exist; a bound keeps
+    it finite.
+
+    >>> ys = (X[:, 0] > 0).astype(int)
+    >>> float(PenalizedLogisticRegression(max_abs_coef=5.0).fit(X, ys).coef_[0, 0])
+    5.0
     """
 
     _parameter_constraints: dict = {
@@ -412,6 +702,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         return Binomial(self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress(unit="iteration", total=lambda est: est.max_iter)
     def fit(self, X, y, sample_weight=None):
         """Fit the model.
 

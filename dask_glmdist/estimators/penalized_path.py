@@ -14,12 +14,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import dask.array as da
 import numpy as np
 from sklearn.base import _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_features, _num_samples
 
@@ -32,6 +34,8 @@ from .._blocks import (
     problem_blocks,
     raise_for_problems,
 )
+from .._progress import report, shows_progress
+from ..diagnostics import short_list
 from ..families import FAMILY_NAMES, Family
 from ..solvers.pqn import (
     DataSums,
@@ -43,7 +47,7 @@ from ..solvers.pqn import (
     sums_block,
 )
 from ._base import prepare_blocks
-from .penalized import PenalizedGLM, check_in_memory
+from .penalized import PenalizedGLM, check_design, check_in_memory
 
 __all__ = ["GLMPath", "PenalizedGLMCV", "penalized_glm_path"]
 
@@ -71,6 +75,25 @@ class GLMPath:
     converged : ndarray of bool, shape (n_alphas,)
     n_obs : int
     weight_sum : float
+    n_pos : int
+        Rows with positive weight.
+    messages : list of str
+        Why the fit at each alpha stopped without converging ("" when it converged).
+
+    See Also
+    --------
+    penalized_glm_path : Computes it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dask_glmdist import penalized_glm_path
+    >>> rng = np.random.default_rng(1)
+    >>> X = rng.normal(size=(2000, 4))
+    >>> y = X[:, 0] + rng.normal(size=2000)
+    >>> path = penalized_glm_path(X, y, family="gaussian", alphas=[0.5, 0.1])
+    >>> path.coef.shape, bool(path.converged.all())
+    ((2, 4), True)
     """
 
     alphas: np.ndarray
@@ -87,6 +110,7 @@ class GLMPath:
     weight_sum: float
     n_pos: int
     states: list | None = None
+    messages: list | None = None
 
 
 def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps) -> np.ndarray:
@@ -141,10 +165,12 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         rounds_before = 1
     p = data.n_features
     out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
-                                  "n_iter", "n_rounds", "converged", "state")}
+                                  "n_iter", "n_rounds", "converged", "state",
+                                  "message")}
     warm = None
     for i, alpha in enumerate(alphas):
         pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept)
+        report(alpha=(i + 1, len(alphas), float(alpha)))
         res: PQNResult = fit_pqn(data, family, pen, fit_intercept=fit_intercept, tol=tol,
                                  max_iter=max_iter, sums=sums, warm=warm,
                                  split_every=split_every, progress=progress,
@@ -160,6 +186,7 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         out["n_rounds"].append(res.n_rounds + (rounds_before if i == 0 else 0))
         out["converged"].append(res.converged)
         out["state"].append(res.state)
+        out["message"].append("" if res.converged else res.message)
         if stop_at is not None and i >= stop_at:
             break
     theta = np.asarray(out["theta"])
@@ -173,7 +200,29 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         n_iter=np.asarray(out["n_iter"]), n_rounds=np.asarray(out["n_rounds"]),
         converged=np.asarray(out["converged"]), n_obs=sums.n_obs,
         weight_sum=sums.weight, n_pos=sums.n_pos,
-        states=out["state"] if keep_states else None,
+        states=out["state"] if keep_states else None, messages=out["message"],
+    )
+
+
+def warn_unconverged(paths: dict, who: str) -> None:
+    """One ConvergenceWarning for all the paths' alphas that did not converge.
+
+    ``paths`` maps a label ("" for a single path, "fold 2", ...) to its GLMPath.
+    """
+    bad = {label: np.flatnonzero(~p.converged) for label, p in paths.items()}
+    bad = {label: idx for label, idx in bad.items() if idx.size}
+    if not bad:
+        return
+    label, idx = next(iter(bad.items()))
+    first = paths[label]
+    where = short_list([(f"{lab}: " if lab else "") + "alphas "
+                        + short_list([f"{a:.3g}" for a in paths[lab].alphas[i]], limit=4)
+                        for lab, i in bad.items()], limit=4)
+    warnings.warn(
+        f"{who}: the fits at {sum(i.size for i in bad.values())} alpha(s) did not converge "
+        f"{where}; at alpha {first.alphas[idx[0]]:.3g}: {first.messages[idx[0]]}. "
+        "Increase max_iter, or check the data.",
+        ConvergenceWarning, stacklevel=3,
     )
 
 
@@ -186,6 +235,7 @@ def _check_alphas(alphas) -> np.ndarray:
     return np.sort(a)[::-1]
 
 
+@shows_progress()
 def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alphas=100,
                        eps=1e-3, l1_ratio=1.0, max_abs_coef=None, fit_intercept=True,
                        sample_weight=None, offset=None, tol=1e-8, max_iter=100,
@@ -216,7 +266,26 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     -------
     GLMPath
         ``alphas``, ``coef`` (n_alphas, n_features), ``intercept``, ``objective``,
-        ``deviance``, ``df``, ``n_iter``, ``n_rounds``, ``converged``.
+        ``deviance``, ``df``, ``n_iter``, ``n_rounds``, ``converged``, ``messages``.
+
+    Warns
+    -----
+    ConvergenceWarning
+        Once, naming the alphas whose fits did not converge and why.
+    UserWarning
+        Once, when the design does not identify some parameters (collinear,
+        constant or all-zero columns); with an alpha of 0 that is an error instead.
+
+    See Also
+    --------
+    PenalizedGLM : One alpha, with standard errors at ``alpha=0``.
+    PenalizedGLMCV : The alpha chosen by cross-validation or AIC/BIC.
+
+    References
+    ----------
+    Friedman, J., Hastie, T. and Tibshirani, R. (2010). Regularization paths for
+    generalized linear models via coordinate descent. Journal of Statistical
+    Software 33(1).
 
     Examples
     --------
@@ -244,10 +313,13 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
         alphas = alpha_grid(sums, fam, fit_intercept, l1_ratio, int(n_alphas), float(eps))
     else:
         alphas = _check_alphas(alphas)
+    check_design(sums, est._param_names(), fit_intercept=fit_intercept, alphas=alphas,
+                 l1_ratio=l1_ratio, who="penalized_glm_path")
     path = path_on_blocks(data, fam, alphas, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
                           fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, sums=sums,
                           split_every=split_every, progress=bool(verbose))
     path.n_rounds[0] += 1
+    warn_unconverged({"": path}, "penalized_glm_path")
     return path
 
 
@@ -351,6 +423,20 @@ class PenalizedGLMCV(PenalizedGLM):
         Those of the full-data fit at ``alpha_`` (see :class:`PenalizedGLM`);
         ``n_rounds_`` counts every round of the whole selection.
 
+    See Also
+    --------
+    PenalizedGLM : The fit at one alpha.
+    penalized_glm_path : The path alone.
+
+    References
+    ----------
+    Hastie, T., Tibshirani, R. and Friedman, J. (2009). The Elements of Statistical
+    Learning, 2nd ed., section 7.10 (cross-validation, the one-standard-error rule).
+    Springer.
+
+    Zou, H., Hastie, T. and Tibshirani, R. (2007). On the "degrees of freedom" of the
+    lasso. The Annals of Statistics 35, 2173-2192.
+
     Examples
     --------
     >>> import numpy as np
@@ -423,6 +509,7 @@ class PenalizedGLMCV(PenalizedGLM):
         return float(getattr(self, "alpha_", 1.0))
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @shows_progress()
     def fit(self, X, y, sample_weight=None, offset=None):
         """Choose alpha and fit the model at it.
 
@@ -477,6 +564,8 @@ class PenalizedGLMCV(PenalizedGLM):
         alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps)
                   if self.alphas is None else _check_alphas(self.alphas))
         self.alphas_ = alphas
+        redundant = check_design(total, self._param_names(), fit_intercept=fi, alphas=alphas,
+                                 l1_ratio=self.l1_ratio, who=type(self).__name__)
         if cv:
             best, rounds_cv = self._cross_validate(data, family, alphas, folds, total,
                                                    fold_of, kw)
@@ -497,23 +586,28 @@ class PenalizedGLMCV(PenalizedGLM):
         rounds += int(np.sum(path.n_rounds))
         self.path_ = path
         self.alpha_ = float(alphas[best])
-        self._set_from_path(path, best, family, total, rounds)
+        self._set_from_path(path, best, family, total, rounds, redundant)
         self.n_blocks_ = data.n_blocks
         return self
 
     def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
         thetas = {}
+        paths = {}
         rounds = 0
         for f in range(self.cv):
             train_idx = np.flatnonzero(fold_of != f)
             train = _subset(data, train_idx)
             train_sums = _minus(total, folds[f])
+            report(fold=(f + 1, self.cv))
             p = path_on_blocks(train, family, alphas, sums=train_sums,
                                label=f"PenalizedGLMCV fold {f}", **kw)
             rounds += int(np.sum(p.n_rounds))
+            paths[f"fold {f}"] = p
             fi = int(self.fit_intercept)
             T = np.concatenate([p.intercept[:, None], p.coef], axis=1) if fi else p.coef
             thetas[f] = T
+        warn_unconverged(paths, type(self).__name__)
+        report(fold=None, alpha=None)
         h = map_reduce(heldout_block, data, thetas, family=family,
                        fit_intercept=self.fit_intercept, fold_of=fold_of,
                        split_every=self.split_every, label="cv held-out deviance",
@@ -532,7 +626,7 @@ class PenalizedGLMCV(PenalizedGLM):
             best = int(ok.min())  # alphas decrease: the smallest index is the largest alpha
         return best, rounds
 
-    def _set_from_path(self, path: GLMPath, best, family, total, rounds) -> None:
+    def _set_from_path(self, path: GLMPath, best, family, total, rounds, redundant) -> None:
         fi = self.fit_intercept
         k = path.coef.shape[1] + int(fi)
         pen = Penalty.elastic_net(path.coef.shape[1], path.alphas[best], self.l1_ratio,
@@ -544,10 +638,11 @@ class PenalizedGLMCV(PenalizedGLM):
                         n_obs=total.n_obs, n_pos=total.n_pos,
                         n_iter=int(path.n_iter[best]), n_rounds=rounds,
                         converged=bool(path.converged[best]), kkt=np.nan,
-                        objective_path=[float(path.objective[best])])
+                        objective_path=[float(path.objective[best])],
+                        message=path.messages[best])
         grad = -res.state.score / total.weight + pen.l2 * theta
         res.kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
-        self._set_result(res, pen, family, k, float(path.alphas[best]))
+        self._set_result(res, pen, family, k, float(path.alphas[best]), redundant)
         path.states = None
 
 

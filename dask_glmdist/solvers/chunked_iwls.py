@@ -90,6 +90,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._array import get_namespace, to_host
 from .._blocks import BlockedData, check_block, map_reduce, sum_summaries
+from .._progress import report
 from ..linalg import (
     gram_inverse_from_r,
     gram_solve_from_r,
@@ -918,6 +919,7 @@ def fit_chunked_iwls(
         size = float("inf") if it.beta is None else float(np.max(np.abs(new - it.beta)))
         history.append({"iteration": n_iter, "deviance": it.s["deviance"], "max_step": size,
                         "dispersion": phi_new, "passes": run.count})
+        report(iteration=n_iter, deviance=float(it.s["deviance"]), step=size)
         logger.info("IWLS %s iteration %d: deviance %.10g, max |step| %.3g, %d passes, "
                     "%.2f s", method, n_iter, it.s["deviance"], size, run.count,
                     time.perf_counter() - start_time)

@@ -21,15 +21,14 @@ The master averages (unweighted, as statsmodels does) and debiases:
 
     beta_d = mean_k beta_k - Theta mean_k g_k,
 
-where a coefficient whose column is constant within some block (a dummy that never
-switches on there) is averaged, with its gradient, over the other blocks only: such
-a block has coefficient and gradient 0 there and no information about it. A
-node-wise row that its block cannot form for that reason is computed on the master
-from the pooled weighted Gram ``sum_k A_k / sum_k S_k``.
-
 with Theta the stacked rows (mosaic) or the mean of the blocks' rows (full), then
-sets coefficients with ``|beta_d_j| < threshold`` to 0. The naive joins are the mean
-of the penalised fits (``"naive"``) or of the local maximum likelihood fits
+sets coefficients with ``|beta_d_j| < threshold`` to 0. A coefficient whose column
+is constant within some block (a dummy that never switches on there) is averaged,
+with its gradient, over the other blocks only: such a block has coefficient and
+gradient 0 there and no information about it. A node-wise row that no block forms
+(its block cannot, for that reason, or was left out or empty) is computed on the
+master from the blocks' mean ``Sigma = mean_k Sigma_k``. The naive joins are the
+mean of the penalised fits (``"naive"``) or of the local maximum likelihood fits
 (``"naive_unregularized"``), thresholded the same way.
 
 Inference (which statsmodels does not provide): to first order
@@ -40,6 +39,24 @@ Inference (which statsmodels does not provide): to first order
 
 the sandwich of van de Geer, Buehlmann, Ritov & Dezeure (2014). For the naive
 unregularized mean, ``cov = phi sum_k A_k^{-1} / K^2``.
+
+A coefficient averaged over the ``c_j`` blocks that inform it has its gradient
+averaged the same way; a node-wise row formed in one block (an inverse of that
+block's ``Sigma_k``) matches that scaling. A row formed from the mean ``Sigma``
+matches the plain mean of the gradients instead, so the master writes the
+correction as ``Theta~ mean_k g_k`` with ``Theta~ = Theta diag(K / c)`` for rows
+formed in blocks and ``Theta~ = Theta`` for rows formed from the mean ``Sigma``; the
+covariance is ``phi Theta~ (sum_k A_k / S_k^2 / K^2) Theta~^T``. (With every column
+informative in every block, ``c = K`` and this is the formula above.)
+
+Which blocks are used is decided on the master from the blocks' records, in the
+same round: a block with fewer positive-weight rows than :func:`min_block_rows`
+(fewer than 20 per parameter, and fewer than about a quarter to a half of the median
+block's) is left out: its local fit is not covered by the large-block theory, and
+it would get an equal share of the average. So that the master can leave a block
+out after the sums are formed, a block with fewer than 20 rows per parameter files
+its sums under its *size class* ``floor(log2(rows))`` (the others under ``"big"``);
+the classes kept are summed on the master.
 
 The intercept, when fitted, is a column of ones with penalty 0: unpenalised in the
 local fits and in the node-wise regressions (which then amount to weighted
@@ -61,8 +78,9 @@ from .local import eta_of, fit_local
 from .local_enet import fit_local_enet
 
 __all__ = [
-    "METHODS", "NODEWISE", "LassoSpec", "debiased_lasso_block", "join", "mosaic_rows",
-    "pearson_block",
+    "METHODS", "NODEWISE", "LassoSpec", "debiased_lasso_block", "join", "merge_size_classes",
+    "block_key", "min_block_rows", "mosaic_rows", "pearson_block", "size_class",
+    "unidentified_parameters",
 ]
 
 METHODS = ("debiased", "naive", "naive_unregularized")
@@ -75,6 +93,12 @@ CONSTANT_COLUMN = 1e-10
 # others within the block (e.g. a dummy that is constant there) and its node-wise row
 # from this block is unusable.
 DEGENERATE_TAU2 = 1e-10
+# block sums are filed under "<name>@<size class>", or "<name>@big" for blocks with
+# at least this many rows per parameter (the rows per parameter below which
+# default_n_partitions does not split in-memory data: a stable local estimate)
+CLASS_SEP = "@"
+BIG = "big"
+STABLE_ROWS_PER_PARAMETER = 20
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,41 @@ class LassoSpec:
     n_blocks: int
     min_rows: int
     sufficient_stats: bool    # gaussian identity: return y'My and X~'My
+
+
+def size_class(rows: int) -> int:
+    """``floor(log2(rows))`` for ``rows >= 1``: the key under which a block files its sums."""
+    return int(rows).bit_length() - 1
+
+
+def block_key(rows: int, n_params: int) -> str:
+    """The key under which a block of ``rows`` positive-weight rows files its sums."""
+    if rows >= STABLE_ROWS_PER_PARAMETER * n_params:
+        return BIG
+    return str(size_class(rows))
+
+
+def min_block_rows(median_rows: float, n_params: int) -> int:
+    """Fewest positive-weight rows a block needs to be used.
+
+    ``20 * n_params`` (a stable local fit), or, when fewer, the largest power of two
+    not above half the median block's rows (between a quarter and a half of it), so
+    that blocks that are all small (the high-dimensional setting) are all used. The
+    blocks left out are whole size classes (:func:`block_key`), dropped after the
+    round.
+    """
+    relative = 1 if median_rows < 2 else 2 ** (size_class(int(median_rows)) - 1)
+    return min(STABLE_ROWS_PER_PARAMETER * n_params, relative)
+
+
+def merge_size_classes(s: dict, min_rows: int) -> dict:
+    """The summed block sums of the blocks with at least ``min_rows`` rows."""
+    out: dict = {}
+    for key in sorted(k for k in s if CLASS_SEP in k):
+        name, cls = key.rsplit(CLASS_SEP, 1)
+        if cls == BIG or 2 ** int(cls) >= min_rows:
+            out[name] = out[name] + s[key] if name in out else s[key]
+    return out
 
 
 def mosaic_rows(block_index: int, n_blocks: int, n_params: int) -> range:
@@ -138,47 +197,85 @@ def identified_columns(Sigma, fit_intercept: bool) -> np.ndarray:
     return (d > 0) & (v > CONSTANT_COLUMN * d)
 
 
+def unidentified_parameters(gram: np.ndarray) -> list[int]:
+    """Parameters on which the (pooled) weighted Gram is singular: those loading on its
+    null space (collinear columns, e.g. a duplicated one)."""
+    factor = PSDFactor(gram)
+    if factor.full_rank:
+        return []
+    return np.flatnonzero(np.abs(factor.null_space).max(axis=1) > 1e-3).tolist()
+
+
 def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
-    """Round 1 on one block: local fit and the pieces of the chosen join (module doc)."""
+    """Round 1 on one block: local fit and the pieces of the chosen join (module doc).
+
+    Returns the block's record (``blocks``) and its sums filed under its size class;
+    a block too small for its fit, or whose local estimate does not exist, files no
+    sums and says why in its record.
+    """
     xp = get_namespace(X)
     n = int(X.shape[0])
     record = {"index": block_index, "n": n}
-    problems = check_block(X, y, m, family=family, n_params=spec.min_rows)
+    problems = check_block(X, y, m, family=family)
     if problems:
         record["problems"] = sorted(problems)
         return {"n": n, "problems": problems, "blocks": [record]}
+    n_pos = n if m is None else int(xp.sum(xp.astype(m > 0, m.dtype)))
+    record["n_pos"] = n_pos
+    if n_pos < spec.min_rows:
+        record["too_few_rows"] = True
+        return {"n": n, "blocks": [record]}
+    if spec.method == "naive_unregularized":
+        sums = _mle_sums(X, y, m, family, spec, record, xp)
+    else:
+        sums = _enet_sums(X, y, m, family, spec, record, block_index, xp)
+    cls = block_key(n_pos, spec.l1.shape[0])
+    return {"n": n, "blocks": [record],
+            **{f"{key}{CLASS_SEP}{cls}": value for key, value in sums.items()}}
+
+
+def _mle_sums(X, y, m, family, spec, record, xp) -> dict:
+    """The local maximum likelihood pieces (``method="naive_unregularized"``)."""
     P = spec.l1.shape[0]
     fi = spec.fit_intercept
-    out: dict = {"n": n}
-    out["n_pos"] = n if m is None else int(xp.sum(xp.astype(m > 0, m.dtype)))
-    if spec.method == "naive_unregularized":
-        fit = fit_local(X, y, m, family, fit_intercept=fi, tol=spec.tol,
-                        max_iter=spec.max_iter)
-        record.update(n_iter=fit.n_iter, converged=fit.converged)
-        if not fit.mle_exists or fit.rank < P:
-            record["excluded"] = (fit.message or "the block's information matrix is singular "
-                                  "(a column is constant or collinear within the block)")
-            out["blocks"] = [record]
-            return out
-        out.update(theta_sum=fit.theta, inv_info_sum=PSDFactor(fit.information).inverse(),
-                   gram_sum=fit.information, n_used=1, blocks=[record])
-        if spec.sufficient_stats:
-            out.update(_least_squares_sums(X, y, m, fi, xp))
-        return out
+    fit = fit_local(X, y, m, family, fit_intercept=fi, tol=spec.tol, max_iter=spec.max_iter)
+    record.update(n_iter=fit.n_iter, converged=fit.converged)
+    if not fit.mle_exists:
+        record["diverged"] = fit.message
+        return {}
+    if fit.rank < P:
+        record["excluded"] = ("the block's information matrix is singular (a column is "
+                              "constant or collinear within the block)")
+        return {"rank_deficient_gram": fit.information}
+    out = {"theta_sum": fit.theta, "inv_info_sum": PSDFactor(fit.information).inverse(),
+           "gram_sum": fit.information, "n_used": 1, "n_pos": record["n_pos"]}
+    if spec.sufficient_stats:
+        out.update(_least_squares_sums(X, y, m, fi, xp))
+    return out
+
+
+def _enet_sums(X, y, m, family, spec, record, block_index, xp) -> dict:
+    """The penalised local fit and its node-wise rows (``"debiased"``, ``"naive"``)."""
+    P = spec.l1.shape[0]
+    fi = spec.fit_intercept
     fit = fit_local_enet(X, y, m, family, spec.l1, spec.l2, fit_intercept=fi, tol=spec.tol,
                          max_iter=spec.max_iter)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
+    if not fit.exists:
+        record["diverged"] = fit.message
+        if fit.constant_y is not None:
+            record["constant_y"] = fit.constant_y
+        return {}
     S = fit.weight_sum
-    if spec.sufficient_stats:  # the least-squares fit has them already
-        out.update(xy=fit.xy, yy=fit.yy)
     Sigma = fit.information / S
     ident = identified_columns(Sigma, fi)
-    out.update(theta_sum=fit.theta, gram_sum=fit.information, weight_sum=S, n_used=1,
-               identified=ident.astype(np.float64))
+    out = {"theta_sum": fit.theta, "gram_sum": fit.information, "weight_sum": S, "n_used": 1,
+           "n_pos": record["n_pos"], "identified": ident.astype(np.float64)}
+    if spec.sufficient_stats:  # the least-squares fit has them already
+        out.update(xy=fit.xy, yy=fit.yy)
     if not ident.all():
         record["constant_columns"] = np.flatnonzero(~ident).tolist()
     if spec.method == "naive":
-        out["blocks"] = [record]
         return out
     rows = (mosaic_rows(block_index, spec.n_blocks, P) if spec.nodewise == "mosaic"
             else range(P))
@@ -193,8 +290,8 @@ def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
         record["nodewise_unconverged"] = True
     if not usable.all():
         record["degenerate_rows"] = idx[~usable].tolist()
-    out.update(grad_sum=fit.gradient, theta_rows=theta, row_count=count,
-               score_var=fit.information / (S * S), blocks=[record])
+    out.update(grad_sum=fit.gradient, theta_rows=theta, row_count=count, sigma_sum=Sigma,
+               score_var=fit.information / (S * S))
     return out
 
 
@@ -210,8 +307,8 @@ class Joined:
     n_used: int
 
 
-def join(s: dict, spec: LassoSpec) -> Joined:
-    """Combine the reduced block summaries into the estimate (module docstring)."""
+def join(s: dict, spec: LassoSpec, names: list[str]) -> Joined:
+    """Combine the used blocks' sums into the estimate (module docstring)."""
     n_used = int(s["n_used"])
     if spec.method == "naive_unregularized":
         mean = s["theta_sum"] / n_used
@@ -221,8 +318,9 @@ def join(s: dict, spec: LassoSpec) -> Joined:
     count = s["identified"]
     if np.any(count == 0):
         raise ValueError(
-            f"Parameters {np.flatnonzero(count == 0).tolist()} have a column that is "
-            "constant in every row block; they cannot be estimated. Remove the column."
+            f"Columns {[names[j] for j in np.flatnonzero(count == 0)]} are constant within "
+            "every row block used (e.g. constant or all zero): the blocks carry no "
+            "information on their coefficients. Remove them."
         )
     mean = s["theta_sum"] / count
     if spec.method == "naive":
@@ -232,27 +330,32 @@ def join(s: dict, spec: LassoSpec) -> Joined:
     theta = np.zeros((P, P))
     ok = rows > 0
     theta[ok] = s["theta_rows"][ok] / rows[ok, None]
+    # rows formed in blocks go with gradients averaged over the informing blocks;
+    # written for the plain mean of the gradients they are Theta diag(K / count)
+    theta_plain = theta * (n_used / count)[None, :]
     pooled = np.flatnonzero(~ok).tolist()
-    if pooled:  # no block could form these rows: use the pooled weighted Gram
-        Sigma = s["gram_sum"] / s["weight_sum"]
+    if pooled:  # no block formed these rows: invert the blocks' mean Sigma
+        Sigma = s["sigma_sum"] / n_used
         part, usable, _ = theta_rows(Sigma, pooled, spec.nodewise_alpha, spec.tol * 1e-3)
         if not usable.all():
-            bad = np.asarray(pooled)[~usable].tolist()
+            bad = [names[j] for j in np.asarray(pooled)[~usable]]
             raise ValueError(
                 f"Parameters {bad} are (nearly) collinear with the other columns in the "
                 "pooled data: the node-wise regression that debiases them has no "
                 "residual variance. Remove the redundant columns."
             )
         theta[pooled] = part
-    grad = s["grad_sum"] / count
-    params = mean - theta @ grad
-    V = s["score_var"] / np.outer(count, count)
-    cov = theta @ V @ theta.T
+        theta_plain[pooled] = part
+    params = mean - theta_plain @ (s["grad_sum"] / n_used)
+    cov = theta_plain @ (s["score_var"] / n_used**2) @ theta_plain.T
     return Joined(params, 0.5 * (cov + cov.T), theta, mean, pooled, n_used)
 
 
-def pearson_block(X, y, m, params, family, fit_intercept, *, block_index):
-    """Pearson chi^2 ``sum m (y - mu)^2 / V(mu)`` of one block at ``params``."""
+def pearson_block(X, y, m, params, family, fit_intercept, skip=(), *, block_index):
+    """Pearson chi^2 ``sum m (y - mu)^2 / V(mu)`` of one block at ``params`` (0 for the
+    blocks in ``skip``, those left out of the estimate)."""
+    if block_index in skip:
+        return {"pearson": 0.0}
     xp = get_namespace(X)
     eta = eta_of(X, params, fit_intercept, xp)
     if not bool(xp.all(family.valid_eta(eta))):

@@ -21,6 +21,16 @@ by coordinate descent on the p x p matrix H, and takes the largest step
 ``X~ d`` and then O(n) per trial. With the gaussian identity model the quadratic model
 is exact: one pass forms ``X~^T M X~``, ``X~^T M y`` and ``y^T M y`` (``M`` the prior
 weights) and the problem is solved on those p x p sums alone.
+
+The penalised minimiser need not exist when some parameters are unpenalised (the
+intercept; any feature with ``alpha_j = 0``): if the response is at the edge of the
+family's range throughout the block (binomial y all 0 or all 1, Poisson y all 0) the
+loss keeps decreasing as the intercept runs to -inf/+inf, and with separation along
+unpenalised coefficients likewise. The fit then reports ``exists=False`` with the
+reason instead of returning the point where it stopped: checked before iterating
+(a constant boundary response with a fitted intercept) and while iterating (the same
+rule as :func:`dask_glmdist.solvers.local.fit_local`: for three iterations the
+objective stalls while the linear predictor of some row still moves by more than 0.1).
 """
 
 from __future__ import annotations
@@ -55,6 +65,9 @@ class EnetFit:
     converged: bool
     xy: np.ndarray | None = None   # gaussian identity: X~^T M y
     yy: float | None = None        # and y^T M y
+    exists: bool = True            # False: the penalised minimiser is at infinity
+    message: str = ""              # why it does not exist
+    constant_y: float | None = None  # y's value when it is one edge value throughout
 
 
 def _penalised(dev, theta, S, l1, l2):
@@ -76,13 +89,20 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
     if family.name == "gaussian" and family.link.name == "identity":
         return _fit_least_squares(X, y, m, l1, l2, fit_intercept, cd_tol, xp)
     S = float(X.shape[0]) if m is None else float(xp.sum(m))
+    if not S > 0:
+        raise ValueError("the sample weights of this row block sum to 0")
     workspace: dict = {}
     theta = np.zeros(l1.shape[0])
     if fit_intercept:
         ybar = float(xp.sum(y if m is None else m * y)) / S
         mu0 = xp.asarray([ybar], dtype=X.dtype)
         if not bool(xp.all(family.valid_mu(mu0))):  # an all-0 (or all-1) response
-            mu0 = family.starting_mu(mu0, None)
+            fit = _no_minimiser(
+                l1.shape[0], S,
+                f"y is {ybar:g} in every row (the edge of the {family.name} family's range), "
+                f"so the unpenalised intercept runs to {'-' if ybar <= 0 else '+'}infinity")
+            fit.constant_y = ybar
+            return fit
         theta[0] = float(to_host(family.link.link(mu0))[0])
     state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace)
     if state is None:  # the mean at zero coefficients is invalid for this link
@@ -95,6 +115,7 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
         theta = state.theta
     F = _penalised(state.deviance, theta, S, l1, l2)
     converged = False
+    flat = 0
     n_iter = 0
     for _ in range(max_iter):
         n_iter += 1
@@ -108,29 +129,54 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
             break
         delta = float(g @ d) + float(l1 @ (np.abs(x) - np.abs(theta)))
         Xd = eta_of(X, d, fit_intercept, xp)
-        t = 1.0
-        accepted = None
-        for _half in range(60):
-            cand = theta + t * d
-            eta = state.eta + t * Xd
-            if bool(xp.all(family.valid_eta(eta))):
-                mu = family.link.inverse(eta)
-                dev = float(family.deviance(y, mu, m))
-                if np.isfinite(dev):
-                    Fc = _penalised(dev, cand, S, l1, l2)
-                    if Fc <= F + ARMIJO * t * delta + 1e-13 * (abs(F) + 1.0):
-                        accepted = (cand, eta, mu, Fc)
-                        break
-            t *= 0.5
+        accepted = _line_search(X, y, m, family, state, theta, d, Xd, delta, F, S, l1, l2, xp)
         if accepted is None:  # no decrease along d: at the optimum to rounding
             converged = True
             break
-        theta, eta, mu, F = accepted
+        cand, eta, mu, Fc = accepted
+        # the objective has stalled but the linear predictor still moves by O(1) on
+        # some rows: it runs off to infinity along an unpenalised direction
+        stalled = abs(F - Fc) <= tol * (abs(Fc) + 0.1)
+        moving = float(xp.max(xp.abs(eta - state.eta))) > 0.1
+        flat = flat + 1 if (stalled and moving) else 0
+        theta, F = cand, Fc
         state = evaluate(X, y, m, theta, family, fit_intercept, eta=eta, mu=mu,
                          workspace=workspace)
+        if flat >= 3 or not np.all(np.isfinite(theta)):
+            return _no_minimiser(
+                theta.shape[0], S,
+                "the penalised loss keeps decreasing along unpenalised coefficients "
+                "(separation, or a response at the edge of its range): the local "
+                "estimate is at infinity", n_iter)
     gradient = -state.score / S + l2 * theta
     return EnetFit(theta=theta, gradient=gradient, information=state.information,
                    weight_sum=S, objective=F, n_iter=n_iter, converged=converged)
+
+
+def _line_search(X, y, m, family, state, theta, d, Xd, delta, F, S, l1, l2, xp):
+    """The largest ``t = 2^-i`` meeting the Armijo condition: ``(theta, eta, mu, F)``
+    there, or None when no step decreases F."""
+    t = 1.0
+    for _half in range(60):
+        eta = state.eta + t * Xd
+        if bool(xp.all(family.valid_eta(eta))):
+            mu = family.link.inverse(eta)
+            dev = float(family.deviance(y, mu, m))
+            if np.isfinite(dev):
+                cand = theta + t * d
+                Fc = _penalised(dev, cand, S, l1, l2)
+                if Fc <= F + ARMIJO * t * delta + 1e-13 * (abs(F) + 1.0):
+                    return cand, eta, mu, Fc
+        t *= 0.5
+    return None
+
+
+def _no_minimiser(p: int, S: float, message: str, n_iter: int = 0) -> EnetFit:
+    """The result of a block whose penalised minimiser does not exist."""
+    zeros = np.zeros(p)
+    return EnetFit(theta=zeros, gradient=zeros, information=np.zeros((p, p)), weight_sum=S,
+                   objective=float("nan"), n_iter=n_iter, converged=False, exists=False,
+                   message=message)
 
 
 def _fit_least_squares(X, y, m, l1, l2, fit_intercept, cd_tol, xp) -> EnetFit:

@@ -63,16 +63,18 @@ further pass.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._array import get_namespace, to_host
 from .._blocks import BlockedData, check_block, map_reduce, problem_blocks, raise_for_problems
+from .._progress import report
 from ..linalg import PSDFactor
+from .design_checks import column_scales
 from .gram_cd import MAX_SWEEPS, lasso_cd
 from .local import TILE_ROWS, _score_and_information, mustart_working
+from .recession import PROBE_STEPS, recession_block, runaway_parameters
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -86,6 +88,9 @@ RIDGE_START = 1e-3
 RIDGE_FLOOR = 1e-12
 FLAT_STEP = 1e-2       # a step this large (relative) at a stalled objective: no optimum
 STALL_STEP = 2.0 ** -12  # a line search this short at a near-solution: a numerical floor
+SHRINK = 0.5           # a converging step is at most this fraction of the previous one
+FLAT_ITERATIONS = 3    # flat objective, steps not shrinking: this many, then probe
+DRIFT_SHARE = 1e-2     # of the largest drift: that parameter moved materially
 STALLED = ("no further decrease of the objective is possible in floating point (or "
            "fitted means sit at the edge of their range)")
 SEPARATION = (
@@ -119,6 +124,11 @@ class Penalty:
             l1[0] = l2[0] = 0.0
             bound[0] = np.inf
         return cls(l1, l2, bound, bool(fit_intercept))
+
+    def scaled(self, scale) -> Penalty:
+        """The penalty on ``theta * scale`` (the coefficients of columns ``X / scale``)."""
+        return Penalty(self.l1 / scale, self.l2 / (scale * scale), self.bound * scale,
+                       self.intercept)
 
     @property
     def boxed(self) -> bool:
@@ -283,6 +293,11 @@ class SmoothState:
     score: np.ndarray        # X~^T r (unscaled; the log-likelihood's gradient at phi = 1)
     information: np.ndarray  # X~^T W X~ (unscaled)
 
+    def scaled(self, scale) -> SmoothState:
+        """The same point in the coordinates ``theta * scale`` (columns ``X / scale``)."""
+        return SmoothState(self.theta * scale, self.deviance, self.pearson,
+                           self.score / scale, self.information / np.outer(scale, scale))
+
 
 @dataclass
 class PQNResult:
@@ -301,6 +316,8 @@ class PQNResult:
     objective_path: list = field(default_factory=list)
     step_sizes: list = field(default_factory=list)
     message: str = ""
+    drift: np.ndarray | None = None    # standardised change over the last iterations
+    runaway: np.ndarray | None = None  # SEPARATION: +1/-1 where the estimate runs off
 
 
 @dataclass
@@ -373,10 +390,10 @@ def solve_direction(theta, grad, information, S, pen: Penalty, ridge, cd_tol):
     (<= 0; 0 exactly at a solution).
     """
     Hs = information / S
+    floor = 1e-12 * max(float(np.max(np.diag(Hs), initial=0.0)), 1e-300)
     Hs[np.diag_indices_from(Hs)] += pen.l2
     if ridge > 0:  # Levenberg-Marquardt: relative to each diagonal entry (scale-free)
         diag = np.diag(Hs).copy()
-        floor = 1e-12 * max(float(np.max(diag, initial=0.0)), 1e-300)
         Hs[np.diag_indices_from(Hs)] += ridge * np.maximum(diag, floor)
     z, _ok = _quadratic_min(Hs, Hs @ theta - grad, pen, theta, cd_tol)
     dec = float(grad @ (z - theta)) + float(pen.l1 @ (np.abs(z) - np.abs(theta)))
@@ -409,77 +426,96 @@ def _quadratic_min(H, b, pen: Penalty, x0, cd_tol):
     return x, sweeps < MAX_SWEEPS
 
 
-def least_squares(sums: DataSums, pen: Penalty, fit_intercept, tol, theta0=None):
-    """Gaussian identity: the exact minimiser from the sums (no further pass).
-
-    Returns ``(theta, objective, gradient, rss)``.
-    """
-    A, xy = _strip(sums.gram, sums.gy, fit_intercept)
-    S = sums.weight
-    H = A / S
-    H[np.diag_indices_from(H)] += pen.l2
-    theta, ok = _quadratic_min(H, xy / S, pen, theta0, min(1e-12, tol * 1e-4))
-    At = A @ theta
-    rss = max(sums.yy - 2.0 * float(theta @ xy) + float(theta @ At), 0.0)
-    grad = (At - xy) / S + pen.l2 * theta
-    return theta, rss / (2.0 * S) + pen.value(theta), grad, rss, ok
-
-
 def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol: float,
             max_iter: int, sums: DataSums | None = None, warm: SmoothState | None = None,
             theta0=None, split_every: int = 8, progress: bool = False,
             label: str = "PQN") -> PQNResult:
     """Minimise the penalised objective (module docstring) over the blocks of ``data``.
 
+    The iteration runs in the coordinates of the standardised columns
+    (``theta_j * scale_j``, :func:`.design_checks.column_scales` from the first-pass
+    sums; the penalty's weights and box transform with them), so that its tolerances
+    and the coordinate descent do not depend on the units of the columns. The blocks
+    always see the original coefficients; the result is in the original coordinates,
+    except ``kkt`` (per standardised coefficient).
+
     Parameters
     ----------
     sums : DataSums, optional
-        The first-pass sums (computed here when missing and needed).
+        The first-pass sums (computed here when missing).
     warm : SmoothState, optional
         The smooth state at a feasible warm start (e.g. the previous solution of a
         path); no start round is then needed.
     theta0 : ndarray, optional
         A warm start whose state is unknown (one evaluation round).
     """
-    ctx = dict(family=family, fit_intercept=fit_intercept)
     rounds = 0
     if sums is None:
         sums = data_sums(data, family, fit_intercept=fit_intercept,
                          validate=True, split_every=split_every, progress=progress)
         rounds += 1
+    scale = column_scales(sums.gram, sums.weight, fit_intercept)
+    pen_s = pen.scaled(scale)
     if family.name == "gaussian" and family.link.name == "identity" and data.offset is None:
         start = warm.theta if warm is not None else theta0
-        return _fit_gaussian_identity(sums, pen, fit_intercept, tol, rounds, start)
-    S = sums.weight
+        return _fit_gaussian_identity(sums, pen_s, scale, fit_intercept, tol, rounds, start)
+    rounds_box = [rounds]
+
+    def run(theta_s, direction_s, steps):
+        rounds_box[0] += 1
+        r = map_reduce(ladder_block, data, theta_s / scale,
+                       None if direction_s is None else direction_s / scale, steps,
+                       family=family, fit_intercept=fit_intercept, split_every=split_every,
+                       label=f"{label} round {rounds_box[0]}", progress=progress)
+        r["score"] = r["score"] / scale[:, None]
+        r["information"] = r["information"] / np.outer(scale, scale)
+        return r
+
     include_start = False
-
-    def run(theta, direction, steps):
-        nonlocal rounds
-        rounds += 1
-        return map_reduce(ladder_block, data, theta, direction, steps, **ctx,
-                          split_every=split_every, label=f"{label} round {rounds}",
-                          progress=progress)
-
     if warm is not None:
-        state = warm
+        state = warm.scaled(scale)
     else:
         state = None
         if theta0 is None and data.offset is None:
             state = constant_mean_state(sums, family, fit_intercept)
             include_start = state is not None
-        if state is None:
-            theta = _start_theta(data, family, pen, fit_intercept, sums, theta0, ctx,
+        if state is not None:
+            state = state.scaled(scale)
+        else:
+            theta = _start_theta(data, family, pen, fit_intercept, sums, theta0,
                                  split_every, progress)
-            rounds += 1 if theta0 is None else 0
-            r = run(theta, None, np.zeros(1))
-            if r["invalid"][0] > 0 or not np.isfinite(r["deviance"][0]):
-                raise ValueError(
-                    f"no valid starting value for the {family.name} model with the "
-                    f"{family.link.name} link: its mean leaves the family's range at the "
-                    "start (fit an intercept, or use a link whose mean is always valid)"
-                )
-            state = SmoothState(theta, float(r["deviance"][0]), float(r["pearson"][0]),
-                                r["score"][:, 0], r["information"])
+            rounds_box[0] += 1 if theta0 is None else 0
+            state = _evaluate_start(run, theta * scale, family)
+    res = _iterate(run, state, pen_s, sums.weight, tol=tol, max_iter=max_iter,
+                   include_start=include_start, label=label)
+    if res.drift is not None:
+        rounds_box[0] += _probe(data, family, fit_intercept, res, pen_s, scale, sums,
+                                split_every, progress, label)
+    res.theta = res.theta / scale
+    res.state = res.state.scaled(1.0 / scale)
+    res.n_obs, res.n_pos, res.n_rounds = sums.n_obs, sums.n_pos, rounds_box[0]
+    return res
+
+
+def _evaluate_start(run, theta_s, family) -> SmoothState:
+    r = run(theta_s, None, np.zeros(1))
+    if r["invalid"][0] > 0 or not np.isfinite(r["deviance"][0]):
+        raise ValueError(
+            f"no valid starting value for the {family.name} model with the "
+            f"{family.link.name} link: its mean leaves the family's range at the "
+            "start (fit an intercept, or use a link whose mean is always valid)"
+        )
+    return SmoothState(theta_s, float(r["deviance"][0]), float(r["pearson"][0]),
+                       r["score"][:, 0], r["information"])
+
+
+def _iterate(run, state: SmoothState, pen: Penalty, S: float, *, tol, max_iter,
+             include_start, label) -> PQNResult:
+    """The PQN iterations from ``state`` (all in standardised coordinates).
+
+    ``include_start``: the start's objective is not known yet; the first ladder
+    evaluates it too (its step 0).
+    """
     theta = state.theta
     F = state.deviance / (2.0 * S) + pen.value(theta) if not include_start else np.nan
     info = state.information
@@ -493,6 +529,9 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
     ladder = LONG_LADDER
     n_iter = 0
     flat = stall = 0
+    recent = [theta]          # the last accepted iterates (for the drift at a stop)
+    moves: list = []
+    drift = None
     kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
     z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
     s0 = 1.0
@@ -505,7 +544,9 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
                 state = SmoothState(theta, float(r["deviance"][0]), float(r["pearson"][0]),
                                     r["score"][:, 0], r["information"])
             converged = kkt <= tol
-            message = "" if converged else "zero proximal Newton step"
+            message = "" if converged else (
+                f"the proximal Newton step is zero but the largest KKT violation is "
+                f"{kkt:.3g} > tol")
             break
         n_iter += 1
         d = theta - z
@@ -532,6 +573,7 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
             if s0 < MIN_STEP or (s0 < STALL_STEP and kkt <= np.sqrt(tol)):
                 converged = kkt <= np.sqrt(tol)
                 message = STALLED
+                drift = theta - recent[0]
                 break
             continue
         i = int(good[0])
@@ -551,29 +593,36 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
         change = abs(F - F_new) / max(abs(F), abs(F_new), 1.0)
         moved = float(np.max(np.abs(theta_new - theta), initial=0.0))
         theta, F = theta_new, F_new
+        recent = (recent + [theta])[-(FLAT_ITERATIONS + 1):]
+        moves.append(moved)
         path.append(F)
         step_sizes.append(s)
         logger.info("%s iteration %d: objective %.15g, KKT %.3g, step %.3g", label, n_iter,
                     F, kkt, s)
+        report(iteration=n_iter, objective=F, KKT=kkt)
         full = i == 0 and s0 == 1.0
         ridge = ridge * 0.1 if full else min(ridge * 10.0, 1e6)
         if ridge < RIDGE_FLOOR:
             ridge = 0.0
         ladder = SHORT_LADDER if full else LONG_LADDER
         s0 = 1.0
+        size = 1.0 + float(np.max(np.abs(theta), initial=0.0))
         if change <= tol and kkt <= tol:
-            # At a solution the last Newton step is tiny. A step that is still O(1)
-            # while the objective has stopped changing is a flat direction along which
-            # the coefficients run off to infinity (separation): no estimate exists.
-            if moved <= FLAT_STEP * (1.0 + float(np.max(np.abs(theta), initial=0.0))):
+            # At a solution the Newton steps shrink fast (quadratically, or linearly
+            # for non-canonical links) and the last one is small. Steps that do not
+            # shrink while the objective has stopped changing are the signature of a
+            # direction along which the coefficients run off to infinity (separation);
+            # the caller settles it in one round (recession.py).
+            shrinking = len(moves) < 2 or moved <= SHRINK * moves[-2]
+            if moved <= FLAT_STEP * size and (shrinking or moved <= 1e-10 * size):
                 converged = True
                 break
             flat += 1
-            if flat >= 3:
-                message = SEPARATION
+            if flat >= FLAT_ITERATIONS:
+                converged = True   # unless the probe finds a recession direction
+                drift = theta - recent[0]
                 break
-        elif change <= 1e-14 and moved <= FLAT_STEP * (1.0 + float(np.max(np.abs(theta),
-                                                                       initial=0.0))):
+        elif change <= 1e-14 and moved <= FLAT_STEP * size:
             # the objective no longer moves but the KKT test is not met: rounding, or
             # means clipped at the edge of their range, whose deviance is flat
             flat = 0
@@ -581,29 +630,67 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
             if stall >= 3:
                 converged = kkt <= np.sqrt(tol)
                 message = STALLED
+                drift = theta - recent[0]
                 break
         else:
             flat = stall = 0
         z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
-    else:
-        message = f"did not converge in {max_iter} iterations"
     if not converged and not message:
-        message = f"did not converge in {max_iter} iterations"
+        message = f"the iteration limit max_iter={max_iter} was reached"
     if message:
         logger.info("%s stopped after %d iterations: %s (KKT %.3g)", label, n_iter, message,
                     kkt)
-    return PQNResult(theta=theta, objective=F, state=state, weight_sum=S,
-                     n_obs=sums.n_obs if sums else -1, n_pos=sums.n_pos if sums else -1,
-                     n_iter=n_iter, n_rounds=rounds, converged=converged, kkt=kkt,
-                     objective_path=path, step_sizes=step_sizes, message=message)
+    return PQNResult(theta=theta, objective=F, state=state, weight_sum=S, n_obs=-1,
+                     n_pos=-1, n_iter=n_iter, n_rounds=0, converged=converged, kkt=kkt,
+                     objective_path=path, step_sizes=step_sizes, message=message,
+                     drift=drift)
 
 
-def _start_theta(data, family, pen, fit_intercept, sums, theta0, ctx, split_every, progress):
+def drift_direction(drift, pen: Penalty) -> np.ndarray | None:
+    """The direction to probe: the drift of the free parameters (neither penalised nor
+    bounded) that moved materially, scaled to a largest component of 1; None if none.
+
+    Parameters with an infinite estimate grow along the drift; the others have
+    converged, their changes exponentially small (below ``DRIFT_SHARE`` of the
+    largest).
+    """
+    free = (pen.l1 == 0) & (pen.l2 == 0) & ~np.isfinite(pen.bound)
+    u = np.where(free, drift, 0.0)
+    big = float(np.max(np.abs(u), initial=0.0))
+    if not big > 1e-8:
+        return None
+    u = np.where(np.abs(u) > DRIFT_SHARE * big, u, 0.0)
+    return u / big
+
+
+def _probe(data, family, fit_intercept, res: PQNResult, pen_s: Penalty, scale, sums,
+           split_every, progress, label) -> int:
+    """Settle a suspicious stop (recession.py); returns the rounds it took (0 or 1).
+
+    When the drift is a recession direction, ``res`` becomes a SEPARATION result with
+    ``runaway`` set.
+    """
+    u = drift_direction(res.drift, pen_s)
+    if u is None:
+        return 0
+    r = map_reduce(recession_block, data, res.theta / scale, u / scale, PROBE_STEPS,
+                   family=family, fit_intercept=fit_intercept, split_every=split_every,
+                   label=f"{label} separation check", progress=progress)
+    free = (pen_s.l1 == 0) & (pen_s.l2 == 0) & ~np.isfinite(pen_s.bound)
+    runaway = runaway_parameters(r, sums.gram, u, res.theta, free, fit_intercept)
+    logger.info("%s: the drift %s a recession direction", label,
+                "is" if runaway is not None else "is not")
+    if runaway is not None:
+        res.runaway, res.converged, res.message = runaway, False, SEPARATION
+    return 1
+
+
+def _start_theta(data, family, pen, fit_intercept, sums, theta0, split_every, progress):
     """theta0 if given, else one IRLS step from R's mustart (penalised, in the box)."""
     if theta0 is not None:
         return np.clip(np.asarray(theta0, dtype=np.float64), -pen.bound, pen.bound)
-    s = map_reduce(irls_start_block, data, **ctx, split_every=split_every,
-                   label="PQN start", progress=progress)
+    s = map_reduce(irls_start_block, data, family=family, fit_intercept=fit_intercept,
+                   split_every=split_every, label="PQN start", progress=progress)
     S = sums.weight
     H = s["information"] / S
     H[np.diag_indices_from(H)] += pen.l2 + 1e-10 * max(float(np.mean(np.diag(H))), 1e-300)
@@ -611,17 +698,27 @@ def _start_theta(data, family, pen, fit_intercept, sums, theta0, ctx, split_ever
     return theta
 
 
-def _fit_gaussian_identity(sums, pen, fit_intercept, tol, rounds, theta0) -> PQNResult:
-    theta, F, grad, rss, ok = least_squares(sums, pen, fit_intercept, tol, theta0)
-    A, _ = _strip(sums.gram, sums.gy, fit_intercept)
+def _fit_gaussian_identity(sums, pen_s, scale, fit_intercept, tol, rounds,
+                           theta0) -> PQNResult:
+    """The least-squares solution from the sums, in standardised coordinates."""
+    A, xy = _strip(sums.gram, sums.gy, fit_intercept)
+    As, xys = A / np.outer(scale, scale), xy / scale
     S = sums.weight
-    kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
-    score = -(grad - pen.l2 * theta) * S
+    H = As / S
+    H[np.diag_indices_from(H)] += pen_s.l2
+    start = None if theta0 is None else np.asarray(theta0, dtype=np.float64) * scale
+    x, ok = _quadratic_min(H, xys / S, pen_s, start, min(1e-12, tol * 1e-4))
+    Ax = As @ x
+    rss = max(sums.yy - 2.0 * float(x @ xys) + float(x @ Ax), 0.0)
+    grad = (Ax - xys) / S + pen_s.l2 * x
+    kkt = float(np.max(pen_s.kkt_violation(x, grad), initial=0.0))
+    F = rss / (2.0 * S) + pen_s.value(x)
+    theta = x / scale
     # Pearson = RSS for the gaussian family
-    state = SmoothState(theta, rss, rss, score, A.copy())
-    if not ok:
-        warnings.warn("coordinate descent did not converge on the least-squares problem",
-                      stacklevel=3)
+    state = SmoothState(theta, rss, rss, xy - A @ theta, A.copy())
+    message = "" if ok else (
+        f"coordinate descent on the least-squares problem did not converge in "
+        f"{MAX_SWEEPS} sweeps (largest KKT violation {kkt:.3g})")
     return PQNResult(theta=theta, objective=F, state=state, weight_sum=S, n_obs=sums.n_obs,
                      n_pos=sums.n_pos, n_iter=1, n_rounds=rounds, converged=ok,
-                     kkt=kkt, objective_path=[F], step_sizes=[1.0])
+                     kkt=kkt, objective_path=[F], step_sizes=[1.0], message=message)
