@@ -143,8 +143,17 @@ def test_no_adjusted_estimate_inside_the_range_names_the_column(rng):
         BiasReducedGLM("poisson", "identity", method="mJPL").fit(X, y)
 
 
-def test_ml_says_the_rare_level_coefficient_is_infinite(rng):
-    X, y = _one_row_data(rng, y_row=1.0)
+@pytest.mark.parametrize("y_row", [1.0, 0.0])
+def test_ml_says_the_rare_level_coefficient_is_infinite(y_row, rng):
+    X, y = _one_row_data(rng, y_row=y_row)
     with pytest.warns(SeparationWarning, match=r"standard errors of \['x2'\]"):
         ml = BiasReducedGLM(method="ML", n_partitions=2).fit(X, y)
-    assert ml.separation_detected_ and not ml.converged_ and ml.coef_[2] > 10
+    sign = 1 if y_row == 1 else -1
+    assert ml.separation_detected_ and not ml.converged_ and sign * ml.coef_[2] > 10
+    assert list(ml.param_flags_) == ["x2"] and ml.param_flags_["x2"].sign == sign
+    table = ml.summary()
+    assert table.loc["x2", "coef"] == sign * np.inf
+    assert table.loc["x2", ["std_err", "p_value", "ci_lower"]].isna().all()
+    assert table.drop(index="x2").notna().all().all()
+    mbr = BiasReducedGLM(n_partitions=2).fit(X, y)
+    assert mbr.param_flags_ == {} and mbr.summary().notna().all().all()

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import shows_progress
+from ..diagnostics import INFINITE, ParamFlag
 from ..families import FAMILY_NAMES, Family, get_family
 from ..inference import standard_errors
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
@@ -136,7 +137,13 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
     n_blocks_ : int
     family_ : Family
     history_ : list of dict
-        Per iteration: deviance, max |step|, dispersion.
+        Per iteration: deviance, max |step|, dispersion, passes made so far.
+    param_flags_ : dict of str to ParamFlag
+        ML only: the parameters whose estimate is infinite (those named by the
+        :class:`~dask_glmdist.solvers.chunked_iwls.SeparationWarning`), as
+        ``ParamFlag("infinite", note, sign)``; ``summary()``, ``conf_int()`` and
+        ``wald_test()`` show them without standard errors. Empty otherwise (mBR and
+        mJPL estimates are finite).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has feature names (pandas or dask DataFrame).
@@ -292,6 +299,13 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.n_obs_ = res.n_obs
         self.n_blocks_ = data.n_blocks
         self.history_ = res.history
+        names = self._param_names()
+        self.param_flags_ = {
+            names[j]: ParamFlag(
+                INFINITE, f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf "
+                "(separated data, or an all-zero group; coef_ holds where the iterations "
+                "stopped); method='mBR' or 'mJPL' gives a finite estimate", sign)
+            for j, sign in res.infinite.items()}
         return self
 
     def predict(self, X, offset=None):

@@ -496,6 +496,7 @@ class IWLSResult:
     separated: bool
     boundary_rows: int
     history: list = field(default_factory=list)
+    infinite: dict = field(default_factory=dict)  # ML: parameter index -> sign of its run
 
 
 def _check_identified(R: np.ndarray, names: list[str]) -> None:
@@ -967,8 +968,11 @@ def fit_chunked_iwls(
             "whose mean is always valid (e.g. 'log')."
         )
     boundary = int(final.get("boundary", 0))
-    growing = [names[j] for j in (collapsed or monitor.growing())] if method == "ML" else []
+    running = (collapsed or monitor.growing()) if method == "ML" else []
+    growing = [names[j] for j in running]
     _warn(method, family, converged, separated, boundary, max_iter, growing)
+    warned = separated or (method == "ML" and boundary > 0 and not converged)
+    infinite = {j: int(np.sign(beta[j])) for j in running} if warned else {}
     logger.info("IWLS %s: %d iterations, %d passes, %.2f s", method, n_iter, run.count,
                 time.perf_counter() - start_time)
     return IWLSResult(
@@ -976,7 +980,7 @@ def fit_chunked_iwls(
         deviance=float(final["deviance"]), pearson=float(final["pearson"]),
         loglik=float(final.get("loglik", np.inf)), n_obs=n_obs, n_pos=n_pos, n_iter=n_iter,
         n_passes=run.count, converged=converged, separated=separated,
-        boundary_rows=boundary, history=history,
+        boundary_rows=boundary, history=history, infinite=infinite,
     )
 
 
