@@ -61,11 +61,12 @@ after the imports and opening the lazy arrays, the peak above that baseline, and
 max(1 GB, 25 GB x N / 2e7). The stores are deleted afterwards.
 
 Passes per iteration (``--passes-study``, its own report
-``benchmarks/results_brglm_passes.md``): mBR/mJPL with ``passes`` = 2, 1 and "auto",
+``benchmarks/results_brglm_passes.md``): mBR/mJPL with ``passes`` = 2 and 1,
 default tol=1e-8 and max_iter=100, on the separated probit and logit data of
 ``dask_glmdist.datasets.make_diverted_flights`` (``--passes-n`` rows, default 1e6, in
 ``--partitions`` blocks), brglm2's separated probit fixture of the test suite (150
-rows) and the non-separated design above (N/5 rows): ``n_iter_``, ``n_passes_``, the
+rows), a completely separated sample (600 rows, estimates near 100) and the
+non-separated design above (N/5 rows): ``n_iter_``, ``n_passes_``, the
 median wall time of ``--repeats`` fits in this process, and max |params_ - the two-pass
 fit at tol=1e-12|.
 
@@ -97,7 +98,7 @@ How to run
     python benchmarks/bench_brglm.py --quick           # smoke run, ~1-2 minutes
     python benchmarks/bench_brglm.py                   # full run (N = 1e6, 4e6; zarr 2e6, 2e7)
     python benchmarks/bench_brglm.py --sizes 1000000 --zarr-sizes   # no zarr part
-    python benchmarks/bench_brglm.py --passes-study    # passes=2, 1, "auto" only (~5 min)
+    python benchmarks/bench_brglm.py --passes-study    # passes=2 and 1 only (~3 min)
 
 Needs psutil, zarr (the zarr part), statsmodels and firthmodels (peers; a missing one
 is reported as not available).
@@ -781,10 +782,10 @@ def run_zarr(rep, args):
 
 
 # --------------------------------------------------------------------------------------
-# passes per iteration: 2, 1 and "auto" (--passes-study)
+# passes per iteration: 2 and 1 (--passes-study)
 # --------------------------------------------------------------------------------------
 
-PASSES = (2, 1, "auto")
+PASSES = (2, 1)
 
 
 def _brglm2_separated():
@@ -811,6 +812,11 @@ def passes_study_sets(args):
         sets.append((f"diverted flights, N={n:,}, separated", link, "mBR", Xd, yd, None))
     for method in ("mBR", "mJPL"):
         sets.append(("brglm2 binomial_probit_separated, n=150", "probit", method, Xs, ys, 3))
+    rng = np.random.default_rng(args.seed)
+    Xc = rng.normal(size=(600, 2))
+    yc = (Xc[:, 0] + 0.3 * Xc[:, 1] > 0).astype(float)
+    for link in ("logit", "probit"):
+        sets.append(("complete separation, n=600 (coefficients ~100)", link, "mBR", Xc, yc, 2))
     n_plain = max(n // 5, 10_000)
     for link in ("logit", "probit"):
         Xp, yp = make_dask(n_plain, args.partitions, args.seed, link)
@@ -835,14 +841,15 @@ def _fit_passes(link, method, passes, X, y, n_partitions, **kw):
 def run_passes_study(rep, args) -> None:
     """n_iter_, n_passes_, wall time and distance to the two-pass solution for each
     ``passes`` (default tol=1e-8, max_iter=100), in this process (threaded scheduler)."""
-    rep("## Passes per iteration: 2, 1 and 'auto'")
+    rep("## Passes per iteration: 2 and 1")
     rep()
     rep(f"BiasReducedGLM(link, method, passes, tol=1e-8, max_iter=100) on the threaded "
         f"scheduler ({args.cores} threads); time = median of {args.repeats} fits. "
         "'|diff|' = max |params_ - the two-pass fit at tol=1e-12|. The data sets: the "
         "library's make_diverted_flights (a rare carrier with no diversion: quasi-complete "
         "separation) persisted in memory in --partitions blocks, brglm2's separated probit "
-        "fixture (3 blocks) and this benchmark's non-separated design.")
+        "fixture (3 blocks), y = 1{x0 + 0.3 x1 > 0} (complete separation, 2 blocks) and "
+        "this benchmark's non-separated design.")
     rep()
     rep("| data | link | method | passes | converged | n_iter_ | n_passes_ | time (s) | "
         "|diff| |")
@@ -853,7 +860,7 @@ def run_passes_study(rep, args) -> None:
             try:
                 runs = [_fit_passes(link, method, passes, X, y, parts, max_iter=100)
                         for _ in range(args.repeats)]
-            except Exception as exc:  # noqa: BLE001  (e.g. "auto" on an older version)
+            except Exception as exc:  # noqa: BLE001  (reported in the table)
                 rep(f"| {label} | {link} | {method} | {passes} | {type(exc).__name__} "
                     "| | | | |")
                 continue
@@ -911,7 +918,7 @@ def main(argv=None) -> None:
                         help="markdown report (default benchmarks/results_brglm.md; "
                         "with --quick /tmp/results_brglm_quick.md)")
     parser.add_argument("--passes-study", action="store_true",
-                        help="only the study of passes=2, 1 and 'auto' (separated and "
+                        help="only the study of passes=2 and 1 (separated and "
                         "non-separated data; report in benchmarks/results_brglm_passes.md)")
     parser.add_argument("--passes-n", type=int, default=1_000_000,
                         help="rows of the diverted-flights data of --passes-study (the "

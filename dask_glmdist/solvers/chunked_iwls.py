@@ -40,8 +40,6 @@ pass that uses them:
   fixed point. (Hat values mixing R_{t-1} with the current weights do not sum to k
   and, on separated data, make the iteration circle around the solution: on the
   separated diverted-flights data with a logit link, 100 iterations missed it by 5e-3.)
-* ``passes="auto"``: two passes until a step has shrunk, then one; two again for good
-  if a one-pass step overshoots or the steps stop shrinking.
 
 The first iteration (from mustart) is adjusted too for the families without a
 dispersion parameter, with the hat values at the mustart weights; starting from the
@@ -609,9 +607,9 @@ class _ChunkedIWLS:
     shortened below 1/1000 to keep the mean in range mean that the estimate lies on
     the edge of the range: an error names the parameters that lead there.
 
-    **Passes** ``"auto"``: two per iteration until a step has shrunk, then one; back
-    to two for good when a one-pass step overshoots or the steps stop shrinking
-    (:meth:`_schedule`).
+    **One pass per iteration**: an iteration whose one-pass step overshoots is redone
+    with two passes (the overshoot may come from the previous iterate's hat values,
+    which no step length changes); the next iteration makes one pass again.
     """
 
     def __init__(self, run: _Passes, family, *, method, power, passes, dispersion, names,
@@ -621,11 +619,10 @@ class _ChunkedIWLS:
         self.dispersion = dispersion
         self.adjusted = method != "ML"
         self.estimate_phi = not family.fixed_scale
-        self.auto = passes == "auto"
-        self.mode = 1 if passes == 1 else 2  # passes per iteration now
+        self.passes = passes
+        self.mode = passes  # passes per iteration now (2 while redoing a one-pass step)
         self.run = run
         self.halvings = self.dampings = self.cramped = 0
-        self.one_pass_steps: list[float] = []
 
     # ---- proposal -------------------------------------------------------------------------
     def propose(self, it: _Iterate) -> _Iterate:
@@ -663,7 +660,7 @@ class _ChunkedIWLS:
         c = self._first_step(it, fallback) if it.beta is None else self._line_search(it)
         if c.new is None:
             self.propose(c)
-        self._schedule(it, c)
+        self.mode = self.passes
         return c
 
     def _first_step(self, it: _Iterate, fallback) -> _Iterate:
@@ -682,7 +679,7 @@ class _ChunkedIWLS:
     def _line_search(self, it: _Iterate) -> _Iterate:
         objective = self._objective(it)
         direction = it.new - it.beta
-        alpha, halvings, dampings, one_pass_after = 1.0, 0, 0, False
+        alpha, halvings, dampings = 1.0, 0, 0
         out_of_range = 0
         while True:
             c = self.evaluate(it, it.beta + alpha * direction)
@@ -703,9 +700,8 @@ class _ChunkedIWLS:
             if r is None:
                 break
             if self.mode == 1:  # redo this iteration with two passes
-                logger.info("IWLS: a one-pass step overshot (by %.2f); this iteration%s "
-                            "with two passes", -r, " and the next" if self.auto else "")
-                one_pass_after, self.auto = not self.auto, False
+                logger.info("IWLS: a one-pass step overshot (by %.2f); this iteration "
+                            "with two passes", -r)
                 self.mode, it.lagged = 2, False
                 for key in ("adj", "Rc"):
                     it.s.pop(key, None)
@@ -721,8 +717,6 @@ class _ChunkedIWLS:
                         "overshooting", halvings, dampings)
         self.halvings += halvings
         self.dampings += dampings
-        if one_pass_after:
-            self.mode = 1
         # creeping to the edge of the range: the estimate is on it
         self.cramped = self.cramped + 1 if out_of_range >= 10 else 0
         if self.cramped >= 3:
@@ -756,9 +750,7 @@ class _ChunkedIWLS:
         The update proposed at ``c`` is computed (and kept for the next iteration); a
         step overshot when that update reverses it by more than ``OVERSHOOT`` of its
         length (:func:`_reversal`) and ``c`` has not converged. The next step length is
-        ``alpha / (1 - r)``. With one pass per iteration the proposal at ``c`` also
-        depends on the previous iterate's hat values, which no step length changes:
-        "auto" then redoes the iteration with two passes; ``passes=1`` shortens once.
+        ``alpha / (1 - r)``.
         """
         self.propose(c)
         size = float(np.max(np.abs(c.new - c.beta)))
@@ -780,25 +772,6 @@ class _ChunkedIWLS:
                                                                             np.nan)):
             return None
         return _Iterate(beta=cand, s=s, phi=it.phi_new, lagged=one_pass)
-
-    # ---- pass schedule ("auto") ----------------------------------------------------------
-    def _schedule(self, it: _Iterate, c: _Iterate) -> None:
-        """"auto": one pass per iteration once a two-pass step has shrunk; back to two
-        for good when two one-pass iterations (the passes of one two-pass iteration)
-        fail to halve the step (or when one overshoots: :meth:`_line_search`)."""
-        if not (self.auto and self.adjusted) or it.beta is None:
-            return
-        Rxx = c.R[:self.k, :self.k]
-        proposed = float(np.linalg.norm(Rxx @ (c.new - c.beta)))
-        if self.mode == 2:
-            if proposed < float(np.linalg.norm(Rxx @ (c.beta - it.beta))):
-                self.mode, self.one_pass_steps = 1, [proposed]
-            return
-        steps = self.one_pass_steps
-        steps.append(proposed)
-        if len(steps) >= 3 and steps[-1] > 0.5 * steps[-3]:
-            logger.info("IWLS: one pass per iteration converges slowly here; two from here")
-            self.auto, self.mode = False, 2
 
 
 def _reversal(Rxx, taken, proposed) -> float:
@@ -842,7 +815,7 @@ def fit_chunked_iwls(
     *,
     method: str = "mBR",
     power: float = 0.5,
-    passes: int | str = 2,
+    passes: int = 2,
     dispersion: str = "auto",
     fit_intercept: bool = True,
     tol: float = 1e-8,
@@ -855,15 +828,16 @@ def fit_chunked_iwls(
     """Fit a GLM by ML, mBR or mJPL with IWLS over the row blocks of ``data``.
 
     Convergence: ``max |beta_{t+1} - beta_t| <= tol (1 + max |beta_t|)`` and, when the
-    dispersion enters the update, ``|phi_{t+1} - phi_t| <= tol phi_t``. ``passes``: 2,
-    1 or "auto" data passes per iteration (:class:`_ChunkedIWLS`). Steps that leave
+    dispersion enters the update, ``|phi_{t+1} - phi_t| <= tol phi_t`` (with one pass
+    per iteration, also for the step that led to beta_t). ``passes``: data passes per
+    iteration (:class:`_ChunkedIWLS`). Steps that leave
     the family's range are halved; so are steps that increase the deviance (ML) or the
     penalised deviance (two-pass mJPL); mBR/mJPL steps that overshoot are shortened.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if passes not in (1, 2, "auto"):
-        raise ValueError(f"passes must be 1, 2 or 'auto', got {passes!r}")
+    if passes not in (1, 2):
+        raise ValueError(f"passes must be 1 or 2, got {passes!r}")
     k = data.n_features + int(fit_intercept)
     names = param_names or [f"b{j}" for j in range(k)]
     estimate_phi = not family.fixed_scale
