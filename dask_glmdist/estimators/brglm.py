@@ -74,9 +74,9 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         current iterate (the in-memory iteration); 1 uses those of the previous
         iterate (its R factor and its weights, eq. 13 of the bounded-memory paper):
         one pass per iteration, more iterations, the same estimate. Measured
-        (``benchmarks/bench_brglm.py --passes-study``): 15-17 instead of 23 passes on
-        1e6 separated rows, 10 instead of 13 on a non-separated p = 50 design, with
-        about the same wall time for data held in memory; so 1 pays where a pass is
+        (``benchmarks/bench_brglm.py --passes-study``): 14-16 instead of 22 passes on
+        1e6 separated rows, 9 instead of 12 on a non-separated p = 50 design, with a
+        wall time within about 20% for data held in memory; so 1 pays where a pass is
         expensive (data re-read from storage). An iteration whose one-pass step
         overshoots is redone with two passes. ML makes one pass per iteration.
     dispersion : {"auto", "pearson"}, default="auto"

@@ -41,9 +41,10 @@ pass that uses them:
   and, on separated data, make the iteration circle around the solution: on the
   separated diverted-flights data with a logit link, 100 iterations missed it by 5e-3.)
 
-The first iteration (from mustart) is adjusted too for the families without a
-dispersion parameter, with the hat values at the mustart weights; starting from the
-ML step instead sends separated parameters far out, where the adjusted score is flat.
+The first iteration (from mustart) is a plain ML step. (An adjusted first step, with
+hat values at the mustart weights, costs one more pass on every fit; it halved the
+iterations only for a zero count on a one-row level of a Poisson model, so it was
+not kept.)
 
 **High-leverage rows.** (10) is a quasi-Fisher iteration: its matrix X~^T W X~ leaves
 out the derivative of the adjustment. For a row with hat value near 1 -- a level of a
@@ -638,14 +639,12 @@ class _ChunkedIWLS:
                                        self.dispersion, k, self.n_pos, self.pass_sums)
         new = beta_ml
         scale = phi_new if self.estimate_phi else 1.0
-        # from mustart too, where the dispersion (if any) is not known yet
-        if self.adjusted and (it.beta is not None or not self.estimate_phi):
-            if "adj" not in it.s and (self.mode == 2 or it.beta is None):
+        if self.adjusted and it.beta is not None:
+            if "adj" not in it.s and self.mode == 2:
                 a = self.run("IWLS adjustment", beta=it.beta, qr=False, hat_R=Rxx,
-                             hat_start=it.beta is None,
                              phi=scale if np.isfinite(scale) else 1.0)
                 it.s.update({key: a[key] for key in ("adj", "Rc") if key in a})
-            if "Rc" in it.s and it.beta is not None:
+            if "Rc" in it.s:
                 # high-leverage rows: (X~^T W X~ + C) step = the adjusted score
                 score = Rxx.T @ (Rxx @ (beta_ml - it.beta)) + scale * it.s["adj"]
                 new = it.beta + gram_solve_from_r(tsqr_combine(Rxx, it.s["Rc"]), score)
