@@ -623,7 +623,7 @@ class _ChunkedIWLS:
         self.passes = passes
         self.mode = passes  # passes per iteration now (2 while redoing a one-pass step)
         self.run = run
-        self.halvings = self.dampings = self.cramped = 0
+        self.cramped = 0  # consecutive iterations cramped by the edge of the range
 
     # ---- proposal -------------------------------------------------------------------------
     def propose(self, it: _Iterate) -> _Iterate:
@@ -657,7 +657,7 @@ class _ChunkedIWLS:
     def next_iterate(self, it: _Iterate, fallback) -> _Iterate:
         """The accepted iterate after ``it`` (see the class docstring)."""
         c = self._first_step(it, fallback) if it.beta is None else self._line_search(it)
-        if c.new is None:
+        if c.new is None and self.adjusted:  # (ML: the loop proposes, catching a collapse)
             self.propose(c)
         self.mode = self.passes
         return c
@@ -714,8 +714,6 @@ class _ChunkedIWLS:
         if halvings or dampings:
             logger.info("IWLS: step halved %d time(s), shortened %d time(s) after "
                         "overshooting", halvings, dampings)
-        self.halvings += halvings
-        self.dampings += dampings
         # creeping to the edge of the range: the estimate is on it
         self.cramped = self.cramped + 1 if out_of_range >= 10 else 0
         if self.cramped >= 3:
