@@ -60,6 +60,16 @@ after the imports and opening the lazy arrays, the peak above that baseline, and
 20M / 2M ratios. A size is skipped when the free disk space is below
 max(1 GB, 25 GB x N / 2e7). The stores are deleted afterwards.
 
+Passes per iteration (``--passes-study``, its own report
+``benchmarks/results_brglm_passes.md``): mBR/mJPL with ``passes`` = 2 and 1,
+default tol=1e-8 and max_iter=100, on the separated probit and logit data of
+``dask_glmdist.datasets.make_diverted_flights`` (``--passes-n`` rows, default 1e6, in
+``--partitions`` blocks), brglm2's separated probit fixture of the test suite (150
+rows), a completely separated sample (600 rows, estimates near 100) and the
+non-separated design above (N/5 rows): ``n_iter_``, ``n_passes_``, the
+median wall time of ``--repeats`` fits in this process, and max |params_ - the two-pass
+fit at tol=1e-12|.
+
 Method of measurement
 ---------------------
 Every configuration runs in its own fresh subprocess (this script re-invoked with
@@ -88,6 +98,7 @@ How to run
     python benchmarks/bench_brglm.py --quick           # smoke run, ~1-2 minutes
     python benchmarks/bench_brglm.py                   # full run (N = 1e6, 4e6; zarr 2e6, 2e7)
     python benchmarks/bench_brglm.py --sizes 1000000 --zarr-sizes   # no zarr part
+    python benchmarks/bench_brglm.py --passes-study    # passes=2 and 1 only (~3 min)
 
 Needs psutil, zarr (the zarr part), statsmodels and firthmodels (peers; a missing one
 is reported as not available).
@@ -771,6 +782,97 @@ def run_zarr(rep, args):
 
 
 # --------------------------------------------------------------------------------------
+# passes per iteration: 2 and 1 (--passes-study)
+# --------------------------------------------------------------------------------------
+
+PASSES = (2, 1)
+
+
+def _brglm2_separated():
+    """brglm2's separated probit data set (the test suite's reference fixture)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, os.pardir, "tests", "data", "brglm2_reference.json")
+    with open(path) as fh:
+        ds = json.load(fh)["datasets"]["binomial_probit_separated"]
+    return np.asarray(ds["X"], dtype=float), np.asarray(ds["y"], dtype=float)
+
+
+def passes_study_sets(args):
+    """(label, link, method, X, y, n_partitions) of the passes study."""
+    import dask
+
+    from dask_glmdist.datasets import make_diverted_flights
+
+    n = args.passes_n
+    Xd, yd, _ = make_diverted_flights(n, args.partitions, random_state=args.seed)
+    Xd, yd = dask.persist(Xd, yd, scheduler="threads")
+    Xs, ys = _brglm2_separated()
+    sets = []
+    for link in ("logit", "probit"):
+        sets.append((f"diverted flights, N={n:,}, separated", link, "mBR", Xd, yd, None))
+    for method in ("mBR", "mJPL"):
+        sets.append(("brglm2 binomial_probit_separated, n=150", "probit", method, Xs, ys, 3))
+    rng = np.random.default_rng(args.seed)
+    Xc = rng.normal(size=(600, 2))
+    yc = (Xc[:, 0] + 0.3 * Xc[:, 1] > 0).astype(float)
+    for link in ("logit", "probit"):
+        sets.append(("complete separation, n=600 (coefficients ~100)", link, "mBR", Xc, yc, 2))
+    n_plain = max(n // 5, 10_000)
+    for link in ("logit", "probit"):
+        Xp, yp = make_dask(n_plain, args.partitions, args.seed, link)
+        sets.append((f"p={P} AR(1) design, N={n_plain:,}, not separated", link, "mBR", Xp, yp,
+                     None))
+    return sets
+
+
+def _fit_passes(link, method, passes, X, y, n_partitions, **kw):
+    import warnings
+
+    from dask_glmdist import BiasReducedGLM
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        fit = BiasReducedGLM(link=link, method=method, passes=passes,
+                             n_partitions=n_partitions, **kw).fit(X, y)
+    return fit, time.perf_counter() - t0
+
+
+def run_passes_study(rep, args) -> None:
+    """n_iter_, n_passes_, wall time and distance to the two-pass solution for each
+    ``passes`` (default tol=1e-8, max_iter=100), in this process (threaded scheduler)."""
+    rep("## Passes per iteration: 2 and 1")
+    rep()
+    rep(f"BiasReducedGLM(link, method, passes, tol=1e-8, max_iter=100) on the threaded "
+        f"scheduler ({args.cores} threads); time = median of {args.repeats} fits. "
+        "'|diff|' = max |params_ - the two-pass fit at tol=1e-12|. The data sets: the "
+        "library's make_diverted_flights (a rare carrier with no diversion: quasi-complete "
+        "separation) persisted in memory in --partitions blocks, brglm2's separated probit "
+        "fixture (3 blocks), y = 1{x0 + 0.3 x1 > 0} (complete separation, 2 blocks) and "
+        "this benchmark's non-separated design.")
+    rep()
+    rep("| data | link | method | passes | converged | n_iter_ | n_passes_ | time (s) | "
+        "|diff| |")
+    rep("|---|---|---|---|---|---|---|---|---|")
+    for label, link, method, X, y, parts in passes_study_sets(args):
+        ref, _ = _fit_passes(link, method, 2, X, y, parts, tol=1e-12, max_iter=500)
+        for passes in PASSES:
+            try:
+                runs = [_fit_passes(link, method, passes, X, y, parts, max_iter=100)
+                        for _ in range(args.repeats)]
+            except Exception as exc:  # noqa: BLE001  (reported in the table)
+                rep(f"| {label} | {link} | {method} | {passes} | {type(exc).__name__} "
+                    "| | | | |")
+                continue
+            fit = runs[0][0]
+            wall = statistics.median(t for _, t in runs)
+            diff = float(np.max(np.abs(fit.params_ - ref.params_)))
+            rep(f"| {label} | {link} | {method} | {passes} | {fit.converged_} | "
+                f"{fit.n_iter_} | {fit.n_passes_} | {wall:.2f} | {diff:.1e} |")
+    rep()
+
+
+# --------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------
 
@@ -815,6 +917,12 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default=None,
                         help="markdown report (default benchmarks/results_brglm.md; "
                         "with --quick /tmp/results_brglm_quick.md)")
+    parser.add_argument("--passes-study", action="store_true",
+                        help="only the study of passes=2 and 1 (separated and "
+                        "non-separated data; report in benchmarks/results_brglm_passes.md)")
+    parser.add_argument("--passes-n", type=int, default=1_000_000,
+                        help="rows of the diverted-flights data of --passes-study (the "
+                        "non-separated design gets a fifth)")
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--link", choices=["probit", "logit"], help=argparse.SUPPRESS)
@@ -824,6 +932,22 @@ def main(argv=None) -> None:
         if (os.cpu_count() or 1) > args.cores and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: args.cores]))
         run_worker(args)
+        return
+    if args.passes_study:
+        here = os.path.dirname(os.path.abspath(__file__))
+        rep = Report(args.out or os.path.join(here, "results_brglm_passes.md"))
+        rep("# Benchmark: BiasReducedGLM passes per iteration")
+        rep()
+        rep(f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}")
+        rep(f"- machine: nproc {os.cpu_count()}, {platform.processor() or platform.machine()}"
+            f", Python {platform.python_version()}; versions: {_versions(VERSION_MODULES)}")
+        cmd = " ".join([os.path.relpath(os.path.abspath(sys.argv[0]))] + sys.argv[1:])
+        rep(f"- command: `python {cmd}`")
+        rep()
+        import dask
+
+        with dask.config.set(scheduler="threads", num_workers=args.cores):
+            run_passes_study(rep, args)
         return
     defaults = {"sizes": [1_000_000, 4_000_000], "zarr_sizes": [2_000_000, 20_000_000],
                 "zarr_chunk": 200_000}

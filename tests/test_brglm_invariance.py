@@ -7,6 +7,8 @@ storage, a LocalCluster) must give the same numbers; block functions run on any
 array-API namespace.
 """
 
+import warnings
+
 import dask.array as da
 import dask.dataframe as dd
 import numpy as np
@@ -196,3 +198,22 @@ def test_block_function_on_array_api_strict(probit_data, hat):
     np.testing.assert_allclose(out["deviance"], ref["deviance"], rtol=1e-12)
     if hat:
         np.testing.assert_allclose(out["adj"], ref["adj"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["ML", "mBR"])
+def test_float32_dask_input_is_fitted_in_float64(probit_data, method):
+    """float32 dask blocks are cast to float64 inside the blocks: the fit of the float64
+    array holding the same (rounded) values, in as many iterations."""
+    X, y = probit_data
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    kw = dict(link="probit", method=method)
+    ref = BiasReducedGLM(**kw).fit(da.from_array(X32.astype(np.float64), chunks=(700, -1)),
+                                   da.from_array(y32.astype(np.float64), chunks=700))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = BiasReducedGLM(**kw).fit(da.from_array(X32, chunks=(700, -1)),
+                                       da.from_array(y32, chunks=700))
+    assert fit.converged_ and fit.n_iter_ == ref.n_iter_ and fit.n_passes_ == ref.n_passes_
+    np.testing.assert_allclose(fit.params_, ref.params_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fit.bse_, ref.bse_, rtol=1e-10)
+    assert fit.params_.dtype == np.float64
