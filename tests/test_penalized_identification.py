@@ -115,7 +115,7 @@ def test_lasso_with_a_duplicated_column_warns_that_the_solution_is_not_unique(da
     X, y = data
     alpha = 0.01
     Xb, _ = _designs(X)["duplicate"]
-    with pytest.warns(UserWarning, match=r"lasso solution is not unique.*\['x0', 'x3'\]"):
+    with pytest.warns(UserWarning, match=r"lasso solution is not unique.*\[x0, x3\]"):
         model = PenalizedLogisticRegression(alpha=alpha, tol=1e-10).fit(Xb, y)
     reduced = PenalizedLogisticRegression(alpha=alpha, tol=1e-10).fit(X, y)
     # any split of the reduced coefficient with the same sign is a solution

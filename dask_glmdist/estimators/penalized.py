@@ -484,7 +484,8 @@ def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who) -> list:
         if collinear:
             cols = sorted({names[j] for r in collinear for j in (r.index, *r.partners)},
                           key=names.index)
-            msg += (f" The lasso solution is not unique: the coefficients of {cols} can be "
+            msg += (f" The lasso solution is not unique: the coefficients of "
+                    f"{short_list(cols)} can be "
                     "traded against each other without changing the objective (the fitted "
                     "values are unique; the coefficients returned are one solution). "
                     "Remove the redundant columns, or add a ridge part (l1_ratio < 1).")

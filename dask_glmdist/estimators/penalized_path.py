@@ -252,8 +252,9 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     ----------
     X, y, sample_weight, offset :
         As in :meth:`PenalizedGLM.fit` (NumPy/pandas or dask collections).
-    family, link, l1_ratio, max_abs_coef, fit_intercept, tol, max_iter, n_partitions,
-    split_every, verbose :
+    family, link, l1_ratio, max_abs_coef :
+        As in :class:`PenalizedGLM`.
+    fit_intercept, tol, max_iter, n_partitions, split_every, verbose :
         As in :class:`PenalizedGLM`.
     alphas : array-like, default=None
         The alphas (sorted decreasing here). ``None``: ``n_alphas`` values log-spaced
