@@ -1,5 +1,6 @@
 """dask_glmdist: Dask-native, scikit-learn compatible distributed GLM estimators."""
 
+from .diagnostics import SeparationWarning
 from .estimators import (
     BiasReducedGLM,
     DebiasedLassoRegressor,
@@ -22,6 +23,7 @@ __all__ = [
     "PenalizedGLM",
     "PenalizedGLMCV",
     "PenalizedLogisticRegression",
+    "SeparationWarning",
     "get_family",
     "penalized_glm_path",
 ]

@@ -407,10 +407,9 @@ def _indexed(block_fn):
             return block_fn(X, y, w, *args, block_index=index, **kwargs)
         except Exception as exc:
             note = f"raised in row block {index} by {getattr(block_fn, '__name__', 'a block')}"
-            if hasattr(exc, "add_note"):
-                exc.add_note(note)
-                raise
-            raise RuntimeError(f"{note}: {exc!r}") from exc  # Python 3.10
+            # add_note (PEP 678) by hand: the same exception type on Python 3.10 too
+            exc.__notes__ = [*getattr(exc, "__notes__", ()), note]
+            raise
 
     return run
 
@@ -422,7 +421,6 @@ def map_reduce(
     combine=sum_summaries,
     split_every: int = 8,
     label: str = "round",
-    progress: bool = False,
     **kwargs,
 ) -> dict:
     """Run ``block_fn(X_k, y_k, w_k, *args, block_index=k, **kwargs)`` on every block.
@@ -434,10 +432,8 @@ def map_reduce(
 
     Progress: the round is counted in the progress display of the fit running in this
     context (see :mod:`dask_glmdist._progress`; opened by the estimator's ``fit`` when
-    its ``verbose`` is positive). ``progress`` is kept for the callers' signatures and
-    not used: the fit's display is the only one.
+    its ``verbose`` is positive): the fit's display is the only one.
     """
-    del progress
     blocks = data.delayed_blocks()
     bargs = [dask.delayed(a) if isinstance(a, np.ndarray) else a for a in args]
     fn = dask.delayed(_indexed(block_fn), pure=True)

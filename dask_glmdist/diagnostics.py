@@ -15,6 +15,8 @@ standard error and explains them in its notes.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -22,11 +24,46 @@ import pandas as pd
 
 logger = logging.getLogger("dask_glmdist")
 
-__all__ = ["BlockReport", "ParamFlag", "short_list", "INFINITE", "UNIDENTIFIED", "UNRELIABLE"]
+__all__ = [
+    "BlockReport", "ParamFlag", "SeparationWarning", "short_list", "warn",
+    "INFINITE", "UNIDENTIFIED", "UNRELIABLE",
+]
 
 INFINITE = "infinite"
 UNIDENTIFIED = "unidentified"
 UNRELIABLE = "unreliable"
+
+
+class SeparationWarning(UserWarning):
+    """The maximum likelihood estimate has infinite components (separated data)."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_SKIPPED = ("sklearn", "functools", "contextlib")
+
+
+def _user_stacklevel() -> int:
+    """The stack level of the first frame outside this package and the wrappers of its
+    ``fit`` methods (scikit-learn's ``_fit_context``, ``functools``, ``contextlib``)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        inside = path.startswith(_PACKAGE_DIR) or any(
+            f"{os.sep}{name}{os.sep}" in path or path.endswith(f"{os.sep}{name}.py")
+            for name in _SKIPPED)
+        if not inside:
+            return level
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn(message: str, category=UserWarning) -> None:
+    """``warnings.warn`` pointed at the user's line that called into the package.
+
+    Estimators reach the same warning at different depths (``fit`` directly, a path,
+    cross-validation, the progress decorator), so no fixed ``stacklevel`` is right.
+    """
+    warnings.warn(message, category, stacklevel=_user_stacklevel())
 
 
 def short_list(items, limit: int = 8) -> str:
@@ -106,7 +143,7 @@ class BlockReport:
             columns=["block", "problem", "columns", "detail"],
         )
 
-    def emit(self, messages: dict, *, stacklevel: int = 3) -> None:
+    def emit(self, messages: dict) -> None:
         """Warn once per kind of problem; log every entry at DEBUG.
 
         ``messages`` maps a kind to ``(category, format string)``; kinds without a
@@ -121,8 +158,6 @@ class BlockReport:
             category, template = messages[kind]
             blocks = self.blocks(kind)
             first = next(e for e in self.entries if e.kind == kind)
-            warnings.warn(
-                template.format(blocks=short_list(blocks), n_blocks=len(blocks),
-                                columns=short_list(self.columns(kind)), detail=first.detail),
-                category, stacklevel=stacklevel + 1,
-            )
+            warn(template.format(blocks=short_list(blocks), n_blocks=len(blocks),
+                                 columns=short_list(self.columns(kind)), detail=first.detail),
+                 category)

@@ -22,8 +22,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from dask_glmdist import BiasReducedGLM
-from dask_glmdist.solvers.chunked_iwls import SeparationWarning
+from dask_glmdist import BiasReducedGLM, SeparationWarning
 
 ROW = 11  # the one row of the rare level
 SML = sm.families.links

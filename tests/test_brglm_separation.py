@@ -9,8 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dask_glmdist import BiasReducedGLM
-from dask_glmdist.solvers.chunked_iwls import SeparationWarning
+from dask_glmdist import BiasReducedGLM, SeparationWarning
 
 
 def _carrier_data(rng, n=4000):

@@ -12,8 +12,7 @@ import statsmodels.api as sm
 from firthmodels import detect_separation
 from sklearn.exceptions import ConvergenceWarning
 
-from dask_glmdist import DLSALogisticRegression, DLSARegressor
-from dask_glmdist.solvers.chunked_iwls import SeparationWarning
+from dask_glmdist import DLSALogisticRegression, DLSARegressor, SeparationWarning
 
 
 def glm(y, X):

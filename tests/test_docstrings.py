@@ -25,7 +25,9 @@ def _public(module):
 PUBLIC = _public(dask_glmdist) + _public(dask_glmdist.datasets)
 ESTIMATORS = [(n, o) for n, o in PUBLIC if inspect.isclass(o) and issubclass(o, BaseEstimator)]
 FUNCTIONS = [(n, o) for n, o in PUBLIC if inspect.isfunction(o)]
-OTHER_CLASSES = [(n, o) for n, o in PUBLIC if inspect.isclass(o) and (n, o) not in ESTIMATORS]
+OTHER_CLASSES = [(n, o) for n, o in PUBLIC if inspect.isclass(o) and (n, o) not in ESTIMATORS
+                 and not issubclass(o, Warning)]
+WARNINGS = [(n, o) for n, o in PUBLIC if inspect.isclass(o) and issubclass(o, Warning)]
 
 
 def sections(doc: str) -> dict:
@@ -100,3 +102,8 @@ def test_function_docstring(name, fn):
 @pytest.mark.parametrize("name, cls", OTHER_CLASSES, ids=[n for n, _ in OTHER_CLASSES])
 def test_public_result_classes_document_their_attributes(name, cls):
     assert cls.__doc__ and "Attributes" in sections(cls.__doc__), name
+
+
+@pytest.mark.parametrize("name, cls", WARNINGS, ids=[n for n, _ in WARNINGS])
+def test_public_warnings_say_what_they_mean(name, cls):
+    assert cls.__doc__ and len(cls.__doc__.split()) >= 5, name

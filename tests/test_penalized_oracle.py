@@ -22,8 +22,7 @@ from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, LogisticRegression, PoissonRegressor
 
-from dask_glmdist import PenalizedGLM, PenalizedLogisticRegression
-from dask_glmdist.solvers.chunked_iwls import SeparationWarning
+from dask_glmdist import PenalizedGLM, PenalizedLogisticRegression, SeparationWarning
 
 
 def _design(rng, n, p, rho=0.3):

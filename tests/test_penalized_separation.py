@@ -18,8 +18,7 @@ import pytest
 import statsmodels.api as sm
 from scipy.special import expit
 
-from dask_glmdist import PenalizedGLM, PenalizedLogisticRegression
-from dask_glmdist.solvers.chunked_iwls import SeparationWarning
+from dask_glmdist import PenalizedGLM, PenalizedLogisticRegression, SeparationWarning
 
 
 def _carrier(rng, n=1500):

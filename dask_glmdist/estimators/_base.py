@@ -195,6 +195,27 @@ class GLMInferenceMixin:
             names = [f"x{i}" for i in range(self.n_features_in_)]
         return (["intercept"] if self.fit_intercept else []) + names
 
+    def _set_param_flags(self, flags: dict) -> None:
+        """Store ``param_flags_`` and blank the flagged parameters' standard errors.
+
+        The one rule for every estimator: a flagged parameter (an estimate that does not
+        exist, or one without a usable standard error) has NaN in ``bse_`` and in its row
+        and column of ``cov_params_``; its ``params_`` value is what the fit stopped at.
+        Call it after ``params_``, ``cov_params_`` and ``bse_`` are set.
+        """
+        self.param_flags_ = dict(flags)
+        if not flags or not hasattr(self, "cov_params_"):
+            return
+        names = self._param_names()
+        idx = [names.index(n) for n in flags]
+        cov = np.array(self.cov_params_, dtype=float, copy=True)
+        cov[idx, :] = np.nan
+        cov[:, idx] = np.nan
+        self.cov_params_ = cov
+        bse = np.array(self.bse_, dtype=float, copy=True)
+        bse[idx] = np.nan
+        self.bse_ = bse
+
     def _check_inference(self) -> None:
         """Raise when the fitted model has no standard errors (a hook; default: it has)."""
         check_is_fitted(self)

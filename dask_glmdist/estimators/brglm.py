@@ -104,8 +104,12 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
     split_every : int, default=8
         Fan-in of the tree reduction of the R factors.
     verbose : int, default=0
-        If positive, show a Dask progress bar for each pass (iterations are logged
-        to the ``dask_glmdist`` logger at INFO level in any case).
+        If positive, show the fit's progress on stderr: one display that says which
+        iteration (of at most ``max_iter``) and pass it is on, with the deviance and
+        the step.
+        On a terminal it is one line rewritten in place; otherwise plain lines, at
+        most one a second, and a final line. Every round is logged to the
+        ``dask_glmdist`` logger at INFO level in any case.
 
     Attributes
     ----------
@@ -136,7 +140,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
     converged_ : bool
     separation_detected_ : bool
         ML only: the iterations showed the signature of an infinite estimate
-        (separation); a :class:`~dask_glmdist.solvers.chunked_iwls.SeparationWarning`
+        (separation); a :class:`~dask_glmdist.SeparationWarning`
         was issued and ``converged_`` is False.
     n_obs_ : int
     n_blocks_ : int
@@ -145,7 +149,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         Per iteration: deviance, max |step|, dispersion, passes made so far.
     param_flags_ : dict of str to ParamFlag
         ML only: the parameters whose estimate is infinite (those named by the
-        :class:`~dask_glmdist.solvers.chunked_iwls.SeparationWarning`), as
+        :class:`~dask_glmdist.SeparationWarning`), as
         ``ParamFlag("infinite", note, sign)``; ``summary()``, ``conf_int()`` and
         ``wald_test()`` show them without standard errors. Empty otherwise (mBR and
         mJPL estimates are finite).
@@ -282,7 +286,6 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
             passes=int(self.passes), dispersion=self.dispersion, fit_intercept=fi,
             tol=self.tol, max_iter=self.max_iter, start=start,
             param_names=self._param_names(), split_every=self.split_every,
-            progress=bool(self.verbose),
         )
         phi = res.dispersion
         self.params_ = res.beta

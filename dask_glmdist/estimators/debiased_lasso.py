@@ -8,7 +8,6 @@ elastic-net fits, node-wise rows, the joins and the covariance) is in
 from __future__ import annotations
 
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import map_reduce, problem_blocks, raise_for_problems
 from .._progress import shows_progress
-from ..diagnostics import BlockReport, short_list
+from ..diagnostics import BlockReport, short_list, warn
 from ..families import get_family
 from ..inference import standard_errors
 from ..solvers.debiased_lasso import (
@@ -116,7 +115,11 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     split_every : int, default=8
         Fan-in of the tree reduction.
     verbose : int, default=0
-        If positive, show a Dask progress bar for the round.
+        If positive, show the fit's progress on stderr: one display for the round
+        (and the dispersion pass, where one is needed).
+        On a terminal it is one line rewritten in place; otherwise plain lines, at
+        most one a second, and a final line. Every round is logged to the
+        ``dask_glmdist`` logger at INFO level in any case.
 
     Attributes
     ----------
@@ -310,7 +313,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             sufficient_stats=family.name == "gaussian" and family.link.name == "identity",
         )
         s = map_reduce(debiased_lasso_block, data, family, spec, split_every=self.split_every,
-                       label="debiased lasso round", progress=bool(self.verbose))
+                       label="debiased lasso round")
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
         raise_for_problems(s.get("problems", {}), problem_blocks(records))
         report = BlockReport()
@@ -325,7 +328,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 "average anything. Use method='debiased' or larger blocks."
             )
         res = join(sums, spec, self._param_names())
-        report.emit(self._block_messages(min_rows_used, records), stacklevel=3)
+        report.emit(self._block_messages(min_rows_used, records))
         self.block_diagnostics_ = report.frame()
         used = [r for r in used if "excluded" not in r]
         params = res.params
@@ -473,8 +476,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                  f"{bad} are not identified (collinear columns: e.g. a duplicated column, or "
                  "a constant one with the intercept)")
         if self.method == "naive":
-            warnings.warn(f"{where}; the penalty alone decides how their estimate is "
-                          "split among them.", UserWarning, stacklevel=4)
+            warn(f"{where}; the penalty alone decides how their estimate is "
+                          "split among them.", UserWarning)
             return
         raise ValueError(
             f"{where}. The debiasing inverts this Gram, so their estimates and standard "
@@ -491,8 +494,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             rss = 0.0 if rss <= 1e-12 * s["yy"] else rss  # an exact fit, to rounding
         else:  # another link: one light pass for the residuals at the estimate
             t = map_reduce(pearson_block, data, params, family, self.fit_intercept, left_out,
-                           split_every=self.split_every, label="dispersion pass",
-                           progress=bool(self.verbose))
+                           split_every=self.split_every, label="dispersion pass")
             if t.get("invalid"):
                 raise ValueError(
                     f"The estimate gives invalid means for the {family.link.name} link in "
@@ -500,17 +502,17 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 )
             rss = t["pearson"]
         if df <= 0:
-            warnings.warn(
+            warn(
                 f"{n_pos} rows for {np.count_nonzero(params)} non-zero parameters: no "
                 "residual degrees of freedom, the dispersion (and so the standard errors) "
-                "cannot be estimated.", UserWarning, stacklevel=3,
+                "cannot be estimated.", UserWarning,
             )
             return float("nan")
         if rss <= 0.0:
-            warnings.warn(
+            warn(
                 "The residual sum of squares is 0: y is an exact linear function of the "
                 "columns (e.g. constant), the fit is exact and its standard errors are 0.",
-                UserWarning, stacklevel=3,
+                UserWarning,
             )
         return float(max(rss, 0.0) / df)
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from numbers import Integral, Real
 
 import dask.array as da
@@ -62,12 +61,20 @@ from .._blocks import (
     raise_for_problems,
 )
 from .._progress import report, shows_progress
-from ..diagnostics import INFINITE, UNIDENTIFIED, UNRELIABLE, BlockReport, ParamFlag, short_list
+from ..diagnostics import (
+    INFINITE,
+    UNIDENTIFIED,
+    UNRELIABLE,
+    BlockReport,
+    ParamFlag,
+    SeparationWarning,
+    short_list,
+    warn,
+)
 from ..families import Binomial, Family, get_family
 from ..inference import standard_errors
 from ..linalg import PSDFactor
 from ..selection import adaptive_lasso_path, oracle_covariance
-from ..solvers.chunked_iwls import SeparationWarning
 from ..solvers.local import evaluate, fit_local, recession_counts, rows_information
 from ._base import (
     BinaryClassifierMixin,
@@ -367,7 +374,6 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         return map_reduce(
             dlsa_local_block, data, family, self.fit_intercept, self.tol, self.max_iter,
             classes, split_every=self.split_every, label="DLSA local fits",
-            progress=bool(self.verbose),
         )
 
     def _fit_blocks(self, data, family, classes):
@@ -447,7 +453,6 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             r = map_reduce(
                 glm_score_block, data, theta, family, fi, classes, dropped,
                 split_every=self.split_every, label="DLSA refinement",
-                progress=bool(self.verbose),
             )
             self.n_iter_ += 1
             if "invalid_mean" in r.get("problems", {}):
@@ -516,14 +521,14 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                     + (" (exactly so by the refinement rounds)." if refined is not None
                        else " (approximately: the one-round estimate still carries those "
                        "rows' Firth-fitted contribution; refine_steps >= 1 removes it)."))
-            warnings.warn(
+            warn(
                 f"The maximum likelihood estimate does not exist: {short_list(shown)} run(s) "
                 "off to infinity (separation: every row in which such a column is non-zero "
                 "is fitted better the further it goes, e.g. a category without any event)."
                 " The values in coef_ are artefacts of stopping; summary() shows them as "
                 "infinite without standard errors." + rest + " For finite estimates of "
                 'every parameter use BiasReducedGLM(method="mBR").',
-                SeparationWarning, stacklevel=6,
+                SeparationWarning,
             )
         free = [j for j in range(len(names)) if j not in infinite]
         if everything:
@@ -563,7 +568,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                     "separated within their row blocks (Firth local estimates): the "
                     "one-round estimate and its standard error cannot be trusted")
         shown = [f"{names[j]} ({min(share[j], 1.0):.0%})" for j in bad]
-        warnings.warn(
+        warn(
             f"The combined estimate cannot be trusted for {short_list(shown)}: that share "
             "of their information comes from rows which the local maximum likelihood fits "
             f"of row block(s) {short_list(blocks)} separate. Those blocks' local estimates "
@@ -572,7 +577,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             "standard error for them. Use refine_steps=20 (global Fisher scoring, which "
             "does not rest on the local estimates; it stops once converged) or "
             'BiasReducedGLM(method="mBR").',
-            UserWarning, stacklevel=7,
+            UserWarning,
         )
 
     def _warn_unconverged(self, names, refined) -> bool:
@@ -586,14 +591,14 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         j = int(np.argmax(in_se))
         if in_se[j] <= REFINE_WARN_SE:
             return False
-        warnings.warn(
+        warn(
             f"The refinement has not converged after refine_steps={self.refine_steps} "
             f"round(s): its last step changed {names[free[j]]} by {step[j]:.3g}, "
             f"{in_se[j]:.2f} standard errors (refine_step_sizes_, refine_step_se_), so the "
             "estimate may still be a material part of a standard error from the maximum "
             "likelihood estimate (measured: up to 0.4 times the last step; docs/dlsa.md). "
             "Increase refine_steps (the rounds stop once converged).",
-            ConvergenceWarning, stacklevel=7,
+            ConvergenceWarning,
         )
         return True
 
@@ -656,7 +661,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                 "Local fits of row block(s) {blocks} did not converge in max_iter="
                 f"{self.max_iter} iterations (Firth fits of separated blocks can converge "
                 "slowly); increase max_iter.")),
-        }, stacklevel=6)
+        })
         self.block_diagnostics_ = report.frame()
 
     def _set_estimate(self, theta, cov, information, n_obs) -> None:
@@ -752,8 +757,11 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     split_every : int, default=8
         Fan-in of the tree reduction of block summaries.
     verbose : int, default=0
-        If positive, show a Dask progress bar for each data pass (log messages go
-        to the ``dask_glmdist`` logger at INFO level in any case).
+        If positive, show the fit's progress on stderr: one display that says which
+        round (of at most ``1 + refine_steps``) it is on and the last refinement step.
+        On a terminal it is one line rewritten in place; otherwise plain lines, at
+        most one a second, and a final line. Every round is logged to the
+        ``dask_glmdist`` logger at INFO level in any case.
 
     Attributes
     ----------
@@ -980,8 +988,11 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     split_every : int, default=8
         Fan-in of the tree reduction of block summaries.
     verbose : int, default=0
-        If positive, show a Dask progress bar for each data pass (log messages go
-        to the ``dask_glmdist`` logger at INFO level in any case).
+        If positive, show the fit's progress on stderr: one display that says which
+        round (of at most ``1 + refine_steps``) it is on and the last refinement step.
+        On a terminal it is one line rewritten in place; otherwise plain lines, at
+        most one a second, and a final line. Every round is logged to the
+        ``dask_glmdist`` logger at INFO level in any case.
 
     Attributes
     ----------

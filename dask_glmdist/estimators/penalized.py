@@ -20,10 +20,16 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .._progress import shows_progress
-from ..diagnostics import INFINITE, UNIDENTIFIED, ParamFlag, short_list
+from ..diagnostics import (
+    INFINITE,
+    UNIDENTIFIED,
+    ParamFlag,
+    SeparationWarning,
+    short_list,
+    warn,
+)
 from ..families import FAMILY_NAMES, Binomial, Family, get_family
 from ..inference import standard_errors
-from ..solvers.chunked_iwls import SeparationWarning
 from ..solvers.design_checks import redundant_columns, scale_problems
 from ..solvers.pqn import Penalty, PQNResult, data_sums, fit_pqn
 from ._base import (
@@ -72,13 +78,13 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         k = data.n_features + int(fi)
         pen = self._penalty(data.n_features)
         sums = data_sums(data, family, fit_intercept=fi, validate=True,
-                         split_every=self.split_every, progress=bool(self.verbose))
+                         split_every=self.split_every)
         redundant = check_design(sums, self._param_names(), fit_intercept=fi,
                                  alphas=[self.alpha], l1_ratio=self.l1_ratio,
                                  who=type(self).__name__)
         res = fit_pqn(data, family, pen, fit_intercept=fi, tol=self.tol,
                       max_iter=self.max_iter, sums=sums, theta0=self._warm_theta(k),
-                      split_every=self.split_every, progress=bool(self.verbose),
+                      split_every=self.split_every,
                       label=type(self).__name__)
         res.n_rounds += 1
         self.family_ = family
@@ -113,12 +119,12 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         if res.runaway is not None:
             self._report_separation(res.runaway, names)
         elif not res.converged:
-            warnings.warn(
+            warn(
                 f"{type(self).__name__} did not converge: {res.message}. The largest KKT "
                 f"violation is {res.kkt:.3g}. Increase max_iter or check the data (with "
                 "alpha=0, separated classes have no finite maximum likelihood estimate: "
                 "use max_abs_coef or alpha > 0).",
-                ConvergenceWarning, stacklevel=3,
+                ConvergenceWarning,
             )
 
     def _set_covariance(self, res: PQNResult, family, k: int) -> None:
@@ -151,14 +157,14 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         listed = short_list(f"{n} ({'+' if s > 0 else '-'}inf)" for n, s in gone.items())
         rest = ("the other estimates are their limits as those grow" if len(gone) < len(names)
                 else "no estimate is finite (complete separation)")
-        warnings.warn(
+        warn(
             f"{type(self).__name__}: the maximum likelihood estimate does not exist: the "
             f"objective keeps decreasing as the coefficients {listed} grow without bound "
             "(separated classes, or a group whose responses all sit at the edge of their "
             f"range). summary() shows them as +-inf without standard errors; {rest}. "
             "For finite estimates use max_abs_coef, alpha > 0, or "
             "BiasReducedGLM(method=\"mBR\").",
-            SeparationWarning, stacklevel=4,
+            SeparationWarning,
         )
 
     def _set_coef(self, theta) -> None:
@@ -213,7 +219,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     ``alpha=0`` (the estimate is not unique); with ``alpha > 0`` the fit goes on with
     a warning (a ridge part makes the solution unique; the lasso's may not be).
     Under separation the unpenalised estimate of some coefficients is infinite: the
-    fit names them in a :class:`~dask_glmdist.solvers.chunked_iwls.SeparationWarning`
+    fit names them in a :class:`~dask_glmdist.SeparationWarning`
     and ``summary()`` shows them as +-inf without a standard error.
 
     Parameters
@@ -251,8 +257,12 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     split_every : int, default=8
         Fan-in of the tree reduction.
     verbose : int, default=0
-        If positive, show a Dask progress bar for every round (iterations are logged
-        to the ``dask_glmdist`` logger at INFO level in any case).
+        If positive, show the fit's progress on stderr: one display that says which
+        iteration (of at most ``max_iter``) and round it is on, with the objective and
+        the KKT violation.
+        On a terminal it is one line rewritten in place; otherwise plain lines, at
+        most one a second, and a final line. Every round is logged to the
+        ``dask_glmdist`` logger at INFO level in any case.
 
     Attributes
     ----------
@@ -491,7 +501,7 @@ def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who) -> list:
                     "Remove the redundant columns, or add a ridge part (l1_ratio < 1).")
         if len(collinear) < len(redundant):
             msg += " Constant and all-zero columns get coefficient 0."
-    warnings.warn(msg, UserWarning, stacklevel=3)
+    warn(msg, UserWarning)
     return redundant
 
 
@@ -530,7 +540,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
     ``alpha=0`` (the estimate is not unique); with ``alpha > 0`` the fit goes on with
     a warning (a ridge part makes the solution unique; the lasso's may not be).
     Under separation the unpenalised estimate of some coefficients is infinite: the
-    fit names them in a :class:`~dask_glmdist.solvers.chunked_iwls.SeparationWarning`
+    fit names them in a :class:`~dask_glmdist.SeparationWarning`
     and ``summary()`` shows them as +-inf without a standard error.
 
     Parameters
@@ -564,8 +574,12 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
     split_every : int, default=8
         Fan-in of the tree reduction.
     verbose : int, default=0
-        If positive, show a Dask progress bar for every round (iterations are logged
-        to the ``dask_glmdist`` logger at INFO level in any case).
+        If positive, show the fit's progress on stderr: one display that says which
+        iteration (of at most ``max_iter``) and round it is on, with the objective and
+        the KKT violation.
+        On a terminal it is one line rewritten in place; otherwise plain lines, at
+        most one a second, and a final line. Every round is logged to the
+        ``dask_glmdist`` logger at INFO level in any case.
 
     Attributes
     ----------

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -35,7 +34,7 @@ from .._blocks import (
     raise_for_problems,
 )
 from .._progress import report, shows_progress
-from ..diagnostics import short_list
+from ..diagnostics import short_list, warn
 from ..families import FAMILY_NAMES, Family
 from ..solvers.pqn import (
     DataSums,
@@ -152,7 +151,7 @@ def effective_df(theta, information, pen: Penalty, S, fit_intercept) -> float:
 
 def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
                    fit_intercept, tol, max_iter, sums: DataSums | None = None,
-                   split_every=8, progress=False, label="path", keep_states=False,
+                   split_every=8, label="path", keep_states=False,
                    stop_at=None) -> GLMPath:
     """Fit every alpha in turn (decreasing), each warm-started from the last solution.
 
@@ -161,7 +160,7 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
     rounds_before = 0
     if sums is None:
         sums = data_sums(data, family, fit_intercept=fit_intercept, validate=True,
-                         split_every=split_every, progress=progress)
+                         split_every=split_every)
         rounds_before = 1
     p = data.n_features
     out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
@@ -173,7 +172,7 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         report(alpha=(i + 1, len(alphas), float(alpha)))
         res: PQNResult = fit_pqn(data, family, pen, fit_intercept=fit_intercept, tol=tol,
                                  max_iter=max_iter, sums=sums, warm=warm,
-                                 split_every=split_every, progress=progress,
+                                 split_every=split_every,
                                  label=f"{label} alpha[{i}]")
         warm = res.state
         out["theta"].append(res.theta)
@@ -218,11 +217,11 @@ def warn_unconverged(paths: dict, who: str) -> None:
     where = short_list([(f"{lab}: " if lab else "") + "alphas "
                         + short_list([f"{a:.3g}" for a in paths[lab].alphas[i]], limit=4)
                         for lab, i in bad.items()], limit=4)
-    warnings.warn(
+    warn(
         f"{who}: the fits at {sum(i.size for i in bad.values())} alpha(s) did not converge "
         f"{where}; at alpha {first.alphas[idx[0]]:.3g}: {first.messages[idx[0]]}. "
         "Increase max_iter, or check the data.",
-        ConvergenceWarning, stacklevel=3,
+        ConvergenceWarning,
     )
 
 
@@ -309,7 +308,7 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     if y_mem is not None:
         check_in_memory(fam, y_mem, sample_weight)
     sums = data_sums(data, fam, fit_intercept=fit_intercept, validate=True,
-                     split_every=split_every, progress=bool(verbose))
+                     split_every=split_every)
     if alphas is None:
         alphas = alpha_grid(sums, fam, fit_intercept, l1_ratio, int(n_alphas), float(eps))
     else:
@@ -318,7 +317,7 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
                  l1_ratio=l1_ratio, who="penalized_glm_path")
     path = path_on_blocks(data, fam, alphas, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
                           fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, sums=sums,
-                          split_every=split_every, progress=bool(verbose))
+                          split_every=split_every)
     path.n_rounds[0] += 1
     warn_unconverged({"": path}, "penalized_glm_path")
     return path
@@ -538,8 +537,7 @@ class PenalizedGLMCV(PenalizedGLM):
             check_in_memory(family, y_mem, sample_weight)
         self.family_ = family
         kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
-                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every,
-                  progress=bool(self.verbose))
+                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every)
         if cv:
             if data.n_blocks < self.cv:
                 raise ValueError(
@@ -549,8 +547,7 @@ class PenalizedGLMCV(PenalizedGLM):
                 )
             fold_of = np.arange(data.n_blocks) % self.cv
             s = map_reduce(fold_sums_block, data, family=family, fit_intercept=fi,
-                           fold_of=fold_of, split_every=self.split_every, label="cv sums",
-                           progress=bool(self.verbose))
+                           fold_of=fold_of, split_every=self.split_every, label="cv sums")
             if s.get("problems"):
                 raise_for_problems(s["problems"], problem_blocks(s.get("blocks", [])))
             folds = [_fold_sums(s, f) for f in range(self.cv)]
@@ -560,7 +557,7 @@ class PenalizedGLMCV(PenalizedGLM):
             rounds = 1
         else:
             total = data_sums(data, family, fit_intercept=fi, validate=True,
-                              split_every=self.split_every, progress=bool(self.verbose))
+                              split_every=self.split_every)
             rounds = 1
         alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps)
                   if self.alphas is None else _check_alphas(self.alphas))
@@ -611,8 +608,7 @@ class PenalizedGLMCV(PenalizedGLM):
         report(fold=None, alpha=None)
         h = map_reduce(heldout_block, data, thetas, family=family,
                        fit_intercept=self.fit_intercept, fold_of=fold_of,
-                       split_every=self.split_every, label="cv held-out deviance",
-                       progress=bool(self.verbose))
+                       split_every=self.split_every, label="cv held-out deviance")
         rounds += 1
         dev = np.stack([h["deviance"][f] for f in range(self.cv)])
         weights = np.array([folds[f].weight for f in range(self.cv)])

@@ -80,7 +80,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,6 +89,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._array import get_namespace, to_host
 from .._blocks import BlockedData, check_block, map_reduce, sum_summaries
 from .._progress import report
+from ..diagnostics import SeparationWarning, warn
 from ..linalg import (
     gram_inverse_from_r,
     gram_solve_from_r,
@@ -119,10 +119,6 @@ METHODS = ("ML", "mBR", "mJPL")
 TILE_ROWS = 1024  # fewest rows per QR tile (see tile_rows)
 BOUNDARY = 1e-8  # during ML iterations: a fitted mean this close to the value y takes
 FINAL_BOUNDARY = 10 * np.finfo(np.float64).eps  # at the estimate: R's glm "numerically 0 or 1"
-
-
-class SeparationWarning(UserWarning):
-    """The maximum likelihood estimate has infinite components (separated data)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -556,8 +552,8 @@ LEVERAGE = 0.25  # rows with larger hat values correct the iteration matrix
 class _Passes:
     """The data passes of one fit, and how many were made."""
 
-    def __init__(self, data, family, fit_intercept, method, power, split_every, progress):
-        self.data, self.split_every, self.progress = data, split_every, progress
+    def __init__(self, data, family, fit_intercept, method, power, split_every):
+        self.data, self.split_every = data, split_every
         self.base = dict(family=family, fit_intercept=fit_intercept, method=method,
                          power=power)
         self.count = 0
@@ -566,7 +562,7 @@ class _Passes:
         self.count += 1
         return map_reduce(
             iwls_block, self.data, PassSpec(**self.base, **kw), combine=combine_iwls,
-            split_every=self.split_every, label=label, progress=self.progress,
+            split_every=self.split_every, label=label,
         )
 
 
@@ -820,7 +816,6 @@ def fit_chunked_iwls(
     start: np.ndarray | None = None,
     param_names: list[str] | None = None,
     split_every: int = 8,
-    progress: bool = False,
 ) -> IWLSResult:
     """Fit a GLM by ML, mBR or mJPL with IWLS over the row blocks of ``data``.
 
@@ -841,7 +836,7 @@ def fit_chunked_iwls(
     weighted = data.sample_weight is not None
     pass_sums = estimate_phi and dispersion == "auto" and weighted and family.name == "gamma"
     start_time = time.perf_counter()
-    run = _Passes(data, family, fit_intercept, method, power, split_every, progress)
+    run = _Passes(data, family, fit_intercept, method, power, split_every)
 
     # ---- iteration 0: the start (mustart, or the user's coefficients) -----------------
     beta = None if start is None else np.asarray(start, dtype=np.float64)
@@ -1003,7 +998,7 @@ def _raise_block_problems(s: dict, user_start: bool) -> None:
 def _warn(method, family, converged, separated, boundary, max_iter, growing):
     if separated or (method == "ML" and boundary > 0 and not converged):
         which = f" of {growing[:10]}" if growing else ""
-        warnings.warn(
+        warn(
             "The maximum likelihood estimate appears to be infinite: over the last "
             "iterations the estimates and their standard errors kept growing while "
             f"{boundary} fitted mean(s) reached the boundary of the {family.name} range "
@@ -1011,21 +1006,18 @@ def _warn(method, family, converged, separated, boundary, max_iter, growing):
             f"standard errors{which} are artefacts of stopping. Use method='mBR' or "
             "method='mJPL', whose estimates are always finite.",
             SeparationWarning,
-            stacklevel=5,
         )
     elif not converged:
-        warnings.warn(
+        warn(
             f"IWLS ({method}) did not converge in max_iter={max_iter} iterations; "
             "increase max_iter or loosen tol.",
             ConvergenceWarning,
-            stacklevel=5,
         )
     elif method == "ML" and boundary > 0:
         what = "probabilities 0 or 1" if family.name == "binomial" else "means 0"
-        warnings.warn(
+        warn(
             f"{boundary} fitted {what} occurred (numerically, as R's glm reports them); "
             "the estimate converged, but check for near-separation.",
             UserWarning,
-            stacklevel=5,
         )
 

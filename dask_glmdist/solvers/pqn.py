@@ -332,12 +332,10 @@ class DataSums:
     n_pos: int
 
 
-def data_sums(data: BlockedData, family, *, fit_intercept, validate, split_every=8,
-              progress=False) -> DataSums:
+def data_sums(data: BlockedData, family, *, fit_intercept, validate, split_every=8) -> DataSums:
     """The sums round (also the validation pass for dask input)."""
     s = map_reduce(sums_block, data, family=family, fit_intercept=fit_intercept,
-                   validate=validate, split_every=split_every, label="pqn sums",
-                   progress=progress)
+                   validate=validate, split_every=split_every, label="pqn sums")
     problems = s.get("problems", {})
     if problems:
         raise_for_problems(problems, problem_blocks(s.get("blocks", [])))
@@ -428,7 +426,7 @@ def _quadratic_min(H, b, pen: Penalty, x0, cd_tol):
 
 def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol: float,
             max_iter: int, sums: DataSums | None = None, warm: SmoothState | None = None,
-            theta0=None, split_every: int = 8, progress: bool = False,
+            theta0=None, split_every: int = 8,
             label: str = "PQN") -> PQNResult:
     """Minimise the penalised objective (module docstring) over the blocks of ``data``.
 
@@ -452,7 +450,7 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
     rounds = 0
     if sums is None:
         sums = data_sums(data, family, fit_intercept=fit_intercept,
-                         validate=True, split_every=split_every, progress=progress)
+                         validate=True, split_every=split_every)
         rounds += 1
     scale = column_scales(sums.gram, sums.weight, fit_intercept)
     pen_s = pen.scaled(scale)
@@ -466,7 +464,7 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
         r = map_reduce(ladder_block, data, theta_s / scale,
                        None if direction_s is None else direction_s / scale, steps,
                        family=family, fit_intercept=fit_intercept, split_every=split_every,
-                       label=f"{label} round {rounds_box[0]}", progress=progress)
+                       label=f"{label} round {rounds_box[0]}")
         r["score"] = r["score"] / scale[:, None]
         r["information"] = r["information"] / np.outer(scale, scale)
         return r
@@ -483,14 +481,14 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
             state = state.scaled(scale)
         else:
             theta = _start_theta(data, family, pen, fit_intercept, sums, theta0,
-                                 split_every, progress)
+                                 split_every)
             rounds_box[0] += 1 if theta0 is None else 0
             state = _evaluate_start(run, theta * scale, family)
     res = _iterate(run, state, pen_s, sums.weight, tol=tol, max_iter=max_iter,
                    include_start=include_start, label=label)
     if res.drift is not None:
         rounds_box[0] += _probe(data, family, fit_intercept, res, pen_s, scale, sums,
-                                split_every, progress, label)
+                                split_every, label)
     res.theta = res.theta / scale
     res.state = res.state.scaled(1.0 / scale)
     res.n_obs, res.n_pos, res.n_rounds = sums.n_obs, sums.n_pos, rounds_box[0]
@@ -664,7 +662,7 @@ def drift_direction(drift, pen: Penalty) -> np.ndarray | None:
 
 
 def _probe(data, family, fit_intercept, res: PQNResult, pen_s: Penalty, scale, sums,
-           split_every, progress, label) -> int:
+           split_every, label) -> int:
     """Settle a suspicious stop (recession.py); returns the rounds it took (0 or 1).
 
     When the drift is a recession direction, ``res`` becomes a SEPARATION result with
@@ -675,7 +673,7 @@ def _probe(data, family, fit_intercept, res: PQNResult, pen_s: Penalty, scale, s
         return 0
     r = map_reduce(recession_block, data, res.theta / scale, u / scale, PROBE_STEPS,
                    family=family, fit_intercept=fit_intercept, split_every=split_every,
-                   label=f"{label} separation check", progress=progress)
+                   label=f"{label} separation check")
     free = (pen_s.l1 == 0) & (pen_s.l2 == 0) & ~np.isfinite(pen_s.bound)
     runaway = runaway_parameters(r, sums.gram, u, res.theta, free, fit_intercept)
     logger.info("%s: the drift %s a recession direction", label,
@@ -685,12 +683,12 @@ def _probe(data, family, fit_intercept, res: PQNResult, pen_s: Penalty, scale, s
     return 1
 
 
-def _start_theta(data, family, pen, fit_intercept, sums, theta0, split_every, progress):
+def _start_theta(data, family, pen, fit_intercept, sums, theta0, split_every):
     """theta0 if given, else one IRLS step from R's mustart (penalised, in the box)."""
     if theta0 is not None:
         return np.clip(np.asarray(theta0, dtype=np.float64), -pen.bound, pen.bound)
     s = map_reduce(irls_start_block, data, family=family, fit_intercept=fit_intercept,
-                   split_every=split_every, label="PQN start", progress=progress)
+                   split_every=split_every, label="PQN start")
     S = sums.weight
     H = s["information"] / S
     H[np.diag_indices_from(H)] += pen.l2 + 1e-10 * max(float(np.mean(np.diag(H))), 1e-300)
