@@ -29,6 +29,16 @@ __all__ = [
     "INFINITE", "UNIDENTIFIED", "UNRELIABLE",
 ]
 
+# block problems (the ``problem`` column of ``block_diagnostics_``)
+EMPTY = "empty"                      # no rows: skipped
+ZERO_WEIGHT = "zero_weight"          # every sample weight is 0: skipped
+SEPARATED = "separated"              # the block's local MLE does not exist
+CONSTANT_COLUMNS = "constant_columns"  # columns constant (no information) within the block
+COLLINEAR = "collinear"              # the block's local design is rank deficient
+NOT_CONVERGED = "not_converged"      # the block's local fit ran out of iterations
+LEFT_OUT = "left_out"                # the block was left out of the estimate (too small)
+
+# parameter flags (ParamFlag.kind)
 INFINITE = "infinite"
 UNIDENTIFIED = "unidentified"
 UNRELIABLE = "unreliable"

@@ -30,7 +30,12 @@ from ..diagnostics import (
 )
 from ..families import FAMILY_NAMES, Binomial, Family, get_family
 from ..inference import standard_errors
-from ..solvers.design_checks import redundant_columns, scale_problems
+from ..solvers.design_checks import (
+    check_identified,
+    describe_redundant,
+    redundant_columns,
+    scale_problems,
+)
 from ..solvers.pqn import Penalty, PQNResult, data_sums, fit_pqn
 from ._base import (
     BinaryClassifierMixin,
@@ -471,19 +476,12 @@ def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who) -> list:
     redundant = redundant_columns(sums.gram, fit_intercept)
     if not redundant:
         return []
-    listed = "; ".join(r.describe(names) for r in redundant[:5])
-    if len(redundant) > 5:
-        every = short_list(names[r.index] for r in redundant)
-        listed += f"; ... ({len(redundant)} columns in all: {every})"
-    alpha_min = float(np.min(alphas))
-    if alpha_min == 0:
-        few = (f" (only {sums.n_pos} rows with positive weight for {len(names)} parameters)"
-               if sums.n_pos < len(names) else "")
-        raise ValueError(
-            f"{who}: the design is rank deficient over the rows with positive weight{few}: "
-            f"{listed}. The unpenalised (alpha=0) estimate is not unique. Remove the "
-            "redundant columns, or fit with a ridge part (alpha > 0, l1_ratio < 1)."
-        )
+    if float(np.min(alphas)) == 0:
+        check_identified(sums.gram, names, fit_intercept, who, n_pos=sums.n_pos,
+                         remedy="The unpenalised (alpha=0) estimate is not unique. Remove "
+                         "the redundant columns, or fit with a ridge part (alpha > 0, "
+                         "l1_ratio < 1).")
+    listed = describe_redundant(redundant, names)
     msg = f"{who}: the data do not identify some parameters: {listed}."
     if l1_ratio < 1:
         msg += (" The ridge part of the penalty makes the solution unique (it shares an "

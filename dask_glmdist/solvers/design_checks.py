@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 
-__all__ = ["Redundancy", "redundant_columns", "column_scales", "scale_problems",
-           "CONSTANT_TOL", "COLLINEAR_TOL", "SAFE_SCALE"]
+__all__ = ["Redundancy", "redundant_columns", "describe_redundant", "check_identified",
+           "column_scales", "scale_problems", "CONSTANT_TOL", "COLLINEAR_TOL", "SAFE_SCALE"]
 
 CONSTANT_TOL = 1e-12   # centred / uncentred sum of squares: the column is constant
 COLLINEAR_TOL = 1e-10  # squared relative residual on the earlier (centred) columns
@@ -135,6 +135,39 @@ def redundant_columns(gram: np.ndarray, fit_intercept: bool, *,
         L[m, m] = np.sqrt(resid)
         kept.append(j)
     return out
+
+
+def describe_redundant(redundant: list[Redundancy], names) -> str:
+    """``x3 (a linear combination of ['x0']); x5 (constant: ...)``: the first five."""
+    from ..diagnostics import short_list
+
+    listed = "; ".join(r.describe(names) for r in redundant[:5])
+    if len(redundant) > 5:
+        every = short_list(names[r.index] for r in redundant)
+        listed += f"; ... ({len(redundant)} columns in all: {every})"
+    return listed
+
+
+def check_identified(gram: np.ndarray, names, fit_intercept: bool, who: str, *,
+                     n_pos: int | None = None,
+                     remedy: str = "The estimate is not unique. Remove the redundant columns.",
+                     ) -> None:
+    """Raise one ``ValueError`` naming every parameter the design does not identify.
+
+    The one rank check of the package (R's ``lm`` rule on the Gram, see
+    :func:`redundant_columns`) and its one message; ``gram`` has the intercept border
+    first, ``names`` are the parameters in ``[intercept, *coef]`` order when an
+    intercept is fitted, ``n_pos`` the number of rows with positive weight.
+    """
+    redundant = redundant_columns(gram, fit_intercept)
+    if not redundant:
+        return
+    few = (f" (only {n_pos} rows with positive weight for {len(names)} parameters)"
+           if n_pos is not None and n_pos < len(names) else "")
+    raise ValueError(
+        f"{who}: the design is rank deficient over the rows with positive weight{few}: "
+        f"{describe_redundant(redundant, names)}. {remedy}"
+    )
 
 
 def _forward(L, b):
