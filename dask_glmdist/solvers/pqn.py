@@ -512,69 +512,120 @@ def _iterate(run, state: SmoothState, pen: Penalty, S: float, *, tol, max_iter,
     """The PQN iterations from ``state`` (all in standardised coordinates).
 
     ``include_start``: the start's objective is not known yet; the first ladder
-    evaluates it too (its step 0).
+    evaluates it too (its step 0). Every iteration is one ladder round: a line search
+    along the proximal Newton direction, then the stopping tests, then the next
+    direction (the steps of :class:`_Iteration`).
     """
-    theta = state.theta
-    F = state.deviance / (2.0 * S) + pen.value(theta) if not include_start else np.nan
-    info = state.information
-    grad = -state.score / S + pen.l2 * theta
-    ridge = RIDGE_START
-    cd_tol = min(1e-10, tol * 1e-3)
-    path = [] if include_start else [F]
-    step_sizes: list = []
-    converged = False
-    message = ""
-    ladder = LONG_LADDER
-    n_iter = 0
-    flat = stall = 0
-    recent = [theta]          # the last accepted iterates (for the drift at a stop)
-    moves: list = []
-    drift = None
-    kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
-    z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
-    s0 = 1.0
-    while n_iter < max_iter:
-        if dec > -1e-300:
-            if include_start:  # the start is the solution: evaluate its objective
-                r = run(theta, None, np.zeros(1))
-                F = float(r["deviance"][0]) / (2.0 * S) + pen.value(theta)
-                path.append(F)
-                state = SmoothState(theta, float(r["deviance"][0]), float(r["pearson"][0]),
-                                    r["score"][:, 0], r["information"])
-            converged = kkt <= tol
-            message = "" if converged else (
-                f"the proximal Newton step is zero but the largest KKT violation is "
-                f"{kkt:.3g} > tol")
+    it = _Iteration(run, state, pen, S, tol=tol, include_start=include_start, label=label)
+    while it.n_iter < max_iter:
+        if it.at_solution():
             break
-        n_iter += 1
-        d = theta - z
-        steps = s0 * 0.5 ** np.arange(ladder)
-        if include_start:
-            steps = np.concatenate([steps, [0.0]])
-        r = run(theta, d, steps)
-        ok = (r["invalid"] == 0) & np.isfinite(r["deviance"])
-        cand = theta[None, :] - steps[:, None] * d[None, :]
-        Fs = np.where(ok, r["deviance"], np.inf) / (2.0 * S) + pen.values(cand)
-        if include_start:
-            F = float(Fs[-1])
-            path.append(F)
-            Fs, steps = Fs[:-1], steps[:-1]
-            include_start = False
-        slack = 1e-14 * max(abs(F), 1.0)
-        good = np.flatnonzero(Fs <= F + ARMIJO * steps * dec + slack)
-        if good.size == 0:
-            s0 = steps[-1] * 0.5
-            ladder = LONG_LADDER
-            ridge = min(ridge * 10.0, 1e6)
-            # no decrease along the direction: either a numerical floor (stop once the
-            # KKT conditions hold to sqrt(tol)) or, after 40 halvings, a failure
-            if s0 < MIN_STEP or (s0 < STALL_STEP and kkt <= np.sqrt(tol)):
-                converged = kkt <= np.sqrt(tol)
-                message = STALLED
-                drift = theta - recent[0]
+        it.n_iter += 1
+        found = it.line_search()
+        if found is None:
+            if it.search_failed():
                 break
             continue
-        i = int(good[0])
+        change, moved = it.accept(*found)
+        if it.stops(change, moved):
+            break
+        it.next_direction()
+    return it.result(max_iter)
+
+
+class _Iteration:
+    """The state of the PQN iterations and their named steps (see :func:`_iterate`)."""
+
+    def __init__(self, run, state: SmoothState, pen: Penalty, S: float, *, tol,
+                 include_start, label):
+        self.run, self.pen, self.S, self.tol, self.label = run, pen, S, tol, label
+        self.state = state
+        self.theta = state.theta
+        self.include_start = include_start
+        self.F = (state.deviance / (2.0 * S) + pen.value(self.theta) if not include_start
+                  else np.nan)
+        self.info = state.information
+        self.grad = -state.score / S + pen.l2 * self.theta
+        self.ridge = RIDGE_START
+        self.cd_tol = min(1e-10, tol * 1e-3)
+        self.path = [] if include_start else [self.F]
+        self.step_sizes: list = []
+        self.converged = False
+        self.message = ""
+        self.ladder = LONG_LADDER
+        self.n_iter = 0
+        self.flat = self.stall = 0
+        self.recent = [self.theta]   # the last accepted iterates (for the drift at a stop)
+        self.moves: list = []
+        self.drift = None
+        self.kkt = float(np.max(pen.kkt_violation(self.theta, self.grad), initial=0.0))
+        self.s0 = 1.0
+        self.next_direction()
+
+    def next_direction(self) -> None:
+        """The proximal Newton point ``z`` and decrement at the current iterate."""
+        self.z, self.dec = solve_direction(self.theta, self.grad, self.info, self.S,
+                                           self.pen, self.ridge, self.cd_tol)
+
+    def at_solution(self) -> bool:
+        """A zero proximal Newton step: stop (evaluating the start when it is unknown)."""
+        if self.dec <= -1e-300:
+            return False
+        if self.include_start:  # the start is the solution: evaluate its objective
+            r = self.run(self.theta, None, np.zeros(1))
+            self.F = float(r["deviance"][0]) / (2.0 * self.S) + self.pen.value(self.theta)
+            self.path.append(self.F)
+            self.state = SmoothState(self.theta, float(r["deviance"][0]),
+                                     float(r["pearson"][0]), r["score"][:, 0],
+                                     r["information"])
+        self.converged = self.kkt <= self.tol
+        self.message = "" if self.converged else (
+            f"the proximal Newton step is zero but the largest KKT violation is "
+            f"{self.kkt:.3g} > tol")
+        return True
+
+    def line_search(self):
+        """One ladder round along ``d = theta - z``; the first step meeting Armijo's
+        condition as ``(r, i, steps, cand, Fs)``, or None when none does."""
+        d = self.theta - self.z
+        steps = self.s0 * 0.5 ** np.arange(self.ladder)
+        if self.include_start:
+            steps = np.concatenate([steps, [0.0]])
+        r = self.run(self.theta, d, steps)
+        ok = (r["invalid"] == 0) & np.isfinite(r["deviance"])
+        cand = self.theta[None, :] - steps[:, None] * d[None, :]
+        Fs = np.where(ok, r["deviance"], np.inf) / (2.0 * self.S) + self.pen.values(cand)
+        if self.include_start:
+            self.F = float(Fs[-1])
+            self.path.append(self.F)
+            Fs, steps = Fs[:-1], steps[:-1]
+            self.include_start = False
+        self.steps = steps
+        slack = 1e-14 * max(abs(self.F), 1.0)
+        good = np.flatnonzero(Fs <= self.F + ARMIJO * steps * self.dec + slack)
+        if good.size == 0:
+            return None
+        return r, int(good[0]), steps, cand, Fs
+
+    def search_failed(self) -> bool:
+        """No step decreased F: shorten the ladder and stiffen the scaling; True to stop.
+
+        Either a numerical floor (stop once the KKT conditions hold to sqrt(tol)) or,
+        after 40 halvings, a failure.
+        """
+        self.s0 = self.steps[-1] * 0.5
+        self.ladder = LONG_LADDER
+        self.ridge = min(self.ridge * 10.0, 1e6)
+        if self.s0 < MIN_STEP or (self.s0 < STALL_STEP and self.kkt <= np.sqrt(self.tol)):
+            self.converged = self.kkt <= np.sqrt(self.tol)
+            self.message = STALLED
+            self.drift = self.theta - self.recent[0]
+            return True
+        return False
+
+    def accept(self, r, i, steps, cand, Fs):
+        """Move to the accepted step ``i``; returns the relative change of F and the
+        largest change of a parameter."""
         s = float(steps[i])
         theta_new = cand[i]
         F_new = float(Fs[i])
@@ -583,65 +634,74 @@ def _iterate(run, state: SmoothState, pen: Penalty, S: float, *, tol, max_iter,
         # taken. A shorter accepted step means the first one overshot, and the
         # information out there can be useless (a Poisson mean of e^100): keep the last.
         if i == 0 and np.all(np.isfinite(r["information"])) and r["invalid"][0] == 0:
-            info = r["information"]
-        state = SmoothState(theta_new, float(r["deviance"][i]), float(r["pearson"][i]),
-                            score, info)
-        grad = -score / S + pen.l2 * theta_new
-        kkt = float(np.max(pen.kkt_violation(theta_new, grad), initial=0.0))
-        change = abs(F - F_new) / max(abs(F), abs(F_new), 1.0)
-        moved = float(np.max(np.abs(theta_new - theta), initial=0.0))
-        theta, F = theta_new, F_new
-        recent = (recent + [theta])[-(FLAT_ITERATIONS + 1):]
-        moves.append(moved)
-        path.append(F)
-        step_sizes.append(s)
-        logger.info("%s iteration %d: objective %.15g, KKT %.3g, step %.3g", label, n_iter,
-                    F, kkt, s)
-        report(iteration=n_iter, objective=F, KKT=kkt)
-        full = i == 0 and s0 == 1.0
-        ridge = ridge * 0.1 if full else min(ridge * 10.0, 1e6)
-        if ridge < RIDGE_FLOOR:
-            ridge = 0.0
-        ladder = SHORT_LADDER if full else LONG_LADDER
-        s0 = 1.0
-        size = 1.0 + float(np.max(np.abs(theta), initial=0.0))
-        if change <= tol and kkt <= tol:
+            self.info = r["information"]
+        self.state = SmoothState(theta_new, float(r["deviance"][i]), float(r["pearson"][i]),
+                                 score, self.info)
+        self.grad = -score / self.S + self.pen.l2 * theta_new
+        self.kkt = float(np.max(self.pen.kkt_violation(theta_new, self.grad), initial=0.0))
+        change = abs(self.F - F_new) / max(abs(self.F), abs(F_new), 1.0)
+        moved = float(np.max(np.abs(theta_new - self.theta), initial=0.0))
+        self.theta, self.F = theta_new, F_new
+        self.recent = (self.recent + [self.theta])[-(FLAT_ITERATIONS + 1):]
+        self.moves.append(moved)
+        self.path.append(self.F)
+        self.step_sizes.append(s)
+        logger.info("%s iteration %d: objective %.15g, KKT %.3g, step %.3g", self.label,
+                    self.n_iter, self.F, self.kkt, s)
+        report(iteration=self.n_iter, objective=self.F, KKT=self.kkt)
+        full = i == 0 and self.s0 == 1.0
+        self.ridge = self.ridge * 0.1 if full else min(self.ridge * 10.0, 1e6)
+        if self.ridge < RIDGE_FLOOR:
+            self.ridge = 0.0
+        self.ladder = SHORT_LADDER if full else LONG_LADDER
+        self.s0 = 1.0
+        return change, moved
+
+    def stops(self, change, moved) -> bool:
+        """The stopping tests after an accepted step."""
+        tol = self.tol
+        size = 1.0 + float(np.max(np.abs(self.theta), initial=0.0))
+        if change <= tol and self.kkt <= tol:
             # At a solution the Newton steps shrink fast (quadratically, or linearly
             # for non-canonical links) and the last one is small. Steps that do not
             # shrink while the objective has stopped changing are the signature of a
             # direction along which the coefficients run off to infinity (separation);
             # the caller settles it in one round (recession.py).
+            moves = self.moves
             shrinking = len(moves) < 2 or moved <= SHRINK * moves[-2]
             if moved <= FLAT_STEP * size and (shrinking or moved <= 1e-10 * size):
-                converged = True
-                break
-            flat += 1
-            if flat >= FLAT_ITERATIONS:
-                converged = True   # unless the probe finds a recession direction
-                drift = theta - recent[0]
-                break
+                self.converged = True
+                return True
+            self.flat += 1
+            if self.flat >= FLAT_ITERATIONS:
+                self.converged = True   # unless the probe finds a recession direction
+                self.drift = self.theta - self.recent[0]
+                return True
         elif change <= 1e-14 and moved <= FLAT_STEP * size:
             # the objective no longer moves but the KKT test is not met: rounding, or
             # means clipped at the edge of their range, whose deviance is flat
-            flat = 0
-            stall += 1
-            if stall >= 3:
-                converged = kkt <= np.sqrt(tol)
-                message = STALLED
-                drift = theta - recent[0]
-                break
+            self.flat = 0
+            self.stall += 1
+            if self.stall >= 3:
+                self.converged = self.kkt <= np.sqrt(tol)
+                self.message = STALLED
+                self.drift = self.theta - self.recent[0]
+                return True
         else:
-            flat = stall = 0
-        z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
-    if not converged and not message:
-        message = f"the iteration limit max_iter={max_iter} was reached"
-    if message:
-        logger.info("%s stopped after %d iterations: %s (KKT %.3g)", label, n_iter, message,
-                    kkt)
-    return PQNResult(theta=theta, objective=F, state=state, weight_sum=S, n_obs=-1,
-                     n_pos=-1, n_iter=n_iter, n_rounds=0, converged=converged, kkt=kkt,
-                     objective_path=path, step_sizes=step_sizes, message=message,
-                     drift=drift)
+            self.flat = self.stall = 0
+        return False
+
+    def result(self, max_iter) -> PQNResult:
+        if not self.converged and not self.message:
+            self.message = f"the iteration limit max_iter={max_iter} was reached"
+        if self.message:
+            logger.info("%s stopped after %d iterations: %s (KKT %.3g)", self.label,
+                        self.n_iter, self.message, self.kkt)
+        return PQNResult(theta=self.theta, objective=self.F, state=self.state,
+                         weight_sum=self.S, n_obs=-1, n_pos=-1, n_iter=self.n_iter,
+                         n_rounds=0, converged=self.converged, kkt=self.kkt,
+                         objective_path=self.path, step_sizes=self.step_sizes,
+                         message=self.message, drift=self.drift)
 
 
 def drift_direction(drift, pen: Penalty) -> np.ndarray | None:
