@@ -77,6 +77,22 @@ def test_penalised_fit_in_other_units_is_the_transformed_penalty(data, family, l
     np.testing.assert_allclose(model.params_ * [1, 1, 1, factor], ref.theta, atol=1e-7)
 
 
+@pytest.mark.parametrize("family", ["binomial", "poisson"])
+def test_kkt_violation_is_per_standardised_coefficient_in_every_estimator(data, family):
+    """PenalizedGLMCV reported the KKT violation in original units (x 1000 for a
+    column in other units), PenalizedGLM per standardised coefficient."""
+    X, y = data["X"].copy(), data[family]
+    X[:, 1] *= 1000.0
+    alpha = 0.01
+    single = PenalizedGLM(family, alpha=alpha, l1_ratio=0.5, n_partitions=5).fit(X, y)
+    cv = PenalizedGLMCV(family, alphas=[alpha], l1_ratio=0.5, cv=5).fit(X, y)
+    np.testing.assert_allclose(cv.params_, single.params_, rtol=1e-12)
+    assert cv.kkt_violation_ == pytest.approx(single.kkt_violation_, rel=1e-9)
+    path = penalized_glm_path(X, y, family=family, alphas=[alpha], l1_ratio=0.5,
+                              n_partitions=5)
+    assert path.kkt[0] == pytest.approx(single.kkt_violation_, rel=1e-9)
+
+
 def test_column_scale_beyond_float64_is_refused_by_name(data):
     X, y = data["X"], data["binomial"]
     for factor, rms in [(1e150, r"\S+e\+149"), (1e-150, r"\S+e-15[01]")]:

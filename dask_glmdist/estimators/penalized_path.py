@@ -72,6 +72,9 @@ class GLMPath:
         Iterations and rounds over the data for each alpha (the first pass of sums is
         counted once, with the first alpha).
     converged : ndarray of bool, shape (n_alphas,)
+    kkt : ndarray of shape (n_alphas,)
+        Largest KKT violation at each solution, per standardised coefficient (as
+        ``PenalizedGLM.kkt_violation_``).
     n_obs : int
     weight_sum : float
     n_pos : int
@@ -105,6 +108,7 @@ class GLMPath:
     n_iter: np.ndarray
     n_rounds: np.ndarray
     converged: np.ndarray
+    kkt: np.ndarray
     n_obs: int
     weight_sum: float
     n_pos: int
@@ -164,7 +168,7 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         rounds_before = 1
     p = data.n_features
     out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
-                                  "n_iter", "n_rounds", "converged", "state",
+                                  "n_iter", "n_rounds", "converged", "kkt", "state",
                                   "message")}
     warm = None
     for i, alpha in enumerate(alphas):
@@ -184,6 +188,7 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         out["n_iter"].append(res.n_iter)
         out["n_rounds"].append(res.n_rounds + (rounds_before if i == 0 else 0))
         out["converged"].append(res.converged)
+        out["kkt"].append(res.kkt)
         out["state"].append(res.state)
         out["message"].append("" if res.converged else res.message)
         if stop_at is not None and i >= stop_at:
@@ -197,7 +202,7 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         objective=np.asarray(out["objective"]), deviance=np.asarray(out["deviance"]),
         pearson=np.asarray(out["pearson"]), df=np.asarray(out["df"]),
         n_iter=np.asarray(out["n_iter"]), n_rounds=np.asarray(out["n_rounds"]),
-        converged=np.asarray(out["converged"]), n_obs=sums.n_obs,
+        converged=np.asarray(out["converged"]), kkt=np.asarray(out["kkt"]), n_obs=sums.n_obs,
         weight_sum=sums.weight, n_pos=sums.n_pos,
         states=out["state"] if keep_states else None, messages=out["message"],
     )
@@ -634,11 +639,9 @@ class PenalizedGLMCV(PenalizedGLM):
                         state=path.states[best], weight_sum=total.weight,
                         n_obs=total.n_obs, n_pos=total.n_pos,
                         n_iter=int(path.n_iter[best]), n_rounds=rounds,
-                        converged=bool(path.converged[best]), kkt=np.nan,
+                        converged=bool(path.converged[best]), kkt=float(path.kkt[best]),
                         objective_path=[float(path.objective[best])],
                         message=path.messages[best])
-        grad = -res.state.score / total.weight + pen.l2 * theta
-        res.kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
         self._set_result(res, pen, family, k, float(path.alphas[best]), redundant)
         path.states = None
 
