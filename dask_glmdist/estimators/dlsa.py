@@ -76,6 +76,7 @@ from ..inference import standard_errors
 from ..linalg import PSDFactor
 from ..selection import adaptive_lasso_path, oracle_covariance
 from ..solvers.local import evaluate, fit_local, recession_counts, rows_information
+from ..solvers.recession import infinite_parameters
 from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
@@ -269,24 +270,6 @@ def glm_score_block(X, y, m, theta, family, fit_intercept, classes, dropped=(), 
 # --------------------------------------------------------------------------------------
 # the combined estimate: infinite parameters, and how much rests on separated rows
 # --------------------------------------------------------------------------------------
-
-
-def infinite_parameters(counts) -> dict:
-    """``{parameter index: sign}`` of the parameters whose global MLE is +-inf.
-
-    ``counts`` are the recession counts summed over the blocks
-    (:func:`~dask_glmdist.solvers.local.recession_counts`): no row forbids the
-    parameter to run off alone in that direction, and some row depends on it.
-    """
-    if counts is None:
-        return {}
-    out = {}
-    for j in np.flatnonzero(counts[2] > 0):
-        if counts[0, j] == 0:
-            out[int(j)] = 1
-        elif counts[1, j] == 0:
-            out[int(j)] = -1
-    return out
 
 
 def _marginal_variances(A: np.ndarray, keep: list) -> np.ndarray:

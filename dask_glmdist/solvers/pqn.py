@@ -73,8 +73,14 @@ from .._progress import report
 from ..linalg import PSDFactor
 from .design_checks import column_scales
 from .gram_cd import MAX_SWEEPS, lasso_cd
-from .local import TILE_ROWS, _score_and_information, mustart_working
-from .recession import PROBE_STEPS, recession_block, runaway_parameters
+from .local import TILE_ROWS, _score_and_information, mustart_working, recession_counts
+from .recession import (
+    PROBE_STEPS,
+    classify_runaway,
+    confirms_recession,
+    infinite_parameters,
+    recession_block,
+)
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -97,6 +103,16 @@ SEPARATION = (
     "the objective keeps decreasing along a direction in which the coefficients grow "
     "without bound (e.g. separated classes): the unpenalised estimate does not exist; "
     "use max_abs_coef or alpha > 0"
+)
+
+
+def max_iter_message(max_iter: int) -> str:
+    return f"the iteration limit max_iter={max_iter} was reached"
+
+
+ALL_ZERO_WEIGHTS = (
+    "Sample weights must contain at least one non-zero number: every row of the input "
+    "has sample_weight 0, so there is nothing to fit."
 )
 
 
@@ -129,6 +145,11 @@ class Penalty:
         """The penalty on ``theta * scale`` (the coefficients of columns ``X / scale``)."""
         return Penalty(self.l1 / scale, self.l2 / (scale * scale), self.bound * scale,
                        self.intercept)
+
+    @property
+    def free(self) -> np.ndarray:
+        """The parameters with neither a penalty nor a bound (only they can run off)."""
+        return (self.l1 == 0) & (self.l2 == 0) & ~np.isfinite(self.bound)
 
     @property
     def boxed(self) -> bool:
@@ -173,7 +194,10 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
     """Weighted Gram ``X~^T M X~`` (intercept border always kept) and the y sums.
 
     ``X~^T M [1, y]`` is the Gram's first column and ``gy``; with the sums the score
-    and information at any constant mean follow on the master. Also checks the block
+    and information at any constant mean follow on the master. For families that can
+    separate, also the recession counts (``recession``,
+    :func:`~dask_glmdist.solvers.local.recession_counts`) that decide exactly which
+    parameters run off to infinity along their own coordinate. Also checks the block
     when ``validate`` (dask input: the first pass is where its values are seen).
     """
     xp = get_namespace(X)
@@ -190,8 +214,12 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
     yf = xp.asarray(y, dtype=X.dtype)
     my = w * yf
     gy, A = _score_and_information(X, my, w, True, xp)
-    return {**out, "gram": A, "gy": gy, "yy": float(xp.sum(my * yf)),
-            "weight": float(xp.sum(w)), "n_pos": int(xp.sum(xp.astype(w > 0, X.dtype)))}
+    out.update(gram=A, gy=gy, yy=float(xp.sum(my * yf)), weight=float(xp.sum(w)),
+               n_pos=int(xp.sum(xp.astype(w > 0, X.dtype))))
+    counts = recession_counts(X, yf, m, family, fit_intercept)
+    if counts is not None:
+        out["recession"] = counts
+    return out
 
 
 def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, block_index,
@@ -317,7 +345,11 @@ class PQNResult:
     step_sizes: list = field(default_factory=list)
     message: str = ""
     drift: np.ndarray | None = None    # standardised change over the last iterations
-    runaway: np.ndarray | None = None  # SEPARATION: +1/-1 where the estimate runs off
+    # None, or when the estimate does not exist: per parameter +1/-1 (runs off to
+    # +-inf), recession.UNDETERMINED (not determined by the data, nor its sign) or 0
+    # (finite). ``message`` is then SEPARATION, or the iteration limit when it was
+    # reached first (the finite estimates have not converged either).
+    runaway: np.ndarray | None = None
 
 
 @dataclass
@@ -330,6 +362,7 @@ class DataSums:
     weight: float
     n_obs: int
     n_pos: int
+    recession: np.ndarray | None = None  # summed recession counts (None: cannot separate)
 
 
 def data_sums(data: BlockedData, family, *, fit_intercept, validate, split_every=8) -> DataSums:
@@ -340,8 +373,9 @@ def data_sums(data: BlockedData, family, *, fit_intercept, validate, split_every
     if problems:
         raise_for_problems(problems, problem_blocks(s.get("blocks", [])))
     if s["weight"] <= 0:
-        raise ValueError("Invalid input: all sample weights are zero.")
-    return DataSums(s["gram"], s["gy"], s["yy"], s["weight"], s["n"], s["n_pos"])
+        raise ValueError(ALL_ZERO_WEIGHTS)
+    return DataSums(s["gram"], s["gy"], s["yy"], s["weight"], s["n"], s["n_pos"],
+                    s.get("recession"))
 
 
 def _strip(gram, gy, fit_intercept):
@@ -486,9 +520,10 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
             state = _evaluate_start(run, theta * scale, family)
     res = _iterate(run, state, pen_s, sums.weight, tol=tol, max_iter=max_iter,
                    include_start=include_start, label=label)
-    if res.drift is not None:
-        rounds_box[0] += _probe(data, family, fit_intercept, res, pen_s, scale, sums,
-                                split_every, label)
+    rounds_box[0] += _settle_separation(data, family, fit_intercept, res, pen_s, scale,
+                                        sums, split_every, label)
+    if res.runaway is not None and res.message != max_iter_message(max_iter):
+        res.message = SEPARATION   # what stopped it (a stall at the edge of the range)
     res.theta = res.theta / scale
     res.state = res.state.scaled(1.0 / scale)
     res.n_obs, res.n_pos, res.n_rounds = sums.n_obs, sums.n_pos, rounds_box[0]
@@ -693,7 +728,7 @@ class _Iteration:
 
     def result(self, max_iter) -> PQNResult:
         if not self.converged and not self.message:
-            self.message = f"the iteration limit max_iter={max_iter} was reached"
+            self.message = max_iter_message(max_iter)
         if self.message:
             logger.info("%s stopped after %d iterations: %s (KKT %.3g)", self.label,
                         self.n_iter, self.message, self.kkt)
@@ -712,8 +747,7 @@ def drift_direction(drift, pen: Penalty) -> np.ndarray | None:
     converged, their changes exponentially small (below ``DRIFT_SHARE`` of the
     largest).
     """
-    free = (pen.l1 == 0) & (pen.l2 == 0) & ~np.isfinite(pen.bound)
-    u = np.where(free, drift, 0.0)
+    u = np.where(pen.free, drift, 0.0)
     big = float(np.max(np.abs(u), initial=0.0))
     if not big > 1e-8:
         return None
@@ -721,26 +755,45 @@ def drift_direction(drift, pen: Penalty) -> np.ndarray | None:
     return u / big
 
 
-def _probe(data, family, fit_intercept, res: PQNResult, pen_s: Penalty, scale, sums,
-           split_every, label) -> int:
-    """Settle a suspicious stop (recession.py); returns the rounds it took (0 or 1).
+def _settle_separation(data, family, fit_intercept, res: PQNResult, pen_s: Penalty, scale,
+                       sums: DataSums, split_every, label) -> int:
+    """Decide whether the estimate runs off (recession.py); returns the rounds taken.
 
-    When the drift is a recession direction, ``res`` becomes a SEPARATION result with
-    ``runaway`` set.
+    The first pass's counts name the parameters that run off along their own
+    coordinate, exactly; a suspicious stop (``res.drift``) adds the direction of the
+    drift, which a probe round must confirm. The probe along the confirmed direction
+    (coordinate runaways included) classifies every parameter: ``res`` gets
+    ``runaway`` and ``converged=False``. No round when neither applies; two when the
+    drift is not confirmed but coordinate runaways exist.
     """
-    u = drift_direction(res.drift, pen_s)
-    if u is None:
-        return 0
-    r = map_reduce(recession_block, data, res.theta / scale, u / scale, PROBE_STEPS,
-                   family=family, fit_intercept=fit_intercept, split_every=split_every,
-                   label=f"{label} separation check")
-    free = (pen_s.l1 == 0) & (pen_s.l2 == 0) & ~np.isfinite(pen_s.bound)
-    runaway = runaway_parameters(r, sums.gram, u, res.theta, free, fit_intercept)
-    logger.info("%s: the drift %s a recession direction", label,
-                "is" if runaway is not None else "is not")
-    if runaway is not None:
-        res.runaway, res.converged, res.message = runaway, False, SEPARATION
-    return 1
+    free = pen_s.free
+    coord = {j: s for j, s in infinite_parameters(sums.recession).items() if free[j]}
+    exact = np.zeros(len(free))
+    exact[list(coord)] = list(coord.values())
+    candidates = []   # (direction, whether the probe must confirm it)
+    u = None if res.drift is None else drift_direction(res.drift, pen_s)
+    if u is not None:
+        u = np.where(exact != 0, exact, u)
+        if not (coord and np.array_equal(u, exact)):
+            candidates.append((u, True))
+    if coord:   # exact: no confirmation needed
+        candidates.append((exact, False))
+    mask = exact != 0 if coord else None
+    rounds = 0
+    for u, check in candidates:
+        r = map_reduce(recession_block, data, res.theta / scale, u / scale, PROBE_STEPS,
+                       family=family, fit_intercept=fit_intercept, coordinate=mask,
+                       split_every=split_every, label=f"{label} separation check")
+        rounds += 1
+        confirmed = not check or confirms_recession(r)
+        logger.info("%s: the %s %s a recession direction", label,
+                    "drift" if check else "coordinate direction",
+                    "is" if confirmed else "is not")
+        if confirmed:
+            res.runaway = classify_runaway(r, sums.gram, u, free, fit_intercept, coord)
+            res.converged = False
+            break
+    return rounds
 
 
 def _start_theta(data, family, pen, fit_intercept, sums, theta0, split_every):
