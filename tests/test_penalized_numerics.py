@@ -93,6 +93,31 @@ def test_kkt_violation_is_per_standardised_coefficient_in_every_estimator(data, 
     assert path.kkt[0] == pytest.approx(single.kkt_violation_, rel=1e-9)
 
 
+def _boundary_data(family):
+    rng = np.random.default_rng(13)
+    n = 4000
+    X = rng.normal(size=(n, 2))
+    if family == "binomial":   # log link: the fit wants probabilities above 1
+        return X, (rng.random(n) < expit(1.0 + 2.0 * X[:, 0])).astype(float)
+    return X, rng.poisson(np.exp(-0.5 + 0.7 * X[:, 0] - 0.3 * X[:, 1])).astype(float)
+
+
+@pytest.mark.parametrize("family, link, better", [("poisson", "sqrt", "log"),
+                                                  ("poisson", "identity", "log"),
+                                                  ("binomial", "log", "logit")])
+def test_an_estimate_on_the_edge_of_the_links_range_is_refused(family, link, better):
+    """The likelihood wants linear predictors the link does not allow (statsmodels'
+    sqrt fit has eta down to -0.22): the iterations used to stop on the boundary after
+    90 rounds with a ConvergenceWarning and ordinary standard errors 4-7 se off."""
+    X, y = _boundary_data(family)
+    match = (rf"boundary of the {link} link's valid range.*not a maximum likelihood "
+             rf"estimate.*link='{better}'")
+    with pytest.raises(ValueError, match=match):
+        PenalizedGLM(family, link, n_partitions=2).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        penalized_glm_path(X, y, family=family, link=link, alphas=[0.0], n_partitions=2)
+
+
 def test_column_scale_beyond_float64_is_refused_by_name(data):
     X, y = data["X"], data["binomial"]
     for factor, rms in [(1e150, r"\S+e\+149"), (1e-150, r"\S+e-15[01]")]:

@@ -97,6 +97,13 @@ STALL_STEP = 2.0 ** -12  # a line search this short at a near-solution: a numeri
 SHRINK = 0.5           # a converging step is at most this fraction of the previous one
 FLAT_ITERATIONS = 3    # flat objective, steps not shrinking: this many, then probe
 DRIFT_SHARE = 1e-2     # of the largest drift: that parameter moved materially
+# Held at the edge of the range: EDGE_ITERATIONS updates in a row that, within
+# EDGE_RECENT iterations of a line search cut short by rows leaving the family's range,
+# moved less than EDGE_STEP of the update or left the objective unchanged (to tol)
+EDGE_STEP = 1e-3
+EDGE_ITERATIONS = 3
+EDGE_RECENT = 5
+AT_EDGE = "the estimate lies on the edge of the range of the family's mean"
 STALLED = ("no further decrease of the objective is possible in floating point (or "
            "fitted means sit at the edge of their range)")
 SEPARATION = (
@@ -520,6 +527,8 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
             state = _evaluate_start(run, theta * scale, family)
     res = _iterate(run, state, pen_s, sums.weight, tol=tol, max_iter=max_iter,
                    include_start=include_start, label=label)
+    if res.message == AT_EDGE:
+        raise ValueError(_edge_message(family, res.kkt, label))
     rounds_box[0] += _settle_separation(data, family, fit_intercept, res, pen_s, scale,
                                         sums, split_every, label)
     if res.runaway is not None and res.message != max_iter_message(max_iter):
@@ -528,6 +537,21 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
     res.state = res.state.scaled(1.0 / scale)
     res.n_obs, res.n_pos, res.n_rounds = sums.n_obs, sums.n_pos, rounds_box[0]
     return res
+
+
+def _edge_message(family, kkt, label) -> str:
+    link = family.link.name
+    better = {"binomial": "logit", "gaussian": "identity"}.get(family.name, "log")
+    return (
+        f"{label}: the iterations are held at the edge of the {family.name} model's range "
+        f"under the {link} link: every update points out of it (the line search keeps "
+        "rejecting steps whose fitted means leave the range) while the objective still "
+        f"decreases outwards (largest KKT violation {kkt:.3g}). The estimate lies on the "
+        f"boundary of the {link} link's valid range: it is not a maximum likelihood "
+        "estimate and has no valid standard errors (the data call for a linear predictor "
+        f"that the {link} link does not allow). Use a link whose mean is always valid "
+        f"(link='{better}')."
+    )
 
 
 def _evaluate_start(run, theta_s, family) -> SmoothState:
@@ -595,6 +619,8 @@ class _Iteration:
         self.drift = None
         self.kkt = float(np.max(pen.kkt_violation(self.theta, self.grad), initial=0.0))
         self.s0 = 1.0
+        self.edge = 0             # updates in a row held at the edge of the range
+        self.last_cut = -EDGE_RECENT - 1   # the last line search cut short by the range
         self.next_direction()
 
     def next_direction(self) -> None:
@@ -638,6 +664,9 @@ class _Iteration:
         self.steps = steps
         slack = 1e-14 * max(abs(self.F), 1.0)
         good = np.flatnonzero(Fs <= self.F + ARMIJO * steps * self.dec + slack)
+        rejected = good[0] if good.size else steps.shape[0]
+        if np.any(r["invalid"][:rejected] > 0):
+            self.last_cut = self.n_iter
         if good.size == 0:
             return None
         return r, int(good[0]), steps, cand, Fs
@@ -653,7 +682,7 @@ class _Iteration:
         self.ridge = min(self.ridge * 10.0, 1e6)
         if self.s0 < MIN_STEP or (self.s0 < STALL_STEP and self.kkt <= np.sqrt(self.tol)):
             self.converged = self.kkt <= np.sqrt(self.tol)
-            self.message = STALLED
+            self.message = self._stalled()
             self.drift = self.theta - self.recent[0]
             return True
         return False
@@ -690,11 +719,19 @@ class _Iteration:
             self.ridge = 0.0
         self.ladder = SHORT_LADDER if full else LONG_LADDER
         self.s0 = 1.0
+        held = (self.n_iter - self.last_cut <= EDGE_RECENT
+                and (s < EDGE_STEP or change <= self.tol))
+        self.edge = self.edge + 1 if held else 0
         return change, moved
 
     def stops(self, change, moved) -> bool:
         """The stopping tests after an accepted step."""
         tol = self.tol
+        if self.edge >= EDGE_ITERATIONS and self.kkt > np.sqrt(tol):
+            # the update keeps pointing out of the range: the best point inside it is on
+            # its edge, where the objective still falls outwards
+            self.message = AT_EDGE
+            return True
         size = 1.0 + float(np.max(np.abs(self.theta), initial=0.0))
         if change <= tol and self.kkt <= tol:
             # At a solution the Newton steps shrink fast (quadratically, or linearly
@@ -719,12 +756,18 @@ class _Iteration:
             self.stall += 1
             if self.stall >= 3:
                 self.converged = self.kkt <= np.sqrt(tol)
-                self.message = STALLED
+                self.message = self._stalled()
                 self.drift = self.theta - self.recent[0]
                 return True
         else:
             self.flat = self.stall = 0
         return False
+
+    def _stalled(self) -> str:
+        """Why no progress is possible: unconverged, with updates recently cut short by
+        rows leaving the range, the edge of the range holds the iterations."""
+        recent = self.n_iter - self.last_cut <= EDGE_RECENT
+        return AT_EDGE if recent and not self.converged else STALLED
 
     def result(self, max_iter) -> PQNResult:
         if not self.converged and not self.message:
