@@ -41,6 +41,10 @@ CASES = {
                                              max_iter=3).fit(*_separated()),
     "penalized_glm_path": lambda: penalized_glm_path(*_separated(), alphas=[0.01, 0.001],
                                                      max_iter=1),
+    "penalized_glm_path (separation)": lambda: penalized_glm_path(
+        *_separated(), alphas=[0.01, 0.0], n_partitions=3),
+    "PenalizedGLMCV (cv, separation)": lambda: PenalizedGLMCV(alphas=[0.01, 0.0], cv=3).fit(
+        *_separated()),
     "DebiasedLassoRegressor": lambda: DebiasedLassoRegressor(alpha=0.01).fit(*_tiny_block()),
 }
 
