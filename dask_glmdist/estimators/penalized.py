@@ -215,8 +215,11 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     ``alpha=0`` (the estimate is not unique); with ``alpha > 0`` the fit goes on with
     a warning (a ridge part makes the solution unique; the lasso's may not be).
     Under separation the unpenalised estimate of some coefficients is infinite: the
-    fit names them in a :class:`~dask_glmdist.SeparationWarning`
-    and ``summary()`` shows them as +-inf without a standard error.
+    fit names them in a :class:`~dask_glmdist.SeparationWarning` (with those that
+    separation leaves not determined) and ``summary()`` shows them as +-inf without a
+    standard error. A link whose mean can leave the family's range (Poisson
+    ``identity``/``sqrt``, binomial ``log``) on data whose optimum lies outside it is
+    refused with an error naming the link to use instead.
 
     Parameters
     ----------
@@ -283,30 +286,34 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         All rounds over the data, each one ``compute()``: the iterations plus the first
         (the pass of sums, which also gives the start); one more when the start is
         already the solution (to evaluate its objective), two more when a start has to
-        be found by an IRLS step, one more when a stop had to be checked for a
-        direction in which the estimate runs off (separation).
+        be found by an IRLS step, one more (two at most) when the first pass found a
+        parameter that runs off alone or a stop had to be checked for a direction in
+        which the estimate runs off (separation).
     converged_ : bool
         False also when the estimate does not exist (separation).
     n_at_bound_ : int
         Coefficients at the ``max_abs_coef`` bound.
     param_flags_ : dict of str to ParamFlag
-        Parameters whose estimate is infinite (separation at ``alpha=0``:
-        ``ParamFlag("infinite", note, sign)``) or that the data do not identify
-        (collinear columns, with ``alpha > 0``); empty when there are none.
-        ``summary()``, ``conf_int()`` and ``wald_test()`` honour them.
+        Set by every fit (empty when nothing is flagged). Parameters whose estimate is
+        infinite (separation: ``ParamFlag("infinite", note, sign)``, shown as +-inf),
+        that separation leaves not determined, nor their sign (``"unidentified"``) or
+        that the design does not identify (collinear columns, with ``alpha > 0``:
+        ``"unidentified"``). ``summary()``, ``conf_int()`` and ``wald_test()`` honour
+        them.
     cov_params_ : ndarray of shape (n_params, n_params)
         Only when ``alpha == 0`` and no coefficient is at the ``max_abs_coef`` bound:
         ``dispersion_ * (X~^T W X~)^{-1}`` at the solution, as statsmodels' ``GLM``
         reports it.
     bse_ : ndarray of shape (n_params,)
-        Standard errors (same condition); NaN for parameters flagged infinite.
+        Standard errors (same condition); NaN for the parameters in ``param_flags_``
+        (and so are their rows and columns of ``cov_params_``).
     dispersion_ : float
         Pearson's statistic over the residual degrees of freedom (1 for binomial
         and Poisson); same condition.
     n_obs_ : int
         Rows.
     n_blocks_ : int
-        Row blocks.
+        Row blocks of the input, empty ones included.
     family_ : Family
         The family and link fitted.
     n_features_in_ : int
@@ -587,8 +594,11 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
     ``alpha=0`` (the estimate is not unique); with ``alpha > 0`` the fit goes on with
     a warning (a ridge part makes the solution unique; the lasso's may not be).
     Under separation the unpenalised estimate of some coefficients is infinite: the
-    fit names them in a :class:`~dask_glmdist.SeparationWarning`
-    and ``summary()`` shows them as +-inf without a standard error.
+    fit names them in a :class:`~dask_glmdist.SeparationWarning` (with those that
+    separation leaves not determined) and ``summary()`` shows them as +-inf without a
+    standard error. A link whose mean can leave the family's range (Poisson
+    ``identity``/``sqrt``, binomial ``log``) on data whose optimum lies outside it is
+    refused with an error naming the link to use instead.
 
     Parameters
     ----------
@@ -653,30 +663,34 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         All rounds over the data, each one ``compute()``: the iterations plus the first
         (the pass of sums, which also gives the start); one more when the start is
         already the solution (to evaluate its objective), two more when a start has to
-        be found by an IRLS step, one more when a stop had to be checked for a
-        direction in which the estimate runs off (separation).
+        be found by an IRLS step, one more (two at most) when the first pass found a
+        parameter that runs off alone or a stop had to be checked for a direction in
+        which the estimate runs off (separation).
     converged_ : bool
         False also when the estimate does not exist (separation).
     n_at_bound_ : int
         Coefficients at the ``max_abs_coef`` bound.
     param_flags_ : dict of str to ParamFlag
-        Parameters whose estimate is infinite (separation at ``alpha=0``:
-        ``ParamFlag("infinite", note, sign)``) or that the data do not identify
-        (collinear columns, with ``alpha > 0``); empty when there are none.
-        ``summary()``, ``conf_int()`` and ``wald_test()`` honour them.
+        Set by every fit (empty when nothing is flagged). Parameters whose estimate is
+        infinite (separation: ``ParamFlag("infinite", note, sign)``, shown as +-inf),
+        that separation leaves not determined, nor their sign (``"unidentified"``) or
+        that the design does not identify (collinear columns, with ``alpha > 0``:
+        ``"unidentified"``). ``summary()``, ``conf_int()`` and ``wald_test()`` honour
+        them.
     cov_params_ : ndarray of shape (n_params, n_params)
         Only when ``alpha == 0`` and no coefficient is at the ``max_abs_coef`` bound:
         ``dispersion_ * (X~^T W X~)^{-1}`` at the solution, as statsmodels' ``GLM``
         reports it.
     bse_ : ndarray of shape (n_params,)
-        Standard errors (same condition); NaN for parameters flagged infinite.
+        Standard errors (same condition); NaN for the parameters in ``param_flags_``
+        (and so are their rows and columns of ``cov_params_``).
     dispersion_ : float
         Pearson's statistic over the residual degrees of freedom (1 for binomial
         and Poisson); same condition.
     n_obs_ : int
         Rows.
     n_blocks_ : int
-        Row blocks.
+        Row blocks of the input, empty ones included.
     family_ : Family
         The family and link fitted.
     n_features_in_ : int

@@ -50,11 +50,15 @@ first step overshot, and the information out there can be useless) -- the gradie
 the objective and so the solution and the stopping test are always exact.
 Iteration stops when the relative change of F is below ``tol`` and the largest
 violation of the KKT conditions (the minimum-norm subgradient of F, projected on the
-box) is below ``tol`` as well.
+box) is below ``tol`` as well. When the estimate does not exist (separation, see
+:mod:`.recession`) the result says which parameters run off; when the iterations are
+held at the edge of the family's range (a link whose mean can leave it, and an
+optimum outside it) the fit is refused.
 
 The first round evaluates the start. From a cold start with constant mean
 (intercept-only, or all-zero coefficients without intercept) it needs only one pass
-of sums -- the weighted Gram ``X~^T M X~`` and ``X~^T M y`` -- because the score and
+of sums -- the weighted Gram ``X~^T M X~`` and ``X~^T M y``, with the recession counts
+that decide which parameters run off alone -- because the score and
 information at a constant mean are those sums times scalars. For the gaussian
 identity model those sums *are* the problem: it is solved on the master with no
 further pass.
