@@ -837,7 +837,8 @@ def _settle_separation(data, family, fit_intercept, res: PQNResult, pen_s: Penal
                     "drift" if check else "coordinate direction",
                     "is" if confirmed else "is not")
         if confirmed:
-            res.runaway = classify_runaway(r, sums.gram, u, free, fit_intercept, coord)
+            unpenalised = (pen_s.l1 == 0) & (pen_s.l2 == 0)
+            res.runaway = classify_runaway(r, sums.gram, u, unpenalised, fit_intercept, coord)
             res.converged = False
             break
     return rounds

@@ -143,18 +143,21 @@ def confirms_recession(probe: dict) -> bool:
     return not np.any(dev[1:] > dev[0] + 1e-10 * max(abs(dev[0]), 1.0))
 
 
-def classify_runaway(probe: dict, gram: np.ndarray, direction, free, fit_intercept: bool,
-                     coordinate: dict | None = None) -> np.ndarray:
+def classify_runaway(probe: dict, gram: np.ndarray, direction, unpenalised,
+                     fit_intercept: bool, coordinate: dict | None = None) -> np.ndarray:
     """Per parameter: +1/-1 (runs off to +-inf), :data:`UNDETERMINED`, or 0 (finite).
 
     ``probe`` is the reduced :func:`recession_block` output along a confirmed
-    recession ``direction`` (``own`` included when ``coordinate`` is given); ``gram``
-    the first-pass Gram (intercept border first); ``free`` marks the parameters with
-    neither a penalty nor a bound (only they can run off); ``coordinate`` is
-    :func:`infinite_parameters`' ``{index: sign}``. The rules are the module's.
+    recession ``direction`` (non-zero only on parameters with neither a penalty nor a
+    bound: only they can run off); ``gram`` the first-pass Gram (intercept border
+    first); ``unpenalised`` marks the parameters without a penalty (which determines
+    the others): a bounded one that the rows left do not identify is
+    :data:`UNDETERMINED` (any value in its box fits as well in the limit);
+    ``coordinate`` is :func:`infinite_parameters`' ``{index: sign}`` for parameters
+    that can run off. The rules are the module's.
     """
     direction = np.asarray(direction, dtype=np.float64)
-    free = np.asarray(free, dtype=bool)
+    free = np.asarray(unpenalised, dtype=bool)
     fi = int(fit_intercept)
     G, Gb = (gram, probe["gram"]) if fi else (gram[1:, 1:], probe["gram"][1:, 1:])
     d = np.sqrt(np.clip(np.diag(G), 0.0, None))
@@ -170,6 +173,5 @@ def classify_runaway(probe: dict, gram: np.ndarray, direction, free, fit_interce
     out = np.where(off, UNDETERMINED, 0).astype(np.int8)
     out[off & (direction != 0)] = np.sign(direction[off & (direction != 0)])
     for j, sign in (coordinate or {}).items():
-        if free[j]:
-            out[j] = sign if probe["own"][j] > 0 else UNDETERMINED
+        out[j] = sign if probe["own"][j] > 0 else UNDETERMINED
     return out
