@@ -216,6 +216,15 @@ def test_cross_validation_keeps_the_separation_of_its_chosen_fit():
     assert np.isnan(model.cov_params_[3]).all() and np.isnan(model.cov_params_[:, 3]).all()
 
 
+def test_cross_validation_says_when_only_other_alphas_are_separated():
+    X, y = _five_row_dummy()
+    with pytest.warns(SeparationWarning, match=r"fold 0: alphas \[0\].*x2 \(\+inf\).*"
+                      r"alpha_=0.01 is not affected") as caught:
+        model = PenalizedGLMCV(alphas=[0.01, 0.0], cv=5, one_standard_error_rule=True,
+                               l1_ratio=0.0).fit(X, y)
+    assert len(caught) == 1 and model.alpha_ == 0.01 and model.param_flags_ == {}
+
+
 def test_path_keeps_the_separation_per_alpha():
     X, y = _five_row_dummy()
     with warnings.catch_warnings(record=True) as caught:

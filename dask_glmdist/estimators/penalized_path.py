@@ -634,8 +634,10 @@ class PenalizedGLMCV(PenalizedGLM):
         self._set_from_path(path, best, family, total, rounds, redundant)
         self.n_blocks_ = data.n_blocks
         # one warning of each kind for the whole selection, the full-data fits first
+        shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
+                 f"The fit at the chosen alpha_={self.alpha_:.3g} is not affected")
         warn_unconverged({"all blocks" if cv else "": path, **paths}, type(self).__name__,
-                         self._param_names())
+                         self._param_names(), shown)
         return self
 
     def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
