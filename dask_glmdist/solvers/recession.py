@@ -38,8 +38,10 @@ of the parameters that the finite rows leave free have a *determined* sign:
 * another parameter runs off with the probe direction's sign when that component is
   clearly non-zero (above ``DRIFT_SHARE`` of the largest, the direction's threshold);
 
-every other one is :data:`UNDETERMINED`: the rows that depend on it are fitted
-perfectly in the limit whatever its value (the slopes when every response is 0).
+every other one is :data:`UNDETERMINED`: the directions in which the estimates run
+off determine neither its value nor its sign (the slopes when every response is 0; a
+coefficient whose drift is negligible under complete separation; a bounded one, which
+cannot run off, but whose value in its box the rows left do not decide).
 
 This reproduces the linear-programming check of Konis (2007) and of R's
 ``detectseparation`` (``firthmodels.detect_separation``) without an LP over the rows,
