@@ -155,13 +155,14 @@ def test_dummy_constant_within_a_block_is_handled_and_reported(sparse_gaussian):
         m = DebiasedLassoRegressor(0.02, n_partitions=4).fit(X, y)
     assert np.all(np.isfinite(m.params_)) and np.all(np.isfinite(m.bse_))
     assert abs(m.coef_[0] - beta[0]) < 4 * m.bse_[1]
-    with pytest.warns(UserWarning, match=r"parameters \[x0\] could not be formed in row "
-                      r"blocks \[0\]"):
+    with pytest.warns(UserWarning, match=r"Columns \[x0\] are constant within row blocks "
+                      r"\[0\]"):
         full = DebiasedLassoRegressor(0.02, n_partitions=4, nodewise="full").fit(X, y)
+    assert "node-wise rows of ['x0'] from the blocks' mean" in full.block_diagnostics_.detail[0]
     assert abs(full.coef_[0] - beta[0]) < 4 * full.bse_[1]
     with pytest.warns(UserWarning, match="left out of the average"):
         nu = DebiasedLassoRegressor(method="naive_unregularized", n_partitions=4).fit(X, y)
-    assert nu.n_blocks_ == 3 and np.all(np.isfinite(nu.params_))  # block 0 left out
+    assert nu.n_blocks_used_ == 3 and np.all(np.isfinite(nu.params_))  # block 0 left out
 
 
 @pytest.mark.parametrize("family,link", [("binomial", "logit"), ("binomial", "probit"),

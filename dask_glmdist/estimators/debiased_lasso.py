@@ -18,7 +18,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import map_reduce, problem_blocks, raise_for_problems
 from .._progress import shows_progress
-from ..diagnostics import BlockReport, short_list, warn
+from ..diagnostics import (
+    COLLINEAR,
+    CONSTANT_COLUMNS,
+    EMPTY,
+    LEFT_OUT,
+    NOT_CONVERGED,
+    ZERO_WEIGHT,
+    BlockReport,
+    short_list,
+    warn,
+)
 from ..families import get_family
 from ..inference import standard_errors
 from ..solvers.debiased_lasso import (
@@ -30,8 +40,8 @@ from ..solvers.debiased_lasso import (
     merge_size_classes,
     min_block_rows,
     pearson_block,
-    unidentified_parameters,
 )
+from ..solvers.design_checks import check_identified, describe_redundant, redundant_columns
 from ._base import (
     DevianceScoreMixin,
     GLMInferenceMixin,
@@ -146,8 +156,11 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     n_obs_ : int
         Rows of the blocks used.
     n_blocks_ : int
-        Row blocks used in the average (see Notes for the blocks left out).
-    local_n_iter_ : ndarray of shape (n_blocks_,)
+        Row blocks of the input, all of them (empty, skipped and left-out blocks
+        included; those are listed in ``block_diagnostics_``).
+    n_blocks_used_ : int
+        Row blocks whose local fits enter the average (see Notes for the others).
+    local_n_iter_ : ndarray of shape (n_blocks_used_,)
         Proximal Newton (or Fisher scoring) iterations of each local fit used
         (counting the last one, whose step met the tolerance).
     n_iter_ : int
@@ -160,8 +173,14 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         Defined when X has feature names (pandas or dask DataFrame).
     block_diagnostics_ : pandas.DataFrame
         One row per (row block, problem) found in the fit: ``block``, ``problem``
-        (e.g. ``"small"``, ``"not_converged"``, ``"constant_columns"``, ``"empty"``),
-        ``columns`` and ``detail``. Each kind of problem is warned about once.
+        (the kinds of :mod:`dask_glmdist.diagnostics`: ``"empty"`` and
+        ``"zero_weight"``, skipped; ``"left_out"``, too small; ``"constant_columns"``;
+        ``"collinear"``; ``"not_converged"``), ``columns`` and ``detail``. Each kind
+        of problem is warned about once (empty and zero-weight blocks only logged).
+    param_flags_ : dict
+        Parameter name -> :class:`~dask_glmdist.diagnostics.ParamFlag` for estimates
+        that cannot be used as usual; empty when there are none. Flagged parameters
+        have NaN in ``bse_`` and in their row and column of ``cov_params_``.
 
     See Also
     --------
@@ -344,7 +363,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         elif hasattr(self, "approx_inv_cov_"):
             del self.approx_inv_cov_
         self.n_obs_ = int(sum(r["n"] for r in used))
-        self.n_blocks_ = len(used)
+        self.n_blocks_ = int(data.n_blocks)
+        self.n_blocks_used_ = len(used)
         self.local_n_iter_ = np.array([r.get("n_iter", 0) for r in used])
         self.n_iter_ = int(self.local_n_iter_.max())
         self.converged_ = bool(all(r.get("converged", False) for r in used))
@@ -357,6 +377,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         if res.cov_unscaled is not None:
             self.cov_params_ = res.cov_unscaled * self.dispersion_
             self.bse_ = standard_errors(self.cov_params_)
+        self._set_param_flags({})
         return self
 
     def _select_blocks(self, records, empty, min_rows: int, n_params: int,
@@ -369,11 +390,12 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         (too few rows) or whose local estimate does not exist is an error.
         """
         for k in empty:
-            report.add("empty", k, detail="0 rows")
+            report.add(EMPTY, k, detail="0 rows: skipped")
         rows = [r for r in records if r["n_pos"] > 0]
         for r in records:
             if r["n_pos"] == 0:
-                report.add("zero_weight", r["index"], detail=f"{r['n']} rows of weight 0")
+                report.add(ZERO_WEIGHT, r["index"],
+                           detail=f"{r['n']} rows of weight 0: skipped")
         if not rows:
             raise ValueError("Invalid input: sample_weight is 0 in every row; there is "
                              "nothing to fit.")
@@ -382,7 +404,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         used = []
         for r in rows:
             if r["n_pos"] < threshold:
-                report.add("small", r["index"], detail=f"row block {r['index']} has {r['n_pos']}")
+                report.add(LEFT_OUT, r["index"],
+                           detail=f"row block {r['index']} has {r['n_pos']}")
             else:
                 used.append(r)
         too_few = [r["index"] for r in used if r.get("too_few_rows")]
@@ -414,15 +437,25 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         for r in used:
             k = r["index"]
             if not r.get("converged", True):
-                report.add("not_converged", k, detail=f"{r.get('n_iter')} iterations")
+                report.add(NOT_CONVERGED, k,
+                           detail=f"the local fit: {r.get('n_iter')} iterations")
             if r.get("nodewise_unconverged"):
-                report.add("nodewise_unconverged", k)
+                report.add(NOT_CONVERGED, k, detail="the node-wise lasso regressions: "
+                           f"{r.get('nodewise_sweeps')} sweeps")
             if "excluded" in r:
-                report.add("excluded", k, detail=r["excluded"])
-            if r.get("constant_columns"):
-                report.add("constant_columns", k, [names[j] for j in r["constant_columns"]])
-            if r.get("degenerate_rows"):
-                report.add("degenerate_rows", k, [names[j] for j in r["degenerate_rows"]])
+                report.add(COLLINEAR, k, detail=r["excluded"])
+            constant = r.get("constant_columns", [])
+            degenerate = r.get("degenerate_rows", [])
+            if constant:
+                pooled = [names[j] for j in constant if j in degenerate]
+                report.add(CONSTANT_COLUMNS, k, [names[j] for j in constant],
+                           "constant within the block" + (
+                               f"; node-wise rows of {pooled} from the blocks' mean weighted "
+                               "Gram" if pooled else ""))
+            collinear = [names[j] for j in degenerate if j not in constant]
+            if collinear:
+                report.add(COLLINEAR, k, collinear,
+                           "node-wise rows not formed: collinear within the block")
         return threshold, used
 
     def _block_messages(self, min_rows_used: int, records) -> dict:
@@ -430,59 +463,70 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         rows_note = ("they were computed from the blocks' mean weighted Gram instead"
                      if self.nodewise == "mosaic" else
                      "they were averaged over the other blocks")
+        collinear = (
+            "Row blocks {blocks} were left out of the average: their local maximum "
+            "likelihood estimate does not exist ({detail})."
+            if self.method == "naive_unregularized" else
+            "The node-wise rows of parameters {columns} could not be formed in row blocks "
+            "{blocks} (the column is collinear with others there); " + rows_note + ".")
         return {
-            "small": (UserWarning, (
+            LEFT_OUT: (UserWarning, (
                 "Row blocks {blocks} were left out of the estimate: they have fewer than "
                 f"{min_rows_used} rows with positive weight ({{detail}}; the median block "
                 f"has {median}). Every block gets an equal share of the one-shot average, "
                 "and the debiasing does not correct the local fit of a block that small. "
                 "The estimate is that of the other blocks' rows; rechunk the input into "
                 "blocks of similar size to use all rows.")),
-            "not_converged": (ConvergenceWarning, (
-                "The local fits of row blocks {blocks} did not converge in "
-                f"max_iter={self.max_iter} iterations; increase max_iter or alpha.")),
-            "nodewise_unconverged": (ConvergenceWarning, (
-                "The node-wise lasso regressions of row blocks {blocks} did not converge; "
-                "increase nodewise_alpha (the weighted Gram is nearly singular).")),
-            "excluded": (UserWarning, (
-                "Row blocks {blocks} were left out of the average: their local maximum "
-                "likelihood estimate does not exist ({detail}).")),
-            "constant_columns": (UserWarning, (
+            NOT_CONVERGED: (ConvergenceWarning, (
+                "Row blocks {blocks}: the local fit or its node-wise lasso regressions did "
+                f"not converge (the first: {{detail}}); increase max_iter (local fits, "
+                f"max_iter={self.max_iter}) or nodewise_alpha (node-wise regressions: the "
+                "weighted Gram is nearly singular).")),
+            COLLINEAR: (UserWarning, collinear),
+            CONSTANT_COLUMNS: (UserWarning, (
                 "Columns {columns} are constant within row blocks {blocks} and carry no "
-                "information there; their coefficients are averaged over the other blocks.")),
-            "degenerate_rows": (UserWarning, (
-                "The node-wise rows of parameters {columns} could not be formed in row blocks "
-                "{blocks} (the column is constant or collinear with others there); "
-                f"{rows_note}.")),
+                "information there; their coefficients are averaged over the other "
+                "blocks (the detail, and which block's node-wise rows came from the "
+                "blocks' mean weighted Gram: block_diagnostics_).")),
         }
 
     def _check_identified(self, sums: dict, used, n_params: int) -> None:
-        """Refuse columns the blocks carry no information on, or collinear columns."""
+        """Refuse collinear columns (the package's one rank rule, on the pooled weighted
+        Gram) and columns the blocks carry no information on."""
         names = self._param_names()
+        n_pos = sum(r["n_pos"] for r in used)
+        gram = sums.get("gram_sum", 0) + sums.get("rank_deficient_gram", 0)
+        if n_pos >= n_params and np.ndim(gram) == 2:
+            # high-dimensional (fewer rows than parameters): the lasso's sparsity, not
+            # the Gram, identifies the estimate
+            self._check_pooled_gram(gram, names)
         count = sums.get("identified")
         if count is not None and np.any(count == 0):
             raise ValueError(
                 f"Columns {[names[j] for j in np.flatnonzero(count == 0)]} are constant "
-                "within every row block used (e.g. constant or all zero): the blocks carry "
+                "within every row block used (e.g. a block indicator): the blocks carry "
                 "no information on their coefficients. Remove them."
             )
-        if sum(r["n_pos"] for r in used) < n_params:
-            return  # high-dimensional: the lasso's sparsity, not the Gram, identifies it
-        gram = sums.get("gram_sum", 0) + sums.get("rank_deficient_gram", 0)
-        bad = [names[j] for j in unidentified_parameters(gram)]
-        if not bad:
-            return
-        where = ("The weighted Gram pooled over the row blocks is singular: parameters "
-                 f"{bad} are not identified (collinear columns: e.g. a duplicated column, or "
-                 "a constant one with the intercept)")
+
+    def _check_pooled_gram(self, gram, names) -> None:
+        fi = bool(self.fit_intercept)
+        if not fi:  # the rank rule takes the Gram with its intercept border first
+            gram = np.pad(gram, ((1, 0), (1, 0)))
+        who = f"{type(self).__name__}(method={self.method!r})"
         if self.method == "naive":
-            warn(f"{where}; the penalty alone decides how their estimate is "
-                          "split among them.", UserWarning)
+            redundant = redundant_columns(gram, fi)
+            if redundant:
+                warn(f"{who}: the design is rank deficient over the rows with positive "
+                     f"weight: {describe_redundant(redundant, names)}. The penalty alone "
+                     "decides how the estimate is split among the collinear columns.",
+                     UserWarning)
             return
-        raise ValueError(
-            f"{where}. The debiasing inverts this Gram, so their estimates and standard "
-            "errors would be arbitrary. Remove the redundant columns."
-        )
+        why = ("The local maximum likelihood estimates are not unique"
+               if self.method == "naive_unregularized" else
+               "The debiasing inverts the pooled weighted Gram")
+        check_identified(gram, names, fi, who, remedy=(
+            f"{why}, so the estimates and standard errors of those columns would be "
+            "arbitrary. Remove the redundant columns."))
 
     def _dispersion(self, data, s, family, params, n_pos, left_out=()) -> float:
         """1 for binomial/Poisson; gaussian: RSS / (n - df) at the returned estimate."""

@@ -80,7 +80,6 @@ from .local_enet import fit_local_enet
 __all__ = [
     "METHODS", "NODEWISE", "LassoSpec", "debiased_lasso_block", "join", "merge_size_classes",
     "block_key", "min_block_rows", "mosaic_rows", "pearson_block", "size_class",
-    "unidentified_parameters",
 ]
 
 METHODS = ("debiased", "naive", "naive_unregularized")
@@ -195,15 +194,6 @@ def identified_columns(Sigma, fit_intercept: bool) -> np.ndarray:
     if fit_intercept and d[0] > 0:
         v[1:] = d[1:] - Sigma[0, 1:] ** 2 / d[0]
     return (d > 0) & (v > CONSTANT_COLUMN * d)
-
-
-def unidentified_parameters(gram: np.ndarray) -> list[int]:
-    """Parameters on which the (pooled) weighted Gram is singular: those loading on its
-    null space (collinear columns, e.g. a duplicated one)."""
-    factor = PSDFactor(gram)
-    if factor.full_rank:
-        return []
-    return np.flatnonzero(np.abs(factor.null_space).max(axis=1) > 1e-3).tolist()
 
 
 def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
