@@ -3,6 +3,7 @@ number the data cannot support -- a block left out with one warning, an exact an
 or a clear error naming the block, column or response."""
 
 import logging
+import re
 import warnings
 
 import dask.array as da
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from dask_glmdist import DebiasedLassoRegressor
+from dask_glmdist import DebiasedLassoRegressor, SeparationWarning
 
 
 def _logistic(rng, n, p=5):
@@ -234,7 +235,7 @@ def test_float32_dask_input_is_the_float64_fit(rng):
     np.testing.assert_array_equal(a.bse_, b.bse_)
 
 
-@pytest.mark.filterwarnings("ignore:The node-wise rows of parameters")
+@pytest.mark.filterwarnings("ignore:Columns \\[x4\\] are constant")
 def test_one_row_dummy_matches_least_squares(rng):
     """A column that is 1 on one row only: constant (0) in two of three blocks, its
     node-wise row formed from the blocks' mean Gram. Before: its estimate and standard
@@ -252,12 +253,16 @@ def test_one_row_dummy_matches_least_squares(rng):
         m = DebiasedLassoRegressor(0.02, n_partitions=3).fit(Xd, y)
     assert abs(m.params_[-1] - ols.params[-1]) < 0.1 * ols.bse[-1]
     np.testing.assert_allclose(m.bse_[-1], ols.bse[-1], rtol=0.01)
-    # binomial: the maximum likelihood estimate is infinite; the one-step estimate is
-    # finite and says it knows little
+    # binomial: the maximum likelihood estimate is infinite (its sign that of the row's
+    # residual); before the separation check the one-step estimate was a finite
+    # 1.64 +- 2.05, now it is flagged like DLSA, PenalizedGLM and BiasReducedGLM(ML) do
     yb = (rng.random(3000) < 1.0 / (1.0 + np.exp(-X[:, 0]))).astype(float)
-    with pytest.warns(UserWarning, match="constant within row blocks"):
+    sign = 1 if yb[1500] == 1 else -1
+    with pytest.warns(SeparationWarning, match=re.escape(f"[x4 ({'+' if sign > 0 else '-'}inf)]")):
         mb = DebiasedLassoRegressor(0.02, family="binomial", n_partitions=3).fit(Xd, yb)
-    assert np.all(np.isfinite(mb.params_)) and mb.bse_[-1] > 1.0
+    assert {n: (f.kind, f.sign) for n, f in mb.param_flags_.items()} == {
+        "x4": ("infinite", sign)}
+    assert np.isnan(mb.bse_[-1]) and np.all(np.isfinite(mb.bse_[:-1]))
 
 
 def test_one_warning_per_kind_over_many_blocks(rng, caplog):

@@ -22,10 +22,16 @@ from ..diagnostics import (
     COLLINEAR,
     CONSTANT_COLUMNS,
     EMPTY,
+    INFINITE,
     LEFT_OUT,
     NOT_CONVERGED,
+    SEPARATED,
+    UNIDENTIFIED,
+    UNRELIABLE,
     ZERO_WEIGHT,
     BlockReport,
+    ParamFlag,
+    SeparationWarning,
     short_list,
     warn,
 )
@@ -40,8 +46,11 @@ from ..solvers.debiased_lasso import (
     merge_size_classes,
     min_block_rows,
     pearson_block,
+    separation_direction,
+    separation_probe_block,
 )
 from ..solvers.design_checks import check_identified, describe_redundant, redundant_columns
+from ..solvers.recession import PROBE_STEPS, runaway_parameters
 from ._base import (
     DevianceScoreMixin,
     GLMInferenceMixin,
@@ -50,6 +59,7 @@ from ._base import (
     positive_only_family,
     prepare_blocks,
 )
+from .dlsa import infinite_parameters
 
 __all__ = ["DebiasedLassoRegressor"]
 
@@ -88,7 +98,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         Penalty weight, one per feature or shared; an entry 0 leaves that
         coefficient unpenalised. Lee et al. take ``alpha`` of order
         ``sqrt(log(p) / n_k)`` for standardised features; choose it by
-        ``GridSearchCV`` otherwise.
+        ``GridSearchCV`` otherwise. The penalty acts on the coefficients in the
+        columns' own units, so the fit is not scale invariant: standardise the
+        columns (see Notes).
     l1_ratio : float in [0, 1], default=1.0
         Fraction of the penalty that is L1 (statsmodels' ``L1_wt``); 1 is the lasso.
     family : {"gaussian", "binomial", "poisson"}, default="gaussian"
@@ -126,7 +138,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         Fan-in of the tree reduction.
     verbose : int, default=0
         If positive, show the fit's progress on stderr: one display for the round
-        (and the dispersion pass, where one is needed).
+        (and the separation check and the dispersion pass, where they are needed).
         On a terminal it is one line rewritten in place; otherwise plain lines, at
         most one a second, and a final line. Every round is logged to the
         ``dask_glmdist`` logger at INFO level in any case.
@@ -179,8 +191,16 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         of problem is warned about once (empty and zero-weight blocks only logged).
     param_flags_ : dict
         Parameter name -> :class:`~dask_glmdist.diagnostics.ParamFlag` for estimates
-        that cannot be used as usual; empty when there are none. Flagged parameters
-        have NaN in ``bse_`` and in their row and column of ``cov_params_``.
+        that cannot be used as usual; empty when there are none: ``"infinite"`` (the
+        unpenalised estimate, which the debiasing targets, is +-inf: separation),
+        ``"unidentified"`` (not determined by separated data) or ``"unreliable"``
+        (every block's local MLE diverged along it). Flagged parameters have NaN in
+        ``bse_`` and in their row and column of ``cov_params_``; ``summary()`` shows
+        infinite ones as +-inf.
+    separation_probe_ : dict or None
+        The separation check's probe round (see Notes): the ``direction`` probed, the
+        ``deviance`` at 0, 1 and 10 steps along it and whether it ``confirmed`` a
+        direction in which the estimate runs off; None when no probe was needed.
 
     See Also
     --------
@@ -210,6 +230,31 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     used. Columns constant within every block, and (when the blocks have at least
     as many rows as parameters in all) collinear columns, are an error: the
     debiasing inverts the pooled weighted Gram.
+
+    Separation (binomial, and Poisson with the log link). The debiased estimator
+    targets the unpenalised parameter; where its maximum likelihood estimate is
+    infinite (a category without events, a one-row level, complete separation) the
+    debiasing has no target. Such parameters are flagged ``"infinite"`` in
+    ``param_flags_`` and named in one :class:`~dask_glmdist.SeparationWarning`.
+    Coordinate directions are found exactly in the round: every block counts the rows
+    that stop a single parameter running off (``recession_counts``; the rule DLSA
+    uses). Blocks of at least 20 rows per parameter also fit their unpenalised local
+    MLE from the penalised estimate (about 3 more passes over the block in memory when
+    it exists); when it diverges in every such block along other directions, one
+    probe round over the data checks the blocks' mean direction (as
+    :class:`PenalizedGLM` does): confirmed, its parameters are infinite (and those the
+    direction leaves undetermined unidentified); not confirmed, they are flagged
+    ``"unreliable"`` with a warning.
+
+    Units. The lasso penalty is not scale invariant and the debiasing corrects it
+    only to first order, so the estimate depends on the columns' units: multiplying
+    one column of a Poisson design by 0.01 moved the intercept 5.9 and that column's
+    coefficient 1.5 standard errors away from the maximum likelihood estimate at the
+    default ``alpha`` (gaussian: 1.1), without a warning (statsmodels'
+    ``DistributedModel`` behaves the same). Standardise the columns (e.g. divide by
+    their standard deviations, then divide ``coef_`` and ``bse_`` by them), or give
+    ``alpha`` per feature in proportion to the columns' standard deviations
+    (docs/debiased_lasso.md).
 
     References
     ----------
@@ -294,7 +339,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 np.concatenate([lead, nw]))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @shows_progress(total=2)
+    @shows_progress(total=3)
     def fit(self, X, y, sample_weight=None):
         """Fit the model in one round over the row blocks.
 
@@ -336,8 +381,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
         raise_for_problems(s.get("problems", {}), problem_blocks(records))
         report = BlockReport()
+        everywhere = infinite_parameters(merge_size_classes(s, 0).get("recession"))
         min_rows_used, used = self._select_blocks(records, s.get("empty_blocks", []), min_rows,
-                                                  P, report)
+                                                  P, report, everywhere)
         sums = merge_size_classes(s, min_rows_used)
         self._check_identified(sums, used, P)
         if not sums.get("n_used"):
@@ -377,11 +423,11 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         if res.cov_unscaled is not None:
             self.cov_params_ = res.cov_unscaled * self.dispersion_
             self.bse_ = standard_errors(self.cov_params_)
-        self._set_param_flags({})
+        self._set_param_flags(self._separation(data, family, sums, used, params, left_out))
         return self
 
     def _select_blocks(self, records, empty, min_rows: int, n_params: int,
-                       report: BlockReport):
+                       report: BlockReport, infinite: dict):
         """The blocks the estimate uses: ``(min_rows_used, records)``.
 
         Empty blocks and blocks whose weights are all 0 carry no rows (logged only). A
@@ -424,16 +470,21 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 f"{self.family} family's range, so the model's estimate does not exist "
                 "(its intercept runs to infinity)."
             )
+        names = self._param_names()
         if diverged:
+            shown = [f"{names[j]} ({'+' if sign > 0 else '-'}inf)"
+                     for j, sign in sorted(infinite.items())]
+            whole = (f" Over all the data, the maximum likelihood estimate does not exist "
+                     f"either: {short_list(shown)} run(s) off to infinity (separation); "
+                     'BiasReducedGLM(method="mBR") gives finite estimates.' if shown else "")
             raise ValueError(
                 f"The local estimates of row blocks {short_list([r['index'] for r in diverged])}"
                 f" do not exist (row block {diverged[0]['index']}: {diverged[0]['diverged']}). "
                 "The one-shot estimate averages every block's local estimate; leaving such "
                 "blocks out would select blocks by their response and bias the result. Use "
                 "larger row blocks (fewer partitions), a positive alpha for every feature, "
-                "or an iterative estimator (PenalizedGLM, BiasReducedGLM)."
+                "or an iterative estimator (PenalizedGLM, BiasReducedGLM)." + whole
             )
-        names = self._param_names()
         for r in used:
             k = r["index"]
             if not r.get("converged", True):
@@ -456,7 +507,115 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             if collinear:
                 report.add(COLLINEAR, k, collinear,
                            "node-wise rows not formed: collinear within the block")
+            if r.get("separated"):
+                report.add(SEPARATED, k, [
+                    f"{names[j]} ({'+' if sign > 0 else '-'}inf)" for j, sign in
+                    r["separated"]], "the block's unpenalised local MLE does not exist "
+                    "(its local fit diverged along these parameters)")
         return threshold, used
+
+    def _separation(self, data, family, sums, used, params, left_out) -> dict:
+        """Flags of the parameters whose unpenalised estimate (the debiased estimator's
+        target) is infinite, or whose one-round estimate cannot be trusted; one warning.
+
+        Coordinate directions are exact: the blocks' recession counts, summed
+        (:func:`~dask_glmdist.estimators.dlsa.infinite_parameters`, the rule DLSA uses).
+        Other directions (complete separation by a combination of columns): when the
+        unpenalised local fit of every block checked (20 rows per parameter or more)
+        diverged along parameters that the counts do not explain, one more round probes
+        the blocks' mean divergence direction over all the data
+        (:func:`~dask_glmdist.solvers.recession.runaway_parameters`, as PenalizedGLM
+        does): confirmed, its parameters are infinite; not confirmed, they are flagged
+        unreliable.
+        """
+        names = self._param_names()
+        fi = bool(self.fit_intercept)
+        infinite = infinite_parameters(sums.get("recession"))
+        checked = int(sums.get("ml_checked", 0))
+        diverged = [r for r in used if r.get("separated")]
+        unexplained = [r for r in diverged if not {j for j, _ in r["separated"]} <= set(infinite)]
+        flags: dict = {}
+        unidentified: list = []
+        unreliable: list = []
+        self.separation_probe_ = None
+        if checked and len(diverged) == checked and unexplained:
+            u = separation_direction(sums)
+            probe = map_reduce(separation_probe_block, data, params, u, PROBE_STEPS,
+                               family=family, fit_intercept=fi, skip=left_out,
+                               split_every=self.split_every, label="separation check")
+            runaway = runaway_parameters(probe, probe["full_gram"], u, params,
+                                         np.ones(len(names), dtype=bool), fi)
+            self.separation_probe_ = {"direction": u, "deviance": probe["deviance"],
+                                      "confirmed": runaway is not None}
+            if runaway is None:
+                unreliable = sorted({j for r in unexplained for j, _ in r["separated"]}
+                                    - set(infinite))
+            else:
+                for j in np.flatnonzero(runaway):
+                    if j in infinite:
+                        continue
+                    if u[j] != 0:
+                        infinite[int(j)] = int(np.sign(u[j]))
+                    else:
+                        unidentified.append(int(j))
+        # a separating column non-zero on every row: every row is fitted perfectly
+        counts = sums.get("recession")
+        everything = counts is not None and any(
+            counts[2, j] >= sums["n_pos"] for j in infinite)
+        if everything:
+            unidentified = [j for j in range(len(names)) if j not in infinite]
+        for j, sign in infinite.items():
+            flags[names[j]] = ParamFlag(INFINITE, (
+                f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf "
+                "(separation), so the debiased estimate has no target; no estimate or "
+                "standard error"), sign)
+        for j in unidentified:
+            flags[names[j]] = ParamFlag(UNIDENTIFIED, (
+                "not estimable: the separating direction fits every row in which it "
+                "matters perfectly, and the data do not determine this parameter (or the "
+                "sign it runs off to)"))
+        for j in unreliable:
+            flags[names[j]] = ParamFlag(UNRELIABLE, (
+                "every row block's unpenalised local fit diverged along it (near "
+                "separation, or too few events per block): the one-round estimate and "
+                "its standard error cannot be trusted"))
+        self._warn_separation(names, infinite, unidentified, unreliable, everything)
+        return flags
+
+    def _warn_separation(self, names, infinite, unidentified, unreliable, everything):
+        if infinite:
+            shown = [f"{names[j]} ({'+' if sign > 0 else '-'}inf)" for j, sign in
+                     sorted(infinite.items())]
+            rest = (" Every row is fitted perfectly, so no other parameter is estimable "
+                    "either." if everything else
+                    f" Parameters {short_list(names[j] for j in unidentified)} are not "
+                    "determined by the data either (not even the sign they run off to)."
+                    if unidentified else
+                    " The other parameters' one-round estimates are those with the rows in "
+                    "which such a column is non-zero still fitted at its finite "
+                    "penalised value (approximately the estimates without those rows).")
+            warn(
+                f"{type(self).__name__}: the maximum likelihood estimate does not exist: "
+                f"{short_list(shown)} run(s) off to infinity (separation: every row in "
+                "which such a column is non-zero is fitted better the further it goes, "
+                "e.g. a category without any event). The debiased estimator targets the "
+                "unpenalised parameter, so the values in coef_ are artefacts of the "
+                "penalty; summary() shows them as infinite without standard errors." + rest
+                + ' For finite estimates of every parameter use '
+                'BiasReducedGLM(method="mBR").',
+                SeparationWarning,
+            )
+        if unreliable:
+            warn(
+                f"{type(self).__name__}: the unpenalised local fit of every row block "
+                f"diverged along {short_list(names[j] for j in unreliable)} (the local "
+                "maximum likelihood estimates do not exist: near separation, or too few "
+                "events per block), though one probe round over all the data did not "
+                "find them running off. The one-round estimate and its standard error "
+                "cannot be trusted for them; summary() shows no standard error. Use "
+                'PenalizedGLM (alpha=0) or BiasReducedGLM(method="mBR").',
+                UserWarning,
+            )
 
     def _block_messages(self, min_rows_used: int, records) -> dict:
         median = int(np.median([r["n_pos"] for r in records if r["n_pos"] > 0]))
