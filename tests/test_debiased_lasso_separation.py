@@ -125,16 +125,17 @@ def test_the_other_parameters_approach_the_fit_without_the_separated_rows(rng):
         np.testing.assert_allclose(model.bse_[:3], ml.bse, rtol=0.2)
 
 
+@pytest.mark.parametrize("link", ["logit", "probit"])
 @pytest.mark.parametrize("make", [complete_separation, oblique_separation],
                          ids=["x0 > 0.5", "x0 + x1 > 0.5"])
-def test_complete_separation_along_a_combination_is_found(rng, make):
+def test_complete_separation_along_a_combination_is_found(rng, make, link):
     """The blocks' unpenalised local fits all diverge; one probe round over the data
     confirms the direction. Its parameters are infinite with the linear program's
     signs; every row is then fitted perfectly, and the other parameters are not
     determined by the data (unidentified)."""
     X, y = make(rng)
     oracle = lp_directions(X, y)
-    model, sep = fit_recording(X, y, alpha=0.01)
+    model, sep = fit_recording(X, y, alpha=0.01, link=link)
     flags = model.param_flags_
     assert set(flags) == {"intercept", "x0", "x1", "x2"}
     infinite = {n: f.sign for n, f in flags.items() if f.kind == "infinite"}
@@ -212,3 +213,34 @@ def test_naive_unregularized_error_names_the_infinite_parameter(rng):
                        r"likelihood estimate does not exist either: \[x2 \(-inf\)\]"):
         DebiasedLassoRegressor(method="naive_unregularized", family="binomial",
                                n_partitions=4).fit(X, y)
+
+
+@pytest.mark.parametrize("make", [category_without_events, complete_separation,
+                                  separated_group, lambda rng: _logistic(rng, 2400, 3),
+                                  lambda rng: _logistic(rng, 2400, 20)],
+                         ids=["no events", "complete", "group", "p=3", "p=20"])
+@pytest.mark.parametrize("alpha", [0.01, 0.001])
+def test_the_cheap_existence_check_agrees_with_the_local_fit(rng, make, alpha):
+    """Two scoring steps from the penalised estimate settle that a block's local MLE
+    exists only where the full local maximum likelihood fit converges (and never on
+    separated blocks)."""
+    from dask_glmdist.families import get_family
+    from dask_glmdist.solvers.debiased_lasso import LassoSpec, _one_step, _settles
+    from dask_glmdist.solvers.local import fit_local
+    from dask_glmdist.solvers.local_enet import fit_local_enet
+
+    X, y = make(rng)
+    family = get_family("binomial")
+    p = X.shape[1]
+    l1, l2 = np.r_[0.0, np.full(p, alpha)], np.zeros(p + 1)
+    spec = LassoSpec("debiased", "mosaic", l1, l2, l1, True, 1e-8, 100, 4, 2, False)
+    settled = []
+    for k in range(4):
+        Xb, yb = X[k * 600:(k + 1) * 600], y[k * 600:(k + 1) * 600]
+        fit = fit_local_enet(Xb, yb, None, family, l1, l2, fit_intercept=True)
+        start = _one_step(fit, spec)
+        ml = fit_local(Xb, yb, None, family, fit_intercept=True, theta0=start)
+        settled.append(_settles(Xb, yb, None, family, fit, start, True, np))
+        assert not settled[-1] or ml.mle_exists
+    separated = detect_separation(X, y).separation
+    assert not any(settled) if separated else all(settled)

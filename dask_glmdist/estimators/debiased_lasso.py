@@ -238,9 +238,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     ``param_flags_`` and named in one :class:`~dask_glmdist.SeparationWarning`.
     Coordinate directions are found exactly in the round: every block counts the rows
     that stop a single parameter running off (``recession_counts``; the rule DLSA
-    uses). Blocks of at least 20 rows per parameter also fit their unpenalised local
-    MLE from the penalised estimate (about 3 more passes over the block in memory when
-    it exists); when it diverges in every such block along other directions, one
+    uses). Blocks of at least 20 rows per parameter also check that their
+    unpenalised local MLE exists (two scoring steps from the penalised estimate
+    usually settle it, else the local ML fit runs); when it diverges in every such
+    block along other directions, one
     probe round over the data checks the blocks' mean direction (as
     :class:`PenalizedGLM` does): confirmed, its parameters are infinite (and those the
     direction leaves undetermined unidentified); not confirmed, they are flagged
