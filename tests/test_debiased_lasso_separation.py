@@ -244,3 +244,27 @@ def test_the_cheap_existence_check_agrees_with_the_local_fit(rng, make, alpha):
         assert not settled[-1] or ml.mle_exists
     separated = detect_separation(X, y).separation
     assert not any(settled) if separated else all(settled)
+
+
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_the_separation_check_is_array_api_generic(rng, link):
+    """A separated block (with prior weights) gives the same record and sums on an
+    array-API namespace (the CuPy stand-in) as on NumPy."""
+    import array_api_strict as xps
+
+    from dask_glmdist.families import get_family
+    from dask_glmdist.solvers.debiased_lasso import LassoSpec, debiased_lasso_block
+
+    X, y = complete_separation(rng)
+    X, y = X[:600], y[:600]
+    w = rng.uniform(0.5, 2.0, size=600)
+    l1 = np.r_[0.0, np.full(3, 0.01)]
+    spec = LassoSpec("debiased", "mosaic", l1, np.zeros(4), l1, True, 1e-8, 100, 4, 2, False)
+    family = get_family("binomial", link)
+    ref = debiased_lasso_block(X, y, w, family, spec, block_index=0)
+    got = debiased_lasso_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), family, spec,
+                               block_index=0)
+    assert ref["blocks"][0]["separated"] == got["blocks"][0]["separated"]
+    assert {j for j, _ in ref["blocks"][0]["separated"]} == {0, 1}
+    for key in ("separation_u@big", "separation_sd@big", "recession@big"):
+        np.testing.assert_allclose(got[key], ref[key], rtol=1e-7, atol=1e-12)

@@ -187,8 +187,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         One row per (row block, problem) found in the fit: ``block``, ``problem``
         (the kinds of :mod:`dask_glmdist.diagnostics`: ``"empty"`` and
         ``"zero_weight"``, skipped; ``"left_out"``, too small; ``"constant_columns"``;
-        ``"collinear"``; ``"not_converged"``), ``columns`` and ``detail``. Each kind
-        of problem is warned about once (empty and zero-weight blocks only logged).
+        ``"collinear"``; ``"not_converged"``; ``"separated"``, the block's unpenalised
+        local MLE does not exist), ``columns`` and ``detail``. Each kind of problem is
+        warned about once (empty, zero-weight and separated blocks are only logged;
+        separation of the whole data is in ``param_flags_``).
     param_flags_ : dict
         Parameter name -> :class:`~dask_glmdist.diagnostics.ParamFlag` for estimates
         that cannot be used as usual; empty when there are none: ``"infinite"`` (the

@@ -276,8 +276,8 @@ def _enet_sums(X, y, m, family, spec, record, block_index, xp, check=False) -> d
     """The penalised local fit and its node-wise rows (``"debiased"``, ``"naive"``).
 
     With ``check`` (a block of at least 20 rows per parameter) and a family whose
-    estimates can run off to infinity, the block also fits its unpenalised local MLE,
-    from the penalised estimate, to see whether it exists (:func:`_separation_check`).
+    estimates can run off to infinity, the block also checks whether its unpenalised
+    local MLE exists (:func:`_separation_check`).
     """
     P = spec.l1.shape[0]
     fi = spec.fit_intercept
@@ -329,10 +329,10 @@ def _separation_check(X, y, m, family, spec, fit, record, xp) -> dict:
     already) usually settles it (:func:`_settles`: three matrix-vector products);
     otherwise the local maximum likelihood fit runs from that point. When it
     diverges, the block records the parameters it diverged along (``separated``:
-    ``[j, sign]``) and files its last scoring step in standardised units (the columns' standard
-    deviations within the block), scaled to a largest component of 1, with those
-    standard deviations: their sums over the blocks give the master a direction to
-    probe (:func:`separation_direction`).
+    ``[j, sign]``) and files its last scoring step in standardised units (the columns'
+    standard deviations within the block), scaled to a largest component of 1, with
+    those standard deviations: their sums over the blocks give the master a direction
+    to probe (:func:`separation_direction`).
     """
     if family.link.name not in SEPARABLE_LINKS.get(family.name, ()):
         return {}
@@ -393,8 +393,10 @@ def _settles(X, y, m, family, fit, start, fit_intercept, xp) -> bool:
     step = PSDFactor(fit.information).solve(score)
     if not np.all(np.isfinite(step)):
         return False
-    move = eta_of(X, step, fit_intercept, xp)
-    return float(xp.max(xp.abs(move))) <= SETTLED_ETA
+    move = xp.abs(eta_of(X, step, fit_intercept, xp))
+    if m is not None:  # rows of weight 0 do not count
+        move = xp.where(m > 0, move, xp.zeros_like(move))
+    return float(xp.max(move)) <= SETTLED_ETA
 
 
 def _column_sd(X, m, xp) -> np.ndarray:
