@@ -50,7 +50,12 @@ from ..solvers.debiased_lasso import (
     separation_probe_block,
 )
 from ..solvers.design_checks import check_identified, describe_redundant, redundant_columns
-from ..solvers.recession import PROBE_STEPS, runaway_parameters
+from ..solvers.recession import (
+    PROBE_STEPS,
+    classify_runaway,
+    confirms_recession,
+    infinite_parameters,
+)
 from ._base import (
     DevianceScoreMixin,
     GLMInferenceMixin,
@@ -59,7 +64,6 @@ from ._base import (
     positive_only_family,
     prepare_blocks,
 )
-from .dlsa import infinite_parameters
 
 __all__ = ["DebiasedLassoRegressor"]
 
@@ -522,12 +526,12 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         target) is infinite, or whose one-round estimate cannot be trusted; one warning.
 
         Coordinate directions are exact: the blocks' recession counts, summed
-        (:func:`~dask_glmdist.estimators.dlsa.infinite_parameters`, the rule DLSA uses).
+        (:func:`~dask_glmdist.solvers.recession.infinite_parameters`, the rule DLSA uses).
         Other directions (complete separation by a combination of columns): when the
         unpenalised local fit of every block checked (20 rows per parameter or more)
         diverged along parameters that the counts do not explain, one more round probes
         the blocks' mean divergence direction over all the data
-        (:func:`~dask_glmdist.solvers.recession.runaway_parameters`, as PenalizedGLM
+        (:func:`~dask_glmdist.solvers.recession.classify_runaway`, as PenalizedGLM
         does): confirmed, its parameters are infinite; not confirmed, they are flagged
         unreliable.
         """
@@ -546,8 +550,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             probe = map_reduce(separation_probe_block, data, params, u, PROBE_STEPS,
                                family=family, fit_intercept=fi, skip=left_out,
                                split_every=self.split_every, label="separation check")
-            runaway = runaway_parameters(probe, probe["full_gram"], u, params,
-                                         np.ones(len(names), dtype=bool), fi)
+            runaway = (classify_runaway(probe, probe["full_gram"], u,
+                                        np.ones(len(names), dtype=bool), fi)
+                       if confirms_recession(probe) else None)
             self.separation_probe_ = {"direction": u, "deviance": probe["deviance"],
                                       "confirmed": runaway is not None}
             if runaway is None:
@@ -557,9 +562,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 for j in np.flatnonzero(runaway):
                     if j in infinite:
                         continue
-                    if u[j] != 0:
-                        infinite[int(j)] = int(np.sign(u[j]))
-                    else:
+                    if abs(int(runaway[j])) == 1:
+                        infinite[int(j)] = int(runaway[j])
+                    else:  # classify_runaway's UNDETERMINED
                         unidentified.append(int(j))
         # a separating column non-zero on every row: every row is fitted perfectly
         counts = sums.get("recession")

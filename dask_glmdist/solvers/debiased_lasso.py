@@ -427,7 +427,7 @@ def separation_probe_block(X, y, m, theta, direction, steps, *, family, fit_inte
     """One probe round on a block (:func:`dask_glmdist.solvers.recession.recession_block`:
     the deviance at ``theta + t direction`` and the Gram of the rows it leaves
     unchanged) plus the block's whole Gram ``X~^T M X~`` (intercept border first), by
-    which :func:`~dask_glmdist.solvers.recession.runaway_parameters` scales. Blocks
+    which :func:`~dask_glmdist.solvers.recession.classify_runaway` scales. Blocks
     in ``skip`` (left out of the estimate) contribute nothing."""
     if block_index in skip:
         return {}
