@@ -57,7 +57,7 @@ with h_i > 0.25, where c_i = max(-g_i' - w_i, 0) and g_i is the row's adjusted s
 at fixed h_i (central difference), and the step solves
 (X~^T W X~ + X~^T C X~) step = adjusted score: Newton's step along those rows, the
 same fixed point. Any remaining overshoot is caught by the line search
-(:class:`_ChunkedIWLS`).
+(:class:`~dask_glmdist.solvers.iwls_iteration.ChunkedIWLS`).
 
 **Dispersion** (gaussian, gamma, inverse gaussian): the method's own estimating
 equation, or Pearson's moment estimator; see :mod:`dask_glmdist.solvers.iwls_dispersion`.
@@ -80,14 +80,12 @@ from .._progress import report
 from ..diagnostics import SeparationWarning, warn
 from ..linalg import (
     gram_inverse_from_r,
-    gram_solve_from_r,
-    logdet_gram_from_r,
     qr_r,
     r_column_rank_problems,
-    r_solve,
     tsqr_combine,
 )
-from .iwls_dispersion import next_dispersion, solve_dispersion
+from .iwls_dispersion import solve_dispersion
+from .iwls_iteration import ChunkedIWLS, InformationCollapsed, Iterate
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -108,6 +106,7 @@ METHODS = ("ML", "mBR", "mJPL")
 TILE_ROWS = 1024  # fewest rows per QR tile (see tile_rows)
 BOUNDARY = 1e-8  # during ML iterations: a fitted mean this close to the value y takes
 FINAL_BOUNDARY = 10 * np.finfo(np.float64).eps  # at the estimate: R's glm "numerically 0 or 1"
+LEVERAGE = 0.25  # rows with larger hat values correct the iteration matrix
 
 
 # --------------------------------------------------------------------------------------
@@ -480,10 +479,6 @@ class _Separation:
         ) and all(b >= 0.5 * a for a, b in zip(step, step[1:], strict=False))
 
 
-OVERSHOOT = 0.5  # a step reversed by more than this fraction of itself is shortened
-LEVERAGE = 0.25  # rows with larger hat values correct the iteration matrix
-
-
 class _Passes:
     """The data passes of one fit, and how many were made."""
 
@@ -499,242 +494,6 @@ class _Passes:
             iwls_block, self.data, PassSpec(**self.base, **kw), combine=combine_iwls,
             split_every=self.split_every, label=label,
         )
-
-
-@dataclass
-class _Iterate:
-    """An accepted iterate: the coefficients, the pass summary there (R, deviance and,
-    for mBR/mJPL, the adjustment ``X~^T t``) and the update it proposes."""
-
-    beta: np.ndarray | None
-    s: dict
-    phi: float
-    new: np.ndarray | None = None
-    phi_new: float = float("nan")
-    lagged: bool = False  # the adjustment used the previous iterate's hat values
-
-    @property
-    def R(self) -> np.ndarray:
-        return self.s["R"]
-
-
-class _ChunkedIWLS:
-    """The iteration of :func:`fit_chunked_iwls`: proposal, line search, pass schedule.
-
-    **Proposal.** At an iterate, ``new = beta_ML + phi (X~^T W X~)^{-1} X~^T t`` with
-    ``X~^T t`` from a hat-value pass at the iterate (two passes per iteration) or
-    carried by the iterate's own pass with the previous iterate's hat values (one).
-
-    **Line search.** A candidate ``beta + alpha (new - beta)`` is evaluated by a pass
-    (and, with two passes, its hat-value pass, which the next iteration then uses).
-    It is rejected, and ``alpha`` shortened, when its mean leaves the family's range,
-    when it increases the deviance (ML) or the penalised deviance (two-pass mJPL), or
-    (mBR, mJPL) when the update proposed *at the candidate* reverses the step just
-    taken by more than ``OVERSHOOT`` of it in the information metric: the quasi-Fisher
-    iteration is not a contraction there (the high-leverage correction of the module
-    docstring removes the usual cause; the adjusted score of a cauchit row, for one,
-    is not monotone). With ``r`` the measured reversal ratio, ``alpha / (1 - r)`` is
-    the secant estimate of the step that lands on the root along the step's
-    direction; it is tried next. Three iterations in a row whose steps had to be
-    shortened below 1/1000 to keep the mean in range mean that the estimate lies on
-    the edge of the range: an error names the parameters that lead there.
-
-    **One pass per iteration**: an iteration whose one-pass step overshoots is redone
-    with two passes (the overshoot may come from the previous iterate's hat values,
-    which no step length changes); the next iteration makes one pass again.
-    """
-
-    def __init__(self, run: _Passes, family, *, method, power, passes, dispersion, names,
-                 k, n_pos, pass_sums, tol):
-        self.family, self.method, self.power, self.k, self.tol = family, method, power, k, tol
-        self.names, self.n_pos, self.pass_sums = names, n_pos, pass_sums
-        self.dispersion = dispersion
-        self.adjusted = method != "ML"
-        self.estimate_phi = not family.fixed_scale
-        self.passes = passes
-        self.mode = passes  # passes per iteration now (2 while redoing a one-pass step)
-        self.run = run
-        self.cramped = 0  # consecutive iterations cramped by the edge of the range
-
-    # ---- proposal -------------------------------------------------------------------------
-    def propose(self, it: _Iterate) -> _Iterate:
-        """Fill in the update proposed at ``it`` (a hat-value pass first if needed)."""
-        k = self.k
-        R = it.R[:k + 1, :k + 1]
-        Rxx = R[:k, :k]
-        _check_not_collapsed(Rxx, self.names, self.method)
-        beta_ml = r_solve(Rxx, R[:k, k])
-        phi_new = it.phi
-        if it.beta is not None and self.estimate_phi:
-            phi_new = next_dispersion(it.s, it.phi, self.family, self.method, self.power,
-                                       self.dispersion, k, self.n_pos, self.pass_sums)
-        new = beta_ml
-        scale = phi_new if self.estimate_phi else 1.0
-        if self.adjusted and it.beta is not None:
-            if "adj" not in it.s and self.mode == 2:
-                a = self.run("IWLS adjustment", beta=it.beta, qr=False, hat_R=Rxx,
-                             phi=scale if np.isfinite(scale) else 1.0)
-                it.s.update({key: a[key] for key in ("adj", "Rc") if key in a})
-            if "Rc" in it.s:
-                # high-leverage rows: (X~^T W X~ + C) step = the adjusted score
-                score = Rxx.T @ (Rxx @ (beta_ml - it.beta)) + scale * it.s["adj"]
-                new = it.beta + gram_solve_from_r(tsqr_combine(Rxx, it.s["Rc"]), score)
-            elif "adj" in it.s:
-                new = beta_ml + scale * gram_solve_from_r(Rxx, it.s["adj"])
-        it.new, it.phi_new = new, phi_new
-        return it
-
-    # ---- line search -----------------------------------------------------------------------
-    def next_iterate(self, it: _Iterate, fallback) -> _Iterate:
-        """The accepted iterate after ``it`` (see the class docstring)."""
-        c = self._first_step(it, fallback) if it.beta is None else self._line_search(it)
-        if c.new is None and self.adjusted:  # (ML: the loop proposes, catching a collapse)
-            self.propose(c)
-        self.mode = self.passes
-        return c
-
-    def _first_step(self, it: _Iterate, fallback) -> _Iterate:
-        """From mustart: the IWLS step, or the intercept-only start if it leaves the range."""
-        for cand in (it.new, fallback):
-            c = self.evaluate(it, cand)
-            if c is not None:
-                return c
-        raise ValueError(
-            f"no valid starting value for the {self.family.name} model with the "
-            f"{self.family.link.name} link: its mean leaves the family's range at both the "
-            "IWLS start and the intercept-only start; pass start= or use a link whose mean "
-            "is always valid (e.g. 'log')."
-        )
-
-    def _line_search(self, it: _Iterate) -> _Iterate:
-        objective = self._objective(it)
-        direction = it.new - it.beta
-        alpha, halvings, dampings = 1.0, 0, 0
-        out_of_range = 0
-        while True:
-            c = self.evaluate(it, it.beta + alpha * direction)
-            worse = c is not None and objective is not None and (
-                self._objective(c, it.phi_new) > objective + 1e-9 * (abs(objective) + 1.0))
-            if c is None or worse:
-                halvings += 1
-                out_of_range += c is None
-                if halvings <= 40:
-                    alpha *= 0.5
-                    continue
-                if c is None:
-                    self._leaves_range(it, "for every step size")
-                break  # no descent along the direction: at the optimum to rounding
-            if not self.adjusted:
-                break
-            r = self._overshoot(c, alpha * direction)
-            if r is None:
-                break
-            if self.mode == 1:  # redo this iteration with two passes
-                logger.info("IWLS: a one-pass step overshot (by %.2f); this iteration "
-                            "with two passes", -r)
-                self.mode, it.lagged = 2, False
-                for key in ("adj", "Rc"):
-                    it.s.pop(key, None)
-                self.propose(it)
-                objective, direction, alpha = self._objective(it), it.new - it.beta, 1.0
-                continue
-            if dampings >= 8:
-                break
-            dampings += 1
-            alpha /= min(1.0 - r, 16.0)
-        if halvings or dampings:
-            logger.info("IWLS: step halved %d time(s), shortened %d time(s) after "
-                        "overshooting", halvings, dampings)
-        # creeping to the edge of the range: the estimate is on it
-        self.cramped = self.cramped + 1 if out_of_range >= 10 else 0
-        if self.cramped >= 3:
-            self._leaves_range(it, "for all but steps below 1/1000 of the update in three "
-                               "iterations in a row")
-        return c
-
-    def _leaves_range(self, it: _Iterate, how: str) -> None:
-        """Raise: the update leads out of the family's range, naming its main parameters."""
-        se = np.sqrt(np.clip(np.diag(gram_inverse_from_r(it.R[:self.k, :self.k])), 0, None))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            size = np.abs(it.new - it.beta) / se
-        size = np.where(np.isfinite(size), size, 0.0)
-        lead = [self.names[j] for j in np.argsort(-size) if size[j] >= 0.5 * size.max()]
-        raise ValueError(
-            f"The {self.family.name} model's mean leaves its range under the "
-            f"{self.family.link.name} link {how} from the current estimate: the "
-            f"{self.method} estimate lies on the edge of the range, along parameters "
-            f"{lead[:10]} (the largest components of the update in standard errors). Use "
-            "a link whose mean is always valid (e.g. 'log'), or remove those columns."
-        )
-
-    def _objective(self, it: _Iterate, phi=None):
-        phi = it.phi_new if phi is None else phi
-        return _objective(it.s, it.R, self.method, self.mode, phi, self.power,
-                          self.estimate_phi)
-
-    def _overshoot(self, c: _Iterate, taken) -> float | None:
-        """The reversal ratio r < -OVERSHOOT if the step ``taken`` to ``c`` overshot, else None.
-
-        The update proposed at ``c`` is computed (and kept for the next iteration); a
-        step overshot when that update reverses it by more than ``OVERSHOOT`` of its
-        length (:func:`_reversal`) and ``c`` has not converged. The next step length is
-        ``alpha / (1 - r)``.
-        """
-        self.propose(c)
-        size = float(np.max(np.abs(c.new - c.beta)))
-        if not np.isfinite(size) or size <= self.tol * (1.0 + float(np.max(np.abs(c.beta)))):
-            return None
-        r = _reversal(c.R[:self.k, :self.k], taken, c.new - c.beta)
-        return r if r < -OVERSHOOT else None
-
-    def evaluate(self, it: _Iterate, cand) -> _Iterate | None:
-        """The pass at a candidate; None if its mean leaves the family's range."""
-        one_pass = self.adjusted and self.mode == 1
-        s = self.run(
-            "IWLS pass", beta=cand, phi=it.phi_new if np.isfinite(it.phi_new) else 1.0,
-            hat_R=it.R[:self.k, :self.k] if one_pass else None,
-            hat_beta=it.beta if one_pass else None,
-            hat_start=one_pass and it.beta is None, dispersion_sums=self.pass_sums,
-        )
-        if "invalid_mean" in s.get("problems", {}) or not np.isfinite(s.get("deviance",
-                                                                            np.nan)):
-            return None
-        return _Iterate(beta=cand, s=s, phi=it.phi_new, lagged=one_pass)
-
-
-def _reversal(Rxx, taken, proposed) -> float:
-    """How far the update proposed at the candidate reverses the step taken to it.
-
-    ``r = <R taken, R proposed> / ||R taken||^2`` in the information metric: for an
-    iteration whose error contracts by the factor mu along the step, the full step gives
-    ``r = mu``; ``r < 0`` means the step overshot the root.
-    """
-    a, b = Rxx @ taken, Rxx @ proposed
-    denom = float(a @ a)
-    return float(a @ b) / denom if denom > 0 else 0.0
-
-
-def _check_not_collapsed(Rxx, names, method) -> None:
-    """R_xx with an exactly zero or non-finite diagonal: the information about a
-    parameter vanished (the weights of the rows that carry it underflowed)."""
-    d = np.diag(Rxx)
-    bad = [int(j) for j in np.flatnonzero(~(np.abs(d) > 0))]
-    if not bad:
-        return
-    if method == "ML":
-        raise _InformationCollapsed(bad)
-    raise FloatingPointError(
-        f"IWLS ({method}): the information about parameters {[names[j] for j in bad]} "
-        "vanished: the fitted means of the rows that carry them reached the edge of "
-        "the family's range (weights 0). The adjusted estimate does not exist for this "
-        "model; try method='mJPL', another link, or remove those columns."
-    )
-
-
-class _InformationCollapsed(Exception):
-    def __init__(self, columns):
-        super().__init__(columns)
-        self.columns = columns
 
 
 def fit_chunked_iwls(
@@ -757,7 +516,7 @@ def fit_chunked_iwls(
     Convergence: ``max |beta_{t+1} - beta_t| <= tol (1 + max |beta_t|)`` and, when the
     dispersion enters the update, ``|phi_{t+1} - phi_t| <= tol phi_t`` (with one pass
     per iteration, also for the step that led to beta_t). ``passes``: data passes per
-    iteration (:class:`_ChunkedIWLS`). Steps that leave
+    iteration (:class:`~.iwls_iteration.ChunkedIWLS`). Steps that leave
     the family's range are halved; so are steps that increase the deviance (ML) or the
     penalised deviance (two-pass mJPL); mBR/mJPL steps that overshoot are shortened.
     """
@@ -793,13 +552,13 @@ def fit_chunked_iwls(
         if fit_intercept and s["sum_m"] > 0:
             ybar = np.asarray([s["sum_my"] / s["sum_m"]])
             fallback[0] = float(family.link.link(family.starting_mu(ybar))[0])
-    iwls = _ChunkedIWLS(run, family, method=method, power=power, passes=passes,
+    iwls = ChunkedIWLS(run, family, method=method, power=power, passes=passes,
                         dispersion=dispersion, names=names, k=k, n_pos=n_pos,
                         pass_sums=pass_sums, tol=tol)
     # phi is NaN until a pass at real coefficients estimates it (the mustart pass has
     # fitted means equal to y for some families: no dispersion to read off it)
     phi = float("nan") if estimate_phi else 1.0
-    it = _Iterate(beta=beta, s=s, phi=phi)
+    it = Iterate(beta=beta, s=s, phi=phi)
     history: list[dict] = []
     monitor = _Separation()
     converged = separated = False
@@ -810,7 +569,7 @@ def fit_chunked_iwls(
         try:
             if it.new is None:
                 iwls.propose(it)
-        except _InformationCollapsed as exc:  # ML: weights underflowed (separation)
+        except InformationCollapsed as exc:  # ML: weights underflowed (separation)
             separated, collapsed = True, exc.columns
             break
         new, phi_new = it.new, it.phi_new
@@ -883,17 +642,6 @@ def fit_chunked_iwls(
         n_passes=run.count, converged=converged, separated=separated,
         boundary_rows=boundary, history=history, infinite=infinite,
     )
-
-
-def _objective(s, R, method, passes, phi, power, estimate_phi):
-    """What a step must not increase: the deviance (ML), the penalised deviance (mJPL)."""
-    if method == "ML":
-        return s["deviance"]
-    if method == "mJPL" and passes == 2:
-        k = R.shape[0] - 1
-        scale = phi if (estimate_phi and np.isfinite(phi) and phi > 0) else 1.0
-        return s["deviance"] / scale - 2.0 * power * logdet_gram_from_r(R[:k, :k])
-    return None
 
 
 def _raise_block_problems(s: dict, user_start: bool) -> None:
