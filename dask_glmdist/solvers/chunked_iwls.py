@@ -72,12 +72,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg.blas
-from sklearn.exceptions import ConvergenceWarning
 
 from .._array import get_namespace, to_host
 from .._blocks import BlockedData, check_block, map_reduce, sum_summaries
 from .._progress import report
-from ..diagnostics import SeparationWarning, warn
+from ..diagnostics import SeparationWarning
 from ..linalg import (
     gram_inverse_from_r,
     qr_r,
@@ -85,6 +84,13 @@ from ..linalg import (
     tsqr_combine,
 )
 from .iwls_dispersion import solve_dispersion
+from .iwls_edges import (
+    BOUNDARY,
+    FINAL_BOUNDARY,
+    SeparationMonitor,
+    boundary_rows,
+    warn_outcome,
+)
 from .iwls_iteration import ChunkedIWLS, InformationCollapsed, Iterate
 
 logger = logging.getLogger("dask_glmdist")
@@ -104,8 +110,6 @@ __all__ = [
 
 METHODS = ("ML", "mBR", "mJPL")
 TILE_ROWS = 1024  # fewest rows per QR tile (see tile_rows)
-BOUNDARY = 1e-8  # during ML iterations: a fitted mean this close to the value y takes
-FINAL_BOUNDARY = 10 * np.finfo(np.float64).eps  # at the estimate: R's glm "numerically 0 or 1"
 LEVERAGE = 0.25  # rows with larger hat values correct the iteration matrix
 
 
@@ -126,23 +130,6 @@ def adjustment_terms(family, eta, mu, d, h, method: str, power: float):
     if method == "mBR":
         return h * d2 / (2.0 * d_safe)
     return power * h * (2.0 * d2 / d_safe - d * family.variance_deriv(mu) / family.variance(mu))
-
-
-def _boundary_rows(family, y, mu, m, xp, tol=BOUNDARY) -> int:
-    """Rows whose fitted mean has (numerically) reached the value of y at the range's edge.
-
-    Under separation (binomial) or an all-zero group (Poisson) the maximum likelihood
-    fit drives those means to 0 or 1; ordinary fits keep them inside.
-    """
-    if family.name == "binomial":
-        hit = ((mu <= tol) & (y == 0)) | ((mu >= 1.0 - tol) & (y == 1))
-    elif family.name in ("poisson", "negative_binomial"):
-        hit = (mu <= tol) & (y == 0)
-    else:
-        return 0
-    if m is not None:
-        hit = hit & (m > 0)
-    return int(xp.sum(xp.astype(hit, xp.int64)))
 
 
 # --------------------------------------------------------------------------------------
@@ -249,7 +236,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
     out["pearson"] = float(xp.sum(mv * resid * resid))
     out["n_pos"] = n if m is None else int(xp.sum(xp.astype(m > 0, xp.int64)))
     if spec.beta is not None and family.fixed_scale:
-        out["boundary"] = _boundary_rows(family, y, mu, m, xp, spec.boundary_tol)
+        out["boundary"] = boundary_rows(family, y, mu, m, xp, spec.boundary_tol)
     if spec.loglik:
         out["loglik"] = float(family.loglik(y, mu, m, scale=spec.phi))
     if spec.dispersion_sums and m is not None:
@@ -439,46 +426,6 @@ def _check_identified(R: np.ndarray, names: list[str]) -> None:
         )
 
 
-class _Separation:
-    """Watches ML iterations for the signature of infinite estimates.
-
-    Separation (binomial) or an all-zero group (Poisson): fitted means of some rows
-    have reached the edge of the range, and for ``patience`` iterations in a row the
-    largest |coefficient| and the largest standard error grew while the steps did not
-    shrink (each at least half the previous one). A converging fit's steps shrink fast
-    (quadratically for canonical links), so its early growth does not qualify.
-    """
-
-    def __init__(self, patience: int = 5):
-        self.patience = patience
-        self.size, self.se, self.step, self.boundary, self.bse = [], [], [], [], []
-
-    def record(self, beta, bse, step, boundary_rows):
-        self.size.append(float(np.max(np.abs(beta))))
-        self.se.append(float(np.max(bse)))
-        self.step.append(float(step))
-        self.boundary.append(int(boundary_rows))
-        self.bse.append(np.asarray(bse, dtype=float))
-
-    def growing(self) -> list[int]:
-        """Parameters whose standard errors grew by over 10% across the window."""
-        if len(self.bse) < 2:
-            return []
-        first, last = self.bse[-min(len(self.bse), self.patience + 1)], self.bse[-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(first > 0, last / first, np.inf)
-        return [int(j) for j in np.argsort(-ratio) if ratio[j] > 1.1]
-
-    def diverging(self) -> bool:
-        k = self.patience
-        if len(self.size) < k + 1 or min(self.boundary[-k:]) == 0:
-            return False
-        size, se, step = (v[-(k + 1):] for v in (self.size, self.se, self.step))
-        return all(
-            b > a for v in (size, se) for a, b in zip(v, v[1:], strict=False)
-        ) and all(b >= 0.5 * a for a, b in zip(step, step[1:], strict=False))
-
-
 class _Passes:
     """The data passes of one fit, and how many were made."""
 
@@ -519,6 +466,9 @@ def fit_chunked_iwls(
     iteration (:class:`~.iwls_iteration.ChunkedIWLS`). Steps that leave
     the family's range are halved; so are steps that increase the deviance (ML) or the
     penalised deviance (two-pass mJPL); mBR/mJPL steps that overshoot are shortened.
+
+    The steps: the start pass (:func:`_start`: validation, row counts, identification),
+    the iterations (:func:`_iterate`) and the estimate's statistics (:func:`_finish`).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -526,13 +476,36 @@ def fit_chunked_iwls(
         raise ValueError(f"passes must be 1 or 2, got {passes!r}")
     k = data.n_features + int(fit_intercept)
     names = param_names or [f"b{j}" for j in range(k)]
-    estimate_phi = not family.fixed_scale
-    weighted = data.sample_weight is not None
-    pass_sums = estimate_phi and dispersion == "auto" and weighted and family.name == "gamma"
-    start_time = time.perf_counter()
+    clock = time.perf_counter()
     run = _Passes(data, family, fit_intercept, method, power, split_every)
+    first = _start(run, family, start, k, names, fit_intercept)
+    # weighted gamma: the dispersion equation is solved by Fisher steps on pass sums
+    pass_sums = (not family.fixed_scale and dispersion == "auto"
+                 and data.sample_weight is not None and family.name == "gamma")
+    iwls = ChunkedIWLS(run, family, method=method, power=power, passes=passes,
+                       dispersion=dispersion, names=names, k=k, n_pos=first.n_pos,
+                       pass_sums=pass_sums, tol=tol)
+    loop = _iterate(iwls, first, max_iter=max_iter, clock=clock)
+    result = _finish(iwls, loop, first, max_iter=max_iter)
+    logger.info("IWLS %s: %d iterations, %d passes, %.2f s", method, loop.n_iter, run.count,
+                time.perf_counter() - clock)
+    return result
 
-    # ---- iteration 0: the start (mustart, or the user's coefficients) -----------------
+
+@dataclass
+class _Start:
+    """The start pass: its summary, the row counts, the fallback start."""
+
+    beta: np.ndarray | None  # None: R's mustart
+    s: dict
+    n_obs: int
+    n_pos: int
+    fallback: np.ndarray | None  # intercept-only start if the first step leaves the range
+
+
+def _start(run: _Passes, family, start, k: int, names, fit_intercept: bool) -> _Start:
+    """The first pass (mustart, or the user's coefficients): validate the blocks, count the
+    rows and check that the design identifies every parameter."""
     beta = None if start is None else np.asarray(start, dtype=np.float64)
     s = run("IWLS start", beta=beta, validate=True)
     if s.get("problems", {}):
@@ -540,107 +513,147 @@ def fit_chunked_iwls(
     n_obs, n_pos = int(s["n"]), int(s["n_pos"])
     if n_obs == 0 or n_pos == 0:
         raise ValueError("Found no rows with positive weight; at least one is required.")
-    if n_pos <= k and estimate_phi:
+    if n_pos <= k and not family.fixed_scale:
         raise ValueError(
             f"{n_pos} rows with positive weight for {k} parameters: the dispersion of the "
             f"{family.name} family cannot be estimated; at least {k + 1} rows are needed."
         )
     _check_identified(s["R"][:k, :k], names)
     fallback = None
-    if beta is None:  # intercept-only fallback start if the first step leaves the range
+    if beta is None:
         fallback = np.zeros(k)
         if fit_intercept and s["sum_m"] > 0:
             ybar = np.asarray([s["sum_my"] / s["sum_m"]])
             fallback[0] = float(family.link.link(family.starting_mu(ybar))[0])
-    iwls = ChunkedIWLS(run, family, method=method, power=power, passes=passes,
-                        dispersion=dispersion, names=names, k=k, n_pos=n_pos,
-                        pass_sums=pass_sums, tol=tol)
+    return _Start(beta=beta, s=s, n_obs=n_obs, n_pos=n_pos, fallback=fallback)
+
+
+@dataclass
+class _Loop:
+    """Where the iterations stopped, and why."""
+
+    it: Iterate
+    cov_unscaled: np.ndarray
+    n_iter: int = 0
+    converged: bool = False
+    separated: bool = False
+    collapsed: list = field(default_factory=list)  # ML: parameters whose information vanished
+    history: list = field(default_factory=list)
+    monitor: SeparationMonitor = field(default_factory=SeparationMonitor)
+
+
+def _iterate(iwls: ChunkedIWLS, first: _Start, *, max_iter: int, clock: float) -> _Loop:
+    """Iterate from the start until convergence, separation (ML) or ``max_iter``."""
+    k = iwls.k
     # phi is NaN until a pass at real coefficients estimates it (the mustart pass has
     # fitted means equal to y for some families: no dispersion to read off it)
-    phi = float("nan") if estimate_phi else 1.0
-    it = Iterate(beta=beta, s=s, phi=phi)
-    history: list[dict] = []
-    monitor = _Separation()
-    converged = separated = False
-    collapsed: list[int] = []
-    cov_unscaled = np.full((k, k), np.nan)
-    n_iter, taken = 0, np.inf
+    phi = float("nan") if iwls.estimate_phi else 1.0
+    loop = _Loop(it=Iterate(beta=first.beta, s=first.s, phi=phi),
+                 cov_unscaled=np.full((k, k), np.nan))
+    taken = np.inf
     while True:
+        it = loop.it
         try:
             if it.new is None:
                 iwls.propose(it)
         except InformationCollapsed as exc:  # ML: weights underflowed (separation)
-            separated, collapsed = True, exc.columns
+            loop.separated, loop.collapsed = True, exc.columns
             break
-        new, phi_new = it.new, it.phi_new
-        n_iter += 1
-        Rxx = it.R[:k, :k]
-        cov_unscaled = gram_inverse_from_r(Rxx)
-        bse = np.sqrt(np.clip(np.diag(cov_unscaled), 0, None) * (phi_new if estimate_phi else 1))
-        size = float("inf") if it.beta is None else float(np.max(np.abs(new - it.beta)))
-        history.append({"iteration": n_iter, "deviance": it.s["deviance"], "max_step": size,
-                        "dispersion": phi_new, "passes": run.count})
-        report(iteration=n_iter, deviance=float(it.s["deviance"]), step=size)
-        logger.info("IWLS %s iteration %d: deviance %.10g, max |step| %.3g, %d passes, "
-                    "%.2f s", method, n_iter, it.s["deviance"], size, run.count,
-                    time.perf_counter() - start_time)
-        if not np.all(np.isfinite(new)):  # the information collapsed (ML on separated data)
-            if method != "ML":
-                bad = [names[j] for j in np.flatnonzero(~np.isfinite(new))]
-                raise FloatingPointError(
-                    f"IWLS ({method}) produced non-finite estimates of {bad} at iteration "
-                    f"{n_iter}."
-                )
-            separated, collapsed = True, [int(j) for j in np.flatnonzero(~np.isfinite(new))]
+        loop.n_iter += 1
+        size, bse = _record(iwls, loop, clock)
+        if not np.all(np.isfinite(it.new)):  # the information collapsed (ML, separated)
+            loop.separated, loop.collapsed = True, _nonfinite(iwls, it.new, loop.n_iter)
             break
-        # phi computed exactly from the current state settles with beta; Fisher steps on
-        # pass sums (weighted gamma) must settle themselves
-        phi_settled = not pass_sums or (
-            np.isfinite(it.phi) and abs(phi_new - it.phi) <= tol * max(it.phi, 1e-300))
-        # a one-pass proposal is small also where the lag offsets the error: the step
-        # that led here must be small as well
-        small = tol * (1.0 + np.max(np.abs(it.beta))) if it.beta is not None else -1.0
-        if size <= small and phi_settled and (not it.lagged or taken <= small):
-            converged = True
+        if _converged(iwls, it, size, taken):
+            loop.converged = True
             break
-        if method == "ML" and it.beta is not None and family.fixed_scale:
-            monitor.record(new, bse, size, it.s.get("boundary", 0))
-            if monitor.diverging():
-                separated = True
+        if iwls.method == "ML" and it.beta is not None and iwls.family.fixed_scale:
+            loop.monitor.record(it.new, bse, size, it.s.get("boundary", 0))
+            if loop.monitor.diverging():
+                loop.separated = True
                 break
-        if n_iter >= max_iter:
+        if loop.n_iter >= max_iter:
             break
-        previous = it.beta
-        it = iwls.next_iterate(it, fallback)
-        taken = float(np.max(np.abs(it.beta - previous))) if previous is not None else np.inf
+        loop.it = iwls.next_iterate(it, first.fallback)
+        taken = float(np.max(np.abs(loop.it.beta - it.beta))) if it.beta is not None else np.inf
+    return loop
+
+
+def _record(iwls: ChunkedIWLS, loop: _Loop, clock: float):
+    """The covariance at the current iterate; history, progress and log of the iteration.
+
+    Returns the size of the proposed step and the standard errors.
+    """
+    it, k = loop.it, iwls.k
+    loop.cov_unscaled = gram_inverse_from_r(it.R[:k, :k])
+    scale = it.phi_new if iwls.estimate_phi else 1
+    bse = np.sqrt(np.clip(np.diag(loop.cov_unscaled), 0, None) * scale)
+    size = float("inf") if it.beta is None else float(np.max(np.abs(it.new - it.beta)))
+    deviance, count = float(it.s["deviance"]), iwls.run.count
+    loop.history.append({"iteration": loop.n_iter, "deviance": it.s["deviance"],
+                         "max_step": size, "dispersion": it.phi_new, "passes": count})
+    report(iteration=loop.n_iter, deviance=deviance, step=size)
+    logger.info("IWLS %s iteration %d: deviance %.10g, max |step| %.3g, %d passes, %.2f s",
+                iwls.method, loop.n_iter, deviance, size, count, time.perf_counter() - clock)
+    return size, bse
+
+
+def _nonfinite(iwls: ChunkedIWLS, new, n_iter: int) -> list[int]:
+    """The parameters whose proposed update is not finite (ML: separation); an error for
+    mBR and mJPL, whose estimates are finite."""
+    bad = [int(j) for j in np.flatnonzero(~np.isfinite(new))]
+    if iwls.method != "ML":
+        raise FloatingPointError(
+            f"IWLS ({iwls.method}) produced non-finite estimates of "
+            f"{[iwls.names[j] for j in bad]} at iteration {n_iter}."
+        )
+    return bad
+
+
+def _converged(iwls: ChunkedIWLS, it: Iterate, size: float, taken: float) -> bool:
+    """The proposed step is small (and, for a lagged one-pass proposal, the step that led
+    here too); the dispersion has settled where Fisher steps on pass sums find it."""
+    if it.beta is None:
+        return False
+    tol = iwls.tol
+    phi_settled = not iwls.pass_sums or (
+        np.isfinite(it.phi) and abs(it.phi_new - it.phi) <= tol * max(it.phi, 1e-300))
+    # a one-pass proposal is small also where the lag offsets the error: the step that
+    # led here must be small as well
+    small = tol * (1.0 + np.max(np.abs(it.beta)))
+    return size <= small and phi_settled and (not it.lagged or taken <= small)
+
+
+def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> IWLSResult:
+    """The estimate's deviance, log-likelihood and boundary rows (a pass without QR); the
+    warnings; the result."""
+    family, method, k, it = iwls.family, iwls.method, iwls.k, loop.it
     # the update proposed at the last iterate, unless it does not exist
-    beta, phi = (it.beta, it.phi) if collapsed else (it.new, it.phi_new)
-    # ---- the estimate's deviance, log-likelihood and boundary rows (no QR) ---------------
-    if estimate_phi and not np.isfinite(phi):
-        phi = it.s["pearson"] / (n_pos - k)
-    exact_fit = estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
-    final = run("IWLS final statistics", beta=beta, qr=False, loglik=not exact_fit,
-                phi=phi if estimate_phi else 1.0,
-                boundary_tol=BOUNDARY if separated else FINAL_BOUNDARY)
+    beta, phi = (it.beta, it.phi) if loop.collapsed else (it.new, it.phi_new)
+    if iwls.estimate_phi and not np.isfinite(phi):
+        phi = it.s["pearson"] / (first.n_pos - k)
+    exact_fit = iwls.estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
+    final = iwls.run("IWLS final statistics", beta=beta, qr=False, loglik=not exact_fit,
+                     phi=phi if iwls.estimate_phi else 1.0,
+                     boundary_tol=BOUNDARY if loop.separated else FINAL_BOUNDARY)
     if "problems" in final:
         raise ValueError(
             "The final estimate puts fitted means outside the family's range; use a link "
             "whose mean is always valid (e.g. 'log')."
         )
     boundary = int(final.get("boundary", 0))
-    running = (collapsed or monitor.growing()) if method == "ML" else []
-    growing = [names[j] for j in running]
-    _warn(method, family, converged, separated, boundary, max_iter, growing)
-    warned = separated or (method == "ML" and boundary > 0 and not converged)
+    running = (loop.collapsed or loop.monitor.growing()) if method == "ML" else []
+    growing = [iwls.names[j] for j in running]
+    warn_outcome(method, family, loop.converged, loop.separated, boundary, max_iter, growing)
+    warned = loop.separated or (method == "ML" and boundary > 0 and not loop.converged)
     infinite = {j: int(np.sign(beta[j])) for j in running} if warned else {}
-    logger.info("IWLS %s: %d iterations, %d passes, %.2f s", method, n_iter, run.count,
-                time.perf_counter() - start_time)
     return IWLSResult(
-        beta=beta, cov_unscaled=cov_unscaled, dispersion=float(phi),
+        beta=beta, cov_unscaled=loop.cov_unscaled, dispersion=float(phi),
         deviance=float(final["deviance"]), pearson=float(final["pearson"]),
-        loglik=float(final.get("loglik", np.inf)), n_obs=n_obs, n_pos=n_pos, n_iter=n_iter,
-        n_passes=run.count, converged=converged, separated=separated,
-        boundary_rows=boundary, history=history, infinite=infinite,
+        loglik=float(final.get("loglik", np.inf)), n_obs=first.n_obs, n_pos=first.n_pos,
+        n_iter=loop.n_iter, n_passes=iwls.run.count, converged=loop.converged,
+        separated=loop.separated, boundary_rows=boundary, history=loop.history,
+        infinite=infinite,
     )
 
 
@@ -659,31 +672,3 @@ def _raise_block_problems(s: dict, user_start: bool) -> None:
         for key in keys:
             where.setdefault(key, []).append(index)
     raise_for_problems(problems, where)
-
-
-def _warn(method, family, converged, separated, boundary, max_iter, growing):
-    if separated or (method == "ML" and boundary > 0 and not converged):
-        which = f" of {growing[:10]}" if growing else ""
-        warn(
-            "The maximum likelihood estimate appears to be infinite: over the last "
-            "iterations the estimates and their standard errors kept growing while "
-            f"{boundary} fitted mean(s) reached the boundary of the {family.name} range "
-            "(separated data, or an all-zero group). The reported coefficients and "
-            f"standard errors{which} are artefacts of stopping. Use method='mBR' or "
-            "method='mJPL', whose estimates are always finite.",
-            SeparationWarning,
-        )
-    elif not converged:
-        warn(
-            f"IWLS ({method}) did not converge in max_iter={max_iter} iterations; "
-            "increase max_iter or loosen tol.",
-            ConvergenceWarning,
-        )
-    elif method == "ML" and boundary > 0:
-        what = "probabilities 0 or 1" if family.name == "binomial" else "means 0"
-        warn(
-            f"{boundary} fitted {what} occurred (numerically, as R's glm reports them); "
-            "the estimate converged, but check for near-separation.",
-            UserWarning,
-        )
-
