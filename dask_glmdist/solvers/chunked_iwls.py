@@ -80,9 +80,9 @@ from ..diagnostics import SeparationWarning
 from ..linalg import (
     gram_inverse_from_r,
     qr_r,
-    r_column_rank_problems,
     tsqr_combine,
 )
+from .design_checks import check_identified
 from .iwls_dispersion import solve_dispersion
 from .iwls_edges import (
     BOUNDARY,
@@ -415,17 +415,6 @@ class IWLSResult:
     infinite: dict = field(default_factory=dict)  # ML: parameter index -> sign of its run
 
 
-def _check_identified(R: np.ndarray, names: list[str]) -> None:
-    bad = r_column_rank_problems(R)
-    if bad:
-        raise ValueError(
-            "The design is rank deficient: parameters "
-            f"{[names[j] for j in bad]} are (numerically) linear combinations of the earlier "
-            "columns over all rows (a column constant everywhere, duplicated or collinear "
-            "columns, or one with zero weight). Remove the redundant columns."
-        )
-
-
 class _Passes:
     """The data passes of one fit, and how many were made."""
 
@@ -518,7 +507,7 @@ def _start(run: _Passes, family, start, k: int, names, fit_intercept: bool) -> _
             f"{n_pos} rows with positive weight for {k} parameters: the dispersion of the "
             f"{family.name} family cannot be estimated; at least {k + 1} rows are needed."
         )
-    _check_identified(s["R"][:k, :k], names)
+    _check_identified(s["R"][:k, :k], names, fit_intercept, n_pos)
     fallback = None
     if beta is None:
         fallback = np.zeros(k)
@@ -526,6 +515,16 @@ def _start(run: _Passes, family, start, k: int, names, fit_intercept: bool) -> _
             ybar = np.asarray([s["sum_my"] / s["sum_m"]])
             fallback[0] = float(family.link.link(family.starting_mu(ybar))[0])
     return _Start(beta=beta, s=s, n_obs=n_obs, n_pos=n_pos, fallback=fallback)
+
+
+def _check_identified(Rxx: np.ndarray, names, fit_intercept: bool, n_pos: int) -> None:
+    """The package's one rank check (:func:`~.design_checks.check_identified`) on the
+    start pass's Gram ``R^T R = X~^T W X~`` (working weights at the start: positive on
+    every row with positive prior weight, so the same columns are redundant)."""
+    gram = Rxx.T @ Rxx
+    if not fit_intercept:  # the check takes the intercept border first
+        gram = np.pad(gram, ((1, 0), (1, 0)))
+    check_identified(gram, names, fit_intercept, "BiasReducedGLM", n_pos=n_pos)
 
 
 @dataclass
