@@ -14,7 +14,6 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import shows_progress
-from ..diagnostics import INFINITE, ParamFlag
 from ..families import FAMILY_NAMES, Family, get_family
 from ..inference import standard_errors
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
@@ -307,12 +306,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.n_blocks_ = data.n_blocks
         self.history_ = res.history
         names = self._param_names()
-        self.param_flags_ = {
-            names[j]: ParamFlag(
-                INFINITE, f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf "
-                "(separated data, or an all-zero group; coef_ holds where the iterations "
-                "stopped); method='mBR' or 'mJPL' gives a finite estimate", sign)
-            for j, sign in res.infinite.items()}
+        self._set_param_flags({names[j]: flag for j, flag in res.flags.items()})
         return self
 
     def predict(self, X, offset=None):

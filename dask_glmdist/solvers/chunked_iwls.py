@@ -89,6 +89,13 @@ from .iwls_edges import (
     FINAL_BOUNDARY,
     SeparationMonitor,
     boundary_rows,
+    check_response,
+    edge_counts,
+    edge_response,
+    infinite_parameters,
+    lost_parameters,
+    outside_gram_block,
+    separation_flags,
     warn_outcome,
 )
 from .iwls_iteration import ChunkedIWLS, InformationCollapsed, Iterate
@@ -217,6 +224,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
         if problems:
             where = [(block_index, sorted(problems))]
             return {**out, "problems": problems, "problem_blocks": where}
+        out.update(edge_counts(X, y, m, family, fi))
     # ---- row-wise quantities, whole block ------------------------------------------------
     if spec.beta is None:  # R's mustart: means from y alone
         mu = family.starting_mu(y, m)
@@ -412,7 +420,7 @@ class IWLSResult:
     separated: bool
     boundary_rows: int
     history: list = field(default_factory=list)
-    infinite: dict = field(default_factory=dict)  # ML: parameter index -> sign of its run
+    flags: dict = field(default_factory=dict)  # ML: parameter index -> ParamFlag
 
 
 class _Passes:
@@ -430,6 +438,12 @@ class _Passes:
             iwls_block, self.data, PassSpec(**self.base, **kw), combine=combine_iwls,
             split_every=self.split_every, label=label,
         )
+
+    def other(self, block_fn, label: str, *args) -> dict:
+        """A pass of another block function (summaries added up)."""
+        self.count += 1
+        return map_reduce(block_fn, self.data, *args, split_every=self.split_every,
+                          label=label)
 
 
 def fit_chunked_iwls(
@@ -490,6 +504,7 @@ class _Start:
     n_obs: int
     n_pos: int
     fallback: np.ndarray | None  # intercept-only start if the first step leaves the range
+    fit_intercept: bool
 
 
 def _start(run: _Passes, family, start, k: int, names, fit_intercept: bool) -> _Start:
@@ -507,6 +522,7 @@ def _start(run: _Passes, family, start, k: int, names, fit_intercept: bool) -> _
             f"{n_pos} rows with positive weight for {k} parameters: the dispersion of the "
             f"{family.name} family cannot be estimated; at least {k + 1} rows are needed."
         )
+    check_response(s, family, run.base["method"], fit_intercept, n_pos)
     _check_identified(s["R"][:k, :k], names, fit_intercept, n_pos)
     fallback = None
     if beta is None:
@@ -514,7 +530,8 @@ def _start(run: _Passes, family, start, k: int, names, fit_intercept: bool) -> _
         if fit_intercept and s["sum_m"] > 0:
             ybar = np.asarray([s["sum_my"] / s["sum_m"]])
             fallback[0] = float(family.link.link(family.starting_mu(ybar))[0])
-    return _Start(beta=beta, s=s, n_obs=n_obs, n_pos=n_pos, fallback=fallback)
+    return _Start(beta=beta, s=s, n_obs=n_obs, n_pos=n_pos, fallback=fallback,
+                  fit_intercept=fit_intercept)
 
 
 def _check_identified(Rxx: np.ndarray, names, fit_intercept: bool, n_pos: int) -> None:
@@ -641,19 +658,44 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> 
             "whose mean is always valid (e.g. 'log')."
         )
     boundary = int(final.get("boundary", 0))
-    running = (loop.collapsed or loop.monitor.growing()) if method == "ML" else []
-    growing = [iwls.names[j] for j in running]
-    warn_outcome(method, family, loop.converged, loop.separated, boundary, max_iter, growing)
-    warned = loop.separated or (method == "ML" and boundary > 0 and not loop.converged)
-    infinite = {j: int(np.sign(beta[j])) for j in running} if warned else {}
+    edge = edge_response(first.s, first.n_pos)
+    converged, separated, flags = loop.converged, loop.separated, {}
+    if method == "ML":
+        converged, separated, flags = _ml_outcome(iwls, loop, first, boundary, edge)
+    warn_outcome(method, family, converged, separated, boundary, max_iter, flags,
+                 iwls.names, edge)
     return IWLSResult(
         beta=beta, cov_unscaled=loop.cov_unscaled, dispersion=float(phi),
         deviance=float(final["deviance"]), pearson=float(final["pearson"]),
         loglik=float(final.get("loglik", np.inf)), n_obs=first.n_obs, n_pos=first.n_pos,
-        n_iter=loop.n_iter, n_passes=iwls.run.count, converged=loop.converged,
-        separated=loop.separated, boundary_rows=boundary, history=loop.history,
-        infinite=infinite,
+        n_iter=loop.n_iter, n_passes=iwls.run.count, converged=converged,
+        separated=separated, boundary_rows=boundary, history=loop.history, flags=flags,
     )
+
+
+def _ml_outcome(iwls: ChunkedIWLS, loop: _Loop, first: _Start, boundary: int, edge):
+    """``(converged, separated, flags)`` of an ML fit.
+
+    The recession counts of the first pass decide exactly which parameters run off
+    alone; a pass then finds those that no row left identifies. Without such
+    parameters, the iterations (collapsed information, growing standard errors) name
+    those that run off together.
+    """
+    infinite = infinite_parameters(first.s.get("recession"))
+    converged, separated = loop.converged, loop.separated
+    if infinite:
+        converged, separated = False, True
+    separated = separated or (boundary > 0 and not converged)
+    if not separated:
+        return converged, False, {}
+    lost = []
+    if infinite:
+        rest = iwls.run.other(outside_gram_block, "IWLS rows left by infinite parameters",
+                              sorted(infinite), first.fit_intercept)
+        lost = lost_parameters(rest["gram"], infinite, first.fit_intercept)
+    running = loop.collapsed or loop.monitor.growing()
+    return converged, True, separation_flags(infinite, lost, running, first.fit_intercept,
+                                             edge)
 
 
 def _raise_block_problems(s: dict, user_start: bool) -> None:
