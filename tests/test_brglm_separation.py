@@ -29,7 +29,8 @@ def test_ml_warns_and_adjusted_fits_are_finite(link, rng):
     sep = firthmodels.detect_separation(X, y)
     # features first, intercept last in firthmodels' result: the carrier's is infinite
     assert sep.separation and list(sep.is_finite) == [True, True, False, True]
-    with pytest.warns(SeparationWarning, match=r"parameters \[x2 \(\+inf\)\] are infinite.*mBR.*mJPL"):
+    with pytest.warns(SeparationWarning,
+                      match=r"parameters \[x2 \(\+inf\)\] are infinite.*mBR.*mJPL"):
         ml = BiasReducedGLM(link=link, method="ML", n_partitions=4).fit(X, y)
     assert not ml.converged_ and ml.separation_detected_
     # exactly the parameters firthmodels' LP finds infinite, with the sign of the data

@@ -90,11 +90,14 @@ from .iwls_edges import (
     SeparationMonitor,
     boundary_rows,
     check_response,
+    edge_at_finite_eta,
     edge_counts,
     edge_response,
     infinite_parameters,
     lost_parameters,
+    on_edge_block,
     outside_gram_block,
+    raise_on_edge,
     separation_flags,
     warn_outcome,
 )
@@ -649,15 +652,20 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> 
     if iwls.estimate_phi and not np.isfinite(phi):
         phi = it.s["pearson"] / (first.n_pos - k)
     exact_fit = iwls.estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
+    on_edge = edge_at_finite_eta(family)
     final = iwls.run("IWLS final statistics", beta=beta, qr=False, loglik=not exact_fit,
                      phi=phi if iwls.estimate_phi else 1.0,
-                     boundary_tol=BOUNDARY if loop.separated else FINAL_BOUNDARY)
+                     boundary_tol=BOUNDARY if loop.separated or on_edge else FINAL_BOUNDARY)
+    boundary = int(final.get("boundary", 0))
+    if on_edge and ("problems" in final or boundary > 0):
+        raise_on_edge(iwls.run.other(on_edge_block, "IWLS rows on the edge", beta, family,
+                                     first.fit_intercept),
+                      family, method, iwls.names, first.fit_intercept)
     if "problems" in final:
         raise ValueError(
             "The final estimate puts fitted means outside the family's range; use a link "
             "whose mean is always valid (e.g. 'log')."
         )
-    boundary = int(final.get("boundary", 0))
     edge = edge_response(first.s, first.n_pos)
     converged, separated, flags = loop.converged, loop.separated, {}
     if method == "ML":

@@ -31,15 +31,23 @@ from .._array import get_namespace
 from ..diagnostics import INFINITE, UNIDENTIFIED, ParamFlag, SeparationWarning, short_list, warn
 from ..estimators.dlsa import infinite_parameters
 from .design_checks import redundant_columns
-from .local import _score_and_information, recession_counts
+from .local import SEPARABLE_LINKS, _score_and_information, recession_counts
 
 __all__ = ["BOUNDARY", "FINAL_BOUNDARY", "boundary_rows", "edge_counts", "edge_response",
            "check_response", "SeparationMonitor", "infinite_parameters", "outside_gram_block",
-           "lost_parameters", "separation_flags", "warn_outcome"]
+           "lost_parameters", "separation_flags", "warn_outcome", "edge_at_finite_eta",
+           "on_edge_block", "raise_on_edge"]
 
 BOUNDARY = 1e-8  # during ML iterations: a fitted mean this close to the value y takes
 FINAL_BOUNDARY = 10 * np.finfo(np.float64).eps  # at the estimate: R's glm "numerically 0 or 1"
 EDGE_FAMILIES = ("binomial", "poisson", "negative_binomial")  # a response can sit on an edge
+
+
+def _at_edge(family, y, mu, tol):
+    """Rows whose fitted mean has (numerically) reached the value of y at an edge."""
+    if family.name == "binomial":
+        return ((mu <= tol) & (y == 0)) | ((mu >= 1.0 - tol) & (y == 1))
+    return (mu <= tol) & (y == 0)
 
 
 def boundary_rows(family, y, mu, m, xp, tol=BOUNDARY) -> int:
@@ -48,15 +56,59 @@ def boundary_rows(family, y, mu, m, xp, tol=BOUNDARY) -> int:
     Under separation (binomial) or an all-zero group (Poisson) the maximum likelihood
     fit drives those means to 0 or 1; ordinary fits keep them inside.
     """
-    if family.name == "binomial":
-        hit = ((mu <= tol) & (y == 0)) | ((mu >= 1.0 - tol) & (y == 1))
-    elif family.name in ("poisson", "negative_binomial"):
-        hit = (mu <= tol) & (y == 0)
-    else:
+    if family.name not in EDGE_FAMILIES:
         return 0
+    hit = _at_edge(family, y, mu, tol)
     if m is not None:
         hit = hit & (m > 0)
     return int(xp.sum(xp.astype(hit, xp.int64)))
+
+
+def edge_at_finite_eta(family) -> bool:
+    """The family's mean reaches the edge of its range at a finite linear predictor (a
+    Poisson identity or square-root link, a binomial log link): an estimate can lie on
+    the edge, rather than run off to infinity."""
+    return (family.name in EDGE_FAMILIES
+            and family.link.name not in SEPARABLE_LINKS.get(family.name, ()))
+
+
+def on_edge_block(X, y, m, beta, family, fit_intercept: bool, *, block_index,
+                  offset=None) -> dict:
+    """Rows (positive weight) whose fitted mean at ``beta`` is on the edge of the range
+    where y is (within ``BOUNDARY``), or beyond it; and the Gram ``X~^T M X~``
+    (intercept border first) of the other rows."""
+    xp = get_namespace(X)
+    fi = int(fit_intercept)
+    eta = X @ xp.asarray(beta[fi:], dtype=X.dtype) + (float(beta[0]) if fi else 0.0)
+    if offset is not None:
+        eta = eta + offset
+    ok = family.valid_eta(eta)
+    with np.errstate(all="ignore"):
+        mu = family.link.inverse(eta)
+    hit = ~ok | _at_edge(family, y, mu, BOUNDARY)
+    active = (y == y) if m is None else (m > 0)
+    hit = hit & active
+    w = xp.astype(active & ~hit, X.dtype) * (1.0 if m is None else m)
+    n_hit = int(xp.sum(xp.astype(hit, xp.int64)))
+    return {"n_edge": n_hit, "edge_blocks": [block_index] if n_hit else [],
+            "gram": _score_and_information(X, xp.zeros_like(w), w, True, xp)[1]}
+
+
+def raise_on_edge(edge: dict, family, method: str, names, fit_intercept: bool) -> None:
+    """The estimate lies on the edge of the range (``edge``: the :func:`on_edge_block`
+    pass): an error naming the parameters that only those rows determine."""
+    lost = lost_parameters(edge["gram"], {}, fit_intercept)
+    which = (f" Those rows alone determine {short_list(names[j] for j in lost)}: remove "
+             "those columns, or use" if lost else " Use")
+    raise ValueError(
+        f"The {method} estimate lies on the edge of the {family.name} family's range: the "
+        f"fitted means of {edge['n_edge']} row(s) (row blocks "
+        f"{short_list(edge['edge_blocks'])}) reach the edge where their response is (e.g. "
+        f"a mean of 0 for y = 0), which the {family.link.name} link allows at a finite "
+        "linear predictor, and there the estimate has no standard errors (the likelihood "
+        f"is not differentiable).{which} a link whose mean never reaches the edge (e.g. "
+        "'log')."
+    )
 
 
 def edge_counts(X, y, m, family, fit_intercept: bool) -> dict:

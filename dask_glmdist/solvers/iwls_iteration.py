@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..diagnostics import short_list
 from ..linalg import (
     gram_inverse_from_r,
     gram_solve_from_r,
@@ -194,7 +195,7 @@ class ChunkedIWLS:
             f"The {self.family.name} model's mean leaves its range under the "
             f"{self.family.link.name} link {how} from the current estimate: the "
             f"{self.method} estimate lies on the edge of the range, along parameters "
-            f"{lead[:10]} (the largest components of the update in standard errors). Use "
+            f"{short_list(lead)} (the largest components of the update in standard errors). Use "
             "a link whose mean is always valid (e.g. 'log'), or remove those columns."
         )
 
