@@ -135,3 +135,31 @@ def test_ml_infinite_parameters_are_named_exactly_for_every_blocking(rng):
         assert _flags(model) == {"x2": ("infinite", -1), "x3": ("unidentified", 0)}
         assert np.all(np.isfinite(model.bse_[:3])) and np.isnan(model.bse_[3:]).all()
         assert model.summary().loc["x3", "coef"] == model.coef_[3]  # not shown as +-inf
+
+
+def test_refit_clears_the_flags_and_n_blocks_counts_every_row_block(rng):
+    """param_flags_ is set on every fit: a refit on clean data leaves none of the
+    separated fit's flags (and its bse_ is finite again). n_blocks_ counts every row
+    block of the input, an empty one included."""
+    n = 1500
+    X = rng.normal(size=(n, 2))
+    y = (rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))).astype(float)
+    X_sep = np.column_stack([X, np.zeros(n)])
+    X_sep[:20, 2] = 1.0
+    y_sep = y.copy()
+    y_sep[:20] = 1.0
+    model = BiasReducedGLM(method="ML", n_partitions=3)
+    with pytest.warns(SeparationWarning):
+        model.fit(X_sep, y_sep)
+    assert _flags(model) == {"x2": ("infinite", 1)} and np.isnan(model.bse_[3])
+    X_clean = X_sep.copy()
+    X_clean[:, 2] = rng.normal(size=n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X_clean, y)
+    assert model.param_flags_ == {} and np.all(np.isfinite(model.bse_))
+    assert model.summary().notna().all().all()
+    chunks = (600, 0, 900)
+    Xd = da.from_array(X_clean, chunks=(chunks, -1))
+    model.fit(Xd, da.from_array(y, chunks=(chunks,)))
+    assert model.n_blocks_ == 3 and model.n_obs_ == n
