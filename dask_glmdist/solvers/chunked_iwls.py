@@ -215,8 +215,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
     """
     xp = get_namespace(X, y, m, offset)
     family, fi = spec.family, spec.fit_intercept
-    n, p = int(X.shape[0]), int(X.shape[1])
-    k = p + int(fi)
+    n = int(X.shape[0])
     out: dict = {"n": n}
     dtype = X.dtype
     y, m, offset = _as_dtype(xp, y, dtype), _as_dtype(xp, m, dtype), _as_dtype(xp, offset, dtype)
@@ -268,18 +267,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
     if isinstance(X, np.ndarray):
         R, h = _tiled_qr_and_hat(X, sw, swz, fi, spec.qr, spec.hat_R, sw_hat)
     else:
-        cols = ([sw[:, None]] if fi else []) + [X * sw[:, None], swz[:, None]]
-        S = xp.concat(cols, axis=1)
-        h = None
-        if want_adj:
-            if sw_hat is not None:
-                S_hat = xp.concat(([sw_hat[:, None]] if fi else []) + [X * sw_hat[:, None]],
-                                  axis=1)
-            else:
-                S_hat = S[:, :k]
-            G = S_hat @ xp.asarray(np.linalg.inv(spec.hat_R), dtype=dtype)
-            h = xp.sum(G * G, axis=1)
-        R = qr_r(S) if spec.qr else None
+        R, h = _one_tile_qr_and_hat(X, sw, swz, fi, spec.qr, spec.hat_R, sw_hat, xp)
     if spec.qr:
         out["R"] = R
     if want_adj:
@@ -347,6 +335,23 @@ def _hat_sqrt_weights(X, y, m, spec: PassSpec, xp, offset):
         return None
     mv = 1.0 / family.variance(mu) if m is None else m / family.variance(mu)
     return xp.sqrt(mv) * xp.abs(d)
+
+
+def _one_tile_qr_and_hat(X, sw, swz, fit_intercept, want_qr, hat_R, sw_hat, xp):
+    """:func:`_tiled_qr_and_hat` for other namespaces (CuPy): the block as one tile."""
+    k = int(X.shape[1]) + int(fit_intercept)
+    cols = ([sw[:, None]] if fit_intercept else []) + [X * sw[:, None], swz[:, None]]
+    S = xp.concat(cols, axis=1)
+    h = None
+    if hat_R is not None:
+        if sw_hat is not None:
+            S_hat = xp.concat(([sw_hat[:, None]] if fit_intercept else [])
+                              + [X * sw_hat[:, None]], axis=1)
+        else:
+            S_hat = S[:, :k]
+        G = S_hat @ xp.asarray(np.linalg.inv(hat_R), dtype=X.dtype)
+        h = xp.sum(G * G, axis=1)
+    return (qr_r(S) if want_qr else None), h
 
 
 def _tiled_qr_and_hat(X, sw, swz, fit_intercept, want_qr, hat_R, sw_hat=None):
