@@ -62,6 +62,13 @@ same fixed point. Any remaining overshoot is caught by the line search
 **Dispersion** (gaussian, gamma, inverse gaussian): the method's own estimating
 equation, or Pearson's moment estimator; see :mod:`dask_glmdist.solvers.iwls_dispersion`.
 
+**Where things are.** This module: the block pass (:func:`iwls_block`, its tiles,
+hat values and high-leverage correction) and the fit (:func:`fit_chunked_iwls`: the
+start pass, the iterations, the estimate's statistics).
+:mod:`~dask_glmdist.solvers.iwls_iteration`: an iterate, its proposal and the line
+search. :mod:`~dask_glmdist.solvers.iwls_dispersion`: the dispersion equations.
+:mod:`~dask_glmdist.solvers.iwls_edges`: the edge of the range (a response all at one
+edge, infinite ML estimates, estimates on the edge).
 """
 
 from __future__ import annotations
