@@ -90,7 +90,7 @@ def test_ml_all_zero_response_signs_only_where_the_data_determine_them(no_events
     X, y = no_events
     expected = {"intercept": ("infinite", -1), "x0": ("unidentified", 0),
                 "x1": ("unidentified", 0), "x2": ("unidentified", 0)}
-    fits = [BiasReducedGLM(method="ML", n_partitions=k) for k in (1, 4, 10)]
+    fits = [BiasReducedGLM(method="ML", n_partitions=k) for k in (4, 10)]
     fits.append(BiasReducedGLM(family="poisson", method="ML", n_partitions=4))
     for model in fits:
         with pytest.warns(SeparationWarning, match=r"\[intercept \(-inf\)\] are infinite.*"
