@@ -92,8 +92,42 @@ def test_bad_offset(data):
 def test_collinear_columns_are_named(data):
     X, y = data
     X = np.column_stack([X, X[:, 0] - 2 * X[:, 2]])
-    with pytest.raises(ValueError, match=r"rank deficient: parameters \['x3'\]"):
+    with pytest.raises(ValueError, match=r"BiasReducedGLM: the design is rank deficient .*: "
+                                         r"x3 \(a linear combination of \['x0', 'x2'\]\)"):
         BiasReducedGLM().fit(X, y)
+
+
+@pytest.mark.parametrize("method", ["ML", "mBR"])
+def test_rank_check_is_the_package_rule(method, rng):
+    """The one rank check of the package (design_checks.check_identified, R's lm rule):
+    x3 = x0 + 1e-6 noise is refused as by PenalizedGLM, DLSA and the debiased lasso
+    (it fitted, with standard errors of 5e4 on x0 and x3); a constant column and, without
+    an intercept, an all-zero one are named with their kind; dask blocks the same."""
+    from dask_glmdist import PenalizedGLM
+
+    n = 2000
+    X = rng.normal(size=(n, 3))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 0] - X[:, 1])))).astype(float)
+    near = np.column_stack([X, X[:, 0] + 1e-6 * rng.normal(size=n)])
+    message = r"x3 \(a linear combination of \['x0'\]\)"
+    with pytest.raises(ValueError, match=message):
+        PenalizedGLM(alpha=0.0).fit(near, y)
+    with pytest.raises(ValueError, match=message):
+        BiasReducedGLM(method=method, n_partitions=2).fit(near, y)
+    with pytest.raises(ValueError, match=message):
+        BiasReducedGLM(method=method).fit(*as_dask(near, y, k=4))
+    const = np.column_stack([X, np.full(n, 3.0)])
+    with pytest.raises(ValueError, match=r"x3 \(constant: a multiple of the intercept\)"):
+        BiasReducedGLM(method=method).fit(const, y)
+    zero = np.column_stack([X, np.zeros(n)])
+    with pytest.raises(ValueError, match=r"x3 \(zero on every row with positive weight\)"):
+        BiasReducedGLM(method=method, fit_intercept=False).fit(zero, y)
+    # a column that is zero on the rows with positive weight
+    w = np.ones(n)
+    w[X[:, 2] > 0] = 0.0
+    part = np.column_stack([X, np.where(X[:, 2] > 0, X[:, 0], 0.0)])
+    with pytest.raises(ValueError, match=r"x3 \(zero on every row with positive weight\)"):
+        BiasReducedGLM(method=method).fit(part, y, sample_weight=w)
 
 
 @pytest.mark.parametrize(("params", "message"), [

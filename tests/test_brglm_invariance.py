@@ -18,6 +18,7 @@ import pytest
 from dask_glmdist import BiasReducedGLM
 from dask_glmdist.families import get_family
 from dask_glmdist.solvers.chunked_iwls import PassSpec, iwls_block
+from dask_glmdist.solvers.iwls_edges import on_edge_block, outside_gram_block
 
 
 @pytest.fixture
@@ -198,6 +199,14 @@ def test_block_function_on_array_api_strict(probit_data, hat):
     np.testing.assert_allclose(out["deviance"], ref["deviance"], rtol=1e-12)
     if hat:
         np.testing.assert_allclose(out["adj"], ref["adj"], rtol=1e-10)
+    # the first pass's edge counts, and the passes of degenerate fits
+    assert (out["n_low"], out["n_up"]) == (ref["n_low"], ref["n_up"])
+    np.testing.assert_array_equal(out["recession"], ref["recession"])
+    for fn, args in [(outside_gram_block, ([0], True)), (outside_gram_block, ([2], True)),
+                     (on_edge_block, (beta, fam, True))]:
+        a = fn(X, y, None, *args, block_index=0)
+        b = fn(xps.asarray(X), xps.asarray(y), None, *args, block_index=0)
+        np.testing.assert_allclose(b["gram"], a["gram"], rtol=1e-12)
 
 
 @pytest.mark.parametrize("method", ["ML", "mBR"])

@@ -138,10 +138,14 @@ def test_equals_brglm2(name, rtype, passes):
         tol=1e-12, max_iter=500,
     )
     if fit.get("diverged"):  # ML on the separated probit data: brglm2 runs off to ~1e3
-        with pytest.warns(UserWarning, match="maximum likelihood estimate appears to be "
-                                             "infinite"):
+        with pytest.warns(UserWarning, match=r"maximum likelihood estimate does not exist: "
+                                             r"its parameters \[x1 \(\+inf\)\] are infinite"):
             model.fit(X, y, sample_weight=w)
         assert not model.converged_ and model.separation_detected_
+        # brglm2's ML ran off along R's x2 (our x1) to +978; the other two are finite
+        assert fit["coefficients"]["x2"] > 900
+        assert {k: (f.kind, f.sign) for k, f in model.param_flags_.items()} == {
+            "x1": ("infinite", 1)}
         return
     model.fit(X, y, sample_weight=w)
     assert model.converged_

@@ -29,9 +29,13 @@ def test_ml_warns_and_adjusted_fits_are_finite(link, rng):
     sep = firthmodels.detect_separation(X, y)
     # features first, intercept last in firthmodels' result: the carrier's is infinite
     assert sep.separation and list(sep.is_finite) == [True, True, False, True]
-    with pytest.warns(SeparationWarning, match="appears to be infinite.*mBR.*mJPL"):
+    with pytest.warns(SeparationWarning,
+                      match=r"parameters \[x2 \(\+inf\)\] are infinite.*mBR.*mJPL"):
         ml = BiasReducedGLM(link=link, method="ML", n_partitions=4).fit(X, y)
     assert not ml.converged_ and ml.separation_detected_
+    # exactly the parameters firthmodels' LP finds infinite, with the sign of the data
+    assert {k: (f.kind, f.sign) for k, f in ml.param_flags_.items()} == {"x2": ("infinite", 1)}
+    assert np.isnan(ml.bse_[3]) and np.all(np.isfinite(ml.bse_[:3]))
     steps = [h["max_step"] for h in ml.history_]
     assert steps[-1] > 0.5 * steps[-2] > 0.01  # still moving when it stopped
     for method in ("mBR", "mJPL"):
@@ -41,7 +45,8 @@ def test_ml_warns_and_adjusted_fits_are_finite(link, rng):
         assert fit.converged_ and not fit.separation_detected_
         assert np.all(np.isfinite(fit.params_)) and np.all(np.isfinite(fit.bse_))
         # finite and smaller than where ML happened to stop, with a usable standard error
-        assert 0 < fit.coef_[2] < ml.coef_[2] and fit.bse_[3] < min(ml.bse_[3], 2.0)
+        assert 0 < fit.coef_[2] < ml.coef_[2] and fit.bse_[3] < 2.0
+        assert fit.param_flags_ == {}
         # the other coefficients are close to the ML ones (they are finite under ML)
         np.testing.assert_allclose(fit.coef_[:2], ml.coef_[:2], atol=0.05)
 
@@ -58,9 +63,17 @@ def test_logistic_mbr_on_separated_data_equals_firthmodels(rng):
 def test_complete_separation(rng):
     X = rng.normal(size=(600, 2))
     y = (X[:, 0] + 0.3 * X[:, 1] > 0).astype(float)
-    with pytest.warns(SeparationWarning):
+    with pytest.warns(SeparationWarning, match=r"\[intercept, x0, x1\] run off along a "
+                                               "combination of columns; their signs are not "
+                                               "determined here"):
         ml = BiasReducedGLM(method="ML").fit(X, y)
     assert not ml.converged_
+    # no single column separates: the run-off is along a combination, its signs are not
+    # checked, so no parameter is printed as +-inf (x0 alone is not a recession direction)
+    assert {f.kind for f in ml.param_flags_.values()} == {"unidentified"}
+    assert list(ml.param_flags_) == ["intercept", "x0", "x1"]
+    table = ml.summary()
+    assert np.all(np.isfinite(table["coef"])) and table["std_err"].isna().all()
     for link in ("logit", "probit"):
         # large but finite; the IWLS iteration converges slowly (linearly) out there
         fit = BiasReducedGLM(method="mJPL", link=link, max_iter=300).fit(X, y)
@@ -73,10 +86,12 @@ def test_poisson_all_zero_group(rng):
     X = np.column_stack([rng.normal(size=n), (rng.random(n) < 0.02).astype(float)])
     y = rng.poisson(np.exp(0.5 + 0.3 * X[:, 0])).astype(float)
     y[X[:, 1] == 1] = 0.0
-    with pytest.warns(SeparationWarning, match="all-zero group"):
+    with pytest.warns(SeparationWarning, match=r"\[x1 \(-inf\)\].*all-zero group"):
         ml = BiasReducedGLM("poisson", method="ML").fit(X, y)
+    assert list(ml.param_flags_) == ["x1"] and ml.param_flags_["x1"].sign == -1
     fit = BiasReducedGLM("poisson", method="mBR").fit(X, y)
-    assert fit.converged_ and ml.coef_[1] < fit.coef_[1] < 0 and fit.bse_[2] < ml.bse_[2]
+    assert fit.converged_ and ml.coef_[1] < fit.coef_[1] < 0 and fit.bse_[2] < 2.0
+    assert np.isnan(ml.bse_[2]) and fit.param_flags_ == {}
 
 
 def test_no_warning_when_only_a_block_is_separated(rng):

@@ -133,13 +133,13 @@ def test_demo_act_two_separated_flights(small_demo_output):
     for step in ["[1/4] simulating the flights", "[2/4] fitting ML", "[3/4] fitting mBR",
                  "[4/4] fitting mJPL", "converged: False", "converged: True"]:
         assert step in text
-    assert "ML warned: The maximum likelihood estimate appears to be infinite" in text
-    assert "standard errors of ['x5'] are artefacts" in text
+    assert ("ML warned: The maximum likelihood estimate does not exist: its parameters "
+            "[x5 (-inf)] are infinite") in text
     table = _act_two_table(text)
     assert list(table) == ["intercept", "distance", "departure_hour", "winter", "carrier_A",
                            "carrier_B", "carrier_rare"]
     rare = table["carrier_rare"]
-    assert rare[4] > 10 * rare[5] and rare[1] < rare[2]  # ML: runs off, huge se
+    assert np.isnan(rare[4]) and rare[1] < rare[2]  # ML: runs off, flagged (no se)
     X, y, _ = make_diverted_flights(100_000, 4, as_dask=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

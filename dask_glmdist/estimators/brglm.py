@@ -14,7 +14,6 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import shows_progress
-from ..diagnostics import INFINITE, ParamFlag
 from ..families import FAMILY_NAMES, Family, get_family
 from ..inference import standard_errors
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
@@ -54,7 +53,9 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
     weights ``m`` (``sample_weight``). The log-likelihood is summed over rows (not
     averaged). For binomial models mBR and mJPL estimates are always finite, also on
     separated data where the ML estimate is infinite (ML then warns). For canonical
-    links (logit, Poisson log) mBR and mJPL with ``a = 1/2`` coincide.
+    links (logit, Poisson log) mBR and mJPL with ``a = 1/2`` coincide. A response all
+    at one edge of its range (y = 0 in every row, or 1 in every row) is refused by mBR
+    and mJPL: without events their slopes would be set by the adjustment alone.
 
     Parameters
     ----------
@@ -139,20 +140,25 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         Passes over the data (start, iterations, hat-value passes, final statistics).
     converged_ : bool
     separation_detected_ : bool
-        ML only: the iterations showed the signature of an infinite estimate
-        (separation); a :class:`~dask_glmdist.SeparationWarning`
-        was issued and ``converged_`` is False.
+        ML only: the maximum likelihood estimate does not exist (some parameters run
+        off to +-inf: separation, an all-zero group); a
+        :class:`~dask_glmdist.SeparationWarning` was issued and ``converged_`` is
+        False.
     n_obs_ : int
     n_blocks_ : int
     family_ : Family
     history_ : list of dict
         Per iteration: deviance, max |step|, dispersion, passes made so far.
     param_flags_ : dict of str to ParamFlag
-        ML only: the parameters whose estimate is infinite (those named by the
-        :class:`~dask_glmdist.SeparationWarning`), as
-        ``ParamFlag("infinite", note, sign)``; ``summary()``, ``conf_int()`` and
-        ``wald_test()`` show them without standard errors. Empty otherwise (mBR and
-        mJPL estimates are finite).
+        ML only: ``ParamFlag("infinite", note, sign)`` for the parameters whose estimate
+        is +-inf, decided exactly from the first pass (the recession counts of the row
+        blocks; the sign is the one the data determine), and
+        ``ParamFlag("unidentified", note)`` for those without information once they
+        have run off, or that run off along a combination of columns (signs not
+        determined). Their ``bse_`` and ``cov_params_`` entries are NaN; ``summary()``,
+        ``conf_int()`` and ``wald_test()`` show them without standard errors. Set on
+        every fit; empty when nothing is flagged (always for mBR and mJPL, whose
+        estimates are finite).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has feature names (pandas or dask DataFrame).
@@ -307,12 +313,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.n_blocks_ = data.n_blocks
         self.history_ = res.history
         names = self._param_names()
-        self.param_flags_ = {
-            names[j]: ParamFlag(
-                INFINITE, f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf "
-                "(separated data, or an all-zero group; coef_ holds where the iterations "
-                "stopped); method='mBR' or 'mJPL' gives a finite estimate", sign)
-            for j, sign in res.infinite.items()}
+        self._set_param_flags({names[j]: flag for j, flag in res.flags.items()})
         return self
 
     def predict(self, X, offset=None):

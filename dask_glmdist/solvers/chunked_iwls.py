@@ -57,23 +57,18 @@ with h_i > 0.25, where c_i = max(-g_i' - w_i, 0) and g_i is the row's adjusted s
 at fixed h_i (central difference), and the step solves
 (X~^T W X~ + X~^T C X~) step = adjusted score: Newton's step along those rows, the
 same fixed point. Any remaining overshoot is caught by the line search
-(:class:`_ChunkedIWLS`).
+(:class:`~dask_glmdist.solvers.iwls_iteration.ChunkedIWLS`).
 
-**Dispersion** (gaussian, gamma, inverse gaussian). With q_i the weighted unit deviance
-(sum q_i = D), nu_i = m_i / phi and a1, a2, a3 from
-:meth:`~dask_glmdist.families.Family.dispersion_derivs`:
-``S1 = sum m a1``, ``S2 = sum m^2 a2``, ``S3 = sum m^3 a3``; the score is
-``u = (D - S1) / (2 phi^2)``, the information ``i = S2 / (2 phi^4)`` and the
-adjusted equation ``u + A = 0`` with
+**Dispersion** (gaussian, gamma, inverse gaussian): the method's own estimating
+equation, or Pearson's moment estimator; see :mod:`dask_glmdist.solvers.iwls_dispersion`.
 
-* ML:       A = 0                                                  (maximum likelihood);
-* mBR:      A = (k - 2) / (2 phi) + S3 / (2 phi^2 S2)               (Kosmidis et al. 2020);
-* mJPL(a):  A = a (-(k + 4) / phi + S3 / (phi^2 S2))                (d/dphi of a log|i(beta, phi)|).
-
-For the gaussian and inverse gaussian families these give D/n, D/(n - k) and
-D/(n + 2a(k + 2)); gamma needs a root search, done exactly on the host when the prior
-weights are constant and by one Fisher-scoring step per iteration (on sums the pass
-returns) otherwise. ``dispersion="pearson"`` uses sum m (y - mu)^2 / V(mu) / (n - k).
+**Where things are.** This module: the block pass (:func:`iwls_block`, its tiles,
+hat values and high-leverage correction) and the fit (:func:`fit_chunked_iwls`: the
+start pass, the iterations, the estimate's statistics).
+:mod:`~dask_glmdist.solvers.iwls_iteration`: an iterate, its proposal and the line
+search. :mod:`~dask_glmdist.solvers.iwls_dispersion`: the dispersion equations.
+:mod:`~dask_glmdist.solvers.iwls_edges`: the edge of the range (a response all at one
+edge, infinite ML estimates, estimates on the edge).
 """
 
 from __future__ import annotations
@@ -84,21 +79,36 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg.blas
-from sklearn.exceptions import ConvergenceWarning
 
 from .._array import get_namespace, to_host
 from .._blocks import BlockedData, check_block, map_reduce, sum_summaries
 from .._progress import report
-from ..diagnostics import SeparationWarning, warn
+from ..diagnostics import SeparationWarning
 from ..linalg import (
     gram_inverse_from_r,
-    gram_solve_from_r,
-    logdet_gram_from_r,
     qr_r,
-    r_column_rank_problems,
-    r_solve,
     tsqr_combine,
 )
+from .design_checks import check_identified
+from .iwls_dispersion import solve_dispersion
+from .iwls_edges import (
+    BOUNDARY,
+    FINAL_BOUNDARY,
+    SeparationMonitor,
+    boundary_rows,
+    check_response,
+    edge_at_finite_eta,
+    edge_counts,
+    edge_response,
+    infinite_parameters,
+    lost_parameters,
+    on_edge_block,
+    outside_gram_block,
+    raise_on_edge,
+    separation_flags,
+    warn_outcome,
+)
+from .iwls_iteration import ChunkedIWLS, InformationCollapsed, Iterate
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -117,8 +127,7 @@ __all__ = [
 
 METHODS = ("ML", "mBR", "mJPL")
 TILE_ROWS = 1024  # fewest rows per QR tile (see tile_rows)
-BOUNDARY = 1e-8  # during ML iterations: a fitted mean this close to the value y takes
-FINAL_BOUNDARY = 10 * np.finfo(np.float64).eps  # at the estimate: R's glm "numerically 0 or 1"
+LEVERAGE = 0.25  # rows with larger hat values correct the iteration matrix
 
 
 # --------------------------------------------------------------------------------------
@@ -138,23 +147,6 @@ def adjustment_terms(family, eta, mu, d, h, method: str, power: float):
     if method == "mBR":
         return h * d2 / (2.0 * d_safe)
     return power * h * (2.0 * d2 / d_safe - d * family.variance_deriv(mu) / family.variance(mu))
-
-
-def _boundary_rows(family, y, mu, m, xp, tol=BOUNDARY) -> int:
-    """Rows whose fitted mean has (numerically) reached the value of y at the range's edge.
-
-    Under separation (binomial) or an all-zero group (Poisson) the maximum likelihood
-    fit drives those means to 0 or 1; ordinary fits keep them inside.
-    """
-    if family.name == "binomial":
-        hit = ((mu <= tol) & (y == 0)) | ((mu >= 1.0 - tol) & (y == 1))
-    elif family.name in ("poisson", "negative_binomial"):
-        hit = (mu <= tol) & (y == 0)
-    else:
-        return 0
-    if m is not None:
-        hit = hit & (m > 0)
-    return int(xp.sum(xp.astype(hit, xp.int64)))
 
 
 # --------------------------------------------------------------------------------------
@@ -230,8 +222,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
     """
     xp = get_namespace(X, y, m, offset)
     family, fi = spec.family, spec.fit_intercept
-    n, p = int(X.shape[0]), int(X.shape[1])
-    k = p + int(fi)
+    n = int(X.shape[0])
     out: dict = {"n": n}
     dtype = X.dtype
     y, m, offset = _as_dtype(xp, y, dtype), _as_dtype(xp, m, dtype), _as_dtype(xp, offset, dtype)
@@ -242,6 +233,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
         if problems:
             where = [(block_index, sorted(problems))]
             return {**out, "problems": problems, "problem_blocks": where}
+        out.update(edge_counts(X, y, m, family, fi))
     # ---- row-wise quantities, whole block ------------------------------------------------
     if spec.beta is None:  # R's mustart: means from y alone
         mu = family.starting_mu(y, m)
@@ -261,7 +253,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
     out["pearson"] = float(xp.sum(mv * resid * resid))
     out["n_pos"] = n if m is None else int(xp.sum(xp.astype(m > 0, xp.int64)))
     if spec.beta is not None and family.fixed_scale:
-        out["boundary"] = _boundary_rows(family, y, mu, m, xp, spec.boundary_tol)
+        out["boundary"] = boundary_rows(family, y, mu, m, xp, spec.boundary_tol)
     if spec.loglik:
         out["loglik"] = float(family.loglik(y, mu, m, scale=spec.phi))
     if spec.dispersion_sums and m is not None:
@@ -282,18 +274,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
     if isinstance(X, np.ndarray):
         R, h = _tiled_qr_and_hat(X, sw, swz, fi, spec.qr, spec.hat_R, sw_hat)
     else:
-        cols = ([sw[:, None]] if fi else []) + [X * sw[:, None], swz[:, None]]
-        S = xp.concat(cols, axis=1)
-        h = None
-        if want_adj:
-            if sw_hat is not None:
-                S_hat = xp.concat(([sw_hat[:, None]] if fi else []) + [X * sw_hat[:, None]],
-                                  axis=1)
-            else:
-                S_hat = S[:, :k]
-            G = S_hat @ xp.asarray(np.linalg.inv(spec.hat_R), dtype=dtype)
-            h = xp.sum(G * G, axis=1)
-        R = qr_r(S) if spec.qr else None
+        R, h = _one_tile_qr_and_hat(X, sw, swz, fi, spec.qr, spec.hat_R, sw_hat, xp)
     if spec.qr:
         out["R"] = R
     if want_adj:
@@ -363,6 +344,23 @@ def _hat_sqrt_weights(X, y, m, spec: PassSpec, xp, offset):
     return xp.sqrt(mv) * xp.abs(d)
 
 
+def _one_tile_qr_and_hat(X, sw, swz, fit_intercept, want_qr, hat_R, sw_hat, xp):
+    """:func:`_tiled_qr_and_hat` for other namespaces (CuPy): the block as one tile."""
+    k = int(X.shape[1]) + int(fit_intercept)
+    cols = ([sw[:, None]] if fit_intercept else []) + [X * sw[:, None], swz[:, None]]
+    S = xp.concat(cols, axis=1)
+    h = None
+    if hat_R is not None:
+        if sw_hat is not None:
+            S_hat = xp.concat(([sw_hat[:, None]] if fit_intercept else [])
+                              + [X * sw_hat[:, None]], axis=1)
+        else:
+            S_hat = S[:, :k]
+        G = S_hat @ xp.asarray(np.linalg.inv(hat_R), dtype=X.dtype)
+        h = xp.sum(G * G, axis=1)
+    return (qr_r(S) if want_qr else None), h
+
+
 def _tiled_qr_and_hat(X, sw, swz, fit_intercept, want_qr, hat_R, sw_hat=None):
     """R of [sqrt(w) X~ | sqrt(w) z] and/or hat values, walking the rows in tiles.
 
@@ -414,60 +412,6 @@ def combine_iwls(*parts: dict) -> dict:
 
 
 # --------------------------------------------------------------------------------------
-# dispersion
-# --------------------------------------------------------------------------------------
-
-
-def _dispersion_adjustment(method, power, k, phi, S2, S3):
-    if method == "mBR":
-        return (k - 2) / (2.0 * phi) + S3 / (2.0 * phi**2 * S2)
-    if method == "mJPL":
-        return power * (-(k + 4) / phi + S3 / (phi**2 * S2))
-    return 0.0
-
-
-def _sums_constant_weight(family, phi, n_pos, m_const=1.0):
-    a1, a2, a3 = family.dispersion_derivs(m_const / phi)
-    return (n_pos * m_const * float(a1), n_pos * m_const**2 * float(a2),
-            n_pos * m_const**3 * float(a3))
-
-
-def solve_dispersion(family, method, power, k, D, n_pos, *, phi0, sums=None):
-    """Dispersion from the method's own estimating equation (module docstring).
-
-    With ``sums=None`` the prior weights are constant (1) or the family is gaussian /
-    inverse gaussian, whose sums do not depend on the weights: the equation is solved
-    exactly. Otherwise ``sums = (S1, S2, S3)`` were evaluated at ``phi0`` and one
-    Fisher-scoring step from ``phi0`` is returned.
-    """
-    if n_pos <= 0 or D <= 0:
-        return 0.0
-    if family.name in ("gaussian", "inverse_gaussian"):
-        denom = {"ML": n_pos, "mBR": n_pos - k, "mJPL": n_pos + 2.0 * power * (k + 2)}[method]
-        return D / denom if denom > 0 else float("nan")
-
-    def fisher_step(phi, S1, S2, S3):
-        u = (D - S1) / (2.0 * phi**2)
-        info = S2 / (2.0 * phi**4)
-        return (u + _dispersion_adjustment(method, power, k, phi, S2, S3)) / info
-
-    if sums is not None:
-        delta = fisher_step(phi0, *sums)
-        new = phi0 + delta
-        return new if new > 0 else 0.5 * phi0
-    phi = phi0 if phi0 > 0 else D / n_pos
-    for _ in range(200):
-        delta = fisher_step(phi, *_sums_constant_weight(family, phi, n_pos))
-        new = phi + delta
-        while new <= 0:
-            delta *= 0.5
-            new = phi + delta
-        if abs(new - phi) <= 1e-15 * phi:
-            return new
-        phi = new
-    return phi
-
-
 # --------------------------------------------------------------------------------------
 # the iteration
 # --------------------------------------------------------------------------------------
@@ -491,62 +435,7 @@ class IWLSResult:
     separated: bool
     boundary_rows: int
     history: list = field(default_factory=list)
-    infinite: dict = field(default_factory=dict)  # ML: parameter index -> sign of its run
-
-
-def _check_identified(R: np.ndarray, names: list[str]) -> None:
-    bad = r_column_rank_problems(R)
-    if bad:
-        raise ValueError(
-            "The design is rank deficient: parameters "
-            f"{[names[j] for j in bad]} are (numerically) linear combinations of the earlier "
-            "columns over all rows (a column constant everywhere, duplicated or collinear "
-            "columns, or one with zero weight). Remove the redundant columns."
-        )
-
-
-class _Separation:
-    """Watches ML iterations for the signature of infinite estimates.
-
-    Separation (binomial) or an all-zero group (Poisson): fitted means of some rows
-    have reached the edge of the range, and for ``patience`` iterations in a row the
-    largest |coefficient| and the largest standard error grew while the steps did not
-    shrink (each at least half the previous one). A converging fit's steps shrink fast
-    (quadratically for canonical links), so its early growth does not qualify.
-    """
-
-    def __init__(self, patience: int = 5):
-        self.patience = patience
-        self.size, self.se, self.step, self.boundary, self.bse = [], [], [], [], []
-
-    def record(self, beta, bse, step, boundary_rows):
-        self.size.append(float(np.max(np.abs(beta))))
-        self.se.append(float(np.max(bse)))
-        self.step.append(float(step))
-        self.boundary.append(int(boundary_rows))
-        self.bse.append(np.asarray(bse, dtype=float))
-
-    def growing(self) -> list[int]:
-        """Parameters whose standard errors grew by over 10% across the window."""
-        if len(self.bse) < 2:
-            return []
-        first, last = self.bse[-min(len(self.bse), self.patience + 1)], self.bse[-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(first > 0, last / first, np.inf)
-        return [int(j) for j in np.argsort(-ratio) if ratio[j] > 1.1]
-
-    def diverging(self) -> bool:
-        k = self.patience
-        if len(self.size) < k + 1 or min(self.boundary[-k:]) == 0:
-            return False
-        size, se, step = (v[-(k + 1):] for v in (self.size, self.se, self.step))
-        return all(
-            b > a for v in (size, se) for a, b in zip(v, v[1:], strict=False)
-        ) and all(b >= 0.5 * a for a, b in zip(step, step[1:], strict=False))
-
-
-OVERSHOOT = 0.5  # a step reversed by more than this fraction of itself is shortened
-LEVERAGE = 0.25  # rows with larger hat values correct the iteration matrix
+    flags: dict = field(default_factory=dict)  # ML: parameter index -> ParamFlag
 
 
 class _Passes:
@@ -565,241 +454,11 @@ class _Passes:
             split_every=self.split_every, label=label,
         )
 
-
-@dataclass
-class _Iterate:
-    """An accepted iterate: the coefficients, the pass summary there (R, deviance and,
-    for mBR/mJPL, the adjustment ``X~^T t``) and the update it proposes."""
-
-    beta: np.ndarray | None
-    s: dict
-    phi: float
-    new: np.ndarray | None = None
-    phi_new: float = float("nan")
-    lagged: bool = False  # the adjustment used the previous iterate's hat values
-
-    @property
-    def R(self) -> np.ndarray:
-        return self.s["R"]
-
-
-class _ChunkedIWLS:
-    """The iteration of :func:`fit_chunked_iwls`: proposal, line search, pass schedule.
-
-    **Proposal.** At an iterate, ``new = beta_ML + phi (X~^T W X~)^{-1} X~^T t`` with
-    ``X~^T t`` from a hat-value pass at the iterate (two passes per iteration) or
-    carried by the iterate's own pass with the previous iterate's hat values (one).
-
-    **Line search.** A candidate ``beta + alpha (new - beta)`` is evaluated by a pass
-    (and, with two passes, its hat-value pass, which the next iteration then uses).
-    It is rejected, and ``alpha`` shortened, when its mean leaves the family's range,
-    when it increases the deviance (ML) or the penalised deviance (two-pass mJPL), or
-    (mBR, mJPL) when the update proposed *at the candidate* reverses the step just
-    taken by more than ``OVERSHOOT`` of it in the information metric: the quasi-Fisher
-    iteration is not a contraction there (the high-leverage correction of the module
-    docstring removes the usual cause; the adjusted score of a cauchit row, for one,
-    is not monotone). With ``r`` the measured reversal ratio, ``alpha / (1 - r)`` is
-    the secant estimate of the step that lands on the root along the step's
-    direction; it is tried next. Three iterations in a row whose steps had to be
-    shortened below 1/1000 to keep the mean in range mean that the estimate lies on
-    the edge of the range: an error names the parameters that lead there.
-
-    **One pass per iteration**: an iteration whose one-pass step overshoots is redone
-    with two passes (the overshoot may come from the previous iterate's hat values,
-    which no step length changes); the next iteration makes one pass again.
-    """
-
-    def __init__(self, run: _Passes, family, *, method, power, passes, dispersion, names,
-                 k, n_pos, pass_sums, tol):
-        self.family, self.method, self.power, self.k, self.tol = family, method, power, k, tol
-        self.names, self.n_pos, self.pass_sums = names, n_pos, pass_sums
-        self.dispersion = dispersion
-        self.adjusted = method != "ML"
-        self.estimate_phi = not family.fixed_scale
-        self.passes = passes
-        self.mode = passes  # passes per iteration now (2 while redoing a one-pass step)
-        self.run = run
-        self.cramped = 0  # consecutive iterations cramped by the edge of the range
-
-    # ---- proposal -------------------------------------------------------------------------
-    def propose(self, it: _Iterate) -> _Iterate:
-        """Fill in the update proposed at ``it`` (a hat-value pass first if needed)."""
-        k = self.k
-        R = it.R[:k + 1, :k + 1]
-        Rxx = R[:k, :k]
-        _check_not_collapsed(Rxx, self.names, self.method)
-        beta_ml = r_solve(Rxx, R[:k, k])
-        phi_new = it.phi
-        if it.beta is not None and self.estimate_phi:
-            phi_new = _next_dispersion(it.s, it.phi, self.family, self.method, self.power,
-                                       self.dispersion, k, self.n_pos, self.pass_sums)
-        new = beta_ml
-        scale = phi_new if self.estimate_phi else 1.0
-        if self.adjusted and it.beta is not None:
-            if "adj" not in it.s and self.mode == 2:
-                a = self.run("IWLS adjustment", beta=it.beta, qr=False, hat_R=Rxx,
-                             phi=scale if np.isfinite(scale) else 1.0)
-                it.s.update({key: a[key] for key in ("adj", "Rc") if key in a})
-            if "Rc" in it.s:
-                # high-leverage rows: (X~^T W X~ + C) step = the adjusted score
-                score = Rxx.T @ (Rxx @ (beta_ml - it.beta)) + scale * it.s["adj"]
-                new = it.beta + gram_solve_from_r(tsqr_combine(Rxx, it.s["Rc"]), score)
-            elif "adj" in it.s:
-                new = beta_ml + scale * gram_solve_from_r(Rxx, it.s["adj"])
-        it.new, it.phi_new = new, phi_new
-        return it
-
-    # ---- line search -----------------------------------------------------------------------
-    def next_iterate(self, it: _Iterate, fallback) -> _Iterate:
-        """The accepted iterate after ``it`` (see the class docstring)."""
-        c = self._first_step(it, fallback) if it.beta is None else self._line_search(it)
-        if c.new is None and self.adjusted:  # (ML: the loop proposes, catching a collapse)
-            self.propose(c)
-        self.mode = self.passes
-        return c
-
-    def _first_step(self, it: _Iterate, fallback) -> _Iterate:
-        """From mustart: the IWLS step, or the intercept-only start if it leaves the range."""
-        for cand in (it.new, fallback):
-            c = self.evaluate(it, cand)
-            if c is not None:
-                return c
-        raise ValueError(
-            f"no valid starting value for the {self.family.name} model with the "
-            f"{self.family.link.name} link: its mean leaves the family's range at both the "
-            "IWLS start and the intercept-only start; pass start= or use a link whose mean "
-            "is always valid (e.g. 'log')."
-        )
-
-    def _line_search(self, it: _Iterate) -> _Iterate:
-        objective = self._objective(it)
-        direction = it.new - it.beta
-        alpha, halvings, dampings = 1.0, 0, 0
-        out_of_range = 0
-        while True:
-            c = self.evaluate(it, it.beta + alpha * direction)
-            worse = c is not None and objective is not None and (
-                self._objective(c, it.phi_new) > objective + 1e-9 * (abs(objective) + 1.0))
-            if c is None or worse:
-                halvings += 1
-                out_of_range += c is None
-                if halvings <= 40:
-                    alpha *= 0.5
-                    continue
-                if c is None:
-                    self._leaves_range(it, "for every step size")
-                break  # no descent along the direction: at the optimum to rounding
-            if not self.adjusted:
-                break
-            r = self._overshoot(c, alpha * direction)
-            if r is None:
-                break
-            if self.mode == 1:  # redo this iteration with two passes
-                logger.info("IWLS: a one-pass step overshot (by %.2f); this iteration "
-                            "with two passes", -r)
-                self.mode, it.lagged = 2, False
-                for key in ("adj", "Rc"):
-                    it.s.pop(key, None)
-                self.propose(it)
-                objective, direction, alpha = self._objective(it), it.new - it.beta, 1.0
-                continue
-            if dampings >= 8:
-                break
-            dampings += 1
-            alpha /= min(1.0 - r, 16.0)
-        if halvings or dampings:
-            logger.info("IWLS: step halved %d time(s), shortened %d time(s) after "
-                        "overshooting", halvings, dampings)
-        # creeping to the edge of the range: the estimate is on it
-        self.cramped = self.cramped + 1 if out_of_range >= 10 else 0
-        if self.cramped >= 3:
-            self._leaves_range(it, "for all but steps below 1/1000 of the update in three "
-                               "iterations in a row")
-        return c
-
-    def _leaves_range(self, it: _Iterate, how: str) -> None:
-        """Raise: the update leads out of the family's range, naming its main parameters."""
-        se = np.sqrt(np.clip(np.diag(gram_inverse_from_r(it.R[:self.k, :self.k])), 0, None))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            size = np.abs(it.new - it.beta) / se
-        size = np.where(np.isfinite(size), size, 0.0)
-        lead = [self.names[j] for j in np.argsort(-size) if size[j] >= 0.5 * size.max()]
-        raise ValueError(
-            f"The {self.family.name} model's mean leaves its range under the "
-            f"{self.family.link.name} link {how} from the current estimate: the "
-            f"{self.method} estimate lies on the edge of the range, along parameters "
-            f"{lead[:10]} (the largest components of the update in standard errors). Use "
-            "a link whose mean is always valid (e.g. 'log'), or remove those columns."
-        )
-
-    def _objective(self, it: _Iterate, phi=None):
-        phi = it.phi_new if phi is None else phi
-        return _objective(it.s, it.R, self.method, self.mode, phi, self.power,
-                          self.estimate_phi)
-
-    def _overshoot(self, c: _Iterate, taken) -> float | None:
-        """The reversal ratio r < -OVERSHOOT if the step ``taken`` to ``c`` overshot, else None.
-
-        The update proposed at ``c`` is computed (and kept for the next iteration); a
-        step overshot when that update reverses it by more than ``OVERSHOOT`` of its
-        length (:func:`_reversal`) and ``c`` has not converged. The next step length is
-        ``alpha / (1 - r)``.
-        """
-        self.propose(c)
-        size = float(np.max(np.abs(c.new - c.beta)))
-        if not np.isfinite(size) or size <= self.tol * (1.0 + float(np.max(np.abs(c.beta)))):
-            return None
-        r = _reversal(c.R[:self.k, :self.k], taken, c.new - c.beta)
-        return r if r < -OVERSHOOT else None
-
-    def evaluate(self, it: _Iterate, cand) -> _Iterate | None:
-        """The pass at a candidate; None if its mean leaves the family's range."""
-        one_pass = self.adjusted and self.mode == 1
-        s = self.run(
-            "IWLS pass", beta=cand, phi=it.phi_new if np.isfinite(it.phi_new) else 1.0,
-            hat_R=it.R[:self.k, :self.k] if one_pass else None,
-            hat_beta=it.beta if one_pass else None,
-            hat_start=one_pass and it.beta is None, dispersion_sums=self.pass_sums,
-        )
-        if "invalid_mean" in s.get("problems", {}) or not np.isfinite(s.get("deviance",
-                                                                            np.nan)):
-            return None
-        return _Iterate(beta=cand, s=s, phi=it.phi_new, lagged=one_pass)
-
-
-def _reversal(Rxx, taken, proposed) -> float:
-    """How far the update proposed at the candidate reverses the step taken to it.
-
-    ``r = <R taken, R proposed> / ||R taken||^2`` in the information metric: for an
-    iteration whose error contracts by the factor mu along the step, the full step gives
-    ``r = mu``; ``r < 0`` means the step overshot the root.
-    """
-    a, b = Rxx @ taken, Rxx @ proposed
-    denom = float(a @ a)
-    return float(a @ b) / denom if denom > 0 else 0.0
-
-
-def _check_not_collapsed(Rxx, names, method) -> None:
-    """R_xx with an exactly zero or non-finite diagonal: the information about a
-    parameter vanished (the weights of the rows that carry it underflowed)."""
-    d = np.diag(Rxx)
-    bad = [int(j) for j in np.flatnonzero(~(np.abs(d) > 0))]
-    if not bad:
-        return
-    if method == "ML":
-        raise _InformationCollapsed(bad)
-    raise FloatingPointError(
-        f"IWLS ({method}): the information about parameters {[names[j] for j in bad]} "
-        "vanished: the fitted means of the rows that carry them reached the edge of "
-        "the family's range (weights 0). The adjusted estimate does not exist for this "
-        "model; try method='mJPL', another link, or remove those columns."
-    )
-
-
-class _InformationCollapsed(Exception):
-    def __init__(self, columns):
-        super().__init__(columns)
-        self.columns = columns
+    def other(self, block_fn, label: str, *args) -> dict:
+        """A pass of another block function (summaries added up)."""
+        self.count += 1
+        return map_reduce(block_fn, self.data, *args, split_every=self.split_every,
+                          label=label)
 
 
 def fit_chunked_iwls(
@@ -822,9 +481,12 @@ def fit_chunked_iwls(
     Convergence: ``max |beta_{t+1} - beta_t| <= tol (1 + max |beta_t|)`` and, when the
     dispersion enters the update, ``|phi_{t+1} - phi_t| <= tol phi_t`` (with one pass
     per iteration, also for the step that led to beta_t). ``passes``: data passes per
-    iteration (:class:`_ChunkedIWLS`). Steps that leave
+    iteration (:class:`~.iwls_iteration.ChunkedIWLS`). Steps that leave
     the family's range are halved; so are steps that increase the deviance (ML) or the
     penalised deviance (two-pass mJPL); mBR/mJPL steps that overshoot are shortened.
+
+    The steps: the start pass (:func:`_start`: validation, row counts, identification),
+    the iterations (:func:`_iterate`) and the estimate's statistics (:func:`_finish`).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -832,13 +494,37 @@ def fit_chunked_iwls(
         raise ValueError(f"passes must be 1 or 2, got {passes!r}")
     k = data.n_features + int(fit_intercept)
     names = param_names or [f"b{j}" for j in range(k)]
-    estimate_phi = not family.fixed_scale
-    weighted = data.sample_weight is not None
-    pass_sums = estimate_phi and dispersion == "auto" and weighted and family.name == "gamma"
-    start_time = time.perf_counter()
+    clock = time.perf_counter()
     run = _Passes(data, family, fit_intercept, method, power, split_every)
+    first = _start(run, family, start, k, names, fit_intercept)
+    # weighted gamma: the dispersion equation is solved by Fisher steps on pass sums
+    pass_sums = (not family.fixed_scale and dispersion == "auto"
+                 and data.sample_weight is not None and family.name == "gamma")
+    iwls = ChunkedIWLS(run, family, method=method, power=power, passes=passes,
+                       dispersion=dispersion, names=names, k=k, n_pos=first.n_pos,
+                       pass_sums=pass_sums, tol=tol)
+    loop = _iterate(iwls, first, max_iter=max_iter, clock=clock)
+    result = _finish(iwls, loop, first, max_iter=max_iter)
+    logger.info("IWLS %s: %d iterations, %d passes, %.2f s", method, loop.n_iter, run.count,
+                time.perf_counter() - clock)
+    return result
 
-    # ---- iteration 0: the start (mustart, or the user's coefficients) -----------------
+
+@dataclass
+class _Start:
+    """The start pass: its summary, the row counts, the fallback start."""
+
+    beta: np.ndarray | None  # None: R's mustart
+    s: dict
+    n_obs: int
+    n_pos: int
+    fallback: np.ndarray | None  # intercept-only start if the first step leaves the range
+    fit_intercept: bool
+
+
+def _start(run: _Passes, family, start, k: int, names, fit_intercept: bool) -> _Start:
+    """The first pass (mustart, or the user's coefficients): validate the blocks, count the
+    rows and check that the design identifies every parameter."""
     beta = None if start is None else np.asarray(start, dtype=np.float64)
     s = run("IWLS start", beta=beta, validate=True)
     if s.get("problems", {}):
@@ -846,136 +532,190 @@ def fit_chunked_iwls(
     n_obs, n_pos = int(s["n"]), int(s["n_pos"])
     if n_obs == 0 or n_pos == 0:
         raise ValueError("Found no rows with positive weight; at least one is required.")
-    if n_pos <= k and estimate_phi:
+    if n_pos <= k and not family.fixed_scale:
         raise ValueError(
             f"{n_pos} rows with positive weight for {k} parameters: the dispersion of the "
             f"{family.name} family cannot be estimated; at least {k + 1} rows are needed."
         )
-    _check_identified(s["R"][:k, :k], names)
+    check_response(s, family, run.base["method"], fit_intercept, n_pos)
+    _check_identified(s["R"][:k, :k], names, fit_intercept, n_pos)
     fallback = None
-    if beta is None:  # intercept-only fallback start if the first step leaves the range
+    if beta is None:
         fallback = np.zeros(k)
         if fit_intercept and s["sum_m"] > 0:
             ybar = np.asarray([s["sum_my"] / s["sum_m"]])
             fallback[0] = float(family.link.link(family.starting_mu(ybar))[0])
-    iwls = _ChunkedIWLS(run, family, method=method, power=power, passes=passes,
-                        dispersion=dispersion, names=names, k=k, n_pos=n_pos,
-                        pass_sums=pass_sums, tol=tol)
+    return _Start(beta=beta, s=s, n_obs=n_obs, n_pos=n_pos, fallback=fallback,
+                  fit_intercept=fit_intercept)
+
+
+def _check_identified(Rxx: np.ndarray, names, fit_intercept: bool, n_pos: int) -> None:
+    """The package's one rank check (:func:`~.design_checks.check_identified`) on the
+    start pass's Gram ``R^T R = X~^T W X~`` (working weights at the start: positive on
+    every row with positive prior weight, so the same columns are redundant)."""
+    gram = Rxx.T @ Rxx
+    if not fit_intercept:  # the check takes the intercept border first
+        gram = np.pad(gram, ((1, 0), (1, 0)))
+    check_identified(gram, names, fit_intercept, "BiasReducedGLM", n_pos=n_pos)
+
+
+@dataclass
+class _Loop:
+    """Where the iterations stopped, and why."""
+
+    it: Iterate
+    cov_unscaled: np.ndarray
+    n_iter: int = 0
+    converged: bool = False
+    separated: bool = False
+    collapsed: list = field(default_factory=list)  # ML: parameters whose information vanished
+    history: list = field(default_factory=list)
+    monitor: SeparationMonitor = field(default_factory=SeparationMonitor)
+
+
+def _iterate(iwls: ChunkedIWLS, first: _Start, *, max_iter: int, clock: float) -> _Loop:
+    """Iterate from the start until convergence, separation (ML) or ``max_iter``."""
+    k = iwls.k
     # phi is NaN until a pass at real coefficients estimates it (the mustart pass has
     # fitted means equal to y for some families: no dispersion to read off it)
-    phi = float("nan") if estimate_phi else 1.0
-    it = _Iterate(beta=beta, s=s, phi=phi)
-    history: list[dict] = []
-    monitor = _Separation()
-    converged = separated = False
-    collapsed: list[int] = []
-    cov_unscaled = np.full((k, k), np.nan)
-    n_iter, taken = 0, np.inf
+    phi = float("nan") if iwls.estimate_phi else 1.0
+    loop = _Loop(it=Iterate(beta=first.beta, s=first.s, phi=phi),
+                 cov_unscaled=np.full((k, k), np.nan))
+    taken = np.inf
     while True:
+        it = loop.it
         try:
             if it.new is None:
                 iwls.propose(it)
-        except _InformationCollapsed as exc:  # ML: weights underflowed (separation)
-            separated, collapsed = True, exc.columns
+        except InformationCollapsed as exc:  # ML: weights underflowed (separation)
+            loop.separated, loop.collapsed = True, exc.columns
             break
-        new, phi_new = it.new, it.phi_new
-        n_iter += 1
-        Rxx = it.R[:k, :k]
-        cov_unscaled = gram_inverse_from_r(Rxx)
-        bse = np.sqrt(np.clip(np.diag(cov_unscaled), 0, None) * (phi_new if estimate_phi else 1))
-        size = float("inf") if it.beta is None else float(np.max(np.abs(new - it.beta)))
-        history.append({"iteration": n_iter, "deviance": it.s["deviance"], "max_step": size,
-                        "dispersion": phi_new, "passes": run.count})
-        report(iteration=n_iter, deviance=float(it.s["deviance"]), step=size)
-        logger.info("IWLS %s iteration %d: deviance %.10g, max |step| %.3g, %d passes, "
-                    "%.2f s", method, n_iter, it.s["deviance"], size, run.count,
-                    time.perf_counter() - start_time)
-        if not np.all(np.isfinite(new)):  # the information collapsed (ML on separated data)
-            if method != "ML":
-                bad = [names[j] for j in np.flatnonzero(~np.isfinite(new))]
-                raise FloatingPointError(
-                    f"IWLS ({method}) produced non-finite estimates of {bad} at iteration "
-                    f"{n_iter}."
-                )
-            separated, collapsed = True, [int(j) for j in np.flatnonzero(~np.isfinite(new))]
+        loop.n_iter += 1
+        size, bse = _record(iwls, loop, clock)
+        if not np.all(np.isfinite(it.new)):  # the information collapsed (ML, separated)
+            loop.separated, loop.collapsed = True, _nonfinite(iwls, it.new, loop.n_iter)
             break
-        # phi computed exactly from the current state settles with beta; Fisher steps on
-        # pass sums (weighted gamma) must settle themselves
-        phi_settled = not pass_sums or (
-            np.isfinite(it.phi) and abs(phi_new - it.phi) <= tol * max(it.phi, 1e-300))
-        # a one-pass proposal is small also where the lag offsets the error: the step
-        # that led here must be small as well
-        small = tol * (1.0 + np.max(np.abs(it.beta))) if it.beta is not None else -1.0
-        if size <= small and phi_settled and (not it.lagged or taken <= small):
-            converged = True
+        if _converged(iwls, it, size, taken):
+            loop.converged = True
             break
-        if method == "ML" and it.beta is not None and family.fixed_scale:
-            monitor.record(new, bse, size, it.s.get("boundary", 0))
-            if monitor.diverging():
-                separated = True
+        if iwls.method == "ML" and it.beta is not None and iwls.family.fixed_scale:
+            loop.monitor.record(it.new, bse, size, it.s.get("boundary", 0))
+            if loop.monitor.diverging():
+                loop.separated = True
                 break
-        if n_iter >= max_iter:
+        if loop.n_iter >= max_iter:
             break
-        previous = it.beta
-        it = iwls.next_iterate(it, fallback)
-        taken = float(np.max(np.abs(it.beta - previous))) if previous is not None else np.inf
+        loop.it = iwls.next_iterate(it, first.fallback)
+        taken = float(np.max(np.abs(loop.it.beta - it.beta))) if it.beta is not None else np.inf
+    return loop
+
+
+def _record(iwls: ChunkedIWLS, loop: _Loop, clock: float):
+    """The covariance at the current iterate; history, progress and log of the iteration.
+
+    Returns the size of the proposed step and the standard errors.
+    """
+    it, k = loop.it, iwls.k
+    loop.cov_unscaled = gram_inverse_from_r(it.R[:k, :k])
+    scale = it.phi_new if iwls.estimate_phi else 1
+    bse = np.sqrt(np.clip(np.diag(loop.cov_unscaled), 0, None) * scale)
+    size = float("inf") if it.beta is None else float(np.max(np.abs(it.new - it.beta)))
+    deviance, count = float(it.s["deviance"]), iwls.run.count
+    loop.history.append({"iteration": loop.n_iter, "deviance": it.s["deviance"],
+                         "max_step": size, "dispersion": it.phi_new, "passes": count})
+    report(iteration=loop.n_iter, deviance=deviance, step=size)
+    logger.info("IWLS %s iteration %d: deviance %.10g, max |step| %.3g, %d passes, %.2f s",
+                iwls.method, loop.n_iter, deviance, size, count, time.perf_counter() - clock)
+    return size, bse
+
+
+def _nonfinite(iwls: ChunkedIWLS, new, n_iter: int) -> list[int]:
+    """The parameters whose proposed update is not finite (ML: separation); an error for
+    mBR and mJPL, whose estimates are finite."""
+    bad = [int(j) for j in np.flatnonzero(~np.isfinite(new))]
+    if iwls.method != "ML":
+        raise FloatingPointError(
+            f"IWLS ({iwls.method}) produced non-finite estimates of "
+            f"{[iwls.names[j] for j in bad]} at iteration {n_iter}."
+        )
+    return bad
+
+
+def _converged(iwls: ChunkedIWLS, it: Iterate, size: float, taken: float) -> bool:
+    """The proposed step is small (and, for a lagged one-pass proposal, the step that led
+    here too); the dispersion has settled where Fisher steps on pass sums find it."""
+    if it.beta is None:
+        return False
+    tol = iwls.tol
+    phi_settled = not iwls.pass_sums or (
+        np.isfinite(it.phi) and abs(it.phi_new - it.phi) <= tol * max(it.phi, 1e-300))
+    # a one-pass proposal is small also where the lag offsets the error: the step that
+    # led here must be small as well
+    small = tol * (1.0 + np.max(np.abs(it.beta)))
+    return size <= small and phi_settled and (not it.lagged or taken <= small)
+
+
+def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> IWLSResult:
+    """The estimate's deviance, log-likelihood and boundary rows (a pass without QR); the
+    warnings; the result."""
+    family, method, k, it = iwls.family, iwls.method, iwls.k, loop.it
     # the update proposed at the last iterate, unless it does not exist
-    beta, phi = (it.beta, it.phi) if collapsed else (it.new, it.phi_new)
-    # ---- the estimate's deviance, log-likelihood and boundary rows (no QR) ---------------
-    if estimate_phi and not np.isfinite(phi):
-        phi = it.s["pearson"] / (n_pos - k)
-    exact_fit = estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
-    final = run("IWLS final statistics", beta=beta, qr=False, loglik=not exact_fit,
-                phi=phi if estimate_phi else 1.0,
-                boundary_tol=BOUNDARY if separated else FINAL_BOUNDARY)
+    beta, phi = (it.beta, it.phi) if loop.collapsed else (it.new, it.phi_new)
+    if iwls.estimate_phi and not np.isfinite(phi):
+        phi = it.s["pearson"] / (first.n_pos - k)
+    exact_fit = iwls.estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
+    on_edge = edge_at_finite_eta(family)
+    final = iwls.run("IWLS final statistics", beta=beta, qr=False, loglik=not exact_fit,
+                     phi=phi if iwls.estimate_phi else 1.0,
+                     boundary_tol=BOUNDARY if loop.separated or on_edge else FINAL_BOUNDARY)
+    boundary = int(final.get("boundary", 0))
+    if on_edge and ("problems" in final or boundary > 0):
+        raise_on_edge(iwls.run.other(on_edge_block, "IWLS rows on the edge", beta, family,
+                                     first.fit_intercept),
+                      family, method, iwls.names, first.fit_intercept)
     if "problems" in final:
         raise ValueError(
             "The final estimate puts fitted means outside the family's range; use a link "
             "whose mean is always valid (e.g. 'log')."
         )
-    boundary = int(final.get("boundary", 0))
-    running = (collapsed or monitor.growing()) if method == "ML" else []
-    growing = [names[j] for j in running]
-    _warn(method, family, converged, separated, boundary, max_iter, growing)
-    warned = separated or (method == "ML" and boundary > 0 and not converged)
-    infinite = {j: int(np.sign(beta[j])) for j in running} if warned else {}
-    logger.info("IWLS %s: %d iterations, %d passes, %.2f s", method, n_iter, run.count,
-                time.perf_counter() - start_time)
-    return IWLSResult(
-        beta=beta, cov_unscaled=cov_unscaled, dispersion=float(phi),
-        deviance=float(final["deviance"]), pearson=float(final["pearson"]),
-        loglik=float(final.get("loglik", np.inf)), n_obs=n_obs, n_pos=n_pos, n_iter=n_iter,
-        n_passes=run.count, converged=converged, separated=separated,
-        boundary_rows=boundary, history=history, infinite=infinite,
-    )
-
-
-def _next_dispersion(s, phi, family, method, power, dispersion, k, n_pos, pass_sums):
-    """The dispersion at the state of pass summary ``s`` (``phi``: the previous one).
-
-    Pearson's moment estimator; or the method's equation, solved exactly, or by one
-    Fisher-scoring step on the pass sums (weighted gamma; the first estimate is the
-    moment one, at which the next pass evaluates the sums).
-    """
-    moment = s["pearson"] / (n_pos - k)
-    if dispersion == "pearson" or (pass_sums and "S" not in s):
-        return moment
-    return solve_dispersion(
-        family, method, power, k, s["deviance"], n_pos,
-        phi0=phi if np.isfinite(phi) else moment,
-        sums=tuple(s["S"]) if pass_sums else None,
-    )
-
-
-def _objective(s, R, method, passes, phi, power, estimate_phi):
-    """What a step must not increase: the deviance (ML), the penalised deviance (mJPL)."""
+    edge = edge_response(first.s, first.n_pos)
+    converged, separated, flags = loop.converged, loop.separated, {}
     if method == "ML":
-        return s["deviance"]
-    if method == "mJPL" and passes == 2:
-        k = R.shape[0] - 1
-        scale = phi if (estimate_phi and np.isfinite(phi) and phi > 0) else 1.0
-        return s["deviance"] / scale - 2.0 * power * logdet_gram_from_r(R[:k, :k])
-    return None
+        converged, separated, flags = _ml_outcome(iwls, loop, first, boundary, edge)
+    warn_outcome(method, family, converged, separated, boundary, max_iter, flags,
+                 iwls.names, edge)
+    return IWLSResult(
+        beta=beta, cov_unscaled=loop.cov_unscaled, dispersion=float(phi),
+        deviance=float(final["deviance"]), pearson=float(final["pearson"]),
+        loglik=float(final.get("loglik", np.inf)), n_obs=first.n_obs, n_pos=first.n_pos,
+        n_iter=loop.n_iter, n_passes=iwls.run.count, converged=converged,
+        separated=separated, boundary_rows=boundary, history=loop.history, flags=flags,
+    )
+
+
+def _ml_outcome(iwls: ChunkedIWLS, loop: _Loop, first: _Start, boundary: int, edge):
+    """``(converged, separated, flags)`` of an ML fit.
+
+    The recession counts of the first pass decide exactly which parameters run off
+    alone; a pass then finds those that no row left identifies. Without such
+    parameters, the iterations (collapsed information, growing standard errors) name
+    those that run off together.
+    """
+    infinite = infinite_parameters(first.s.get("recession"))
+    converged, separated = loop.converged, loop.separated
+    if infinite:
+        converged, separated = False, True
+    separated = separated or (boundary > 0 and not converged)
+    if not separated:
+        return converged, False, {}
+    lost = []
+    if infinite:
+        rest = iwls.run.other(outside_gram_block, "IWLS rows left by infinite parameters",
+                              sorted(infinite), first.fit_intercept)
+        lost = lost_parameters(rest["gram"], infinite, first.fit_intercept)
+    running = loop.collapsed or loop.monitor.growing()
+    return converged, True, separation_flags(infinite, lost, running, first.fit_intercept,
+                                             edge)
 
 
 def _raise_block_problems(s: dict, user_start: bool) -> None:
@@ -993,31 +733,3 @@ def _raise_block_problems(s: dict, user_start: bool) -> None:
         for key in keys:
             where.setdefault(key, []).append(index)
     raise_for_problems(problems, where)
-
-
-def _warn(method, family, converged, separated, boundary, max_iter, growing):
-    if separated or (method == "ML" and boundary > 0 and not converged):
-        which = f" of {growing[:10]}" if growing else ""
-        warn(
-            "The maximum likelihood estimate appears to be infinite: over the last "
-            "iterations the estimates and their standard errors kept growing while "
-            f"{boundary} fitted mean(s) reached the boundary of the {family.name} range "
-            "(separated data, or an all-zero group). The reported coefficients and "
-            f"standard errors{which} are artefacts of stopping. Use method='mBR' or "
-            "method='mJPL', whose estimates are always finite.",
-            SeparationWarning,
-        )
-    elif not converged:
-        warn(
-            f"IWLS ({method}) did not converge in max_iter={max_iter} iterations; "
-            "increase max_iter or loosen tol.",
-            ConvergenceWarning,
-        )
-    elif method == "ML" and boundary > 0:
-        what = "probabilities 0 or 1" if family.name == "binomial" else "means 0"
-        warn(
-            f"{boundary} fitted {what} occurred (numerically, as R's glm reports them); "
-            "the estimate converged, but check for near-separation.",
-            UserWarning,
-        )
-
