@@ -27,7 +27,6 @@ __all__ = [
     "qr_r",
     "tsqr_combine",
     "positive_diagonal",
-    "r_column_rank_problems",
     "r_solve",
     "gram_solve_from_r",
     "gram_inverse_from_r",
@@ -176,18 +175,6 @@ def tsqr_combine(*Rs: np.ndarray) -> np.ndarray:
     if len(Rs) == 1:
         return Rs[0]
     return qr_r(np.asfortranarray(np.vstack(Rs)))
-
-
-def r_column_rank_problems(R: np.ndarray, rtol: float = 1e-7) -> list[int]:
-    """Columns j whose part orthogonal to columns 0..j-1 is negligible (|R_jj| small).
-
-    ``R_jj`` is the length of column j after projecting out the earlier columns,
-    and ``||R[:j+1, j]||`` its full length: a ratio below ``rtol`` means column j is
-    (numerically) a combination of the earlier ones.
-    """
-    norms = np.sqrt(np.sum(R * R, axis=0))
-    d = np.abs(np.diag(R))
-    return [int(j) for j in np.flatnonzero(d <= rtol * np.maximum(norms, 1e-300))]
 
 
 def r_solve(R: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -52,15 +52,6 @@ def test_tsqr_tree_equals_one_qr():
     np.testing.assert_allclose(gram_inverse_from_r(whole), np.linalg.inv(A.T @ A), rtol=1e-10)
 
 
-def test_r_column_rank_problems_names_the_dependent_column():
-    from dask_glmdist.linalg import qr_r, r_column_rank_problems
-
-    rng = np.random.default_rng(2)
-    A = rng.normal(size=(50, 4))
-    A[:, 2] = A[:, 0] - 3 * A[:, 1]
-    assert r_column_rank_problems(qr_r(np.asfortranarray(A))) == [2]
-
-
 def test_dispersion_derivatives_by_finite_differences():
     """a', a'', a''' of each family's dispersion function a(zeta), zeta = -nu."""
     from scipy.special import gammaln

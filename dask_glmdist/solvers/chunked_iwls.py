@@ -100,7 +100,6 @@ from .iwls_edges import (
     edge_at_finite_eta,
     edge_counts,
     edge_response,
-    infinite_parameters,
     lost_parameters,
     on_edge_block,
     outside_gram_block,
@@ -109,6 +108,7 @@ from .iwls_edges import (
     warn_outcome,
 )
 from .iwls_iteration import ChunkedIWLS, InformationCollapsed, Iterate
+from .recession import infinite_parameters
 
 logger = logging.getLogger("dask_glmdist")
 

@@ -29,12 +29,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._array import get_namespace
 from ..diagnostics import INFINITE, UNIDENTIFIED, ParamFlag, SeparationWarning, short_list, warn
-from ..estimators.dlsa import infinite_parameters
 from .design_checks import redundant_columns
 from .local import SEPARABLE_LINKS, _score_and_information, recession_counts
 
 __all__ = ["BOUNDARY", "FINAL_BOUNDARY", "boundary_rows", "edge_counts", "edge_response",
-           "check_response", "SeparationMonitor", "infinite_parameters", "outside_gram_block",
+           "check_response", "SeparationMonitor", "outside_gram_block",
            "lost_parameters", "separation_flags", "warn_outcome", "edge_at_finite_eta",
            "on_edge_block", "raise_on_edge"]
 
@@ -232,7 +231,7 @@ def separation_flags(infinite: dict, lost, running, fit_intercept: bool,
 
     A parameter is "infinite" with a sign only when the data determine it: ``infinite``
     holds those that the recession counts summed over the blocks show to run off alone
-    in that direction (:func:`~dask_glmdist.estimators.dlsa.infinite_parameters`);
+    in that direction (:func:`~dask_glmdist.solvers.recession.infinite_parameters`);
     ``lost`` those that the rows left after them do not identify (:func:`lost_parameters`):
     "unidentified". Without any such parameter, those in ``running`` (from the
     iterations: collapsed information, or growing standard errors) run off along a
