@@ -99,6 +99,7 @@ from ..linalg import (
     r_solve,
     tsqr_combine,
 )
+from .local import high_leverage_curvature
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -316,33 +317,14 @@ def _leverage_correction(X, y, m, eta, h, spec: PassSpec, xp):
     ``c_i = h_i w_i``), and without it the step overshoots (:class:`_ChunkedIWLS`).
     At most ``k / LEVERAGE`` rows qualify, so this costs nothing on other rows.
     """
-    sel = h > LEVERAGE
-    if m is not None:
-        sel = sel & (m > 0)
-    (idx,) = xp.nonzero(sel)
-    if int(idx.shape[0]) == 0:
+    family = spec.family
+    rows = high_leverage_curvature(
+        X, y, m, eta, h, family, spec.fit_intercept,
+        lambda e, mu, d, hs: adjustment_terms(family, e, mu, d, hs, spec.method, spec.power),
+        phi=spec.phi)
+    if rows is None or not np.any(rows[1] > 0):
         return None
-    family, fi = spec.family, spec.fit_intercept
-    Xs, ys, es, hs = (to_host(xp.take(v, idx, axis=0)) for v in (X, y, eta, h))
-    ms = None if m is None else to_host(xp.take(m, idx, axis=0))
-
-    def g(e):
-        mu, d = family.link.inverse_and_deriv(e)
-        V = family.variance(mu)
-        score = (ys - mu) * d / V * (1.0 if ms is None else ms)
-        return score + spec.phi * adjustment_terms(family, e, mu, d, hs, spec.method,
-                                                   spec.power)
-
-    delta = 1e-4 * (1.0 + np.abs(es))
-    ok = np.asarray(family.valid_eta(es + delta)) & np.asarray(family.valid_eta(es - delta))
-    with np.errstate(all="ignore"):
-        slope = (g(es + delta) - g(es - delta)) / (2.0 * delta)
-        mu, d = family.link.inverse_and_deriv(es)
-        w = d * d / family.variance(mu) * (1.0 if ms is None else ms)
-        c = np.where(ok & np.isfinite(slope), np.maximum(-slope - w, 0.0), 0.0)
-    if not np.any(c > 0):
-        return None
-    Xt = np.column_stack([np.ones(len(es)), Xs]) if fi else Xs
+    Xt, c = rows
     return qr_r(np.asfortranarray(np.sqrt(c)[:, None] * Xt))
 
 
@@ -546,7 +528,6 @@ class _Separation:
 
 
 OVERSHOOT = 0.5  # a step reversed by more than this fraction of itself is shortened
-LEVERAGE = 0.25  # rows with larger hat values correct the iteration matrix
 
 
 class _Passes:
