@@ -15,7 +15,8 @@ Shrinkage (SDLSA) -- the adaptive lasso on the quadratic approximation with the
 intercept profiled out, the whole path by LARS and lambda chosen by the distributed
 BIC; see :mod:`dask_glmdist.selection`.
 
-Dispersion (gaussian, gamma, inverse gaussian): Pearson's chi^2 / (N - p), where chi^2
+Dispersion (gaussian, gamma, inverse gaussian): Pearson's chi^2 / (N+ - p), N+ the rows
+with positive weight (R's glm; rows of zero weight carry nothing), where chi^2
 at theta~ comes from the same quadratic approximation,
 chi^2(theta~) ~= sum_k [chi^2_k(theta_k) + (theta~ - theta_k)^T A_k (theta~ - theta_k)],
 exact for the gaussian identity model and for one block.
@@ -412,10 +413,12 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self.refine_step_sizes_ = np.zeros(0)
         self.refine_step_se_ = np.zeros(0)
         self.deviance_ = None
-        scale = 1.0 if family.fixed_scale else max(pearson, 0.0) / max(n_obs - n_params, 1)
+        # residual degrees of freedom over the rows with positive weight (R's glm)
+        n_pos = int(s["n_active"])
+        scale = 1.0 if family.fixed_scale else max(pearson, 0.0) / max(n_pos - n_params, 1)
         refined = None
         if self.refine_steps and not everything:
-            refined = self._refine(data, family, classes, theta, infinite, n_obs)
+            refined = self._refine(data, family, classes, theta, infinite, n_pos)
             theta, scale, free = refined["theta"], refined["scale"], refined["free"]
             cov = _embed(cov, refined["cov"], free) * scale
             A = _embed(A, refined["information"], free)
@@ -425,12 +428,12 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self.n_obs_ = n_obs
         self.param_flags_ = self._flags(names, infinite, share, records, refined,
                                         everything)
-        self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_obs)
+        self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_pos)
         logger.info("DLSA fit: %d rows, %d blocks, %d round(s), %.2f s",
                     n_obs, self.n_blocks_, self.n_iter_, time.perf_counter() - start)
         return self
 
-    def _refine(self, data, family, classes, theta, infinite, n_obs) -> dict:
+    def _refine(self, data, family, classes, theta, infinite, n_pos) -> dict:
         """Global Fisher-scoring rounds from the WLSE (TDLSA, the m-step estimator).
 
         Parameters whose estimate is infinite stay where they are and the rows they
@@ -481,7 +484,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                 factor = PSDFactor(A)
             step = factor.solve(r["score"][free])
             scale = 1.0 if family.fixed_scale else (
-                max(r["pearson"], 0.0) / max(n_obs - n_params, 1))
+                max(r["pearson"], 0.0) / max(n_pos - n_params, 1))
             se = np.sqrt(np.clip(np.diag(factor.inverse()), 0.0, None) * scale)
             theta[free] += step
             pearson = r["pearson"] - float(r["score"][free] @ step)
@@ -497,7 +500,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self.refine_step_sizes_ = np.asarray(steps)
         self.refine_step_se_ = np.asarray(steps_se)
         if not family.fixed_scale:
-            scale = max(pearson, 0.0) / max(n_obs - n_params, 1)
+            scale = max(pearson, 0.0) / max(n_pos - n_params, 1)
         if free.size == 0:
             A, step, se = np.zeros((0, 0)), np.zeros(0), np.zeros(0)
         cov = factor.inverse() if free.size else A
@@ -664,11 +667,11 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         })
         self.block_diagnostics_ = report.frame()
 
-    def _set_estimate(self, theta, cov, information, n_obs) -> None:
+    def _set_estimate(self, theta, cov, information, n_pos) -> None:
         fi = self.fit_intercept
         if self.penalty == "adaptive_lasso":
             path = adaptive_lasso_path(
-                theta, information, n_obs, fit_intercept=fi,
+                theta, information, n_pos, fit_intercept=fi,
                 method=self.lars_method, criterion=self.criterion,
             )
             self.wlse_intercept_ = float(theta[0]) if fi else 0.0
@@ -793,7 +796,8 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     scale_ : float
         Dispersion phi (1 for binomial, Poisson and negative binomial).
     n_obs_ : int
-        Number of rows.
+        Number of rows (also those with zero weight, which do not count in the
+        residual degrees of freedom of the dispersion and the DBIC's log N).
     n_blocks_ : int
         Number of non-empty row blocks the fit mapped over.
     n_iter_ : int
@@ -1026,7 +1030,8 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     scale_ : float
         Dispersion phi (1 for binomial, Poisson and negative binomial).
     n_obs_ : int
-        Number of rows.
+        Number of rows (also those with zero weight, which do not count in the
+        residual degrees of freedom of the dispersion and the DBIC's log N).
     n_blocks_ : int
         Number of non-empty row blocks the fit mapped over.
     n_iter_ : int
