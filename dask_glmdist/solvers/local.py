@@ -368,6 +368,14 @@ def _fit_independent_columns(X, y, m, family, A, fit_intercept, tol, max_iter, p
     )
 
 
+def _scoring_step(X, y, m, state: BlockState, family, fit_intercept, power, xp):
+    """The (Jeffreys-penalised when ``power > 0``) Fisher-scoring step at ``state``."""
+    if not power:
+        return state.factor.solve(state.score)
+    score, factor = _jeffreys_direction(X, y, m, state, family, fit_intercept, power, xp)
+    return factor.solve(score)
+
+
 def _initial_state(X, y, m, family, fit_intercept, theta0, xp, workspace) -> BlockState:
     """The block's state (with its information's factor) at ``theta0`` or R's mustart."""
     if theta0 is None:
@@ -406,13 +414,25 @@ def _line_search(X, y, m, family, fit_intercept, state: BlockState, step, obj, p
     return None, obj
 
 
+def _vanished_rows(state: BlockState, family, m):
+    """Rows whose working weight has fallen below ``VANISHED`` of the largest one: their
+    fitted means sit at the edge of the family's range (a device boolean array)."""
+    xp = get_namespace(state.eta)
+    d = family.link.inverse_deriv(state.eta)
+    w = d * d / family.variance(state.mu)
+    if m is not None:
+        w = m * w
+    return w <= VANISHED * float(xp.max(w))
+
+
+#: a working weight below this fraction of the largest one has vanished in float64 sums
+VANISHED = 1e-10
+
+
 def _local_result(state: BlockState, family, n_iter, converged, mle_exists, max_iter,
-                  move, last_step) -> LocalFit:
+                  diverging=None, divergence=None) -> LocalFit:
     """The :class:`LocalFit` of a finished iteration."""
     message = ""
-    diverging = divergence = None
-    if not mle_exists:
-        diverging, divergence = move > 0.1, last_step
     if not converged:
         message = (
             "the likelihood keeps increasing along a direction (separation or a "
@@ -432,8 +452,8 @@ def _local_result(state: BlockState, family, n_iter, converged, mle_exists, max_
         mle_exists=mle_exists,
         message=message,
         weight_spread=working_weight_spread(state, family),
-        diverging_rows=diverging,
-        divergence=divergence,
+        diverging_rows=diverging if not mle_exists else None,
+        divergence=divergence if not mle_exists else None,
     )
 
 
@@ -459,16 +479,18 @@ def fit_local(
     linear predictor of some row still moves by more than 0.1, or when ``max_iter``
     runs out for a fixed-dispersion family.
 
+    An ML fit whose information loses rank on the way (the weights of rows whose
+    means it pushes to the edge of the range vanish) has not converged either: its
+    estimate is at infinity along its drift.
+
     With ``jeffreys_power > 0`` the step solves the penalised score with the
     information plus the curvature of high-leverage rows
     (:func:`high_leverage_curvature`; without it a one-row dummy's coefficient
     circles its root and the fit never converges). A rank-deficient block (columns
     constant or collinear within it) is fitted on a maximal set of independent
     columns, the others' coefficients 0 (the same fit: the pseudo-determinant of the
-    full information is a constant times the determinant of the reduced one), and
-    score and information are then evaluated with every column. The penalised
-    iterations on the singular information stall instead (100 iterations, not 12,
-    on a month of flights with its constant month dummies).
+    full information is a constant times the determinant of the reduced one); the
+    penalised iterations on the singular information stall instead.
     """
     xp = get_namespace(X)
     power = float(jeffreys_power)
@@ -477,15 +499,12 @@ def fit_local(
     if power and not state.factor.full_rank and theta0 is None:
         return _fit_independent_columns(X, y, m, family, state.information, fit_intercept,
                                         tol, max_iter, power)
+    theta_start, rank_start = state.theta, state.factor.rank
     obj = _objective(state, power)
     flat, n_iter, converged = 0, 1, False
     move = last_step = None
     for _ in range(max_iter):
-        score, factor = state.score, state.factor
-        if power:
-            score, factor = _jeffreys_direction(X, y, m, state, family, fit_intercept,
-                                                power, xp)
-        step = factor.solve(score)
+        step = _scoring_step(X, y, m, state, family, fit_intercept, power, xp)
         if np.max(np.abs(step)) <= tol * (1.0 + np.max(np.abs(state.theta))):
             state.theta = state.theta + step
             converged = True
@@ -506,9 +525,16 @@ def fit_local(
         state, obj = new, cobj
         if flat >= 3 and not power:
             break
-    mle_exists = converged or power > 0 or not family.fixed_scale
-    return _local_result(state, family, n_iter, converged, mle_exists, max_iter, move,
-                         last_step)
+    if not (converged or power > 0 or not family.fixed_scale):
+        return _local_result(state, family, n_iter, False, False, max_iter, move > 0.1,
+                             last_step)
+    if converged and not power and family.fixed_scale and state.factor.rank < rank_start:
+        # the information lost rank on the way: the weights of some rows vanished, their
+        # means pushed to the edge of the range, and the steps, solved on what is left,
+        # became small -- the estimate is at infinity along the drift
+        return _local_result(state, family, n_iter, False, False, max_iter,
+                             _vanished_rows(state, family, m), state.theta - theta_start)
+    return _local_result(state, family, n_iter, converged, True, max_iter)
 
 
 # --------------------------------------------------------------------------------------
