@@ -348,7 +348,6 @@ class _Refinement:
     scale: float = 1.0
     rounds: int = 0
     converged: bool = False
-    settled: bool = False  # converged, or its last step within REFINE_WARN_SE se
 
     @property
     def cov(self) -> np.ndarray:
@@ -657,10 +656,11 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                 "every row in which such a column is non-zero is fitted better the further "
                 "it goes, e.g. a category without any event).")
         if sep.combination or sep.undetermined:
+            listed = (short_list(shown(sep.combination)) if sep.combination else
+                      "none of whose signs the data fix")
             parts.append(
                 f"{'Also, the' if parts else 'the'} estimate runs off to infinity along a "
-                "combination of columns, "
-                f"{short_list(shown(sep.combination))} (separation: found from "
+                f"combination of columns, {listed} (separation: found from "
                 f"{sep.source}; one pass over the data confirmed that every row is fitted "
                 "at least as well the further the estimate goes along it).")
         if sep.undetermined:
