@@ -61,7 +61,7 @@ def test_blocks_too_small(data):
     with pytest.warns(UserWarning, match=r"Row blocks \[2\] were left out of the estimate: "
                       r"they have fewer than 64 rows with positive weight \(row block 2 has 1;"):
         m = DebiasedLassoRegressor().fit(Xd, yd)
-    assert m.n_blocks_ == 2 and m.n_obs_ == 299
+    assert m.n_blocks_ == 3 and m.n_blocks_used_ == 2 and m.n_obs_ == 299
     with pytest.raises(ValueError, match="Row block 0 has 1 rows but method='debiased' needs "
                        "at least 2 rows"):
         DebiasedLassoRegressor().fit(*as_dask(X[:3], y[:3]))
@@ -126,7 +126,13 @@ def test_shapes_and_empty_input(data):
 def test_column_constant_in_every_block(data):
     X, y = data
     X = X.copy()
-    X[:, 2] = 1.0  # collinear with the intercept everywhere
+    X[:, 2] = 1.0  # collinear with the intercept everywhere: the package's one rank rule
+    with pytest.raises(ValueError, match=r"DebiasedLassoRegressor\(method='debiased'\): the "
+                       r"design is rank deficient over the rows with positive weight: x2 "
+                       r"\(constant: a multiple of the intercept\)"):
+        DebiasedLassoRegressor(n_partitions=3).fit(X, y)
+    # a block indicator varies over the data but is constant within every block
+    X[:, 2] = np.repeat(np.arange(3.0), 100)  # 3 blocks of 100 rows
     with pytest.raises(ValueError, match=r"Columns \['x2'\] are constant within every row "
                        "block used"):
         DebiasedLassoRegressor(n_partitions=3).fit(X, y)

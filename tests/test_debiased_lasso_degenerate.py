@@ -3,6 +3,7 @@ number the data cannot support -- a block left out with one warning, an exact an
 or a clear error naming the block, column or response."""
 
 import logging
+import re
 import warnings
 
 import dask.array as da
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from dask_glmdist import DebiasedLassoRegressor
+from dask_glmdist import DebiasedLassoRegressor, SeparationWarning
 
 
 def _logistic(rng, n, p=5):
@@ -47,9 +48,9 @@ def test_a_tiny_block_is_left_out_with_one_warning(rng, family, link):
         "Row blocks [3] were left out of the estimate: they have fewer "]
     assert "than 64 rows with positive weight (row block 3 has 3; the median block has " \
            "200)" in str(seen[0].message)
-    assert m.n_blocks_ == 3 and m.n_obs_ == 600
+    assert m.n_blocks_ == 4 and m.n_blocks_used_ == 3 and m.n_obs_ == 600
     diag = m.block_diagnostics_
-    assert diag[diag.problem == "small"].block.tolist() == [3]
+    assert diag[diag.problem == "left_out"].block.tolist() == [3]
     # the estimate is that of the other blocks' rows: exactly so with every block's
     # node-wise rows, and up to the mosaic's choice of rows otherwise
     ref = DebiasedLassoRegressor(0.01, family=family, link=link).fit(
@@ -71,7 +72,8 @@ def test_a_smaller_block_with_enough_rows_per_parameter_is_used(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m = DebiasedLassoRegressor(0.02, family="binomial").fit(*_dask(X, y, (1000, 1000, 130)))
-    assert m.n_blocks_ == 3 and m.n_obs_ == 2130 and m.block_diagnostics_.empty
+    assert m.n_blocks_ == m.n_blocks_used_ == 3 and m.n_obs_ == 2130
+    assert m.block_diagnostics_.empty and m.param_flags_ == {}
 
 
 def test_blocks_whose_local_estimate_does_not_exist_are_an_error(rng):
@@ -109,16 +111,22 @@ def test_blocks_whose_local_estimate_does_not_exist_are_an_error(rng):
 
 @pytest.mark.parametrize("method", ["debiased", "naive_unregularized"])
 def test_duplicated_column_is_an_error_naming_it(rng, method):
-    """Before: x0 = 0.498 and its copy x5 = 0.050, each se 0.018, x5 'significant'."""
+    """Before: x0 = 0.498 and its copy x5 = 0.050, each se 0.018, x5 'significant'. The
+    message is the package's one rank rule (design_checks.check_identified)."""
     X = rng.normal(size=(3000, 5))
     y = 0.5 * X[:, 0] + rng.normal(size=3000)
     X = np.c_[X, X[:, 0]]
-    with pytest.raises(ValueError, match=r"parameters \['x0', 'x5'\] are not identified "
-                       r"\(collinear columns"):
+    with pytest.raises(ValueError, match=rf"DebiasedLassoRegressor\(method='{method}'\): the "
+                       r"design is rank deficient over the rows with positive weight: x5 \(a "
+                       r"linear combination of \['x0'\]\)"):
         DebiasedLassoRegressor(0.05, method=method, n_partitions=3).fit(X, y)
     Xc = np.c_[X[:, :5], 2.0 * X[:, 0] - X[:, 1]]
-    with pytest.raises(ValueError, match=r"\['x0', 'x1', 'x5'\] are not identified"):
+    with pytest.raises(ValueError, match=r"x5 \(a linear combination of \['x0', 'x1'\]\)"):
         DebiasedLassoRegressor(0.05, method=method, n_partitions=3).fit(Xc, y)
+    # without an intercept the same rule applies
+    with pytest.raises(ValueError, match=r"x5 \(a linear combination of \['x0'\]\)"):
+        DebiasedLassoRegressor(0.05, method=method, fit_intercept=False,
+                               n_partitions=3).fit(X, y)
 
 
 def test_duplicated_column_in_the_naive_average_is_a_warning(rng):
@@ -126,8 +134,8 @@ def test_duplicated_column_in_the_naive_average_is_a_warning(rng):
     estimate between the two copies."""
     X = rng.normal(size=(3000, 5))
     y = 0.5 * X[:, 0] + rng.normal(size=3000)
-    with pytest.warns(UserWarning, match=r"\['x0', 'x5'\] are not identified.*the penalty "
-                      "alone decides"):
+    with pytest.warns(UserWarning, match=r"rank deficient over the rows with positive weight: "
+                      r"x5 \(a linear combination of \['x0'\]\)\. The penalty alone decides"):
         m = DebiasedLassoRegressor(0.05, l1_ratio=0.5, method="naive", n_partitions=3).fit(
             np.c_[X, X[:, 0]], y)
     ref = DebiasedLassoRegressor(0.05, l1_ratio=0.5, method="naive", n_partitions=3).fit(X, y)
@@ -138,8 +146,10 @@ def test_duplicated_column_in_the_naive_average_is_a_warning(rng):
 def test_constant_or_all_zero_column_is_an_error_naming_it(rng, column):
     X = rng.normal(size=(600, 4))
     X = pd.DataFrame(np.c_[X[:, :2], column(600), X[:, 2:]], columns=list("abzcd"))
-    with pytest.raises(ValueError, match=r"Columns \['z'\] are constant within every row "
-                       "block used"):
+    kind = "zero on every row with positive weight" if column is np.zeros else \
+        "constant: a multiple of the intercept"
+    with pytest.raises(ValueError, match=rf"rank deficient over the rows with positive "
+                       rf"weight: z \({kind}\)"):
         DebiasedLassoRegressor(n_partitions=3).fit(X, rng.normal(size=600))
 
 
@@ -193,7 +203,7 @@ def test_an_empty_partition_is_skipped(rng, family):
         m = DebiasedLassoRegressor(0.02, family=family, **kw).fit(Xd, yd)
         ref = DebiasedLassoRegressor(0.02, family=family, n_partitions=2, **kw).fit(Xm, ym)
         np.testing.assert_allclose(m.params_, ref.params_, rtol=0, atol=1e-10)
-        assert m.n_blocks_ == 2 and m.n_obs_ == 2000
+        assert m.n_blocks_ == 3 and m.n_blocks_used_ == 2 and m.n_obs_ == 2000
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m = DebiasedLassoRegressor(0.02, family=family).fit(Xd, yd)
@@ -204,7 +214,7 @@ def test_an_empty_partition_is_skipped(rng, family):
     assert np.all(np.abs(m.params_ - ref.params_) < 0.25 * ref.bse_)
     np.testing.assert_allclose(m.bse_, ref.bse_, rtol=0.2)
     assert m.block_diagnostics_.to_dict("list") == {
-        "block": [1], "problem": ["empty"], "columns": [[]], "detail": ["0 rows"]}
+        "block": [1], "problem": ["empty"], "columns": [[]], "detail": ["0 rows: skipped"]}
     # known chunk sizes with an empty chunk: the same fit
     Xk = da.from_array(Xm.to_numpy(), chunks=((1000, 0, 1000), -1))
     k = DebiasedLassoRegressor(0.02, family=family).fit(
@@ -225,7 +235,7 @@ def test_float32_dask_input_is_the_float64_fit(rng):
     np.testing.assert_array_equal(a.bse_, b.bse_)
 
 
-@pytest.mark.filterwarnings("ignore:The node-wise rows of parameters")
+@pytest.mark.filterwarnings("ignore:Columns \\[x4\\] are constant")
 def test_one_row_dummy_matches_least_squares(rng):
     """A column that is 1 on one row only: constant (0) in two of three blocks, its
     node-wise row formed from the blocks' mean Gram. Before: its estimate and standard
@@ -243,12 +253,16 @@ def test_one_row_dummy_matches_least_squares(rng):
         m = DebiasedLassoRegressor(0.02, n_partitions=3).fit(Xd, y)
     assert abs(m.params_[-1] - ols.params[-1]) < 0.1 * ols.bse[-1]
     np.testing.assert_allclose(m.bse_[-1], ols.bse[-1], rtol=0.01)
-    # binomial: the maximum likelihood estimate is infinite; the one-step estimate is
-    # finite and says it knows little
+    # binomial: the maximum likelihood estimate is infinite (its sign that of the row's
+    # residual); before the separation check the one-step estimate was a finite
+    # 1.64 +- 2.05, now it is flagged like DLSA, PenalizedGLM and BiasReducedGLM(ML) do
     yb = (rng.random(3000) < 1.0 / (1.0 + np.exp(-X[:, 0]))).astype(float)
-    with pytest.warns(UserWarning, match="constant within row blocks"):
+    sign = 1 if yb[1500] == 1 else -1
+    with pytest.warns(SeparationWarning, match=re.escape(f"[x4 ({'+' if sign > 0 else '-'}inf)]")):
         mb = DebiasedLassoRegressor(0.02, family="binomial", n_partitions=3).fit(Xd, yb)
-    assert np.all(np.isfinite(mb.params_)) and mb.bse_[-1] > 1.0
+    assert {n: (f.kind, f.sign) for n, f in mb.param_flags_.items()} == {
+        "x4": ("infinite", sign)}
+    assert np.isnan(mb.bse_[-1]) and np.all(np.isfinite(mb.bse_[:-1]))
 
 
 def test_one_warning_per_kind_over_many_blocks(rng, caplog):
@@ -263,14 +277,14 @@ def test_one_warning_per_kind_over_many_blocks(rng, caplog):
         warnings.simplefilter("always")
         m = DebiasedLassoRegressor(0.02, n_partitions=16).fit(np.c_[X, d], y)
     texts = [str(w.message) for w in seen]
-    assert len(texts) == 2, texts
+    assert len(texts) == 1, texts
     assert texts[0].startswith("Columns [x3] are constant within row blocks [0, 1, 2, 3, 4, "
                                "5, 6, 7, ... (12 in all)]")
-    # x3's mosaic row belongs to block 4, which cannot form it
-    assert texts[1].startswith("The node-wise rows of parameters [x3] could not be formed in "
-                               "row blocks [4]")
+    # x3's mosaic row belongs to block 4, which cannot form it: said in its detail
     diag = m.block_diagnostics_
-    assert diag[diag.problem == "constant_columns"].block.tolist() == list(range(12))
-    assert diag[diag.problem == "degenerate_rows"].block.tolist() == [4]
+    assert diag.problem.unique().tolist() == ["constant_columns"]
+    assert diag.block.tolist() == list(range(12))
+    assert diag.detail[4] == ("constant within the block; node-wise rows of ['x3'] from the "
+                              "blocks' mean weighted Gram")
     assert sum("row block 11: constant_columns ['x3']" in r.getMessage()
                for r in caplog.records) == 1

@@ -407,3 +407,53 @@ def test_adaptive_lasso_leaves_infinite_parameters_alone(empty_level, refine_ste
         np.testing.assert_allclose(path.coef_at(lam), direct, rtol=0, atol=1e-7)
     if refine_steps:  # refined, x3 is apart from the rest: it keeps the unpenalised value
         np.testing.assert_allclose(model.coef_[0, 3], plain.coef_[0, 3], rtol=0, atol=1e-12)
+
+
+def test_a_sign_is_given_only_where_the_data_determine_it():
+    """Every y = 0 with a dummy d: the intercept alone fits every row (its rows without d
+    are its own): -inf. d's rows are all fitted by the intercept as well, so d could run
+    off either way (-2 + 1 * d still lowers every row): before, DLSA called it -inf.
+    A positive column instead: neither sign is determined (before: a crash,
+    'zero-size array to reduction operation minimum')."""
+    rng = np.random.default_rng(6)
+    n = 3000
+    x, d, y = rng.normal(size=n), (rng.random(n) < 0.3).astype(float), np.zeros(n)
+    for family in ("binomial", "poisson"):
+        model, caught = fit_recording(DLSARegressor(family, n_partitions=3), np.c_[x, d], y)
+        assert {n: (f.kind, f.sign) for n, f in model.param_flags_.items()} == {
+            "intercept": ("infinite", -1), "x0": ("unidentified", 0),
+            "x1": ("unidentified", 0)}
+        (msg,) = messages(caught, SeparationWarning)
+        assert "[intercept (-inf)]" in msg and "[x1] could run off either way" in msg
+        model, caught = fit_recording(DLSARegressor(family, n_partitions=3),
+                                      1.0 + rng.random((n, 1)), y)
+        assert {f.kind for f in model.param_flags_.values()} == {"unidentified"}
+        assert model.summary()["std_err"].isna().all()
+        (msg,) = messages(caught, SeparationWarning)
+        assert "[intercept, x0] could run off either way" in msg
+
+
+@pytest.mark.parametrize("refine_steps", [0, 20])
+def test_a_level_nested_in_a_level_without_events(refine_steps):
+    """Two dummies without events, A's rows inside B's: B runs off to -inf (its rows
+    outside A are its own); A's rows are fitted by B as well, so its sign is not
+    determined (before: both -inf). The others reach the fit without B's rows."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    x = rng.normal(size=n)
+    B = (rng.random(n) < 0.1).astype(float)
+    A = B * (rng.random(n) < 0.3)
+    y = (rng.random(n) < 1 / (1 + np.exp(-x))).astype(float)
+    y[B == 1] = 0.0
+    X = np.c_[x, A, B]
+    assert list(detect_separation(X, y).directions[2:]) != [0, 0]  # both separated
+    model, caught = fit_recording(
+        DLSALogisticRegression(n_partitions=4, refine_steps=refine_steps), X, y)
+    assert {n: (f.kind, f.sign) for n, f in model.param_flags_.items()} == {
+        "x1": ("unidentified", 0), "x2": ("infinite", -1)}
+    (msg,) = messages(caught, SeparationWarning)
+    assert "[x2 (-inf)]" in msg and "[x1] could run off either way" in msg
+    if refine_steps:
+        keep = B == 0
+        ref = glm(y[keep], x[keep])
+        np.testing.assert_allclose(model.params_[:2], ref.params, rtol=0, atol=1e-8)

@@ -11,6 +11,7 @@ from dask_glmdist import (
     PenalizedLogisticRegression,
     penalized_glm_path,
 )
+from dask_glmdist.solvers.pqn import ALL_ZERO_WEIGHTS
 
 
 @pytest.fixture
@@ -85,6 +86,28 @@ def test_negative_and_all_zero_weights(xy):
         PenalizedGLM(alpha=0.1).fit(X, y, sample_weight=-np.ones(200))
     with pytest.raises(ValueError, match="all sample weights are zero|at least one non-zero"):
         PenalizedGLM(alpha=0.1).fit(X, y, sample_weight=np.zeros(200))
+
+
+@pytest.mark.parametrize("fit", [
+    lambda X, y, w: PenalizedGLM(alpha=0.1).fit(X, y, sample_weight=w),
+    lambda X, y, w: PenalizedLogisticRegression().fit(X, y, sample_weight=w),
+    lambda X, y, w: PenalizedGLMCV(alphas=[0.1], cv=2).fit(X, y, sample_weight=w),
+    lambda X, y, w: penalized_glm_path(X, y, alphas=[0.1], sample_weight=w),
+])
+def test_all_zero_weights_one_message_for_numpy_and_dask(xy, fit):
+    """scikit-learn's sentence for NumPy input; dask input (seen only in the first pass)
+    starts with the same sentence in every penalised estimator."""
+    X, y = xy
+    w = np.zeros(200)
+    with pytest.raises(ValueError) as numpy_error:
+        fit(X, y, w)
+    assert str(numpy_error.value) == "Sample weights must contain at least one non-zero number."
+    chunks = (50,)
+    with pytest.raises(ValueError) as dask_error:
+        fit(da.from_array(X, chunks=chunks + (3,)), da.from_array(y, chunks=chunks),
+            da.from_array(w, chunks=chunks))
+    assert str(dask_error.value) == ALL_ZERO_WEIGHTS
+    assert str(dask_error.value).startswith(str(numpy_error.value)[:-1])
 
 
 def test_classifier_needs_two_classes(xy):

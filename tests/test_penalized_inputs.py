@@ -2,17 +2,20 @@
 and the penalised estimators in scikit-learn pipelines and model selection."""
 
 import array_api_strict as xps
+import dask.dataframe as dd
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import expit
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from dask_glmdist import PenalizedGLM, PenalizedLogisticRegression
+from dask_glmdist import PenalizedGLM, PenalizedGLMCV, PenalizedLogisticRegression
 from dask_glmdist.estimators.penalized_path import fold_sums_block, heldout_block
 from dask_glmdist.families import get_family
 from dask_glmdist.solvers.pqn import irls_start_block, ladder_block, sums_block
+from dask_glmdist.solvers.recession import PROBE_STEPS, recession_block
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +84,15 @@ def test_block_functions_on_strict_array_api(block, family, link, weights):
     got = fold_sums_block(xps.asarray(X), xps.asarray(y), xw, family=fam, fit_intercept=True,
                           fold_of=fold_of, block_index=0)
     _same(got, ref)
+    coordinate = np.zeros(k, dtype=bool)
+    coordinate[[1, 3]] = True
+    for coord in (None, coordinate):
+        ref = recession_block(X, y, w, theta, d, PROBE_STEPS, family=fam, fit_intercept=True,
+                              block_index=0, coordinate=coord)
+        got = recession_block(xps.asarray(X), xps.asarray(y), xw, theta, d, PROBE_STEPS,
+                              family=fam, fit_intercept=True, block_index=0,
+                              coordinate=coord)
+        _same(got, ref)
     thetas = {1: np.stack([theta, 0.5 * theta])}
     ref = heldout_block(X, y, w, thetas, family=fam, fit_intercept=True, fold_of=fold_of,
                         block_index=0)
@@ -127,6 +139,47 @@ def test_ladder_block_matches_direct_evaluation(block):
     out = ladder_block(X, np.ones(len(y)), None, theta, d, np.array([1.0, 0.25]),
                        family=fam_id, fit_intercept=True, block_index=0)
     assert out["invalid"][0] == len(y) and out["invalid"][1] == 0
+
+
+def test_own_rows_of_coordinate_runaways():
+    """``own``: rows on which a coordinate runaway is the only non-zero one of them."""
+    X = np.array([[1.0, 0.0, 2.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 5.0]])
+    y = np.zeros(4)
+    fam = get_family("binomial")
+    theta, u = np.zeros(4), np.r_[0.0, -1.0, -1.0, 0.0]
+    coord = np.array([False, True, True, False])
+    out = recession_block(X, y, None, theta, u, PROBE_STEPS, family=fam, fit_intercept=True,
+                          block_index=0, coordinate=coord)
+    np.testing.assert_array_equal(out["own"], [0, 1, 1, 0])   # rows 0 and 2
+    coord[0] = True     # the intercept is non-zero on every row: no column has its own
+    out = recession_block(X, y, None, theta, u, PROBE_STEPS, family=fam, fit_intercept=True,
+                          block_index=0, coordinate=coord)
+    np.testing.assert_array_equal(out["own"], [1, 0, 0, 0])   # row 3
+
+
+def test_empty_partitions_count_as_blocks_and_folds_skip_them():
+    """A filter that empties a partition: ``n_blocks_`` counts every block of the input,
+    and the cross-validation (whose per-fold sums used to crash on the empty block's
+    summary) equals the fit of the same rows without the empty partition."""
+    rng = np.random.default_rng(4)
+    n = 1200
+    df = pd.DataFrame(rng.normal(size=(n, 2)), columns=["a", "b"])
+    df["y"] = (rng.random(n) < expit(df["a"] - df["b"])).astype(float)
+    df["k"] = np.arange(n)
+    ddf = dd.from_pandas(df, npartitions=4)
+    ddf = ddf[ddf["k"] >= 300]      # the first partition is now empty
+    cv = PenalizedGLMCV(alphas=[0.01, 0.0], cv=3).fit(ddf[["a", "b"]], ddf["y"])
+    single = PenalizedLogisticRegression().fit(ddf[["a", "b"]], ddf["y"])
+    assert cv.n_blocks_ == single.n_blocks_ == 4
+    ref = PenalizedLogisticRegression().fit(df[["a", "b"]][300:], df["y"][300:])
+    np.testing.assert_allclose(single.params_, ref.params_, atol=1e-10)
+    kept = dd.from_pandas(df[300:], npartitions=3)
+    ref_cv = PenalizedGLMCV(alphas=[0.01, 0.0], cv=3).fit(kept[["a", "b"]], kept["y"])
+    np.testing.assert_allclose(cv.params_, ref_cv.params_, atol=1e-10)
+    assert cv.n_blocks_ == 4 and ref_cv.n_blocks_ == 3
+    with pytest.raises(ValueError, match=r"fold 1 \(row blocks \[1\]\) has no rows"):
+        PenalizedGLMCV(alphas=[0.0], cv=3).fit(ddf[ddf["k"] >= 900][["a", "b"]],
+                                               ddf[ddf["k"] >= 900]["y"])
 
 
 def test_grid_search_over_alpha_and_l1_ratio():

@@ -77,6 +77,47 @@ def test_penalised_fit_in_other_units_is_the_transformed_penalty(data, family, l
     np.testing.assert_allclose(model.params_ * [1, 1, 1, factor], ref.theta, atol=1e-7)
 
 
+@pytest.mark.parametrize("family", ["binomial", "poisson"])
+def test_kkt_violation_is_per_standardised_coefficient_in_every_estimator(data, family):
+    """PenalizedGLMCV reported the KKT violation in original units (x 1000 for a
+    column in other units), PenalizedGLM per standardised coefficient."""
+    X, y = data["X"].copy(), data[family]
+    X[:, 1] *= 1000.0
+    alpha = 0.01
+    single = PenalizedGLM(family, alpha=alpha, l1_ratio=0.5, n_partitions=5).fit(X, y)
+    cv = PenalizedGLMCV(family, alphas=[alpha], l1_ratio=0.5, cv=5).fit(X, y)
+    np.testing.assert_allclose(cv.params_, single.params_, rtol=1e-12)
+    assert cv.kkt_violation_ == pytest.approx(single.kkt_violation_, rel=1e-9)
+    path = penalized_glm_path(X, y, family=family, alphas=[alpha], l1_ratio=0.5,
+                              n_partitions=5)
+    assert path.kkt[0] == pytest.approx(single.kkt_violation_, rel=1e-9)
+
+
+def _boundary_data(family):
+    rng = np.random.default_rng(13)
+    n = 4000
+    X = rng.normal(size=(n, 2))
+    if family == "binomial":   # log link: the fit wants probabilities above 1
+        return X, (rng.random(n) < expit(1.0 + 2.0 * X[:, 0])).astype(float)
+    return X, rng.poisson(np.exp(-0.5 + 0.7 * X[:, 0] - 0.3 * X[:, 1])).astype(float)
+
+
+@pytest.mark.parametrize("family, link, better", [("poisson", "sqrt", "log"),
+                                                  ("poisson", "identity", "log"),
+                                                  ("binomial", "log", "logit")])
+def test_an_estimate_on_the_edge_of_the_links_range_is_refused(family, link, better):
+    """The likelihood wants linear predictors the link does not allow (statsmodels'
+    sqrt fit has eta down to -0.22): the iterations used to stop on the boundary after
+    90 rounds with a ConvergenceWarning and ordinary standard errors 4-7 se off."""
+    X, y = _boundary_data(family)
+    match = (rf"boundary of the {link} link's valid range.*not a maximum likelihood "
+             rf"estimate.*link='{better}'")
+    with pytest.raises(ValueError, match=match):
+        PenalizedGLM(family, link, n_partitions=2).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        penalized_glm_path(X, y, family=family, link=link, alphas=[0.0], n_partitions=2)
+
+
 def test_column_scale_beyond_float64_is_refused_by_name(data):
     X, y = data["X"], data["binomial"]
     for factor, rms in [(1e150, r"\S+e\+149"), (1e-150, r"\S+e-15[01]")]:
@@ -115,7 +156,10 @@ def test_every_convergence_warning_says_why(data, monkeypatch):
         penalized_glm_path(X, y, n_alphas=3, max_iter=1)
         PenalizedGLMCV(n_alphas=3, cv=3, max_iter=1).fit(X, y)
     reasons = _reasons(caught)
-    assert len(reasons) == 4 and all("max_iter" in r for r in reasons)
+    # one warning per fit: the cross-validation's fold paths and its full-data refit
+    # share one
+    assert len(reasons) == 3 and all("max_iter" in r for r in reasons)
+    assert "all blocks: alphas" in reasons[2] and "fold 0: alphas" in reasons[2]
     # the gaussian fit's coordinate descent running out of sweeps
     real = pqn.lasso_cd
     monkeypatch.setattr(pqn, "lasso_cd", lambda *a, **k: (real(*a, **k)[0], pqn.MAX_SWEEPS))

@@ -262,15 +262,20 @@ def test_separated_data_bounded_with_binding_coordinates():
     y = (X[:, 0] - 0.5 * X[:, 1] > 0).astype(float)   # completely separated
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         PenalizedLogisticRegression(max_iter=15).fit(X, y)   # no finite MLE
-    with pytest.warns(SeparationWarning, match="grow without bound.*complete separation"):
+    with pytest.warns(SeparationWarning, match=r"\[x0 \(\+inf\), x1 \(-inf\)\] grow "
+                      "without bound.*complete separation"):
         ml = PenalizedLogisticRegression().fit(X, y)
     assert not ml.converged_ and ml.n_iter_ < 100
-    # complete separation: no row is left on the separating hyperplane, so every
-    # coefficient's estimate is infinite (firthmodels' LP check agrees)
+    # complete separation: no row is left on the separating hyperplane, so no
+    # coefficient's estimate is finite (firthmodels' LP check agrees); the separating
+    # ones run off with a determined sign, the others are not determined
     assert not any(firthmodels.detect_separation(X, y).is_finite)
     assert set(ml.param_flags_) == set(ml._param_names())
+    kinds = {n: (f.kind, f.sign) for n, f in ml.param_flags_.items()}
+    assert kinds["x0"] == ("infinite", 1) and kinds["x1"] == ("infinite", -1)
     table = ml.summary()
-    assert np.all(np.isinf(table["coef"])) and table["std_err"].isna().all()
+    assert table.loc["x0", "coef"] == np.inf and table.loc["x1", "coef"] == -np.inf
+    assert table["std_err"].isna().all()
     model = PenalizedLogisticRegression(max_abs_coef=5.0).fit(X, y)
     assert model.converged_
     coef = model.coef_.ravel()

@@ -17,8 +17,15 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy.special import expit
+from sklearn.exceptions import ConvergenceWarning
 
-from dask_glmdist import PenalizedGLM, PenalizedLogisticRegression, SeparationWarning
+from dask_glmdist import (
+    PenalizedGLM,
+    PenalizedGLMCV,
+    PenalizedLogisticRegression,
+    SeparationWarning,
+    penalized_glm_path,
+)
 
 
 def _carrier(rng, n=1500):
@@ -58,20 +65,28 @@ def test_infinite_parameters_are_those_of_the_lp_check(data, link):
         model = PenalizedLogisticRegression(link=link, n_partitions=3).fit(X, y)
     assert not model.converged_
     names = model._param_names()
-    flagged = np.array([model.param_flags_[n].sign if n in model.param_flags_ else 0
-                        for n in names])
-    np.testing.assert_array_equal(flagged != 0, lp != 0)
+    flags = model.param_flags_
+    flagged = np.array([n in flags for n in names])
+    sign = np.array([flags[n].sign if n in flags else 0 for n in names])
+    inf = np.array([n in flags and flags[n].kind == "infinite" for n in names])
+    np.testing.assert_array_equal(flagged, lp != 0)
+    # where the fit commits to a sign it is the LP's (complete separation: the LP
+    # picks one direction of a cone, in which some signs are not determined; those
+    # are flagged "unidentified")
+    np.testing.assert_array_equal(sign[inf], lp[inf])
+    assert inf.any()
     if not lp.all():   # quasi-complete: the direction is unique, so are the signs
-        np.testing.assert_array_equal(flagged, lp)
-    for n in np.array(names)[lp != 0]:
+        np.testing.assert_array_equal(inf, lp != 0)
+    for n in np.array(names)[flagged]:
         assert n in str(caught[0].message)
     table = model.summary()
-    inf = lp != 0
-    np.testing.assert_array_equal(table["coef"].to_numpy()[inf], np.inf * flagged[inf])
-    assert table["std_err"][inf].isna().all() and table["p_value"][inf].isna().all()
-    assert np.all(np.isfinite(table["std_err"][~inf]))
+    np.testing.assert_array_equal(table["coef"].to_numpy()[inf], np.inf * sign[inf])
+    assert table["std_err"][flagged].isna().all() and table["p_value"][flagged].isna().all()
+    assert np.all(np.isfinite(table["std_err"][~flagged]))
     assert all("inf" in table.attrs["notes"][n] for n in np.array(names)[inf])
-    assert np.all(np.isnan(model.bse_[inf]))
+    assert np.all(np.isnan(model.bse_[flagged]))
+    assert np.all(np.isnan(model.cov_params_[flagged])) and np.all(
+        np.isnan(model.cov_params_[:, flagged]))
 
 
 def test_the_finite_estimates_are_the_fit_of_the_rows_left():
@@ -154,3 +169,153 @@ def test_no_false_alarm_on_extreme_but_finite_fits(link):
     assert model.converged_ and model.param_flags_ == {}
     ref = sm.GLM(y, sm.add_constant(X), family=fam).fit(tol=1e-14)
     np.testing.assert_allclose(model.params_, ref.params, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# paths and cross-validation keep the separation; signs only where the data decide them
+# --------------------------------------------------------------------------------------
+
+
+def _five_row_dummy():
+    """A dummy that is 1 on five rows, all with y = 1: its MLE is +inf."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = rng.normal(size=(n, 3))
+    X[:, 2] = 0.0
+    X[:5, 2] = 1.0
+    y = (rng.random(n) < expit(0.3 + X[:, 0] - 0.5 * X[:, 1])).astype(float)
+    y[:5] = 1.0
+    order = rng.permutation(n)
+    return X[order], y[order]
+
+
+def _fit_of_the_rows_left(X, y):
+    keep = X[:, 2] == 0
+    return sm.GLM(y[keep], sm.add_constant(X[keep, :2]),
+                  family=sm.families.Binomial()).fit(tol=1e-12)
+
+
+def test_cross_validation_keeps_the_separation_of_its_chosen_fit():
+    """The path's fits used to lose the separation: alpha_=0, param_flags_ {}, x2 shown
+    as 17.87 +- 4256.7 and two ConvergenceWarnings asking for more iterations."""
+    X, y = _five_row_dummy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = PenalizedGLMCV(alphas=[0.01, 0.0], cv=5).fit(X, y)
+    assert [w.category for w in caught] == [SeparationWarning]
+    assert "x2 (+inf)" in str(caught[0].message) and "all blocks: alphas [0]" in str(
+        caught[0].message)
+    assert model.alpha_ == 0.0 and not model.converged_
+    assert {n: (f.kind, f.sign) for n, f in model.param_flags_.items()} == {
+        "x2": ("infinite", 1)}
+    ref = _fit_of_the_rows_left(X, y)
+    np.testing.assert_allclose(model.params_[:3], ref.params, atol=1e-6)
+    table = model.summary()
+    assert table.loc["x2", "coef"] == np.inf and np.isnan(table.loc["x2", "std_err"])
+    np.testing.assert_allclose(table["std_err"][:3], ref.bse, rtol=1e-4)
+    assert np.isnan(model.cov_params_[3]).all() and np.isnan(model.cov_params_[:, 3]).all()
+
+
+def test_cross_validation_says_when_only_other_alphas_are_separated():
+    X, y = _five_row_dummy()
+    with pytest.warns(SeparationWarning, match=r"fold 0: alphas \[0\].*x2 \(\+inf\).*"
+                      r"alpha_=0.01 is not affected") as caught:
+        model = PenalizedGLMCV(alphas=[0.01, 0.0], cv=5, one_standard_error_rule=True,
+                               l1_ratio=0.0).fit(X, y)
+    assert len(caught) == 1 and model.alpha_ == 0.01 and model.param_flags_ == {}
+
+
+def test_path_keeps_the_separation_per_alpha():
+    X, y = _five_row_dummy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = penalized_glm_path(X, y, alphas=[0.01, 0.0], n_partitions=5)
+    assert [w.category for w in caught] == [SeparationWarning]
+    assert "at [alphas [0]]" in str(caught[0].message)
+    assert "x2 (+inf)" in str(caught[0].message)
+    assert path.runaway[0] is None and path.converged[0]
+    np.testing.assert_array_equal(path.runaway[1], [0, 0, 0, 1])
+    ref = _fit_of_the_rows_left(X, y)
+    np.testing.assert_allclose([path.intercept[1], *path.coef[1, :2]], ref.params,
+                               atol=1e-6)
+
+
+def test_coordinate_separation_is_exact_whatever_the_iterations():
+    """The first pass's recession counts name the parameter even when the iterations
+    stop early: both warnings, each for its own reason."""
+    X, y = _five_row_dummy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = PenalizedLogisticRegression(max_iter=2).fit(X, y)
+    assert [w.category for w in caught] == [SeparationWarning, ConvergenceWarning]
+    assert "x2 (+inf)" in str(caught[0].message) and "max_iter=2" in str(caught[1].message)
+    assert list(model.param_flags_) == ["x2"]
+
+
+@pytest.mark.parametrize("family, box", [("binomial", None), ("poisson", None),
+                                         ("binomial", 3.0)])
+def test_all_zero_response_intercept_runs_off_slopes_are_not_determined(family, box):
+    """Every y = 0: the intercept's MLE is -inf (every direction of recession lowers it:
+    the columns take both signs), the slopes are not determined -- they used to get
+    +-inf with the signs of ~1e-6 noise. A box on the slopes: any value in it fits as
+    well in the limit (they used to get standard errors)."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(4000, 3))
+    y = np.zeros(4000)
+    Xd = dd.from_pandas(pd.DataFrame(X, columns=["a", "b", "c"]), npartitions=4)
+    yd = dd.from_pandas(pd.Series(y), npartitions=4)
+    with pytest.warns(SeparationWarning) as caught:
+        model = PenalizedGLM(family, max_abs_coef=box).fit(Xd, yd)
+    message = str(caught[0].message)
+    assert "[intercept (-inf)]" in message and "[a, b, c] are not determined" in message
+    assert {n: (f.kind, f.sign) for n, f in model.param_flags_.items()} == {
+        "intercept": ("infinite", -1), "a": ("unidentified", 0),
+        "b": ("unidentified", 0), "c": ("unidentified", 0)}
+    table = model.summary()
+    assert table.loc["intercept", "coef"] == -np.inf
+    np.testing.assert_array_equal(table["coef"][1:], model.coef_)  # where they stopped
+    assert table["std_err"].isna().all()
+    # each note says what the table shows: a value where the iterations stopped, or -inf
+    assert "the value shown is where the iterations stopped" in table.attrs["notes"]["a"]
+    assert "is -inf" in table.attrs["notes"]["intercept"]
+    assert "value shown" not in table.attrs["notes"]["intercept"]
+
+
+def test_a_sign_is_given_only_where_the_data_determine_it():
+    """Every y = 0 with a dummy d: the intercept alone fits every row (its rows without
+    d are its own), so it runs off to -inf; d's rows are all fitted by the intercept
+    as well, so d could run off either way (-2 + 1 * d still lowers every row): not
+    determined. A positive column instead of the dummy: neither sign is determined."""
+    rng = np.random.default_rng(6)
+    n = 3000
+    x = rng.normal(size=n)
+    d = (rng.random(n) < 0.3).astype(float)
+    y = np.zeros(n)
+    with pytest.warns(SeparationWarning):
+        model = PenalizedGLM("poisson").fit(np.c_[x, d], y)
+    assert {n: (f.kind, f.sign) for n, f in model.param_flags_.items()} == {
+        "intercept": ("infinite", -1), "x0": ("unidentified", 0), "x1": ("unidentified", 0)}
+    with pytest.warns(SeparationWarning, match=r"along a direction.*\[intercept, x0\] are "
+                      "not determined"):
+        model = PenalizedGLM("binomial").fit(1.0 + rng.random((n, 1)), y)
+    assert {f.kind for f in model.param_flags_.values()} == {"unidentified"}
+
+
+def test_a_refit_never_keeps_the_previous_flags():
+    X, y = _five_row_dummy()
+    model = PenalizedLogisticRegression()
+    with pytest.warns(SeparationWarning):
+        model.fit(X, y)
+    assert list(model.param_flags_) == ["x2"] and np.isnan(model.bse_[3])
+    clean = np.random.default_rng(1).normal(size=X.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(clean, y)
+    assert model.param_flags_ == {}
+    assert np.all(np.isfinite(model.bse_)) and np.all(np.isfinite(model.cov_params_))
+    cv = PenalizedGLMCV(alphas=[0.0], cv=2)
+    with pytest.warns(SeparationWarning):
+        cv.fit(X, y)
+    assert list(cv.param_flags_) == ["x2"]
+    cv.fit(clean, y)
+    assert cv.param_flags_ == {}

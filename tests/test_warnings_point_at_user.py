@@ -25,6 +25,14 @@ def _separated(n=600, seed=0):
     return X, y
 
 
+def _locally_separated(seed=2):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(800, 1))
+    y = np.concatenate([(X[k * 200:(k + 1) * 200, 0] > c).astype(float)
+                        for k, c in enumerate([-0.6, -0.2, 0.2, 0.6])])
+    return X, y  # every block separated by x0, the whole data not
+
+
 def _tiny_block(seed=1):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(603, 4))
@@ -49,7 +57,15 @@ CASES = {
                                              max_iter=3).fit(*_separated()),
     "penalized_glm_path": lambda: penalized_glm_path(*_separated(), alphas=[0.01, 0.001],
                                                      max_iter=1),
+    "penalized_glm_path (separation)": lambda: penalized_glm_path(
+        *_separated(), alphas=[0.01, 0.0], n_partitions=3),
+    "PenalizedGLMCV (cv, separation)": lambda: PenalizedGLMCV(alphas=[0.01, 0.0], cv=3).fit(
+        *_separated()),
     "DebiasedLassoRegressor": lambda: DebiasedLassoRegressor(alpha=0.01).fit(*_tiny_block()),
+    "DebiasedLassoRegressor(separation)": lambda: DebiasedLassoRegressor(
+        family="binomial", n_partitions=3).fit(*_separated()),
+    "DebiasedLassoRegressor(unreliable)": lambda: DebiasedLassoRegressor(
+        family="binomial", n_partitions=4).fit(*_locally_separated()),
 }
 
 

@@ -4,13 +4,14 @@ Three situations, from the cheapest evidence to the costliest:
 
 * **A coordinate direction** (a category without any event, a one-row dummy, an
   all-zero response): decided exactly from the recession counts the blocks return in
-  the first pass (:func:`infinite_parameters`).
+  the first pass (:func:`~dask_glmdist.solvers.recession.infinite_parameters`).
 * **A combination of columns** (``y = 1{x0 + x1 > 0}``): no count shows it. Two signs
   raise the suspicion -- every block's local ML fit diverged and their directions
   agree (:func:`blocks_direction`), or the refinement rounds' steps do not shrink
   (:func:`refinement_drift`) -- and one pass of
   :func:`~dask_glmdist.solvers.recession.recession_block` along that direction
-  settles it, as in the PQN engine (:mod:`dask_glmdist.solvers.recession`).
+  settles it, and ``classify_runaway`` names the parameters, as in the PQN engine
+  (:mod:`dask_glmdist.solvers.recession`).
 * **Separated rows within blocks** while the global estimate exists (rare events):
   :func:`separated_share` measures how much of a parameter's combined information
   comes from rows the blocks' local fits separate.
@@ -22,17 +23,14 @@ import numpy as np
 
 from ..linalg import PSDFactor
 from ..solvers.design_checks import column_scales
+from ..solvers.pqn import DRIFT_SHARE
 
 __all__ = [
     "AGREE_COSINE",
     "PROBE_DISTANCES",
-    "DRIFT_SHARE",
     "SHRINK",
-    "SIGN_SHARE",
     "blocks_direction",
     "bordered",
-    "determined_signs",
-    "infinite_parameters",
     "local_separation",
     "non_increasing",
     "refinement_drift",
@@ -45,11 +43,6 @@ __all__ = [
 AGREE_COSINE = 0.9
 #: a refinement step at least this fraction of the previous one has not shrunk
 SHRINK = 0.5
-#: a component of a probed direction below this share of the largest (standardised) is
-#: treated as 0: it did not move materially
-DRIFT_SHARE = 1e-2
-#: a component at least this share of the largest has a sign the data determine
-SIGN_SHARE = 0.1
 
 
 #: distances (standardised units of the linear predictor) at which the probe evaluates
@@ -87,24 +80,6 @@ def local_separation(counts, divergence) -> tuple[list, bool]:
     return [[int(j), int(np.sign(divergence[j]))] for j in np.flatnonzero(big)], False
 
 
-def infinite_parameters(counts) -> dict:
-    """``{parameter index: sign}`` of the parameters whose global MLE is +-inf.
-
-    ``counts`` are the recession counts summed over the blocks
-    (:func:`~dask_glmdist.solvers.local.recession_counts`): no row forbids the
-    parameter to run off alone in that direction, and some row depends on it.
-    """
-    if counts is None:
-        return {}
-    out = {}
-    for j in np.flatnonzero(counts[2] > 0):
-        if counts[0, j] == 0:
-            out[int(j)] = 1
-        elif counts[1, j] == 0:
-            out[int(j)] = -1
-    return out
-
-
 def bordered(A: np.ndarray, fit_intercept: bool) -> np.ndarray:
     """``A`` with an intercept border first (zeros when no intercept is fitted): the
     layout of a Gram that :mod:`~dask_glmdist.solvers.design_checks` expects."""
@@ -134,21 +109,6 @@ def standardised_direction(u, A: np.ndarray, fit_intercept: bool, free) -> np.nd
         return None
     v = np.where(np.abs(v) > DRIFT_SHARE * big, v, 0.0) / big
     return v / s
-
-
-def determined_signs(u, A: np.ndarray, fit_intercept: bool, signs=None) -> np.ndarray:
-    """+1/-1 where the direction ``u`` determines a parameter's sign, 0 elsewhere.
-
-    A component at least :data:`SIGN_SHARE` of the largest (standardised) whose sign
-    all the blocks' own directions share (``signs``: per-parameter agreement, when the
-    direction came from the blocks).
-    """
-    v = np.asarray(u, dtype=float) * _scales(A, fit_intercept)
-    big = float(np.max(np.abs(v), initial=0.0))
-    out = np.where(np.abs(v) >= SIGN_SHARE * big, np.sign(v), 0.0)
-    if signs is not None:
-        out = np.where(out == signs, out, 0.0)
-    return out.astype(int)
 
 
 def blocks_direction(records, A: np.ndarray, fit_intercept: bool, free):
@@ -216,9 +176,10 @@ def separated_share(A: np.ndarray, separated, infinite: dict) -> np.ndarray:
     get NaN.
     """
     share = np.zeros(A.shape[0])
-    if separated is None:
-        return share
     keep = [j for j in range(A.shape[0]) if j not in infinite]
+    share[list(infinite)] = np.nan
+    if separated is None or not keep:
+        return share
     rest = A - separated
     gone = np.diag(rest) <= 1e-9 * np.diag(A)  # rounding left of a column's information
     rest[gone, :] = 0.0
@@ -226,5 +187,4 @@ def separated_share(A: np.ndarray, separated, infinite: dict) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = _marginal_variances(A, keep) / _marginal_variances(rest, keep)
     share[keep] = np.clip(1.0 - np.nan_to_num(ratio, nan=0.0), 0.0, 1.0)
-    share[list(infinite)] = np.nan
     return share

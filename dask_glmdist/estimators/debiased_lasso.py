@@ -18,7 +18,23 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._blocks import map_reduce, problem_blocks, raise_for_problems
 from .._progress import shows_progress
-from ..diagnostics import BlockReport, short_list, warn
+from ..diagnostics import (
+    COLLINEAR,
+    CONSTANT_COLUMNS,
+    EMPTY,
+    INFINITE,
+    LEFT_OUT,
+    NOT_CONVERGED,
+    SEPARATED,
+    UNIDENTIFIED,
+    UNRELIABLE,
+    ZERO_WEIGHT,
+    BlockReport,
+    ParamFlag,
+    SeparationWarning,
+    short_list,
+    warn,
+)
 from ..families import get_family
 from ..inference import standard_errors
 from ..solvers.debiased_lasso import (
@@ -30,7 +46,15 @@ from ..solvers.debiased_lasso import (
     merge_size_classes,
     min_block_rows,
     pearson_block,
-    unidentified_parameters,
+    separation_direction,
+    separation_probe_block,
+)
+from ..solvers.design_checks import check_identified, describe_redundant, redundant_columns
+from ..solvers.recession import (
+    PROBE_STEPS,
+    classify_runaway,
+    confirms_recession,
+    infinite_parameters,
 )
 from ._base import (
     DevianceScoreMixin,
@@ -78,7 +102,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         Penalty weight, one per feature or shared; an entry 0 leaves that
         coefficient unpenalised. Lee et al. take ``alpha`` of order
         ``sqrt(log(p) / n_k)`` for standardised features; choose it by
-        ``GridSearchCV`` otherwise.
+        ``GridSearchCV`` otherwise. The penalty acts on the coefficients in the
+        columns' own units, so the fit is not scale invariant: standardise the
+        columns (see Notes).
     l1_ratio : float in [0, 1], default=1.0
         Fraction of the penalty that is L1 (statsmodels' ``L1_wt``); 1 is the lasso.
     family : {"gaussian", "binomial", "poisson"}, default="gaussian"
@@ -116,7 +142,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         Fan-in of the tree reduction.
     verbose : int, default=0
         If positive, show the fit's progress on stderr: one display for the round
-        (and the dispersion pass, where one is needed).
+        (and the separation check and the dispersion pass, where they are needed).
         On a terminal it is one line rewritten in place; otherwise plain lines, at
         most one a second, and a final line. Every round is logged to the
         ``dask_glmdist`` logger at INFO level in any case.
@@ -146,8 +172,11 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     n_obs_ : int
         Rows of the blocks used.
     n_blocks_ : int
-        Row blocks used in the average (see Notes for the blocks left out).
-    local_n_iter_ : ndarray of shape (n_blocks_,)
+        Row blocks of the input, all of them (empty, skipped and left-out blocks
+        included; those are listed in ``block_diagnostics_``).
+    n_blocks_used_ : int
+        Row blocks whose local fits enter the average (see Notes for the others).
+    local_n_iter_ : ndarray of shape (n_blocks_used_,)
         Proximal Newton (or Fisher scoring) iterations of each local fit used
         (counting the last one, whose step met the tolerance).
     n_iter_ : int
@@ -160,8 +189,24 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         Defined when X has feature names (pandas or dask DataFrame).
     block_diagnostics_ : pandas.DataFrame
         One row per (row block, problem) found in the fit: ``block``, ``problem``
-        (e.g. ``"small"``, ``"not_converged"``, ``"constant_columns"``, ``"empty"``),
-        ``columns`` and ``detail``. Each kind of problem is warned about once.
+        (the kinds of :mod:`dask_glmdist.diagnostics`: ``"empty"`` and
+        ``"zero_weight"``, skipped; ``"left_out"``, too small; ``"constant_columns"``;
+        ``"collinear"``; ``"not_converged"``; ``"separated"``, the block's unpenalised
+        local MLE does not exist), ``columns`` and ``detail``. Each kind of problem is
+        warned about once (empty, zero-weight and separated blocks are only logged;
+        separation of the whole data is in ``param_flags_``).
+    param_flags_ : dict
+        Parameter name -> :class:`~dask_glmdist.diagnostics.ParamFlag` for estimates
+        that cannot be used as usual; empty when there are none: ``"infinite"`` (the
+        unpenalised estimate, which the debiasing targets, is +-inf: separation),
+        ``"unidentified"`` (not determined by separated data) or ``"unreliable"``
+        (every block's local MLE diverged along it). Flagged parameters have NaN in
+        ``bse_`` and in their row and column of ``cov_params_``; ``summary()`` shows
+        infinite ones as +-inf.
+    separation_probe_ : dict or None
+        The separation check's probe round (see Notes): the ``direction`` probed, the
+        ``deviance`` at 0, 1 and 10 steps along it and whether it ``confirmed`` a
+        direction in which the estimate runs off; None when no probe was needed.
 
     See Also
     --------
@@ -191,6 +236,32 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     used. Columns constant within every block, and (when the blocks have at least
     as many rows as parameters in all) collinear columns, are an error: the
     debiasing inverts the pooled weighted Gram.
+
+    Separation (binomial, and Poisson with the log link). The debiased estimator
+    targets the unpenalised parameter; where its maximum likelihood estimate is
+    infinite (a category without events, a one-row level, complete separation) the
+    debiasing has no target. Such parameters are flagged ``"infinite"`` in
+    ``param_flags_`` and named in one :class:`~dask_glmdist.SeparationWarning`.
+    Coordinate directions are found exactly in the round: every block counts the rows
+    that stop a single parameter running off (``recession_counts``; the rule DLSA
+    uses). Blocks of at least 20 rows per parameter also check that their
+    unpenalised local MLE exists (two scoring steps from the penalised estimate
+    usually settle it, else the local ML fit runs); when it diverges in every such
+    block along other directions, one
+    probe round over the data checks the blocks' mean direction (as
+    :class:`PenalizedGLM` does): confirmed, its parameters are infinite (and those the
+    direction leaves undetermined unidentified); not confirmed, they are flagged
+    ``"unreliable"`` with a warning.
+
+    Units. The lasso penalty is not scale invariant and the debiasing corrects it
+    only to first order, so the estimate depends on the columns' units: multiplying
+    one column of a Poisson design by 0.01 moved the intercept 5.9 and that column's
+    coefficient 1.5 standard errors away from the maximum likelihood estimate at the
+    default ``alpha`` (gaussian: 1.1), without a warning (statsmodels'
+    ``DistributedModel`` behaves the same). Standardise the columns (e.g. divide by
+    their standard deviations, then divide ``coef_`` and ``bse_`` by them), or give
+    ``alpha`` per feature in proportion to the columns' standard deviations
+    (docs/debiased_lasso.md).
 
     References
     ----------
@@ -275,7 +346,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 np.concatenate([lead, nw]))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @shows_progress(total=2)
+    @shows_progress(total=3)
     def fit(self, X, y, sample_weight=None):
         """Fit the model in one round over the row blocks.
 
@@ -317,8 +388,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
         raise_for_problems(s.get("problems", {}), problem_blocks(records))
         report = BlockReport()
+        everywhere = infinite_parameters(merge_size_classes(s, 0).get("recession"))
         min_rows_used, used = self._select_blocks(records, s.get("empty_blocks", []), min_rows,
-                                                  P, report)
+                                                  P, report, everywhere)
         sums = merge_size_classes(s, min_rows_used)
         self._check_identified(sums, used, P)
         if not sums.get("n_used"):
@@ -344,7 +416,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         elif hasattr(self, "approx_inv_cov_"):
             del self.approx_inv_cov_
         self.n_obs_ = int(sum(r["n"] for r in used))
-        self.n_blocks_ = len(used)
+        self.n_blocks_ = int(data.n_blocks)
+        self.n_blocks_used_ = len(used)
         self.local_n_iter_ = np.array([r.get("n_iter", 0) for r in used])
         self.n_iter_ = int(self.local_n_iter_.max())
         self.converged_ = bool(all(r.get("converged", False) for r in used))
@@ -357,10 +430,11 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         if res.cov_unscaled is not None:
             self.cov_params_ = res.cov_unscaled * self.dispersion_
             self.bse_ = standard_errors(self.cov_params_)
+        self._set_param_flags(self._separation(data, family, sums, used, params, left_out))
         return self
 
     def _select_blocks(self, records, empty, min_rows: int, n_params: int,
-                       report: BlockReport):
+                       report: BlockReport, infinite: dict):
         """The blocks the estimate uses: ``(min_rows_used, records)``.
 
         Empty blocks and blocks whose weights are all 0 carry no rows (logged only). A
@@ -369,11 +443,12 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         (too few rows) or whose local estimate does not exist is an error.
         """
         for k in empty:
-            report.add("empty", k, detail="0 rows")
+            report.add(EMPTY, k, detail="0 rows: skipped")
         rows = [r for r in records if r["n_pos"] > 0]
         for r in records:
             if r["n_pos"] == 0:
-                report.add("zero_weight", r["index"], detail=f"{r['n']} rows of weight 0")
+                report.add(ZERO_WEIGHT, r["index"],
+                           detail=f"{r['n']} rows of weight 0: skipped")
         if not rows:
             raise ValueError("Invalid input: sample_weight is 0 in every row; there is "
                              "nothing to fit.")
@@ -382,7 +457,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         used = []
         for r in rows:
             if r["n_pos"] < threshold:
-                report.add("small", r["index"], detail=f"row block {r['index']} has {r['n_pos']}")
+                report.add(LEFT_OUT, r["index"],
+                           detail=f"row block {r['index']} has {r['n_pos']}")
             else:
                 used.append(r)
         too_few = [r["index"] for r in used if r.get("too_few_rows")]
@@ -401,88 +477,223 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 f"{self.family} family's range, so the model's estimate does not exist "
                 "(its intercept runs to infinity)."
             )
+        names = self._param_names()
         if diverged:
+            shown = [f"{names[j]} ({'+' if sign > 0 else '-'}inf)"
+                     for j, sign in sorted(infinite.items())]
+            whole = (f" Over all the data, the maximum likelihood estimate does not exist "
+                     f"either: {short_list(shown)} run(s) off to infinity (separation); "
+                     'BiasReducedGLM(method="mBR") gives finite estimates.' if shown else "")
             raise ValueError(
                 f"The local estimates of row blocks {short_list([r['index'] for r in diverged])}"
                 f" do not exist (row block {diverged[0]['index']}: {diverged[0]['diverged']}). "
                 "The one-shot estimate averages every block's local estimate; leaving such "
                 "blocks out would select blocks by their response and bias the result. Use "
                 "larger row blocks (fewer partitions), a positive alpha for every feature, "
-                "or an iterative estimator (PenalizedGLM, BiasReducedGLM)."
+                "or an iterative estimator (PenalizedGLM, BiasReducedGLM)." + whole
             )
-        names = self._param_names()
         for r in used:
             k = r["index"]
             if not r.get("converged", True):
-                report.add("not_converged", k, detail=f"{r.get('n_iter')} iterations")
+                report.add(NOT_CONVERGED, k,
+                           detail=f"the local fit: {r.get('n_iter')} iterations")
             if r.get("nodewise_unconverged"):
-                report.add("nodewise_unconverged", k)
+                report.add(NOT_CONVERGED, k, detail="the node-wise lasso regressions: "
+                           f"{r.get('nodewise_sweeps')} sweeps")
             if "excluded" in r:
-                report.add("excluded", k, detail=r["excluded"])
-            if r.get("constant_columns"):
-                report.add("constant_columns", k, [names[j] for j in r["constant_columns"]])
-            if r.get("degenerate_rows"):
-                report.add("degenerate_rows", k, [names[j] for j in r["degenerate_rows"]])
+                report.add(COLLINEAR, k, detail=r["excluded"])
+            constant = r.get("constant_columns", [])
+            degenerate = r.get("degenerate_rows", [])
+            if constant:
+                pooled = [names[j] for j in constant if j in degenerate]
+                report.add(CONSTANT_COLUMNS, k, [names[j] for j in constant],
+                           "constant within the block" + (
+                               f"; node-wise rows of {pooled} from the blocks' mean weighted "
+                               "Gram" if pooled else ""))
+            collinear = [names[j] for j in degenerate if j not in constant]
+            if collinear:
+                report.add(COLLINEAR, k, collinear,
+                           "node-wise rows not formed: collinear within the block")
+            if r.get("separated"):
+                report.add(SEPARATED, k, [
+                    f"{names[j]} ({'+' if sign > 0 else '-'}inf)" for j, sign in
+                    r["separated"]], "the block's unpenalised local MLE does not exist "
+                    "(its local fit diverged along these parameters)")
         return threshold, used
+
+    def _separation(self, data, family, sums, used, params, left_out) -> dict:
+        """Flags of the parameters whose unpenalised estimate (the debiased estimator's
+        target) is infinite, or whose one-round estimate cannot be trusted; one warning.
+
+        Coordinate directions are exact: the blocks' recession counts, summed
+        (:func:`~dask_glmdist.solvers.recession.infinite_parameters`, the rule DLSA uses).
+        Other directions (complete separation by a combination of columns): when the
+        unpenalised local fit of every block checked (20 rows per parameter or more)
+        diverged along parameters that the counts do not explain, one more round probes
+        the blocks' mean divergence direction over all the data
+        (:func:`~dask_glmdist.solvers.recession.classify_runaway`, as PenalizedGLM
+        does): confirmed, its parameters are infinite; not confirmed, they are flagged
+        unreliable.
+        """
+        names = self._param_names()
+        fi = bool(self.fit_intercept)
+        infinite = infinite_parameters(sums.get("recession"))
+        checked = int(sums.get("ml_checked", 0))
+        diverged = [r for r in used if r.get("separated")]
+        unexplained = [r for r in diverged if not {j for j, _ in r["separated"]} <= set(infinite)]
+        flags: dict = {}
+        unidentified: list = []
+        unreliable: list = []
+        self.separation_probe_ = None
+        if checked and len(diverged) == checked and unexplained:
+            u = separation_direction(sums)
+            probe = map_reduce(separation_probe_block, data, params, u, PROBE_STEPS,
+                               family=family, fit_intercept=fi, skip=left_out,
+                               split_every=self.split_every, label="separation check")
+            runaway = (classify_runaway(probe, probe["full_gram"], u,
+                                        np.ones(len(names), dtype=bool), fi)
+                       if confirms_recession(probe) else None)
+            self.separation_probe_ = {"direction": u, "deviance": probe["deviance"],
+                                      "confirmed": runaway is not None}
+            if runaway is None:
+                unreliable = sorted({j for r in unexplained for j, _ in r["separated"]}
+                                    - set(infinite))
+            else:
+                for j in np.flatnonzero(runaway):
+                    if j in infinite:
+                        continue
+                    if abs(int(runaway[j])) == 1:
+                        infinite[int(j)] = int(runaway[j])
+                    else:  # classify_runaway's UNDETERMINED
+                        unidentified.append(int(j))
+        # a separating column non-zero on every row: every row is fitted perfectly
+        counts = sums.get("recession")
+        everything = counts is not None and any(
+            counts[2, j] >= sums["n_pos"] for j in infinite)
+        if everything:
+            unidentified = [j for j in range(len(names)) if j not in infinite]
+        for j, sign in infinite.items():
+            flags[names[j]] = ParamFlag(INFINITE, (
+                f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf "
+                "(separation), so the debiased estimate has no target; no estimate or "
+                "standard error"), sign)
+        for j in unidentified:
+            flags[names[j]] = ParamFlag(UNIDENTIFIED, (
+                "not estimable: the separating direction fits every row in which it "
+                "matters perfectly, and the data do not determine this parameter (or the "
+                "sign it runs off to)"))
+        for j in unreliable:
+            flags[names[j]] = ParamFlag(UNRELIABLE, (
+                "every row block's unpenalised local fit diverged along it (near "
+                "separation, or too few events per block): the one-round estimate and "
+                "its standard error cannot be trusted"))
+        self._warn_separation(names, infinite, unidentified, unreliable, everything)
+        return flags
+
+    def _warn_separation(self, names, infinite, unidentified, unreliable, everything):
+        if infinite:
+            shown = [f"{names[j]} ({'+' if sign > 0 else '-'}inf)" for j, sign in
+                     sorted(infinite.items())]
+            rest = (" Every row is fitted perfectly, so no other parameter is estimable "
+                    "either." if everything else
+                    f" Parameters {short_list(names[j] for j in unidentified)} are not "
+                    "determined by the data either (not even the sign they run off to)."
+                    if unidentified else
+                    " The other parameters' one-round estimates are those with the rows in "
+                    "which such a column is non-zero still fitted at its finite "
+                    "penalised value (approximately the estimates without those rows).")
+            warn(
+                f"{type(self).__name__}: the maximum likelihood estimate does not exist: "
+                f"{short_list(shown)} run(s) off to infinity (separation: every row in "
+                "which such a column is non-zero is fitted better the further it goes, "
+                "e.g. a category without any event). The debiased estimator targets the "
+                "unpenalised parameter, so the values in coef_ are artefacts of the "
+                "penalty; summary() shows them as infinite without standard errors." + rest
+                + ' For finite estimates of every parameter use '
+                'BiasReducedGLM(method="mBR").',
+                SeparationWarning,
+            )
+        if unreliable:
+            warn(
+                f"{type(self).__name__}: the unpenalised local fit of every row block "
+                f"diverged along {short_list(names[j] for j in unreliable)} (the local "
+                "maximum likelihood estimates do not exist: near separation, or too few "
+                "events per block), though one probe round over all the data did not "
+                "find them running off. The one-round estimate and its standard error "
+                "cannot be trusted for them; summary() shows no standard error. Use "
+                'PenalizedGLM (alpha=0) or BiasReducedGLM(method="mBR").',
+                UserWarning,
+            )
 
     def _block_messages(self, min_rows_used: int, records) -> dict:
         median = int(np.median([r["n_pos"] for r in records if r["n_pos"] > 0]))
         rows_note = ("they were computed from the blocks' mean weighted Gram instead"
                      if self.nodewise == "mosaic" else
                      "they were averaged over the other blocks")
+        collinear = (
+            "Row blocks {blocks} were left out of the average: their local maximum "
+            "likelihood estimate does not exist ({detail})."
+            if self.method == "naive_unregularized" else
+            "The node-wise rows of parameters {columns} could not be formed in row blocks "
+            "{blocks} (the column is collinear with others there); " + rows_note + ".")
         return {
-            "small": (UserWarning, (
+            LEFT_OUT: (UserWarning, (
                 "Row blocks {blocks} were left out of the estimate: they have fewer than "
                 f"{min_rows_used} rows with positive weight ({{detail}}; the median block "
                 f"has {median}). Every block gets an equal share of the one-shot average, "
                 "and the debiasing does not correct the local fit of a block that small. "
                 "The estimate is that of the other blocks' rows; rechunk the input into "
                 "blocks of similar size to use all rows.")),
-            "not_converged": (ConvergenceWarning, (
-                "The local fits of row blocks {blocks} did not converge in "
-                f"max_iter={self.max_iter} iterations; increase max_iter or alpha.")),
-            "nodewise_unconverged": (ConvergenceWarning, (
-                "The node-wise lasso regressions of row blocks {blocks} did not converge; "
-                "increase nodewise_alpha (the weighted Gram is nearly singular).")),
-            "excluded": (UserWarning, (
-                "Row blocks {blocks} were left out of the average: their local maximum "
-                "likelihood estimate does not exist ({detail}).")),
-            "constant_columns": (UserWarning, (
+            NOT_CONVERGED: (ConvergenceWarning, (
+                "Row blocks {blocks}: the local fit or its node-wise lasso regressions did "
+                f"not converge (the first: {{detail}}); increase max_iter (local fits, "
+                f"max_iter={self.max_iter}) or nodewise_alpha (node-wise regressions: the "
+                "weighted Gram is nearly singular).")),
+            COLLINEAR: (UserWarning, collinear),
+            CONSTANT_COLUMNS: (UserWarning, (
                 "Columns {columns} are constant within row blocks {blocks} and carry no "
-                "information there; their coefficients are averaged over the other blocks.")),
-            "degenerate_rows": (UserWarning, (
-                "The node-wise rows of parameters {columns} could not be formed in row blocks "
-                "{blocks} (the column is constant or collinear with others there); "
-                f"{rows_note}.")),
+                "information there; their coefficients are averaged over the other "
+                "blocks (the detail, and which block's node-wise rows came from the "
+                "blocks' mean weighted Gram: block_diagnostics_).")),
         }
 
     def _check_identified(self, sums: dict, used, n_params: int) -> None:
-        """Refuse columns the blocks carry no information on, or collinear columns."""
+        """Refuse collinear columns (the package's one rank rule, on the pooled weighted
+        Gram) and columns the blocks carry no information on."""
         names = self._param_names()
+        n_pos = sum(r["n_pos"] for r in used)
+        gram = sums.get("gram_sum", 0) + sums.get("rank_deficient_gram", 0)
+        if n_pos >= n_params and np.ndim(gram) == 2:
+            # high-dimensional (fewer rows than parameters): the lasso's sparsity, not
+            # the Gram, identifies the estimate
+            self._check_pooled_gram(gram, names)
         count = sums.get("identified")
         if count is not None and np.any(count == 0):
             raise ValueError(
                 f"Columns {[names[j] for j in np.flatnonzero(count == 0)]} are constant "
-                "within every row block used (e.g. constant or all zero): the blocks carry "
+                "within every row block used (e.g. a block indicator): the blocks carry "
                 "no information on their coefficients. Remove them."
             )
-        if sum(r["n_pos"] for r in used) < n_params:
-            return  # high-dimensional: the lasso's sparsity, not the Gram, identifies it
-        gram = sums.get("gram_sum", 0) + sums.get("rank_deficient_gram", 0)
-        bad = [names[j] for j in unidentified_parameters(gram)]
-        if not bad:
-            return
-        where = ("The weighted Gram pooled over the row blocks is singular: parameters "
-                 f"{bad} are not identified (collinear columns: e.g. a duplicated column, or "
-                 "a constant one with the intercept)")
+
+    def _check_pooled_gram(self, gram, names) -> None:
+        fi = bool(self.fit_intercept)
+        if not fi:  # the rank rule takes the Gram with its intercept border first
+            gram = np.pad(gram, ((1, 0), (1, 0)))
+        who = f"{type(self).__name__}(method={self.method!r})"
         if self.method == "naive":
-            warn(f"{where}; the penalty alone decides how their estimate is "
-                          "split among them.", UserWarning)
+            redundant = redundant_columns(gram, fi)
+            if redundant:
+                warn(f"{who}: the design is rank deficient over the rows with positive "
+                     f"weight: {describe_redundant(redundant, names)}. The penalty alone "
+                     "decides how the estimate is split among the collinear columns.",
+                     UserWarning)
             return
-        raise ValueError(
-            f"{where}. The debiasing inverts this Gram, so their estimates and standard "
-            "errors would be arbitrary. Remove the redundant columns."
-        )
+        why = ("The local maximum likelihood estimates are not unique"
+               if self.method == "naive_unregularized" else
+               "The debiasing inverts the pooled weighted Gram")
+        check_identified(gram, names, fi, who, remedy=(
+            f"{why}, so the estimates and standard errors of those columns would be "
+            "arbitrary. Remove the redundant columns."))
 
     def _dispersion(self, data, s, family, params, n_pos, left_out=()) -> float:
         """1 for binomial/Poisson; gaussian: RSS / (n - df) at the returned estimate."""

@@ -95,7 +95,14 @@ from ..solvers.local import (
     recession_counts,
     rows_information,
 )
-from ..solvers.recession import recession_block, runaway_parameters
+from ..solvers.recession import (
+    UNDETERMINED,
+    _own_rows,
+    classify_runaway,
+    confirms_recession,
+    infinite_parameters,
+    recession_block,
+)
 from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
@@ -109,8 +116,6 @@ from ._dlsa_separation import (
     PROBE_DISTANCES,
     blocks_direction,
     bordered,
-    determined_signs,
-    infinite_parameters,
     local_separation,
     non_increasing,
     refinement_drift,
@@ -300,6 +305,14 @@ def dlsa_probe_block(X, y, m, theta, direction, steps, family, fit_intercept, cl
                            fit_intercept=fit_intercept, block_index=block_index)
 
 
+def own_rows_block(X, y, m, coordinate, fit_intercept, *, block_index):
+    """Per parameter in ``coordinate``, the rows (positive weight) on which no other
+    parameter of ``coordinate`` is non-zero (:mod:`~dask_glmdist.solvers.recession`)."""
+    xp = get_namespace(X)
+    w = xp.ones(int(X.shape[0]), dtype=X.dtype) if m is None else m
+    return {"own": _own_rows(X, w, coordinate, fit_intercept, xp)}
+
+
 # --------------------------------------------------------------------------------------
 # the combined estimate: infinite parameters, and how much rests on separated rows
 # --------------------------------------------------------------------------------------
@@ -310,6 +323,10 @@ def _infinite_note(j: int, sign: int, fit_intercept: bool) -> str:
              "every row in which its column is non-zero is fitted perfectly")
     return (f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf (separation: "
             f"{where}); no estimate or standard error")
+
+
+_NOT_DETERMINED = ("not determined: the estimate runs off in directions that fix neither "
+                   "this parameter's value nor its sign (separation); no standard error")
 
 
 def _embed(full: np.ndarray, block: np.ndarray, free) -> np.ndarray:
@@ -423,6 +440,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         sep = _Separation(infinite_parameters(s.get("recession")))
         # a separating column that is non-zero on every row: every row is fitted perfectly
         sep.everything = any(s["recession"][2, j] >= n_pos for j in sep.infinite)
+        self._coordinate_signs(sep, s["recession"] if sep.infinite else None, data)
         refined = None
         if self.refine_steps and not sep.everything:
             refined = self._refine(data, family, classes, theta, sep.infinite, n_pos)
@@ -547,6 +565,31 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         report(step=rf.sizes[-1])
         rf.converged = rf.sizes[-1] <= self.tol * (1.0 + np.max(np.abs(rf.theta[rf.free])))
 
+    def _coordinate_signs(self, sep: _Separation, counts, data) -> None:
+        """Keep the counts' sign only for coordinate runaways with a row of their own.
+
+        A runaway all of whose rows another one is non-zero on too (a dummy under an
+        intercept that runs off because every response is 0; a level nested in
+        another level without events) could run off either way: its sign is not
+        determined (recession.py's rule). The counts prove an own row when a
+        parameter's rows outnumber the other runaways' together; otherwise one pass
+        over the runaways' columns counts them.
+        """
+        if counts is None or len(sep.infinite) < 2:
+            return
+        S = sorted(sep.infinite)
+        support = counts[2]
+        if all(support[j] > sum(support[k] for k in S if k != j) for j in S):
+            return
+        mask = np.zeros(counts.shape[1], dtype=bool)
+        mask[S] = True
+        own = map_reduce(own_rows_block, data, mask, self.fit_intercept,
+                         split_every=self.split_every, label="DLSA separation signs")["own"]
+        self.n_iter_ += 1
+        for j in S:
+            if own[j] == 0:
+                sep.infinite[j] = 0
+
     def _probe_separation(self, sep: _Separation, data, family, classes, theta, A, records,
                           refined) -> None:
         """Does the estimate run off along a combination of columns? One pass settles it.
@@ -556,8 +599,8 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         agree (their mean is); :func:`~dask_glmdist.solvers.recession.recession_block`
         then evaluates the deviance along it from ``theta`` (see
         :data:`~._dlsa_separation.PROBE_DISTANCES`), and
-        :func:`~dask_glmdist.solvers.recession.runaway_parameters` names the parameters
-        that run off, as in the PQN engine.
+        :func:`~dask_glmdist.solvers.recession.classify_runaway` says which parameters
+        run off and which signs are determined, as in the PQN engine.
         """
         if family.link.name not in SEPARABLE_LINKS.get(family.name, ()):
             return
@@ -580,19 +623,20 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             label="DLSA separation check",
         )
         self.n_iter_ += 1
-        runaway = None
-        if non_increasing(probe["deviance"]):
-            runaway = runaway_parameters(probe, bordered(A, fi), u, theta, free, fi)
+        confirmed = confirms_recession(probe) and non_increasing(probe["deviance"])
         logger.info("DLSA: the direction from %s %s a recession direction", source,
-                    "is" if runaway is not None else "is not")
-        if runaway is None:
+                    "is" if confirmed else "is not")
+        if not confirmed:
             return
-        sign = determined_signs(u, A, fi, signs)
+        runaway = classify_runaway(probe, bordered(A, fi), u, free, fi)
+        if signs is not None:  # a sign the blocks' own directions disagree on is not fixed
+            runaway = np.where((np.abs(runaway) == 1) & (runaway != signs), UNDETERMINED,
+                               runaway)
         for j in np.flatnonzero(runaway):
-            if sign[j]:
-                sep.combination[int(j)] = int(sign[j])
-            else:
+            if runaway[j] == UNDETERMINED:
                 sep.undetermined.append(int(j))
+            else:
+                sep.combination[int(j)] = int(runaway[j])
         sep.source = source
 
     def _flags(self, names, sep: _Separation, share, records, refined) -> tuple[dict, bool]:
@@ -605,16 +649,15 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         fi = self.fit_intercept
         flags: dict = {}
         for j, sign in sep.infinite.items():
-            flags[names[j]] = ParamFlag(INFINITE, _infinite_note(j, sign, fi), sign)
+            flags[names[j]] = (ParamFlag(INFINITE, _infinite_note(j, sign, fi), sign) if sign
+                               else ParamFlag(UNIDENTIFIED, _NOT_DETERMINED))
         for j, sign in sep.combination.items():
             flags[names[j]] = ParamFlag(INFINITE, (
                 f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf "
                 "(separation by a combination of columns); no estimate or standard error"),
                 sign)
         for j in sep.undetermined:
-            flags[names[j]] = ParamFlag(UNIDENTIFIED, (
-                "not determined: the estimate runs off along a separating direction on "
-                "which the data do not fix this parameter's sign (separation)"))
+            flags[names[j]] = ParamFlag(UNIDENTIFIED, _NOT_DETERMINED)
         rest = [j for j in range(len(names)) if names[j] not in flags]
         if sep.found:
             self._warn_separation(names, sep, refined, bool(rest))
@@ -650,11 +693,19 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             return [f"{names[j]} ({'+' if s > 0 else '-'}inf)" for j, s in sorted(d.items())]
 
         parts = []
-        if sep.infinite:
+        signed = {j: s for j, s in sep.infinite.items() if s}
+        if signed:
             parts.append(
-                f"{short_list(shown(sep.infinite))} run(s) off to infinity (separation: "
+                f"{short_list(shown(signed))} run(s) off to infinity (separation: "
                 "every row in which such a column is non-zero is fitted better the further "
                 "it goes, e.g. a category without any event).")
+        unsigned = [names[j] for j, s in sorted(sep.infinite.items()) if not s]
+        if unsigned:
+            parts.append(
+                f"{'Also, ' if parts else ''}{short_list(unsigned)} could run off either "
+                "way: every row in which such a column is non-zero is fitted perfectly by "
+                "the other runaways too, so the data fix neither its value nor its sign "
+                "(flagged unidentified).")
         if sep.combination or sep.undetermined:
             listed = (short_list(shown(sep.combination)) if sep.combination else
                       "none of whose signs the data fix")
@@ -681,11 +732,13 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                     + (" (exactly so by the refinement rounds)." if refined is not None
                        else " (approximately: the one-round estimate still carries those "
                        "rows' Firth-fitted contribution; refine_steps >= 1 removes it)."))
+        shows = ("as infinite without standard errors" if signed or sep.combination else
+                 "without standard errors")
         warn(
             "The maximum likelihood estimate does not exist: " + " ".join(parts)
-            + " The values in coef_ are artefacts of stopping; summary() shows them as "
-            "infinite without standard errors." + rest + " For finite estimates of "
-            'every parameter use BiasReducedGLM(method="mBR").',
+            + f" The values in coef_ are artefacts of stopping; summary() shows them {shows}."
+            + rest + ' For finite estimates of every parameter use '
+            'BiasReducedGLM(method="mBR").',
             SeparationWarning,
         )
 

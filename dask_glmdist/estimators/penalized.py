@@ -36,7 +36,15 @@ from ..solvers.design_checks import (
     redundant_columns,
     scale_problems,
 )
-from ..solvers.pqn import Penalty, PQNResult, data_sums, fit_pqn
+from ..solvers.pqn import (
+    ALL_ZERO_WEIGHTS,
+    SEPARATION,
+    Penalty,
+    PQNResult,
+    data_sums,
+    fit_pqn,
+)
+from ..solvers.recession import UNDETERMINED
 from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
@@ -94,10 +102,13 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         res.n_rounds += 1
         self.family_ = family
         self._set_result(res, pen, family, k, self.alpha, redundant)
+        self.n_blocks_ = data.n_blocks
         return self
 
     def _set_result(self, res: PQNResult, pen: Penalty, family, k: int, alpha: float,
-                    redundant=()) -> None:
+                    redundant=(), report: bool = True) -> None:
+        """Fitted attributes from the engine's result; ``report``: warn when it did not
+        converge or the estimate does not exist (a path warns once for all its fits)."""
         theta = res.theta
         self.params_ = theta.copy()
         self._set_coef(theta)
@@ -109,21 +120,25 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         self.n_rounds_ = res.n_rounds
         self.converged_ = res.converged
         self.n_obs_ = res.n_obs
-        self.n_blocks_ = None
         at_bound = np.isfinite(pen.bound) & (np.abs(theta) >= pen.bound * (1 - 1e-12))
         self.n_at_bound_ = int(np.sum(at_bound))
         names = self._param_names()
-        self.param_flags_ = {
-            names[r.index]: ParamFlag(UNIDENTIFIED, "not identified by the data: "
-                                      + r.describe(names)) for r in redundant}
+        flags = {names[r.index]: ParamFlag(UNIDENTIFIED, "not identified by the data: "
+                                           + r.describe(names)) for r in redundant}
+        if res.runaway is not None:
+            flags.update(separation_flags(res.runaway, names))
         for name in ("cov_params_", "bse_", "dispersion_"):
             if hasattr(self, name):
                 delattr(self, name)
         if alpha == 0 and not at_bound.any():
             self._set_covariance(res, family, k)
+        self._set_param_flags(flags)
+        if not report:
+            return
         if res.runaway is not None:
-            self._report_separation(res.runaway, names)
-        elif not res.converged:
+            warn(separation_message(type(self).__name__, res.runaway, names),
+                 SeparationWarning)
+        if not res.converged and res.message != SEPARATION:
             warn(
                 f"{type(self).__name__} did not converge: {res.message}. The largest KKT "
                 f"violation is {res.kkt:.3g}. Increase max_iter or check the data (with "
@@ -147,30 +162,6 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         self.cov_params_ = phi * cov
         self.bse_ = standard_errors(self.cov_params_)
         self.dispersion_ = phi
-
-    def _report_separation(self, runaway, names) -> None:
-        """Flag, and name in one warning, the parameters whose estimate runs off."""
-        gone = {names[j]: int(runaway[j]) for j in np.flatnonzero(runaway)}
-        for name, sign in gone.items():
-            self.param_flags_[name] = ParamFlag(
-                INFINITE, f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf "
-                "(the objective keeps decreasing as it grows); the value shown is where "
-                "the iterations stopped", sign)
-        if hasattr(self, "bse_"):
-            for j in np.flatnonzero(runaway):
-                self.bse_[j] = np.nan
-        listed = short_list(f"{n} ({'+' if s > 0 else '-'}inf)" for n, s in gone.items())
-        rest = ("the other estimates are their limits as those grow" if len(gone) < len(names)
-                else "no estimate is finite (complete separation)")
-        warn(
-            f"{type(self).__name__}: the maximum likelihood estimate does not exist: the "
-            f"objective keeps decreasing as the coefficients {listed} grow without bound "
-            "(separated classes, or a group whose responses all sit at the edge of their "
-            f"range). summary() shows them as +-inf without standard errors; {rest}. "
-            "For finite estimates use max_abs_coef, alpha > 0, or "
-            "BiasReducedGLM(method=\"mBR\").",
-            SeparationWarning,
-        )
 
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept
@@ -224,8 +215,11 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     ``alpha=0`` (the estimate is not unique); with ``alpha > 0`` the fit goes on with
     a warning (a ridge part makes the solution unique; the lasso's may not be).
     Under separation the unpenalised estimate of some coefficients is infinite: the
-    fit names them in a :class:`~dask_glmdist.SeparationWarning`
-    and ``summary()`` shows them as +-inf without a standard error.
+    fit names them in a :class:`~dask_glmdist.SeparationWarning` (with those that
+    separation leaves not determined) and ``summary()`` shows them as +-inf without a
+    standard error. A link whose mean can leave the family's range (Poisson
+    ``identity``/``sqrt``, binomial ``log``) on data whose optimum lies outside it is
+    refused with an error naming the link to use instead.
 
     Parameters
     ----------
@@ -292,30 +286,34 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         All rounds over the data, each one ``compute()``: the iterations plus the first
         (the pass of sums, which also gives the start); one more when the start is
         already the solution (to evaluate its objective), two more when a start has to
-        be found by an IRLS step, one more when a stop had to be checked for a
-        direction in which the estimate runs off (separation).
+        be found by an IRLS step, one more (two at most) when the first pass found a
+        parameter that runs off alone or a stop had to be checked for a direction in
+        which the estimate runs off (separation).
     converged_ : bool
         False also when the estimate does not exist (separation).
     n_at_bound_ : int
         Coefficients at the ``max_abs_coef`` bound.
     param_flags_ : dict of str to ParamFlag
-        Parameters whose estimate is infinite (separation at ``alpha=0``:
-        ``ParamFlag("infinite", note, sign)``) or that the data do not identify
-        (collinear columns, with ``alpha > 0``); empty when there are none.
-        ``summary()``, ``conf_int()`` and ``wald_test()`` honour them.
+        Set by every fit (empty when nothing is flagged). Parameters whose estimate is
+        infinite (separation: ``ParamFlag("infinite", note, sign)``, shown as +-inf),
+        that separation leaves not determined, nor their sign (``"unidentified"``) or
+        that the design does not identify (collinear columns, with ``alpha > 0``:
+        ``"unidentified"``). ``summary()``, ``conf_int()`` and ``wald_test()`` honour
+        them.
     cov_params_ : ndarray of shape (n_params, n_params)
         Only when ``alpha == 0`` and no coefficient is at the ``max_abs_coef`` bound:
         ``dispersion_ * (X~^T W X~)^{-1}`` at the solution, as statsmodels' ``GLM``
         reports it.
     bse_ : ndarray of shape (n_params,)
-        Standard errors (same condition); NaN for parameters flagged infinite.
+        Standard errors (same condition); NaN for the parameters in ``param_flags_``
+        (and so are their rows and columns of ``cov_params_``).
     dispersion_ : float
         Pearson's statistic over the residual degrees of freedom (1 for binomial
         and Poisson); same condition.
     n_obs_ : int
         Rows.
     n_blocks_ : int
-        Row blocks.
+        Row blocks of the input, empty ones included.
     family_ : Family
         The family and link fitted.
     n_features_in_ : int
@@ -428,7 +426,6 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         if y_mem is not None:
             check_in_memory(family, y_mem, sample_weight)
         self._fit_blocks(data, family)
-        self.n_blocks_ = data.n_blocks
         return self
 
     def predict(self, X, offset=None):
@@ -442,6 +439,65 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         return tags
 
 
+_UNDETERMINED_NOTE = (
+    "not determined by the data: the maximum likelihood estimate does not exist, and the "
+    "directions in which the estimates run off determine neither this parameter's value "
+    "nor its sign; the value shown is where the iterations stopped")
+
+
+SHOWN_IN_SUMMARY = ("summary() shows the infinite ones as +-inf, and all of them without "
+                    "standard errors")
+
+
+def separation_flags(runaway, names) -> dict:
+    """``param_flags_`` entries for a separated fit: ``runaway`` is the engine's
+    per-parameter code (+1/-1: infinite, ``UNDETERMINED``: unidentified, 0: finite)."""
+    flags = {}
+    for j in np.flatnonzero(runaway):
+        code = int(runaway[j])
+        if code == UNDETERMINED:
+            flags[names[j]] = ParamFlag(UNIDENTIFIED, _UNDETERMINED_NOTE)
+        else:
+            flags[names[j]] = ParamFlag(
+                INFINITE, f"the maximum likelihood estimate is {'+' if code > 0 else '-'}inf "
+                "(the objective keeps decreasing as it grows; coef_ holds where the "
+                "iterations stopped)", code)
+    return flags
+
+
+def separation_message(who: str, runaway, names, where: str = "",
+                       shown: str = SHOWN_IN_SUMMARY) -> str:
+    """The one SeparationWarning text of the penalised estimators and their paths.
+
+    ``where`` (e.g. " at alpha 0") says which fits it concerns; ``shown`` where the
+    user sees them marked.
+    """
+    infinite = [(names[j], int(runaway[j])) for j in np.flatnonzero(runaway)
+                if runaway[j] != UNDETERMINED]
+    loose = [names[j] for j in np.flatnonzero(runaway == UNDETERMINED)]
+    parts = []
+    if infinite:
+        listed = short_list(f"{n} ({'+' if s > 0 else '-'}inf)" for n, s in infinite)
+        parts.append(f"the objective keeps decreasing as the coefficients {listed} grow "
+                     "without bound")
+    else:
+        parts.append("the objective keeps decreasing along a direction in which the "
+                     "coefficients grow without bound")
+    if loose:
+        parts.append(f"{short_list(loose)} are not determined by the data (neither their "
+                     "value nor their sign)")
+    n_flagged = len(infinite) + len(loose)
+    rest = ("the other estimates are their limits as those grow" if n_flagged < len(names)
+            else "no estimate is finite (complete separation: every row is fitted perfectly "
+            "in the limit)")
+    return (
+        f"{who}: the maximum likelihood estimate does not exist{where}: "
+        f"{'; '.join(parts)} (separated classes, or a group whose responses all sit at "
+        f"the edge of their range). {shown}; {rest}. For finite estimates use "
+        "max_abs_coef, alpha > 0, or BiasReducedGLM(method=\"mBR\")."
+    )
+
+
 def check_in_memory(family, y, sample_weight) -> None:
     """Value checks of in-memory y and weights, before any pass."""
     msg = family.check_y(y)
@@ -452,7 +508,7 @@ def check_in_memory(family, y, sample_weight) -> None:
         if bool(np.any(w < 0)):
             raise ValueError("Invalid input: sample_weight contains negative values.")
         if not bool(np.any(w > 0)):
-            raise ValueError("Invalid input: all sample weights are zero.")
+            raise ValueError(ALL_ZERO_WEIGHTS)
 
 
 def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who) -> list:
@@ -538,8 +594,11 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
     ``alpha=0`` (the estimate is not unique); with ``alpha > 0`` the fit goes on with
     a warning (a ridge part makes the solution unique; the lasso's may not be).
     Under separation the unpenalised estimate of some coefficients is infinite: the
-    fit names them in a :class:`~dask_glmdist.SeparationWarning`
-    and ``summary()`` shows them as +-inf without a standard error.
+    fit names them in a :class:`~dask_glmdist.SeparationWarning` (with those that
+    separation leaves not determined) and ``summary()`` shows them as +-inf without a
+    standard error. A link whose mean can leave the family's range (Poisson
+    ``identity``/``sqrt``, binomial ``log``) on data whose optimum lies outside it is
+    refused with an error naming the link to use instead.
 
     Parameters
     ----------
@@ -604,30 +663,34 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         All rounds over the data, each one ``compute()``: the iterations plus the first
         (the pass of sums, which also gives the start); one more when the start is
         already the solution (to evaluate its objective), two more when a start has to
-        be found by an IRLS step, one more when a stop had to be checked for a
-        direction in which the estimate runs off (separation).
+        be found by an IRLS step, one more (two at most) when the first pass found a
+        parameter that runs off alone or a stop had to be checked for a direction in
+        which the estimate runs off (separation).
     converged_ : bool
         False also when the estimate does not exist (separation).
     n_at_bound_ : int
         Coefficients at the ``max_abs_coef`` bound.
     param_flags_ : dict of str to ParamFlag
-        Parameters whose estimate is infinite (separation at ``alpha=0``:
-        ``ParamFlag("infinite", note, sign)``) or that the data do not identify
-        (collinear columns, with ``alpha > 0``); empty when there are none.
-        ``summary()``, ``conf_int()`` and ``wald_test()`` honour them.
+        Set by every fit (empty when nothing is flagged). Parameters whose estimate is
+        infinite (separation: ``ParamFlag("infinite", note, sign)``, shown as +-inf),
+        that separation leaves not determined, nor their sign (``"unidentified"``) or
+        that the design does not identify (collinear columns, with ``alpha > 0``:
+        ``"unidentified"``). ``summary()``, ``conf_int()`` and ``wald_test()`` honour
+        them.
     cov_params_ : ndarray of shape (n_params, n_params)
         Only when ``alpha == 0`` and no coefficient is at the ``max_abs_coef`` bound:
         ``dispersion_ * (X~^T W X~)^{-1}`` at the solution, as statsmodels' ``GLM``
         reports it.
     bse_ : ndarray of shape (n_params,)
-        Standard errors (same condition); NaN for parameters flagged infinite.
+        Standard errors (same condition); NaN for the parameters in ``param_flags_``
+        (and so are their rows and columns of ``cov_params_``).
     dispersion_ : float
         Pearson's statistic over the residual degrees of freedom (1 for binomial
         and Poisson); same condition.
     n_obs_ : int
         Rows.
     n_blocks_ : int
-        Row blocks.
+        Row blocks of the input, empty ones included.
     family_ : Family
         The family and link fitted.
     n_features_in_ : int
@@ -753,7 +816,6 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
             self.classes_ = self._two_classes(np.unique(da.unique(data.y).compute()))
             data.y = (data.y == self.classes_[1]).astype(np.float64)
         self._fit_blocks(data, self._family())
-        self.n_blocks_ = data.n_blocks
         return self
 
     def _set_coef(self, theta) -> None:

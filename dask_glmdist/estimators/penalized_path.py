@@ -34,9 +34,11 @@ from .._blocks import (
     raise_for_problems,
 )
 from .._progress import report, shows_progress
-from ..diagnostics import short_list, warn
+from ..diagnostics import SeparationWarning, short_list, warn
 from ..families import FAMILY_NAMES, Family
 from ..solvers.pqn import (
+    ALL_ZERO_WEIGHTS,
+    SEPARATION,
     DataSums,
     Penalty,
     PQNResult,
@@ -46,7 +48,13 @@ from ..solvers.pqn import (
     sums_block,
 )
 from ._base import prepare_blocks
-from .penalized import PenalizedGLM, check_design, check_in_memory
+from .penalized import (
+    SHOWN_IN_SUMMARY,
+    PenalizedGLM,
+    check_design,
+    check_in_memory,
+    separation_message,
+)
 
 __all__ = ["GLMPath", "PenalizedGLMCV", "penalized_glm_path"]
 
@@ -72,12 +80,19 @@ class GLMPath:
         Iterations and rounds over the data for each alpha (the first pass of sums is
         counted once, with the first alpha).
     converged : ndarray of bool, shape (n_alphas,)
+    kkt : ndarray of shape (n_alphas,)
+        Largest KKT violation at each solution, per standardised coefficient (as
+        ``PenalizedGLM.kkt_violation_``).
     n_obs : int
     weight_sum : float
     n_pos : int
         Rows with positive weight.
     messages : list of str
         Why the fit at each alpha stopped without converging ("" when it converged).
+    runaway : list
+        Per alpha, None, or (when the estimate does not exist there) per parameter
+        +1/-1 for those that run off to +-inf and 2 for those the data do not
+        determine (``[intercept, *coef]`` order).
 
     See Also
     --------
@@ -105,11 +120,13 @@ class GLMPath:
     n_iter: np.ndarray
     n_rounds: np.ndarray
     converged: np.ndarray
+    kkt: np.ndarray
     n_obs: int
     weight_sum: float
     n_pos: int
     states: list | None = None
     messages: list | None = None
+    runaway: list | None = None
 
 
 def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps) -> np.ndarray:
@@ -164,8 +181,8 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         rounds_before = 1
     p = data.n_features
     out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
-                                  "n_iter", "n_rounds", "converged", "state",
-                                  "message")}
+                                  "n_iter", "n_rounds", "converged", "kkt", "state",
+                                  "message", "runaway")}
     warm = None
     for i, alpha in enumerate(alphas):
         pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept)
@@ -184,8 +201,10 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         out["n_iter"].append(res.n_iter)
         out["n_rounds"].append(res.n_rounds + (rounds_before if i == 0 else 0))
         out["converged"].append(res.converged)
+        out["kkt"].append(res.kkt)
         out["state"].append(res.state)
         out["message"].append("" if res.converged else res.message)
+        out["runaway"].append(res.runaway)
         if stop_at is not None and i >= stop_at:
             break
     theta = np.asarray(out["theta"])
@@ -197,30 +216,50 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         objective=np.asarray(out["objective"]), deviance=np.asarray(out["deviance"]),
         pearson=np.asarray(out["pearson"]), df=np.asarray(out["df"]),
         n_iter=np.asarray(out["n_iter"]), n_rounds=np.asarray(out["n_rounds"]),
-        converged=np.asarray(out["converged"]), n_obs=sums.n_obs,
+        converged=np.asarray(out["converged"]), kkt=np.asarray(out["kkt"]), n_obs=sums.n_obs,
         weight_sum=sums.weight, n_pos=sums.n_pos,
         states=out["state"] if keep_states else None, messages=out["message"],
+        runaway=out["runaway"],
     )
 
 
-def warn_unconverged(paths: dict, who: str) -> None:
-    """One ConvergenceWarning for all the paths' alphas that did not converge.
+def _alpha_list(paths: dict, which: dict) -> str:
+    return short_list([(f"{lab}: " if lab else "") + "alphas "
+                       + short_list([f"{a:.3g}" for a in paths[lab].alphas[i]], limit=4)
+                       for lab, i in which.items()], limit=4)
 
-    ``paths`` maps a label ("" for a single path, "fold 2", ...) to its GLMPath.
+
+def warn_unconverged(paths: dict, who: str, names, shown=SHOWN_IN_SUMMARY) -> None:
+    """One SeparationWarning for all the paths' fits whose estimate does not exist, and
+    one ConvergenceWarning for the others that did not converge.
+
+    ``paths`` maps a label ("" for a single path, "fold 2", ...) to its GLMPath;
+    ``names`` are the parameter names. The SeparationWarning names the parameters of
+    the first path's (the full data's, when listed first) separated fit; ``shown``
+    says where the user sees them marked.
     """
-    bad = {label: np.flatnonzero(~p.converged) for label, p in paths.items()}
-    bad = {label: idx for label, idx in bad.items() if idx.size}
+    sep = {lab: np.array([i for i, r in enumerate(p.runaway) if r is not None], dtype=int)
+           for lab, p in paths.items()}
+    sep = {lab: idx for lab, idx in sep.items() if idx.size}
+    if sep:
+        label, idx = next(iter(sep.items()))
+        runaway = paths[label].runaway[idx[0]]
+        n = sum(i.size for i in sep.values())
+        where = (f" at {_alpha_list(paths, sep)}" if list(sep) == [""] else
+                 f" in {n} fit(s) {_alpha_list(paths, sep)}")
+        warn(separation_message(who, runaway, names, where, shown), SeparationWarning)
+    bad = {lab: np.array([i for i in np.flatnonzero(~p.converged)
+                          if p.messages[i] != SEPARATION], dtype=int)  # e.g. max_iter
+           for lab, p in paths.items()}
+    bad = {lab: idx for lab, idx in bad.items() if idx.size}
     if not bad:
         return
     label, idx = next(iter(bad.items()))
     first = paths[label]
-    where = short_list([(f"{lab}: " if lab else "") + "alphas "
-                        + short_list([f"{a:.3g}" for a in paths[lab].alphas[i]], limit=4)
-                        for lab, i in bad.items()], limit=4)
     warn(
         f"{who}: the fits at {sum(i.size for i in bad.values())} alpha(s) did not converge "
-        f"{where}; at alpha {first.alphas[idx[0]]:.3g}: {first.messages[idx[0]]}. "
-        "Increase max_iter, or check the data.",
+        f"{_alpha_list(paths, bad)}; at alpha {first.alphas[idx[0]]:.3g}: "
+        f"{first.messages[idx[0]]}. Increase max_iter, or check the data.",
         ConvergenceWarning,
     )
 
@@ -319,7 +358,9 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
                           fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, sums=sums,
                           split_every=split_every)
     path.n_rounds[0] += 1
-    warn_unconverged({"": path}, "penalized_glm_path")
+    warn_unconverged({"": path}, "penalized_glm_path", est._param_names(),
+                     shown="GLMPath.runaway marks them per alpha (+1/-1: +-inf, 2: not "
+                     "determined)")
     return path
 
 
@@ -329,13 +370,18 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
 
 
 def fold_sums_block(X, y, m, *, family, fit_intercept, fold_of, block_index, offset=None):
-    """The block's first-pass sums, filed under its fold (dicts merge by addition)."""
+    """The block's first-pass sums, filed under its fold (dicts merge by addition).
+
+    Under ``"fold_" + key``: an empty block's summary is ``{"n": 0, ...}``
+    (``map_reduce`` skips it), which must not meet a per-fold dict.
+    """
     s = sums_block(X, y, m, family=family, fit_intercept=fit_intercept, validate=True,
                    block_index=block_index, offset=offset)
     f = int(fold_of[block_index])
     if "problems" in s:
         return {"problems": s["problems"], "blocks": s["blocks"]}
-    return {key: {f: s[key]} for key in ("n", "gram", "gy", "yy", "weight", "n_pos")}
+    return {"fold_" + key: {f: s[key]} for key in ("n", "gram", "gy", "yy", "weight",
+                                                   "n_pos", "recession") if key in s}
 
 
 def heldout_block(X, y, m, thetas, *, family, fit_intercept, fold_of, block_index,
@@ -550,10 +596,10 @@ class PenalizedGLMCV(PenalizedGLM):
                            fold_of=fold_of, split_every=self.split_every, label="cv sums")
             if s.get("problems"):
                 raise_for_problems(s["problems"], problem_blocks(s.get("blocks", [])))
-            folds = [_fold_sums(s, f) for f in range(self.cv)]
+            if not sum(s.get("fold_weight", {}).values()) > 0:
+                raise ValueError(ALL_ZERO_WEIGHTS)
+            folds = [_fold_sums(s, f, fold_of) for f in range(self.cv)]
             total = _add_sums(folds)
-            if total.weight <= 0:
-                raise ValueError("Invalid input: all sample weights are zero.")
             rounds = 1
         else:
             total = data_sums(data, family, fit_intercept=fi, validate=True,
@@ -565,14 +611,15 @@ class PenalizedGLMCV(PenalizedGLM):
         redundant = check_design(total, self._param_names(), fit_intercept=fi, alphas=alphas,
                                  l1_ratio=self.l1_ratio, who=type(self).__name__)
         if cv:
-            best, rounds_cv = self._cross_validate(data, family, alphas, folds, total,
-                                                   fold_of, kw)
+            best, rounds_cv, paths = self._cross_validate(data, family, alphas, folds,
+                                                          total, fold_of, kw)
             rounds += rounds_cv
             path = path_on_blocks(data, family, alphas, sums=total, stop_at=best,
                                   label="PenalizedGLMCV refit", keep_states=True, **kw)
         else:
             path = path_on_blocks(data, family, alphas, sums=total, keep_states=True,
                                   label="PenalizedGLMCV path", **kw)
+            paths = {}
             phi = 1.0
             if not family.fixed_scale:
                 dof = total.n_pos - path.df[-1]
@@ -586,6 +633,11 @@ class PenalizedGLMCV(PenalizedGLM):
         self.alpha_ = float(alphas[best])
         self._set_from_path(path, best, family, total, rounds, redundant)
         self.n_blocks_ = data.n_blocks
+        # one warning of each kind for the whole selection, the full-data fits first
+        shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
+                 f"The fit at the chosen alpha_={self.alpha_:.3g} is not affected")
+        warn_unconverged({"all blocks" if cv else "": path, **paths}, type(self).__name__,
+                         self._param_names(), shown)
         return self
 
     def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
@@ -604,7 +656,6 @@ class PenalizedGLMCV(PenalizedGLM):
             fi = int(self.fit_intercept)
             T = np.concatenate([p.intercept[:, None], p.coef], axis=1) if fi else p.coef
             thetas[f] = T
-        warn_unconverged(paths, type(self).__name__)
         report(fold=None, alpha=None)
         h = map_reduce(heldout_block, data, thetas, family=family,
                        fit_intercept=self.fit_intercept, fold_of=fold_of,
@@ -621,7 +672,7 @@ class PenalizedGLMCV(PenalizedGLM):
             se = np.std(self.cv_deviance_, axis=0, ddof=1) / math.sqrt(self.cv)
             ok = np.flatnonzero(mean <= mean[best] + se[best])
             best = int(ok.min())  # alphas decrease: the smallest index is the largest alpha
-        return best, rounds
+        return best, rounds, paths
 
     def _set_from_path(self, path: GLMPath, best, family, total, rounds, redundant) -> None:
         fi = self.fit_intercept
@@ -634,28 +685,39 @@ class PenalizedGLMCV(PenalizedGLM):
                         state=path.states[best], weight_sum=total.weight,
                         n_obs=total.n_obs, n_pos=total.n_pos,
                         n_iter=int(path.n_iter[best]), n_rounds=rounds,
-                        converged=bool(path.converged[best]), kkt=np.nan,
+                        converged=bool(path.converged[best]), kkt=float(path.kkt[best]),
                         objective_path=[float(path.objective[best])],
-                        message=path.messages[best])
-        grad = -res.state.score / total.weight + pen.l2 * theta
-        res.kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
-        self._set_result(res, pen, family, k, float(path.alphas[best]), redundant)
+                        message=path.messages[best], runaway=path.runaway[best])
+        self._set_result(res, pen, family, k, float(path.alphas[best]), redundant,
+                         report=False)
         path.states = None
 
 
-def _fold_sums(s: dict, f: int) -> DataSums:
-    return DataSums(gram=s["gram"][f], gy=s["gy"][f], yy=float(s["yy"][f]),
-                    weight=float(s["weight"][f]), n_obs=int(s["n"][f]),
-                    n_pos=int(s["n_pos"][f]))
+def _fold_sums(s: dict, f: int, fold_of) -> DataSums:
+    if f not in s.get("fold_n", {}) or not s["fold_weight"][f] > 0:
+        blocks = short_list(np.flatnonzero(fold_of == f).tolist())
+        raise ValueError(
+            f"cross-validation fold {f} (row blocks {blocks}) has no rows with positive "
+            "weight (its blocks are empty or all their sample weights are 0): nothing to "
+            "validate on. Rechunk the dask input, or lower cv."
+        )
+    counts = s["fold_recession"][f] if "fold_recession" in s else None
+    return DataSums(gram=s["fold_gram"][f], gy=s["fold_gy"][f], yy=float(s["fold_yy"][f]),
+                    weight=float(s["fold_weight"][f]), n_obs=int(s["fold_n"][f]),
+                    n_pos=int(s["fold_n_pos"][f]), recession=counts)
 
 
 def _add_sums(parts) -> DataSums:
+    counts = None if parts[0].recession is None else sum(p.recession for p in parts)
     return DataSums(gram=sum(p.gram for p in parts), gy=sum(p.gy for p in parts),
                     yy=sum(p.yy for p in parts), weight=sum(p.weight for p in parts),
-                    n_obs=sum(p.n_obs for p in parts), n_pos=sum(p.n_pos for p in parts))
+                    n_obs=sum(p.n_obs for p in parts), n_pos=sum(p.n_pos for p in parts),
+                    recession=counts)
 
 
 def _minus(total: DataSums, part: DataSums) -> DataSums:
+    counts = None if total.recession is None else total.recession - part.recession
     return DataSums(gram=total.gram - part.gram, gy=total.gy - part.gy,
                     yy=total.yy - part.yy, weight=total.weight - part.weight,
-                    n_obs=total.n_obs - part.n_obs, n_pos=total.n_pos - part.n_pos)
+                    n_obs=total.n_obs - part.n_obs, n_pos=total.n_pos - part.n_pos,
+                    recession=counts)

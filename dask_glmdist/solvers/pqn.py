@@ -50,11 +50,15 @@ first step overshot, and the information out there can be useless) -- the gradie
 the objective and so the solution and the stopping test are always exact.
 Iteration stops when the relative change of F is below ``tol`` and the largest
 violation of the KKT conditions (the minimum-norm subgradient of F, projected on the
-box) is below ``tol`` as well.
+box) is below ``tol`` as well. When the estimate does not exist (separation, see
+:mod:`.recession`) the result says which parameters run off; when the iterations are
+held at the edge of the family's range (a link whose mean can leave it, and an
+optimum outside it) the fit is refused.
 
 The first round evaluates the start. From a cold start with constant mean
 (intercept-only, or all-zero coefficients without intercept) it needs only one pass
-of sums -- the weighted Gram ``X~^T M X~`` and ``X~^T M y`` -- because the score and
+of sums -- the weighted Gram ``X~^T M X~`` and ``X~^T M y``, with the recession counts
+that decide which parameters run off alone -- because the score and
 information at a constant mean are those sums times scalars. For the gaussian
 identity model those sums *are* the problem: it is solved on the master with no
 further pass.
@@ -73,8 +77,14 @@ from .._progress import report
 from ..linalg import PSDFactor
 from .design_checks import column_scales
 from .gram_cd import MAX_SWEEPS, lasso_cd
-from .local import TILE_ROWS, _score_and_information, mustart_working
-from .recession import PROBE_STEPS, recession_block, runaway_parameters
+from .local import TILE_ROWS, _score_and_information, mustart_working, recession_counts
+from .recession import (
+    PROBE_STEPS,
+    classify_runaway,
+    confirms_recession,
+    infinite_parameters,
+    recession_block,
+)
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -91,12 +101,29 @@ STALL_STEP = 2.0 ** -12  # a line search this short at a near-solution: a numeri
 SHRINK = 0.5           # a converging step is at most this fraction of the previous one
 FLAT_ITERATIONS = 3    # flat objective, steps not shrinking: this many, then probe
 DRIFT_SHARE = 1e-2     # of the largest drift: that parameter moved materially
+# Held at the edge of the range: EDGE_ITERATIONS updates in a row that, within
+# EDGE_RECENT iterations of a line search cut short by rows leaving the family's range,
+# moved less than EDGE_STEP of the update or left the objective unchanged (to tol)
+EDGE_STEP = 1e-3
+EDGE_ITERATIONS = 3
+EDGE_RECENT = 5
+AT_EDGE = "the estimate lies on the edge of the range of the family's mean"
 STALLED = ("no further decrease of the objective is possible in floating point (or "
            "fitted means sit at the edge of their range)")
 SEPARATION = (
     "the objective keeps decreasing along a direction in which the coefficients grow "
     "without bound (e.g. separated classes): the unpenalised estimate does not exist; "
     "use max_abs_coef or alpha > 0"
+)
+
+
+def max_iter_message(max_iter: int) -> str:
+    return f"the iteration limit max_iter={max_iter} was reached"
+
+
+ALL_ZERO_WEIGHTS = (
+    "Sample weights must contain at least one non-zero number: every row of the input "
+    "has sample_weight 0, so there is nothing to fit."
 )
 
 
@@ -129,6 +156,11 @@ class Penalty:
         """The penalty on ``theta * scale`` (the coefficients of columns ``X / scale``)."""
         return Penalty(self.l1 / scale, self.l2 / (scale * scale), self.bound * scale,
                        self.intercept)
+
+    @property
+    def free(self) -> np.ndarray:
+        """The parameters with neither a penalty nor a bound (only they can run off)."""
+        return (self.l1 == 0) & (self.l2 == 0) & ~np.isfinite(self.bound)
 
     @property
     def boxed(self) -> bool:
@@ -173,7 +205,10 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
     """Weighted Gram ``X~^T M X~`` (intercept border always kept) and the y sums.
 
     ``X~^T M [1, y]`` is the Gram's first column and ``gy``; with the sums the score
-    and information at any constant mean follow on the master. Also checks the block
+    and information at any constant mean follow on the master. For families that can
+    separate, also the recession counts (``recession``,
+    :func:`~dask_glmdist.solvers.local.recession_counts`) that decide exactly which
+    parameters run off to infinity along their own coordinate. Also checks the block
     when ``validate`` (dask input: the first pass is where its values are seen).
     """
     xp = get_namespace(X)
@@ -190,8 +225,12 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
     yf = xp.asarray(y, dtype=X.dtype)
     my = w * yf
     gy, A = _score_and_information(X, my, w, True, xp)
-    return {**out, "gram": A, "gy": gy, "yy": float(xp.sum(my * yf)),
-            "weight": float(xp.sum(w)), "n_pos": int(xp.sum(xp.astype(w > 0, X.dtype)))}
+    out.update(gram=A, gy=gy, yy=float(xp.sum(my * yf)), weight=float(xp.sum(w)),
+               n_pos=int(xp.sum(xp.astype(w > 0, X.dtype))))
+    counts = recession_counts(X, yf, m, family, fit_intercept)
+    if counts is not None:
+        out["recession"] = counts
+    return out
 
 
 def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, block_index,
@@ -317,7 +356,11 @@ class PQNResult:
     step_sizes: list = field(default_factory=list)
     message: str = ""
     drift: np.ndarray | None = None    # standardised change over the last iterations
-    runaway: np.ndarray | None = None  # SEPARATION: +1/-1 where the estimate runs off
+    # None, or when the estimate does not exist: per parameter +1/-1 (runs off to
+    # +-inf), recession.UNDETERMINED (not determined by the data, nor its sign) or 0
+    # (finite). ``message`` is then SEPARATION, or the iteration limit when it was
+    # reached first (the finite estimates have not converged either).
+    runaway: np.ndarray | None = None
 
 
 @dataclass
@@ -330,6 +373,7 @@ class DataSums:
     weight: float
     n_obs: int
     n_pos: int
+    recession: np.ndarray | None = None  # summed recession counts (None: cannot separate)
 
 
 def data_sums(data: BlockedData, family, *, fit_intercept, validate, split_every=8) -> DataSums:
@@ -340,8 +384,9 @@ def data_sums(data: BlockedData, family, *, fit_intercept, validate, split_every
     if problems:
         raise_for_problems(problems, problem_blocks(s.get("blocks", [])))
     if s["weight"] <= 0:
-        raise ValueError("Invalid input: all sample weights are zero.")
-    return DataSums(s["gram"], s["gy"], s["yy"], s["weight"], s["n"], s["n_pos"])
+        raise ValueError(ALL_ZERO_WEIGHTS)
+    return DataSums(s["gram"], s["gy"], s["yy"], s["weight"], s["n"], s["n_pos"],
+                    s.get("recession"))
 
 
 def _strip(gram, gy, fit_intercept):
@@ -486,13 +531,31 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
             state = _evaluate_start(run, theta * scale, family)
     res = _iterate(run, state, pen_s, sums.weight, tol=tol, max_iter=max_iter,
                    include_start=include_start, label=label)
-    if res.drift is not None:
-        rounds_box[0] += _probe(data, family, fit_intercept, res, pen_s, scale, sums,
-                                split_every, label)
+    if res.message == AT_EDGE:
+        raise ValueError(_edge_message(family, res.kkt, label))
+    rounds_box[0] += _settle_separation(data, family, fit_intercept, res, pen_s, scale,
+                                        sums, split_every, label)
+    if res.runaway is not None and res.message != max_iter_message(max_iter):
+        res.message = SEPARATION   # what stopped it (a stall at the edge of the range)
     res.theta = res.theta / scale
     res.state = res.state.scaled(1.0 / scale)
     res.n_obs, res.n_pos, res.n_rounds = sums.n_obs, sums.n_pos, rounds_box[0]
     return res
+
+
+def _edge_message(family, kkt, label) -> str:
+    link = family.link.name
+    better = {"binomial": "logit", "gaussian": "identity"}.get(family.name, "log")
+    return (
+        f"{label}: the iterations are held at the edge of the {family.name} model's range "
+        f"under the {link} link: every update points out of it (the line search keeps "
+        "rejecting steps whose fitted means leave the range) while the objective still "
+        f"decreases outwards (largest KKT violation {kkt:.3g}). The estimate lies on the "
+        f"boundary of the {link} link's valid range: it is not a maximum likelihood "
+        "estimate and has no valid standard errors (the data call for a linear predictor "
+        f"that the {link} link does not allow). Use a link whose mean is always valid "
+        f"(link='{better}')."
+    )
 
 
 def _evaluate_start(run, theta_s, family) -> SmoothState:
@@ -512,69 +575,125 @@ def _iterate(run, state: SmoothState, pen: Penalty, S: float, *, tol, max_iter,
     """The PQN iterations from ``state`` (all in standardised coordinates).
 
     ``include_start``: the start's objective is not known yet; the first ladder
-    evaluates it too (its step 0).
+    evaluates it too (its step 0). Every iteration is one ladder round: a line search
+    along the proximal Newton direction, then the stopping tests, then the next
+    direction (the steps of :class:`_Iteration`).
     """
-    theta = state.theta
-    F = state.deviance / (2.0 * S) + pen.value(theta) if not include_start else np.nan
-    info = state.information
-    grad = -state.score / S + pen.l2 * theta
-    ridge = RIDGE_START
-    cd_tol = min(1e-10, tol * 1e-3)
-    path = [] if include_start else [F]
-    step_sizes: list = []
-    converged = False
-    message = ""
-    ladder = LONG_LADDER
-    n_iter = 0
-    flat = stall = 0
-    recent = [theta]          # the last accepted iterates (for the drift at a stop)
-    moves: list = []
-    drift = None
-    kkt = float(np.max(pen.kkt_violation(theta, grad), initial=0.0))
-    z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
-    s0 = 1.0
-    while n_iter < max_iter:
-        if dec > -1e-300:
-            if include_start:  # the start is the solution: evaluate its objective
-                r = run(theta, None, np.zeros(1))
-                F = float(r["deviance"][0]) / (2.0 * S) + pen.value(theta)
-                path.append(F)
-                state = SmoothState(theta, float(r["deviance"][0]), float(r["pearson"][0]),
-                                    r["score"][:, 0], r["information"])
-            converged = kkt <= tol
-            message = "" if converged else (
-                f"the proximal Newton step is zero but the largest KKT violation is "
-                f"{kkt:.3g} > tol")
+    it = _Iteration(run, state, pen, S, tol=tol, include_start=include_start, label=label)
+    while it.n_iter < max_iter:
+        if it.at_solution():
             break
-        n_iter += 1
-        d = theta - z
-        steps = s0 * 0.5 ** np.arange(ladder)
-        if include_start:
-            steps = np.concatenate([steps, [0.0]])
-        r = run(theta, d, steps)
-        ok = (r["invalid"] == 0) & np.isfinite(r["deviance"])
-        cand = theta[None, :] - steps[:, None] * d[None, :]
-        Fs = np.where(ok, r["deviance"], np.inf) / (2.0 * S) + pen.values(cand)
-        if include_start:
-            F = float(Fs[-1])
-            path.append(F)
-            Fs, steps = Fs[:-1], steps[:-1]
-            include_start = False
-        slack = 1e-14 * max(abs(F), 1.0)
-        good = np.flatnonzero(Fs <= F + ARMIJO * steps * dec + slack)
-        if good.size == 0:
-            s0 = steps[-1] * 0.5
-            ladder = LONG_LADDER
-            ridge = min(ridge * 10.0, 1e6)
-            # no decrease along the direction: either a numerical floor (stop once the
-            # KKT conditions hold to sqrt(tol)) or, after 40 halvings, a failure
-            if s0 < MIN_STEP or (s0 < STALL_STEP and kkt <= np.sqrt(tol)):
-                converged = kkt <= np.sqrt(tol)
-                message = STALLED
-                drift = theta - recent[0]
+        it.n_iter += 1
+        found = it.line_search()
+        if found is None:
+            if it.search_failed():
                 break
             continue
-        i = int(good[0])
+        change, moved = it.accept(*found)
+        if it.stops(change, moved):
+            break
+        it.next_direction()
+    return it.result(max_iter)
+
+
+class _Iteration:
+    """The state of the PQN iterations and their named steps (see :func:`_iterate`)."""
+
+    def __init__(self, run, state: SmoothState, pen: Penalty, S: float, *, tol,
+                 include_start, label):
+        self.run, self.pen, self.S, self.tol, self.label = run, pen, S, tol, label
+        self.state = state
+        self.theta = state.theta
+        self.include_start = include_start
+        self.F = (state.deviance / (2.0 * S) + pen.value(self.theta) if not include_start
+                  else np.nan)
+        self.info = state.information
+        self.grad = -state.score / S + pen.l2 * self.theta
+        self.ridge = RIDGE_START
+        self.cd_tol = min(1e-10, tol * 1e-3)
+        self.path = [] if include_start else [self.F]
+        self.step_sizes: list = []
+        self.converged = False
+        self.message = ""
+        self.ladder = LONG_LADDER
+        self.n_iter = 0
+        self.flat = self.stall = 0
+        self.recent = [self.theta]   # the last accepted iterates (for the drift at a stop)
+        self.moves: list = []
+        self.drift = None
+        self.kkt = float(np.max(pen.kkt_violation(self.theta, self.grad), initial=0.0))
+        self.s0 = 1.0
+        self.edge = 0             # updates in a row held at the edge of the range
+        self.last_cut = -EDGE_RECENT - 1   # the last line search cut short by the range
+        self.next_direction()
+
+    def next_direction(self) -> None:
+        """The proximal Newton point ``z`` and decrement at the current iterate."""
+        self.z, self.dec = solve_direction(self.theta, self.grad, self.info, self.S,
+                                           self.pen, self.ridge, self.cd_tol)
+
+    def at_solution(self) -> bool:
+        """A zero proximal Newton step: stop (evaluating the start when it is unknown)."""
+        if self.dec <= -1e-300:
+            return False
+        if self.include_start:  # the start is the solution: evaluate its objective
+            r = self.run(self.theta, None, np.zeros(1))
+            self.F = float(r["deviance"][0]) / (2.0 * self.S) + self.pen.value(self.theta)
+            self.path.append(self.F)
+            self.state = SmoothState(self.theta, float(r["deviance"][0]),
+                                     float(r["pearson"][0]), r["score"][:, 0],
+                                     r["information"])
+        self.converged = self.kkt <= self.tol
+        self.message = "" if self.converged else (
+            f"the proximal Newton step is zero but the largest KKT violation is "
+            f"{self.kkt:.3g} > tol")
+        return True
+
+    def line_search(self):
+        """One ladder round along ``d = theta - z``; the first step meeting Armijo's
+        condition as ``(r, i, steps, cand, Fs)``, or None when none does."""
+        d = self.theta - self.z
+        steps = self.s0 * 0.5 ** np.arange(self.ladder)
+        if self.include_start:
+            steps = np.concatenate([steps, [0.0]])
+        r = self.run(self.theta, d, steps)
+        ok = (r["invalid"] == 0) & np.isfinite(r["deviance"])
+        cand = self.theta[None, :] - steps[:, None] * d[None, :]
+        Fs = np.where(ok, r["deviance"], np.inf) / (2.0 * self.S) + self.pen.values(cand)
+        if self.include_start:
+            self.F = float(Fs[-1])
+            self.path.append(self.F)
+            Fs, steps = Fs[:-1], steps[:-1]
+            self.include_start = False
+        self.steps = steps
+        slack = 1e-14 * max(abs(self.F), 1.0)
+        good = np.flatnonzero(Fs <= self.F + ARMIJO * steps * self.dec + slack)
+        rejected = good[0] if good.size else steps.shape[0]
+        if np.any(r["invalid"][:rejected] > 0):
+            self.last_cut = self.n_iter
+        if good.size == 0:
+            return None
+        return r, int(good[0]), steps, cand, Fs
+
+    def search_failed(self) -> bool:
+        """No step decreased F: shorten the ladder and stiffen the scaling; True to stop.
+
+        Either a numerical floor (stop once the KKT conditions hold to sqrt(tol)) or,
+        after 40 halvings, a failure.
+        """
+        self.s0 = self.steps[-1] * 0.5
+        self.ladder = LONG_LADDER
+        self.ridge = min(self.ridge * 10.0, 1e6)
+        if self.s0 < MIN_STEP or (self.s0 < STALL_STEP and self.kkt <= np.sqrt(self.tol)):
+            self.converged = self.kkt <= np.sqrt(self.tol)
+            self.message = self._stalled()
+            self.drift = self.theta - self.recent[0]
+            return True
+        return False
+
+    def accept(self, r, i, steps, cand, Fs):
+        """Move to the accepted step ``i``; returns the relative change of F and the
+        largest change of a parameter."""
         s = float(steps[i])
         theta_new = cand[i]
         F_new = float(Fs[i])
@@ -583,65 +702,88 @@ def _iterate(run, state: SmoothState, pen: Penalty, S: float, *, tol, max_iter,
         # taken. A shorter accepted step means the first one overshot, and the
         # information out there can be useless (a Poisson mean of e^100): keep the last.
         if i == 0 and np.all(np.isfinite(r["information"])) and r["invalid"][0] == 0:
-            info = r["information"]
-        state = SmoothState(theta_new, float(r["deviance"][i]), float(r["pearson"][i]),
-                            score, info)
-        grad = -score / S + pen.l2 * theta_new
-        kkt = float(np.max(pen.kkt_violation(theta_new, grad), initial=0.0))
-        change = abs(F - F_new) / max(abs(F), abs(F_new), 1.0)
-        moved = float(np.max(np.abs(theta_new - theta), initial=0.0))
-        theta, F = theta_new, F_new
-        recent = (recent + [theta])[-(FLAT_ITERATIONS + 1):]
-        moves.append(moved)
-        path.append(F)
-        step_sizes.append(s)
-        logger.info("%s iteration %d: objective %.15g, KKT %.3g, step %.3g", label, n_iter,
-                    F, kkt, s)
-        report(iteration=n_iter, objective=F, KKT=kkt)
-        full = i == 0 and s0 == 1.0
-        ridge = ridge * 0.1 if full else min(ridge * 10.0, 1e6)
-        if ridge < RIDGE_FLOOR:
-            ridge = 0.0
-        ladder = SHORT_LADDER if full else LONG_LADDER
-        s0 = 1.0
-        size = 1.0 + float(np.max(np.abs(theta), initial=0.0))
-        if change <= tol and kkt <= tol:
+            self.info = r["information"]
+        self.state = SmoothState(theta_new, float(r["deviance"][i]), float(r["pearson"][i]),
+                                 score, self.info)
+        self.grad = -score / self.S + self.pen.l2 * theta_new
+        self.kkt = float(np.max(self.pen.kkt_violation(theta_new, self.grad), initial=0.0))
+        change = abs(self.F - F_new) / max(abs(self.F), abs(F_new), 1.0)
+        moved = float(np.max(np.abs(theta_new - self.theta), initial=0.0))
+        self.theta, self.F = theta_new, F_new
+        self.recent = (self.recent + [self.theta])[-(FLAT_ITERATIONS + 1):]
+        self.moves.append(moved)
+        self.path.append(self.F)
+        self.step_sizes.append(s)
+        logger.info("%s iteration %d: objective %.15g, KKT %.3g, step %.3g", self.label,
+                    self.n_iter, self.F, self.kkt, s)
+        report(iteration=self.n_iter, objective=self.F, KKT=self.kkt)
+        full = i == 0 and self.s0 == 1.0
+        self.ridge = self.ridge * 0.1 if full else min(self.ridge * 10.0, 1e6)
+        if self.ridge < RIDGE_FLOOR:
+            self.ridge = 0.0
+        self.ladder = SHORT_LADDER if full else LONG_LADDER
+        self.s0 = 1.0
+        held = (self.n_iter - self.last_cut <= EDGE_RECENT
+                and (s < EDGE_STEP or change <= self.tol))
+        self.edge = self.edge + 1 if held else 0
+        return change, moved
+
+    def stops(self, change, moved) -> bool:
+        """The stopping tests after an accepted step."""
+        tol = self.tol
+        if self.edge >= EDGE_ITERATIONS and self.kkt > np.sqrt(tol):
+            # the update keeps pointing out of the range: the best point inside it is on
+            # its edge, where the objective still falls outwards
+            self.message = AT_EDGE
+            return True
+        size = 1.0 + float(np.max(np.abs(self.theta), initial=0.0))
+        if change <= tol and self.kkt <= tol:
             # At a solution the Newton steps shrink fast (quadratically, or linearly
             # for non-canonical links) and the last one is small. Steps that do not
             # shrink while the objective has stopped changing are the signature of a
             # direction along which the coefficients run off to infinity (separation);
             # the caller settles it in one round (recession.py).
+            moves = self.moves
             shrinking = len(moves) < 2 or moved <= SHRINK * moves[-2]
             if moved <= FLAT_STEP * size and (shrinking or moved <= 1e-10 * size):
-                converged = True
-                break
-            flat += 1
-            if flat >= FLAT_ITERATIONS:
-                converged = True   # unless the probe finds a recession direction
-                drift = theta - recent[0]
-                break
+                self.converged = True
+                return True
+            self.flat += 1
+            if self.flat >= FLAT_ITERATIONS:
+                self.converged = True   # unless the probe finds a recession direction
+                self.drift = self.theta - self.recent[0]
+                return True
         elif change <= 1e-14 and moved <= FLAT_STEP * size:
             # the objective no longer moves but the KKT test is not met: rounding, or
             # means clipped at the edge of their range, whose deviance is flat
-            flat = 0
-            stall += 1
-            if stall >= 3:
-                converged = kkt <= np.sqrt(tol)
-                message = STALLED
-                drift = theta - recent[0]
-                break
+            self.flat = 0
+            self.stall += 1
+            if self.stall >= 3:
+                self.converged = self.kkt <= np.sqrt(tol)
+                self.message = self._stalled()
+                self.drift = self.theta - self.recent[0]
+                return True
         else:
-            flat = stall = 0
-        z, dec = solve_direction(theta, grad, info, S, pen, ridge, cd_tol)
-    if not converged and not message:
-        message = f"the iteration limit max_iter={max_iter} was reached"
-    if message:
-        logger.info("%s stopped after %d iterations: %s (KKT %.3g)", label, n_iter, message,
-                    kkt)
-    return PQNResult(theta=theta, objective=F, state=state, weight_sum=S, n_obs=-1,
-                     n_pos=-1, n_iter=n_iter, n_rounds=0, converged=converged, kkt=kkt,
-                     objective_path=path, step_sizes=step_sizes, message=message,
-                     drift=drift)
+            self.flat = self.stall = 0
+        return False
+
+    def _stalled(self) -> str:
+        """Why no progress is possible: unconverged, with updates recently cut short by
+        rows leaving the range, the edge of the range holds the iterations."""
+        recent = self.n_iter - self.last_cut <= EDGE_RECENT
+        return AT_EDGE if recent and not self.converged else STALLED
+
+    def result(self, max_iter) -> PQNResult:
+        if not self.converged and not self.message:
+            self.message = max_iter_message(max_iter)
+        if self.message:
+            logger.info("%s stopped after %d iterations: %s (KKT %.3g)", self.label,
+                        self.n_iter, self.message, self.kkt)
+        return PQNResult(theta=self.theta, objective=self.F, state=self.state,
+                         weight_sum=self.S, n_obs=-1, n_pos=-1, n_iter=self.n_iter,
+                         n_rounds=0, converged=self.converged, kkt=self.kkt,
+                         objective_path=self.path, step_sizes=self.step_sizes,
+                         message=self.message, drift=self.drift)
 
 
 def drift_direction(drift, pen: Penalty) -> np.ndarray | None:
@@ -652,8 +794,7 @@ def drift_direction(drift, pen: Penalty) -> np.ndarray | None:
     converged, their changes exponentially small (below ``DRIFT_SHARE`` of the
     largest).
     """
-    free = (pen.l1 == 0) & (pen.l2 == 0) & ~np.isfinite(pen.bound)
-    u = np.where(free, drift, 0.0)
+    u = np.where(pen.free, drift, 0.0)
     big = float(np.max(np.abs(u), initial=0.0))
     if not big > 1e-8:
         return None
@@ -661,26 +802,46 @@ def drift_direction(drift, pen: Penalty) -> np.ndarray | None:
     return u / big
 
 
-def _probe(data, family, fit_intercept, res: PQNResult, pen_s: Penalty, scale, sums,
-           split_every, label) -> int:
-    """Settle a suspicious stop (recession.py); returns the rounds it took (0 or 1).
+def _settle_separation(data, family, fit_intercept, res: PQNResult, pen_s: Penalty, scale,
+                       sums: DataSums, split_every, label) -> int:
+    """Decide whether the estimate runs off (recession.py); returns the rounds taken.
 
-    When the drift is a recession direction, ``res`` becomes a SEPARATION result with
-    ``runaway`` set.
+    The first pass's counts name the parameters that run off along their own
+    coordinate, exactly; a suspicious stop (``res.drift``) adds the direction of the
+    drift, which a probe round must confirm. The probe along the confirmed direction
+    (coordinate runaways included) classifies every parameter: ``res`` gets
+    ``runaway`` and ``converged=False``. No round when neither applies; two when the
+    drift is not confirmed but coordinate runaways exist.
     """
-    u = drift_direction(res.drift, pen_s)
-    if u is None:
-        return 0
-    r = map_reduce(recession_block, data, res.theta / scale, u / scale, PROBE_STEPS,
-                   family=family, fit_intercept=fit_intercept, split_every=split_every,
-                   label=f"{label} separation check")
-    free = (pen_s.l1 == 0) & (pen_s.l2 == 0) & ~np.isfinite(pen_s.bound)
-    runaway = runaway_parameters(r, sums.gram, u, res.theta, free, fit_intercept)
-    logger.info("%s: the drift %s a recession direction", label,
-                "is" if runaway is not None else "is not")
-    if runaway is not None:
-        res.runaway, res.converged, res.message = runaway, False, SEPARATION
-    return 1
+    free = pen_s.free
+    coord = {j: s for j, s in infinite_parameters(sums.recession).items() if free[j]}
+    exact = np.zeros(len(free))
+    exact[list(coord)] = list(coord.values())
+    candidates = []   # (direction, whether the probe must confirm it)
+    u = None if res.drift is None else drift_direction(res.drift, pen_s)
+    if u is not None:
+        u = np.where(exact != 0, exact, u)
+        if not (coord and np.array_equal(u, exact)):
+            candidates.append((u, True))
+    if coord:   # exact: no confirmation needed
+        candidates.append((exact, False))
+    mask = exact != 0 if coord else None
+    rounds = 0
+    for u, check in candidates:
+        r = map_reduce(recession_block, data, res.theta / scale, u / scale, PROBE_STEPS,
+                       family=family, fit_intercept=fit_intercept, coordinate=mask,
+                       split_every=split_every, label=f"{label} separation check")
+        rounds += 1
+        confirmed = not check or confirms_recession(r)
+        logger.info("%s: the %s %s a recession direction", label,
+                    "drift" if check else "coordinate direction",
+                    "is" if confirmed else "is not")
+        if confirmed:
+            unpenalised = (pen_s.l1 == 0) & (pen_s.l2 == 0)
+            res.runaway = classify_runaway(r, sums.gram, u, unpenalised, fit_intercept, coord)
+            res.converged = False
+            break
+    return rounds
 
 
 def _start_theta(data, family, pen, fit_intercept, sums, theta0, split_every):
