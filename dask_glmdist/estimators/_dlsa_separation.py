@@ -23,12 +23,11 @@ import numpy as np
 
 from ..linalg import PSDFactor
 from ..solvers.design_checks import column_scales
-from ..solvers.pqn import DRIFT_SHARE
+from ..solvers.pqn import DRIFT_SHARE, SHRINK  # the PQN engine's rules for drift
 
 __all__ = [
     "AGREE_COSINE",
     "PROBE_DISTANCES",
-    "SHRINK",
     "blocks_direction",
     "bordered",
     "local_separation",
@@ -41,9 +40,6 @@ __all__ = [
 #: the blocks' diverging directions agree when each has at least this cosine with their
 #: mean (in standardised coordinates)
 AGREE_COSINE = 0.9
-#: a refinement step at least this fraction of the previous one has not shrunk
-SHRINK = 0.5
-
 
 #: distances (standardised units of the linear predictor) at which the probe evaluates
 #: the deviance along a suspected direction. DLSA probes from its own estimate, which
