@@ -7,8 +7,9 @@ shrinkage DLSA estimator (Zhu, Li & Wang, eq. 3.1 and 3.4) solves
     theta_lambda = argmin  (theta - theta~)^T M (theta - theta~)
                            + lambda * sum_j |theta_j| / |theta~_j|
 
-with the intercept unpenalised. The intercept is profiled out of the quadratic
-form: for fixed slopes beta its optimum is
+with the intercept unpenalised (and any parameter named in ``unpenalized``: DLSA's
+infinite or unidentified ones, which shrinkage must not move). The intercept is
+profiled out of the quadratic form: for fixed slopes beta its optimum is
 ``theta_0 = theta~_0 - M_00^{-1} M_0b (beta - beta~)``, leaving the Schur complement
 ``S = M_bb - M_b0 M_00^{-1} M_0b``. With ``beta_j = |beta~_j| gamma_j`` the problem is a
 plain lasso in gamma with Gram ``D S D`` and correlation ``D S beta~`` (D = diag|beta~|),
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import lars_path_gram
 
-from .linalg import inv_psd
+from .linalg import PSDFactor, inv_psd
 
 __all__ = ["AdaptiveLassoPath", "adaptive_lasso_path"]
 
@@ -78,12 +79,36 @@ class AdaptiveLassoPath:
         return (1.0 - frac) * self.coef_path[i - 1] + frac * self.coef_path[i]
 
 
-def _split(theta, M, fit_intercept):
-    if not fit_intercept:
-        return theta, M, None
-    M00, M0b, Mbb = M[0, 0], M[0, 1:], M[1:, 1:]
-    S = Mbb - np.outer(M0b, M0b) / M00
-    return theta[1:], S, M0b / M00
+def _split(theta, M, unpenalized):
+    """The penalised parameters' estimate, the Schur complement of the unpenalised ones in
+    ``M``, and the profile ``M_uu^{-1} M_up`` (``None`` when all are penalised)."""
+    pen = np.array([j for j in range(len(theta)) if j not in unpenalized], dtype=int)
+    if not len(unpenalized):
+        return pen, theta, M, None
+    unp = np.asarray(unpenalized, dtype=int)
+    M_up = M[np.ix_(unp, pen)]
+    profile = PSDFactor(M[np.ix_(unp, unp)]).solve(M_up)
+    return pen, theta[pen], M[np.ix_(pen, pen)] - M_up.T @ profile, profile
+
+
+def _lasso_knots(beta_t, S, method):
+    """Knots of the adaptive-lasso path in the penalised parameters: ``(alphas, betas)``."""
+    p = beta_t.shape[0]
+    active = np.abs(beta_t) > 0
+    if not active.any():
+        return np.zeros(1), np.zeros((1, p))
+    D = np.abs(beta_t[active])
+    gram = D[:, None] * S[np.ix_(active, active)] * D[None, :]
+    xy = D * (S[np.ix_(active, active)] @ beta_t[active])
+    # lars_path_gram minimises 1/(2 n) ||y - X g||^2 + a ||g||_1 with n = n_samples;
+    # with n_samples = 1 our objective (twice that) has lambda = 2 a.
+    alphas, _, gamma = lars_path_gram(
+        Xy=xy, Gram=gram, n_samples=1, method=method, alpha_min=0.0, max_iter=10 * p + 10,
+        eps=np.finfo(float).eps,
+    )
+    betas = np.zeros((gamma.shape[1], p))
+    betas[:, active] = (D[:, None] * gamma).T
+    return 2.0 * np.asarray(alphas), betas
 
 
 def adaptive_lasso_path(
@@ -94,39 +119,33 @@ def adaptive_lasso_path(
     fit_intercept: bool = True,
     method: str = "lasso",
     criterion: str = "dbic",
+    unpenalized=(),
 ) -> AdaptiveLassoPath:
-    """Whole adaptive-lasso path of the quadratic approximation, scored by DBIC/DAIC."""
+    """Whole adaptive-lasso path of the quadratic approximation, scored by DBIC/DAIC.
+
+    The intercept (when fitted) and the parameters in ``unpenalized`` are not shrunk:
+    they are profiled out of the quadratic form (for fixed penalised parameters their
+    optimum is ``theta~_u - M_uu^{-1} M_up (beta - beta~)``). ``n_obs`` is the N of
+    log N (the rows with positive weight).
+    """
     theta_tilde = np.asarray(theta_tilde, dtype=float)
     M = np.asarray(information, dtype=float)
     M = 0.5 * (M + M.T)
-    beta_t, S, profile = _split(theta_tilde, M, fit_intercept)
-    p = beta_t.shape[0]
-    active = np.abs(beta_t) > 0
-    D = np.abs(beta_t[active])
-    gram = D[:, None] * S[np.ix_(active, active)] * D[None, :]
-    xy = D * (S[np.ix_(active, active)] @ beta_t[active])
-    # lars_path_gram minimises 1/(2 n) ||y - X g||^2 + a ||g||_1 with n = n_samples;
-    # with n_samples = 1 our objective (twice that) has lambda = 2 a.
-    alphas, _, gamma = lars_path_gram(
-        Xy=xy, Gram=gram, n_samples=1, method=method, alpha_min=0.0, max_iter=10 * p + 10,
-        eps=np.finfo(float).eps,
-    )
-    n_knots = gamma.shape[1]
-    betas = np.zeros((n_knots, p))
-    betas[:, active] = (D[:, None] * gamma).T
-    if fit_intercept:
-        intercepts = theta_tilde[0] - (betas - beta_t) @ profile
-        path = np.column_stack([intercepts, betas])
-    else:
-        path = betas
+    unp = sorted({0} | set(unpenalized) if fit_intercept else set(unpenalized))
+    pen, beta_t, S, profile = _split(theta_tilde, M, unp)
+    alphas, betas = _lasso_knots(beta_t, S, method)
+    path = np.tile(theta_tilde, (betas.shape[0], 1))
+    path[:, pen] = betas
+    if profile is not None:
+        path[:, unp] = theta_tilde[unp] - (betas - beta_t) @ profile.T
     delta = betas - beta_t
     quad = np.einsum("ij,jk,ik->i", delta, S, delta)
-    df = (betas != 0).sum(axis=1) + int(fit_intercept)
+    df = (betas != 0).sum(axis=1) + len(unp)
     penalty = np.log(n_obs) if criterion == "dbic" else 2.0
     crit = quad + penalty * df
     best = int(np.flatnonzero(crit <= crit.min() + 1e-12 * max(1.0, abs(crit.min())))[0])
     return AdaptiveLassoPath(
-        alphas=2.0 * np.asarray(alphas),
+        alphas=alphas,
         coef_path=path,
         criterion=crit,
         df=df,

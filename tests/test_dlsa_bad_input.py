@@ -3,6 +3,8 @@
 For dask input the value checks ride along in the first data pass: the blocks report
 what they found and the fit raises one error naming the row blocks."""
 
+import re
+
 import dask.array as da
 import dask.dataframe as dd
 import numpy as np
@@ -154,10 +156,22 @@ def test_unaligned_in_memory_y_with_unknown_chunks(data):
 
 
 def test_unidentified_parameter(data):
+    """The package's one rank rule and message (design_checks.check_identified), on the
+    combined information."""
     X, y = data
-    X = np.column_stack([X, X[:, 0] + X[:, 1]])
-    with pytest.raises(ValueError, match=r"parameters \['x0', 'x1', 'x3'\] are not identified"):
-        DLSARegressor().fit(X, y)
+    with pytest.warns(UserWarning, match="collinear within the block"):
+        with pytest.raises(ValueError, match=re.escape(
+                "DLSARegressor: the design is rank deficient over the rows with positive "
+                "weight: x3 (a linear combination of ['x0', 'x1'])")):
+            DLSARegressor().fit(np.column_stack([X, X[:, 0] + X[:, 1]]), y)
+    with pytest.warns(UserWarning, match="constant within the block"):
+        with pytest.raises(ValueError, match=re.escape(
+                "x1 (constant: a multiple of the intercept)")):
+            DLSALogisticRegression().fit(np.column_stack([X[:, 0], np.full(len(y), 3.0)]), y)
+        with pytest.raises(ValueError, match=re.escape(
+                "x1 (zero on every row with positive weight)")):
+            DLSALogisticRegression(fit_intercept=False).fit(
+                np.column_stack([X[:, 0], np.zeros(len(y))]), y)
 
 
 def test_invalid_parameters(data):

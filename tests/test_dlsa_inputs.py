@@ -190,6 +190,9 @@ def test_empty_partition_is_skipped(hetero_logistic):
     np.testing.assert_allclose(model.bse_, ref.bse_, rtol=1e-10)
     assert model.n_obs_ == 4500
     assert model.block_diagnostics_.query("problem == 'empty'")["block"].tolist() == [1]
+    # n_blocks_ is every row block of the input (before: 3, the non-empty ones)
+    assert model.n_blocks_ == 4 and model.local_n_iter_.tolist()[1] == 0
+    assert len(model.local_n_iter_) == 4 and min(model.local_n_iter_[[0, 2, 3]]) > 0
 
 
 def test_float32_dask_input_is_fitted_in_float64():

@@ -39,6 +39,8 @@ def test_default_refines_once_and_reports_the_step_in_standard_errors(small_bloc
     # a step of more than one standard error is reported
     (msg,) = [str(w.message) for w in caught if w.category is ConvergenceWarning]
     assert f"{model.refine_step_se_[0]:.2f} standard errors" in msg
+    # converged_ says so too (before: True, it looked at the local fits only)
+    assert not model.converged_ and one_round.converged_
 
 
 def test_a_small_last_step_is_not_reported(small_blocks):
@@ -47,4 +49,5 @@ def test_a_small_last_step_is_not_reported(small_blocks):
         warnings.simplefilter("error")
         model = DLSALogisticRegression(n_partitions=40, refine_steps=2).fit(X, y)
     assert model.refine_step_se_[1] < 0.1 < 1 < model.refine_step_se_[0]
+    assert model.converged_  # a last step within one standard error has settled
     assert np.max(np.abs(model.params_ - ref.params) / ref.bse) < 1e-3

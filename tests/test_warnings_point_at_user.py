@@ -40,8 +40,16 @@ def _tiny_block(seed=1):
     return da.from_array(X, chunks=((300, 300, 3), (4,))), da.from_array(y, chunks=((300, 300, 3),))
 
 
+def _separated_by_two_columns(n=800, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, (X[:, 0] + X[:, 1] > 0).astype(float)
+
+
 CASES = {
     "DLSALogisticRegression": lambda: DLSALogisticRegression(n_partitions=3).fit(*_separated()),
+    "DLSALogisticRegression(combination)": lambda: DLSALogisticRegression(
+        n_partitions=2).fit(*_separated_by_two_columns()),
     "BiasReducedGLM(ML)": lambda: BiasReducedGLM(method="ML").fit(*_separated()),
     "PenalizedLogisticRegression": lambda: PenalizedLogisticRegression(alpha=0.0).fit(
         *_separated()),

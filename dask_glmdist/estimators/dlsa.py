@@ -12,10 +12,11 @@ Fisher-scoring step theta <- theta + (sum A_k)^{-1} sum U_k. After a few steps t
 is the global maximum likelihood estimate.
 
 Shrinkage (SDLSA) -- the adaptive lasso on the quadratic approximation with the
-intercept profiled out, the whole path by LARS and lambda chosen by the distributed
-BIC; see :mod:`dask_glmdist.selection`.
+intercept (and any infinite or unidentified parameter) profiled out, the whole path by
+LARS and lambda chosen by the distributed BIC; see :mod:`dask_glmdist.selection`.
 
-Dispersion (gaussian, gamma, inverse gaussian): Pearson's chi^2 / (N - p), where chi^2
+Dispersion (gaussian, gamma, inverse gaussian): Pearson's chi^2 / (N+ - p), N+ the rows
+with positive weight (R's glm; rows of zero weight carry nothing), where chi^2
 at theta~ comes from the same quadratic approximation,
 chi^2(theta~) ~= sum_k [chi^2_k(theta_k) + (theta~ - theta_k)^T A_k (theta~ - theta_k)],
 exact for the gaussian identity model and for one block.
@@ -32,16 +33,21 @@ counts the rows that forbid theta_j -> +inf (-inf) alone (a row whose likelihood
 fall), and a parameter with no such row anywhere is infinite (a category without any
 event, a one-row dummy, an all-zero response). Such parameters are flagged; the
 refinement rounds leave the rows they fit perfectly out, so the others converge to
-their finite MLE. When more than half of a parameter's combined precision comes
-from rows that the blocks' diverging ML fits separate (Firth-fitted: rare events,
-many separated blocks), the one-round estimate is flagged as unreliable until a
-refinement has settled.
+their finite MLE. Separation along a combination of columns (y = 1{x0 + x1 > 0}) shows
+in no count; it is suspected when every block's ML fit diverged in agreeing
+directions, or when the refinement's steps do not shrink, and one pass evaluating the
+deviance along that direction settles it (recession.py, as in the PQN engine; see
+:mod:`._dlsa_separation`). When more than half of a parameter's combined precision
+comes from rows that the blocks' diverging ML fits separate (Firth-fitted: rare
+events, many separated blocks), the one-round estimate is flagged as unreliable until
+a refinement has settled.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import dask.array as da
@@ -62,9 +68,15 @@ from .._blocks import (
 )
 from .._progress import report, shows_progress
 from ..diagnostics import (
+    COLLINEAR,
+    CONSTANT_COLUMNS,
+    EMPTY,
     INFINITE,
+    NOT_CONVERGED,
+    SEPARATED,
     UNIDENTIFIED,
     UNRELIABLE,
+    ZERO_WEIGHT,
     BlockReport,
     ParamFlag,
     SeparationWarning,
@@ -75,8 +87,22 @@ from ..families import Binomial, Family, get_family
 from ..inference import standard_errors
 from ..linalg import PSDFactor
 from ..selection import adaptive_lasso_path, oracle_covariance
-from ..solvers.local import evaluate, fit_local, recession_counts, rows_information
-from ..solvers.recession import infinite_parameters
+from ..solvers.design_checks import check_identified
+from ..solvers.local import (
+    SEPARABLE_LINKS,
+    evaluate,
+    fit_local,
+    recession_counts,
+    rows_information,
+)
+from ..solvers.recession import (
+    UNDETERMINED,
+    _own_rows,
+    classify_runaway,
+    confirms_recession,
+    infinite_parameters,
+    recession_block,
+)
 from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
@@ -85,6 +111,16 @@ from ._base import (
     mean_from_linear_predictor,
     positive_only_family,
     prepare_blocks,
+)
+from ._dlsa_separation import (
+    PROBE_DISTANCES,
+    blocks_direction,
+    bordered,
+    local_separation,
+    non_increasing,
+    refinement_drift,
+    separated_share,
+    standardised_direction,
 )
 
 logger = logging.getLogger("dask_glmdist")
@@ -146,24 +182,6 @@ def uninformative_columns(A: np.ndarray, fit_intercept: bool) -> list[int]:
     return [int(j) for j in np.flatnonzero(d <= 0)]
 
 
-def _local_separation(counts, divergence) -> tuple[list, bool]:
-    """The directions in which a block's ML fit diverged: ``([[j, sign], ...], exact)``.
-
-    Coordinate directions the block's own recession counts prove (``exact``), else
-    the parameters that dominate the last scoring step of the diverging fit.
-    """
-    if counts is not None:
-        on = counts[2] > 0
-        found = [[int(j), 1] for j in np.flatnonzero(on & (counts[0] == 0))]
-        found += [[int(j), -1] for j in np.flatnonzero(on & (counts[1] == 0))]
-        if found:
-            return sorted(found), True
-    if divergence is None or not np.any(divergence):
-        return [], False
-    big = np.abs(divergence) >= 0.1 * np.max(np.abs(divergence))
-    return [[int(j), int(np.sign(divergence[j]))] for j in np.flatnonzero(big)], False
-
-
 def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, block_index):
     """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces.
 
@@ -203,7 +221,9 @@ def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, 
         fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol,
                         max_iter=max_iter, jeffreys_power=0.5)
         record["fallback"] = ml.message
-        record["separated"], record["exact"] = _local_separation(counts, ml.divergence)
+        record["separated"], record["exact"] = local_separation(counts, ml.divergence)
+        if ml.divergence is not None and np.any(ml.divergence):
+            record["direction"] = ml.divergence / np.max(np.abs(ml.divergence))
         if ml.diverging_rows is not None:
             separated_information = rows_information(
                 X, y, m, fit.theta, family, fit_intercept, ml.diverging_rows)
@@ -235,6 +255,21 @@ def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, 
     return out
 
 
+def _without_rows_of(X, m, dropped, fit_intercept):
+    """Prior weights with the rows in which a column of a ``dropped`` parameter is
+    non-zero set to 0 (the intercept's rows are all of them)."""
+    if not dropped:
+        return m
+    xp = get_namespace(X)
+    cols = [j - int(fit_intercept) for j in dropped if j >= int(fit_intercept)]
+    if cols:
+        keep = xp.all(xp.take(X, xp.asarray(cols), axis=1) == 0, axis=1)
+    else:
+        keep = xp.ones(int(X.shape[0]), dtype=xp.bool)
+    keep = xp.astype(keep, X.dtype)
+    return keep if m is None else m * keep
+
+
 def glm_score_block(X, y, m, theta, family, fit_intercept, classes, dropped=(), *,
                     block_index):
     """A refinement round on one block: score, information, deviance and Pearson chi^2.
@@ -246,15 +281,7 @@ def glm_score_block(X, y, m, theta, family, fit_intercept, classes, dropped=(), 
     """
     n = int(X.shape[0])
     y, m = _response(X, y, m, classes)
-    if dropped:
-        xp = get_namespace(X)
-        cols = [j - int(fit_intercept) for j in dropped if j >= int(fit_intercept)]
-        if cols:
-            keep = xp.all(xp.take(X, xp.asarray(cols), axis=1) == 0, axis=1)
-        else:
-            keep = xp.ones(n, dtype=xp.bool)
-        keep = xp.astype(keep, X.dtype)
-        m = keep if m is None else m * keep
+    m = _without_rows_of(X, m, dropped, fit_intercept)
     state = evaluate(X, y, m, theta, family, fit_intercept)
     if state is None:
         return {"n": n, "problems": {"invalid_mean": 1}, "blocks": [{"index": block_index}]}
@@ -267,48 +294,28 @@ def glm_score_block(X, y, m, theta, family, fit_intercept, classes, dropped=(), 
     }
 
 
+def dlsa_probe_block(X, y, m, theta, direction, steps, family, fit_intercept, classes,
+                     dropped=(), *, block_index):
+    """Is ``direction`` a direction of recession at ``theta``? One pass of
+    :func:`~dask_glmdist.solvers.recession.recession_block` on the block's response,
+    the rows of the ``dropped`` (infinite) parameters left out as in the refinement."""
+    y, m = _response(X, y, m, classes)
+    m = _without_rows_of(X, m, dropped, fit_intercept)
+    return recession_block(X, y, m, theta, direction, steps, family=family,
+                           fit_intercept=fit_intercept, block_index=block_index)
+
+
+def own_rows_block(X, y, m, coordinate, fit_intercept, *, block_index):
+    """Per parameter in ``coordinate``, the rows (positive weight) on which no other
+    parameter of ``coordinate`` is non-zero (:mod:`~dask_glmdist.solvers.recession`)."""
+    xp = get_namespace(X)
+    w = xp.ones(int(X.shape[0]), dtype=X.dtype) if m is None else m
+    return {"own": _own_rows(X, w, coordinate, fit_intercept, xp)}
+
+
 # --------------------------------------------------------------------------------------
 # the combined estimate: infinite parameters, and how much rests on separated rows
 # --------------------------------------------------------------------------------------
-
-
-def _marginal_variances(A: np.ndarray, keep: list) -> np.ndarray:
-    """Diagonal of the inverse of ``A`` for the parameters ``keep`` (the others profiled
-    out); ``inf`` where ``A`` carries no information on them."""
-    other = [j for j in range(A.shape[0]) if j not in keep]
-    info = A[np.ix_(keep, keep)]
-    if other:
-        cross = A[np.ix_(keep, other)]
-        info = info - cross @ PSDFactor(A[np.ix_(other, other)]).solve(cross.T)
-    factor = PSDFactor(info)
-    var = np.diag(factor.inverse()).copy()
-    if not factor.full_rank:
-        var[np.abs(factor.null_space).max(axis=1) > 1e-3] = np.inf
-    return var
-
-
-def separated_share(A: np.ndarray, separated, infinite: dict) -> np.ndarray:
-    """Per parameter, the share of the combined precision that comes from separated rows.
-
-    ``separated`` is the summed information, at the blocks' Firth estimates, of the
-    rows whose local ML fits diverged. The share is ``1 - var / var_without``: 0 when
-    those rows add nothing, 1 when the parameter has no information without them.
-    Parameters in ``infinite`` (and their rows' information) are profiled out; they
-    get NaN.
-    """
-    share = np.zeros(A.shape[0])
-    if separated is None:
-        return share
-    keep = [j for j in range(A.shape[0]) if j not in infinite]
-    rest = A - separated
-    gone = np.diag(rest) <= 1e-9 * np.diag(A)  # rounding left of a column's information
-    rest[gone, :] = 0.0
-    rest[:, gone] = 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = _marginal_variances(A, keep) / _marginal_variances(rest, keep)
-    share[keep] = np.clip(1.0 - np.nan_to_num(ratio, nan=0.0), 0.0, 1.0)
-    share[list(infinite)] = np.nan
-    return share
 
 
 def _infinite_note(j: int, sign: int, fit_intercept: bool) -> str:
@@ -316,6 +323,10 @@ def _infinite_note(j: int, sign: int, fit_intercept: bool) -> str:
              "every row in which its column is non-zero is fitted perfectly")
     return (f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf (separation: "
             f"{where}); no estimate or standard error")
+
+
+_NOT_DETERMINED = ("not determined: the estimate runs off in directions that fix neither "
+                   "this parameter's value nor its sign (separation); no standard error")
 
 
 def _embed(full: np.ndarray, block: np.ndarray, free) -> np.ndarray:
@@ -334,6 +345,48 @@ def _embed(full: np.ndarray, block: np.ndarray, free) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # the estimators
 # --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Refinement:
+    """State of the refinement rounds (global Fisher scoring on the free parameters)."""
+
+    theta: np.ndarray
+    free: np.ndarray
+    lost: list = field(default_factory=list)
+    steps: list = field(default_factory=list)     # full-length step vectors
+    sizes: list = field(default_factory=list)     # max |step|
+    sizes_se: list = field(default_factory=list)  # max |step_j| / se_j
+    step: np.ndarray | None = None                # the last step (free parameters)
+    se: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    factor: PSDFactor | None = None
+    information: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    pearson: float = 0.0
+    scale: float = 1.0
+    rounds: int = 0
+    converged: bool = False
+
+    @property
+    def cov(self) -> np.ndarray:
+        return self.factor.inverse() if self.free.size else self.information
+
+
+@dataclass
+class _Separation:
+    """What the fit found about estimates that do not exist."""
+
+    infinite: dict             # {j: sign}: coordinate directions (exact, from the counts)
+    everything: bool = False   # a coordinate direction fits every row perfectly
+    combination: dict = field(default_factory=dict)  # {j: sign}: along a probed direction
+    undetermined: list = field(default_factory=list)  # in the probed support, sign unknown
+    source: str = ""           # what raised the suspicion that the probe confirmed
+
+    @property
+    def found(self) -> bool:
+        return bool(self.infinite or self.combination or self.undetermined)
+
+    def unpenalized(self) -> list:
+        return sorted(set(self.infinite) | set(self.combination) | set(self.undetermined))
 
 
 class _DLSABase(GLMInferenceMixin, BaseEstimator):
@@ -370,169 +423,324 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         if n_obs == 0:
             raise ValueError("Found array with 0 sample(s); at least one row is required.")
         names = self._param_names()
+        self._start_rounds(data, records)
         self._report_blocks(records, s.get("empty_blocks", []), names)
         if "information" not in s:
             raise ValueError(
                 "All sample weights are zero: no row carries any weight, so there is "
                 "nothing to fit. Pass positive sample_weight for the rows to use."
             )
-        n_params = len(names)
-        A = s["information"]
-        factor = PSDFactor(A)
-        self._check_identified(factor, A)
+        # residual degrees of freedom over the rows with positive weight (R's glm)
+        n_pos, A = int(s["n_active"]), s["information"]
+        factor = self._combined_factor(A, names, n_pos)
         theta = factor.solve(s["information_theta"])
         pearson = s["pearson"] + s["theta_information_theta"] - float(theta @ A @ theta)
-        cov = factor.inverse()
-        infinite = infinite_parameters(s.get("recession"))
-        share = separated_share(A, s.get("separated_information"), infinite)
+        scale = 1.0 if family.fixed_scale else max(pearson, 0.0) / max(n_pos - len(names), 1)
+        cov = factor.inverse() * scale
+        sep = _Separation(infinite_parameters(s.get("recession")))
         # a separating column that is non-zero on every row: every row is fitted perfectly
-        everything = any(s["recession"][2, j] >= s["n_active"] for j in infinite)
-        fitted = [r for r in records if not r.get("zero_weight")]
-        self.n_blocks_ = len(records)
-        self.local_n_iter_ = np.array([r.get("n_iter", 0) for r in records])
-        self.converged_ = bool(all(r.get("converged", False) for r in fitted))
-        self.n_iter_ = 1
-        self.refine_step_sizes_ = np.zeros(0)
-        self.refine_step_se_ = np.zeros(0)
-        self.deviance_ = None
-        scale = 1.0 if family.fixed_scale else max(pearson, 0.0) / max(n_obs - n_params, 1)
+        sep.everything = any(s["recession"][2, j] >= n_pos for j in sep.infinite)
+        self._coordinate_signs(sep, s["recession"] if sep.infinite else None, data)
         refined = None
-        if self.refine_steps and not everything:
-            refined = self._refine(data, family, classes, theta, infinite, n_obs)
-            theta, scale, free = refined["theta"], refined["scale"], refined["free"]
-            cov = _embed(cov, refined["cov"], free) * scale
-            A = _embed(A, refined["information"], free)
-        else:
-            cov = cov * scale
+        if self.refine_steps and not sep.everything:
+            refined = self._refine(data, family, classes, theta, sep.infinite, n_pos)
+            theta, scale, free = refined.theta, refined.scale, refined.free
+            cov = _embed(cov, refined.cov, free) * scale
+            A = _embed(A, refined.information, free)
+        if not sep.everything:
+            self._probe_separation(sep, data, family, classes, theta, A, records, refined)
+        share = separated_share(A, s.get("separated_information"), sep.infinite)
+        flags, settled = self._flags(names, sep, share, records, refined)
+        self.converged_ = bool(all(r.get("converged", True) for r in records) and settled)
         self.scale_ = float(scale)
         self.n_obs_ = n_obs
-        self.param_flags_ = self._flags(names, infinite, share, records, refined,
-                                        everything)
-        self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_obs)
+        self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_pos,
+                           sep.unpenalized())
+        self._set_param_flags(flags)
         logger.info("DLSA fit: %d rows, %d blocks, %d round(s), %.2f s",
                     n_obs, self.n_blocks_, self.n_iter_, time.perf_counter() - start)
         return self
 
-    def _refine(self, data, family, classes, theta, infinite, n_obs) -> dict:
+    def _start_rounds(self, data, records) -> None:
+        """Attributes of the first round (the refinement rounds add to them)."""
+        self.n_blocks_ = data.n_blocks
+        self.local_n_iter_ = np.zeros(self.n_blocks_, dtype=int)
+        for r in records:
+            self.local_n_iter_[r["index"]] = r.get("n_iter", 0)
+        self.n_iter_ = 1
+        self.refine_step_sizes_ = np.zeros(0)
+        self.refine_step_se_ = np.zeros(0)
+        self.deviance_ = None
+
+    def _combined_factor(self, A, names, n_pos) -> PSDFactor:
+        """The factor of the combined information, refusing a design it does not identify.
+
+        ``A = sum_k X~_k^T W_k X~_k`` is a Gram of the design weighted by the working
+        weights, which are positive where the prior weights are, so the package's one
+        rank rule (R's, on the weighted Gram) decides with its one message.
+        """
+        who = type(self).__name__
+        check_identified(bordered(A, self.fit_intercept), names, self.fit_intercept, who,
+                         n_pos=n_pos)
+        factor = PSDFactor(A)
+        if factor.full_rank:
+            return factor
+        bad = [names[i] for i in np.flatnonzero(np.abs(factor.null_space).max(axis=1) > 1e-3)]
+        raise ValueError(
+            f"{who}: the combined information over all blocks is numerically singular "
+            f"(condition number above 1e10) in the parameters {short_list(bad)}, although "
+            "no column is a combination of the others: their columns are badly scaled "
+            "or nearly collinear, or their rows' fitted means sit at the edge of the range. "
+            "Centre or rescale those columns."
+        )
+
+    def _refine(self, data, family, classes, theta, infinite, n_pos) -> _Refinement:
         """Global Fisher-scoring rounds from the WLSE (TDLSA, the m-step estimator).
 
         Parameters whose estimate is infinite stay where they are and the rows they
         fit perfectly are left out: the others converge to their maximum likelihood
-        estimate. Returns the estimate, the covariance of the free parameters (scaled)
-        and their indices.
+        estimate.
         """
-        fi = self.fit_intercept
         n_params = theta.shape[0]
         dropped = tuple(sorted(infinite))
-        lost: list = []
-        free = np.array([j for j in range(n_params) if j not in infinite], dtype=int)
-        theta = theta.copy()
-        steps, steps_se = [], []
-        step = None
-        factor, A, se, pearson, scale = None, np.zeros((0, 0)), np.zeros(0), 0.0, 1.0
-        rounds = 0
-        converged = False
-        while rounds < self.refine_steps:
+        rf = _Refinement(theta=theta.copy(), free=np.array(
+            [j for j in range(n_params) if j not in infinite], dtype=int))
+        while rf.rounds < self.refine_steps:
             r = map_reduce(
-                glm_score_block, data, theta, family, fi, classes, dropped,
-                split_every=self.split_every, label="DLSA refinement",
+                glm_score_block, data, rf.theta, family, self.fit_intercept, classes,
+                dropped, split_every=self.split_every, label="DLSA refinement",
             )
             self.n_iter_ += 1
             if "invalid_mean" in r.get("problems", {}):
-                if step is None or self.n_iter_ > self.refine_steps + 60:
+                if rf.step is None or self.n_iter_ > self.refine_steps + 60:
                     raise ValueError(
                         f"The {family.name} model's mean leaves its range (e.g. a negative "
                         f"mean under the {family.link.name} link) in some rows at the "
                         "combined estimate; use a link whose mean is always valid (e.g. "
                         "'log') or refine_steps=0."
                     )
-                step = 0.5 * step  # halve the last step: one more round, not a new step
-                theta[free] -= step
+                rf.step = 0.5 * rf.step  # halve the last step: one more round, not a new one
+                rf.theta[rf.free] -= rf.step
                 continue
-            rounds += 1
             raise_for_problems(r.get("problems", {}))
-            A = r["information"][np.ix_(free, free)]
-            factor = PSDFactor(A)
-            if not factor.full_rank and dropped:
-                # no information left on these once the perfectly fitted rows are out
-                gone = np.abs(factor.null_space).max(axis=1) > 1e-3
-                lost += [int(j) for j in free[gone]]
-                free = free[~gone]
-                if free.size == 0:
-                    break
-                A = r["information"][np.ix_(free, free)]
-                factor = PSDFactor(A)
-            step = factor.solve(r["score"][free])
-            scale = 1.0 if family.fixed_scale else (
-                max(r["pearson"], 0.0) / max(n_obs - n_params, 1))
-            se = np.sqrt(np.clip(np.diag(factor.inverse()), 0.0, None) * scale)
-            theta[free] += step
-            pearson = r["pearson"] - float(r["score"][free] @ step)
-            self.deviance_ = r["deviance"]
-            size = float(np.max(np.abs(step)))
-            steps.append(size)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                steps_se.append(float(np.max(np.where(se > 0, np.abs(step) / se, 0.0))))
-            report(step=size)
-            if size <= self.tol * (1.0 + np.max(np.abs(theta[free]))):
-                converged = True
+            self._refinement_round(rf, r, family, bool(dropped), n_pos - n_params)
+            if rf.converged or rf.free.size == 0:
                 break
-        self.refine_step_sizes_ = np.asarray(steps)
-        self.refine_step_se_ = np.asarray(steps_se)
+        self.refine_step_sizes_ = np.asarray(rf.sizes)
+        self.refine_step_se_ = np.asarray(rf.sizes_se)
         if not family.fixed_scale:
-            scale = max(pearson, 0.0) / max(n_obs - n_params, 1)
-        if free.size == 0:
-            A, step, se = np.zeros((0, 0)), np.zeros(0), np.zeros(0)
-        cov = factor.inverse() if free.size else A
-        return {"theta": theta, "cov": cov, "information": A, "scale": scale, "free": free,
-                "converged": converged, "last_step": (step, se), "lost": lost}
+            rf.scale = max(rf.pearson, 0.0) / max(n_pos - n_params, 1)
+        if rf.free.size == 0:
+            rf.information, rf.step, rf.se = np.zeros((0, 0)), np.zeros(0), np.zeros(0)
+        return rf
 
-    def _flags(self, names, infinite, share, records, refined, everything) -> dict:
-        """Flag (and warn about, once each) parameters whose estimate cannot be used."""
+    def _refinement_round(self, rf: _Refinement, r: dict, family, dropped: bool,
+                          df_resid: int) -> None:
+        """One Fisher-scoring step of the free parameters from a round's sums."""
+        rf.rounds += 1
+        A = r["information"][np.ix_(rf.free, rf.free)]
+        factor = PSDFactor(A)
+        if not factor.full_rank and dropped:
+            # no information left on these once the perfectly fitted rows are out
+            gone = np.abs(factor.null_space).max(axis=1) > 1e-3
+            rf.lost += [int(j) for j in rf.free[gone]]
+            rf.free = rf.free[~gone]
+            if rf.free.size == 0:
+                return
+            A = r["information"][np.ix_(rf.free, rf.free)]
+            factor = PSDFactor(A)
+        step = factor.solve(r["score"][rf.free])
+        rf.scale = 1.0 if family.fixed_scale else max(r["pearson"], 0.0) / max(df_resid, 1)
+        rf.se = np.sqrt(np.clip(np.diag(factor.inverse()), 0.0, None) * rf.scale)
+        rf.theta[rf.free] += step
+        rf.pearson = r["pearson"] - float(r["score"][rf.free] @ step)
+        rf.factor, rf.information, rf.step = factor, A, step
+        self.deviance_ = r["deviance"]
+        full = np.zeros(rf.theta.shape[0])
+        full[rf.free] = step
+        rf.steps.append(full)
+        rf.sizes.append(float(np.max(np.abs(step))))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rf.sizes_se.append(float(np.max(np.where(rf.se > 0, np.abs(step) / rf.se, 0.0))))
+        report(step=rf.sizes[-1])
+        rf.converged = rf.sizes[-1] <= self.tol * (1.0 + np.max(np.abs(rf.theta[rf.free])))
+
+    def _coordinate_signs(self, sep: _Separation, counts, data) -> None:
+        """Keep the counts' sign only for coordinate runaways with a row of their own.
+
+        A runaway all of whose rows another one is non-zero on too (a dummy under an
+        intercept that runs off because every response is 0; a level nested in
+        another level without events) could run off either way: its sign is not
+        determined (recession.py's rule). The counts prove an own row when a
+        parameter's rows outnumber the other runaways' together; otherwise one pass
+        over the runaways' columns counts them.
+        """
+        if counts is None or len(sep.infinite) < 2:
+            return
+        S = sorted(sep.infinite)
+        support = counts[2]
+        if all(support[j] > sum(support[k] for k in S if k != j) for j in S):
+            return
+        mask = np.zeros(counts.shape[1], dtype=bool)
+        mask[S] = True
+        own = map_reduce(own_rows_block, data, mask, self.fit_intercept,
+                         split_every=self.split_every, label="DLSA separation signs")["own"]
+        self.n_iter_ += 1
+        for j in S:
+            if own[j] == 0:
+                sep.infinite[j] = 0
+
+    def _probe_separation(self, sep: _Separation, data, family, classes, theta, A, records,
+                          refined) -> None:
+        """Does the estimate run off along a combination of columns? One pass settles it.
+
+        Suspected when the refinement's steps did not shrink (their drift is the
+        direction) or when every block's local ML fit diverged and their directions
+        agree (their mean is); :func:`~dask_glmdist.solvers.recession.recession_block`
+        then evaluates the deviance along it from ``theta`` (see
+        :data:`~._dlsa_separation.PROBE_DISTANCES`), and
+        :func:`~dask_glmdist.solvers.recession.classify_runaway` says which parameters
+        run off and which signs are determined, as in the PQN engine.
+        """
+        if family.link.name not in SEPARABLE_LINKS.get(family.name, ()):
+            return
+        fi = self.fit_intercept
+        free = np.array([j not in sep.infinite for j in range(theta.shape[0])])
+        u, signs, source = None, None, "the refinement rounds' steps, which did not shrink"
+        if refined is not None and not refined.converged:
+            u = refinement_drift(refined.steps)
+        if u is None:
+            found = blocks_direction(records, A, fi, free)
+            if found is None:
+                return
+            (u, signs), source = found, "the local fits of every row block, which diverged"
+        u = standardised_direction(u, A, fi, free)
+        if u is None:
+            return
+        probe = map_reduce(
+            dlsa_probe_block, data, theta, u, PROBE_DISTANCES, family, fi, classes,
+            tuple(sorted(sep.infinite)), split_every=self.split_every,
+            label="DLSA separation check",
+        )
+        self.n_iter_ += 1
+        confirmed = confirms_recession(probe) and non_increasing(probe["deviance"])
+        logger.info("DLSA: the direction from %s %s a recession direction", source,
+                    "is" if confirmed else "is not")
+        if not confirmed:
+            return
+        runaway = classify_runaway(probe, bordered(A, fi), u, free, fi)
+        if signs is not None:  # a sign the blocks' own directions disagree on is not fixed
+            runaway = np.where((np.abs(runaway) == 1) & (runaway != signs), UNDETERMINED,
+                               runaway)
+        for j in np.flatnonzero(runaway):
+            if runaway[j] == UNDETERMINED:
+                sep.undetermined.append(int(j))
+            else:
+                sep.combination[int(j)] = int(runaway[j])
+        sep.source = source
+
+    def _flags(self, names, sep: _Separation, share, records, refined) -> tuple[dict, bool]:
+        """Flag (and warn about, once each) parameters whose estimate cannot be used.
+
+        Returns the flags and whether the iterations settled: no refinement, or one
+        that converged or whose last step was within ``REFINE_WARN_SE`` standard
+        errors, and no estimate running off along a combination of columns.
+        """
         fi = self.fit_intercept
         flags: dict = {}
-        if infinite:
-            for j, sign in infinite.items():
-                flags[names[j]] = ParamFlag(INFINITE, _infinite_note(j, sign, fi), sign)
-            shown = [f"{names[j]} ({'+' if sign > 0 else '-'}inf)" for j, sign in
-                     sorted(infinite.items())]
-            rest = (" Every row is fitted perfectly (complete separation, or a response "
-                    "that is all at one edge of its range), so no other parameter is "
-                    "estimable either." if everything else
-                    " The other parameters are estimated as if the rows in which those "
-                    "columns are non-zero were left out"
-                    + (" (exactly so by the refinement rounds)." if refined is not None
-                       else " (approximately: the one-round estimate still carries those "
-                       "rows' Firth-fitted contribution; refine_steps >= 1 removes it)."))
-            warn(
-                f"The maximum likelihood estimate does not exist: {short_list(shown)} run(s) "
-                "off to infinity (separation: every row in which such a column is non-zero "
-                "is fitted better the further it goes, e.g. a category without any event)."
-                " The values in coef_ are artefacts of stopping; summary() shows them as "
-                "infinite without standard errors." + rest + " For finite estimates of "
-                'every parameter use BiasReducedGLM(method="mBR").',
-                SeparationWarning,
-            )
-        free = [j for j in range(len(names)) if j not in infinite]
-        if everything:
-            for j in free:
+        for j, sign in sep.infinite.items():
+            flags[names[j]] = (ParamFlag(INFINITE, _infinite_note(j, sign, fi), sign) if sign
+                               else ParamFlag(UNIDENTIFIED, _NOT_DETERMINED))
+        for j, sign in sep.combination.items():
+            flags[names[j]] = ParamFlag(INFINITE, (
+                f"the maximum likelihood estimate is {'+' if sign > 0 else '-'}inf "
+                "(separation by a combination of columns); no estimate or standard error"),
+                sign)
+        for j in sep.undetermined:
+            flags[names[j]] = ParamFlag(UNIDENTIFIED, _NOT_DETERMINED)
+        rest = [j for j in range(len(names)) if names[j] not in flags]
+        if sep.found:
+            self._warn_separation(names, sep, refined, bool(rest))
+        if sep.everything:
+            for j in rest:
                 flags[names[j]] = ParamFlag(
                     UNIDENTIFIED, "not estimable: every row is fitted perfectly "
                     "(separation)")
-            return flags
-        for j in () if refined is None else refined["lost"]:
+            return flags, False
+        if sep.combination or sep.undetermined:
+            for j in rest:
+                flags[names[j]] = ParamFlag(UNRELIABLE, (
+                    "estimated with the rows that the separating direction fits "
+                    "perfectly still in: its estimate and standard error cannot be trusted"))
+            return flags, False
+        for j in () if refined is None else refined.lost:
             flags[names[j]] = ParamFlag(
                 UNIDENTIFIED, "not estimable: every row in which its column is non-zero is "
                 "fitted perfectly by the infinite parameters")
-            free.remove(j)
+            rest.remove(j)
         # the refinement rounds do not rest on the local estimates: once they have
         # settled (last step within REFINE_WARN_SE standard errors) the separated rows'
         # share no longer matters
         settled = refined is not None and (
-            refined["converged"] or not self._warn_unconverged(names, refined))
+            refined.converged or not self._warn_unconverged(names, refined))
         if not settled:
-            self._flag_separated_share(flags, names, free, share, records)
-        return flags
+            self._flag_separated_share(flags, names, rest, share, records)
+        return flags, settled or refined is None
+
+    def _warn_separation(self, names, sep: _Separation, refined, others: bool) -> None:
+        """One SeparationWarning naming every parameter whose estimate does not exist."""
+        def shown(d):
+            return [f"{names[j]} ({'+' if s > 0 else '-'}inf)" for j, s in sorted(d.items())]
+
+        parts = []
+        signed = {j: s for j, s in sep.infinite.items() if s}
+        if signed:
+            parts.append(
+                f"{short_list(shown(signed))} run(s) off to infinity (separation: "
+                "every row in which such a column is non-zero is fitted better the further "
+                "it goes, e.g. a category without any event).")
+        unsigned = [names[j] for j, s in sorted(sep.infinite.items()) if not s]
+        if unsigned:
+            parts.append(
+                f"{'Also, ' if parts else ''}{short_list(unsigned)} could run off either "
+                "way: every row in which such a column is non-zero is fitted perfectly by "
+                "the other runaways too, so the data fix neither its value nor its sign "
+                "(flagged unidentified).")
+        if sep.combination or sep.undetermined:
+            listed = (short_list(shown(sep.combination)) if sep.combination else
+                      "none of whose signs the data fix")
+            parts.append(
+                f"{'Also, the' if parts else 'the'} estimate runs off to infinity along a "
+                f"combination of columns, {listed} (separation: found from "
+                f"{sep.source}; one pass over the data confirmed that every row is fitted "
+                "at least as well the further the estimate goes along it).")
+        if sep.undetermined:
+            parts.append(
+                "The data do not fix the sign of "
+                f"{short_list(names[j] for j in sep.undetermined)} along that direction: "
+                "they are flagged unidentified, without standard errors.")
+        if sep.everything:
+            rest = (" Every row is fitted perfectly (complete separation, or a response "
+                    "that is all at one edge of its range), so no other parameter is "
+                    "estimable either.")
+        elif sep.combination or sep.undetermined:
+            rest = (" The other parameters are estimated with the perfectly fitted rows "
+                    "still in and are flagged unreliable." if others else "")
+        else:
+            rest = (" The other parameters are estimated as if the rows in which those "
+                    "columns are non-zero were left out"
+                    + (" (exactly so by the refinement rounds)." if refined is not None
+                       else " (approximately: the one-round estimate still carries those "
+                       "rows' Firth-fitted contribution; refine_steps >= 1 removes it)."))
+        shows = ("as infinite without standard errors" if signed or sep.combination else
+                 "without standard errors")
+        warn(
+            "The maximum likelihood estimate does not exist: " + " ".join(parts)
+            + f" The values in coef_ are artefacts of stopping; summary() shows them {shows}."
+            + rest + ' For finite estimates of every parameter use '
+            'BiasReducedGLM(method="mBR").',
+            SeparationWarning,
+        )
 
     def _flag_separated_share(self, flags, names, free, share, records) -> None:
         """Flag parameters whose combined information rests on separated rows."""
@@ -565,8 +773,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
 
     def _warn_unconverged(self, names, refined) -> bool:
         """Warn when the last refinement step was material; return whether it warned."""
-        step, se = refined["last_step"]
-        free = refined["free"]
+        step, se, free = refined.step, refined.se, refined.free
         if step is None or not len(step):
             return False
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -585,45 +792,33 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         )
         return True
 
-    def _check_identified(self, factor: PSDFactor, A) -> None:
-        if factor.full_rank:
-            return
-        names = self._param_names()
-        loads = np.abs(factor.null_space).max(axis=1)
-        bad = [names[i] for i in np.flatnonzero(loads > 1e-3)]
-        raise ValueError(
-            "The combined information over all blocks is singular: parameters "
-            f"{bad} are not identified (a column constant everywhere, or collinear columns, "
-            "among the rows with positive weight). Remove the redundant columns."
-        )
-
     def _report_blocks(self, records, empty, names) -> None:
         """One warning per kind of block problem; the detail in ``block_diagnostics_``."""
         features = names[int(self.fit_intercept):]
         report = BlockReport()
         for k in empty:
-            report.add("empty", k, detail="no rows: skipped")
+            report.add(EMPTY, k, detail="no rows: skipped")
         for r in records:
             k = r["index"]
             if r.get("zero_weight"):
-                report.add("zero_weight", k, detail="every sample weight is zero: skipped")
+                report.add(ZERO_WEIGHT, k, detail="every sample weight is zero: skipped")
             if "fallback" in r:
                 cols = [f"{names[j]} ({'+' if sign > 0 else '-'}inf)"
                         for j, sign in r.get("separated", [])]
-                how = "exactly" if r.get("exact") else "approximately (last ML step)"
-                report.add("firth", k, cols, f"{r['fallback']}; diverging along these "
+                how = "exactly" if r.get("exact") else "approximately (the ML fit's drift)"
+                report.add(SEPARATED, k, cols, f"{r['fallback']}; diverging along these "
                            f"parameters ({how})")
             if "uninformative" in r:
                 cols = [features[j] for j in r["uninformative"]]
                 if cols:
-                    report.add("constant", k, cols, "constant within the block")
+                    report.add(CONSTANT_COLUMNS, k, cols, "constant within the block")
                 else:
-                    report.add("collinear", k, detail=f"rank {r.get('rank')} < "
+                    report.add(COLLINEAR, k, detail=f"rank {r.get('rank')} < "
                                f"{len(names)} parameters")
             if "message" in r:
-                report.add("unconverged", k, detail=r["message"])
+                report.add(NOT_CONVERGED, k, detail=r["message"])
         report.emit({
-            "firth": (UserWarning, (
+            SEPARATED: (UserWarning, (
                 "Row block(s) {blocks}: the local maximum likelihood estimate does not "
                 "exist (separation, or a response at the boundary of its range; the local "
                 "fits diverged along {columns}). Used the finite Jeffreys-penalised "
@@ -631,28 +826,34 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                 "block_diagnostics_. A quadratic summary of such a block is poor: the "
                 "one-round combination can be standard errors off the global MLE, "
                 "which the refinement rounds (refine_steps >= 1) measure and remove.")),
-            "constant": (UserWarning, (
+            CONSTANT_COLUMNS: (UserWarning, (
                 "Row block(s) {blocks}: columns {columns} are constant within the block, "
                 "so its local estimate is not identified in those directions; such a "
                 "block contributes no information on them and full information on the "
                 "rest. Which block has which columns: block_diagnostics_.")),
-            "collinear": (UserWarning, (
+            COLLINEAR: (UserWarning, (
                 "Row block(s) {blocks}: columns are collinear within the block, so its "
                 "local estimate is not identified in some directions; such a block "
                 "contributes no information on them and full information on the rest.")),
-            "unconverged": (ConvergenceWarning, (
+            NOT_CONVERGED: (ConvergenceWarning, (
                 "Local fits of row block(s) {blocks} did not converge in max_iter="
                 f"{self.max_iter} iterations (Firth fits of separated blocks can converge "
                 "slowly); increase max_iter.")),
         })
         self.block_diagnostics_ = report.frame()
 
-    def _set_estimate(self, theta, cov, information, n_obs) -> None:
+    def _set_estimate(self, theta, cov, information, n_pos, unpenalized=()) -> None:
+        """``params_``, ``cov_params_``, ``bse_``; with the adaptive lasso its path.
+
+        Parameters whose estimate does not exist or is not identified (``unpenalized``)
+        are profiled out of the path, not shrunk: they keep their value (shown as
+        +-inf or without an estimate by ``summary()``).
+        """
         fi = self.fit_intercept
         if self.penalty == "adaptive_lasso":
             path = adaptive_lasso_path(
-                theta, information, n_obs, fit_intercept=fi,
-                method=self.lars_method, criterion=self.criterion,
+                theta, information, n_pos, fit_intercept=fi,
+                method=self.lars_method, criterion=self.criterion, unpenalized=unpenalized,
             )
             self.wlse_intercept_ = float(theta[0]) if fi else 0.0
             self.wlse_coef_ = theta[int(fi):].copy()
@@ -665,6 +866,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             self.selection_path_ = path
             theta = path.coef_path[path.best_index].copy()
             selected = theta != 0
+            selected[list(unpenalized)] = True
             if fi:
                 selected[0] = True
             cov = oracle_covariance(information, selected)
@@ -722,7 +924,8 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     penalty : {None, "adaptive_lasso"}, default=None
         ``"adaptive_lasso"`` computes the shrinkage DLSA (SDLSA) on the master: the
         whole adaptive-lasso path of the quadratic approximation and the penalty
-        chosen by ``criterion``. No extra data pass.
+        chosen by ``criterion``. No extra data pass. Parameters flagged infinite or
+        unidentified are profiled out of the path (like the intercept), not shrunk.
     lars_method : {"lasso", "lar"}, default="lasso"
         Path algorithm for the adaptive lasso.
     criterion : {"dbic", "daic"}, default="dbic"
@@ -760,31 +963,43 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         information at the last round's start); with the adaptive lasso the oracle
         covariance on the selected support (zeros elsewhere).
     bse_ : ndarray of shape (n_params,)
-        Standard errors (also of flagged parameters; ``summary()`` omits those).
+        Standard errors; NaN for the parameters in ``param_flags_`` (as are their
+        rows and columns of ``cov_params_``).
     param_flags_ : dict
         ``{parameter name: ParamFlag}`` for estimates that cannot be used:
         ``"infinite"`` (the maximum likelihood estimate is +-inf: separation, e.g. a
-        category without any event; ``summary()`` shows +-inf), ``"unidentified"``
-        (no information outside perfectly fitted rows) and ``"unreliable"`` (more
-        than half of its information comes from rows separated within their blocks,
-        whose Firth local estimates overstate it; cleared once the refinement has
-        settled). Empty when all is well.
+        category without any event, or classes split by a combination of columns;
+        ``summary()`` shows +-inf), ``"unidentified"`` (no information outside
+        perfectly fitted rows, or a sign the data do not fix along a separating
+        direction) and ``"unreliable"`` (more than half of its information comes from
+        rows separated within their blocks, whose Firth local estimates overstate it
+        -- cleared once the refinement has settled -- or estimated with rows a
+        separating combination fits perfectly). Empty when all is well.
     block_diagnostics_ : pandas.DataFrame
-        One row per (row block, problem): ``block``, ``problem`` ("firth",
-        "constant", "collinear", "unconverged", "empty", "zero_weight"), ``columns``,
-        ``detail``. Each kind of problem is warned about once per fit.
+        One row per (row block, problem): ``block``, ``problem`` ("separated":
+        Firth local estimate used, "constant_columns", "collinear", "not_converged",
+        "empty", "zero_weight"), ``columns``, ``detail``. Each kind of problem is
+        warned about once per fit.
     scale_ : float
         Dispersion phi (1 for binomial, Poisson and negative binomial).
     n_obs_ : int
-        Number of rows.
+        Number of rows (also those with zero weight, which do not count in the
+        residual degrees of freedom of the dispersion and the DBIC's log N).
     n_blocks_ : int
-        Number of non-empty row blocks the fit mapped over.
+        Number of row blocks of the input (empty ones and ones of zero weight
+        included; those are listed in ``block_diagnostics_``).
     n_iter_ : int
-        Data passes made (1 + refinement rounds).
+        Data passes made (1 + refinement rounds, + 1 when a separation check ran).
     local_n_iter_ : ndarray of shape (n_blocks_,)
-        Fisher-scoring iterations of each block's local fit.
+        Fisher-scoring iterations of each block's local fit (0 for a block that was
+        skipped).
     converged_ : bool
-        Whether every local fit converged.
+        False when a local fit ran out of iterations, when the refinement stopped at
+        ``refine_steps`` with a last step over one standard error (both raise a
+        ``ConvergenceWarning``), or when the estimate runs off along a combination of
+        columns or fits every row perfectly (``SeparationWarning``). A refinement
+        that stopped with a smaller last step counts as settled: TDLSA's one round is
+        an estimator of its own, ``refine_step_se_`` says how far it moved.
     refine_step_sizes_ : ndarray
         max |step| of each refinement round.
     refine_step_se_ : ndarray
@@ -931,9 +1146,12 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     A block in which the classes are separated has no local maximum likelihood
     estimate; it is fitted with Firth's (Jeffreys-penalised) likelihood instead and
     a warning names it. When the *global* estimate of a parameter does not exist (a
-    category without any event: separated in every block that has rows of it), the
-    parameter is flagged ``"infinite"`` in ``param_flags_``, ``summary()`` shows
-    +-inf without a standard error, and a ``SeparationWarning`` names it.
+    category without any event: separated in every block that has rows of it; or
+    classes split by a combination of columns, which one extra pass confirms when
+    every block's fit diverged the same way or the refinement's steps do not
+    shrink), the parameter is flagged ``"infinite"`` in ``param_flags_``,
+    ``summary()`` shows +-inf without a standard error, and a ``SeparationWarning``
+    names it.
 
     Parameters
     ----------
@@ -953,7 +1171,8 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     penalty : {None, "adaptive_lasso"}, default=None
         ``"adaptive_lasso"`` computes the shrinkage DLSA (SDLSA) on the master: the
         whole adaptive-lasso path of the quadratic approximation and the penalty
-        chosen by ``criterion``. No extra data pass.
+        chosen by ``criterion``. No extra data pass. Parameters flagged infinite or
+        unidentified are profiled out of the path (like the intercept), not shrunk.
     lars_method : {"lasso", "lar"}, default="lasso"
         Path algorithm for the adaptive lasso.
     criterion : {"dbic", "daic"}, default="dbic"
@@ -993,31 +1212,43 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         information at the last round's start); with the adaptive lasso the oracle
         covariance on the selected support (zeros elsewhere).
     bse_ : ndarray of shape (n_params,)
-        Standard errors (also of flagged parameters; ``summary()`` omits those).
+        Standard errors; NaN for the parameters in ``param_flags_`` (as are their
+        rows and columns of ``cov_params_``).
     param_flags_ : dict
         ``{parameter name: ParamFlag}`` for estimates that cannot be used:
         ``"infinite"`` (the maximum likelihood estimate is +-inf: separation, e.g. a
-        category without any event; ``summary()`` shows +-inf), ``"unidentified"``
-        (no information outside perfectly fitted rows) and ``"unreliable"`` (more
-        than half of its information comes from rows separated within their blocks,
-        whose Firth local estimates overstate it; cleared once the refinement has
-        settled). Empty when all is well.
+        category without any event, or classes split by a combination of columns;
+        ``summary()`` shows +-inf), ``"unidentified"`` (no information outside
+        perfectly fitted rows, or a sign the data do not fix along a separating
+        direction) and ``"unreliable"`` (more than half of its information comes from
+        rows separated within their blocks, whose Firth local estimates overstate it
+        -- cleared once the refinement has settled -- or estimated with rows a
+        separating combination fits perfectly). Empty when all is well.
     block_diagnostics_ : pandas.DataFrame
-        One row per (row block, problem): ``block``, ``problem`` ("firth",
-        "constant", "collinear", "unconverged", "empty", "zero_weight"), ``columns``,
-        ``detail``. Each kind of problem is warned about once per fit.
+        One row per (row block, problem): ``block``, ``problem`` ("separated":
+        Firth local estimate used, "constant_columns", "collinear", "not_converged",
+        "empty", "zero_weight"), ``columns``, ``detail``. Each kind of problem is
+        warned about once per fit.
     scale_ : float
         Dispersion phi (1 for binomial, Poisson and negative binomial).
     n_obs_ : int
-        Number of rows.
+        Number of rows (also those with zero weight, which do not count in the
+        residual degrees of freedom of the dispersion and the DBIC's log N).
     n_blocks_ : int
-        Number of non-empty row blocks the fit mapped over.
+        Number of row blocks of the input (empty ones and ones of zero weight
+        included; those are listed in ``block_diagnostics_``).
     n_iter_ : int
-        Data passes made (1 + refinement rounds).
+        Data passes made (1 + refinement rounds, + 1 when a separation check ran).
     local_n_iter_ : ndarray of shape (n_blocks_,)
-        Fisher-scoring iterations of each block's local fit.
+        Fisher-scoring iterations of each block's local fit (0 for a block that was
+        skipped).
     converged_ : bool
-        Whether every local fit converged.
+        False when a local fit ran out of iterations, when the refinement stopped at
+        ``refine_steps`` with a last step over one standard error (both raise a
+        ``ConvergenceWarning``), or when the estimate runs off along a combination of
+        columns or fits every row perfectly (``SeparationWarning``). A refinement
+        that stopped with a smaller last step counts as settled: TDLSA's one round is
+        an estimator of its own, ``refine_step_se_`` says how far it moved.
     refine_step_sizes_ : ndarray
         max |step| of each refinement round.
     refine_step_se_ : ndarray

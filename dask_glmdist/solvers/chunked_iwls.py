@@ -108,6 +108,7 @@ from .iwls_edges import (
     warn_outcome,
 )
 from .iwls_iteration import ChunkedIWLS, InformationCollapsed, Iterate
+from .local import high_leverage_curvature
 from .recession import infinite_parameters
 
 logger = logging.getLogger("dask_glmdist")
@@ -127,7 +128,6 @@ __all__ = [
 
 METHODS = ("ML", "mBR", "mJPL")
 TILE_ROWS = 1024  # fewest rows per QR tile (see tile_rows)
-LEVERAGE = 0.25  # rows with larger hat values correct the iteration matrix
 
 
 # --------------------------------------------------------------------------------------
@@ -288,42 +288,25 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
 
 
 def _leverage_correction(X, y, m, eta, h, spec: PassSpec, xp):
-    """R factor of ``sqrt(c_i) x~_i`` over the rows with hat value above ``LEVERAGE``.
+    """R factor of ``sqrt(c_i) x~_i`` over the rows with high hat values.
 
     ``c_i = max(-g_i'(eta_i) - w_i, 0)`` with ``g_i(eta) = m_i (y_i - mu) d / V + phi t_i``
     the row's adjusted score at fixed hat value (central difference): the curvature the
     quasi-Fisher iteration matrix ``X~^T W X~`` leaves out. For a row that alone
     determines a parameter (hat value 1) it is as large as ``w_i`` (logit:
-    ``c_i = h_i w_i``), and without it the step overshoots (:class:`_ChunkedIWLS`).
-    At most ``k / LEVERAGE`` rows qualify, so this costs nothing on other rows.
+    ``c_i = h_i w_i``), and without it the step overshoots
+    (:class:`~dask_glmdist.solvers.iwls_iteration.ChunkedIWLS`). The rows are those with
+    hat value above :data:`~dask_glmdist.solvers.local.LEVERAGE` (at most
+    ``k / LEVERAGE``), so this costs nothing on other rows.
     """
-    sel = h > LEVERAGE
-    if m is not None:
-        sel = sel & (m > 0)
-    (idx,) = xp.nonzero(sel)
-    if int(idx.shape[0]) == 0:
+    family = spec.family
+    rows = high_leverage_curvature(
+        X, y, m, eta, h, family, spec.fit_intercept,
+        lambda e, mu, d, hs: adjustment_terms(family, e, mu, d, hs, spec.method, spec.power),
+        phi=spec.phi)
+    if rows is None or not np.any(rows[1] > 0):
         return None
-    family, fi = spec.family, spec.fit_intercept
-    Xs, ys, es, hs = (to_host(xp.take(v, idx, axis=0)) for v in (X, y, eta, h))
-    ms = None if m is None else to_host(xp.take(m, idx, axis=0))
-
-    def g(e):
-        mu, d = family.link.inverse_and_deriv(e)
-        V = family.variance(mu)
-        score = (ys - mu) * d / V * (1.0 if ms is None else ms)
-        return score + spec.phi * adjustment_terms(family, e, mu, d, hs, spec.method,
-                                                   spec.power)
-
-    delta = 1e-4 * (1.0 + np.abs(es))
-    ok = np.asarray(family.valid_eta(es + delta)) & np.asarray(family.valid_eta(es - delta))
-    with np.errstate(all="ignore"):
-        slope = (g(es + delta) - g(es - delta)) / (2.0 * delta)
-        mu, d = family.link.inverse_and_deriv(es)
-        w = d * d / family.variance(mu) * (1.0 if ms is None else ms)
-        c = np.where(ok & np.isfinite(slope), np.maximum(-slope - w, 0.0), 0.0)
-    if not np.any(c > 0):
-        return None
-    Xt = np.column_stack([np.ones(len(es)), Xs]) if fi else Xs
+    Xt, c = rows
     return qr_r(np.asfortranarray(np.sqrt(c)[:, None] * Xt))
 
 

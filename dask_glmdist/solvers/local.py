@@ -38,6 +38,9 @@ __all__ = [
     "BlockState",
     "evaluate",
     "fit_local",
+    "high_leverage_curvature",
+    "jeffreys_terms",
+    "LEVERAGE",
     "LocalFit",
     "eta_of",
     "recession_counts",
@@ -161,18 +164,86 @@ def evaluate(X, y, m, theta, family, fit_intercept, *, eta=None, mu=None, with_i
     return state
 
 
-def _jeffreys_adjustment(X, y, m, state: BlockState, family, fit_intercept, power, xp):
-    """X~^T t for the Jeffreys-penalised score (hat values from the block's own A)."""
+def jeffreys_terms(family, eta, mu, d, h, power: float):
+    """Per-row Jeffreys adjustment ``t_i = a h_i (2 d'_i / d_i - d_i V'(mu_i) / V(mu_i))``.
+
+    The penalised score is ``U + X~^T t`` (``h`` the hat values, ``a = power``).
+    """
+    xp = get_namespace(eta)
+    d2 = family.link.inverse_deriv2(eta)
+    d_safe = xp.where(d != 0, d, xp.ones_like(d))
+    return power * h * (2.0 * d2 / d_safe - d * family.variance_deriv(mu) / family.variance(mu))
+
+
+#: rows whose hat value exceeds this get the curvature the quasi-Fisher matrix leaves out
+LEVERAGE = 0.25
+
+
+def high_leverage_curvature(X, y, m, eta, h, family, fit_intercept: bool, adjustment, *,
+                            phi: float = 1.0):
+    """The rows with hat value above :data:`LEVERAGE` and the curvature they miss.
+
+    An adjusted-score iteration (bias reduction, the Jeffreys penalty) that steps with
+    the information ``X~^T W X~`` leaves out the derivative of the adjustment. For a
+    row that alone determines a parameter -- a one-row dummy, hat value 1 -- that
+    derivative is as large as the row's own information (logit: ``h_i w_i``), so the
+    step overshoots the root by its own length and the iteration circles it. The
+    missing curvature of row i is ``c_i = max(-g_i'(eta_i) - w_i, 0)`` with
+    ``g_i(eta) = m_i (y_i - mu) d / V + phi t_i(eta)`` its adjusted score at fixed hat
+    value (central difference), ``t`` given by ``adjustment(eta, mu, d, h)``; adding
+    ``X~_S^T C X~_S`` to the information makes the step Newton's along those rows.
+    At most ``n_params / LEVERAGE`` rows qualify, so the others cost nothing.
+
+    Returns ``(rows, c)`` on the host -- the rows ``x~_i`` (intercept column first when
+    fitted) and ``c_i`` -- or ``None`` when no row qualifies. Any array namespace.
+    """
+    xp = get_namespace(X)
+    sel = h > LEVERAGE
+    if m is not None:
+        sel = sel & (m > 0)
+    (idx,) = xp.nonzero(sel)
+    if int(idx.shape[0]) == 0:
+        return None
+    Xs, ys, es, hs = (to_host(xp.take(v, idx, axis=0)) for v in (X, y, eta, h))
+    ms = None if m is None else to_host(xp.take(m, idx, axis=0))
+
+    def g(e):
+        mu, d = family.link.inverse_and_deriv(e)
+        V = family.variance(mu)
+        score = (ys - mu) * d / V * (1.0 if ms is None else ms)
+        return score + phi * adjustment(e, mu, d, hs)
+
+    delta = 1e-4 * (1.0 + np.abs(es))
+    ok = np.asarray(family.valid_eta(es + delta)) & np.asarray(family.valid_eta(es - delta))
+    with np.errstate(all="ignore"):
+        slope = (g(es + delta) - g(es - delta)) / (2.0 * delta)
+        mu, d = family.link.inverse_and_deriv(es)
+        w = d * d / family.variance(mu) * (1.0 if ms is None else ms)
+        c = np.where(ok & np.isfinite(slope), np.maximum(-slope - w, 0.0), 0.0)
+    rows = np.column_stack([np.ones(len(es)), Xs]) if fit_intercept else Xs
+    return rows, c
+
+
+def _jeffreys_direction(X, y, m, state: BlockState, family, fit_intercept, power, xp):
+    """The penalised score ``U + X~^T t`` and the factor of the matrix to step with.
+
+    Hat values come from the block's own information at ``state``; rows with high
+    leverage add their missing curvature (:func:`high_leverage_curvature`).
+    """
     eta, mu = state.eta, state.mu
     d = family.link.inverse_deriv(eta)
-    d2 = family.link.inverse_deriv2(eta)
     v = family.variance(mu)
     w = d * d / v if m is None else m * d * d / v
-    Ainv = state.factor.inverse()
-    h = w * _quad_rows(X, Ainv, fit_intercept, xp)
-    d_safe = xp.where(d > 0, d, xp.ones_like(d))
-    t = power * h * (2.0 * d2 / d_safe - d * family.variance_deriv(mu) / v)
-    return _design_t_vec(X, t, fit_intercept, xp)
+    h = w * _quad_rows(X, state.factor.inverse(), fit_intercept, xp)
+    t = jeffreys_terms(family, eta, mu, d, h, power)
+    score = state.score + _design_t_vec(X, t, fit_intercept, xp)
+    rows = high_leverage_curvature(
+        X, y, m, eta, h, family, fit_intercept,
+        lambda e, mu_, d_, h_: jeffreys_terms(family, e, mu_, d_, h_, power))
+    if rows is None or not np.any(rows[1] > 0):
+        return score, state.factor
+    Xt, c = rows
+    return score, PSDFactor(state.information + Xt.T @ (c[:, None] * Xt))
 
 
 @dataclass
@@ -297,6 +368,95 @@ def _fit_independent_columns(X, y, m, family, A, fit_intercept, tol, max_iter, p
     )
 
 
+def _scoring_step(X, y, m, state: BlockState, family, fit_intercept, power, xp):
+    """The (Jeffreys-penalised when ``power > 0``) Fisher-scoring step at ``state``."""
+    if not power:
+        return state.factor.solve(state.score)
+    score, factor = _jeffreys_direction(X, y, m, state, family, fit_intercept, power, xp)
+    return factor.solve(score)
+
+
+def _initial_state(X, y, m, family, fit_intercept, theta0, xp, workspace) -> BlockState:
+    """The block's state (with its information's factor) at ``theta0`` or R's mustart."""
+    if theta0 is None:
+        state = _start(X, y, m, family, fit_intercept, xp, workspace)
+    else:
+        state = evaluate(X, y, m, np.asarray(theta0), family, fit_intercept, workspace=workspace)
+    if state is None:
+        raise ValueError(
+            f"no valid starting value for the {family.name} model with the "
+            f"{family.link.name} link: its mean leaves the family's range at both the "
+            "IRLS start and the intercept-only start (fit an intercept, or use a link "
+            "whose mean is always valid, e.g. 'log')"
+        )
+    state.factor = PSDFactor(state.information)
+    return state
+
+
+def _line_search(X, y, m, family, fit_intercept, state: BlockState, step, obj, power,
+                 workspace):
+    """Step halving on the (penalised) deviance: the accepted state and its objective,
+    or ``(None, obj)`` when no step length along ``step`` decreases it."""
+    t = 1.0
+    for _half in range(50):
+        cand = evaluate(X, y, m, state.theta + t * step, family, fit_intercept,
+                        workspace=workspace)
+        if cand is not None:
+            cand.factor = PSDFactor(cand.information)
+            cobj = _objective(cand, power)
+            # the penalised objective uses the pseudo-determinant: a step that makes
+            # the information lose rank (a fitted probability of a one-row dummy
+            # rounded to 0 or 1) drops the -inf term instead of paying it
+            lost_rank = power and cand.factor.rank < state.factor.rank
+            if not lost_rank and cobj <= obj + 1e-11 * (abs(obj) + 1.0):
+                return cand, cobj
+        t *= 0.5
+    return None, obj
+
+
+def _vanished_rows(state: BlockState, family, m):
+    """Rows whose working weight has fallen below ``VANISHED`` of the largest one: their
+    fitted means sit at the edge of the family's range (a device boolean array)."""
+    xp = get_namespace(state.eta)
+    d = family.link.inverse_deriv(state.eta)
+    w = d * d / family.variance(state.mu)
+    if m is not None:
+        w = m * w
+    return w <= VANISHED * float(xp.max(w))
+
+
+#: a working weight below this fraction of the largest one has vanished in float64 sums
+VANISHED = 1e-10
+
+
+def _local_result(state: BlockState, family, n_iter, converged, mle_exists, max_iter,
+                  diverging=None, divergence=None) -> LocalFit:
+    """The :class:`LocalFit` of a finished iteration."""
+    message = ""
+    if not converged:
+        message = (
+            "the likelihood keeps increasing along a direction (separation or a "
+            "response at the boundary): the maximum likelihood estimate does not exist"
+            if not mle_exists
+            else f"did not converge in {max_iter} iterations"
+        )
+    return LocalFit(
+        theta=state.theta,
+        information=state.information,
+        score=state.score,
+        deviance=state.deviance,
+        pearson=state.pearson,
+        n_iter=n_iter,
+        converged=converged,
+        rank=state.factor.rank,
+        mle_exists=mle_exists,
+        message=message,
+        weight_spread=working_weight_spread(state, family),
+        diverging_rows=diverging if not mle_exists else None,
+        divergence=divergence if not mle_exists else None,
+    )
+
+
 def fit_local(
     X,
     y,
@@ -319,64 +479,38 @@ def fit_local(
     linear predictor of some row still moves by more than 0.1, or when ``max_iter``
     runs out for a fixed-dispersion family.
 
-    With ``jeffreys_power > 0`` and a rank-deficient block (columns constant or
-    collinear within it) the penalised fit runs on a maximal set of independent
+    An ML fit whose information loses rank on the way (the weights of rows whose
+    means it pushes to the edge of the range vanish) has not converged either: its
+    estimate is at infinity along its drift.
+
+    With ``jeffreys_power > 0`` the step solves the penalised score with the
+    information plus the curvature of high-leverage rows
+    (:func:`high_leverage_curvature`; without it a one-row dummy's coefficient
+    circles its root and the fit never converges). A rank-deficient block (columns
+    constant or collinear within it) is fitted on a maximal set of independent
     columns, the others' coefficients 0 (the same fit: the pseudo-determinant of the
-    full information is a constant times the determinant of the reduced one), and
-    score and information are then evaluated with every column. The penalised
-    iterations on the singular information stall instead (100 iterations, not 12,
-    on a month of flights with its constant month dummies).
+    full information is a constant times the determinant of the reduced one); the
+    penalised iterations on the singular information stall instead.
     """
     xp = get_namespace(X)
     power = float(jeffreys_power)
     workspace: dict = {}
-    if theta0 is None:
-        state = _start(X, y, m, family, fit_intercept, xp, workspace)
-    else:
-        state = evaluate(X, y, m, np.asarray(theta0), family, fit_intercept, workspace=workspace)
-    if state is None:
-        raise ValueError(
-            f"no valid starting value for the {family.name} model with the "
-            f"{family.link.name} link: its mean leaves the family's range at both the "
-            "IRLS start and the intercept-only start (fit an intercept, or use a link "
-            "whose mean is always valid, e.g. 'log')"
-        )
-    state.factor = PSDFactor(state.information)
+    state = _initial_state(X, y, m, family, fit_intercept, theta0, xp, workspace)
     if power and not state.factor.full_rank and theta0 is None:
         return _fit_independent_columns(X, y, m, family, state.information, fit_intercept,
                                         tol, max_iter, power)
+    theta_start, rank_start = state.theta, state.factor.rank
     obj = _objective(state, power)
-    flat = 0
-    converged = False
-    n_iter = 1
-    move = None
-    last_step = None
+    flat, n_iter, converged = 0, 1, False
+    move = last_step = None
     for _ in range(max_iter):
-        score = state.score
-        if power:
-            score = score + _jeffreys_adjustment(X, y, m, state, family, fit_intercept, power, xp)
-        step = state.factor.solve(score)
+        step = _scoring_step(X, y, m, state, family, fit_intercept, power, xp)
         if np.max(np.abs(step)) <= tol * (1.0 + np.max(np.abs(state.theta))):
             state.theta = state.theta + step
             converged = True
             break
-        t = 1.0
-        new = None
-        for _half in range(50):
-            cand = evaluate(
-                X, y, m, state.theta + t * step, family, fit_intercept, workspace=workspace
-            )
-            if cand is not None:
-                cand.factor = PSDFactor(cand.information)
-                cobj = _objective(cand, power)
-                # the penalised objective uses the pseudo-determinant: a step that
-                # makes the information lose rank (a fitted probability of a one-row
-                # dummy rounded to 0 or 1) drops the -inf term instead of paying it
-                lost_rank = power and cand.factor.rank < state.factor.rank
-                if not lost_rank and cobj <= obj + 1e-11 * (abs(obj) + 1.0):
-                    new = cand
-                    break
-            t *= 0.5
+        new, cobj = _line_search(X, y, m, family, fit_intercept, state, step, obj, power,
+                                 workspace)
         if new is None:  # no descent along the scoring direction: at the optimum to rounding
             converged = True
             break
@@ -386,39 +520,21 @@ def fit_local(
         # non-canonical links also stall the deviance, but with vanishing moves.
         stalled = abs(obj - cobj) <= tol * (abs(cobj) + 0.1)
         move = xp.abs(new.eta - state.eta)
-        moving = float(xp.max(move)) > 0.1
-        flat = flat + 1 if (stalled and moving) else 0
+        flat = flat + 1 if (stalled and float(xp.max(move)) > 0.1) else 0
         last_step = new.theta - state.theta
         state, obj = new, cobj
         if flat >= 3 and not power:
             break
-    mle_exists = converged or power > 0 or not family.fixed_scale
-    message = ""
-    diverging = divergence = None
-    if not mle_exists:
-        diverging, divergence = move > 0.1, last_step
-    if not converged:
-        message = (
-            "the likelihood keeps increasing along a direction (separation or a "
-            "response at the boundary): the maximum likelihood estimate does not exist"
-            if not mle_exists
-            else f"did not converge in {max_iter} iterations"
-        )
-    return LocalFit(
-        theta=state.theta,
-        information=state.information,
-        score=state.score,
-        deviance=state.deviance,
-        pearson=state.pearson,
-        n_iter=n_iter,
-        converged=converged,
-        rank=state.factor.rank,
-        mle_exists=mle_exists,
-        message=message,
-        weight_spread=working_weight_spread(state, family),
-        diverging_rows=diverging,
-        divergence=divergence,
-    )
+    if not (converged or power > 0 or not family.fixed_scale):
+        return _local_result(state, family, n_iter, False, False, max_iter, move > 0.1,
+                             last_step)
+    if converged and not power and family.fixed_scale and state.factor.rank < rank_start:
+        # the information lost rank on the way: the weights of some rows vanished, their
+        # means pushed to the edge of the range, and the steps, solved on what is left,
+        # became small -- the estimate is at infinity along the drift
+        return _local_result(state, family, n_iter, False, False, max_iter,
+                             _vanished_rows(state, family, m), state.theta - theta_start)
+    return _local_result(state, family, n_iter, converged, True, max_iter)
 
 
 # --------------------------------------------------------------------------------------
