@@ -48,6 +48,9 @@ __all__ = [
     "check_numeric_columns",
     "compute_reduced",
     "explain_lost_data",
+    "frame_to_array",
+    "frame_blocks",
+    "join_to_frame",
     "vector_like",
 ]
 
@@ -84,6 +87,11 @@ class BlockedData:
     y: da.Array | None
     sample_weight: da.Array | None
     offset: da.Array | None = None
+    # one delayed dict per block from building it (a design from a frame): problems
+    # found there (missing values) join the block's summary in every pass
+    reports: list | None = None
+    # in-memory input: the weights as validated (what in-memory checks of y look at)
+    host_weight: np.ndarray | None = None
 
     @property
     def n_blocks(self) -> int:
@@ -146,6 +154,168 @@ def _feature_names_of_dask_frame(X) -> np.ndarray:
     return np.asarray([str(c) for c in X.columns], dtype=object)
 
 
+def _partition_as_float(part) -> np.ndarray:
+    """A pandas partition as a float64 array (ints, bools, nullable types; NA -> NaN)."""
+    return part.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def frame_to_array(frame, as_float: bool = True) -> da.Array:
+    """A dask DataFrame/Series as a dask array with one row block per partition.
+
+    Built from the partitions themselves (``to_delayed``), not ``to_dask_array``: a
+    projection of an un-persisted ``read_parquet`` frame may be fused into fewer
+    blocks there, and differently for different column selections, so X and y taken
+    from the same frame would no longer line up. Here every selection of one frame has
+    its partitions as blocks (sizes unknown until computed).
+    """
+    meta = frame._meta
+    two_d = getattr(meta, "ndim", 1) == 2
+    shape = (math.nan, len(meta.columns)) if two_d else (math.nan,)
+    if as_float:
+        fn, dtype = _partition_as_float, np.float64
+    else:
+        fn, dtype = _partition_as_numpy, meta.dtype if not two_d else object
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            dtype = object
+        elif pd.api.types.is_extension_array_dtype(dtype):
+            dtype = np.bool_ if pd.api.types.is_bool_dtype(dtype) else np.float64
+    blocks = [da.from_delayed(dask.delayed(fn, pure=True)(p), shape=shape, dtype=dtype)
+              for p in frame_partitions(frame)]
+    if len(blocks) == 1:
+        return blocks[0]
+    return da.concatenate(blocks, axis=0, allow_unknown_chunksizes=True)
+
+
+def _partition_as_numpy(part) -> np.ndarray:
+    dtype = part.dtype
+    if pd.api.types.is_extension_array_dtype(dtype):
+        if pd.api.types.is_bool_dtype(dtype) and not part.isna().any():
+            return part.to_numpy(dtype=bool)
+        if pd.api.types.is_numeric_dtype(dtype):
+            return part.to_numpy(dtype=np.float64, na_value=np.nan)
+        return part.to_numpy(dtype=object)
+    return part.to_numpy()
+
+
+def frame_partitions(frame) -> list:
+    """One delayed pandas object per partition of a dask DataFrame/Series.
+
+    The graph is optimised (column projection reaches ``read_parquet``), but the reads
+    dask-expr would fuse are kept apart: it reads a narrow projection of many files as
+    fewer, larger partitions (12 monthly files as 3 when 5 of 20 columns are read, and
+    a different number for a different selection), and the blocks of a fit are the
+    frame's partitions (``n_blocks_`` = ``npartitions``; DLSA's local fits are per
+    block).
+    """
+    try:
+        from dask.dataframe.dask_expr import new_collection
+        from dask.dataframe.dask_expr.io.io import FusedIO
+
+        expr = frame.optimize(fuse=False).expr
+        for node in list(expr.walk()):
+            if isinstance(node, FusedIO):  # reads of several partitions fused into one
+                expr = expr.substitute(node, node.operand("_expr"))
+        return list(new_collection(expr).to_delayed(optimize_graph=False))
+    except (ImportError, AttributeError, TypeError):  # a dask without dask-expr's planner
+        return list(frame.to_delayed())
+
+
+_JOINED = {"y": "__glmdist_y__", "sample_weight": "__glmdist_w__", "offset": "__glmdist_o__"}
+
+
+def join_to_frame(frame, **vectors):
+    """``frame`` with the dask Series among ``vectors`` (y, sample_weight, offset) as
+    columns, so that one ``to_delayed`` gives every block's rows of all of them.
+
+    Selections of one un-persisted ``read_parquet`` frame may be fused into different
+    numbers of partitions when turned into blocks separately (``df[cols]`` into 4,
+    ``df["y"]`` into 2); joined first they are one frame with one partitioning.
+    Returns ``(frame, {name: column name or the vector unchanged})``.
+    """
+    out = {}
+    cols = {}
+    for what, v in vectors.items():
+        if _is_dask_frame(v) and len(v.columns) == 1:
+            v = v[v.columns[0]]
+        if _is_dask_series(v):
+            cols[_JOINED[what]] = v
+            out[what] = _JOINED[what]
+        else:
+            out[what] = v
+    if not cols:
+        return frame, out
+    if frame.npartitions != max(c.npartitions for c in cols.values()) or any(
+            c.npartitions != frame.npartitions for c in cols.values()):
+        raise ValueError(
+            "y, sample_weight and offset must come partitioned like X (e.g. columns of the "
+            f"same DataFrame): X has {frame.npartitions} partitions, "
+            + ", ".join(f"{k} {c.npartitions}" for k, c in zip(
+                [w for w, n in out.items() if n in cols], cols.values(), strict=True))
+            + "."
+        )
+    try:
+        return frame.assign(**cols), out
+    except Exception as exc:  # partitions that dask cannot line up
+        raise ValueError(
+            "y, sample_weight or offset cannot be aligned with X partition by partition "
+            f"({exc}); take them from the same DataFrame as X, or pass column names."
+        ) from exc
+
+
+def _split_partition(part, x_columns, y_col, w_col, o_col, y_kind):
+    X = part[x_columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    y = None if y_col is None else _column_as_numpy(part[y_col], y_kind)
+    w = None if w_col is None else _column_as_numpy(part[w_col], "float")
+    o = None if o_col is None else _column_as_numpy(part[o_col], "float")
+    return X, y, w, o
+
+
+def _column_as_numpy(col, kind):
+    if kind == "float":
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return _partition_as_numpy(col)
+
+
+def _vector_dtype(v):
+    dtype = v.dtype
+    if pd.api.types.is_bool_dtype(dtype) and not pd.api.types.is_extension_array_dtype(dtype):
+        return np.bool_
+    if pd.api.types.is_numeric_dtype(dtype):
+        return np.float64 if pd.api.types.is_extension_array_dtype(dtype) else dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return np.bool_
+    return object
+
+
+def frame_blocks(X, y=None, sample_weight=None, offset=None):
+    """A numeric dask DataFrame X and its dask Series as row blocks from one graph.
+
+    Returns ``(X, y, sample_weight, offset)`` as dask arrays, one row block per
+    partition of the joined frame (sizes unknown); vectors that are not dask Series
+    come back unchanged.
+    """
+    joined, names = join_to_frame(X, y=y, sample_weight=sample_weight, offset=offset)
+    x_columns = list(X.columns)
+    y_col = names["y"] if isinstance(names["y"], str) else None
+    w_col = names["sample_weight"] if isinstance(names["sample_weight"], str) else None
+    o_col = names["offset"] if isinstance(names["offset"], str) else None
+    y_dtype = _vector_dtype(joined._meta[y_col]) if y_col else None
+    split = dask.delayed(_split_partition, pure=True, nout=4)
+    built = [split(p, x_columns, y_col, w_col, o_col, "raw" if y_dtype is object else "num")
+             for p in frame_partitions(joined)]
+
+    def stack(i, shape, dtype):
+        arrs = [da.from_delayed(b[i], shape=shape, dtype=dtype) for b in built]
+        return arrs[0] if len(arrs) == 1 else da.concatenate(
+            arrs, axis=0, allow_unknown_chunksizes=True)
+
+    Xd = stack(0, (math.nan, len(x_columns)), np.float64)
+    yd = stack(1, (math.nan,), y_dtype) if y_col else names["y"]
+    wd = stack(2, (math.nan,), np.float64) if w_col else names["sample_weight"]
+    od = stack(3, (math.nan,), np.float64) if o_col else names["offset"]
+    return Xd, yd, wd, od
+
+
 def dask_design(X):
     """A dask DataFrame or array as a float 2-D dask array with one column chunk.
 
@@ -154,7 +324,7 @@ def dask_design(X):
     names = None
     if _is_dask_frame(X):
         names = _feature_names_of_dask_frame(X)
-        X = X.to_dask_array()
+        X = frame_to_array(X)
     if not isinstance(X, da.Array):
         raise TypeError(f"expected a dask array or DataFrame, got {type(X).__name__}")
     if X.ndim != 2:
@@ -186,7 +356,7 @@ def vector_like(v, X: da.Array, what: str) -> da.Array:
                     f"{what} must be 1-D; got a DataFrame with {len(v.columns)} columns"
                 )
             v = v[v.columns[0]]
-        v = v.to_dask_array()
+        v = frame_to_array(v, as_float=False)
     elif not isinstance(v, da.Array):
         v = np.asarray(v)
         if v.ndim == 2 and v.shape[1] == 1:
@@ -249,6 +419,9 @@ def as_blocked(
     NumPy input is split into ``n_partitions`` nearly equal row blocks (default
     :func:`default_n_partitions`). Dask input keeps its own row chunking.
     """
+    host_weight = None
+    if sample_weight is not None and not is_dask_collection(sample_weight):
+        host_weight = np.asarray(sample_weight)
     if isinstance(X, da.Array):
         Xd = X
     else:
@@ -269,7 +442,7 @@ def as_blocked(
     yd = vector_like(y, Xd, "y") if y is not None else None
     wd = vector_like(sample_weight, Xd, "sample_weight") if sample_weight is not None else None
     od = vector_like(offset, Xd, "offset") if offset is not None else None
-    return BlockedData(Xd, yd, wd, od)
+    return BlockedData(Xd, yd, wd, od, host_weight=host_weight)
 
 
 def check_block_sizes(data: BlockedData, n_params: int) -> None:
@@ -339,6 +512,10 @@ _PROBLEM_TEXT = {
 }
 
 
+def _with_report(summary: dict, report: dict) -> dict:
+    return sum_summaries(summary, report) if report else summary
+
+
 def problem_blocks(records) -> dict:
     """``{problem: [block indices]}`` from per-block records (their ``"problems"`` lists)."""
     out: dict = {}
@@ -352,8 +529,15 @@ def raise_for_problems(problems: dict, blocks: dict | None = None) -> None:
     """Raise one ``ValueError`` naming every problem the blocks reported."""
     if not problems:
         return
+    from .design import missing_message
+
     lines = []
+    missing = missing_message(problems)
+    if missing:
+        lines.append(missing)
     for key in sorted(problems):
+        if key == "missing_rows" or key.startswith("missing_in: "):
+            continue
         where = ""
         if blocks and key in blocks:
             where = f" (row blocks {sorted(blocks[key])[:10]})"
@@ -444,6 +628,9 @@ def map_reduce(
         parts = [fn(x, y, w, k, *bargs, offset=o, **kwargs)
                  for k, ((x, y, w), o) in enumerate(zip(blocks, offsets, strict=True))]
     block_keys = frozenset(p.key for p in parts)
+    if data.reports is not None:
+        parts = [dask.delayed(_with_report, pure=True)(p, r)
+                 for p, r in zip(parts, data.reports, strict=True)]
     split_every = max(2, int(split_every))
     while len(parts) > 1:
         parts = [

@@ -109,14 +109,15 @@ def test_one_dimensional_X(data):
         DLSALogisticRegression().fit(da.from_array(X[:, 0]), da.from_array(y))
 
 
-def test_non_numeric_columns(data):
+def test_one_level_string_column(data):
+    """A string column is a categorical; one level in all the data cannot be coded."""
     X, y = data
     df = pd.DataFrame(X, columns=["a", "b", "c"])
     df["city"] = "Paris"
-    with pytest.raises(ValueError, match=r"non-numeric columns \['city'\]"):
+    with pytest.raises(ValueError, match=r"Column 'city' has one level \('Paris'\)"):
         DLSALogisticRegression().fit(df, y)
     ddf = dd.from_pandas(df, npartitions=2)
-    with pytest.raises(ValueError, match=r"non-numeric columns \['city'\]"):
+    with pytest.raises(ValueError, match=r"Column 'city' has one level \('Paris'\)"):
         DLSALogisticRegression().fit(ddf, dd.from_pandas(pd.Series(y), npartitions=2))
 
 

@@ -65,7 +65,8 @@ def test_numeric_y_of_object_dtype_is_still_accepted(frame):
 
 @pytest.mark.parametrize("est", ALL, ids=lambda e: type(e).__name__)
 def test_non_numeric_columns_are_named(frame, est):
-    msg = r"X has non-numeric columns \['carrier', 'time_hour'\]"
+    """Datetimes are named (string columns such as 'carrier' are coded as categories)."""
+    msg = r"X has non-numeric columns \['time_hour'\]"
     y = (frame["label"] == "flown").astype(float)
     X = frame[["x0", "carrier", "x1", "time_hour"]]
     with pytest.raises(ValueError, match=msg):

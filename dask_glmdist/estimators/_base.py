@@ -13,13 +13,18 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._blocks import (
+    BlockedData,
+    _is_dask_frame,
     as_blocked,
     check_numeric_columns,
     compute_reduced,
     dask_design,
+    frame_blocks,
     is_dask_collection,
+    raise_for_problems,
     vector_like,
 )
+from ..design import build_block, dask_blocks, learn_design, response_dtype, uses_design
 from ..inference import coef_table, wald_test
 
 __all__ = [
@@ -51,13 +56,31 @@ def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_
     during the first pass. Returns ``(BlockedData, y_in_memory_or_None)``; the caller
     checks y and then the block sizes (:func:`check_block_sizes`). An ``offset`` is
     blocked like ``y`` (in-memory offsets must be finite, one per row).
+
+    A formula (the estimator's ``formula``), a DataFrame with categorical columns, or
+    weights/offset given as column names go through a design learned from all of the
+    frame (:mod:`dask_glmdist.design`), stored as ``design_``.
     """
+    if uses_design(est, X, sample_weight, offset):
+        return _prepare_design(est, X, y, sample_weight, offset, n_partitions=n_partitions,
+                               n_params_extra=n_params_extra, y_numeric=y_numeric)
+    if hasattr(est, "design_"):
+        del est.design_
+    if y is None:
+        raise ValueError(
+            f"{type(est).__name__} requires y to be passed, but the target y is None (or "
+            "give the estimator a formula with a response, 'y ~ x', and a DataFrame)."
+        )
     if is_dask_collection(X) or is_dask_collection(y):
         if not is_dask_collection(X):
             raise TypeError("y is a dask collection but X is not; pass both as dask collections")
-        Xd, names = dask_design(X)
         if y_numeric:
             check_numeric_y(y, getattr(est, "family", None))
+        if _is_dask_frame(X):  # X, y, weights, offset from one graph: blocks = partitions
+            _, names = dask_design(X)  # checks on the metadata (dtypes, names)
+            Xd, y, sample_weight, offset = frame_blocks(X, y, sample_weight, offset)
+        else:
+            Xd, names = dask_design(X)
         est.n_features_in_ = int(Xd.shape[1])
         _set_dask_feature_names(est, names)
         return as_blocked(Xd, y, sample_weight, offset=offset), None
@@ -84,11 +107,148 @@ def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_
     return data, y
 
 
-def linear_predictor(est, X):
-    """``X @ coef_ + intercept_`` for in-memory input (NumPy) or dask input (lazy)."""
+_MISSING_OPTIONS = ("raise", "drop")
+
+
+def _missing_option(est) -> str:
+    missing = getattr(est, "missing", "raise")
+    if missing not in _MISSING_OPTIONS:
+        raise ValueError(f"missing must be one of {_MISSING_OPTIONS}; got {missing!r}.")
+    return missing
+
+
+def _prepare_design(est, X, y, sample_weight, offset, *, n_partitions, n_params_extra,
+                    y_numeric):
+    """``prepare_blocks`` for a frame through a design (formula or categorical columns)."""
+    missing = _missing_option(est)
+    if not (hasattr(X, "columns") and getattr(X, "ndim", None) == 2):
+        raise TypeError(
+            "A formula needs a pandas or dask DataFrame holding the columns it names; got "
+            f"{type(X).__name__}."
+        )
+    dask_input = is_dask_collection(X)
+    if not dask_input and is_dask_collection(y):
+        raise TypeError("y is a dask collection but X is not; pass both as dask collections")
+    design = learn_design(X, getattr(est, "formula", None), fit_intercept=est.fit_intercept,
+                          y_given=y is not None, split_every=getattr(est, "split_every", 8))
+    if design.n_columns == 0 and not design.has_intercept:
+        raise ValueError("The model has no columns and no intercept.")
+    if design.n_columns == 0:
+        raise ValueError("The model has only an intercept; give at least one column.")
+    est.design_ = design
+    est.n_features_in_ = len(X.columns)
+    est.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+    if y_numeric and y is not None:
+        check_numeric_y(y, getattr(est, "family", None))
+    if y_numeric and y is None and response_dtype(X, design) is object:
+        raise ValueError(
+            f"The response {design.response!r} is not numeric (dtype "
+            f"{X[design.response].dtype}); a regressor needs a numeric response."
+        )
+    if dask_input:
+        Xd, yd, wd, od, reports = dask_blocks(
+            X, design, y, sample_weight, offset, response=y is None, missing=missing,
+            y_dtype=response_dtype(X, design, y))
+        return BlockedData(Xd, yd, wd, od, reports), None
+    y_mem = None if y is None else np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    Xa, ya, wa, oa, report = build_block(X, design, y_mem, sample_weight, offset,
+                                         response=True, missing=missing)
+    raise_for_problems(report.get("problems", {}))
+    _check_finite_design(Xa, design)
+    if Xa.shape[0] < 2:
+        raise ValueError(f"Found {Xa.shape[0]} usable row(s); at least 2 are required.")
+    if y_numeric:
+        ya = np.asarray(ya, dtype=np.float64)
+        if not np.all(np.isfinite(ya)):
+            raise ValueError("Input y contains infinity.")
+    if wa is not None:
+        wa = _check_sample_weight(np.asarray(wa, dtype=np.float64), Xa, dtype=np.float64)
+    if oa is not None:
+        oa = np.asarray(oa, dtype=np.float64)
+        if not np.all(np.isfinite(oa)):
+            raise ValueError("Invalid input: offset contains infinity.")
+    data = as_blocked(Xa, ya, wa, n_partitions=n_partitions,
+                      n_params=Xa.shape[1] + n_params_extra, offset=oa)
+    return data, ya
+
+
+def _check_finite_design(X, design) -> None:
+    bad = ~np.isfinite(X).all(axis=0)
+    if bad.any():
+        cols = [design.column_names[j] for j in np.flatnonzero(bad)]
+        raise ValueError(
+            f"The design has infinite or undefined values in column(s) {cols[:10]} "
+            "(e.g. np.log of a zero or negative value)."
+        )
+
+
+def _design_eta(est, X, coef, intercept, offset=None):
+    """Linear predictor of a frame through the fitted design (rows with a missing value
+    give NaN under missing='drop'; an error under 'raise')."""
+    mode = "keep" if _missing_option(est) == "drop" else "error"
+    if not (hasattr(X, "columns") and getattr(X, "ndim", None) == 2):
+        raise TypeError(
+            f"{type(est).__name__} was fitted on a DataFrame through a design "
+            f"({est.design_.formula!r}); predict needs a DataFrame with the same columns, got "
+            f"{type(X).__name__}."
+        )
+    if is_dask_collection(X):
+        Xd, _, _, od, _ = dask_blocks(X, est.design_, None, None, offset, response=False,
+                                     missing=mode)
+        eta = Xd.map_blocks(_block_linear_predictor, coef, intercept, drop_axis=1,
+                            dtype=np.float64)
+        return eta if od is None else eta + od
+    Xa, _, _, oa, _ = build_block(X, est.design_, None, None, offset, response=False,
+                                  missing=mode)
+    eta = Xa @ coef + intercept
+    return eta if oa is None else eta + np.asarray(oa, dtype=np.float64)
+
+
+def design_response(est, X, sample_weight=None, offset=None):
+    """``(eta, y, weights)`` of a frame through the fitted design and its response.
+
+    For ``score(frame)`` after a formula fit: the response is the formula's left-hand
+    side, built from the same partitions as the design (rows with a missing value are
+    dropped under ``missing="drop"``; an error otherwise). Lazy for a dask frame.
+    """
+    check_is_fitted(est)
+    design = est.design_
+    coef = np.asarray(est.coef_, dtype=np.float64).ravel()
+    intercept = float(np.ravel(est.intercept_)[0])
+    mode = "drop" if _missing_option(est) == "drop" else "error"
+    if is_dask_collection(X):
+        Xd, yd, wd, od, _ = dask_blocks(X, design, None, sample_weight, offset, response=True,
+                                        missing=mode, y_dtype=response_dtype(X, design))
+        eta = Xd.map_blocks(_block_linear_predictor, coef, intercept, drop_axis=1,
+                            dtype=np.float64)
+        return (eta if od is None else eta + od), yd, wd
+    Xa, ya, wa, oa, _ = build_block(X, design, None, sample_weight, offset, response=True,
+                                    missing=mode)
+    eta = Xa @ coef + intercept
+    return (eta if oa is None else eta + oa), ya, wa
+
+
+def _scores_own_response(est, X, y) -> bool:
+    design = getattr(est, "design_", None)
+    if y is None and (design is None or design.response is None):
+        raise ValueError(
+            f"{type(est).__name__}.score needs y (or a formula with a response and a "
+            "DataFrame holding it)."
+        )
+    return y is None
+
+
+def linear_predictor(est, X, offset=None):
+    """``X @ coef_ + intercept_`` for in-memory input (NumPy) or dask input (lazy).
+
+    Through the fitted design (``design_``) when there is one; ``offset`` (a column
+    name there) is then added too.
+    """
     check_is_fitted(est)
     coef = np.asarray(est.coef_, dtype=np.float64).ravel()
     intercept = float(np.ravel(est.intercept_)[0])  # a float, or shape (1,) for classifiers
+    if getattr(est, "design_", None) is not None:
+        return _design_eta(est, X, coef, intercept, offset)
     if is_dask_collection(X):
         Xd, names = dask_design(X)
         if Xd.shape[1] != est.n_features_in_:
@@ -157,6 +317,8 @@ def mean_from_linear_predictor(est, eta):
 def predict_mean(est, X, offset=None):
     """``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
     check_is_fitted(est)
+    if getattr(est, "design_", None) is not None:
+        return mean_from_linear_predictor(est, linear_predictor(est, X, offset))
     eta = linear_predictor(est, X)
     if offset is not None:
         if isinstance(eta, da.Array):
@@ -189,6 +351,10 @@ class GLMInferenceMixin:
     """
 
     def _param_names(self) -> list[str]:
+        design = getattr(self, "design_", None)
+        if design is not None:
+            intercept = "Intercept" if design.from_formula else "intercept"
+            return ([intercept] if self.fit_intercept else []) + list(design.column_names)
         if hasattr(self, "feature_names_in_"):
             names = [str(c) for c in self.feature_names_in_]
         else:
@@ -266,7 +432,7 @@ class DevianceScoreMixin:
     For estimators with ``predict`` returning the mean and a fitted ``family_``.
     """
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X, y=None, sample_weight=None):
         """Fraction of deviance explained, D^2 = 1 - D(y, mu_hat) / D(y, weighted mean of y).
 
         The same as scikit-learn's GLM ``score``; for the gaussian family it is R^2.
@@ -275,16 +441,22 @@ class DevianceScoreMixin:
         Parameters
         ----------
         X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
-        y : array-like or dask Series/array of shape (n_samples,)
+        y : array-like or dask Series/array of shape (n_samples,), default=None
+            Not given after a formula fit: the response is then the formula's
+            left-hand side, evaluated on ``X``.
         sample_weight : array-like or dask Series/array of shape (n_samples,), default=None
 
         Returns
         -------
         float
         """
-        _check_score_inputs(X, y)
-        mu = self.predict(X)
         family = self.family_
+        if _scores_own_response(self, X, y):
+            eta, y, sample_weight = design_response(self, X, sample_weight)
+            mu = mean_from_linear_predictor(self, eta)
+        else:
+            _check_score_inputs(X, y)
+            mu = self.predict(X)
         if isinstance(mu, da.Array):
             return _dask_d2(family, mu, y, sample_weight)
         check_numeric_y(y, family)
@@ -336,7 +508,7 @@ class BinaryClassifierMixin:
                                   chunks=(eta.chunks[0], (2,)), dtype=np.float64)
         return _two_column_proba(eta, link)
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X, y=None, sample_weight=None):
         """Mean accuracy of :meth:`predict` (weighted by ``sample_weight``).
 
         Lazy for dask input, unknown chunk sizes included: one computation.
@@ -344,7 +516,9 @@ class BinaryClassifierMixin:
         Parameters
         ----------
         X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
-        y : array-like or dask Series/array of shape (n_samples,)
+        y : array-like or dask Series/array of shape (n_samples,), default=None
+            Not given after a formula fit: the response is then the formula's
+            left-hand side, evaluated on ``X``.
             True labels.
         sample_weight : array-like or dask Series/array of shape (n_samples,), default=None
 
@@ -352,8 +526,12 @@ class BinaryClassifierMixin:
         -------
         float
         """
-        _check_score_inputs(X, y)
-        pred = self.predict(X)
+        if _scores_own_response(self, X, y):
+            eta, y, sample_weight = design_response(self, X, sample_weight)
+            pred = self._labels_of(eta)
+        else:
+            _check_score_inputs(X, y)
+            pred = self.predict(X)
         if not isinstance(pred, da.Array):
             return float(accuracy_score(y, pred, sample_weight=sample_weight))
         hit = (pred == vector_like(y, pred, "y")).astype(np.float64)
@@ -373,7 +551,9 @@ class BinaryClassifierMixin:
     def predict(self, X):
         """Predicted class labels: the positive class where its probability exceeds 1/2
         (lazy for dask input)."""
-        eta = self.decision_function(X)
+        return self._labels_of(self.decision_function(X))
+
+    def _labels_of(self, eta):
         cut = float(np.asarray(self.family_.link.link(np.array([0.5])))[0])
         if isinstance(eta, da.Array):
             return eta.map_blocks(_labels, self.classes_, cut, dtype=self.classes_.dtype)
@@ -406,4 +586,10 @@ def _two_column_proba(eta, link):
 
 
 def _labels(eta, classes, cut):
-    return classes[(np.asarray(eta) > cut).astype(int)]
+    eta = np.asarray(eta)
+    labels = classes[(eta > cut).astype(int)]
+    missing = np.isnan(eta)
+    if missing.any():  # rows with a missing value (missing="drop"): no label
+        labels = labels.astype(np.float64 if classes.dtype.kind in "biuf" else object)
+        labels[missing] = np.nan if labels.dtype.kind == "f" else None
+    return labels

@@ -111,6 +111,24 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         On a terminal it is one line rewritten in place; otherwise plain lines, at
         most one a second, and a final line. Every round is logged to the
         ``dask_glmdist`` logger at INFO level in any case.
+    formula : str, default=None
+        A model formula (Wilkinson syntax, by ``formulaic``) such as
+        ``"arr_delay ~ C(carrier) + origin * np.log(distance)"``; ``fit`` then takes a
+        pandas or dask DataFrame holding the columns it names, and the response comes
+        from the left-hand side (``y`` is not passed). Categorical columns (strings,
+        pandas categoricals, ``C(x)``) are coded against their levels in *all* the
+        partitions (treatment coding, the first sorted level as reference), and the
+        formula decides the intercept (``0 +`` or ``- 1`` for none, with
+        ``fit_intercept=False``). ``predict`` takes the same kind of frame. Without a
+        formula, a DataFrame's string/categorical columns are coded the same way
+        (parameters named ``carrier[T.UA]``). See :mod:`dask_glmdist.design`.
+    missing : {"raise", "drop"}, default="raise"
+        Rows with a missing value in a column the model reads (design, response,
+        weights, offset): ``"raise"`` stops the fit with the number of such rows per
+        column; ``"drop"`` drops them block by block (as R's ``na.omit``; ``n_obs_``
+        counts the rows kept), and ``predict`` gives NaN for them. Applies to
+        DataFrame input through a formula or categorical columns; other input must
+        have no missing values.
 
     Attributes
     ----------
@@ -211,6 +229,8 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         "start": [None, "array-like"],
         "split_every": [Interval(Integral, 2, None, closed="left")],
         "verbose": ["verbose"],
+        "formula": [str, None],
+        "missing": [StrOptions({"raise", "drop"})],
     }
 
     def __init__(
@@ -229,6 +249,8 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         start=None,
         split_every=8,
         verbose=0,
+        formula=None,
+        missing="raise",
     ):
         self.family = family
         self.link = link
@@ -243,19 +265,23 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.start = start
         self.split_every = split_every
         self.verbose = verbose
+        self.formula = formula
+        self.missing = missing
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(unit="iteration", total=lambda est: est.max_iter, round_name="pass")
-    def fit(self, X, y, sample_weight=None, offset=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Fit the model.
 
         Parameters
         ----------
         X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
-        y : array-like or dask Series/array of shape (n_samples,)
+        y : array-like or dask Series/array of shape (n_samples,), default=None
+            Not given with a formula (its left-hand side is the response).
             Response; binomial: 0/1, or proportions in [0, 1] with ``sample_weight``
             the number of trials (R's ``glm`` convention).
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,) or str, default=None
+            With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights (non-negative; rows with weight 0 do not count).
         offset : array-like of shape (n_samples,), default=None
             Known part of the linear predictor (e.g. log exposure for Poisson rates).
@@ -275,7 +301,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
             msg = family.check_y(y_mem)
             if msg:
                 raise ValueError(f"Invalid y for the {family.name} family: {msg}")
-            w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+            w = None if data.host_weight is None else np.asarray(data.host_weight, dtype=float)
             if w is not None and bool(np.any(w < 0)):
                 raise ValueError("Invalid input: sample_weight contains negative values.")
         start = None

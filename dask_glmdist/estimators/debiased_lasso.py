@@ -146,6 +146,24 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         On a terminal it is one line rewritten in place; otherwise plain lines, at
         most one a second, and a final line. Every round is logged to the
         ``dask_glmdist`` logger at INFO level in any case.
+    formula : str, default=None
+        A model formula (Wilkinson syntax, by ``formulaic``) such as
+        ``"arr_delay ~ C(carrier) + origin * np.log(distance)"``; ``fit`` then takes a
+        pandas or dask DataFrame holding the columns it names, and the response comes
+        from the left-hand side (``y`` is not passed). Categorical columns (strings,
+        pandas categoricals, ``C(x)``) are coded against their levels in *all* the
+        partitions (treatment coding, the first sorted level as reference), and the
+        formula decides the intercept (``0 +`` or ``- 1`` for none, with
+        ``fit_intercept=False``). ``predict`` takes the same kind of frame. Without a
+        formula, a DataFrame's string/categorical columns are coded the same way
+        (parameters named ``carrier[T.UA]``). See :mod:`dask_glmdist.design`.
+    missing : {"raise", "drop"}, default="raise"
+        Rows with a missing value in a column the model reads (design, response,
+        weights, offset): ``"raise"`` stops the fit with the number of such rows per
+        column; ``"drop"`` drops them block by block (as R's ``na.omit``; ``n_obs_``
+        counts the rows kept), and ``predict`` gives NaN for them. Applies to
+        DataFrame input through a formula or categorical columns; other input must
+        have no missing values.
 
     Attributes
     ----------
@@ -300,6 +318,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         "tol": [Interval(Real, 0, None, closed="neither")],
         "split_every": [Interval(Integral, 2, None, closed="left")],
         "verbose": ["verbose"],
+        "formula": [str, None],
+        "missing": [StrOptions({"raise", "drop"})],
     }
 
     def __init__(
@@ -319,6 +339,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         tol=1e-8,
         split_every=8,
         verbose=0,
+        formula=None,
+        missing="raise",
     ):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -334,6 +356,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         self.tol = tol
         self.split_every = split_every
         self.verbose = verbose
+        self.formula = formula
+        self.missing = missing
 
     def _penalties(self, n_features: int):
         """Per-parameter L1, L2 and node-wise penalties, intercept (penalty 0) first."""
@@ -347,14 +371,16 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=3)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the model in one round over the row blocks.
 
         Parameters
         ----------
         X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
-        y : array-like or dask Series/array of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
+        y : array-like or dask Series/array of shape (n_samples,), default=None
+            Not given with a formula (its left-hand side is the response).
+        sample_weight : array-like of shape (n_samples,) or str, default=None
+            With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights (binomial: the number of trials when y holds proportions).
 
         Returns
@@ -373,7 +399,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             msg = family.check_y(y_mem)
             if msg:
                 raise ValueError(f"Invalid y for the {family.name} family: {msg}")
-            if sample_weight is not None and bool(np.any(np.asarray(sample_weight) < 0)):
+            if data.host_weight is not None and bool(np.any(data.host_weight < 0)):
                 raise ValueError("Invalid input: sample_weight contains negative values.")
         min_rows = P if self.method == "naive_unregularized" else 2
         _check_block_rows(data.block_rows, min_rows, P, self.method)

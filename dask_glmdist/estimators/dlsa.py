@@ -403,6 +403,8 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "split_every": [Interval(Integral, 2, None, closed="left")],
         "verbose": ["verbose"],
+        "formula": [str, None],
+        "missing": [StrOptions({"raise", "drop"})],
     }
 
     def _local_fits(self, data, family, classes):
@@ -948,6 +950,24 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         On a terminal it is one line rewritten in place; otherwise plain lines, at
         most one a second, and a final line. Every round is logged to the
         ``dask_glmdist`` logger at INFO level in any case.
+    formula : str, default=None
+        A model formula (Wilkinson syntax, by ``formulaic``) such as
+        ``"arr_delay ~ C(carrier) + origin * np.log(distance)"``; ``fit`` then takes a
+        pandas or dask DataFrame holding the columns it names, and the response comes
+        from the left-hand side (``y`` is not passed). Categorical columns (strings,
+        pandas categoricals, ``C(x)``) are coded against their levels in *all* the
+        partitions (treatment coding, the first sorted level as reference), and the
+        formula decides the intercept (``0 +`` or ``- 1`` for none, with
+        ``fit_intercept=False``). ``predict`` takes the same kind of frame. Without a
+        formula, a DataFrame's string/categorical columns are coded the same way
+        (parameters named ``carrier[T.UA]``). See :mod:`dask_glmdist.design`.
+    missing : {"raise", "drop"}, default="raise"
+        Rows with a missing value in a column the model reads (design, response,
+        weights, offset): ``"raise"`` stops the fit with the number of such rows per
+        column; ``"drop"`` drops them block by block (as R's ``na.omit``; ``n_obs_``
+        counts the rows kept), and ``predict`` gives NaN for them. Applies to
+        DataFrame input through a formula or categorical columns; other input must
+        have no missing values.
 
     Attributes
     ----------
@@ -1074,6 +1094,8 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         max_iter=100,
         split_every=8,
         verbose=0,
+        formula=None,
+        missing="raise",
     ):
         self.family = family
         self.link = link
@@ -1087,22 +1109,26 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         self.max_iter = max_iter
         self.split_every = split_every
         self.verbose = verbose
+        self.formula = formula
+        self.missing = missing
 
     def _family(self) -> Family:
         return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=lambda est: 1 + est.refine_steps)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the model.
 
         Parameters
         ----------
         X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
-        y : array-like or dask Series/array of shape (n_samples,)
+        y : array-like or dask Series/array of shape (n_samples,), default=None
+            Not given with a formula (its left-hand side is the response).
             Response; for the binomial family a proportion in [0, 1] (with
             ``sample_weight`` the number of trials, as in R's ``glm``).
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,) or str, default=None
+            With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights.
 
         Returns
@@ -1195,6 +1221,24 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         On a terminal it is one line rewritten in place; otherwise plain lines, at
         most one a second, and a final line. Every round is logged to the
         ``dask_glmdist`` logger at INFO level in any case.
+    formula : str, default=None
+        A model formula (Wilkinson syntax, by ``formulaic``) such as
+        ``"arr_delay ~ C(carrier) + origin * np.log(distance)"``; ``fit`` then takes a
+        pandas or dask DataFrame holding the columns it names, and the response comes
+        from the left-hand side (``y`` is not passed). Categorical columns (strings,
+        pandas categoricals, ``C(x)``) are coded against their levels in *all* the
+        partitions (treatment coding, the first sorted level as reference), and the
+        formula decides the intercept (``0 +`` or ``- 1`` for none, with
+        ``fit_intercept=False``). ``predict`` takes the same kind of frame. Without a
+        formula, a DataFrame's string/categorical columns are coded the same way
+        (parameters named ``carrier[T.UA]``). See :mod:`dask_glmdist.design`.
+    missing : {"raise", "drop"}, default="raise"
+        Rows with a missing value in a column the model reads (design, response,
+        weights, offset): ``"raise"`` stops the fit with the number of such rows per
+        column; ``"drop"`` drops them block by block (as R's ``na.omit``; ``n_obs_``
+        counts the rows kept), and ``predict`` gives NaN for them. Applies to
+        DataFrame input through a formula or categorical columns; other input must
+        have no missing values.
 
     Attributes
     ----------
@@ -1314,6 +1358,8 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         max_iter=100,
         split_every=8,
         verbose=0,
+        formula=None,
+        missing="raise",
     ):
         self.fit_intercept = fit_intercept
         self.refine_steps = refine_steps
@@ -1325,21 +1371,25 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         self.max_iter = max_iter
         self.split_every = split_every
         self.verbose = verbose
+        self.formula = formula
+        self.missing = missing
 
     def _family(self) -> Family:
         return Binomial("logit")
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=lambda est: 1 + est.refine_steps)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the model.
 
         Parameters
         ----------
         X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
-        y : array-like or dask Series/array of shape (n_samples,)
+        y : array-like or dask Series/array of shape (n_samples,), default=None
+            Not given with a formula (its left-hand side is the response).
             Two class labels.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,) or str, default=None
+            With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights.
 
         Returns
@@ -1347,7 +1397,8 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         self
         """
         family = self._family()
-        classes = INFER_LABELS if is_dask_collection(y) else None
+        dask_labels = is_dask_collection(y) or (y is None and is_dask_collection(X))
+        classes = INFER_LABELS if dask_labels else None
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
             n_params_extra=int(self.fit_intercept), y_numeric=False,
@@ -1355,8 +1406,8 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         if y_mem is not None:
             check_classification_targets(y_mem)
             self.classes_ = self._two_classes(np.unique(y_mem))
-            if sample_weight is not None:
-                kept = np.unique(y_mem[np.asarray(sample_weight) > 0])
+            if data.host_weight is not None:
+                kept = np.unique(y_mem[np.asarray(data.host_weight) > 0])
                 if len(kept) < 2:
                     raise ValueError(
                         "Only one class is left among the rows with positive sample_weight "

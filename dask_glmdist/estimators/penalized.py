@@ -67,6 +67,8 @@ _PENALTY_CONSTRAINTS: dict = {
     "warm_start": ["boolean"],
     "split_every": [Interval(Integral, 2, None, closed="left")],
     "verbose": ["verbose"],
+    "formula": [str, None],
+    "missing": [StrOptions({"raise", "drop"})],
 }
 
 class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
@@ -262,6 +264,24 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         On a terminal it is one line rewritten in place; otherwise plain lines, at
         most one a second, and a final line. Every round is logged to the
         ``dask_glmdist`` logger at INFO level in any case.
+    formula : str, default=None
+        A model formula (Wilkinson syntax, by ``formulaic``) such as
+        ``"arr_delay ~ C(carrier) + origin * np.log(distance)"``; ``fit`` then takes a
+        pandas or dask DataFrame holding the columns it names, and the response comes
+        from the left-hand side (``y`` is not passed). Categorical columns (strings,
+        pandas categoricals, ``C(x)``) are coded against their levels in *all* the
+        partitions (treatment coding, the first sorted level as reference), and the
+        formula decides the intercept (``0 +`` or ``- 1`` for none, with
+        ``fit_intercept=False``). ``predict`` takes the same kind of frame. Without a
+        formula, a DataFrame's string/categorical columns are coded the same way
+        (parameters named ``carrier[T.UA]``). See :mod:`dask_glmdist.design`.
+    missing : {"raise", "drop"}, default="raise"
+        Rows with a missing value in a column the model reads (design, response,
+        weights, offset): ``"raise"`` stops the fit with the number of such rows per
+        column; ``"drop"`` drops them block by block (as R's ``na.omit``; ``n_obs_``
+        counts the rows kept), and ``predict`` gives NaN for them. Applies to
+        DataFrame input through a formula or categorical columns; other input must
+        have no missing values.
 
     Attributes
     ----------
@@ -381,6 +401,8 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         warm_start=False,
         split_every=8,
         verbose=0,
+        formula=None,
+        missing="raise",
     ):
         self.family = family
         self.link = link
@@ -394,22 +416,26 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         self.warm_start = warm_start
         self.split_every = split_every
         self.verbose = verbose
+        self.formula = formula
+        self.missing = missing
 
     def _family(self) -> Family:
         return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(unit="iteration", total=lambda est: est.max_iter)
-    def fit(self, X, y, sample_weight=None, offset=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Fit the model.
 
         Parameters
         ----------
         X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
-        y : array-like or dask Series/array of shape (n_samples,)
+        y : array-like or dask Series/array of shape (n_samples,), default=None
+            Not given with a formula (its left-hand side is the response).
             Response; binomial: 0/1, or proportions in [0, 1] with ``sample_weight``
             the number of trials.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,) or str, default=None
+            With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights (non-negative); integer weights act as repeated rows.
         offset : array-like of shape (n_samples,), default=None
             Known part of the linear predictor (e.g. log exposure for Poisson rates).
@@ -424,7 +450,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
             n_params_extra=int(self.fit_intercept), offset=offset,
         )
         if y_mem is not None:
-            check_in_memory(family, y_mem, sample_weight)
+            check_in_memory(family, y_mem, data.host_weight)
         self._fit_blocks(data, family)
         return self
 
@@ -637,6 +663,24 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         On a terminal it is one line rewritten in place; otherwise plain lines, at
         most one a second, and a final line. Every round is logged to the
         ``dask_glmdist`` logger at INFO level in any case.
+    formula : str, default=None
+        A model formula (Wilkinson syntax, by ``formulaic``) such as
+        ``"arr_delay ~ C(carrier) + origin * np.log(distance)"``; ``fit`` then takes a
+        pandas or dask DataFrame holding the columns it names, and the response comes
+        from the left-hand side (``y`` is not passed). Categorical columns (strings,
+        pandas categoricals, ``C(x)``) are coded against their levels in *all* the
+        partitions (treatment coding, the first sorted level as reference), and the
+        formula decides the intercept (``0 +`` or ``- 1`` for none, with
+        ``fit_intercept=False``). ``predict`` takes the same kind of frame. Without a
+        formula, a DataFrame's string/categorical columns are coded the same way
+        (parameters named ``carrier[T.UA]``). See :mod:`dask_glmdist.design`.
+    missing : {"raise", "drop"}, default="raise"
+        Rows with a missing value in a column the model reads (design, response,
+        weights, offset): ``"raise"`` stops the fit with the number of such rows per
+        column; ``"drop"`` drops them block by block (as R's ``na.omit``; ``n_obs_``
+        counts the rows kept), and ``predict`` gives NaN for them. Applies to
+        DataFrame input through a formula or categorical columns; other input must
+        have no missing values.
 
     Attributes
     ----------
@@ -761,6 +805,8 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         warm_start=False,
         split_every=8,
         verbose=0,
+        formula=None,
+        missing="raise",
     ):
         self.link = link
         self.alpha = alpha
@@ -773,22 +819,26 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         self.warm_start = warm_start
         self.split_every = split_every
         self.verbose = verbose
+        self.formula = formula
+        self.missing = missing
 
     def _family(self) -> Family:
         return Binomial(self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(unit="iteration", total=lambda est: est.max_iter)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the model.
 
         Parameters
         ----------
         X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
-        y : array-like or dask Series/array of shape (n_samples,)
+        y : array-like or dask Series/array of shape (n_samples,), default=None
+            Not given with a formula (its left-hand side is the response).
             Two class labels. For dask ``y`` the labels are found by one pass over
             ``y`` alone.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,) or str, default=None
+            With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights (non-negative).
 
         Returns
@@ -802,9 +852,9 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         if y_mem is not None:
             check_classification_targets(y_mem)
             self.classes_ = self._two_classes(np.unique(y_mem))
-            if sample_weight is not None:
-                check_in_memory(Binomial(), np.zeros(1), sample_weight)
-                kept = np.unique(y_mem[np.asarray(sample_weight) > 0])
+            if data.host_weight is not None:
+                check_in_memory(Binomial(), np.zeros(1), data.host_weight)
+                kept = np.unique(y_mem[np.asarray(data.host_weight) > 0])
                 if len(kept) < 2:
                     raise ValueError(
                         "Only one class is left among the rows with positive sample_weight "

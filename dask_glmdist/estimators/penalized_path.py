@@ -345,7 +345,7 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     data, y_mem = prepare_blocks(est, X, y, sample_weight, n_partitions=n_partitions,
                                  n_params_extra=int(fit_intercept), offset=offset)
     if y_mem is not None:
-        check_in_memory(fam, y_mem, sample_weight)
+        check_in_memory(fam, y_mem, data.host_weight)
     sums = data_sums(data, fam, fit_intercept=fit_intercept, validate=True,
                      split_every=split_every)
     if alphas is None:
@@ -449,7 +449,7 @@ class PenalizedGLMCV(PenalizedGLM):
         blocks. For in-memory input ``n_partitions`` defaults to
         ``max(cv, one block per core)``.
     one_standard_error_rule : bool, default=False
-    n_partitions, split_every, verbose : as in :class:`PenalizedGLM`.
+    n_partitions, split_every, verbose, formula, missing : as in :class:`PenalizedGLM`.
 
     Attributes
     ----------
@@ -512,6 +512,8 @@ class PenalizedGLMCV(PenalizedGLM):
         "n_partitions": [None, Interval(Integral, 1, None, closed="left")],
         "split_every": [Interval(Integral, 2, None, closed="left")],
         "verbose": ["verbose"],
+        "formula": [str, None],
+        "missing": [StrOptions({"raise", "drop"})],
     }
 
     def __init__(
@@ -533,6 +535,8 @@ class PenalizedGLMCV(PenalizedGLM):
         n_partitions=None,
         split_every=8,
         verbose=0,
+        formula=None,
+        missing="raise",
     ):
         self.family = family
         self.link = link
@@ -550,13 +554,15 @@ class PenalizedGLMCV(PenalizedGLM):
         self.n_partitions = n_partitions
         self.split_every = split_every
         self.verbose = verbose
+        self.formula = formula
+        self.missing = missing
 
     def _alpha(self) -> float:
         return float(getattr(self, "alpha_", 1.0))
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress()
-    def fit(self, X, y, sample_weight=None, offset=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Choose alpha and fit the model at it.
 
         Parameters
@@ -580,7 +586,7 @@ class PenalizedGLMCV(PenalizedGLM):
         data, y_mem = prepare_blocks(self, X, y, sample_weight, n_partitions=n_part,
                                      n_params_extra=int(fi), offset=offset)
         if y_mem is not None:
-            check_in_memory(family, y_mem, sample_weight)
+            check_in_memory(family, y_mem, data.host_weight)
         self.family_ = family
         kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
                   tol=self.tol, max_iter=self.max_iter, split_every=self.split_every)

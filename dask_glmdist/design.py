@@ -1,0 +1,578 @@
+"""Formulas and categorical columns on (dask) DataFrames: one design for every block.
+
+A model written as a formula (Wilkinson syntax, parsed and encoded by ``formulaic``)
+or a DataFrame with string, categorical or boolean columns is turned into a numeric
+design matrix block by block, where the partitions live. What makes this hard at
+scale is that **no partition sees every level of a categorical**: a carrier may fly
+only in some months, and ``head()`` shows one file. So a fit first learns the
+design, once, from all the data:
+
+1. the formula is resolved against the frame's metadata: which columns it reads and
+   which of them are categorical (string, categorical and object columns, and any
+   column inside ``C(...)``); stateful transforms (``center``, ``scale``, splines),
+   whose state would come from a sample, are refused;
+2. the levels of the categorical columns are the union over *all* partitions: each
+   partition reports the small set of values it holds, reduced in a tree, reading
+   only those columns (:func:`collect_levels`);
+3. a small prototype frame holding every level fixes formulaic's model spec
+   (treatment coding, the first level as reference: the sorted first for strings and
+   numbers as in R and statsmodels, the first category for a pandas categorical), so
+   every block is encoded into the same columns whichever levels it holds.
+
+Each block is then built by :func:`build_block`: rows with a missing value in a model
+column are dropped or reported (``missing=``), a level the fit never saw is an error
+naming the column and the level, and design, response, weights and offset come from
+the same partition, so they are aligned by construction. The blocks of a fit are
+the frame's partitions.
+
+Parameter names are formulaic's (as statsmodels' formula API prints them):
+``C(carrier)[T.UA]`` for ``C(carrier)``, ``carrier[T.UA]`` for a string column named
+in the formula or met without a formula, ``x:C(m)[2]`` for interactions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Design",
+    "build_block",
+    "collect_levels",
+    "learn_design",
+    "uses_design",
+]
+
+_MISSING_HINT = (
+    "pass missing='drop' to drop those rows (as R's na.omit), or fill them in before fitting"
+)
+
+
+@dataclass
+class Design:
+    """What a fit learned about turning frame rows into design rows (a fitted attribute).
+
+    Attributes
+    ----------
+    formula : str
+        The right-hand side as formulaic resolved it (``"1 + C(carrier) + distance"``).
+    response : str or None
+        The left-hand side (a column name or an expression), or None when y is passed.
+    column_names : list of str
+        Names of the design's columns, the intercept excluded (the estimator fits it).
+    has_intercept : bool
+        Whether the formula has an intercept.
+    variables : list of str
+        The frame columns the right-hand side reads.
+    response_variables : list of str
+        The frame columns the left-hand side reads.
+    levels : dict
+        Categorical column -> its levels (every partition's, in coding order).
+    from_formula : bool
+        False when the design was made for a DataFrame given without a formula.
+    """
+
+    formula: str
+    response: str | None
+    column_names: list
+    has_intercept: bool
+    variables: list
+    response_variables: list
+    levels: dict
+    from_formula: bool
+    spec: object = field(repr=False)
+    lhs_spec: object = field(default=None, repr=False)
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.column_names)
+
+
+# --------------------------------------------------------------------------------------
+# when a design is used
+# --------------------------------------------------------------------------------------
+
+
+def _is_frame(obj) -> bool:
+    return getattr(obj, "ndim", None) == 2 and hasattr(obj, "columns") and hasattr(
+        obj, "dtypes")
+
+
+def _is_categorical_dtype(dtype) -> bool:
+    """Columns encoded as levels: strings, objects and pandas categoricals (not bools)."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return True
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return False
+    return pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
+
+
+def uses_design(est, X, sample_weight=None, offset=None) -> bool:
+    """Whether ``fit``'s input goes through a design: a formula, a frame with
+    categorical (string/categorical/object) columns, or weights/offset named as columns."""
+    if getattr(est, "formula", None) is not None:
+        return True
+    if not _is_frame(X):
+        return False
+    if isinstance(sample_weight, str) or isinstance(offset, str):
+        return True
+    return any(_is_categorical_dtype(t) for t in X.dtypes)
+
+
+# --------------------------------------------------------------------------------------
+# learning the design
+# --------------------------------------------------------------------------------------
+
+
+def _quote(name) -> str:
+    return "`" + str(name).replace("`", "\\`") + "`"
+
+
+def _refuse_unencodable(frame) -> None:
+    """Columns that are neither numbers, booleans nor levels (datetimes, intervals...)
+    are named, as for numeric input, before anything is read."""
+    bad = {str(c): str(t) for c, t in frame.dtypes.items() if not (
+        pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)
+        or _is_categorical_dtype(t))}
+    if bad:
+        kinds = sorted(set(bad.values()))
+        raise ValueError(
+            f"X has non-numeric columns {list(bad)[:10]} (dtype{'s' * (len(kinds) > 1)} "
+            f"{', '.join(kinds)}) that are not categories either; encode them as numbers "
+            "(e.g. a number for dates) before fitting, or name what to use in a formula."
+        )
+
+
+def _split_formula(formula: str):
+    """``(response text or None, right-hand side)``; the right-hand side stays formulaic's
+    object (its text drops a removed intercept: ``str`` of ``0 + x`` is ``x``)."""
+    from formulaic import Formula
+
+    if not isinstance(formula, str):
+        raise TypeError(f"formula must be a string such as 'y ~ x + C(g)'; got {formula!r}")
+    parsed = Formula(formula)
+    if hasattr(parsed, "lhs"):
+        return str(parsed.lhs), parsed.rhs
+    return None, parsed
+
+
+def _meta_of(frame) -> pd.DataFrame:
+    """A one-row pandas frame with the columns and dtypes of ``frame`` (no data read)."""
+    from dask.dataframe.utils import meta_nonempty
+
+    empty = frame._meta if dask.is_dask_collection(frame) else frame.iloc[:0]
+    return meta_nonempty(empty).iloc[:1].reset_index(drop=True)
+
+
+def _as_levels(frame: pd.DataFrame, levels: dict) -> pd.DataFrame:
+    """``frame`` with the categorical columns holding their fitted levels (formulaic
+    then encodes them into the same columns whatever this frame holds)."""
+    out = frame.copy(deep=False)
+    for name, lev in levels.items():
+        col = out[name]
+        if _is_categorical_dtype(col.dtype):
+            target = pd.CategoricalDtype(lev)
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                out[name] = col.cat.set_categories(lev)
+            else:
+                out[name] = col.astype(target)
+    return out
+
+
+def _model_spec(rhs: str, frame: pd.DataFrame):
+    from formulaic import model_matrix
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model_matrix(rhs, frame, na_action="ignore").model_spec
+
+
+def _resolve(side: str, meta: pd.DataFrame, frame):
+    """formulaic's spec of one side on the metadata; an unknown name is an error naming it
+    and the frame's columns (before any pass over the data)."""
+    try:
+        return _model_spec(side, meta)
+    except Exception as exc:
+        if type(exc).__name__ not in ("FactorEvaluationError", "NameError", "KeyError"):
+            raise
+        raise ValueError(
+            f"Cannot evaluate '{side}' on the frame: {exc}. The frame's columns: "
+            f"{[str(c) for c in frame.columns][:30]}."
+        ) from exc
+
+
+def _refuse_stateful(spec, formula: str) -> None:
+    state = getattr(spec, "transform_state", None) or {}
+    if state:
+        raise ValueError(
+            f"The formula '{formula}' uses stateful transform(s) {sorted(state)}, whose "
+            "state (a mean, a scale, knots) would come from a sample of the data rather "
+            "than from all of it; they are not supported. Compute the transformed column "
+            "before fitting (e.g. with dask), or use standardize=True where the estimator "
+            "has it."
+        )
+
+
+def _categorical_variables(spec, variables, meta: pd.DataFrame) -> list[str]:
+    """Data columns whose values are levels: categorical dtypes, and any inside ``C()``."""
+    cat = [v for v in variables if _is_categorical_dtype(meta[v].dtype)]
+    for factor, (kind, _state) in (getattr(spec, "encoder_state", None) or {}).items():
+        if getattr(kind, "value", str(kind)) != "categorical":
+            continue
+        for v in variables:
+            if v not in cat and re.search(rf"(?<![\w.]){re.escape(v)}(?!\w)", str(factor)):
+                cat.append(v)
+    return [v for v in variables if v in cat]
+
+
+def _levels_of_partition(part: pd.DataFrame, columns: list) -> dict:
+    return {c: set(part[c].dropna().unique().tolist()) for c in columns}
+
+
+def _union_levels(*parts: dict) -> dict:
+    out: dict = {}
+    for p in parts:
+        for c, values in p.items():
+            out.setdefault(c, set()).update(values)
+    return out
+
+
+def collect_levels(frame, columns: list, split_every: int = 8) -> dict:
+    """``{column: set of values}`` over every partition of ``frame`` (pandas or dask).
+
+    For a dask frame: one light pass that reads only ``columns`` (column projection),
+    each partition's sets reduced in a tree; nothing else reaches the client.
+    """
+    if not columns:
+        return {}
+    if not dask.is_dask_collection(frame):
+        return _levels_of_partition(frame, columns)
+    from ._blocks import compute_reduced, frame_partitions
+
+    parts = [dask.delayed(_levels_of_partition, pure=True)(p, columns)
+             for p in frame_partitions(frame[columns])]
+    while len(parts) > 1:
+        parts = [dask.delayed(_union_levels, pure=True)(*parts[i:i + split_every])
+                 for i in range(0, len(parts), split_every)]
+    return compute_reduced(parts[0])[0]
+
+
+def _ordered_levels(values: set, dtype) -> list:
+    if isinstance(dtype, pd.CategoricalDtype):  # the user's category order, observed ones
+        return [c for c in dtype.categories if c in values]
+    try:
+        return sorted(values)
+    except TypeError:  # mixed types: sort by their text
+        return sorted(values, key=str)
+
+
+def _prototype(meta: pd.DataFrame, variables: list, levels: dict) -> pd.DataFrame:
+    """A small frame with every level of every categorical column (and the metadata's
+    values elsewhere): formulaic learns the full coding from it."""
+    n = max([2] + [len(v) for v in levels.values()])
+    cols = {}
+    for v in variables:
+        if v in levels:
+            lev = levels[v]
+            values = [lev[i % len(lev)] for i in range(n)]
+            if _is_categorical_dtype(meta[v].dtype):
+                cols[v] = pd.Categorical(values, categories=lev)
+            else:
+                cols[v] = pd.Series(values, dtype=meta[v].dtype)
+        else:
+            cols[v] = pd.Series([meta[v].iloc[0]] * n, dtype=meta[v].dtype)
+    return pd.DataFrame(cols)
+
+
+def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bool,
+                 split_every: int = 8) -> Design:
+    """Resolve a formula (or a frame's own columns) against all of ``frame``'s data.
+
+    For a dask frame this makes one light pass over the categorical columns only
+    (their levels); nothing when there are none.
+    """
+    from_formula = formula is not None
+    if from_formula:
+        response, rhs = _split_formula(formula)
+        if response is not None and y_given:
+            raise ValueError(
+                f"The formula {formula!r} names the response ({response}); do not pass y "
+                "as well."
+            )
+        if response is None and not y_given:
+            raise ValueError(
+                f"The formula {formula!r} has no response: write it as 'y ~ ...', or pass y."
+            )
+    else:
+        response = None
+        _refuse_unencodable(frame)
+        terms = " + ".join(_quote(c) for c in frame.columns)
+        rhs = ("1 + " if fit_intercept else "0 + ") + terms
+    meta = _meta_of(frame)
+    meta_cat = _as_levels(meta, {c: sorted(set(meta[c].dropna().astype(str)))
+                                 for c in meta.columns if _is_categorical_dtype(meta[c].dtype)})
+    spec0 = _resolve(rhs, meta_cat, frame)
+    _refuse_stateful(spec0, formula or rhs)
+    variables = sorted(spec0.variables_by_source.get("data", set()), key=list(
+        frame.columns).index)
+    categorical = _categorical_variables(spec0, variables, meta)
+    seen = collect_levels(frame, categorical, split_every)
+    levels = {}
+    for c in categorical:
+        lev = _ordered_levels(seen.get(c, set()), meta[c].dtype)
+        if not lev:
+            raise ValueError(f"Column {c!r} has no non-missing values; it cannot be encoded.")
+        if len(lev) == 1:
+            raise ValueError(
+                f"Column {c!r} has one level ({lev[0]!r}) in all the data; a categorical "
+                "needs two or more levels to be coded against a reference (as in R). Drop "
+                "the column."
+            )
+        levels[c] = lev
+    spec = _model_spec(rhs, _as_levels(_prototype(meta, variables, levels), levels))
+    names = [str(n) for n in spec.column_names]
+    has_intercept = "Intercept" in names
+    if has_intercept and names.index("Intercept") != 0:
+        raise ValueError(f"formulaic put the intercept of '{rhs}' after other columns.")
+    if from_formula and has_intercept != bool(fit_intercept):
+        raise ValueError(
+            f"The formula {formula!r} "
+            + ("has an intercept but fit_intercept=False; write '0 +' (or '- 1') in the "
+               "formula for a model without one." if has_intercept else
+               "has no intercept ('0 +' or '- 1') but fit_intercept=True; pass "
+               "fit_intercept=False as well.")
+        )
+    if not from_formula:
+        has_intercept = bool(fit_intercept)
+    lhs_spec, response_vars = None, []
+    if response is not None:
+        if response in frame.columns:
+            response_vars = [response]
+        else:
+            lhs_spec = _resolve(response, meta_cat, frame)
+            response_vars = sorted(lhs_spec.variables_by_source.get("data", set()))
+            if len(lhs_spec.column_names) != 1:
+                raise ValueError(
+                    f"The response {response!r} encodes to {len(lhs_spec.column_names)} "
+                    "columns; it must be one numeric column (for class labels name the "
+                    "column itself)."
+                )
+    return Design(
+        formula=formula if from_formula else rhs,
+        response=response,
+        column_names=[n for n in names if n != "Intercept"],
+        has_intercept=has_intercept,
+        variables=variables,
+        response_variables=response_vars,
+        levels=levels,
+        from_formula=from_formula,
+        spec=spec,
+        lhs_spec=lhs_spec,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# one block
+# --------------------------------------------------------------------------------------
+
+
+def _as_1d(v) -> np.ndarray | None:
+    if v is None:
+        return None
+    if isinstance(v, pd.DataFrame):
+        v = v.iloc[:, 0]
+    if isinstance(v, pd.Series):
+        return v.to_numpy()
+    return np.asarray(v)
+
+
+def _isna(v) -> np.ndarray:
+    return np.asarray(pd.isna(v), dtype=bool)
+
+
+def build_block(part: pd.DataFrame, design: Design, y=None, w=None, o=None, *,
+                response: bool, missing: str, block_index=None):
+    """One partition as ``(X, y, weights, offset, report)`` NumPy arrays (float64 X).
+
+    ``y``, ``w``, ``o`` are this partition's values passed separately, or names of
+    columns of ``part`` (``w``, ``o``); with ``response=True`` and ``y`` None the
+    response comes from the formula's left-hand side. Rows with a missing value in a
+    column the model reads are dropped (``missing="drop"``), left as NaN rows
+    (``"keep"``: predictions, which then show NaN there), raise at once (``"error"``),
+    or -- ``"raise"`` -- are counted in ``report["problems"]`` and the block is returned
+    empty, so that the pass in which it is met raises with the counts over all blocks.
+    """
+    if isinstance(y, str):
+        y = part[y]
+    if isinstance(w, str):
+        w = part[w]
+    if isinstance(o, str):
+        o = part[o]
+    y, w, o = _as_1d(y), _as_1d(w), _as_1d(o)
+    n = len(part)
+    for what, v in (("y", y), ("sample_weight", w), ("offset", o)):
+        if v is not None and len(v) != n:
+            raise ValueError(f"{what} has {len(v)} rows in this block but the frame has {n}.")
+    cols = list(dict.fromkeys(design.variables + (design.response_variables if response
+                                                  and y is None else [])))
+    na_by_col = {c: _isna(part[c]) for c in cols}
+    for what, v in (("y", y), ("sample_weight", w), ("offset", o)):
+        if v is not None:
+            na_by_col[what] = _isna(v)
+    bad = np.zeros(n, dtype=bool)
+    for mask in na_by_col.values():
+        bad |= mask
+    report: dict = {}
+    if bad.any():
+        if missing == "error":  # predictions: nothing to wait for, say it now
+            counts = {f"missing_in: {c}": int(m.sum()) for c, m in na_by_col.items() if m.any()}
+            raise ValueError(missing_message({"missing_rows": int(bad.sum()), **counts}))
+        if missing == "raise":
+            counts = {f"missing_in: {c}": int(m.sum()) for c, m in na_by_col.items() if m.any()}
+            report = {"problems": {"missing_rows": int(bad.sum()), **counts}}
+            keep = np.zeros(n, dtype=bool)
+        elif missing == "drop":
+            keep = ~bad
+        else:  # "keep": prediction rows stay, with NaN where a value is missing
+            keep = None
+        if keep is not None:
+            part = part.loc[keep] if len(part.index) == n else part[keep]
+            y, w, o = (None if v is None else v[keep] for v in (y, w, o))
+    _check_levels(part, design, block_index)
+    X = _encode(part, design)
+    if missing == "keep" and bad.any():
+        X[bad] = np.nan
+    if response and y is None:
+        y = _response(part, design)
+    return X, y, w, o, report
+
+
+def _check_levels(part: pd.DataFrame, design: Design, block_index) -> None:
+    for c, lev in design.levels.items():
+        values = part[c]
+        present = values.notna()
+        if not present.any():
+            continue
+        known = pd.Index(lev)
+        unseen = ~values[present].isin(known)
+        if unseen.any():
+            new = list(dict.fromkeys(values[present][unseen].tolist()))
+            raise ValueError(
+                f"Column {c!r} has level(s) {new[:10]} that were not seen when the model "
+                f"was fitted (its {len(lev)} fitted levels: {lev[:10]}"
+                f"{' ...' if len(lev) > 10 else ''}); a model cannot predict for a level "
+                "it has no coefficient for."
+            )
+
+
+def _encode(part: pd.DataFrame, design: Design) -> np.ndarray:
+    p = design.n_columns
+    if len(part) == 0:
+        return np.zeros((0, p))
+    frame = _as_levels(part[design.variables].reset_index(drop=True), design.levels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mm = design.spec.get_model_matrix(frame, na_action="ignore", output="numpy")
+    X = np.asarray(mm, dtype=np.float64)
+    if "Intercept" in design.spec.column_names:
+        X = X[:, 1:]
+    return np.ascontiguousarray(X)
+
+
+def _response(part: pd.DataFrame, design: Design) -> np.ndarray:
+    if design.lhs_spec is None:
+        col = part[design.response]
+        if pd.api.types.is_bool_dtype(col.dtype):
+            return col.to_numpy(dtype=bool)
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            return col.to_numpy(dtype=np.float64 if pd.api.types.is_extension_array_dtype(
+                col.dtype) else None)
+        return col.to_numpy(dtype=object)
+    if len(part) == 0:
+        return np.zeros(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mm = design.lhs_spec.get_model_matrix(part.reset_index(drop=True), na_action="ignore")
+    return np.asarray(mm, dtype=np.float64)[:, 0]
+
+
+def missing_message(problems: dict) -> str | None:
+    """The missing-value part of a first-pass error (``None`` when there is none)."""
+    rows = problems.get("missing_rows")
+    if not rows:
+        return None
+    per = {k[len("missing_in: "):]: v for k, v in problems.items()
+           if k.startswith("missing_in: ")}
+    shown = ", ".join(f"{c}: {v:,}" for c, v in sorted(per.items(), key=lambda kv: -kv[1]))
+    return f"{rows:,} rows have missing values in the model's columns ({shown}); {_MISSING_HINT}"
+
+
+# --------------------------------------------------------------------------------------
+# all blocks
+# --------------------------------------------------------------------------------------
+
+
+def dask_blocks(frame, design: Design, y=None, w=None, o=None, *, response: bool,
+                missing: str, y_dtype=None):
+    """Design, response, weights, offset of every partition, from one graph.
+
+    Returns ``(X, y, w, o, reports)``: dask arrays with one row block per partition
+    (sizes unknown until computed) and one delayed report per block. Each partition
+    is read and encoded once per pass, whatever of the four a block function uses.
+    """
+    from ._blocks import frame_partitions, join_to_frame
+
+    for what, v in (("y", y), ("sample_weight", w), ("offset", o)):
+        if v is not None and not isinstance(v, str) and not dask.is_dask_collection(v):
+            raise TypeError(
+                f"{what} must be a dask Series partitioned like the frame, or the name of "
+                f"one of its columns; got {type(v).__name__}."
+            )
+    frame, names = join_to_frame(frame, y=y, sample_weight=w, offset=o)
+    y, w, o = names["y"], names["sample_weight"], names["offset"]
+    parts = frame_partitions(frame)
+    n = len(parts)
+    ys, ws, os_ = [y] * n, [w] * n, [o] * n
+    d = dask.delayed(design, pure=True)
+    p = design.n_columns
+    built = [dask.delayed(build_block, pure=True, nout=5)(
+        part, d, yk, wk, ok, response=response, missing=missing, block_index=k)
+        for k, (part, yk, wk, ok) in enumerate(zip(parts, ys, ws, os_, strict=True))]
+
+    def stack(i, shape, dtype):
+        arrs = [da.from_delayed(b[i], shape=shape, dtype=dtype) for b in built]
+        return da.concatenate(arrs, axis=0, allow_unknown_chunksizes=True)
+
+    X = stack(0, (math.nan, p), np.float64)
+    yd = stack(1, (math.nan,), y_dtype or np.float64) if (response or y is not None) else None
+    wd = stack(2, (math.nan,), np.float64) if w is not None else None
+    od = stack(3, (math.nan,), np.float64) if o is not None else None
+    reports = [b[4] for b in built]
+    return X, yd, wd, od, reports
+
+
+def response_dtype(frame, design: Design, y=None):
+    """The dtype of the response blocks (from metadata)."""
+    if y is not None:
+        dt = getattr(y, "dtype", None)
+    elif design.response is not None and design.lhs_spec is None:
+        dt = frame._meta[design.response].dtype if dask.is_dask_collection(frame) else frame[
+            design.response].dtype
+    else:
+        return np.float64
+    if dt is None:
+        return np.float64
+    if pd.api.types.is_bool_dtype(dt):
+        return np.bool_
+    if pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_extension_array_dtype(dt):
+        return dt
+    if pd.api.types.is_numeric_dtype(dt):
+        return np.float64
+    return object

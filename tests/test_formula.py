@@ -1,0 +1,287 @@
+"""Formulas and categorical columns on pandas and dask DataFrames (dask_glmdist.design).
+
+Oracles: statsmodels' formula API (smf.glm: the same parameter names, coefficients to
+1e-8, standard errors to 1e-6), the fit of the same design given as a numeric matrix,
+and invariances (pandas vs dask, partitions, persisted vs not).
+"""
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+
+from dask_glmdist import (
+    BiasReducedGLM,
+    DebiasedLassoRegressor,
+    DLSALogisticRegression,
+    DLSARegressor,
+    PenalizedGLM,
+    PenalizedGLMCV,
+    PenalizedLogisticRegression,
+)
+
+FORMULA = "y ~ C(g) + h + np.log(x) + x:C(m)"
+
+
+def _frame(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "g": rng.choice(list("abcde"), n),
+        "h": rng.choice(["u", "v", "w"], n),
+        "x": rng.uniform(0.5, 3.0, n),
+        "m": rng.integers(1, 4, n),
+    })
+    eta = (-0.5 + 0.3 * (df.g == "b") - 0.4 * (df.g == "e") + 0.5 * np.log(df.x)
+           + 0.2 * df.x * (df.m == 2))
+    df["y"] = rng.binomial(1, 1 / (1 + np.exp(-eta)))
+    df["count"] = rng.poisson(np.exp(eta))
+    df["w"] = rng.uniform(0.5, 2.0, n)
+    return df
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return _frame()
+
+
+@pytest.fixture(scope="module")
+def statsmodels_logit(frame):
+    return smf.glm(FORMULA, frame, family=sm.families.Binomial()).fit(tol=1e-12)
+
+
+def _ml_estimators(formula):
+    return [
+        BiasReducedGLM(family="binomial", method="ML", formula=formula, tol=1e-12),
+        DLSARegressor(family="binomial", formula=formula, refine_steps=20, tol=1e-12),
+        DLSALogisticRegression(formula=formula, refine_steps=20, tol=1e-12),
+        PenalizedGLM(family="binomial", alpha=0.0, formula=formula, tol=1e-12),
+        PenalizedLogisticRegression(alpha=0.0, formula=formula, tol=1e-12),
+    ]
+
+
+@pytest.mark.parametrize("est", _ml_estimators(FORMULA), ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("kind", ["pandas", "dask"])
+def test_formula_fit_equals_statsmodels_formula_api(frame, statsmodels_logit, est, kind):
+    data = frame if kind == "pandas" else dd.from_pandas(frame, npartitions=4)
+    est.fit(data)
+    table = est.summary()
+    ref = statsmodels_logit
+    assert list(table.index) == list(ref.params.index)  # 'Intercept', 'C(g)[T.b]', ...
+    np.testing.assert_allclose(table["coef"], ref.params, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(table["std_err"], ref.bse, rtol=0, atol=1e-6)
+    if kind == "dask":
+        assert est.n_blocks_ == 4 if hasattr(est, "n_blocks_") else True
+
+
+def test_poisson_formula_with_offset_and_weights_columns(frame):
+    ref = smf.glm("count ~ C(g) + np.log(x)", frame, family=sm.families.Poisson(),
+                  offset=np.log(frame.x), var_weights=frame.w).fit(tol=1e-12)
+    df = frame.assign(logx=np.log(frame.x))
+    for data in (df, dd.from_pandas(df, npartitions=3)):
+        est = BiasReducedGLM(family="poisson", method="ML", formula="count ~ C(g) + np.log(x)",
+                             tol=1e-12).fit(data, sample_weight="w", offset="logx")
+        np.testing.assert_allclose(est.params_, ref.params, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(est.bse_, ref.bse, rtol=0, atol=1e-6)
+        pred = est.predict(data, offset="logx")
+        pred = pred.compute() if hasattr(pred, "compute") else pred
+        np.testing.assert_allclose(pred, ref.fittedvalues, rtol=1e-8)
+
+
+def test_formula_equals_the_fit_of_the_encoded_matrix(frame):
+    """Estimators without a statsmodels formula twin: the same design as a matrix."""
+    from formulaic import model_matrix
+
+    mm = model_matrix("C(g) + h + np.log(x) + x:C(m)", frame)
+    X = mm.drop(columns="Intercept").to_numpy()
+    for make in (lambda f: DebiasedLassoRegressor(family="binomial", alpha=0.01, formula=f),
+                 lambda f: PenalizedGLMCV(family="binomial", criterion="bic", n_alphas=5,
+                                          formula=f)):
+        a = make(FORMULA).fit(dd.from_pandas(frame, npartitions=4))
+        b = make(None).fit(dd.from_array(X, chunksize=750),
+                           dd.from_array(frame.y.to_numpy(), chunksize=750))
+        np.testing.assert_allclose(a.params_, b.params_, rtol=0, atol=1e-10)
+        assert a._param_names()[1:] == list(mm.columns[1:])
+
+
+def test_predict_and_score_take_the_frame(frame, statsmodels_logit):
+    ddf = dd.from_pandas(frame, npartitions=4)
+    est = DLSALogisticRegression(formula=FORMULA, refine_steps=20, tol=1e-12).fit(ddf)
+    proba = est.predict_proba(ddf)
+    np.testing.assert_allclose(proba.compute()[:, 1], statsmodels_logit.fittedvalues,
+                               rtol=1e-8)
+    assert proba.numblocks[0] == ddf.npartitions
+    acc = est.score(ddf)
+    assert acc == pytest.approx(np.mean((statsmodels_logit.fittedvalues > 0.5) == frame.y))
+    reg = BiasReducedGLM(family="binomial", method="ML", formula=FORMULA).fit(frame)
+    d2 = 1 - statsmodels_logit.deviance / statsmodels_logit.null_deviance
+    assert reg.score(frame) == pytest.approx(d2, abs=1e-9)
+    assert reg.score(ddf) == pytest.approx(d2, abs=1e-9)
+
+
+# -- parquet: levels that differ between partitions ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def parquet_dir(tmp_path_factory):
+    """Four files; level 'e' of g is absent from the first, level 'z' only in the last."""
+    df = _frame(4000, seed=1)
+    df.loc[:999, "g"] = df.loc[:999, "g"].replace("e", "a")
+    df.loc[3990:, "g"] = "z"
+    path = tmp_path_factory.mktemp("pq")
+    for k in range(4):
+        df.iloc[k * 1000:(k + 1) * 1000].to_parquet(path / f"part{k}.parquet")
+    return path, df
+
+
+def test_parquet_levels_from_every_partition(parquet_dir):
+    path, df = parquet_dir
+    formula = "y ~ C(g) + np.log(x)"
+    ref = smf.glm(formula, df, family=sm.families.Binomial()).fit(tol=1e-12)
+    lazy = dd.read_parquet(path)
+    for data in (lazy, lazy.persist()):
+        est = BiasReducedGLM(family="binomial", method="ML", formula=formula,
+                             tol=1e-12).fit(data)
+        assert est.design_.levels["g"] == ["a", "b", "c", "d", "e", "z"]
+        assert list(est.summary().index) == list(ref.params.index)
+        np.testing.assert_allclose(est.params_, ref.params, rtol=0, atol=1e-8)
+        assert est.n_blocks_ == 4  # the files
+
+
+def test_unseen_level_at_predict_names_column_and_level(parquet_dir):
+    path, df = parquet_dir
+    est = PenalizedGLM(family="binomial", formula="y ~ C(g) + x").fit(df)
+    new = df.head(5).assign(g=["a", "b", "q", "a", "q"])
+    with pytest.raises(ValueError, match=r"Column 'g' has level\(s\) \['q'\]"):
+        est.predict(new)
+    with pytest.raises(ValueError, match=r"Column 'g' has level\(s\) \['q'\]"):
+        est.predict(dd.from_pandas(new, npartitions=1)).compute()
+
+
+def test_predictions_written_back_to_parquet(parquet_dir, tmp_path):
+    path, df = parquet_dir
+    lazy = dd.read_parquet(path)
+    est = DLSALogisticRegression(formula="y ~ C(g) + np.log(x) + h").fit(lazy)
+    out = lazy.assign(p=est.predict_proba(lazy)[:, 1], label=est.predict(lazy))
+    out.to_parquet(tmp_path / "pred")
+    back = pd.read_parquet(tmp_path / "pred")
+    np.testing.assert_allclose(back["p"], est.predict_proba(df)[:, 1], rtol=1e-12)
+    np.testing.assert_array_equal(back["label"], est.predict(df))
+
+
+def test_x_and_y_selected_from_one_parquet_frame_line_up(parquet_dir):
+    """Column projections of an un-persisted read_parquet frame: one block per file."""
+    path, df = parquet_dir
+    lazy = dd.read_parquet(path)
+    X, y = lazy[["x", "m"]], lazy["y"]
+    est = DLSALogisticRegression().fit(X, y)
+    assert est.n_blocks_ == 4
+    ref = DLSALogisticRegression().fit(df[["x", "m"]].to_numpy(), df.y.to_numpy())
+    np.testing.assert_allclose(est.params_, ref.params_, atol=1e-6)
+    assert lazy.assign(p=est.predict_proba(X)[:, 1]).p.sum().compute() > 0
+
+
+# -- missing values --------------------------------------------------------------------
+
+
+def _with_missing(frame):
+    df = frame.copy()
+    df.loc[[3, 10, 11], "x"] = np.nan
+    df["g"] = df["g"].astype(object)
+    df.loc[[10, 40], "g"] = None
+    return df
+
+
+def test_missing_raise_names_rows_and_columns(frame):
+    df = _with_missing(frame)
+    for data in (df, dd.from_pandas(df, npartitions=3)):
+        with pytest.raises(ValueError, match=r"4 rows have missing values.*x: 3, g: 2.*"
+                                             r"missing='drop'"):
+            DLSARegressor(family="binomial", formula="y ~ C(g) + x").fit(data)
+
+
+def test_missing_drop_equals_statsmodels(frame):
+    df = _with_missing(frame)
+    ref = smf.glm("y ~ C(g) + x", df, family=sm.families.Binomial(),
+                  missing="drop").fit(tol=1e-12)
+    for data in (df, dd.from_pandas(df, npartitions=3)):
+        est = BiasReducedGLM(family="binomial", method="ML", formula="y ~ C(g) + x",
+                             missing="drop", tol=1e-12).fit(data)
+        np.testing.assert_allclose(est.params_, ref.params, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(est.bse_, ref.bse, rtol=0, atol=1e-6)
+        assert est.n_obs_ == ref.nobs == len(df) - 4
+        pred = est.predict(data)
+        pred = pred.compute() if hasattr(pred, "compute") else pred
+        assert np.isnan(pred[[3, 10, 11, 40]]).all() and np.isfinite(np.delete(
+            pred, [3, 10, 11, 40])).all()
+
+
+# -- DataFrames without a formula ------------------------------------------------------
+
+
+def test_frame_with_string_columns_is_encoded(frame):
+    X = frame[["g", "h", "x"]]
+    est = BiasReducedGLM(family="binomial", method="ML", tol=1e-12).fit(X, frame.y)
+    ref = smf.glm("y ~ g + h + x", frame, family=sm.families.Binomial()).fit(tol=1e-12)
+    assert est.summary().index[0] == "intercept"
+    assert list(est.summary().index[1:]) == list(ref.params.index[1:])  # g[T.b], ...
+    np.testing.assert_allclose(est.params_, ref.params, rtol=0, atol=1e-8)
+    dX = dd.from_pandas(X, npartitions=3)
+    dest = BiasReducedGLM(family="binomial", method="ML", tol=1e-12).fit(
+        dX, dd.from_pandas(frame.y, npartitions=3))
+    np.testing.assert_allclose(dest.params_, ref.params, rtol=0, atol=1e-8)
+
+
+def test_mixed_int_bool_float_frame_is_cast():
+    rng = np.random.default_rng(3)
+    n = 2000
+    df = pd.DataFrame({"i": rng.integers(0, 5, n), "b": rng.random(n) < 0.3,
+                       "f": rng.normal(size=n)})
+    y = rng.binomial(1, 0.4, n)
+    ddf = dd.from_pandas(df, npartitions=2)
+    est = DLSALogisticRegression().fit(ddf, dd.from_pandas(pd.Series(y), npartitions=2))
+    ref = DLSALogisticRegression().fit(df.astype(float).to_numpy(), y, )
+    np.testing.assert_allclose(est.params_, ref.params_, atol=1e-6)
+
+
+# -- formula errors --------------------------------------------------------------------
+
+
+def test_formula_errors(frame):
+    with pytest.raises(ValueError, match="do not pass y"):
+        BiasReducedGLM(family="binomial", formula="y ~ x").fit(frame, frame.y)
+    with pytest.raises(ValueError, match="has no response"):
+        BiasReducedGLM(family="binomial", formula="x + g").fit(frame)
+    with pytest.raises(ValueError, match="has no intercept.*fit_intercept=False"):
+        BiasReducedGLM(family="binomial", formula="y ~ 0 + g + x").fit(frame)
+    with pytest.raises(ValueError, match="has an intercept but fit_intercept=False"):
+        BiasReducedGLM(family="binomial", formula="y ~ g + x", fit_intercept=False).fit(frame)
+    with pytest.raises(ValueError, match=r"stateful transform\(s\) \['center\(x\)'\]"):
+        BiasReducedGLM(family="binomial", formula="y ~ center(x)").fit(frame)
+    with pytest.raises(ValueError, match="Cannot evaluate.*nope"):
+        BiasReducedGLM(family="binomial", formula="y ~ nope").fit(frame)
+    with pytest.raises(TypeError, match="needs a pandas or dask DataFrame"):
+        BiasReducedGLM(family="binomial", formula="y ~ x").fit(frame[["x"]].to_numpy())
+
+
+def test_formula_without_intercept_equals_statsmodels(frame):
+    f = "y ~ 0 + C(g) + x"
+    ref = smf.glm(f, frame, family=sm.families.Binomial()).fit(tol=1e-12)
+    est = BiasReducedGLM(family="binomial", method="ML", formula=f, fit_intercept=False,
+                         tol=1e-12).fit(dd.from_pandas(frame, npartitions=2))
+    assert list(est.summary().index) == list(ref.params.index)
+    np.testing.assert_allclose(est.params_, ref.params, rtol=0, atol=1e-8)
+
+
+def test_one_graph_reads_each_partition_once_per_pass(frame):
+    """Design, response and weights of a block come from one task per partition."""
+    ddf = dd.from_pandas(frame, npartitions=3)
+    from dask_glmdist.design import dask_blocks, learn_design
+
+    design = learn_design(ddf, FORMULA, fit_intercept=True, y_given=False)
+    X, y, w, _, _ = dask_blocks(ddf, design, None, "w", None, response=True, missing="raise")
+    graph = {**dict(X.__dask_graph__()), **dict(y.__dask_graph__()),
+             **dict(w.__dask_graph__())}
+    builds = {k for k in graph if "build_block" in str(k)}
+    assert len(builds) == 3
