@@ -28,6 +28,7 @@ import dask.array as da
 import dask.threaded
 import numpy as np
 import pandas as pd
+import scipy.sparse
 from dask.callbacks import Callback
 from threadpoolctl import threadpool_limits
 
@@ -52,7 +53,12 @@ __all__ = [
     "frame_blocks",
     "join_to_frame",
     "vector_like",
+    "dense_blocks",
+    "SPARSE_FORMAT",
 ]
+
+# the scipy.sparse format in-memory input is converted to: its row slices are cheap
+SPARSE_FORMAT = "csr"
 
 
 # --------------------------------------------------------------------------------------
@@ -327,6 +333,7 @@ def dask_design(X):
         X = frame_to_array(X)
     if not isinstance(X, da.Array):
         raise TypeError(f"expected a dask array or DataFrame, got {type(X).__name__}")
+    X = dense_blocks(X)
     if X.ndim != 2:
         raise ValueError(
             f"Expected 2D array, got {X.ndim}D array instead; reshape your data with "
@@ -396,17 +403,39 @@ def vector_like(v, X: da.Array, what: str) -> da.Array:
     return v
 
 
-def _blocks_of_views(A: np.ndarray, sizes: list[int]) -> da.Array:
+def _dense_block(Xb):
+    """One block as a NumPy array: a scipy.sparse block is densified (inside its task)."""
+    return Xb.toarray() if scipy.sparse.issparse(Xb) else Xb
+
+
+def dense_blocks(X: da.Array) -> da.Array:
+    """``X`` with its scipy.sparse blocks densified block by block (lazily).
+
+    A dask array of sparse blocks (``da.from_array(csr, chunks=...)``,
+    ``map_blocks(scipy.sparse.csr_matrix)``) is known by its ``_meta``; each block is
+    densified inside its own task, so at most the blocks being worked on are ever dense
+    and the whole matrix never is. Dense arrays are returned as they are.
+    """
+    if not scipy.sparse.issparse(getattr(X, "_meta", None)):
+        return X
+    return X.map_blocks(_dense_block, dtype=X.dtype, meta=np.empty((0,) * X.ndim, X.dtype))
+
+
+def _blocks_of_views(A, sizes: list[int]) -> da.Array:
     """A dask array whose row blocks are views of the in-memory ``A``.
 
     Unlike ``da.from_array`` this neither copies nor hashes ``A`` (seconds and a
-    second copy of the data at millions of rows); every call gets fresh keys.
+    second copy of the data at millions of rows); every call gets fresh keys. A
+    scipy.sparse ``A`` (CSR) gives row slices that stay sparse until :func:`dense_blocks`
+    densifies each one inside its task.
     """
     token = uuid.uuid4().hex
+    meta = A[:0] if scipy.sparse.issparse(A) else None
     parts, start = [], 0
     for k, rows in enumerate(sizes):
         view = dask.delayed(A[start : start + rows], name=f"glmdist-rows-{token}-{k}")
-        parts.append(da.from_delayed(view, shape=(rows, *A.shape[1:]), dtype=A.dtype))
+        parts.append(da.from_delayed(view, shape=(rows, *A.shape[1:]), dtype=A.dtype,
+                                     meta=meta))
         start += rows
     return da.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
 
@@ -417,22 +446,24 @@ def as_blocked(
     """Put validated in-memory arrays, or dask collections, into row blocks.
 
     NumPy input is split into ``n_partitions`` nearly equal row blocks (default
-    :func:`default_n_partitions`). Dask input keeps its own row chunking.
+    :func:`default_n_partitions`). Dask input keeps its own row chunking. A scipy.sparse
+    ``X`` is split the same way into sparse row slices, each densified inside its task
+    (:func:`dense_blocks`): the whole matrix is never dense.
     """
     host_weight = None
     if sample_weight is not None and not is_dask_collection(sample_weight):
         host_weight = np.asarray(sample_weight)
     if isinstance(X, da.Array):
-        Xd = X
+        Xd = dense_blocks(X)
     else:
-        X = np.asarray(X)
+        X = X.tocsr() if scipy.sparse.issparse(X) else np.asarray(X)
         n = X.shape[0]
         k = n_partitions or default_n_partitions(n, n_params or X.shape[1])
         if k > n:
             raise ValueError(f"n_partitions={k} exceeds the number of rows ({n}).")
         sizes = np.full(k, n // k)
         sizes[: n % k] += 1
-        Xd = _blocks_of_views(X, [int(s) for s in sizes])
+        Xd = dense_blocks(_blocks_of_views(X, [int(s) for s in sizes]))
         if y is not None and not is_dask_collection(y):
             y = _blocks_of_views(np.asarray(y), [int(s) for s in sizes])
         if sample_weight is not None and not is_dask_collection(sample_weight):

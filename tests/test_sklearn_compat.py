@@ -50,23 +50,19 @@ ESTIMATORS = [
 
 def _expected_failures(estimator):
     if isinstance(estimator, PenalizedGLMCV):
-        return {
-            "check_sample_weight_equivalence_on_dense_data": (
-                "the check sets cv to explicit row-index splits; PenalizedGLMCV's folds are "
-                "whole row blocks (cv is their number), so rows are never moved or copied"
-            ),
-        }
+        why = ("the check sets cv to explicit row-index splits; PenalizedGLMCV's folds are "
+               "whole row blocks (cv is their number), so rows are never moved or copied")
+        return {f"check_sample_weight_equivalence_on_{kind}_data": why
+                for kind in ("dense", "sparse")}
     if isinstance(estimator, (PenalizedGLM, PenalizedLogisticRegression)) and estimator.alpha:
         return {}  # the objective averages over the sum of the weights: exact equivalence
     if isinstance(estimator, DebiasedLassoRegressor) and estimator.method != (
             "naive_unregularized"):
         return {}  # the lasso fits 15 rows with 30 features: what it is for
-    return {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "the check fits 15 rows with 30 features; an unpenalised GLM needs at least as "
-            "many rows as parameters and refuses such data with a clear error"
-        ),
-    }
+    why = ("the check fits 15 rows with 30 features; an unpenalised GLM needs at least as "
+           "many rows as parameters and refuses such data with a clear error")
+    return {f"check_sample_weight_equivalence_on_{kind}_data": why
+            for kind in ("dense", "sparse")}
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)

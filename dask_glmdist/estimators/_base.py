@@ -13,6 +13,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._blocks import (
+    SPARSE_FORMAT,
     BlockedData,
     _is_dask_frame,
     as_blocked,
@@ -89,6 +90,7 @@ def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_
         check_numeric_y(y, getattr(est, "family", None))
     X, y = validate_data(
         est, X, y, dtype=np.float64, y_numeric=y_numeric, ensure_min_samples=2,
+        accept_sparse=SPARSE_FORMAT,
     )
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
@@ -264,8 +266,8 @@ def linear_predictor(est, X, offset=None):
         return Xd.map_blocks(_block_linear_predictor, coef, intercept, drop_axis=1,
                              dtype=np.float64)
     check_numeric_columns(X)
-    X = validate_data(est, X, dtype=np.float64, reset=False)
-    return X @ coef + intercept
+    X = validate_data(est, X, dtype=np.float64, reset=False, accept_sparse=SPARSE_FORMAT)
+    return np.asarray(X @ coef + intercept)  # scipy.sparse X: the product is dense
 
 
 def _dtype_of(y):
@@ -576,7 +578,7 @@ class BinaryClassifierMixin:
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 

@@ -1154,7 +1154,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.target_tags.positive_only = positive_only_family(self.family)
         return tags
 
