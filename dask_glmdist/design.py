@@ -292,11 +292,12 @@ def _prototype(meta: pd.DataFrame, variables: list, levels: dict) -> pd.DataFram
 
 
 def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bool,
-                 split_every: int = 8) -> Design:
+                 split_every: int = 8, exclude=()) -> Design:
     """Resolve a formula (or a frame's own columns) against all of ``frame``'s data.
 
     For a dask frame this makes one light pass over the categorical columns only
-    (their levels); nothing when there are none.
+    (their levels); nothing when there are none. Without a formula every column but
+    those in ``exclude`` (the weights' and offset's columns) is a term.
     """
     from_formula = formula is not None
     if from_formula:
@@ -312,8 +313,9 @@ def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bo
             )
     else:
         response = None
-        _refuse_unencodable(frame)
-        terms = " + ".join(_quote(c) for c in frame.columns)
+        columns = [c for c in frame.columns if c not in set(exclude)]
+        _refuse_unencodable(frame[columns])
+        terms = " + ".join(_quote(c) for c in columns)
         rhs = ("1 + " if fit_intercept else "0 + ") + terms
     meta = _meta_of(frame)
     meta_cat = _as_levels(meta, {c: sorted(set(meta[c].dropna().astype(str)))
@@ -395,6 +397,18 @@ def _as_1d(v) -> np.ndarray | None:
 
 def _isna(v) -> np.ndarray:
     return np.asarray(pd.isna(v), dtype=bool)
+
+
+def check_columns(frame, design: Design, *, response: bool = False) -> None:
+    """The columns a fitted design reads must be in ``frame`` (checked on metadata)."""
+    need = design.variables + (design.response_variables if response else [])
+    missing = [c for c in need if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"The frame lacks column(s) {missing} that the model reads ("
+            + (f"formula {design.formula!r}" if design.from_formula else "fitted columns")
+            + f"); its columns: {[str(c) for c in frame.columns][:30]}."
+        )
 
 
 def build_block(part: pd.DataFrame, design: Design, y=None, w=None, o=None, *,

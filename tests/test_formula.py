@@ -285,3 +285,38 @@ def test_one_graph_reads_each_partition_once_per_pass(frame):
              **dict(w.__dask_graph__())}
     builds = {k for k in graph if "build_block" in str(k)}
     assert len(builds) == 3
+
+
+def test_string_labels_on_the_left_hand_side(frame):
+    df = frame.assign(label=np.where(frame.y == 1, "flown", "cancelled"))
+    ref = smf.glm("y ~ C(g) + x", frame, family=sm.families.Binomial()).fit(tol=1e-12)
+    for data in (df, dd.from_pandas(df, npartitions=3)):
+        for est in (DLSALogisticRegression(formula="label ~ C(g) + x", refine_steps=20,
+                                           tol=1e-12),
+                    PenalizedLogisticRegression(alpha=0.0, formula="label ~ C(g) + x",
+                                                tol=1e-12)):
+            est.fit(data)
+            assert list(est.classes_) == ["cancelled", "flown"]
+            np.testing.assert_allclose(est.params_, ref.params, rtol=0, atol=1e-8)
+            labels = est.predict(data)
+            labels = labels.compute() if hasattr(labels, "compute") else labels
+            np.testing.assert_array_equal(
+                labels, np.where(ref.fittedvalues > 0.5, "flown", "cancelled"))
+
+
+def test_weight_column_is_not_a_term_and_predict_needs_the_columns(frame):
+    X = frame[["g", "x", "w"]]
+    a = BiasReducedGLM(family="binomial", method="ML").fit(X, frame.y, sample_weight="w")
+    assert a._param_names() == ["intercept", "g[T.b]", "g[T.c]", "g[T.d]", "g[T.e]", "x"]
+    b = BiasReducedGLM(family="binomial", method="ML").fit(X[["g", "x"]], frame.y,
+                                                           sample_weight=frame.w)
+    np.testing.assert_allclose(a.params_, b.params_, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['g'\]"):
+        a.predict(frame[["x", "w"]])
+
+
+def test_one_level_categorical_is_refused(frame):
+    df = frame.assign(city="Paris")
+    with pytest.raises(ValueError, match=r"Column 'city' has one level \('Paris'\)"):
+        PenalizedGLM(family="binomial", formula="y ~ city + x").fit(
+            dd.from_pandas(df, npartitions=2))

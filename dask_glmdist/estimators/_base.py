@@ -25,7 +25,14 @@ from .._blocks import (
     raise_for_problems,
     vector_like,
 )
-from ..design import build_block, dask_blocks, learn_design, response_dtype, uses_design
+from ..design import (
+    build_block,
+    check_columns,
+    dask_blocks,
+    learn_design,
+    response_dtype,
+    uses_design,
+)
 from ..inference import coef_table, wald_test
 
 __all__ = [
@@ -132,7 +139,8 @@ def _prepare_design(est, X, y, sample_weight, offset, *, n_partitions, n_params_
     if not dask_input and is_dask_collection(y):
         raise TypeError("y is a dask collection but X is not; pass both as dask collections")
     design = learn_design(X, getattr(est, "formula", None), fit_intercept=est.fit_intercept,
-                          y_given=y is not None, split_every=getattr(est, "split_every", 8))
+                          y_given=y is not None, split_every=getattr(est, "split_every", 8),
+                          exclude=[v for v in (sample_weight, offset) if isinstance(v, str)])
     if design.n_columns == 0 and not design.has_intercept:
         raise ValueError("The model has no columns and no intercept.")
     if design.n_columns == 0:
@@ -194,6 +202,7 @@ def _design_eta(est, X, coef, intercept, offset=None):
             f"({est.design_.formula!r}); predict needs a DataFrame with the same columns, got "
             f"{type(X).__name__}."
         )
+    check_columns(X, est.design_)
     if is_dask_collection(X):
         Xd, _, _, od, _ = dask_blocks(X, est.design_, None, None, offset, response=False,
                                      missing=mode)
@@ -218,6 +227,7 @@ def design_response(est, X, sample_weight=None, offset=None):
     coef = np.asarray(est.coef_, dtype=np.float64).ravel()
     intercept = float(np.ravel(est.intercept_)[0])
     mode = "drop" if _missing_option(est) == "drop" else "error"
+    check_columns(X, design, response=True)
     if is_dask_collection(X):
         Xd, yd, wd, od, _ = dask_blocks(X, design, None, sample_weight, offset, response=True,
                                         missing=mode, y_dtype=response_dtype(X, design))
