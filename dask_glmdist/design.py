@@ -233,27 +233,40 @@ def _categorical_variables(spec, variables, meta: pd.DataFrame) -> list[str]:
 
 
 def _levels_of_partition(part: pd.DataFrame, columns: list) -> dict:
-    return {c: set(part[c].dropna().unique().tolist()) for c in columns}
+    """``{column: (values present, category order or None)}`` of one partition."""
+    out = {}
+    for c in columns:
+        col = part[c]
+        order = None
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            order = tuple(col.cat.categories.tolist())
+        out[c] = (set(col.dropna().unique().tolist()), {order} if order is not None else set())
+    return out
 
 
 def _union_levels(*parts: dict) -> dict:
     out: dict = {}
     for p in parts:
-        for c, values in p.items():
-            out.setdefault(c, set()).update(values)
+        for c, (values, orders) in p.items():
+            seen, known = out.setdefault(c, (set(), set()))
+            seen.update(values)
+            known.update(orders)
     return out
 
 
-def collect_levels(frame, columns: list, split_every: int = 8) -> dict:
-    """``{column: set of values}`` over every partition of ``frame`` (pandas or dask).
+def collect_levels(frame, columns: list, split_every: int = 8):
+    """``({column: set of values}, {column: set of category orders})`` over every
+    partition of ``frame`` (pandas or dask); the orders are those of pandas
+    categorical columns (a Parquet dictionary column read with unknown categories).
 
     For a dask frame: one light pass that reads only ``columns`` (column projection),
     each partition's sets reduced in a tree; nothing else reaches the client.
     """
     if not columns:
-        return {}
+        return {}, {}
     if not dask.is_dask_collection(frame):
-        return _levels_of_partition(frame, columns)
+        return {c: v for c, (v, _) in _levels_of_partition(frame, columns).items()}, {
+            c: o for c, (_, o) in _levels_of_partition(frame, columns).items()}
     from ._blocks import compute_reduced, frame_partitions
 
     parts = [dask.delayed(_levels_of_partition, pure=True)(p, columns)
@@ -261,12 +274,20 @@ def collect_levels(frame, columns: list, split_every: int = 8) -> dict:
     while len(parts) > 1:
         parts = [dask.delayed(_union_levels, pure=True)(*parts[i:i + split_every])
                  for i in range(0, len(parts), split_every)]
-    return compute_reduced(parts[0])[0]
+    merged = compute_reduced(parts[0])[0]
+    return {c: v for c, (v, _) in merged.items()}, {c: o for c, (_, o) in merged.items()}
 
 
-def _ordered_levels(values: set, dtype) -> list:
-    if isinstance(dtype, pd.CategoricalDtype):  # the user's category order, observed ones
-        return [c for c in dtype.categories if c in values]
+def _ordered_levels(values: set, dtype, orders: set) -> list:
+    """Coding order: a pandas categorical's own (known in the metadata, or the one every
+    partition reports), observed levels only; else sorted, as R and statsmodels do."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        from dask.dataframe.utils import UNKNOWN_CATEGORIES
+
+        if UNKNOWN_CATEGORIES not in dtype.categories:
+            return [c for c in dtype.categories if c in values]
+        if len(orders) == 1:
+            return [c for c in next(iter(orders)) if c in values]
     try:
         return sorted(values)
     except TypeError:  # mixed types: sort by their text
@@ -325,10 +346,10 @@ def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bo
     variables = sorted(spec0.variables_by_source.get("data", set()), key=list(
         frame.columns).index)
     categorical = _categorical_variables(spec0, variables, meta)
-    seen = collect_levels(frame, categorical, split_every)
+    seen, orders = collect_levels(frame, categorical, split_every)
     levels = {}
     for c in categorical:
-        lev = _ordered_levels(seen.get(c, set()), meta[c].dtype)
+        lev = _ordered_levels(seen.get(c, set()), meta[c].dtype, orders.get(c, set()))
         if not lev:
             raise ValueError(f"Column {c!r} has no non-missing values; it cannot be encoded.")
         if len(lev) == 1:

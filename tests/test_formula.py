@@ -320,3 +320,25 @@ def test_one_level_categorical_is_refused(frame):
     with pytest.raises(ValueError, match=r"Column 'city' has one level \('Paris'\)"):
         PenalizedGLM(family="binomial", formula="y ~ city + x").fit(
             dd.from_pandas(df, npartitions=2))
+
+
+def test_parquet_categorical_column_keeps_its_category_order(tmp_path):
+    """A pandas categorical written to Parquet is read back with unknown categories: the
+    partitions report their category order, used as in memory (unused ones dropped)."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    df = pd.DataFrame({"g": pd.Categorical(rng.choice(list("dcba"), n),
+                                           categories=list("dcbaz")),
+                       "x": rng.normal(size=n)})
+    df["y"] = rng.binomial(1, 0.4, n)
+    for k in range(3):
+        df.iloc[k * 1000:(k + 1) * 1000].to_parquet(tmp_path / f"f{k}.parquet")
+    lazy = dd.read_parquet(tmp_path)
+    ref = smf.glm("y ~ C(g, levels=['d', 'c', 'b', 'a']) + x", df.assign(g=df.g.astype(str)),
+                  family=sm.families.Binomial()).fit(tol=1e-12)
+    for data in (df, lazy):
+        est = BiasReducedGLM(family="binomial", method="ML", formula="y ~ g + x",
+                             tol=1e-12).fit(data)
+        assert est.design_.levels["g"] == ["d", "c", "b", "a"]
+        assert est._param_names() == ["Intercept", "g[T.c]", "g[T.b]", "g[T.a]", "x"]
+        np.testing.assert_allclose(est.params_, ref.params, rtol=0, atol=1e-8)
