@@ -177,6 +177,10 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         ``conf_int()`` and ``wald_test()`` show them without standard errors. Set on
         every fit; empty when nothing is flagged (always for mBR and mJPL, whose
         estimates are finite).
+    design_ : dask_glmdist.design.Design
+        Only after a fit through a formula, a DataFrame with categorical columns or
+        weights/offset named as columns: the levels (from all partitions) and design
+        column names, used by ``predict`` and ``score`` on new frames.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has feature names (pandas or dask DataFrame).

@@ -202,6 +202,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     converged_ : bool
         Whether every local fit converged.
     family_ : Family
+    design_ : dask_glmdist.design.Design
+        Only after a fit through a formula, a DataFrame with categorical columns or
+        weights/offset named as columns: the levels (from all partitions) and design
+        column names, used by ``predict`` and ``score`` on new frames.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when X has feature names (pandas or dask DataFrame).

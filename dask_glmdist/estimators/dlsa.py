@@ -1040,6 +1040,10 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         With the adaptive lasso: the chosen penalty level.
     wlse_coef_, wlse_intercept_, wlse_cov_params_ : ndarray, float, ndarray
         With the adaptive lasso: the unpenalised (refined) estimate it started from.
+    design_ : dask_glmdist.design.Design
+        Only after a fit through a formula, a DataFrame with categorical columns or
+        weights/offset named as columns: the levels (from all partitions) and design
+        column names, used by ``predict`` and ``score`` on new frames.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -1313,6 +1317,10 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         With the adaptive lasso: the chosen penalty level.
     wlse_coef_, wlse_intercept_, wlse_cov_params_ : ndarray, float, ndarray
         With the adaptive lasso: the unpenalised (refined) estimate it started from.
+    design_ : dask_glmdist.design.Design
+        Only after a fit through a formula, a DataFrame with categorical columns or
+        weights/offset named as columns: the levels (from all partitions) and design
+        column names, used by ``predict`` and ``score`` on new frames.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str

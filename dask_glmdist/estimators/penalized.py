@@ -336,6 +336,10 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         Row blocks of the input, empty ones included.
     family_ : Family
         The family and link fitted.
+    design_ : dask_glmdist.design.Design
+        Only after a fit through a formula, a DataFrame with categorical columns or
+        weights/offset named as columns: the levels (from all partitions) and design
+        column names, used by ``predict`` and ``score`` on new frames.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -737,6 +741,10 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         Row blocks of the input, empty ones included.
     family_ : Family
         The family and link fitted.
+    design_ : dask_glmdist.design.Design
+        Only after a fit through a formula, a DataFrame with categorical columns or
+        weights/offset named as columns: the levels (from all partitions) and design
+        column names, used by ``predict`` and ``score`` on new frames.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
