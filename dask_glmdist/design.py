@@ -265,16 +265,16 @@ def collect_levels(frame, columns: list, split_every: int = 8):
     if not columns:
         return {}, {}
     if not dask.is_dask_collection(frame):
-        return {c: v for c, (v, _) in _levels_of_partition(frame, columns).items()}, {
-            c: o for c, (_, o) in _levels_of_partition(frame, columns).items()}
-    from ._blocks import compute_reduced, frame_partitions
+        merged = _levels_of_partition(frame, columns)
+    else:
+        from ._blocks import compute_reduced, frame_partitions
 
-    parts = [dask.delayed(_levels_of_partition, pure=True)(p, columns)
-             for p in frame_partitions(frame[columns])]
-    while len(parts) > 1:
-        parts = [dask.delayed(_union_levels, pure=True)(*parts[i:i + split_every])
-                 for i in range(0, len(parts), split_every)]
-    merged = compute_reduced(parts[0])[0]
+        parts = [dask.delayed(_levels_of_partition, pure=True)(p, columns)
+                 for p in frame_partitions(frame[columns])]
+        while len(parts) > 1:
+            parts = [dask.delayed(_union_levels, pure=True)(*parts[i:i + split_every])
+                     for i in range(0, len(parts), split_every)]
+        merged = compute_reduced(parts[0])[0]
     return {c: v for c, (v, _) in merged.items()}, {c: o for c, (_, o) in merged.items()}
 
 
@@ -320,32 +320,57 @@ def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bo
     (their levels); nothing when there are none. Without a formula every column but
     those in ``exclude`` (the weights' and offset's columns) is a term.
     """
-    from_formula = formula is not None
-    if from_formula:
-        response, rhs = _split_formula(formula)
-        if response is not None and y_given:
-            raise ValueError(
-                f"The formula {formula!r} names the response ({response}); do not pass y "
-                "as well."
-            )
-        if response is None and not y_given:
-            raise ValueError(
-                f"The formula {formula!r} has no response: write it as 'y ~ ...', or pass y."
-            )
-    else:
-        response = None
-        columns = [c for c in frame.columns if c not in set(exclude)]
-        _refuse_unencodable(frame[columns])
-        terms = " + ".join(_quote(c) for c in columns)
-        rhs = ("1 + " if fit_intercept else "0 + ") + terms
+    response, rhs = _sides(frame, formula, fit_intercept=fit_intercept, y_given=y_given,
+                           exclude=exclude)
     meta = _meta_of(frame)
     meta_cat = _as_levels(meta, {c: sorted(set(meta[c].dropna().astype(str)))
                                  for c in meta.columns if _is_categorical_dtype(meta[c].dtype)})
     spec0 = _resolve(rhs, meta_cat, frame)
     _refuse_stateful(spec0, formula or rhs)
-    variables = sorted(spec0.variables_by_source.get("data", set()), key=list(
-        frame.columns).index)
-    categorical = _categorical_variables(spec0, variables, meta)
+    variables = sorted(spec0.variables_by_source.get("data", set()),
+                       key=list(frame.columns).index)
+    levels = _all_levels(frame, _categorical_variables(spec0, variables, meta), meta,
+                         split_every)
+    spec = _model_spec(rhs, _as_levels(_prototype(meta, variables, levels), levels))
+    names = [str(n) for n in spec.column_names]
+    has_intercept = _intercept(names, formula, fit_intercept)
+    lhs_spec, response_vars = _response_spec(response, meta_cat, frame)
+    return Design(
+        formula=formula if formula is not None else str(rhs),
+        response=response,
+        column_names=[n for n in names if n != "Intercept"],
+        has_intercept=has_intercept,
+        variables=variables,
+        response_variables=response_vars,
+        levels=levels,
+        from_formula=formula is not None,
+        spec=spec,
+        lhs_spec=lhs_spec,
+    )
+
+
+def _sides(frame, formula, *, fit_intercept, y_given, exclude):
+    """``(response or None, right-hand side)``; without a formula, every column (but
+    ``exclude``) is a term and ``fit_intercept`` decides the intercept."""
+    if formula is None:
+        columns = [c for c in frame.columns if c not in set(exclude)]
+        _refuse_unencodable(frame[columns])
+        terms = " + ".join(_quote(c) for c in columns)
+        return None, ("1 + " if fit_intercept else "0 + ") + terms
+    response, rhs = _split_formula(formula)
+    if response is not None and y_given:
+        raise ValueError(
+            f"The formula {formula!r} names the response ({response}); do not pass y as well."
+        )
+    if response is None and not y_given:
+        raise ValueError(
+            f"The formula {formula!r} has no response: write it as 'y ~ ...', or pass y."
+        )
+    return response, rhs
+
+
+def _all_levels(frame, categorical: list, meta: pd.DataFrame, split_every: int) -> dict:
+    """The coding levels of every categorical column, from all the partitions."""
     seen, orders = collect_levels(frame, categorical, split_every)
     levels = {}
     for c in categorical:
@@ -359,12 +384,18 @@ def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bo
                 "the column."
             )
         levels[c] = lev
-    spec = _model_spec(rhs, _as_levels(_prototype(meta, variables, levels), levels))
-    names = [str(n) for n in spec.column_names]
+    return levels
+
+
+def _intercept(names: list, formula, fit_intercept: bool) -> bool:
+    """Whether the model has an intercept: the formula's say, which ``fit_intercept``
+    must agree with; without a formula, ``fit_intercept``."""
     has_intercept = "Intercept" in names
     if has_intercept and names.index("Intercept") != 0:
-        raise ValueError(f"formulaic put the intercept of '{rhs}' after other columns.")
-    if from_formula and has_intercept != bool(fit_intercept):
+        raise ValueError("formulaic put the intercept after other columns.")
+    if formula is None:
+        return bool(fit_intercept)
+    if has_intercept != bool(fit_intercept):
         raise ValueError(
             f"The formula {formula!r} "
             + ("has an intercept but fit_intercept=False; write '0 +' (or '- 1') in the "
@@ -372,33 +403,23 @@ def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bo
                "has no intercept ('0 +' or '- 1') but fit_intercept=True; pass "
                "fit_intercept=False as well.")
         )
-    if not from_formula:
-        has_intercept = bool(fit_intercept)
-    lhs_spec, response_vars = None, []
-    if response is not None:
-        if response in frame.columns:
-            response_vars = [response]
-        else:
-            lhs_spec = _resolve(response, meta_cat, frame)
-            response_vars = sorted(lhs_spec.variables_by_source.get("data", set()))
-            if len(lhs_spec.column_names) != 1:
-                raise ValueError(
-                    f"The response {response!r} encodes to {len(lhs_spec.column_names)} "
-                    "columns; it must be one numeric column (for class labels name the "
-                    "column itself)."
-                )
-    return Design(
-        formula=formula if from_formula else rhs,
-        response=response,
-        column_names=[n for n in names if n != "Intercept"],
-        has_intercept=has_intercept,
-        variables=variables,
-        response_variables=response_vars,
-        levels=levels,
-        from_formula=from_formula,
-        spec=spec,
-        lhs_spec=lhs_spec,
-    )
+    return has_intercept
+
+
+def _response_spec(response, meta_cat: pd.DataFrame, frame):
+    """``(formulaic spec or None, columns read)`` of the left-hand side: a column is
+    taken as it is (class labels too); an expression must give one numeric column."""
+    if response is None:
+        return None, []
+    if response in frame.columns:
+        return None, [response]
+    lhs_spec = _resolve(response, meta_cat, frame)
+    if len(lhs_spec.column_names) != 1:
+        raise ValueError(
+            f"The response {response!r} encodes to {len(lhs_spec.column_names)} columns; it "
+            "must be one numeric column (for class labels name the column itself)."
+        )
+    return lhs_spec, sorted(lhs_spec.variables_by_source.get("data", set()))
 
 
 # --------------------------------------------------------------------------------------
