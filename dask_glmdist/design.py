@@ -186,6 +186,19 @@ def _as_levels(frame: pd.DataFrame, levels: dict) -> pd.DataFrame:
     return out
 
 
+def _fill_missing_levels(frame: pd.DataFrame, levels: dict) -> pd.DataFrame:
+    """Missing values of the categorical columns set to their first level.
+
+    Only rows that are NaN in the result anyway reach the encoder with a missing level
+    (``missing="keep"``: ``build_block`` blanks them afterwards); filled, they do not
+    make formulaic warn (a ``DataMismatchWarning`` per block)."""
+    for name, lev in levels.items():
+        col = frame[name]
+        if lev and isinstance(col.dtype, pd.CategoricalDtype) and col.isna().any():
+            frame[name] = col.fillna(lev[0])
+    return frame
+
+
 def _model_spec(rhs: str, frame: pd.DataFrame):
     from formulaic import model_matrix
 
@@ -532,9 +545,13 @@ def _encode(part: pd.DataFrame, design: Design) -> np.ndarray:
     p = design.n_columns
     if len(part) == 0:
         return np.zeros((0, p))
-    frame = _as_levels(part[design.variables].reset_index(drop=True), design.levels)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    frame = _fill_missing_levels(
+        _as_levels(part[design.variables].reset_index(drop=True), design.levels), design.levels)
+    # no warnings.catch_warnings() here: this runs in scheduler threads, and
+    # catch_warnings is not thread-safe -- concurrent blocks restore each other's saved
+    # filters and leave "ignore" installed for the whole process (silencing every later
+    # warning, the fits' own included). np.errstate is thread-local.
+    with np.errstate(all="ignore"):
         mm = design.spec.get_model_matrix(frame, na_action="ignore", output="numpy")
     X = np.asarray(mm, dtype=np.float64)
     if "Intercept" in design.spec.column_names:
@@ -553,8 +570,7 @@ def _response(part: pd.DataFrame, design: Design) -> np.ndarray:
         return col.to_numpy(dtype=object)
     if len(part) == 0:
         return np.zeros(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with np.errstate(all="ignore"):  # thread-local, unlike warnings.catch_warnings
         mm = design.lhs_spec.get_model_matrix(part.reset_index(drop=True), na_action="ignore")
     return np.asarray(mm, dtype=np.float64)[:, 0]
 
