@@ -611,7 +611,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def _warnings_as_lines(prog: str):
     """Show warnings as one line each, ``prog: warning: Category: message``."""
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"{prog}: warning: {category.__name__}: {message}", file=sys.stderr, flush=True)
+        text = " ".join(str(message).split())
+        print(f"{prog}: warning: {category.__name__}: {text}", file=sys.stderr, flush=True)
 
     with warnings.catch_warnings():
         warnings.showwarning = show
