@@ -1,4 +1,33 @@
-"""The ``dask-glmdist`` command.
+"""The ``dask-glmdist`` command: ``fit`` a formula to your files, or run the ``demo``.
+
+``dask-glmdist fit DATA --formula F [options]`` fits a GLM to Parquet or CSV files:
+
+- DATA is a Parquet file, a directory of Parquet files (read as one data set), a CSV
+  file, or a glob (``'data/*.csv'``, quoted, or several files as the shell expands an
+  unquoted one); the format comes from the extension. It is read lazily with
+  ``dask.dataframe.read_parquet`` / ``read_csv`` (integer CSV columns as floats, so a
+  missing value in any file is allowed) and never computed whole: each partition is a
+  row block of the fit.
+- ``--model`` picks the estimator, each given ``formula=F`` and ``missing=``:
+  ``dlsa`` (default) :class:`DLSARegressor` (``--refine-steps``), ``brglm``
+  :class:`BiasReducedGLM` (``--method ML|mBR|mJPL``), ``penalized``
+  :class:`PenalizedGLM` (``--alpha``, default 0: the MLE with standard errors),
+  ``debiased`` :class:`DebiasedLassoRegressor` (``--alpha``, ``--method``).
+  ``--family`` (default gaussian, as statsmodels' ``glm``) and ``--link`` as the
+  estimators take them; ``--missing drop`` drops rows with a missing model value;
+  ``--weights COL`` / ``--offset COL`` name columns.
+- It prints a header (data, partitions, estimator, formula, family, blocks, rows
+  used, fit time) and the ``summary()`` table; ``--output coef.csv`` writes that table
+  (one row per parameter); ``--predict-out DIR`` writes DATA's rows with a
+  ``predicted`` column (the fitted mean) as Parquet, one file per partition, from the
+  lazy frame.
+- Errors in the data or the formula (an unknown column, a bad path, no file matched,
+  missing values under the default ``--missing raise``) print one line,
+  ``dask-glmdist fit: error: ...``, and exit with status 2; options that do not apply
+  to ``--model`` are usage errors (status 2, argparse's format). Warnings are shown as
+  one line each.
+- ``--scheduler-address`` runs on a ``distributed`` cluster; otherwise Dask's threaded
+  scheduler in this process.
 
 ``dask-glmdist demo`` runs four acts.
 
