@@ -598,22 +598,18 @@ def _has_intercept(formula: str) -> bool:
 
 
 def _estimator(args: argparse.Namespace):
-    """The estimator --model names, and the parameters the command set (for the header)."""
-    shown = {"family": args.family}
-    if args.link is not None:
-        shown["link"] = args.link
-    if args.model == "dlsa" and args.refine_steps is not None:
-        shown["refine_steps"] = args.refine_steps
-    if args.model in _METHODS and args.method is not None:
-        shown["method"] = args.method
-    if args.model == "penalized":
-        shown["alpha"] = 0.0 if args.alpha is None else args.alpha
-    if args.model == "debiased" and args.alpha is not None:
-        shown["alpha"] = args.alpha
-    shown["missing"] = args.missing
+    """The estimator --model names, and its parameters for the header (those the
+    options set, with the estimator's defaults where an option was not given)."""
+    given = {"link": args.link, "refine_steps": args.refine_steps, "method": args.method,
+             "alpha": 0.0 if args.model == "penalized" and args.alpha is None else args.alpha}
+    params = {k: v for k, v in given.items() if v is not None}
     model = _MODELS[args.model](
-        **shown, formula=args.formula, fit_intercept=_has_intercept(args.formula),
-        verbose=int(not args.no_progress))
+        family=args.family, missing=args.missing, **params, formula=args.formula,
+        fit_intercept=_has_intercept(args.formula), verbose=int(not args.no_progress))
+    defaults = model.get_params()
+    shown = {"family": args.family, **{k: params.get(k, defaults[k]) for k in given
+                                       if k in params or (k != "link" and k in defaults)},
+             "missing": args.missing}
     return model, shown
 
 
