@@ -481,12 +481,23 @@ def build_block(part: pd.DataFrame, design: Design, y=None, w=None, o=None, *,
             part = part.loc[keep] if len(part.index) == n else part[keep]
             y, w, o = (None if v is None else v[keep] for v in (y, w, o))
     _check_levels(part, design, block_index)
+    if missing == "keep" and bad.any():  # rows made NaN below: a level, not a NaN that
+        part = _fill_levels(part, design)  # formulaic would warn about
     X = _encode(part, design)
     if missing == "keep" and bad.any():
         X[bad] = np.nan
     if response and y is None:
         y = _response(part, design)
     return X, y, w, o, report
+
+
+def _fill_levels(part: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """``part`` with missing values of its categorical columns set to the first level."""
+    out = part.copy(deep=False)
+    for name, lev in design.levels.items():
+        if name in out.columns:
+            out[name] = out[name].where(out[name].notna(), lev[0])
+    return out
 
 
 def _check_levels(part: pd.DataFrame, design: Design, block_index) -> None:
@@ -512,9 +523,10 @@ def _encode(part: pd.DataFrame, design: Design) -> np.ndarray:
     if len(part) == 0:
         return np.zeros((0, p))
     frame = _as_levels(part[design.variables].reset_index(drop=True), design.levels)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mm = design.spec.get_model_matrix(frame, na_action="ignore", output="numpy")
+    # no warnings.catch_warnings here or in _response: this runs in dask's worker
+    # threads, and catch_warnings is not thread-safe (two blocks at once left an
+    # 'ignore every warning' filter behind, silencing the estimators' own warnings)
+    mm = design.spec.get_model_matrix(frame, na_action="ignore", output="numpy")
     X = np.asarray(mm, dtype=np.float64)
     if "Intercept" in design.spec.column_names:
         X = X[:, 1:]
@@ -532,9 +544,7 @@ def _response(part: pd.DataFrame, design: Design) -> np.ndarray:
         return col.to_numpy(dtype=object)
     if len(part) == 0:
         return np.zeros(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mm = design.lhs_spec.get_model_matrix(part.reset_index(drop=True), na_action="ignore")
+    mm = design.lhs_spec.get_model_matrix(part.reset_index(drop=True), na_action="ignore")
     return np.asarray(mm, dtype=np.float64)[:, 0]
 
 
