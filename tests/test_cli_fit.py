@@ -264,3 +264,27 @@ def test_console_script_error_exit_status(data):
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dask-glmdist fit: error: Cannot evaluate")
     assert "`distance`" in lines[0]
+
+
+def test_warnings_are_shown_one_line_each(tmp_path, capsys):
+    """ML on separated data: the SeparationWarning reaches the user as one line, and the
+    summary shows the infinite estimate."""
+    rng = np.random.default_rng(1)
+    n = 300
+    g = rng.choice(["a", "b", "rare"], size=n, p=[0.45, 0.45, 0.1])
+    x = rng.normal(size=n)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-(0.5 * x - 0.3)))).astype(int)
+    y[g == "rare"] = 0  # no event in level 'rare': its ML estimate is -inf
+    frame = pd.DataFrame({"x": x, "g": g, "y": y})
+    for i in range(3):
+        frame.iloc[100 * i:100 * (i + 1)].to_parquet(tmp_path / f"p{i}.parquet")
+    rc = main(["fit", str(tmp_path), "--formula", "y ~ x + C(g)", "--model", "brglm",
+               "--method", "ML", "--family", "binomial", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    shown = [line for line in err.splitlines() if "SeparationWarning" in line]
+    assert len(shown) == 1
+    assert shown[0].startswith("dask-glmdist fit: warning: SeparationWarning: The maximum "
+                               "likelihood estimate does not exist")
+    assert "C(g)[T.rare]" in shown[0]
+    assert "-inf" in out
