@@ -1,4 +1,33 @@
-"""The ``dask-glmdist`` command.
+"""The ``dask-glmdist`` command: ``fit`` a formula to your files, or run the ``demo``.
+
+``dask-glmdist fit DATA --formula F [options]`` fits a GLM to Parquet or CSV files:
+
+- DATA is a Parquet file, a directory of Parquet files (read as one data set), a CSV
+  file, or a glob (``'data/*.csv'``, quoted, or several files as the shell expands an
+  unquoted one); the format comes from the extension. It is read lazily with
+  ``dask.dataframe.read_parquet`` / ``read_csv`` (integer CSV columns as floats, so a
+  missing value in any file is allowed) and never computed whole: each partition is a
+  row block of the fit.
+- ``--model`` picks the estimator, each given ``formula=F`` and ``missing=``:
+  ``dlsa`` (default) :class:`DLSARegressor` (``--refine-steps``), ``brglm``
+  :class:`BiasReducedGLM` (``--method ML|mBR|mJPL``), ``penalized``
+  :class:`PenalizedGLM` (``--alpha``, default 0: the MLE with standard errors),
+  ``debiased`` :class:`DebiasedLassoRegressor` (``--alpha``, ``--method``).
+  ``--family`` (default gaussian, as statsmodels' ``glm``) and ``--link`` as the
+  estimators take them; ``--missing drop`` drops rows with a missing model value;
+  ``--weights COL`` / ``--offset COL`` name columns.
+- It prints a header (data, partitions, estimator, formula, family, blocks, rows
+  used, fit time) and the ``summary()`` table; ``--output coef.csv`` writes that table
+  (one row per parameter); ``--predict-out DIR`` writes DATA's rows with a
+  ``predicted`` column (the fitted mean) as Parquet, one file per partition, from the
+  lazy frame.
+- Errors in the data or the formula (an unknown column, a bad path, no file matched,
+  missing values under the default ``--missing raise``) print one line,
+  ``dask-glmdist fit: error: ...``, and exit with status 2; options that do not apply
+  to ``--model`` are usage errors (status 2, argparse's format). Warnings are shown as
+  one line each.
+- ``--scheduler-address`` runs on a ``distributed`` cluster; otherwise Dask's threaded
+  scheduler in this process.
 
 ``dask-glmdist demo`` runs four acts.
 
@@ -25,6 +54,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
+import os
+import re
+import sys
 import time
 import warnings
 
@@ -42,9 +75,12 @@ from .estimators import (
     BiasReducedGLM,
     DebiasedLassoRegressor,
     DLSALogisticRegression,
+    DLSARegressor,
+    PenalizedGLM,
     PenalizedGLMCV,
     PenalizedLogisticRegression,
 )
+from .families import FAMILY_NAMES, LINK_NAMES
 
 __all__ = ["main"]
 
@@ -105,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true",
                       help="do not show each fit's progress (one display per fit, on stderr)")
     demo.set_defaults(run=run_demo)
+    _add_fit_parser(commands)
     return parser
 
 
@@ -353,6 +390,329 @@ def _report(fits: dict, seconds: dict, theta: np.ndarray) -> None:
         "max |coef - global MLE|": "{:.2e}".format,
         "max |coef - truth|": "{:.2e}".format,
     }))
+
+
+# --------------------------------------------------------------------------------------
+# dask-glmdist fit
+# --------------------------------------------------------------------------------------
+
+_MODELS = {
+    "dlsa": DLSARegressor,
+    "brglm": BiasReducedGLM,
+    "penalized": PenalizedGLM,
+    "debiased": DebiasedLassoRegressor,
+}
+_METHODS = {"brglm": ("ML", "mBR", "mJPL"), "debiased": ("debiased", "naive")}
+# option -> the models it applies to
+_MODEL_OPTIONS = {
+    "method": ("brglm", "debiased"),
+    "alpha": ("penalized", "debiased"),
+    "refine_steps": ("dlsa",),
+    "offset": ("brglm", "penalized"),
+}
+_PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz")
+_GLOB_CHARS = "*?["
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _FitError(Exception):
+    """A problem with the user's files or formula: one line on stderr, exit status 2."""
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0.0 or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _add_fit_parser(commands) -> None:
+    fit = commands.add_parser(
+        "fit",
+        help="fit a GLM written as a formula to Parquet or CSV files",
+        description=(
+            "Read DATA lazily with dask (a Parquet file, a directory of Parquet files, a "
+            "CSV file or a glob such as 'data/*.csv'; one row block per partition), fit "
+            "the model --formula describes, print its summary() and write the coefficient "
+            "table (--output) and the predicted means (--predict-out)."
+        ),
+    )
+    fit.add_argument("data", metavar="DATA", nargs="+",
+                     help="a Parquet file, a directory of Parquet files, a CSV file, or a "
+                          "glob ('data/*.csv', quoted or expanded by the shell); the format "
+                          "comes from the extension, a directory is read as Parquet")
+    fit.add_argument("--formula", required=True, metavar="F",
+                     help="the model, e.g. 'cancelled ~ C(carrier) + hour + np.log(distance)' "
+                          "(formulaic's syntax, as statsmodels' formula API; '0 +' for no "
+                          "intercept)")
+    fit.add_argument("--model", choices=list(_MODELS), default="dlsa",
+                     help="dlsa: DLSARegressor (one round + --refine-steps Fisher-scoring "
+                          "rounds); brglm: BiasReducedGLM (--method ML, mBR or mJPL); "
+                          "penalized: PenalizedGLM (--alpha, default 0: the MLE, with "
+                          "standard errors); debiased: DebiasedLassoRegressor (--alpha, "
+                          "--method) (default: %(default)s)")
+    fit.add_argument("--family", choices=FAMILY_NAMES, default="gaussian",
+                     help="the response's distribution (default: %(default)s, as "
+                          "statsmodels' glm)")
+    fit.add_argument("--link", choices=LINK_NAMES, default=None,
+                     help="the link function (default: the family's canonical link)")
+    fit.add_argument("--method", default=None,
+                     help="brglm: ML, mBR or mJPL (default mBR); debiased: debiased or naive "
+                          "(default debiased)")
+    fit.add_argument("--missing", choices=["raise", "drop"], default="raise",
+                     help="rows with a missing value in a model column: an error naming the "
+                          "columns, or dropped (as R's na.omit) (default: %(default)s)")
+    fit.add_argument("--weights", metavar="COL", default=None,
+                     help="a column of prior (frequency) weights")
+    fit.add_argument("--offset", metavar="COL", default=None,
+                     help="a column added to the linear predictor, in the fit and the "
+                          "predictions (brglm and penalized)")
+    fit.add_argument("--alpha", type=_non_negative_float, default=None, metavar="A",
+                     help="penalty strength: penalized (default 0), debiased (default 0.01)")
+    fit.add_argument("--refine-steps", type=_non_negative_int, default=None, metavar="N",
+                     help="dlsa: global Fisher-scoring rounds after the one-round estimate "
+                          "(default 1)")
+    fit.add_argument("--scheduler-address", default=None, metavar="ADDRESS",
+                     help="address of a running dask.distributed scheduler (default: Dask's "
+                          "threaded scheduler in this process)")
+    fit.add_argument("--output", default=None, metavar="CSV",
+                     help="write the coefficient table (summary() columns, one row per "
+                          "parameter) to this CSV file")
+    fit.add_argument("--predict-out", default=None, metavar="DIR",
+                     help="write DATA's rows with a 'predicted' column (the fitted mean) "
+                          "as Parquet files to this new directory")
+    fit.add_argument("--no-progress", action="store_true",
+                     help="do not show the fit's progress (on stderr)")
+    fit.set_defaults(run=run_fit, fit_parser=fit)
+
+
+def _check_fit_options(args: argparse.Namespace) -> None:
+    """Options that do not apply to --model, or a --method it does not have: usage error."""
+    parser = args.fit_parser
+    for name, models in _MODEL_OPTIONS.items():
+        if getattr(args, name) is not None and args.model not in models:
+            parser.error(f"--{name.replace('_', '-')} applies to --model "
+                         f"{' or '.join(models)}, not {args.model}")
+    if args.method is not None and args.method not in _METHODS[args.model]:
+        parser.error(f"--method of --model {args.model} is one of "
+                     f"{', '.join(_METHODS[args.model])}; got {args.method!r}")
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line, in the command's terms."""
+    text = _ANSI.sub("", str(error)).strip()
+    if isinstance(error, KeyError) and len(error.args) == 1:
+        text = f"no column {error.args[0]!r}"
+    text = text.replace("missing='drop'", "--missing drop")
+    return " ".join(text.split()) or type(error).__name__
+
+
+def _format_of(name: str) -> str | None:
+    lower = name.lower()
+    if lower.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    if lower.endswith(_CSV_SUFFIXES):
+        return "csv"
+    return None
+
+
+def _local_files(path: str, several: bool) -> list[str] | None:
+    """The files a local DATA path names (None for a directory); a _FitError when none."""
+    if any(c in path for c in _GLOB_CHARS):
+        names = sorted(f for f in glob.glob(path) if os.path.isfile(f))
+        if not names:
+            raise _FitError(f"no files match {path!r}")
+        return names
+    if os.path.isdir(path):
+        if several:
+            raise _FitError(f"{path} is a directory: give one directory, or files")
+        if not any(files for _, _, files in os.walk(path)):
+            raise _FitError(f"{path}: the directory holds no files")
+        return None
+    if os.path.isfile(path):
+        return [path]
+    raise _FitError(f"{path}: no such file or directory")
+
+
+def _data_source(paths: list[str]):
+    """What dask reads (a path, or a list of files) and 'parquet' or 'csv'.
+
+    A directory is Parquet; files and globs go by their extension, all alike. Local
+    paths are checked here, to say what is wrong before dask does."""
+    kinds, files = set(), []
+    for path in paths:
+        if "://" in path:  # a remote URL: dask and fsspec check it
+            kinds.add(_format_of(path.rstrip("/")) or "parquet")
+            files.append(path)
+            continue
+        names = _local_files(path, several=len(paths) > 1)
+        if names is None:
+            kinds.add("parquet")
+        else:
+            kinds |= {_format_of(n) for n in names}
+            files += names
+    if len(kinds) != 1 or None in kinds:
+        raise _FitError(
+            f"cannot tell the format of {' '.join(paths)!r}: name Parquet files "
+            f"({', '.join(_PARQUET_SUFFIXES)}), CSV files ({', '.join(_CSV_SUFFIXES)}) or a "
+            "directory of Parquet files"
+        )
+    return (paths[0] if len(paths) == 1 else files), kinds.pop()
+
+
+def _read_frame(paths: list[str]):
+    """DATA as a lazy dask DataFrame, and the name of its format."""
+    import dask.dataframe as dd
+
+    source, kind = _data_source(paths)
+    if kind == "parquet":
+        return dd.read_parquet(source), "Parquet"
+    compressed = any(not p.lower().endswith(".csv") for p in paths)
+    # assume_missing: an integer column with a missing value in a later file (which
+    # dask's dtype inference from the first file cannot see) is read as float, not an
+    # error at compute time
+    return dd.read_csv(source, assume_missing=True,
+                       blocksize=None if compressed else "default"), "CSV"
+
+
+def _has_intercept(formula: str) -> bool:
+    """Whether the formula keeps its intercept ('0 +' and '- 1' remove it)."""
+    from formulaic.errors import FormulaicError
+
+    from .design import _split_formula
+
+    try:
+        _, rhs = _split_formula(formula)
+    except FormulaicError as error:
+        first = _ANSI.sub("", str(error)).strip().splitlines()[0]  # then the marked formula
+        raise _FitError(f"cannot parse the formula {formula!r}: {first}") from None
+    return any(str(term) == "1" for term in rhs)
+
+
+def _estimator(args: argparse.Namespace):
+    """The estimator --model names, and its parameters for the header (those the
+    options set, with the estimator's defaults where an option was not given)."""
+    given = {"link": args.link, "refine_steps": args.refine_steps, "method": args.method,
+             "alpha": 0.0 if args.model == "penalized" and args.alpha is None else args.alpha}
+    params = {k: v for k, v in given.items() if v is not None}
+    model = _MODELS[args.model](
+        family=args.family, missing=args.missing, **params, formula=args.formula,
+        fit_intercept=_has_intercept(args.formula), verbose=int(not args.no_progress))
+    defaults = model.get_params()
+    shown = {"family": args.family, **{k: params.get(k, defaults[k]) for k in given
+                                       if k in params or (k != "link" and k in defaults)},
+             "missing": args.missing}
+    return model, shown
+
+
+def _check_columns(frame, args: argparse.Namespace) -> None:
+    for option, column in [("--weights", args.weights), ("--offset", args.offset)]:
+        if column is not None and column not in frame.columns:
+            raise _FitError(f"{option} {column!r}: DATA has no such column (its columns: "
+                            f"{', '.join(map(str, frame.columns))})")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before the fit, not after it, on outputs that cannot be written."""
+    if args.output is not None:
+        parent = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(parent):
+            raise _FitError(f"--output {args.output}: the directory {parent} does not exist")
+    if args.predict_out is not None and os.path.exists(args.predict_out):
+        if not os.path.isdir(args.predict_out) or os.listdir(args.predict_out):
+            raise _FitError(f"--predict-out {args.predict_out}: exists and is not an empty "
+                            "directory; name a new one")
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(prog: str):
+    """Show warnings as one line each, ``prog: warning: Category: message``."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"{prog}: warning: {category.__name__}: {text}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    """``dask-glmdist fit``: read DATA lazily, fit, print the summary, write the outputs."""
+    _check_fit_options(args)
+    prog = "dask-glmdist fit"
+    try:
+        with _warnings_as_lines(prog):
+            return _fit(args)
+    except (_FitError, ValueError, OSError, KeyError) as error:
+        print(f"{prog}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+
+
+def _fit(args: argparse.Namespace) -> int:
+    _check_outputs(args)
+    model, shown = _estimator(args)
+    frame, kind = _read_frame(args.data)
+    _check_columns(frame, args)
+    fit_kwargs = {"sample_weight": args.weights}
+    if args.offset is not None:
+        fit_kwargs["offset"] = args.offset
+    with _scheduler(args.scheduler_address) as (where, _client):
+        data = " ".join(args.data) if len(args.data) <= 3 else (
+            f"{args.data[0]} ... {args.data[-1]} ({len(args.data)} files)")
+        print(f"dask-glmdist fit: {data} ({kind}, {frame.npartitions} partitions), "
+              f"running on {where}", flush=True)
+        start = time.perf_counter()
+        model.fit(frame, **fit_kwargs)
+        seconds = time.perf_counter() - start
+        _print_fit(args, model, shown, seconds)
+        if args.output is not None:
+            pd.DataFrame(model.summary()).to_csv(args.output)
+            print(f"\nCoefficient table written to {args.output}")
+        if args.predict_out is not None:
+            start = time.perf_counter()
+            mean = (model.predict(frame) if args.offset is None
+                    else model.predict(frame, offset=args.offset))
+            frame.assign(predicted=mean).to_parquet(args.predict_out)
+            print(f"Predictions (column 'predicted', the fitted mean) written to "
+                  f"{args.predict_out} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _print_fit(args: argparse.Namespace, model, shown: dict, seconds: float) -> None:
+    params = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+    family = model.family_
+    lines = {
+        "estimator": f"{type(model).__name__}({params})",
+        "formula": args.formula,
+        "family": f"{family.name}, link {family.link.name}",
+        "blocks": f"{model.n_blocks_} (one per partition)",
+        "rows used": f"{model.n_obs_:,}",
+    }
+    if args.weights is not None:
+        lines["weights"] = args.weights
+    if args.offset is not None:
+        lines["offset"] = args.offset
+    fit = f"{seconds:.1f} s"
+    n_iter = getattr(model, "n_iter_", None)
+    if n_iter is not None:
+        fit += f", {n_iter} iteration{'' if n_iter == 1 else 's'}"
+    if getattr(model, "converged_", None) is not None:
+        fit += ", converged" if model.converged_ else ", NOT converged"
+    lines["fit"] = fit
+    print()
+    for key, value in lines.items():
+        print(f"  {key + ':':<11} {value}")
+    table = model.summary()
+    print()
+    print(table.to_string(float_format=lambda v: f"{v:.6g}") + table._notes_text())
 
 
 if __name__ == "__main__":

@@ -223,7 +223,7 @@ def test_demo_on_a_distributed_cluster(capsys):
     assert "of the exact global lasso at the same alpha" in text
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"], ["fit", "--help"]])
 def test_help_exits_zero(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
@@ -237,7 +237,12 @@ def test_help_exits_zero(argv, capsys):
         ([], "the following arguments are required: COMMAND"),
         (["demo", "--n", "0"], "argument --n: must be a positive integer, got 0"),
         (["demo", "--partitions", "two"], "argument --partitions: invalid"),
-        (["fit"], "invalid choice: 'fit'"),
+        (["train"], "invalid choice: 'train'"),
+        (["fit"], "the following arguments are required: DATA, --formula"),
+        (["fit", "d.parquet", "--formula", "y ~ x", "--model", "glm"],
+         "argument --model: invalid choice: 'glm'"),
+        (["fit", "d.parquet", "--formula", "y ~ x", "--refine-steps", "-1"],
+         "argument --refine-steps: must be a non-negative integer, got -1"),
     ],
 )
 def test_bad_arguments_exit_two_with_a_message(argv, message, capsys):
