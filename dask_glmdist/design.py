@@ -157,7 +157,10 @@ def _split_formula(formula: str):
 
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string such as 'y ~ x + C(g)'; got {formula!r}")
-    parsed = Formula(formula)
+    try:
+        parsed = Formula(formula)
+    except Exception as exc:  # formulaic's syntax errors
+        raise ValueError(f"Cannot parse the formula {formula!r}: {exc}") from exc
     if hasattr(parsed, "lhs"):
         return str(parsed.lhs), parsed.rhs
     return None, parsed
@@ -212,9 +215,7 @@ def _resolve(side: str, meta: pd.DataFrame, frame):
     and the frame's columns (before any pass over the data)."""
     try:
         return _model_spec(side, meta)
-    except Exception as exc:
-        if type(exc).__name__ not in ("FactorEvaluationError", "NameError", "KeyError"):
-            raise
+    except Exception as exc:  # formulaic's own errors (syntax, unknown names) included
         raise ValueError(
             f"Cannot evaluate '{side}' on the frame: {exc}. The frame's columns: "
             f"{[str(c) for c in frame.columns][:30]}."
@@ -426,7 +427,7 @@ def _response_spec(response, meta_cat: pd.DataFrame, frame):
         return None, []
     if response in frame.columns:
         return None, [response]
-    lhs_spec = _resolve(response, meta_cat, frame)
+    lhs_spec = _resolve(f"0 + {response}", meta_cat, frame)  # a side without intercept
     if len(lhs_spec.column_names) != 1:
         raise ValueError(
             f"The response {response!r} encodes to {len(lhs_spec.column_names)} columns; it "

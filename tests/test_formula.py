@@ -342,3 +342,17 @@ def test_parquet_categorical_column_keeps_its_category_order(tmp_path):
         assert est.design_.levels["g"] == ["d", "c", "b", "a"]
         assert est._param_names() == ["Intercept", "g[T.c]", "g[T.b]", "g[T.a]", "x"]
         np.testing.assert_allclose(est.params_, ref.params, rtol=0, atol=1e-8)
+
+
+def test_expression_response_and_bad_names(frame):
+    df = frame.assign(z=frame["count"].astype(float))
+    # (statsmodels/patsy code a boolean response as two columns and model P(False))
+    ref = smf.glm("zpos ~ C(g) + x", df.assign(zpos=(df.z > 0).astype(int)),
+                  family=sm.families.Binomial()).fit(tol=1e-12)
+    est = BiasReducedGLM(family="binomial", method="ML", formula="I(z > 0) ~ C(g) + x",
+                         tol=1e-12).fit(dd.from_pandas(df, npartitions=2))
+    np.testing.assert_allclose(est.params_, ref.params.to_numpy(), rtol=0, atol=1e-8)
+    with pytest.raises(ValueError, match="Cannot parse the formula"):
+        BiasReducedGLM(family="binomial", formula="y ~ x +* g").fit(frame)
+    with pytest.raises(ValueError, match=r"sample_weight='ww' names no column"):
+        BiasReducedGLM(family="binomial", formula="y ~ x").fit(frame, sample_weight="ww")

@@ -135,6 +135,12 @@ def _prepare_design(est, X, y, sample_weight, offset, *, n_partitions, n_params_
             "A formula needs a pandas or dask DataFrame holding the columns it names; got "
             f"{type(X).__name__}."
         )
+    for what, v in (("sample_weight", sample_weight), ("offset", offset)):
+        if isinstance(v, str) and v not in X.columns:
+            raise ValueError(
+                f"{what}={v!r} names no column of X (its columns: "
+                f"{[str(c) for c in X.columns][:30]})."
+            )
     dask_input = is_dask_collection(X)
     if not dask_input and is_dask_collection(y):
         raise TypeError("y is a dask collection but X is not; pass both as dask collections")
