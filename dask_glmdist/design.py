@@ -337,7 +337,7 @@ def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bo
     response, rhs = _sides(frame, formula, fit_intercept=fit_intercept, y_given=y_given,
                            exclude=exclude)
     meta = _meta_of(frame)
-    meta_cat = _as_levels(meta, {c: sorted(set(meta[c].dropna().astype(str)))
+    meta_cat = _as_levels(meta, {c: list(dict.fromkeys(meta[c].dropna().tolist()))
                                  for c in meta.columns if _is_categorical_dtype(meta[c].dtype)})
     spec0 = _resolve(rhs, meta_cat, frame)
     _refuse_stateful(spec0, formula or rhs)
