@@ -89,6 +89,7 @@ class Design:
     from_formula: bool
     spec: object = field(repr=False)
     lhs_spec: object = field(default=None, repr=False)
+    labels: list | None = None  # the response's values, when a classifier asked for them
 
     @property
     def n_columns(self) -> int:
@@ -327,12 +328,14 @@ def _prototype(meta: pd.DataFrame, variables: list, levels: dict) -> pd.DataFram
 
 
 def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bool,
-                 split_every: int = 8, exclude=()) -> Design:
+                 split_every: int = 8, exclude=(), labels: bool = False) -> Design:
     """Resolve a formula (or a frame's own columns) against all of ``frame``'s data.
 
     For a dask frame this makes one light pass over the categorical columns only
     (their levels); nothing when there are none. Without a formula every column but
-    those in ``exclude`` (the weights' and offset's columns) is a term.
+    those in ``exclude`` (the weights' and offset's columns) is a term. With
+    ``labels=True`` (a classifier) the response column's values ride along in that pass
+    (``Design.labels``), so the classes are known before the fit's first pass.
     """
     response, rhs = _sides(frame, formula, fit_intercept=fit_intercept, y_given=y_given,
                            exclude=exclude)
@@ -343,8 +346,9 @@ def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bo
     _refuse_stateful(spec0, formula or rhs)
     variables = sorted(spec0.variables_by_source.get("data", set()),
                        key=list(frame.columns).index)
-    levels = _all_levels(frame, _categorical_variables(spec0, variables, meta), meta,
-                         split_every)
+    label_column = response if labels and response in frame.columns else None
+    levels, found = _all_levels(frame, _categorical_variables(spec0, variables, meta), meta,
+                                split_every, label_column)
     spec = _model_spec(rhs, _as_levels(_prototype(meta, variables, levels), levels))
     names = [str(n) for n in spec.column_names]
     has_intercept = _intercept(names, formula, fit_intercept)
@@ -360,6 +364,7 @@ def learn_design(frame, formula: str | None, *, fit_intercept: bool, y_given: bo
         from_formula=formula is not None,
         spec=spec,
         lhs_spec=lhs_spec,
+        labels=found,
     )
 
 
@@ -383,9 +388,15 @@ def _sides(frame, formula, *, fit_intercept, y_given, exclude):
     return response, rhs
 
 
-def _all_levels(frame, categorical: list, meta: pd.DataFrame, split_every: int) -> dict:
-    """The coding levels of every categorical column, from all the partitions."""
-    seen, orders = collect_levels(frame, categorical, split_every)
+def _all_levels(frame, categorical: list, meta: pd.DataFrame, split_every: int,
+                label_column=None):
+    """The coding levels of every categorical column, from all the partitions, and the
+    sorted values of ``label_column`` (None when not asked for)."""
+    extra = [label_column] if label_column and label_column not in categorical else []
+    seen, orders = collect_levels(frame, categorical + extra, split_every)
+    found = None
+    if label_column:
+        found = _ordered_levels(seen.get(label_column, set()), np.dtype(object), set())
     levels = {}
     for c in categorical:
         lev = _ordered_levels(seen.get(c, set()), meta[c].dtype, orders.get(c, set()))
@@ -398,7 +409,7 @@ def _all_levels(frame, categorical: list, meta: pd.DataFrame, split_every: int) 
                 "the column."
             )
         levels[c] = lev
-    return levels
+    return levels, found
 
 
 def _intercept(names: list, formula, fit_intercept: bool) -> bool:

@@ -356,3 +356,22 @@ def test_expression_response_and_bad_names(frame):
         BiasReducedGLM(family="binomial", formula="y ~ x +* g").fit(frame)
     with pytest.raises(ValueError, match=r"sample_weight='ww' names no column"):
         BiasReducedGLM(family="binomial", formula="y ~ x").fit(frame, sample_weight="ww")
+
+
+def test_classifier_labels_come_with_the_levels_pass(frame, monkeypatch):
+    """String labels of a formula's response are known before the fit's first pass: the
+    classifiers make no pass for the labels alone (DLSA: one round, not two)."""
+    import dask_glmdist.estimators.dlsa as dlsa_module
+
+    rounds = []
+    real = dlsa_module.map_reduce
+    monkeypatch.setattr(dlsa_module, "map_reduce",
+                        lambda *a, **k: rounds.append(k.get("label")) or real(*a, **k))
+    df = frame.assign(label=np.where(frame.y == 1, "flown", "cancelled"))
+    ddf = dd.from_pandas(df, npartitions=3)
+    est = DLSALogisticRegression(formula="label ~ C(g) + x", refine_steps=0).fit(ddf)
+    assert est.design_.labels == ["cancelled", "flown"]
+    assert rounds == ["DLSA local fits"]
+    with pytest.raises(ValueError, match="exactly 2 classes"):
+        PenalizedLogisticRegression(formula="label ~ x").fit(
+            dd.from_pandas(df.assign(label=df.g), npartitions=3))

@@ -146,7 +146,8 @@ def _prepare_design(est, X, y, sample_weight, offset, *, n_partitions, n_params_
         raise TypeError("y is a dask collection but X is not; pass both as dask collections")
     design = learn_design(X, getattr(est, "formula", None), fit_intercept=est.fit_intercept,
                           y_given=y is not None, split_every=getattr(est, "split_every", 8),
-                          exclude=[v for v in (sample_weight, offset) if isinstance(v, str)])
+                          exclude=[v for v in (sample_weight, offset) if isinstance(v, str)],
+                          labels=not y_numeric)
     if design.n_columns == 0 and not design.has_intercept:
         raise ValueError("The model has no columns and no intercept.")
     if design.n_columns == 0:

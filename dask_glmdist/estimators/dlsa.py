@@ -1423,6 +1423,9 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
                     )
             y01 = (y_mem == self.classes_[1]).astype(np.float64)
             data.y = da.from_array(y01, chunks=(data.X.chunks[0],))
+        elif getattr(getattr(self, "design_", None), "labels", None) is not None:
+            # the formula's response column: its labels came with the levels pass
+            self.classes_ = classes = self._two_classes(np.asarray(self.design_.labels))
         check_block_sizes(data, data.n_features + int(self.fit_intercept))
         self.family_ = family
         return self._fit_blocks(data, family, classes)

@@ -871,7 +871,10 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
             y01 = (y_mem == self.classes_[1]).astype(np.float64)
             data.y = da.from_array(y01, chunks=(data.X.chunks[0],))
         else:
-            self.classes_ = self._two_classes(np.unique(da.unique(data.y).compute()))
+            labels = getattr(getattr(self, "design_", None), "labels", None)
+            if labels is None:  # one pass over y alone
+                labels = np.unique(da.unique(data.y).compute())
+            self.classes_ = self._two_classes(np.asarray(labels))
             data.y = (data.y == self.classes_[1]).astype(np.float64)
         self._fit_blocks(data, self._family())
         return self
