@@ -53,6 +53,7 @@ from .penalized import (
     PenalizedGLM,
     check_design,
     check_in_memory,
+    penalty_scale,
     separation_message,
 )
 
@@ -129,12 +130,14 @@ class GLMPath:
     runaway: list | None = None
 
 
-def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps) -> np.ndarray:
+def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps,
+               scale=None) -> np.ndarray:
     """``n_alphas`` log-spaced alphas from ``alpha_max`` down to ``eps * alpha_max``.
 
-    ``alpha_max = max_j |dF/dcoef_j| / l1_ratio`` at the intercept-only fit, the
+    ``alpha_max = max_j |dF/dcoef_j| / (s_j l1_ratio)`` at the intercept-only fit, the
     smallest alpha whose lasso solution is all zero (scikit-learn's convention; an
-    ``l1_ratio`` below 1e-3 is treated as 1e-3 here).
+    ``l1_ratio`` below 1e-3 is treated as 1e-3 here); ``s = scale`` are the penalty
+    factors (1 when None; the standard deviations with ``standardize=True``).
     """
     state = constant_mean_state(sums, family, fit_intercept)
     if state is None:
@@ -143,6 +146,8 @@ def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps) -
             f"the {family.name} family's range here; pass alphas explicitly"
         )
     grad = state.score[int(fit_intercept):] / sums.weight
+    if scale is not None:
+        grad = grad / scale[int(fit_intercept):]
     alpha_max = float(np.max(np.abs(grad), initial=0.0)) / max(float(l1_ratio), 1e-3)
     if alpha_max <= 0:
         alpha_max = 1.0
@@ -169,10 +174,12 @@ def effective_df(theta, information, pen: Penalty, S, fit_intercept) -> float:
 def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
                    fit_intercept, tol, max_iter, sums: DataSums | None = None,
                    split_every=8, label="path", keep_states=False,
-                   stop_at=None) -> GLMPath:
+                   stop_at=None, standardize=False) -> GLMPath:
     """Fit every alpha in turn (decreasing), each warm-started from the last solution.
 
     ``stop_at``: stop after this alpha (for a refit down to a chosen alpha).
+    ``standardize``: the penalty factors are the standard deviations of the columns
+    over ``data`` (a fold's training blocks: its own, as glmnet's ``cv.glmnet``).
     """
     rounds_before = 0
     if sums is None:
@@ -180,12 +187,13 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
                          split_every=split_every)
         rounds_before = 1
     p = data.n_features
+    scale = penalty_scale(sums, fit_intercept, standardize)
     out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
                                   "n_iter", "n_rounds", "converged", "kkt", "state",
                                   "message", "runaway")}
     warm = None
     for i, alpha in enumerate(alphas):
-        pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept)
+        pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept, scale)
         report(alpha=(i + 1, len(alphas), float(alpha)))
         res: PQNResult = fit_pqn(data, family, pen, fit_intercept=fit_intercept, tol=tol,
                                  max_iter=max_iter, sums=sums, warm=warm,
@@ -276,8 +284,9 @@ def _check_alphas(alphas) -> np.ndarray:
 @shows_progress()
 def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alphas=100,
                        eps=1e-3, l1_ratio=1.0, max_abs_coef=None, fit_intercept=True,
-                       sample_weight=None, offset=None, tol=1e-8, max_iter=100,
-                       n_partitions=None, split_every=8, verbose=0) -> GLMPath:
+                       standardize=False, sample_weight=None, offset=None, tol=1e-8,
+                       max_iter=100, n_partitions=None, split_every=8,
+                       verbose=0) -> GLMPath:
     """Penalised GLM solutions along a decreasing sequence of alphas (warm-started).
 
     Each alpha minimises the objective of :class:`PenalizedGLM`,
@@ -292,7 +301,7 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
         As in :meth:`PenalizedGLM.fit` (NumPy/pandas or dask collections).
     family, link, l1_ratio, max_abs_coef :
         As in :class:`PenalizedGLM`.
-    fit_intercept, tol, max_iter, n_partitions, split_every, verbose :
+    fit_intercept, standardize, tol, max_iter, n_partitions, split_every, verbose :
         As in :class:`PenalizedGLM`.
     alphas : array-like, default=None
         The alphas (sorted decreasing here). ``None``: ``n_alphas`` values log-spaced
@@ -338,7 +347,8 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     [0, 2, 3, 6, 6]
     """
     est = PenalizedGLM(family, link, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
-                       fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                       fit_intercept=fit_intercept, standardize=standardize, tol=tol,
+                       max_iter=max_iter,
                        n_partitions=n_partitions, split_every=split_every, verbose=verbose)
     est._validate_params()
     fam = est._family()
@@ -349,14 +359,15 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     sums = data_sums(data, fam, fit_intercept=fit_intercept, validate=True,
                      split_every=split_every)
     if alphas is None:
-        alphas = alpha_grid(sums, fam, fit_intercept, l1_ratio, int(n_alphas), float(eps))
+        alphas = alpha_grid(sums, fam, fit_intercept, l1_ratio, int(n_alphas), float(eps),
+                            penalty_scale(sums, fit_intercept, standardize))
     else:
         alphas = _check_alphas(alphas)
     check_design(sums, est._param_names(), fit_intercept=fit_intercept, alphas=alphas,
-                 l1_ratio=l1_ratio, who="penalized_glm_path")
+                 l1_ratio=l1_ratio, who="penalized_glm_path", standardize=standardize)
     path = path_on_blocks(data, fam, alphas, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
                           fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, sums=sums,
-                          split_every=split_every)
+                          split_every=split_every, standardize=standardize)
     path.n_rounds[0] += 1
     warn_unconverged({"": path}, "penalized_glm_path", est._param_names(),
                      shown="GLMPath.runaway marks them per alpha (+1/-1: +-inf, 2: not "
@@ -442,7 +453,10 @@ class PenalizedGLMCV(PenalizedGLM):
         full-data ``alpha_max`` down to ``eps * alpha_max``.
     n_alphas : int, default=30
     eps : float, default=1e-3
-    l1_ratio, max_abs_coef, fit_intercept, tol, max_iter : as in :class:`PenalizedGLM`.
+    l1_ratio, max_abs_coef, fit_intercept, standardize, tol, max_iter :
+        As in :class:`PenalizedGLM`. With ``standardize=True`` the alpha grid is that
+        of the standardised columns, and every fold's path standardises by its own
+        training blocks' standard deviations (as glmnet's ``cv.glmnet``).
     criterion : {"cv", "aic", "bic"}, default="cv"
     cv : int, default=5
         Number of folds (``criterion="cv"``); there must be at least as many row
@@ -507,6 +521,7 @@ class PenalizedGLMCV(PenalizedGLM):
         "cv": [Interval(Integral, 2, None, closed="left")],
         "one_standard_error_rule": ["boolean"],
         "fit_intercept": ["boolean"],
+        "standardize": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "n_partitions": [None, Interval(Integral, 1, None, closed="left")],
@@ -528,6 +543,7 @@ class PenalizedGLMCV(PenalizedGLM):
         cv=5,
         one_standard_error_rule=False,
         fit_intercept=True,
+        standardize=False,
         tol=1e-8,
         max_iter=100,
         n_partitions=None,
@@ -545,6 +561,7 @@ class PenalizedGLMCV(PenalizedGLM):
         self.cv = cv
         self.one_standard_error_rule = one_standard_error_rule
         self.fit_intercept = fit_intercept
+        self.standardize = standardize
         self.tol = tol
         self.max_iter = max_iter
         self.n_partitions = n_partitions
@@ -583,7 +600,8 @@ class PenalizedGLMCV(PenalizedGLM):
             check_in_memory(family, y_mem, sample_weight)
         self.family_ = family
         kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
-                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every)
+                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every,
+                  standardize=self.standardize)
         if cv:
             if data.n_blocks < self.cv:
                 raise ValueError(
@@ -605,11 +623,13 @@ class PenalizedGLMCV(PenalizedGLM):
             total = data_sums(data, family, fit_intercept=fi, validate=True,
                               split_every=self.split_every)
             rounds = 1
-        alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps)
+        alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps,
+                             penalty_scale(total, fi, self.standardize))
                   if self.alphas is None else _check_alphas(self.alphas))
         self.alphas_ = alphas
         redundant = check_design(total, self._param_names(), fit_intercept=fi, alphas=alphas,
-                                 l1_ratio=self.l1_ratio, who=type(self).__name__)
+                                 l1_ratio=self.l1_ratio, who=type(self).__name__,
+                                 standardize=self.standardize)
         if cv:
             best, rounds_cv, paths = self._cross_validate(data, family, alphas, folds,
                                                           total, fold_of, kw)
@@ -678,7 +698,8 @@ class PenalizedGLMCV(PenalizedGLM):
         fi = self.fit_intercept
         k = path.coef.shape[1] + int(fi)
         pen = Penalty.elastic_net(path.coef.shape[1], path.alphas[best], self.l1_ratio,
-                                  self.max_abs_coef, fi)
+                                  self.max_abs_coef, fi,
+                                  penalty_scale(total, fi, self.standardize))
         theta = (np.concatenate([[path.intercept[best]], path.coef[best]]) if fi
                  else path.coef[best].copy())
         res = PQNResult(theta=theta, objective=float(path.objective[best]),
