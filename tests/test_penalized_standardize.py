@@ -180,6 +180,7 @@ def test_path_alpha_max_and_fits():
         np.testing.assert_allclose(path.coef[i], one.coef_, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore:PenalizedGLMCV. CV chose")
 def test_cv_grid_and_refit_are_standardised():
     X, y, _ = _data("binomial", seed=7)
     cv = PenalizedGLMCV(standardize=True, n_alphas=6, eps=0.02, cv=3,

@@ -658,7 +658,38 @@ class PenalizedGLMCV(PenalizedGLM):
                  f"The fit at the chosen alpha_={self.alpha_:.3g} is not affected")
         warn_unconverged({"all blocks" if cv else "": path, **paths}, type(self).__name__,
                          self._param_names(), shown)
+        self._warn_at_edge(alphas, best, path)
         return self
+
+    def _warn_at_edge(self, alphas, best: int, path: GLMPath) -> None:
+        """One warning when the chosen alpha is the largest or the smallest of the grid:
+        the criterion's minimum may lie beyond it."""
+        if len(alphas) < 2 or 0 < best < len(alphas) - 1:
+            return
+        who, how = type(self).__name__, self.criterion.upper()
+        if how == "CV" and self.one_standard_error_rule:
+            how = "CV (one-standard-error rule)"
+        if best == 0:
+            zero = not np.any(path.coef[0])
+            msg = (f"{who}: {how} chose the largest alpha of the grid, alpha_="
+                   f"{alphas[0]:.4g} (the edge of alphas_), ")
+            if zero:
+                msg += ("where every coefficient is 0: no feature improves the criterion, "
+                        "and larger alphas give the same (intercept-only) fit. If features "
+                        "are expected to matter, check their scale (standardize=True) or "
+                        "compare with a smaller alpha.")
+            else:
+                msg += (f"where {int(np.count_nonzero(path.coef[0]))} coefficient(s) are "
+                        "not 0: the criterion may be lower at larger alphas. Extend the "
+                        f"grid upwards (pass alphas reaching above {alphas[0]:.4g}).")
+        else:
+            how_to = (f"a smaller eps, currently {self.eps:g}, or " if self.alphas is None
+                      else "")
+            msg = (f"{who}: {how} chose the smallest alpha of the grid, alpha_="
+                   f"{alphas[-1]:.4g} (the edge of alphas_): the criterion may be lower at "
+                   f"smaller alphas. Extend the grid downwards ({how_to}pass alphas "
+                   f"reaching below {alphas[-1]:.4g}).")
+        warn(msg, UserWarning)
 
     def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
         thetas = {}
