@@ -849,8 +849,14 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         -------
         self
         """
+        self._fit_blocks(self._binary_blocks(X, y, sample_weight, self.n_partitions),
+                         self._family())
+        return self
+
+    def _binary_blocks(self, X, y, sample_weight, n_partitions):
+        """The blocks with y coded 0/1 (``classes_[1]`` is 1); sets ``classes_``."""
         data, y_mem = prepare_blocks(
-            self, X, y, sample_weight, n_partitions=self.n_partitions,
+            self, X, y, sample_weight, n_partitions=n_partitions,
             n_params_extra=int(self.fit_intercept), y_numeric=False,
         )
         if y_mem is not None:
@@ -869,8 +875,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         else:
             self.classes_ = self._two_classes(np.unique(da.unique(data.y).compute()))
             data.y = (data.y == self.classes_[1]).astype(np.float64)
-        self._fit_blocks(data, self._family())
-        return self
+        return data
 
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept

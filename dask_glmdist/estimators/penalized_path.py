@@ -427,7 +427,181 @@ def _subset(data: BlockedData, idx) -> BlockedData:
     return BlockedData(pick(data.X), pick(data.y), pick(data.sample_weight), pick(data.offset))
 
 
-class PenalizedGLMCV(PenalizedGLM):
+class _AlphaSelection:
+    """The choice of alpha by cross-validation over row blocks, AIC or BIC, shared by
+    :class:`PenalizedGLMCV` and :class:`PenalizedLogisticRegressionCV` (their class
+    docstrings describe it)."""
+
+    def _alpha(self) -> float:
+        return float(getattr(self, "alpha_", 1.0))
+
+    def _cv_partitions(self, X, y):
+        """Row blocks for in-memory input: ``n_partitions``, or with cross-validation
+        and ``None``, at least ``cv`` (one per core otherwise)."""
+        n_part = self.n_partitions
+        if (self.criterion == "cv" and n_part is None
+                and not (is_dask_collection(X) or is_dask_collection(y))):
+            try:
+                n_part = max(self.cv, default_n_partitions(
+                    _num_samples(X), _num_features(X) + int(self.fit_intercept)))
+            except (TypeError, ValueError):  # not 2-D: validate_data says so below
+                n_part = self.cv
+        return n_part
+
+    def _select_alpha(self, data: BlockedData, family):
+        """Choose alpha on the prepared blocks and set the fit at it (the class doc)."""
+        fi = self.fit_intercept
+        cv = self.criterion == "cv"
+        self.family_ = family
+        kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
+                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every,
+                  standardize=self.standardize)
+        if cv:
+            if data.n_blocks < self.cv:
+                raise ValueError(
+                    f"cv={self.cv} folds need at least {self.cv} row blocks, but the data "
+                    f"have {data.n_blocks}; raise n_partitions or rechunk the dask input "
+                    "into more row blocks (or lower cv)."
+                )
+            fold_of = np.arange(data.n_blocks) % self.cv
+            s = map_reduce(fold_sums_block, data, family=family, fit_intercept=fi,
+                           fold_of=fold_of, split_every=self.split_every, label="cv sums")
+            if s.get("problems"):
+                raise_for_problems(s["problems"], problem_blocks(s.get("blocks", [])))
+            if not sum(s.get("fold_weight", {}).values()) > 0:
+                raise ValueError(ALL_ZERO_WEIGHTS)
+            folds = [_fold_sums(s, f, fold_of) for f in range(self.cv)]
+            total = _add_sums(folds)
+            rounds = 1
+        else:
+            total = data_sums(data, family, fit_intercept=fi, validate=True,
+                              split_every=self.split_every)
+            rounds = 1
+        alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps,
+                             penalty_scale(total, fi, self.standardize))
+                  if self.alphas is None else _check_alphas(self.alphas))
+        self.alphas_ = alphas
+        redundant = check_design(total, self._param_names(), fit_intercept=fi, alphas=alphas,
+                                 l1_ratio=self.l1_ratio, who=type(self).__name__,
+                                 standardize=self.standardize)
+        if cv:
+            best, rounds_cv, paths = self._cross_validate(data, family, alphas, folds,
+                                                          total, fold_of, kw)
+            rounds += rounds_cv
+            path = path_on_blocks(data, family, alphas, sums=total, stop_at=best,
+                                  label=f"{type(self).__name__} refit", keep_states=True, **kw)
+        else:
+            path = path_on_blocks(data, family, alphas, sums=total, keep_states=True,
+                                  label=f"{type(self).__name__} path", **kw)
+            paths = {}
+            phi = 1.0
+            if not family.fixed_scale:
+                dof = total.n_pos - path.df[-1]
+                phi = path.pearson[-1] / dof if dof > 0 else 1.0
+            k = 2.0 if self.criterion == "aic" else math.log(max(total.n_obs, 2))
+            self.criterion_values_ = path.deviance / phi + k * path.df
+            self.dispersion_estimate_ = phi
+            best = int(np.nanargmin(self.criterion_values_))
+        rounds += int(np.sum(path.n_rounds))
+        self.path_ = path
+        self.alpha_ = float(alphas[best])
+        iterations = sum(int(np.sum(p.n_iter)) for p in (path, *paths.values()))
+        self._set_from_path(path, best, family, total, rounds, iterations, redundant)
+        self.n_blocks_ = data.n_blocks
+        # one warning of each kind for the whole selection, the full-data fits first
+        shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
+                 f"The fit at the chosen alpha_={self.alpha_:.3g} is not affected")
+        warn_unconverged({"all blocks" if cv else "": path, **paths}, type(self).__name__,
+                         self._param_names(), shown)
+        self._warn_at_edge(alphas, best, path)
+        return self
+
+    def _warn_at_edge(self, alphas, best: int, path: GLMPath) -> None:
+        """One warning when the chosen alpha is the largest or the smallest of the grid:
+        the criterion's minimum may lie beyond it."""
+        if len(alphas) < 2 or 0 < best < len(alphas) - 1:
+            return
+        who, how = type(self).__name__, self.criterion.upper()
+        if how == "CV" and self.one_standard_error_rule:
+            how = "CV (one-standard-error rule)"
+        if best == 0:
+            zero = not np.any(path.coef[0])
+            msg = (f"{who}: {how} chose the largest alpha of the grid, alpha_="
+                   f"{alphas[0]:.4g} (the edge of alphas_), ")
+            if zero:
+                msg += ("where every coefficient is 0: no feature improves the criterion, "
+                        "and larger alphas give the same (intercept-only) fit. If features "
+                        "are expected to matter, check their scale (standardize=True) or "
+                        "compare with a smaller alpha.")
+            else:
+                msg += (f"where {int(np.count_nonzero(path.coef[0]))} coefficient(s) are "
+                        "not 0: the criterion may be lower at larger alphas. Extend the "
+                        f"grid upwards (pass alphas reaching above {alphas[0]:.4g}).")
+        else:
+            how_to = (f"a smaller eps, currently {self.eps:g}, or " if self.alphas is None
+                      else "")
+            msg = (f"{who}: {how} chose the smallest alpha of the grid, alpha_="
+                   f"{alphas[-1]:.4g} (the edge of alphas_): the criterion may be lower at "
+                   f"smaller alphas. Extend the grid downwards ({how_to}pass alphas "
+                   f"reaching below {alphas[-1]:.4g}).")
+        warn(msg, UserWarning)
+
+    def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
+        thetas = {}
+        paths = {}
+        rounds = 0
+        for f in range(self.cv):
+            train_idx = np.flatnonzero(fold_of != f)
+            train = _subset(data, train_idx)
+            train_sums = _minus(total, folds[f])
+            report(fold=(f + 1, self.cv))
+            p = path_on_blocks(train, family, alphas, sums=train_sums,
+                               label=f"{type(self).__name__} fold {f}", **kw)
+            rounds += int(np.sum(p.n_rounds))
+            paths[f"fold {f}"] = p
+            fi = int(self.fit_intercept)
+            T = np.concatenate([p.intercept[:, None], p.coef], axis=1) if fi else p.coef
+            thetas[f] = T
+        report(fold=None, alpha=None)
+        h = map_reduce(heldout_block, data, thetas, family=family,
+                       fit_intercept=self.fit_intercept, fold_of=fold_of,
+                       split_every=self.split_every, label="cv held-out deviance")
+        rounds += 1
+        dev = np.stack([h["deviance"][f] for f in range(self.cv)])
+        weights = np.array([folds[f].weight for f in range(self.cv)])
+        self.cv_deviance_ = dev / weights[:, None]
+        mean = dev.sum(axis=0) / weights.sum()
+        self.cv_deviance_mean_ = mean
+        self.criterion_values_ = mean
+        best = int(np.nanargmin(mean))
+        if self.one_standard_error_rule:
+            se = np.std(self.cv_deviance_, axis=0, ddof=1) / math.sqrt(self.cv)
+            ok = np.flatnonzero(mean <= mean[best] + se[best])
+            best = int(ok.min())  # alphas decrease: the smallest index is the largest alpha
+        return best, rounds, paths
+
+    def _set_from_path(self, path: GLMPath, best, family, total, rounds, iterations,
+                       redundant) -> None:
+        fi = self.fit_intercept
+        k = path.coef.shape[1] + int(fi)
+        pen = Penalty.elastic_net(path.coef.shape[1], path.alphas[best], self.l1_ratio,
+                                  self.max_abs_coef, fi,
+                                  penalty_scale(total, fi, self.standardize))
+        theta = (np.concatenate([[path.intercept[best]], path.coef[best]]) if fi
+                 else path.coef[best].copy())
+        res = PQNResult(theta=theta, objective=float(path.objective[best]),
+                        state=path.states[best], weight_sum=total.weight,
+                        n_obs=total.n_obs, n_pos=total.n_pos,
+                        n_iter=iterations, n_rounds=rounds,
+                        converged=bool(path.converged[best]), kkt=float(path.kkt[best]),
+                        objective_path=[float(path.objective[best])],
+                        message=path.messages[best], runaway=path.runaway[best])
+        self._set_result(res, pen, family, k, float(path.alphas[best]), redundant,
+                         report=False)
+        path.states = None
+
+
+class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
     """Penalised GLM with alpha chosen by cross-validation over row blocks, AIC or BIC.
 
     ``criterion="cv"``: whole row blocks are the folds (block k belongs to fold
@@ -479,9 +653,11 @@ class PenalizedGLMCV(PenalizedGLM):
         ``cv_deviance_mean_``.
     path_ : GLMPath
         The full-data path (down to ``alpha_`` for ``criterion="cv"``).
-    coef_, intercept_, params_, objective_, n_iter_, converged_, ... :
-        Those of the full-data fit at ``alpha_`` (see :class:`PenalizedGLM`);
-        ``n_rounds_`` counts every round of the whole selection.
+    coef_, intercept_, params_, objective_, converged_, ... :
+        Those of the full-data fit at ``alpha_`` (see :class:`PenalizedGLM`).
+    n_iter_, n_rounds_ : int
+        Every iteration (of every fold's path and of the full-data path), and every
+        round over the data, of the whole selection.
 
     See Also
     --------
@@ -568,9 +744,6 @@ class PenalizedGLMCV(PenalizedGLM):
         self.split_every = split_every
         self.verbose = verbose
 
-    def _alpha(self) -> float:
-        return float(getattr(self, "alpha_", 1.0))
-
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress()
     def fit(self, X, y, sample_weight=None, offset=None):
@@ -585,164 +758,12 @@ class PenalizedGLMCV(PenalizedGLM):
         self
         """
         family = self._family()
-        fi = self.fit_intercept
-        n_part = self.n_partitions
-        cv = self.criterion == "cv"
-        if cv and n_part is None and not (is_dask_collection(X) or is_dask_collection(y)):
-            try:
-                n_part = max(self.cv, default_n_partitions(_num_samples(X),
-                                                            _num_features(X) + int(fi)))
-            except (TypeError, ValueError):  # not 2-D: validate_data says so below
-                n_part = self.cv
-        data, y_mem = prepare_blocks(self, X, y, sample_weight, n_partitions=n_part,
-                                     n_params_extra=int(fi), offset=offset)
+        data, y_mem = prepare_blocks(self, X, y, sample_weight,
+                                     n_partitions=self._cv_partitions(X, y),
+                                     n_params_extra=int(self.fit_intercept), offset=offset)
         if y_mem is not None:
             check_in_memory(family, y_mem, sample_weight)
-        self.family_ = family
-        kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
-                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every,
-                  standardize=self.standardize)
-        if cv:
-            if data.n_blocks < self.cv:
-                raise ValueError(
-                    f"cv={self.cv} folds need at least {self.cv} row blocks, but the data "
-                    f"have {data.n_blocks}; raise n_partitions or rechunk the dask input "
-                    "into more row blocks (or lower cv)."
-                )
-            fold_of = np.arange(data.n_blocks) % self.cv
-            s = map_reduce(fold_sums_block, data, family=family, fit_intercept=fi,
-                           fold_of=fold_of, split_every=self.split_every, label="cv sums")
-            if s.get("problems"):
-                raise_for_problems(s["problems"], problem_blocks(s.get("blocks", [])))
-            if not sum(s.get("fold_weight", {}).values()) > 0:
-                raise ValueError(ALL_ZERO_WEIGHTS)
-            folds = [_fold_sums(s, f, fold_of) for f in range(self.cv)]
-            total = _add_sums(folds)
-            rounds = 1
-        else:
-            total = data_sums(data, family, fit_intercept=fi, validate=True,
-                              split_every=self.split_every)
-            rounds = 1
-        alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps,
-                             penalty_scale(total, fi, self.standardize))
-                  if self.alphas is None else _check_alphas(self.alphas))
-        self.alphas_ = alphas
-        redundant = check_design(total, self._param_names(), fit_intercept=fi, alphas=alphas,
-                                 l1_ratio=self.l1_ratio, who=type(self).__name__,
-                                 standardize=self.standardize)
-        if cv:
-            best, rounds_cv, paths = self._cross_validate(data, family, alphas, folds,
-                                                          total, fold_of, kw)
-            rounds += rounds_cv
-            path = path_on_blocks(data, family, alphas, sums=total, stop_at=best,
-                                  label="PenalizedGLMCV refit", keep_states=True, **kw)
-        else:
-            path = path_on_blocks(data, family, alphas, sums=total, keep_states=True,
-                                  label="PenalizedGLMCV path", **kw)
-            paths = {}
-            phi = 1.0
-            if not family.fixed_scale:
-                dof = total.n_pos - path.df[-1]
-                phi = path.pearson[-1] / dof if dof > 0 else 1.0
-            k = 2.0 if self.criterion == "aic" else math.log(max(total.n_obs, 2))
-            self.criterion_values_ = path.deviance / phi + k * path.df
-            self.dispersion_estimate_ = phi
-            best = int(np.nanargmin(self.criterion_values_))
-        rounds += int(np.sum(path.n_rounds))
-        self.path_ = path
-        self.alpha_ = float(alphas[best])
-        self._set_from_path(path, best, family, total, rounds, redundant)
-        self.n_blocks_ = data.n_blocks
-        # one warning of each kind for the whole selection, the full-data fits first
-        shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
-                 f"The fit at the chosen alpha_={self.alpha_:.3g} is not affected")
-        warn_unconverged({"all blocks" if cv else "": path, **paths}, type(self).__name__,
-                         self._param_names(), shown)
-        self._warn_at_edge(alphas, best, path)
-        return self
-
-    def _warn_at_edge(self, alphas, best: int, path: GLMPath) -> None:
-        """One warning when the chosen alpha is the largest or the smallest of the grid:
-        the criterion's minimum may lie beyond it."""
-        if len(alphas) < 2 or 0 < best < len(alphas) - 1:
-            return
-        who, how = type(self).__name__, self.criterion.upper()
-        if how == "CV" and self.one_standard_error_rule:
-            how = "CV (one-standard-error rule)"
-        if best == 0:
-            zero = not np.any(path.coef[0])
-            msg = (f"{who}: {how} chose the largest alpha of the grid, alpha_="
-                   f"{alphas[0]:.4g} (the edge of alphas_), ")
-            if zero:
-                msg += ("where every coefficient is 0: no feature improves the criterion, "
-                        "and larger alphas give the same (intercept-only) fit. If features "
-                        "are expected to matter, check their scale (standardize=True) or "
-                        "compare with a smaller alpha.")
-            else:
-                msg += (f"where {int(np.count_nonzero(path.coef[0]))} coefficient(s) are "
-                        "not 0: the criterion may be lower at larger alphas. Extend the "
-                        f"grid upwards (pass alphas reaching above {alphas[0]:.4g}).")
-        else:
-            how_to = (f"a smaller eps, currently {self.eps:g}, or " if self.alphas is None
-                      else "")
-            msg = (f"{who}: {how} chose the smallest alpha of the grid, alpha_="
-                   f"{alphas[-1]:.4g} (the edge of alphas_): the criterion may be lower at "
-                   f"smaller alphas. Extend the grid downwards ({how_to}pass alphas "
-                   f"reaching below {alphas[-1]:.4g}).")
-        warn(msg, UserWarning)
-
-    def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
-        thetas = {}
-        paths = {}
-        rounds = 0
-        for f in range(self.cv):
-            train_idx = np.flatnonzero(fold_of != f)
-            train = _subset(data, train_idx)
-            train_sums = _minus(total, folds[f])
-            report(fold=(f + 1, self.cv))
-            p = path_on_blocks(train, family, alphas, sums=train_sums,
-                               label=f"PenalizedGLMCV fold {f}", **kw)
-            rounds += int(np.sum(p.n_rounds))
-            paths[f"fold {f}"] = p
-            fi = int(self.fit_intercept)
-            T = np.concatenate([p.intercept[:, None], p.coef], axis=1) if fi else p.coef
-            thetas[f] = T
-        report(fold=None, alpha=None)
-        h = map_reduce(heldout_block, data, thetas, family=family,
-                       fit_intercept=self.fit_intercept, fold_of=fold_of,
-                       split_every=self.split_every, label="cv held-out deviance")
-        rounds += 1
-        dev = np.stack([h["deviance"][f] for f in range(self.cv)])
-        weights = np.array([folds[f].weight for f in range(self.cv)])
-        self.cv_deviance_ = dev / weights[:, None]
-        mean = dev.sum(axis=0) / weights.sum()
-        self.cv_deviance_mean_ = mean
-        self.criterion_values_ = mean
-        best = int(np.nanargmin(mean))
-        if self.one_standard_error_rule:
-            se = np.std(self.cv_deviance_, axis=0, ddof=1) / math.sqrt(self.cv)
-            ok = np.flatnonzero(mean <= mean[best] + se[best])
-            best = int(ok.min())  # alphas decrease: the smallest index is the largest alpha
-        return best, rounds, paths
-
-    def _set_from_path(self, path: GLMPath, best, family, total, rounds, redundant) -> None:
-        fi = self.fit_intercept
-        k = path.coef.shape[1] + int(fi)
-        pen = Penalty.elastic_net(path.coef.shape[1], path.alphas[best], self.l1_ratio,
-                                  self.max_abs_coef, fi,
-                                  penalty_scale(total, fi, self.standardize))
-        theta = (np.concatenate([[path.intercept[best]], path.coef[best]]) if fi
-                 else path.coef[best].copy())
-        res = PQNResult(theta=theta, objective=float(path.objective[best]),
-                        state=path.states[best], weight_sum=total.weight,
-                        n_obs=total.n_obs, n_pos=total.n_pos,
-                        n_iter=int(path.n_iter[best]), n_rounds=rounds,
-                        converged=bool(path.converged[best]), kkt=float(path.kkt[best]),
-                        objective_path=[float(path.objective[best])],
-                        message=path.messages[best], runaway=path.runaway[best])
-        self._set_result(res, pen, family, k, float(path.alphas[best]), redundant,
-                         report=False)
-        path.states = None
+        return self._select_alpha(data, family)
 
 
 def _fold_sums(s: dict, f: int, fold_of) -> DataSums:
