@@ -10,6 +10,7 @@ from .estimators import (
     PenalizedGLM,
     PenalizedGLMCV,
     PenalizedLogisticRegression,
+    PenalizedLogisticRegressionCV,
     penalized_glm_path,
 )
 from .families import get_family
@@ -23,6 +24,7 @@ __all__ = [
     "PenalizedGLM",
     "PenalizedGLMCV",
     "PenalizedLogisticRegression",
+    "PenalizedLogisticRegressionCV",
     "SeparationWarning",
     "get_family",
     "penalized_glm_path",

@@ -18,6 +18,7 @@ from dask_glmdist import (
     PenalizedGLM,
     PenalizedGLMCV,
     PenalizedLogisticRegression,
+    PenalizedLogisticRegressionCV,
 )
 
 # BiasReducedGLM's default family is binomial, whose y must lie in [0, 1]; scikit-learn's
@@ -45,11 +46,14 @@ ESTIMATORS = [
     PenalizedLogisticRegression(link="probit", alpha=0.01, max_abs_coef=2.0),
     PenalizedGLMCV(family="gaussian", n_alphas=4, cv=3),
     PenalizedGLMCV(family="poisson", n_alphas=4, criterion="bic"),
+    PenalizedGLMCV(family="poisson", n_alphas=4, criterion="bic", standardize=True),
+    PenalizedLogisticRegressionCV(n_alphas=4, cv=3),
+    PenalizedLogisticRegressionCV(n_alphas=4, criterion="aic", standardize=True),
 ]
 
 
 def _expected_failures(estimator):
-    if isinstance(estimator, PenalizedGLMCV):
+    if isinstance(estimator, (PenalizedGLMCV, PenalizedLogisticRegressionCV)):
         why = ("the check sets cv to explicit row-index splits; PenalizedGLMCV's folds are "
                "whole row blocks (cv is their number), so rows are never moved or copied")
         return {f"check_sample_weight_equivalence_on_{kind}_data": why

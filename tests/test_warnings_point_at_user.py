@@ -59,6 +59,8 @@ CASES = {
                                                      max_iter=1),
     "penalized_glm_path (separation)": lambda: penalized_glm_path(
         *_separated(), alphas=[0.01, 0.0], n_partitions=3),
+    "PenalizedGLMCV (edge of the grid)": lambda: PenalizedGLMCV(
+        criterion="bic", n_alphas=3, eps=0.5).fit(*_separated_by_two_columns()),
     "PenalizedGLMCV (cv, separation)": lambda: PenalizedGLMCV(alphas=[0.01, 0.0], cv=3).fit(
         *_separated()),
     "DebiasedLassoRegressor": lambda: DebiasedLassoRegressor(alpha=0.01).fit(*_tiny_block()),

@@ -4,6 +4,7 @@ from .brglm import BiasReducedGLM
 from .debiased_lasso import DebiasedLassoRegressor
 from .dlsa import DLSALogisticRegression, DLSARegressor
 from .penalized import PenalizedGLM, PenalizedLogisticRegression
+from .penalized_logistic_cv import PenalizedLogisticRegressionCV
 from .penalized_path import GLMPath, PenalizedGLMCV, penalized_glm_path
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "PenalizedGLM",
     "PenalizedGLMCV",
     "PenalizedLogisticRegression",
+    "PenalizedLogisticRegressionCV",
     "penalized_glm_path",
 ]

@@ -333,11 +333,11 @@ def mean_from_linear_predictor(est, eta):
     return np.asarray(est.family_.link.inverse(eta))
 
 
-def predict_mean(est, X, offset=None):
-    """``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
+def linear_predictor_with_offset(est, X, offset=None):
+    """``X coef_ + intercept_ + offset`` (lazy for dask input)."""
     check_is_fitted(est)
-    if getattr(est, "design_", None) is not None:
-        return mean_from_linear_predictor(est, linear_predictor(est, X, offset))
+    if getattr(est, "design_", None) is not None:  # an offset may be a column name there
+        return linear_predictor(est, X, offset)
     eta = linear_predictor(est, X)
     if offset is not None:
         if isinstance(eta, da.Array):
@@ -345,7 +345,12 @@ def predict_mean(est, X, offset=None):
                 np.asarray(offset, dtype=np.float64), chunks=(eta.chunks[0],)))
         else:
             eta = eta + np.asarray(offset, dtype=np.float64)
-    return mean_from_linear_predictor(est, eta)
+    return eta
+
+
+def predict_mean(est, X, offset=None):
+    """``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
+    return mean_from_linear_predictor(est, linear_predictor_with_offset(est, X, offset))
 
 
 def positive_only_family(family) -> bool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
+import dask.array as da
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import shows_progress
@@ -20,12 +22,23 @@ from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
 from ._base import (
     DevianceScoreMixin,
     GLMInferenceMixin,
+    linear_predictor_with_offset,
     positive_only_family,
     predict_mean,
     prepare_blocks,
 )
 
 __all__ = ["BiasReducedGLM"]
+
+
+def _is_binomial(est) -> bool:
+    family = est.family
+    return (family if isinstance(family, str) else family.name) == "binomial"
+
+
+def _two_columns(mu):
+    mu = np.asarray(mu, dtype=np.float64)
+    return np.column_stack([1.0 - mu, mu])
 
 
 class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, BaseEstimator):
@@ -349,6 +362,25 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
     def predict(self, X, offset=None):
         """Predicted mean ``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
         return predict_mean(self, X, offset)
+
+    @available_if(_is_binomial)
+    def decision_function(self, X, offset=None):
+        """Binomial family only: the linear predictor ``X coef_ + intercept_ + offset``,
+        increasing in the probability of y = 1 (lazy for dask input). scikit-learn's
+        ranking scorers (``"roc_auc"``, ``"average_precision"``) use it, as for a
+        classifier: a regressor's 1-D score is what they need."""
+        return linear_predictor_with_offset(self, X, offset)
+
+    @available_if(_is_binomial)
+    def predict_proba(self, X, offset=None):
+        """Binomial family only: ``[1 - mu, mu]``, shape (n_samples, 2), ``mu`` the
+        predicted probability of y = 1 (:meth:`predict`); lazy for dask input. As a
+        classifier's, so probability scorers (``"neg_log_loss"``) work."""
+        mu = predict_mean(self, X, offset)
+        if isinstance(mu, da.Array):
+            return mu.map_blocks(_two_columns, new_axis=1, chunks=(mu.chunks[0], (2,)),
+                                 dtype=np.float64)
+        return _two_columns(mu)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

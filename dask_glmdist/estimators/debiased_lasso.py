@@ -128,6 +128,16 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         node-wise regressions). statsmodels has no intercept option: there, users
         add a constant column, which is then penalised and thresholded like the
         others.
+    standardize : bool, default=False
+        Penalise the coefficients of the standardised columns, ``sd_j * coef_j`` (in
+        the local fits and the node-wise regressions), as glmnet's
+        ``standardize=TRUE``: ``alpha`` and ``nodewise_alpha`` are then in the units
+        of standardised columns, whatever the columns' own units. The estimator is
+        one round, so every block standardises by its *own* weighted (population)
+        standard deviations -- no extra pass over the data; a node-wise row the
+        master forms from the pooled Gram uses the mean of the blocks' (see Notes).
+        Estimates, standard errors and ``summary()`` are on the original scale;
+        ``threshold`` applies to ``coef_`` as reported.
     n_partitions : int, default=None
         Row blocks for in-memory (NumPy/pandas) input; ``None`` means one per core
         (never blocks of fewer than 20 rows per parameter). Dask input keeps its own
@@ -280,10 +290,16 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     one column of a Poisson design by 0.01 moved the intercept 5.9 and that column's
     coefficient 1.5 standard errors away from the maximum likelihood estimate at the
     default ``alpha`` (gaussian: 1.1), without a warning (statsmodels'
-    ``DistributedModel`` behaves the same). Standardise the columns (e.g. divide by
-    their standard deviations, then divide ``coef_`` and ``bse_`` by them), or give
-    ``alpha`` per feature in proportion to the columns' standard deviations
-    (docs/debiased_lasso.md).
+    ``DistributedModel`` behaves the same). Use ``standardize=True``, or standardise
+    the columns yourself (divide by their standard deviations, then divide ``coef_``
+    and ``bse_`` by them), or give ``alpha`` per feature in proportion to the
+    columns' standard deviations (docs/debiased_lasso.md). ``standardize=True``
+    uses each block's own standard deviations (the fit is one round; global ones
+    would take a pass of their own): on blocks alike in distribution, as the theory
+    of Lee et al. assumes, they differ from the global ones by ``O(n_k^-1/2)``, and
+    when every block's are equal the fit is exactly that on the standardised
+    columns. statsmodels' ``DistributedModel`` and Lee et al. do not standardise
+    (their theory assumes standardised columns).
 
     References
     ----------
@@ -317,6 +333,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         "nodewise_alpha": [None, Interval(Real, 0, None, closed="left"), "array-like"],
         "threshold": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
+        "standardize": ["boolean"],
         "n_partitions": [None, Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
@@ -338,6 +355,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         nodewise_alpha=None,
         threshold=0.0,
         fit_intercept=True,
+        standardize=False,
         n_partitions=None,
         max_iter=100,
         tol=1e-8,
@@ -355,6 +373,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         self.nodewise_alpha = nodewise_alpha
         self.threshold = threshold
         self.fit_intercept = fit_intercept
+        self.standardize = standardize
         self.n_partitions = n_partitions
         self.max_iter = max_iter
         self.tol = tol
@@ -412,6 +431,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             fit_intercept=fi, tol=float(self.tol), max_iter=int(self.max_iter),
             n_blocks=data.n_blocks, min_rows=min_rows,
             sufficient_stats=family.name == "gaussian" and family.link.name == "identity",
+            standardize=bool(self.standardize),
         )
         s = map_reduce(debiased_lasso_block, data, family, spec, split_every=self.split_every,
                        label="debiased lasso round")

@@ -32,13 +32,16 @@ from ..families import FAMILY_NAMES, Binomial, Family, get_family
 from ..inference import standard_errors
 from ..solvers.design_checks import (
     check_identified,
+    constant_columns,
     describe_redundant,
     redundant_columns,
     scale_problems,
+    standard_deviations,
 )
 from ..solvers.pqn import (
     ALL_ZERO_WEIGHTS,
     SEPARATION,
+    DataSums,
     Penalty,
     PQNResult,
     data_sums,
@@ -61,6 +64,7 @@ _PENALTY_CONSTRAINTS: dict = {
     "l1_ratio": [Interval(Real, 0, 1, closed="both")],
     "max_abs_coef": [None, Interval(Real, 0, None, closed="neither")],
     "fit_intercept": ["boolean"],
+    "standardize": ["boolean"],
     "tol": [Interval(Real, 0, None, closed="neither")],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "n_partitions": [None, Interval(Integral, 1, None, closed="left")],
@@ -77,9 +81,10 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
     def _family(self) -> Family:
         raise NotImplementedError  # pragma: no cover - defined by the subclasses
 
-    def _penalty(self, n_features: int) -> Penalty:
+    def _penalty(self, n_features: int, sums: DataSums) -> Penalty:
         return Penalty.elastic_net(n_features, self.alpha, self.l1_ratio,
-                                   self.max_abs_coef, self.fit_intercept)
+                                   self.max_abs_coef, self.fit_intercept,
+                                   penalty_scale(sums, self.fit_intercept, self.standardize))
 
     def _warm_theta(self, k: int):
         if not (self.warm_start and hasattr(self, "params_")):
@@ -91,12 +96,12 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
     def _fit_blocks(self, data, family):
         fi = self.fit_intercept
         k = data.n_features + int(fi)
-        pen = self._penalty(data.n_features)
         sums = data_sums(data, family, fit_intercept=fi, validate=True,
                          split_every=self.split_every)
         redundant = check_design(sums, self._param_names(), fit_intercept=fi,
                                  alphas=[self.alpha], l1_ratio=self.l1_ratio,
-                                 who=type(self).__name__)
+                                 who=type(self).__name__, standardize=self.standardize)
+        pen = self._penalty(data.n_features, sums)
         res = fit_pqn(data, family, pen, fit_intercept=fi, tol=self.tol,
                       max_iter=self.max_iter, sums=sums, theta0=self._warm_theta(k),
                       split_every=self.split_every,
@@ -242,6 +247,18 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         infinite.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised, unbounded) intercept.
+    standardize : bool, default=False
+        Penalise the coefficients of the standardised columns, ``sd_j * coef_j``, as
+        glmnet (``standardize=TRUE``) and glum (``scale_predictors=True``) do, so
+        that the units of a column do not change which columns the penalty keeps.
+        ``sd_j`` is the column's weighted population standard deviation (divisor:
+        the sum of the weights), from the first pass of sums (no extra pass); the
+        centring that goes with it is the unpenalised intercept's. The fit and every
+        attribute (``coef_``, ``bse_``, ``summary()``) stay on the original scale; the
+        ``max_abs_coef`` box stays on ``coef_`` (as glmnet's and glum's bounds).
+        Next to an intercept a constant column gets coefficient 0 (as glmnet);
+        without one it is an error (its standard deviation is 0). No effect at
+        ``alpha=0``.
     tol : float, default=1e-8
         Converged when the relative change of the objective and the largest KKT
         violation (the minimum-norm subgradient, per standardised coefficient) are
@@ -399,6 +416,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         l1_ratio=1.0,
         max_abs_coef=None,
         fit_intercept=True,
+        standardize=False,
         tol=1e-8,
         max_iter=100,
         n_partitions=None,
@@ -414,6 +432,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         self.l1_ratio = l1_ratio
         self.max_abs_coef = max_abs_coef
         self.fit_intercept = fit_intercept
+        self.standardize = standardize
         self.tol = tol
         self.max_iter = max_iter
         self.n_partitions = n_partitions
@@ -541,15 +560,36 @@ def check_in_memory(family, y, sample_weight) -> None:
             raise ValueError(ALL_ZERO_WEIGHTS)
 
 
-def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who) -> list:
+def penalty_scale(sums: DataSums, fit_intercept: bool, standardize: bool):
+    """The penalty factors of ``standardize=True`` (the columns' standard deviations,
+    from the first-pass sums); None otherwise."""
+    if not standardize:
+        return None
+    return standard_deviations(sums.gram, sums.weight, fit_intercept)
+
+
+def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who,
+                 standardize=False) -> list:
     """Refuse a design whose scale float64 cannot handle, or that does not identify
     the unpenalised fit; warn when only the penalty identifies it.
 
     From the first-pass sums, before any iteration. Returns the
     :class:`~dask_glmdist.solvers.design_checks.Redundancy` list (empty when the
-    design has full column rank).
+    design has full column rank). With ``standardize`` and no intercept, a constant
+    (non-zero) column has no standardised form: an error names it.
     """
     fi = int(fit_intercept)
+    if standardize and not fit_intercept:
+        const = constant_columns(sums.gram)
+        if const.size and float(np.max(alphas)) > 0:
+            cols = short_list(names[j] for j in const)
+            raise ValueError(
+                f"{who}: standardize=True: the columns {cols} are constant (standard "
+                "deviation 0), so their standardised coefficients, which the penalty "
+                "acts on, are not defined. Without an intercept such a column plays the "
+                "intercept's part: fit_intercept=True (its coefficient is then 0), or "
+                "remove it, or standardize=False."
+            )
     bad = scale_problems(sums.gram, sums.weight)
     if bad:
         cols = short_list(f"{names[j + fi]} (root mean square {rms:.3g})" for j, rms in bad)
@@ -645,6 +685,18 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         infinite.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised, unbounded) intercept.
+    standardize : bool, default=False
+        Penalise the coefficients of the standardised columns, ``sd_j * coef_j``, as
+        glmnet (``standardize=TRUE``) and glum (``scale_predictors=True``) do, so
+        that the units of a column do not change which columns the penalty keeps.
+        ``sd_j`` is the column's weighted population standard deviation (divisor:
+        the sum of the weights), from the first pass of sums (no extra pass); the
+        centring that goes with it is the unpenalised intercept's. The fit and every
+        attribute (``coef_``, ``bse_``, ``summary()``) stay on the original scale; the
+        ``max_abs_coef`` box stays on ``coef_`` (as glmnet's and glum's bounds).
+        Next to an intercept a constant column gets coefficient 0 (as glmnet);
+        without one it is an error (its standard deviation is 0). No effect at
+        ``alpha=0``.
     tol : float, default=1e-8
         Converged when the relative change of the objective and the largest KKT
         violation (the minimum-norm subgradient, per standardised coefficient) are
@@ -807,6 +859,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         l1_ratio=1.0,
         max_abs_coef=None,
         fit_intercept=True,
+        standardize=False,
         tol=1e-8,
         max_iter=100,
         n_partitions=None,
@@ -821,6 +874,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         self.l1_ratio = l1_ratio
         self.max_abs_coef = max_abs_coef
         self.fit_intercept = fit_intercept
+        self.standardize = standardize
         self.tol = tol
         self.max_iter = max_iter
         self.n_partitions = n_partitions
@@ -853,8 +907,14 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         -------
         self
         """
+        self._fit_blocks(self._binary_blocks(X, y, sample_weight, self.n_partitions),
+                         self._family())
+        return self
+
+    def _binary_blocks(self, X, y, sample_weight, n_partitions):
+        """The blocks with y coded 0/1 (``classes_[1]`` is 1); sets ``classes_``."""
         data, y_mem = prepare_blocks(
-            self, X, y, sample_weight, n_partitions=self.n_partitions,
+            self, X, y, sample_weight, n_partitions=n_partitions,
             n_params_extra=int(self.fit_intercept), y_numeric=False,
         )
         if y_mem is not None:
@@ -876,8 +936,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
                 labels = np.unique(da.unique(data.y).compute())
             self.classes_ = self._two_classes(np.asarray(labels))
             data.y = (data.y == self.classes_[1]).astype(np.float64)
-        self._fit_blocks(data, self._family())
-        return self
+        return data
 
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept

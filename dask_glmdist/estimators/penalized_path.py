@@ -53,6 +53,7 @@ from .penalized import (
     PenalizedGLM,
     check_design,
     check_in_memory,
+    penalty_scale,
     separation_message,
 )
 
@@ -129,12 +130,14 @@ class GLMPath:
     runaway: list | None = None
 
 
-def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps) -> np.ndarray:
+def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps,
+               scale=None) -> np.ndarray:
     """``n_alphas`` log-spaced alphas from ``alpha_max`` down to ``eps * alpha_max``.
 
-    ``alpha_max = max_j |dF/dcoef_j| / l1_ratio`` at the intercept-only fit, the
+    ``alpha_max = max_j |dF/dcoef_j| / (s_j l1_ratio)`` at the intercept-only fit, the
     smallest alpha whose lasso solution is all zero (scikit-learn's convention; an
-    ``l1_ratio`` below 1e-3 is treated as 1e-3 here).
+    ``l1_ratio`` below 1e-3 is treated as 1e-3 here); ``s = scale`` are the penalty
+    factors (1 when None; the standard deviations with ``standardize=True``).
     """
     state = constant_mean_state(sums, family, fit_intercept)
     if state is None:
@@ -143,6 +146,8 @@ def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps) -
             f"the {family.name} family's range here; pass alphas explicitly"
         )
     grad = state.score[int(fit_intercept):] / sums.weight
+    if scale is not None:
+        grad = grad / scale[int(fit_intercept):]
     alpha_max = float(np.max(np.abs(grad), initial=0.0)) / max(float(l1_ratio), 1e-3)
     if alpha_max <= 0:
         alpha_max = 1.0
@@ -169,10 +174,12 @@ def effective_df(theta, information, pen: Penalty, S, fit_intercept) -> float:
 def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
                    fit_intercept, tol, max_iter, sums: DataSums | None = None,
                    split_every=8, label="path", keep_states=False,
-                   stop_at=None) -> GLMPath:
+                   stop_at=None, standardize=False) -> GLMPath:
     """Fit every alpha in turn (decreasing), each warm-started from the last solution.
 
     ``stop_at``: stop after this alpha (for a refit down to a chosen alpha).
+    ``standardize``: the penalty factors are the standard deviations of the columns
+    over ``data`` (a fold's training blocks: its own, as glmnet's ``cv.glmnet``).
     """
     rounds_before = 0
     if sums is None:
@@ -180,12 +187,13 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
                          split_every=split_every)
         rounds_before = 1
     p = data.n_features
+    scale = penalty_scale(sums, fit_intercept, standardize)
     out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
                                   "n_iter", "n_rounds", "converged", "kkt", "state",
                                   "message", "runaway")}
     warm = None
     for i, alpha in enumerate(alphas):
-        pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept)
+        pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept, scale)
         report(alpha=(i + 1, len(alphas), float(alpha)))
         res: PQNResult = fit_pqn(data, family, pen, fit_intercept=fit_intercept, tol=tol,
                                  max_iter=max_iter, sums=sums, warm=warm,
@@ -276,8 +284,9 @@ def _check_alphas(alphas) -> np.ndarray:
 @shows_progress()
 def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alphas=100,
                        eps=1e-3, l1_ratio=1.0, max_abs_coef=None, fit_intercept=True,
-                       sample_weight=None, offset=None, tol=1e-8, max_iter=100,
-                       n_partitions=None, split_every=8, verbose=0) -> GLMPath:
+                       standardize=False, sample_weight=None, offset=None, tol=1e-8,
+                       max_iter=100, n_partitions=None, split_every=8,
+                       verbose=0) -> GLMPath:
     """Penalised GLM solutions along a decreasing sequence of alphas (warm-started).
 
     Each alpha minimises the objective of :class:`PenalizedGLM`,
@@ -292,7 +301,7 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
         As in :meth:`PenalizedGLM.fit` (NumPy/pandas or dask collections).
     family, link, l1_ratio, max_abs_coef :
         As in :class:`PenalizedGLM`.
-    fit_intercept, tol, max_iter, n_partitions, split_every, verbose :
+    fit_intercept, standardize, tol, max_iter, n_partitions, split_every, verbose :
         As in :class:`PenalizedGLM`.
     alphas : array-like, default=None
         The alphas (sorted decreasing here). ``None``: ``n_alphas`` values log-spaced
@@ -338,7 +347,8 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     [0, 2, 3, 6, 6]
     """
     est = PenalizedGLM(family, link, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
-                       fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                       fit_intercept=fit_intercept, standardize=standardize, tol=tol,
+                       max_iter=max_iter,
                        n_partitions=n_partitions, split_every=split_every, verbose=verbose)
     est._validate_params()
     fam = est._family()
@@ -349,14 +359,15 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     sums = data_sums(data, fam, fit_intercept=fit_intercept, validate=True,
                      split_every=split_every)
     if alphas is None:
-        alphas = alpha_grid(sums, fam, fit_intercept, l1_ratio, int(n_alphas), float(eps))
+        alphas = alpha_grid(sums, fam, fit_intercept, l1_ratio, int(n_alphas), float(eps),
+                            penalty_scale(sums, fit_intercept, standardize))
     else:
         alphas = _check_alphas(alphas)
     check_design(sums, est._param_names(), fit_intercept=fit_intercept, alphas=alphas,
-                 l1_ratio=l1_ratio, who="penalized_glm_path")
+                 l1_ratio=l1_ratio, who="penalized_glm_path", standardize=standardize)
     path = path_on_blocks(data, fam, alphas, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
                           fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, sums=sums,
-                          split_every=split_every)
+                          split_every=split_every, standardize=standardize)
     path.n_rounds[0] += 1
     warn_unconverged({"": path}, "penalized_glm_path", est._param_names(),
                      shown="GLMPath.runaway marks them per alpha (+1/-1: +-inf, 2: not "
@@ -416,7 +427,181 @@ def _subset(data: BlockedData, idx) -> BlockedData:
     return BlockedData(pick(data.X), pick(data.y), pick(data.sample_weight), pick(data.offset))
 
 
-class PenalizedGLMCV(PenalizedGLM):
+class _AlphaSelection:
+    """The choice of alpha by cross-validation over row blocks, AIC or BIC, shared by
+    :class:`PenalizedGLMCV` and :class:`PenalizedLogisticRegressionCV` (their class
+    docstrings describe it)."""
+
+    def _alpha(self) -> float:
+        return float(getattr(self, "alpha_", 1.0))
+
+    def _cv_partitions(self, X, y):
+        """Row blocks for in-memory input: ``n_partitions``, or with cross-validation
+        and ``None``, at least ``cv`` (one per core otherwise)."""
+        n_part = self.n_partitions
+        if (self.criterion == "cv" and n_part is None
+                and not (is_dask_collection(X) or is_dask_collection(y))):
+            try:
+                n_part = max(self.cv, default_n_partitions(
+                    _num_samples(X), _num_features(X) + int(self.fit_intercept)))
+            except (TypeError, ValueError):  # not 2-D: validate_data says so below
+                n_part = self.cv
+        return n_part
+
+    def _select_alpha(self, data: BlockedData, family):
+        """Choose alpha on the prepared blocks and set the fit at it (the class doc)."""
+        fi = self.fit_intercept
+        cv = self.criterion == "cv"
+        self.family_ = family
+        kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
+                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every,
+                  standardize=self.standardize)
+        if cv:
+            if data.n_blocks < self.cv:
+                raise ValueError(
+                    f"cv={self.cv} folds need at least {self.cv} row blocks, but the data "
+                    f"have {data.n_blocks}; raise n_partitions or rechunk the dask input "
+                    "into more row blocks (or lower cv)."
+                )
+            fold_of = np.arange(data.n_blocks) % self.cv
+            s = map_reduce(fold_sums_block, data, family=family, fit_intercept=fi,
+                           fold_of=fold_of, split_every=self.split_every, label="cv sums")
+            if s.get("problems"):
+                raise_for_problems(s["problems"], problem_blocks(s.get("blocks", [])))
+            if not sum(s.get("fold_weight", {}).values()) > 0:
+                raise ValueError(ALL_ZERO_WEIGHTS)
+            folds = [_fold_sums(s, f, fold_of) for f in range(self.cv)]
+            total = _add_sums(folds)
+            rounds = 1
+        else:
+            total = data_sums(data, family, fit_intercept=fi, validate=True,
+                              split_every=self.split_every)
+            rounds = 1
+        alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps,
+                             penalty_scale(total, fi, self.standardize))
+                  if self.alphas is None else _check_alphas(self.alphas))
+        self.alphas_ = alphas
+        redundant = check_design(total, self._param_names(), fit_intercept=fi, alphas=alphas,
+                                 l1_ratio=self.l1_ratio, who=type(self).__name__,
+                                 standardize=self.standardize)
+        if cv:
+            best, rounds_cv, paths = self._cross_validate(data, family, alphas, folds,
+                                                          total, fold_of, kw)
+            rounds += rounds_cv
+            path = path_on_blocks(data, family, alphas, sums=total, stop_at=best,
+                                  label=f"{type(self).__name__} refit", keep_states=True, **kw)
+        else:
+            path = path_on_blocks(data, family, alphas, sums=total, keep_states=True,
+                                  label=f"{type(self).__name__} path", **kw)
+            paths = {}
+            phi = 1.0
+            if not family.fixed_scale:
+                dof = total.n_pos - path.df[-1]
+                phi = path.pearson[-1] / dof if dof > 0 else 1.0
+            k = 2.0 if self.criterion == "aic" else math.log(max(total.n_obs, 2))
+            self.criterion_values_ = path.deviance / phi + k * path.df
+            self.dispersion_estimate_ = phi
+            best = int(np.nanargmin(self.criterion_values_))
+        rounds += int(np.sum(path.n_rounds))
+        self.path_ = path
+        self.alpha_ = float(alphas[best])
+        iterations = sum(int(np.sum(p.n_iter)) for p in (path, *paths.values()))
+        self._set_from_path(path, best, family, total, rounds, iterations, redundant)
+        self.n_blocks_ = data.n_blocks
+        # one warning of each kind for the whole selection, the full-data fits first
+        shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
+                 f"The fit at the chosen alpha_={self.alpha_:.3g} is not affected")
+        warn_unconverged({"all blocks" if cv else "": path, **paths}, type(self).__name__,
+                         self._param_names(), shown)
+        self._warn_at_edge(alphas, best, path)
+        return self
+
+    def _warn_at_edge(self, alphas, best: int, path: GLMPath) -> None:
+        """One warning when the chosen alpha is the largest or the smallest of the grid:
+        the criterion's minimum may lie beyond it."""
+        if len(alphas) < 2 or 0 < best < len(alphas) - 1:
+            return
+        who, how = type(self).__name__, self.criterion.upper()
+        if how == "CV" and self.one_standard_error_rule:
+            how = "CV (one-standard-error rule)"
+        if best == 0:
+            zero = not np.any(path.coef[0])
+            msg = (f"{who}: {how} chose the largest alpha of the grid, alpha_="
+                   f"{alphas[0]:.4g} (the edge of alphas_), ")
+            if zero:
+                msg += ("where every coefficient is 0: no feature improves the criterion, "
+                        "and larger alphas give the same (intercept-only) fit. If features "
+                        "are expected to matter, check their scale (standardize=True) or "
+                        "compare with a smaller alpha.")
+            else:
+                msg += (f"where {int(np.count_nonzero(path.coef[0]))} coefficient(s) are "
+                        "not 0: the criterion may be lower at larger alphas. Extend the "
+                        f"grid upwards (pass alphas reaching above {alphas[0]:.4g}).")
+        else:
+            how_to = (f"a smaller eps, currently {self.eps:g}, or " if self.alphas is None
+                      else "")
+            msg = (f"{who}: {how} chose the smallest alpha of the grid, alpha_="
+                   f"{alphas[-1]:.4g} (the edge of alphas_): the criterion may be lower at "
+                   f"smaller alphas. Extend the grid downwards ({how_to}pass alphas "
+                   f"reaching below {alphas[-1]:.4g}).")
+        warn(msg, UserWarning)
+
+    def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
+        thetas = {}
+        paths = {}
+        rounds = 0
+        for f in range(self.cv):
+            train_idx = np.flatnonzero(fold_of != f)
+            train = _subset(data, train_idx)
+            train_sums = _minus(total, folds[f])
+            report(fold=(f + 1, self.cv))
+            p = path_on_blocks(train, family, alphas, sums=train_sums,
+                               label=f"{type(self).__name__} fold {f}", **kw)
+            rounds += int(np.sum(p.n_rounds))
+            paths[f"fold {f}"] = p
+            fi = int(self.fit_intercept)
+            T = np.concatenate([p.intercept[:, None], p.coef], axis=1) if fi else p.coef
+            thetas[f] = T
+        report(fold=None, alpha=None)
+        h = map_reduce(heldout_block, data, thetas, family=family,
+                       fit_intercept=self.fit_intercept, fold_of=fold_of,
+                       split_every=self.split_every, label="cv held-out deviance")
+        rounds += 1
+        dev = np.stack([h["deviance"][f] for f in range(self.cv)])
+        weights = np.array([folds[f].weight for f in range(self.cv)])
+        self.cv_deviance_ = dev / weights[:, None]
+        mean = dev.sum(axis=0) / weights.sum()
+        self.cv_deviance_mean_ = mean
+        self.criterion_values_ = mean
+        best = int(np.nanargmin(mean))
+        if self.one_standard_error_rule:
+            se = np.std(self.cv_deviance_, axis=0, ddof=1) / math.sqrt(self.cv)
+            ok = np.flatnonzero(mean <= mean[best] + se[best])
+            best = int(ok.min())  # alphas decrease: the smallest index is the largest alpha
+        return best, rounds, paths
+
+    def _set_from_path(self, path: GLMPath, best, family, total, rounds, iterations,
+                       redundant) -> None:
+        fi = self.fit_intercept
+        k = path.coef.shape[1] + int(fi)
+        pen = Penalty.elastic_net(path.coef.shape[1], path.alphas[best], self.l1_ratio,
+                                  self.max_abs_coef, fi,
+                                  penalty_scale(total, fi, self.standardize))
+        theta = (np.concatenate([[path.intercept[best]], path.coef[best]]) if fi
+                 else path.coef[best].copy())
+        res = PQNResult(theta=theta, objective=float(path.objective[best]),
+                        state=path.states[best], weight_sum=total.weight,
+                        n_obs=total.n_obs, n_pos=total.n_pos,
+                        n_iter=iterations, n_rounds=rounds,
+                        converged=bool(path.converged[best]), kkt=float(path.kkt[best]),
+                        objective_path=[float(path.objective[best])],
+                        message=path.messages[best], runaway=path.runaway[best])
+        self._set_result(res, pen, family, k, float(path.alphas[best]), redundant,
+                         report=False)
+        path.states = None
+
+
+class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
     """Penalised GLM with alpha chosen by cross-validation over row blocks, AIC or BIC.
 
     ``criterion="cv"``: whole row blocks are the folds (block k belongs to fold
@@ -442,7 +627,10 @@ class PenalizedGLMCV(PenalizedGLM):
         full-data ``alpha_max`` down to ``eps * alpha_max``.
     n_alphas : int, default=30
     eps : float, default=1e-3
-    l1_ratio, max_abs_coef, fit_intercept, tol, max_iter : as in :class:`PenalizedGLM`.
+    l1_ratio, max_abs_coef, fit_intercept, standardize, tol, max_iter :
+        As in :class:`PenalizedGLM`. With ``standardize=True`` the alpha grid is that
+        of the standardised columns, and every fold's path standardises by its own
+        training blocks' standard deviations (as glmnet's ``cv.glmnet``).
     criterion : {"cv", "aic", "bic"}, default="cv"
     cv : int, default=5
         Number of folds (``criterion="cv"``); there must be at least as many row
@@ -465,9 +653,11 @@ class PenalizedGLMCV(PenalizedGLM):
         ``cv_deviance_mean_``.
     path_ : GLMPath
         The full-data path (down to ``alpha_`` for ``criterion="cv"``).
-    coef_, intercept_, params_, objective_, n_iter_, converged_, ... :
-        Those of the full-data fit at ``alpha_`` (see :class:`PenalizedGLM`);
-        ``n_rounds_`` counts every round of the whole selection.
+    coef_, intercept_, params_, objective_, converged_, ... :
+        Those of the full-data fit at ``alpha_`` (see :class:`PenalizedGLM`).
+    n_iter_, n_rounds_ : int
+        Every iteration (of every fold's path and of the full-data path), and every
+        round over the data, of the whole selection.
 
     See Also
     --------
@@ -507,6 +697,7 @@ class PenalizedGLMCV(PenalizedGLM):
         "cv": [Interval(Integral, 2, None, closed="left")],
         "one_standard_error_rule": ["boolean"],
         "fit_intercept": ["boolean"],
+        "standardize": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "n_partitions": [None, Interval(Integral, 1, None, closed="left")],
@@ -530,6 +721,7 @@ class PenalizedGLMCV(PenalizedGLM):
         cv=5,
         one_standard_error_rule=False,
         fit_intercept=True,
+        standardize=False,
         tol=1e-8,
         max_iter=100,
         n_partitions=None,
@@ -549,6 +741,7 @@ class PenalizedGLMCV(PenalizedGLM):
         self.cv = cv
         self.one_standard_error_rule = one_standard_error_rule
         self.fit_intercept = fit_intercept
+        self.standardize = standardize
         self.tol = tol
         self.max_iter = max_iter
         self.n_partitions = n_partitions
@@ -556,9 +749,6 @@ class PenalizedGLMCV(PenalizedGLM):
         self.verbose = verbose
         self.formula = formula
         self.missing = missing
-
-    def _alpha(self) -> float:
-        return float(getattr(self, "alpha_", 1.0))
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress()
@@ -574,129 +764,12 @@ class PenalizedGLMCV(PenalizedGLM):
         self
         """
         family = self._family()
-        fi = self.fit_intercept
-        n_part = self.n_partitions
-        cv = self.criterion == "cv"
-        if cv and n_part is None and not (is_dask_collection(X) or is_dask_collection(y)):
-            try:
-                n_part = max(self.cv, default_n_partitions(_num_samples(X),
-                                                            _num_features(X) + int(fi)))
-            except (TypeError, ValueError):  # not 2-D: validate_data says so below
-                n_part = self.cv
-        data, y_mem = prepare_blocks(self, X, y, sample_weight, n_partitions=n_part,
-                                     n_params_extra=int(fi), offset=offset)
+        data, y_mem = prepare_blocks(self, X, y, sample_weight,
+                                     n_partitions=self._cv_partitions(X, y),
+                                     n_params_extra=int(self.fit_intercept), offset=offset)
         if y_mem is not None:
             check_in_memory(family, y_mem, data.host_weight)
-        self.family_ = family
-        kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
-                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every)
-        if cv:
-            if data.n_blocks < self.cv:
-                raise ValueError(
-                    f"cv={self.cv} folds need at least {self.cv} row blocks, but the data "
-                    f"have {data.n_blocks}; raise n_partitions or rechunk the dask input "
-                    "into more row blocks (or lower cv)."
-                )
-            fold_of = np.arange(data.n_blocks) % self.cv
-            s = map_reduce(fold_sums_block, data, family=family, fit_intercept=fi,
-                           fold_of=fold_of, split_every=self.split_every, label="cv sums")
-            if s.get("problems"):
-                raise_for_problems(s["problems"], problem_blocks(s.get("blocks", [])))
-            if not sum(s.get("fold_weight", {}).values()) > 0:
-                raise ValueError(ALL_ZERO_WEIGHTS)
-            folds = [_fold_sums(s, f, fold_of) for f in range(self.cv)]
-            total = _add_sums(folds)
-            rounds = 1
-        else:
-            total = data_sums(data, family, fit_intercept=fi, validate=True,
-                              split_every=self.split_every)
-            rounds = 1
-        alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps)
-                  if self.alphas is None else _check_alphas(self.alphas))
-        self.alphas_ = alphas
-        redundant = check_design(total, self._param_names(), fit_intercept=fi, alphas=alphas,
-                                 l1_ratio=self.l1_ratio, who=type(self).__name__)
-        if cv:
-            best, rounds_cv, paths = self._cross_validate(data, family, alphas, folds,
-                                                          total, fold_of, kw)
-            rounds += rounds_cv
-            path = path_on_blocks(data, family, alphas, sums=total, stop_at=best,
-                                  label="PenalizedGLMCV refit", keep_states=True, **kw)
-        else:
-            path = path_on_blocks(data, family, alphas, sums=total, keep_states=True,
-                                  label="PenalizedGLMCV path", **kw)
-            paths = {}
-            phi = 1.0
-            if not family.fixed_scale:
-                dof = total.n_pos - path.df[-1]
-                phi = path.pearson[-1] / dof if dof > 0 else 1.0
-            k = 2.0 if self.criterion == "aic" else math.log(max(total.n_obs, 2))
-            self.criterion_values_ = path.deviance / phi + k * path.df
-            self.dispersion_estimate_ = phi
-            best = int(np.nanargmin(self.criterion_values_))
-        rounds += int(np.sum(path.n_rounds))
-        self.path_ = path
-        self.alpha_ = float(alphas[best])
-        self._set_from_path(path, best, family, total, rounds, redundant)
-        self.n_blocks_ = data.n_blocks
-        # one warning of each kind for the whole selection, the full-data fits first
-        shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
-                 f"The fit at the chosen alpha_={self.alpha_:.3g} is not affected")
-        warn_unconverged({"all blocks" if cv else "": path, **paths}, type(self).__name__,
-                         self._param_names(), shown)
-        return self
-
-    def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
-        thetas = {}
-        paths = {}
-        rounds = 0
-        for f in range(self.cv):
-            train_idx = np.flatnonzero(fold_of != f)
-            train = _subset(data, train_idx)
-            train_sums = _minus(total, folds[f])
-            report(fold=(f + 1, self.cv))
-            p = path_on_blocks(train, family, alphas, sums=train_sums,
-                               label=f"PenalizedGLMCV fold {f}", **kw)
-            rounds += int(np.sum(p.n_rounds))
-            paths[f"fold {f}"] = p
-            fi = int(self.fit_intercept)
-            T = np.concatenate([p.intercept[:, None], p.coef], axis=1) if fi else p.coef
-            thetas[f] = T
-        report(fold=None, alpha=None)
-        h = map_reduce(heldout_block, data, thetas, family=family,
-                       fit_intercept=self.fit_intercept, fold_of=fold_of,
-                       split_every=self.split_every, label="cv held-out deviance")
-        rounds += 1
-        dev = np.stack([h["deviance"][f] for f in range(self.cv)])
-        weights = np.array([folds[f].weight for f in range(self.cv)])
-        self.cv_deviance_ = dev / weights[:, None]
-        mean = dev.sum(axis=0) / weights.sum()
-        self.cv_deviance_mean_ = mean
-        self.criterion_values_ = mean
-        best = int(np.nanargmin(mean))
-        if self.one_standard_error_rule:
-            se = np.std(self.cv_deviance_, axis=0, ddof=1) / math.sqrt(self.cv)
-            ok = np.flatnonzero(mean <= mean[best] + se[best])
-            best = int(ok.min())  # alphas decrease: the smallest index is the largest alpha
-        return best, rounds, paths
-
-    def _set_from_path(self, path: GLMPath, best, family, total, rounds, redundant) -> None:
-        fi = self.fit_intercept
-        k = path.coef.shape[1] + int(fi)
-        pen = Penalty.elastic_net(path.coef.shape[1], path.alphas[best], self.l1_ratio,
-                                  self.max_abs_coef, fi)
-        theta = (np.concatenate([[path.intercept[best]], path.coef[best]]) if fi
-                 else path.coef[best].copy())
-        res = PQNResult(theta=theta, objective=float(path.objective[best]),
-                        state=path.states[best], weight_sum=total.weight,
-                        n_obs=total.n_obs, n_pos=total.n_pos,
-                        n_iter=int(path.n_iter[best]), n_rounds=rounds,
-                        converged=bool(path.converged[best]), kkt=float(path.kkt[best]),
-                        objective_path=[float(path.objective[best])],
-                        message=path.messages[best], runaway=path.runaway[best])
-        self._set_result(res, pen, family, k, float(path.alphas[best]), redundant,
-                         report=False)
-        path.states = None
+        return self._select_alpha(data, family)
 
 
 def _fold_sums(s: dict, f: int, fold_of) -> DataSums:

@@ -58,6 +58,15 @@ out after the sums are formed, a block with fewer than 20 rows per parameter fil
 its sums under its *size class* ``floor(log2(rows))`` (the others under ``"big"``);
 the classes kept are summed on the master.
 
+Standardisation (``standardize=True``). The estimator is one round, so the global
+standard deviations are not known when the blocks fit: every block divides its
+columns by its *own* weighted standard deviations, fits, forms its node-wise rows on
+those columns, and returns its sums transformed back to the columns' units
+(:func:`_unstandardize`); rows the master forms from the pooled Gram use the mean of
+the blocks' standard deviations. With blocks alike in distribution (the setting of
+Lee et al.) the blocks' standard deviations differ from the global ones by
+``O(n_k^-1/2)``. Centring needs nothing: the unpenalised intercept absorbs it.
+
 The intercept, when fitted, is a column of ones with penalty 0: unpenalised in the
 local fits and in the node-wise regressions (which then amount to weighted
 centring), and never thresholded.
@@ -140,6 +149,7 @@ class LassoSpec:
     n_blocks: int
     min_rows: int
     sufficient_stats: bool    # gaussian identity: return y'My and X~'My
+    standardize: bool = False  # each block fits its columns divided by their sds
 
 
 def size_class(rows: int) -> int:
@@ -241,15 +251,43 @@ def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
         record["too_few_rows"] = True
         return {"n": n, "blocks": [record]}
     cls = block_key(n_pos, spec.l1.shape[0])
+    Xf = X
+    if spec.standardize:   # the block's own standard deviations (module docstring)
+        sd = _column_sd(X, m, xp)
+        Xf = X / xp.asarray(sd, dtype=X.dtype)[None, :]
     if spec.method == "naive_unregularized":
-        sums = _mle_sums(X, y, m, family, spec, record, xp)
+        sums = _mle_sums(Xf, y, m, family, spec, record, xp)
     else:
-        sums = _enet_sums(X, y, m, family, spec, record, block_index, xp, check=cls == BIG)
+        sums = _enet_sums(Xf, y, m, family, spec, record, block_index, xp, check=cls == BIG)
+    if spec.standardize:
+        d = np.concatenate([[1.0], sd]) if spec.fit_intercept else sd
+        sums = _unstandardize(sums, d)
     counts = recession_counts(X, y, m, family, spec.fit_intercept) if n_pos else None
     if counts is not None:
         sums["recession"] = counts
     return {"n": n, "blocks": [record],
             **{f"{key}{CLASS_SEP}{cls}": value for key, value in sums.items()}}
+
+
+# how each block sum transforms back from the coordinates of the standardised columns
+# (coefficients ``D beta``, D = diag(sd)): ``x -> x * d**power`` (vectors) or
+# ``A -> A * outer(d, d)**power`` (matrices)
+_BACK = {"theta_sum": -1, "grad_sum": 1, "xy": 1, "separation_sd": 1, "gram_sum": 1,
+         "sigma_sum": 1, "score_var": 1, "rank_deficient_gram": 1, "inv_info_sum": -1,
+         "theta_rows": -1}
+
+
+def _unstandardize(sums: dict, d: np.ndarray) -> dict:
+    """A block's sums from the standardised columns ``X / sd`` back on the columns'
+    own scale (``d = [1, *sd]`` with an intercept); files ``sd_sum`` for the master."""
+    out = dict(sums)
+    for key, power in _BACK.items():
+        if key in out and power:
+            a = np.asarray(out[key], dtype=np.float64)
+            out[key] = a * (d ** power if a.ndim == 1 else np.outer(d, d) ** power)
+    if "n_used" in out:
+        out["sd_sum"] = d
+    return out
 
 
 def _mle_sums(X, y, m, family, spec, record, xp) -> dict:
@@ -480,7 +518,10 @@ def join(s: dict, spec: LassoSpec, names: list[str]) -> Joined:
     pooled = np.flatnonzero(~ok).tolist()
     if pooled:  # no block formed these rows: invert the blocks' mean Sigma
         Sigma = s["sigma_sum"] / n_used
-        part, usable, _ = theta_rows(Sigma, pooled, spec.nodewise_alpha, spec.tol * 1e-3)
+        d = s["sd_sum"] / n_used if spec.standardize else np.ones(P)  # mean block sds
+        part, usable, _ = theta_rows(Sigma / np.outer(d, d), pooled, spec.nodewise_alpha,
+                                     spec.tol * 1e-3)
+        part = part / np.outer(d[pooled], d)
         if not usable.all():
             bad = [names[j] for j in np.asarray(pooled)[~usable]]
             raise ValueError(

@@ -29,7 +29,8 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 __all__ = ["Redundancy", "redundant_columns", "describe_redundant", "check_identified",
-           "column_scales", "scale_problems", "CONSTANT_TOL", "COLLINEAR_TOL", "SAFE_SCALE"]
+           "column_scales", "standard_deviations", "constant_columns", "scale_problems",
+           "CONSTANT_TOL", "COLLINEAR_TOL", "SAFE_SCALE"]
 
 CONSTANT_TOL = 1e-12   # centred / uncentred sum of squares: the column is constant
 COLLINEAR_TOL = 1e-10  # squared relative residual on the earlier (centred) columns
@@ -193,6 +194,28 @@ def column_scales(gram: np.ndarray, weight: float, fit_intercept: bool) -> np.nd
     s = np.where(sd > np.sqrt(CONSTANT_TOL) * rms, sd, rms)
     s = np.where((s > 0) & np.isfinite(s), s, 1.0)
     return np.concatenate([[1.0], s]) if fit_intercept else s
+
+
+def standard_deviations(gram: np.ndarray, weight: float, fit_intercept: bool) -> np.ndarray:
+    """``standardize=True``: every parameter's penalty factor, ``[intercept, *coef]`` order.
+
+    The column's weighted population standard deviation (divisor: the sum of the
+    weights, as glmnet and glum), about its mean whether or not an intercept is fitted
+    (glmnet's ``standardize=TRUE`` with ``intercept=FALSE`` scales without centring).
+    A constant column gets its root mean square and an all-zero one 1: next to an
+    intercept their coefficients are 0 whatever the factor (see
+    :func:`constant_columns` for the case without one).
+    """
+    s = column_scales(gram, weight, True)
+    return s if fit_intercept else s[1:]
+
+
+def constant_columns(gram: np.ndarray) -> np.ndarray:
+    """Columns of X (counted from 0) that are constant and not all zero over the rows
+    with positive weight (zero standard deviation, non-zero root mean square)."""
+    C, U = _centred(np.asarray(gram, dtype=np.float64), True)
+    diag_u, diag_c = np.diag(U), np.clip(np.diag(C), 0.0, None)
+    return np.flatnonzero((diag_u > 0) & (diag_c <= CONSTANT_TOL * diag_u))
 
 
 def scale_problems(gram: np.ndarray, weight: float) -> list[tuple[int, float]]:

@@ -142,10 +142,18 @@ class Penalty:
     intercept: bool = False  # parameter 0 is a free intercept
 
     @classmethod
-    def elastic_net(cls, n_features, alpha, l1_ratio, max_abs_coef, fit_intercept):
+    def elastic_net(cls, n_features, alpha, l1_ratio, max_abs_coef, fit_intercept,
+                    scale=None):
+        """The penalty ``alpha (rho |s_j c_j| + (1 - rho) / 2 (s_j c_j)^2)`` on every
+        coefficient ``c_j`` (not the intercept), with ``s = scale`` (``[intercept,
+        *coef]`` order; 1 when None): with the columns' standard deviations it is the
+        penalty on the coefficients of the standardised columns (``standardize=True``).
+        The box ``|c_j| <= max_abs_coef`` stays on the coefficients themselves.
+        """
         k = n_features + int(fit_intercept)
-        l1 = np.full(k, float(alpha) * float(l1_ratio))
-        l2 = np.full(k, float(alpha) * (1.0 - float(l1_ratio)))
+        s = np.ones(k) if scale is None else np.asarray(scale, dtype=np.float64)
+        l1 = float(alpha) * float(l1_ratio) * s
+        l2 = float(alpha) * (1.0 - float(l1_ratio)) * s * s
         bound = np.full(k, np.inf if max_abs_coef is None else float(max_abs_coef))
         if fit_intercept:
             l1[0] = l2[0] = 0.0
