@@ -375,3 +375,38 @@ def test_classifier_labels_come_with_the_levels_pass(frame, monkeypatch):
     with pytest.raises(ValueError, match="exactly 2 classes"):
         PenalizedLogisticRegression(formula="label ~ x").fit(
             dd.from_pandas(df.assign(label=df.g), npartitions=3))
+
+
+EVERY_ESTIMATOR = [
+    DLSARegressor(family="binomial"),
+    DLSALogisticRegression(),
+    BiasReducedGLM(family="binomial"),
+    PenalizedGLM(family="binomial", alpha=0.001),
+    PenalizedLogisticRegression(alpha=0.001),
+    PenalizedGLMCV(family="binomial", criterion="bic", n_alphas=4),
+    DebiasedLassoRegressor(family="binomial", alpha=0.01),
+]
+
+
+def _every_estimator():
+    from dask_glmdist import PenalizedLogisticRegressionCV
+
+    return [*EVERY_ESTIMATOR, PenalizedLogisticRegressionCV(criterion="bic", n_alphas=4)]
+
+
+@pytest.mark.parametrize("est", _every_estimator(), ids=lambda e: type(e).__name__)
+def test_every_estimator_takes_a_formula_and_predicts_on_the_frame(frame, est):
+    """Every public estimator: fit(frame) with a formula, predictions on the frame equal
+    the fit of the same design as a matrix, partitioned like the frame."""
+    from formulaic import model_matrix
+
+    formula = "y ~ C(g) + np.log(x)"
+    ddf = dd.from_pandas(frame, npartitions=3)
+    a = est.__class__(**{**est.get_params(), "formula": formula}).fit(ddf)
+    X = model_matrix("C(g) + np.log(x)", frame).drop(columns="Intercept").to_numpy()
+    b = est.__class__(**est.get_params()).fit(
+        dd.from_array(X, chunksize=1000), dd.from_array(frame.y.to_numpy(), chunksize=1000))
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=0, atol=1e-10)
+    pa, pb = a.predict(ddf), b.predict(dd.from_array(X, chunksize=1000))
+    assert pa.numblocks[0] == ddf.npartitions
+    np.testing.assert_allclose(pa.compute(), pb.compute(), rtol=1e-12)
