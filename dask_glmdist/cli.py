@@ -591,7 +591,8 @@ def _has_intercept(formula: str) -> bool:
 
     try:
         _, rhs = _split_formula(formula)
-    except FormulaicError as error:
+    except (FormulaicError, ValueError) as error:
+        error = error.__cause__ or error  # the library wraps formulaic's syntax error
         first = _ANSI.sub("", str(error)).strip().splitlines()[0]  # then the marked formula
         raise _FitError(f"cannot parse the formula {formula!r}: {first}") from None
     return any(str(term) == "1" for term in rhs)

@@ -222,7 +222,10 @@ def test_cross_validation_says_when_only_other_alphas_are_separated():
                       r"alpha_=0.01 is not affected") as caught:
         model = PenalizedGLMCV(alphas=[0.01, 0.0], cv=5, one_standard_error_rule=True,
                                l1_ratio=0.0).fit(X, y)
-    assert len(caught) == 1 and model.alpha_ == 0.01 and model.param_flags_ == {}
+    # and the (true) note that the choice is the largest alpha of this two-alpha grid
+    assert [w.category for w in caught] == [SeparationWarning, UserWarning]
+    assert "largest alpha of the grid" in str(caught[1].message)
+    assert model.alpha_ == 0.01 and model.param_flags_ == {}
 
 
 def test_path_keeps_the_separation_per_alpha():

@@ -521,6 +521,8 @@ class _AlphaSelection:
         the criterion's minimum may lie beyond it."""
         if len(alphas) < 2 or 0 < best < len(alphas) - 1:
             return
+        if best == len(alphas) - 1 and alphas[-1] <= 0:  # nothing lies below alpha = 0
+            return
         who, how = type(self).__name__, self.criterion.upper()
         if how == "CV" and self.one_standard_error_rule:
             how = "CV (one-standard-error rule)"
