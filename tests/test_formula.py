@@ -378,3 +378,29 @@ def test_block_encoding_equals_formulaic_dense_model_matrix(frame, formula):
     assert X.shape == ref.shape and X.dtype == np.float64 and X.flags.c_contiguous
     np.testing.assert_array_equal(X, ref)
     assert design.column_names == [c for c in spec.column_names if c != "Intercept"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: BiasReducedGLM(family="binomial", method="ML", formula=FORMULA),
+    lambda: DLSALogisticRegression(formula=FORMULA),
+], ids=["BiasReducedGLM", "DLSALogisticRegression"])
+def test_each_block_is_encoded_once_per_pass(frame, monkeypatch, make):
+    """X, y and the block reports share one build_block task per partition and pass
+    (optimizing each collection's graph on its own used to duplicate it: 3 per pass)."""
+    import dask
+
+    from dask_glmdist import design
+
+    calls = []
+    build = design.build_block
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("block_index"))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(design, "build_block", counting)
+    with dask.config.set(scheduler="sync"):
+        est = make().fit(dd.from_pandas(frame, npartitions=3))
+    passes = getattr(est, "n_passes_", None) or est.n_iter_
+    assert est.n_blocks_ == 3
+    assert len(calls) == 3 * passes and sorted(set(calls)) == [0, 1, 2]
