@@ -113,11 +113,17 @@ class BlockedData:
         return self.X.chunks[0]
 
     def delayed_blocks(self):
-        """One ``(X_k, y_k, w_k)`` triple of delayed objects per row block."""
-        xs = self.X.to_delayed().ravel()
-        ys = self.y.to_delayed().ravel() if self.y is not None else [None] * len(xs)
+        """One ``(X_k, y_k, w_k)`` triple of delayed objects per row block.
+
+        Not optimized one by one: each collection's own graph optimization would
+        rename and fuse a task that X, y and w share (the block built from a frame
+        partition), so that every block would be read and encoded once for each of them.
+        """
+        xs = self.X.to_delayed(optimize_graph=False).ravel()
+        ys = (self.y.to_delayed(optimize_graph=False).ravel() if self.y is not None
+              else [None] * len(xs))
         if self.sample_weight is not None:
-            ws = self.sample_weight.to_delayed().ravel()
+            ws = self.sample_weight.to_delayed(optimize_graph=False).ravel()
         else:
             ws = [None] * len(xs)
         return list(zip(xs, ys, ws, strict=True))
@@ -655,7 +661,7 @@ def map_reduce(
     if data.offset is None:
         parts = [fn(x, y, w, k, *bargs, **kwargs) for k, (x, y, w) in enumerate(blocks)]
     else:  # block functions of models with an offset take it as a keyword
-        offsets = data.offset.to_delayed().ravel()
+        offsets = data.offset.to_delayed(optimize_graph=False).ravel()
         parts = [fn(x, y, w, k, *bargs, offset=o, **kwargs)
                  for k, ((x, y, w), o) in enumerate(zip(blocks, offsets, strict=True))]
     block_keys = frozenset(p.key for p in parts)
