@@ -566,6 +566,13 @@ def _encode(part: pd.DataFrame, design: Design) -> np.ndarray:
     spec = _block_spec(design)
     if not spec.column_names:  # an intercept-only model
         return np.zeros((len(part), 0))
+    plan = _encoding_plan(design, spec)
+    if plan is not None:
+        return _encode_by_plan(part, design, plan)
+    return _encode_by_formulaic(part, design, spec)
+
+
+def _encode_by_formulaic(part: pd.DataFrame, design: Design, spec) -> np.ndarray:
     frame = _fill_missing_levels(
         _as_levels(part[design.variables].reset_index(drop=True), design.levels), design.levels)
     # no warnings.catch_warnings() here: this runs in scheduler threads, and
@@ -578,6 +585,104 @@ def _encode(part: pd.DataFrame, design: Design) -> np.ndarray:
     # column, stacks them into a row-major matrix column by column, and the intercept
     # would be dropped by another copy -- three times the time for the same numbers
     return getattr(mm, "__wrapped__", mm).astype(np.float64, copy=False).toarray(order="C")
+
+
+@dataclass
+class _Plan:
+    """How a block is encoded: categorical main effects by their codes, the other terms
+    by formulaic (``rest``, a sub-spec, into ``rest_columns``)."""
+
+    one_hot: list  # (variable, levels, first design column, first level coded: 0 or 1)
+    rest: object
+    rest_columns: np.ndarray
+
+
+def _encoding_plan(design: Design, spec):
+    """A :class:`_Plan` when the spec has categorical main effects in treatment coding
+    (``C(g)`` or a string column ``g``: the most common and, through formulaic, the
+    costliest terms), cached on the design; None when there are none (or formulaic's
+    spec does not have the expected shape: everything is then formulaic's).
+
+    The result is exactly formulaic's matrix (tests compare them): a main effect's
+    columns are the indicators of its levels but the first (reduced rank, with an
+    intercept or an earlier categorical) or of all of them (full rank)."""
+    if "_plan" in design.__dict__:
+        return design.__dict__["_plan"]
+    plan = None
+    try:
+        plan = _make_plan(design, spec)
+    except Exception:  # an unexpected spec layout: formulaic encodes everything
+        plan = None
+    design.__dict__["_plan"] = plan
+    return plan
+
+
+def _make_plan(design: Design, spec):
+    one_hot, rest_terms, rest_cols = [], [], []
+    start = 0
+    for entry in spec.structure:
+        term, cols = entry.term, list(entry.columns)
+        coded = _main_effect(term, cols, design, spec)
+        if coded is None:
+            rest_terms.append(term)
+            rest_cols.extend(range(start, start + len(cols)))
+        else:
+            one_hot.append((coded[0], coded[1], start, coded[2]))
+        start += len(cols)
+    if not one_hot or start != design.n_columns:
+        return None
+    rest = None
+    if rest_terms:
+        rest = spec.subset(rest_terms)
+        if [str(c) for c in rest.column_names] != [design.column_names[j] for j in rest_cols]:
+            return None
+    return _Plan(one_hot, rest, np.asarray(rest_cols, dtype=np.intp))
+
+
+def _main_effect(term, cols: list, design: Design, spec):
+    """``(variable, levels, first level coded)`` for a treatment-coded categorical main
+    effect whose columns are formulaic's names for exactly that, else None."""
+    factors = list(term.factors)
+    if len(factors) != 1:
+        return None
+    expr = str(factors[0].expr)
+    var = expr[2:-1] if expr.startswith("C(") and expr.endswith(")") else expr
+    if var not in design.levels:
+        return None
+    kind, state = spec.encoder_state.get(expr, (None, {}))
+    contrasts = state.get("contrasts")
+    if getattr(kind, "value", None) != "categorical" or contrasts is None:
+        return None
+    if type(contrasts.contrasts).__name__ != "TreatmentContrasts":
+        return None
+    if not str(getattr(contrasts.contrasts, "base", "UNSET")).endswith("UNSET"):
+        return None  # a chosen reference level: formulaic codes it
+    levels = design.levels[var]
+    if list(state.get("categories", [])) != list(levels):
+        return None
+    if cols == [f"{expr}[T.{lev}]" for lev in levels[1:]]:
+        return var, levels, 1
+    if cols == [f"{expr}[{lev}]" for lev in levels]:
+        return var, levels, 0
+    return None
+
+
+def _encode_by_plan(part: pd.DataFrame, design: Design, plan: _Plan) -> np.ndarray:
+    n = len(part)
+    X = np.zeros((n, design.n_columns))
+    rows = np.arange(n)
+    for var, levels, start, first in plan.one_hot:
+        codes, uniques = pd.factorize(part[var])
+        lookup = np.append(pd.Index(levels).get_indexer(pd.Index(uniques)), -1)
+        level = lookup[codes]  # -1: missing (a row blanked later) or an unseen level
+        hit = level >= first
+        X[rows[hit], start + level[hit] - first] = 1.0
+    if plan.rest is not None:
+        frame = part[design.variables].reset_index(drop=True)
+        with np.errstate(all="ignore"):
+            mm = plan.rest.get_model_matrix(frame, na_action="ignore", output="numpy")
+        X[:, plan.rest_columns] = np.asarray(mm, dtype=np.float64)
+    return X
 
 
 def _block_spec(design: Design):

@@ -420,12 +420,16 @@ def test_every_estimator_takes_a_formula_and_predicts_on_the_frame(frame, est):
     "y ~ 0 + C(g) + h:x",
     "y ~ C(m) + x",
     "y ~ 1",
+    "y ~ 0 + g + h + x",
+    "y ~ C(g, Sum) + h + C(m, Treatment(2)) + x",
 ])
 def test_block_encoding_equals_formulaic_dense_model_matrix(frame, formula):
-    """A block's design (formulaic's sparse output densified, the intercept term left
-    out of the spec, levels set by codes) is formulaic's dense model matrix, value for
+    """A block's design (categorical main effects one-hot from their codes, the other
+    terms by formulaic's sub-spec; or all by formulaic's sparse output densified, the
+    intercept term left out of the spec) is formulaic's dense model matrix, value for
     value, also for a block that lacks levels, has a user-ordered categorical with an
-    unused category, and missing values kept as NaN rows."""
+    unused category, and missing values kept as NaN rows; full-rank and other contrasts
+    (Sum, a chosen reference) included."""
     from formulaic import model_matrix
 
     from dask_glmdist.design import build_block, learn_design
