@@ -595,6 +595,7 @@ class _Plan:
     one_hot: list  # (variable, levels, first design column, first level coded: 0 or 1)
     rest: object
     rest_columns: np.ndarray
+    rest_variables: list
 
 
 def _encoding_plan(design: Design, spec):
@@ -636,7 +637,9 @@ def _make_plan(design: Design, spec):
         rest = spec.subset(rest_terms)
         if [str(c) for c in rest.column_names] != [design.column_names[j] for j in rest_cols]:
             return None
-    return _Plan(one_hot, rest, np.asarray(rest_cols, dtype=np.intp))
+    rest_variables = [] if rest is None else [
+        v for v in design.variables if v in rest.variables_by_source.get("data", set())]
+    return _Plan(one_hot, rest, np.asarray(rest_cols, dtype=np.intp), rest_variables)
 
 
 def _main_effect(term, cols: list, design: Design, spec):
@@ -677,8 +680,10 @@ def _encode_by_plan(part: pd.DataFrame, design: Design, plan: _Plan) -> np.ndarr
         level = lookup[codes]  # -1: missing (a row blanked later) or an unseen level
         hit = level >= first
         X[rows[hit], start + level[hit] - first] = 1.0
-    if plan.rest is not None:
-        frame = part[design.variables].reset_index(drop=True)
+    if plan.rest is not None:  # categoricals in other terms (a:b) need their levels set
+        used = {v: lev for v, lev in design.levels.items() if v in plan.rest_variables}
+        frame = _fill_missing_levels(
+            _as_levels(part[plan.rest_variables].reset_index(drop=True), used), used)
         with np.errstate(all="ignore"):
             mm = plan.rest.get_model_matrix(frame, na_action="ignore", output="numpy")
         X[:, plan.rest_columns] = np.asarray(mm, dtype=np.float64)

@@ -422,6 +422,7 @@ def test_every_estimator_takes_a_formula_and_predicts_on_the_frame(frame, est):
     "y ~ 1",
     "y ~ 0 + g + h + x",
     "y ~ C(g, Sum) + h + C(m, Treatment(2)) + x",
+    "y ~ s + h + s:x + np.log(x)",
 ])
 def test_block_encoding_equals_formulaic_dense_model_matrix(frame, formula):
     """A block's design (categorical main effects one-hot from their codes, the other
@@ -436,15 +437,18 @@ def test_block_encoding_equals_formulaic_dense_model_matrix(frame, formula):
 
     df = frame.copy()
     df["h"] = pd.Categorical(df["h"], categories=["w", "u", "v", "zz"])
+    df["s"] = df["g"].astype("string")  # pandas' string dtype (Parquet's): not a category
     design = learn_design(df, formula, fit_intercept="0 +" not in formula, y_given=False)
     block = df[df.g.isin(["b", "c"]) & (df.m != 2)].iloc[:200].copy()
     block.loc[block.index[:3], "x"] = np.nan
     X = build_block(block, design, response=False, missing="keep")[0]
-    observed = df.assign(h=df.h.cat.remove_unused_categories())  # what a fit codes
+    # what a fit codes (formulaic itself does not see pandas' string dtype as categorical)
+    observed = df.assign(h=df.h.cat.remove_unused_categories(), s=df.s.astype(object))
     spec = model_matrix(formula.split("~")[1], observed, na_action="ignore").model_spec
     with warnings.catch_warnings():  # pandas' deprecation notes inside formulaic
         warnings.simplefilter("ignore")
-        ref = np.asarray(spec.get_model_matrix(block, na_action="ignore", output="numpy"))
+        ref = np.asarray(spec.get_model_matrix(block.assign(s=block.s.astype(object)),
+                                               na_action="ignore", output="numpy"))
     ref = ref[:, 1:] if "Intercept" in spec.column_names else ref
     ref[:3] = np.nan
     assert X.shape == ref.shape and X.dtype == np.float64 and X.flags.c_contiguous
