@@ -74,7 +74,7 @@ def test_formula_fit_equals_statsmodels_formula_api(frame, statsmodels_logit, es
     np.testing.assert_allclose(table["coef"], ref.params, rtol=0, atol=1e-8)
     np.testing.assert_allclose(table["std_err"], ref.bse, rtol=0, atol=1e-6)
     if kind == "dask":
-        assert est.n_blocks_ == 4 if hasattr(est, "n_blocks_") else True
+        assert est.n_blocks_ == 4
 
 
 def test_poisson_formula_with_offset_and_weights_columns(frame):
