@@ -51,6 +51,8 @@ __all__ = [
     "explain_lost_data",
     "frame_to_array",
     "frame_blocks",
+    "stack_blocks",
+    "vector_dtype",
     "join_to_frame",
     "vector_like",
     "dense_blocks",
@@ -186,16 +188,27 @@ def frame_to_array(frame, as_float: bool = True) -> da.Array:
     if as_float:
         fn, dtype = _partition_as_float, np.float64
     else:
-        fn, dtype = _partition_as_numpy, meta.dtype if not two_d else object
-        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
-            dtype = object
-        elif pd.api.types.is_extension_array_dtype(dtype):
-            dtype = np.bool_ if pd.api.types.is_bool_dtype(dtype) else np.float64
-    blocks = [da.from_delayed(dask.delayed(fn, pure=True)(p), shape=shape, dtype=dtype)
-              for p in frame_partitions(frame)]
-    if len(blocks) == 1:
-        return blocks[0]
-    return da.concatenate(blocks, axis=0, allow_unknown_chunksizes=True)
+        fn, dtype = _partition_as_numpy, object if two_d else vector_dtype(meta.dtype)
+    return stack_blocks([dask.delayed(fn, pure=True)(p) for p in frame_partitions(frame)],
+                        shape, dtype)
+
+
+def stack_blocks(parts: list, shape: tuple, dtype) -> da.Array:
+    """Delayed NumPy blocks (sizes unknown: ``nan`` in ``shape``) as one dask array."""
+    arrs = [da.from_delayed(p, shape=shape, dtype=dtype) for p in parts]
+    if len(arrs) == 1:
+        return arrs[0]
+    return da.concatenate(arrs, axis=0, allow_unknown_chunksizes=True)
+
+
+def vector_dtype(dtype):
+    """The NumPy dtype of a pandas column's values as blocks hold them: bools, numbers
+    (nullable ones as float64, NA -> NaN), or objects (strings, labels)."""
+    if pd.api.types.is_bool_dtype(dtype):
+        return np.bool_
+    if pd.api.types.is_numeric_dtype(dtype):
+        return np.float64 if pd.api.types.is_extension_array_dtype(dtype) else dtype
+    return object
 
 
 def _partition_as_numpy(part) -> np.ndarray:
@@ -288,17 +301,6 @@ def _column_as_numpy(col, kind):
     return _partition_as_numpy(col)
 
 
-def _vector_dtype(v):
-    dtype = v.dtype
-    if pd.api.types.is_bool_dtype(dtype) and not pd.api.types.is_extension_array_dtype(dtype):
-        return np.bool_
-    if pd.api.types.is_numeric_dtype(dtype):
-        return np.float64 if pd.api.types.is_extension_array_dtype(dtype) else dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return np.bool_
-    return object
-
-
 def frame_blocks(X, y=None, sample_weight=None, offset=None):
     """A numeric dask DataFrame X and its dask Series as row blocks from one graph.
 
@@ -311,15 +313,13 @@ def frame_blocks(X, y=None, sample_weight=None, offset=None):
     y_col = names["y"] if isinstance(names["y"], str) else None
     w_col = names["sample_weight"] if isinstance(names["sample_weight"], str) else None
     o_col = names["offset"] if isinstance(names["offset"], str) else None
-    y_dtype = _vector_dtype(joined._meta[y_col]) if y_col else None
+    y_dtype = vector_dtype(joined._meta[y_col].dtype) if y_col else None
     split = dask.delayed(_split_partition, pure=True, nout=4)
     built = [split(p, x_columns, y_col, w_col, o_col, "raw" if y_dtype is object else "num")
              for p in frame_partitions(joined)]
 
     def stack(i, shape, dtype):
-        arrs = [da.from_delayed(b[i], shape=shape, dtype=dtype) for b in built]
-        return arrs[0] if len(arrs) == 1 else da.concatenate(
-            arrs, axis=0, allow_unknown_chunksizes=True)
+        return stack_blocks([b[i] for b in built], shape, dtype)
 
     Xd = stack(0, (math.nan, len(x_columns)), np.float64)
     yd = stack(1, (math.nan,), y_dtype) if y_col else names["y"]

@@ -38,7 +38,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import dask
-import dask.array as da
 import numpy as np
 import pandas as pd
 
@@ -747,7 +746,7 @@ def dask_blocks(frame, design: Design, y=None, w=None, o=None, *, response: bool
     (sizes unknown until computed) and one delayed report per block. Each partition
     is read and encoded once per pass, whatever of the four a block function uses.
     """
-    from ._blocks import frame_partitions, join_to_frame
+    from ._blocks import frame_partitions, join_to_frame, stack_blocks
 
     for what, v in (("y", y), ("sample_weight", w), ("offset", o)):
         if v is not None and not isinstance(v, str) and not dask.is_dask_collection(v):
@@ -757,18 +756,14 @@ def dask_blocks(frame, design: Design, y=None, w=None, o=None, *, response: bool
             )
     frame, names = join_to_frame(frame, y=y, sample_weight=w, offset=o)
     y, w, o = names["y"], names["sample_weight"], names["offset"]
-    parts = frame_partitions(frame)
-    n = len(parts)
-    ys, ws, os_ = [y] * n, [w] * n, [o] * n
     d = dask.delayed(design, pure=True)
     p = design.n_columns
     built = [dask.delayed(build_block, pure=True, nout=5)(
-        part, d, yk, wk, ok, response=response, missing=missing, block_index=k)
-        for k, (part, yk, wk, ok) in enumerate(zip(parts, ys, ws, os_, strict=True))]
+        part, d, y, w, o, response=response, missing=missing, block_index=k)
+        for k, part in enumerate(frame_partitions(frame))]
 
     def stack(i, shape, dtype):
-        arrs = [da.from_delayed(b[i], shape=shape, dtype=dtype) for b in built]
-        return da.concatenate(arrs, axis=0, allow_unknown_chunksizes=True)
+        return stack_blocks([b[i] for b in built], shape, dtype)
 
     X = stack(0, (math.nan, p), np.float64)
     yd = stack(1, (math.nan,), y_dtype or np.float64) if (response or y is not None) else None
@@ -789,10 +784,6 @@ def response_dtype(frame, design: Design, y=None):
         return np.float64
     if dt is None:
         return np.float64
-    if pd.api.types.is_bool_dtype(dt):
-        return np.bool_
-    if pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_extension_array_dtype(dt):
-        return dt
-    if pd.api.types.is_numeric_dtype(dt):
-        return np.float64
-    return object
+    from ._blocks import vector_dtype
+
+    return vector_dtype(dt)
