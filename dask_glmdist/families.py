@@ -28,12 +28,15 @@ returns ``-inf``/NaN for them in some families).
 
 from __future__ import annotations
 
-import copy
 import math
 
 from ._array import float_dtype, get_namespace, special
 
 __all__ = [
+    "Domain",
+    "REAL",
+    "POSITIVE",
+    "UNIT",
     "Link",
     "Identity",
     "Log",
@@ -108,20 +111,79 @@ def _gammaln(x):
 # links
 # ----------------------------------------------------------------------------------
 
-# mean domains a family binds onto its link, used by ``Link.valid_eta``
-_REAL, _POSITIVE, _UNIT = "real", "positive", "unit"
+class Domain:
+    """A set of valid means: ``(lower, upper)`` with open, possibly infinite ends.
+
+    Parameters
+    ----------
+    name : str
+        For messages (``"real"``, ``"positive"``, ``"unit"``).
+    lower, upper : float
+        The open bounds (``-inf`` / ``inf`` when unbounded).
+    safe_link : str
+        A link whose mean never leaves the domain (suggested in messages).
+    """
+
+    def __init__(self, name: str, lower: float, upper: float, safe_link: str):
+        self.name, self.lower, self.upper, self.safe_link = name, lower, upper, safe_link
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the domain has a finite edge."""
+        return math.isfinite(self.lower) or math.isfinite(self.upper)
+
+    def contains(self, mu):
+        """Boolean array: ``mu`` is finite and inside the domain."""
+        xp = get_namespace(mu)
+        good = xp.isfinite(mu)
+        if math.isfinite(self.lower):
+            good = good & (mu > self.lower)
+        if math.isfinite(self.upper):
+            good = good & (mu < self.upper)
+        return good
+
+    def __repr__(self) -> str:
+        return self.name.upper()
+
+    def __reduce__(self):
+        return self.name.upper()  # the module's singleton: pickles and copies keep identity
+
+
+#: the mean domains a family binds onto its link (``Link.valid_eta``)
+REAL = Domain("real", -math.inf, math.inf, "identity")
+POSITIVE = Domain("positive", 0.0, math.inf, "log")
+UNIT = Domain("unit", 0.0, 1.0, "logit")
 
 
 class Link:
     """Base class of link functions ``eta = g(mu)``.
 
-    A link owned by a :class:`Family` knows the family's mean domain, so
-    :meth:`valid_eta` answers whether ``eta`` maps to a valid mean of that family;
-    a free-standing link only checks that its inverse is defined at ``eta``.
+    A link owned by a :class:`Family` knows the family's mean domain (``domain``, set
+    at construction: ``Family`` builds its link with :meth:`bound_to`), so
+    :meth:`valid_eta` answers whether ``eta`` maps to a valid mean of that family; a
+    free-standing link (``domain=None``) only checks that its inverse is defined at
+    ``eta``.
+
+    Attributes
+    ----------
+    asymptotic_to : tuple of Domain
+        The domains whose edges the inverse link approaches only as ``eta -> +-inf``
+        (never at a finite ``eta``): for a family with such a domain and a response
+        that can sit on an edge, the maximum likelihood estimate can be infinite
+        (separation).
     """
 
     name = "link"
-    _mu_domain: str | None = None
+    asymptotic_to: tuple = ()
+    #: the inverse link is finite wherever ``eta`` is (nothing to check on ``REAL``)
+    _finite_inverse = False
+
+    def __init__(self, domain: Domain | None = None):
+        self.domain = domain
+
+    def bound_to(self, domain: Domain) -> Link:
+        """The same link owning the mean domain ``domain`` (a new instance)."""
+        return type(self)(domain=domain)
 
     def link(self, mu):
         """The link ``eta = g(mu)``."""
@@ -164,7 +226,7 @@ class Link:
         xp = get_namespace(eta)
         eta = _floating(xp, eta)
         ok = self._eta_ok(xp, eta)
-        if self._mu_domain is None or (self._mu_domain == _REAL and self.name == "identity"):
+        if self.domain is None or (not self.domain.bounded and self._finite_inverse):
             return ok
         safe = xp.where(ok, eta, _full(xp, eta, 1.0))
         return ok & self.valid_mean(self.inverse(safe))
@@ -177,18 +239,9 @@ class Link:
 
     def valid_mean(self, mu):
         """Boolean array: ``mu`` is finite and in the owning family's mean domain."""
-        xp = get_namespace(mu)
-        good = xp.isfinite(mu)
-        if self._mu_domain in (_POSITIVE, _UNIT):
-            good = good & (mu > 0)
-        if self._mu_domain == _UNIT:
-            good = good & (mu < 1)
-        return good
-
-    def _bind(self, domain: str) -> Link:
-        bound = copy.copy(self)
-        bound._mu_domain = domain
-        return bound
+        if self.domain is None:
+            return get_namespace(mu).isfinite(mu)
+        return self.domain.contains(mu)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -204,6 +257,7 @@ class Identity(Link):
     """Identity link ``eta = mu``."""
 
     name = "identity"
+    _finite_inverse = True
 
     def link(self, mu):
         xp = get_namespace(mu)
@@ -226,6 +280,7 @@ class Log(Link):
     """Log link ``eta = log(mu)``; the inverse is floored at machine epsilon."""
 
     name = "log"
+    asymptotic_to = (POSITIVE,)
 
     def link(self, mu):
         xp = get_namespace(mu)
@@ -253,6 +308,8 @@ class Log(Link):
 class _UnitLink(Link):
     """Links onto (0, 1): ``link`` clips ``mu`` and ``inverse`` clips its result to
     ``[eps, 1 - eps]``."""
+
+    asymptotic_to = (UNIT,)
 
     def _clip(self, xp, p):
         eps = _eps(xp, p)
@@ -524,15 +581,90 @@ class Family:
         Name of the default (canonical) link.
     allowed_links : tuple of str
         Names of the links the family accepts.
-    fixed_scale : bool
-        Whether the dispersion ``phi`` is fixed at 1.
+    fixed_dispersion : bool
+        Whether the dispersion ``phi`` is fixed at 1 (``fixed_scale`` is an alias).
+    domain : Domain
+        The mean domain (:data:`REAL`, :data:`POSITIVE` or :data:`UNIT`).
+    response_edges : tuple of float
+        The edges of ``domain`` that the response itself can take (0 and 1 for the
+        binomial family, 0 for counts): a row whose response is there is fitted
+        ever better as its mean approaches the edge.
+    closed_form_dispersion : bool
+        The dispersion model has ``a(zeta) = -log(-zeta) + const`` (gaussian, inverse
+        gaussian; :meth:`dispersion_derivs`): its sums do not depend on the prior
+        weights and the dispersion equations have closed forms.
+
+    Notes
+    -----
+    A user family subclasses this class and defines :meth:`variance`,
+    :meth:`variance_deriv`, :meth:`unit_deviance` and, when ``y`` itself can be outside
+    the mean domain, :meth:`starting_mu`; the attributes above describe it to every
+    solver (no solver looks at ``name``). A family without :meth:`_loglik_obs` (a
+    quasi-likelihood) has a NaN log-likelihood.
     """
 
     name = "family"
     canonical_link = "identity"
     allowed_links: tuple[str, ...] = ("identity",)
-    fixed_scale = False
-    _mu_domain = _REAL
+    fixed_dispersion = False
+    domain = REAL
+    response_edges: tuple = ()
+    closed_form_dispersion = False
+
+    @property
+    def fixed_scale(self) -> bool:
+        """Alias of ``fixed_dispersion``."""
+        return self.fixed_dispersion
+
+    @property
+    def separable(self) -> bool:
+        """The maximum likelihood estimate can be infinite: the response can sit on an
+        edge of the mean domain that the link reaches only as ``eta -> +-inf``
+        (binomial with logit, probit, cloglog or cauchit; Poisson and negative binomial
+        with log)."""
+        return bool(self.response_edges) and self.domain in self.link.asymptotic_to
+
+    @property
+    def edge_at_finite_eta(self) -> bool:
+        """The mean reaches an edge where the response can sit at a finite linear
+        predictor (Poisson identity or sqrt, binomial log): an estimate can lie on the
+        edge rather than run off to infinity."""
+        return bool(self.response_edges) and not self.separable
+
+    @property
+    def has_canonical_link(self) -> bool:
+        """The link is the canonical one (``dmu/deta = V(mu)``, so scoring is Newton's
+        method); ``canonical_link`` names it (and is the default link)."""
+        return self.link.name == self.canonical_link
+
+    @property
+    def least_squares(self) -> bool:
+        """The deviance is the weighted residual sum of squares, quadratic in the
+        coefficients (gaussian, identity link): the sums ``X~^T M X~``, ``X~^T M y`` and
+        ``y^T M y`` solve the model."""
+        return False
+
+    def at_edge(self, y, mu, tol):
+        """Boolean array: rows whose fitted mean has reached (within ``tol``) the value
+        of y on an edge of the domain (:attr:`response_edges`)."""
+        xp = get_namespace(y, mu)
+        hit = xp.zeros(mu.shape, dtype=xp.bool)
+        lo, hi = self.domain.lower, self.domain.upper
+        if lo in self.response_edges:
+            hit = hit | ((mu <= lo + tol) & (y == lo))
+        if hi in self.response_edges:
+            hit = hit | ((mu >= hi - tol) & (y == hi))
+        return hit
+
+    def edge_rows(self, y):
+        """``(low, up)`` boolean arrays: rows whose response is on the domain's lower
+        (upper) edge (all False for an edge the response cannot take)."""
+        xp = get_namespace(y)
+        none = xp.zeros(y.shape, dtype=xp.bool)
+        lo, hi = self.domain.lower, self.domain.upper
+        low = (y <= lo) if lo in self.response_edges else none
+        up = (y >= hi) if hi in self.response_edges else none
+        return low, up
 
     def __init__(self, link=None):
         link = get_link(self.canonical_link if link is None else link)
@@ -542,7 +674,7 @@ class Family:
                 f"link {link.name!r} is not allowed for the {self.name} family; "
                 f"allowed links are {valid}"
             )
-        self.link = link._bind(self._mu_domain)
+        self.link = link.bound_to(self.domain)
 
     # --- variance -------------------------------------------------------------------
 
@@ -595,8 +727,9 @@ class Family:
         return xp.sum(ud)
 
     def _loglik_obs(self, xp, y, mu, m, scale):
-        """Per-row log-likelihood; ``m`` is an array with all entries > 0 or None."""
-        raise NotImplementedError
+        """Per-row log-likelihood; ``m`` is an array with all entries > 0 or None.
+        NaN unless a family defines it (a quasi-likelihood has none)."""
+        return xp.full_like(mu, math.nan)
 
     def loglik(self, y, mu, weights=None, scale=1.0):
         """Log-likelihood, equal to statsmodels'
@@ -632,13 +765,7 @@ class Family:
     def valid_mu(self, mu):
         """Boolean array: ``mu`` is in the family's mean domain."""
         xp = get_namespace(mu)
-        mu = _floating(xp, mu)
-        ok = xp.isfinite(mu)
-        if self._mu_domain in (_POSITIVE, _UNIT):
-            ok = ok & (mu > 0)
-        if self._mu_domain == _UNIT:
-            ok = ok & (mu < 1)
-        return ok
+        return self.domain.contains(_floating(xp, mu))
 
     def valid_eta(self, eta):
         """Boolean array: ``eta`` maps to a valid mean (``self.link.valid_eta``)."""
@@ -714,34 +841,6 @@ class Family:
             v = self.variance(mu)
             return ok, mu, dmu, dmu / v, v, self.unit_deviance(xp.asarray(y), mu)
 
-    def score_weight_parts(self, y, eta, weights=None):
-        """Mean, working weights and score residuals at ``eta``.
-
-        Parameters
-        ----------
-        y, eta : array
-            Responses and linear predictor, shape ``(n,)``.
-        weights : array or None
-            Prior weights ``m`` (1 when ``None``).
-
-        Returns
-        -------
-        mu : array
-            ``g^{-1}(eta)``.
-        w : array
-            Working weights ``m d^2 / V(mu)``; the information is ``X^T diag(w) X``.
-        r : array
-            Score residuals ``m (y - mu) d / V(mu)``; the score is ``X^T r``.
-        """
-        xp = get_namespace(y, eta, weights)
-        eta = _floating(xp, eta)
-        y = _floating(xp, y, eta.dtype)
-        mu, d = self.link.inverse_and_deriv(eta)
-        t = d / self.variance(mu)
-        if weights is not None:
-            t = _floating(xp, weights, eta.dtype) * t
-        return mu, t * d, t * (y - mu)
-
     # --- the dispersion model ----------------------------------------------------------
 
     def dispersion_derivs(self, nu):
@@ -764,8 +863,13 @@ class Family:
         -------
         a1, a2, a3 : float or ndarray
         """
+        if self.fixed_dispersion:
+            raise ValueError(
+                f"the {self.name} family has its dispersion fixed at 1; nothing to estimate"
+            )
         raise ValueError(
-            f"the {self.name} family has its dispersion fixed at 1; nothing to estimate"
+            f"the {self.name} family defines no dispersion model (dispersion_derivs), so "
+            "its dispersion has no estimating equation; use dispersion='pearson'"
         )
 
     # --- object protocol ---------------------------------------------------------------
@@ -789,8 +893,13 @@ class Gaussian(Family):
     name = "gaussian"
     canonical_link = "identity"
     allowed_links = ("identity", "log", "inverse")
-    fixed_scale = False
-    _mu_domain = _REAL
+    fixed_dispersion = False
+    domain = REAL
+    closed_form_dispersion = True
+
+    @property
+    def least_squares(self) -> bool:
+        return isinstance(self.link, Identity)
 
     def variance(self, mu):
         xp = get_namespace(mu)
@@ -817,9 +926,9 @@ class Gaussian(Family):
     def starting_mu(self, y, weights=None):
         xp = get_namespace(y, weights)
         y = _floating(xp, y)
-        if self.link.name == "log":
+        if isinstance(self.link, Log):
             return xp.where(y > 0, y, _full(xp, y, 0.1))
-        if self.link.name == "inverse":
+        if isinstance(self.link, Inverse):
             return xp.where(y != 0, y, _full(xp, y, 0.1))
         return 1.0 * y
 
@@ -831,8 +940,9 @@ class Binomial(Family):
     name = "binomial"
     canonical_link = "logit"
     allowed_links = ("logit", "probit", "cloglog", "cauchit", "log")
-    fixed_scale = True
-    _mu_domain = _UNIT
+    fixed_dispersion = True
+    domain = UNIT
+    response_edges = (0.0, 1.0)
 
     def variance(self, mu):
         return mu * (1.0 - mu)
@@ -849,7 +959,7 @@ class Binomial(Family):
         return 2.0 * (ent - y * xp.log(mu) - (1.0 - y) * xp.log1p(-mu))
 
     def eta_terms(self, y, eta):
-        if self.link.name != "logit":
+        if type(self.link) is not Logit:
             return super().eta_terms(y, eta)
         # logit: mu = 1/(1 + e^-eta), dmu = V(mu) (t = 1), and the unit deviance
         # 2 [ent(y) + log(1 + e^eta) - y eta] from one exp and one log1p per entry
@@ -886,8 +996,9 @@ class Binomial(Family):
 
 
 class _CountFamily(Family):
-    _mu_domain = _POSITIVE
-    fixed_scale = True
+    domain = POSITIVE
+    fixed_dispersion = True
+    response_edges = (0.0,)
 
     def _y_problem(self, xp, y):
         if bool(xp.any(y < 0)):
@@ -923,7 +1034,7 @@ class Poisson(_CountFamily):
         return ll / scale if m is None else (m / scale) * ll
 
     def eta_terms(self, y, eta):
-        if self.link.name != "log":
+        if type(self.link) is not Log:
             return super().eta_terms(y, eta)
         # log: mu = dmu = V(mu) = e^eta (t = 1); unit deviance 2 [y log y - y - y eta + mu]
         xp = get_namespace(y, eta)
@@ -980,6 +1091,10 @@ class NegativeBinomial(_CountFamily):
         )
         return ll / scale if m is None else (m / scale) * ll
 
+    @property
+    def has_canonical_link(self) -> bool:
+        return False  # the log link is the default, not the canonical one
+
     def _params(self) -> tuple:
         return (type(self), self.link.name, self.alpha)
 
@@ -988,8 +1103,8 @@ class NegativeBinomial(_CountFamily):
 
 
 class _PositiveFamily(Family):
-    _mu_domain = _POSITIVE
-    fixed_scale = False
+    domain = POSITIVE
+    fixed_dispersion = False
 
     def _y_problem(self, xp, y):
         if bool(xp.any(y <= 0)):
@@ -1038,6 +1153,7 @@ class InverseGaussian(_PositiveFamily):
     name = "inverse_gaussian"
     canonical_link = "inverse_squared"
     allowed_links = ("inverse_squared", "log", "inverse", "identity")
+    closed_form_dispersion = True
 
     def variance(self, mu):
         return mu * mu * mu

@@ -355,15 +355,19 @@ def predict_mean(est, X, offset=None):
 
 def positive_only_family(family) -> bool:
     """Whether the family (a name or a Family) needs y > 0 or y >= 0: an honest tag."""
-    name = family if isinstance(family, str) else family.name
-    return name in ("poisson", "gamma", "inverse_gaussian", "negative_binomial")
+    from ..families import FAMILY_NAMES, POSITIVE, Family, get_family
+
+    if isinstance(family, str):
+        family = get_family(family) if family.lower() in FAMILY_NAMES else None
+    return isinstance(family, Family) and family.domain is POSITIVE
 
 
 def _block_linear_predictor(Xb, coef, intercept):
     from .._array import get_namespace
+    from ..solvers.glm_kernel import linear_predictor
 
-    xp = get_namespace(Xb)
-    return Xb @ xp.asarray(coef, dtype=Xb.dtype) + intercept
+    theta = np.concatenate([[intercept], coef])
+    return linear_predictor(Xb, theta, True, get_namespace(Xb))
 
 
 class GLMInferenceMixin:

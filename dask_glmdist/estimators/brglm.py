@@ -16,7 +16,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import shows_progress
-from ..families import FAMILY_NAMES, Family, get_family
+from ..families import FAMILY_NAMES, UNIT, Family, get_family
 from ..inference import standard_errors
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
 from ._base import (
@@ -32,8 +32,11 @@ __all__ = ["BiasReducedGLM"]
 
 
 def _is_binomial(est) -> bool:
+    """The family's mean is a probability (``predict_proba`` applies)."""
     family = est.family
-    return (family if isinstance(family, str) else family.name) == "binomial"
+    if isinstance(family, str):
+        family = get_family(family) if family.lower() in FAMILY_NAMES else None
+    return isinstance(family, Family) and family.domain is UNIT
 
 
 def _two_columns(mu):

@@ -430,7 +430,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             method=self.method, nodewise=self.nodewise, l1=l1, l2=l2, nodewise_alpha=nw,
             fit_intercept=fi, tol=float(self.tol), max_iter=int(self.max_iter),
             n_blocks=data.n_blocks, min_rows=min_rows,
-            sufficient_stats=family.name == "gaussian" and family.link.name == "identity",
+            sufficient_stats=family.least_squares,
             standardize=bool(self.standardize),
         )
         s = map_reduce(debiased_lasso_block, data, family, spec, split_every=self.split_every,

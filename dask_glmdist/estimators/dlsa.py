@@ -89,7 +89,6 @@ from ..linalg import PSDFactor
 from ..selection import adaptive_lasso_path, oracle_covariance
 from ..solvers.design_checks import check_identified
 from ..solvers.local import (
-    SEPARABLE_LINKS,
     evaluate,
     fit_local,
     recession_counts,
@@ -604,7 +603,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         :func:`~dask_glmdist.solvers.recession.classify_runaway` says which parameters
         run off and which signs are determined, as in the PQN engine.
         """
-        if family.link.name not in SEPARABLE_LINKS.get(family.name, ()):
+        if not family.separable:
             return
         fi = self.fit_intercept
         free = np.array([j not in sep.infinite for j in range(theta.shape[0])])

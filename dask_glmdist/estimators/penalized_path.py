@@ -36,6 +36,7 @@ from .._blocks import (
 from .._progress import report, shows_progress
 from ..diagnostics import SeparationWarning, short_list, warn
 from ..families import FAMILY_NAMES, Family
+from ..solvers.glm_kernel import linear_predictor
 from ..solvers.pqn import (
     ALL_ZERO_WEIGHTS,
     SEPARATION,
@@ -400,12 +401,7 @@ def heldout_block(X, y, m, thetas, *, family, fit_intercept, fold_of, block_inde
     """Deviance of the block under its fold's path (every alpha at once: one GEMM)."""
     xp = get_namespace(X)
     T = thetas[int(fold_of[block_index])]          # (n_alphas, k)
-    fi = int(fit_intercept)
-    E = X @ xp.asarray(T[:, fi:].T, dtype=X.dtype)
-    if fi:
-        E = E + xp.asarray(T[:, 0], dtype=X.dtype)[None, :]
-    if offset is not None:
-        E = E + offset[:, None]
+    E = linear_predictor(X, T.T, fit_intercept, xp, offset)
     ok = family.valid_eta(E)
     E = xp.where(ok, E, xp.zeros_like(E))
     mu = family.link.inverse(E)

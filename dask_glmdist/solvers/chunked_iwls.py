@@ -90,6 +90,7 @@ from ..linalg import (
     tsqr_combine,
 )
 from .design_checks import check_identified
+from .glm_kernel import TILE_ROWS, adjustment_terms, block_terms, linear_predictor
 from .iwls_dispersion import solve_dispersion
 from .iwls_edges import (
     BOUNDARY,
@@ -97,7 +98,6 @@ from .iwls_edges import (
     SeparationMonitor,
     boundary_rows,
     check_response,
-    edge_at_finite_eta,
     edge_counts,
     edge_response,
     lost_parameters,
@@ -127,26 +127,11 @@ __all__ = [
 ]
 
 METHODS = ("ML", "mBR", "mJPL")
-TILE_ROWS = 1024  # fewest rows per QR tile (see tile_rows)
 
 
 # --------------------------------------------------------------------------------------
 # per-row pieces
 # --------------------------------------------------------------------------------------
-
-
-def adjustment_terms(family, eta, mu, d, h, method: str, power: float):
-    """``t_i = w_i xi_i``, the per-row adjustment: the adjusted score is X~^T (r + phi t)/phi.
-
-    ``h`` are the hat values. mBR: ``h d' / (2 d)``; mJPL(a):
-    ``a h (2 d' / d - d V'(mu) / V(mu))``.
-    """
-    xp = get_namespace(eta)
-    d2 = family.link.inverse_deriv2(eta)
-    d_safe = xp.where(d != 0, d, xp.ones_like(d))
-    if method == "mBR":
-        return h * d2 / (2.0 * d_safe)
-    return power * h * (2.0 * d2 / d_safe - d * family.variance_deriv(mu) / family.variance(mu))
 
 
 # --------------------------------------------------------------------------------------
@@ -185,14 +170,6 @@ class PassSpec:
     boundary_tol: float = BOUNDARY
 
 
-def _eta(X, beta, fit_intercept, xp, offset):
-    if fit_intercept:
-        eta = X @ xp.asarray(beta[1:], dtype=X.dtype) + float(beta[0])
-    else:
-        eta = X @ xp.asarray(beta, dtype=X.dtype)
-    return eta if offset is None else eta + offset
-
-
 def _as_dtype(xp, v, dtype):
     if v is None or v.dtype == dtype:
         return v
@@ -200,10 +177,11 @@ def _as_dtype(xp, v, dtype):
 
 
 def tile_rows(n_columns: int) -> int:
-    """Rows per QR tile: about 64K numbers (at least 1,024 rows), so [R; tile] stays in cache.
+    """Rows per QR tile: about 64K numbers (at least :data:`~.glm_kernel.TILE_ROWS`), so
+    [R; tile] stays in cache.
 
-    At 52 columns that is 1,260 rows; tiles of 1,024 to 2,048 rows were equally fast
-    here and 2.5x faster than one ``geqrf`` of a 100,000-row block. Narrow designs get
+    Tiles of 1,024 to 2,048 rows were equally fast at 52 columns and 2.5x faster than
+    one ``geqrf`` of a 100,000-row block (4,096 rows: 20% slower). Narrow designs get
     taller tiles, which keeps the per-tile Python overhead small.
     """
     return max(TILE_ROWS, 65_536 // max(n_columns, 1))
@@ -238,21 +216,18 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
     if spec.beta is None:  # R's mustart: means from y alone
         mu = family.starting_mu(y, m)
         eta = family.link.link(mu)
-        d = family.link.inverse_deriv(eta)
         out["sum_my"] = float(xp.sum(y if m is None else m * y))
         out["sum_m"] = float(n if m is None else xp.sum(m))
     else:
-        eta = _eta(X, spec.beta, fi, xp, offset)
+        eta, mu = linear_predictor(X, spec.beta, fi, xp, offset), None
         if not bool(xp.all(family.valid_eta(eta))):
             return {**out, "problems": {"invalid_mean": 1}}
-        mu, d = family.link.inverse_and_deriv(eta)
-    var = family.variance(mu)
-    mv = 1.0 / var if m is None else m / var
-    resid = y - mu
+    terms = block_terms(family, y, m, eta, mu)
+    mu, d, mv, resid = terms.mu, terms.d, terms.mv, terms.resid
     out["deviance"] = float(family.deviance(y, mu, m))
-    out["pearson"] = float(xp.sum(mv * resid * resid))
+    out["pearson"] = terms.pearson(xp)
     out["n_pos"] = n if m is None else int(xp.sum(xp.astype(m > 0, xp.int64)))
-    if spec.beta is not None and family.fixed_scale:
+    if spec.beta is not None and family.fixed_dispersion:
         out["boundary"] = boundary_rows(family, y, mu, m, xp, spec.boundary_tol)
     if spec.loglik:
         out["loglik"] = float(family.loglik(y, mu, m, scale=spec.phi))
@@ -315,16 +290,15 @@ def _hat_sqrt_weights(X, y, m, spec: PassSpec, xp, offset):
     family = spec.family
     if spec.hat_start:
         mu = family.starting_mu(y, m)
-        d = family.link.inverse_deriv(family.link.link(mu))
+        eta = family.link.link(mu)
     elif spec.hat_beta is not None:
-        eta = _eta(X, spec.hat_beta, spec.fit_intercept, xp, offset)
+        eta, mu = linear_predictor(X, spec.hat_beta, spec.fit_intercept, xp, offset), None
         if not bool(xp.all(family.valid_eta(eta))):
             return None  # cannot happen for an accepted iterate; fall back to own weights
-        mu, d = family.link.inverse_and_deriv(eta)
     else:
         return None
-    mv = 1.0 / family.variance(mu) if m is None else m / family.variance(mu)
-    return xp.sqrt(mv) * xp.abs(d)
+    terms = block_terms(family, y, m, eta, mu)
+    return xp.sqrt(terms.mv) * xp.abs(terms.d)
 
 
 def _one_tile_qr_and_hat(X, sw, swz, fit_intercept, want_qr, hat_R, sw_hat, xp):
@@ -480,9 +454,11 @@ def fit_chunked_iwls(
     clock = time.perf_counter()
     run = _Passes(data, family, fit_intercept, method, power, split_every)
     first = _start(run, family, start, k, names, fit_intercept)
-    # weighted gamma: the dispersion equation is solved by Fisher steps on pass sums
-    pass_sums = (not family.fixed_scale and dispersion == "auto"
-                 and data.sample_weight is not None and family.name == "gamma")
+    # weighted, without a closed form (gamma): the dispersion equation is solved by Fisher
+    # steps on pass sums
+    pass_sums = (not family.fixed_dispersion and dispersion == "auto"
+                 and data.sample_weight is not None
+                 and not family.closed_form_dispersion)
     iwls = ChunkedIWLS(run, family, method=method, power=power, passes=passes,
                        dispersion=dispersion, names=names, k=k, n_pos=first.n_pos,
                        pass_sums=pass_sums, tol=tol)
@@ -515,7 +491,7 @@ def _start(run: _Passes, family, start, k: int, names, fit_intercept: bool) -> _
     n_obs, n_pos = int(s["n"]), int(s["n_pos"])
     if n_obs == 0 or n_pos == 0:
         raise ValueError("Found no rows with positive weight; at least one is required.")
-    if n_pos <= k and not family.fixed_scale:
+    if n_pos <= k and not family.fixed_dispersion:
         raise ValueError(
             f"{n_pos} rows with positive weight for {k} parameters: the dispersion of the "
             f"{family.name} family cannot be estimated; at least {k + 1} rows are needed."
@@ -581,7 +557,7 @@ def _iterate(iwls: ChunkedIWLS, first: _Start, *, max_iter: int, clock: float) -
         if _converged(iwls, it, size, taken):
             loop.converged = True
             break
-        if iwls.method == "ML" and it.beta is not None and iwls.family.fixed_scale:
+        if iwls.method == "ML" and it.beta is not None and iwls.family.fixed_dispersion:
             loop.monitor.record(it.new, bse, size, it.s.get("boundary", 0))
             if loop.monitor.diverging():
                 loop.separated = True
@@ -647,7 +623,7 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> 
     if iwls.estimate_phi and not np.isfinite(phi):
         phi = it.s["pearson"] / (first.n_pos - k)
     exact_fit = iwls.estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
-    on_edge = edge_at_finite_eta(family)
+    on_edge = family.edge_at_finite_eta
     final = iwls.run("IWLS final statistics", beta=beta, qr=False, loglik=not exact_fit,
                      phi=phi if iwls.estimate_phi else 1.0,
                      boundary_tol=BOUNDARY if loop.separated or on_edge else FINAL_BOUNDARY)

@@ -73,7 +73,7 @@ centring), and never thresholded.
 
 Separation. The debiasing targets the unpenalised parameter, which does not exist
 where the maximum likelihood estimate is infinite. For families whose estimates can
-run off (:data:`~dask_glmdist.solvers.local.SEPARABLE_LINKS`) every block also
+run off (``family.separable``) every block also
 returns its recession counts (:func:`~dask_glmdist.solvers.local.recession_counts`:
 summed, they say exactly which single parameters run off), and a block of at least
 20 rows per parameter checks whether its unpenalised local MLE exists
@@ -92,11 +92,9 @@ import numpy as np
 from .._array import get_namespace, to_host
 from .._blocks import check_block
 from ..linalg import PSDFactor
+from .glm_kernel import block_terms, design_t_vec, linear_predictor, score_and_information
 from .gram_cd import MAX_SWEEPS, nodewise_lasso
 from .local import (
-    SEPARABLE_LINKS,
-    _score_and_information,
-    eta_of,
     fit_local,
     recession_counts,
 )
@@ -131,7 +129,6 @@ MATERIAL_SHARE = 0.1
 # a second scoring step that moves no linear predictor by more than this: the local
 # MLE exists (canonical links; see _settles)
 SETTLED_ETA = 0.1
-CANONICAL_LINKS = {"binomial": "logit", "poisson": "log"}
 
 
 @dataclass(frozen=True)
@@ -362,7 +359,7 @@ def _separation_check(X, y, m, family, spec, fit, record, xp) -> dict:
     """Does the block's unpenalised local MLE exist? Its sums for the master.
 
     Only for families and links whose estimates can be infinite
-    (:data:`~dask_glmdist.solvers.local.SEPARABLE_LINKS`). One Fisher scoring step
+    (``family.separable``). One Fisher scoring step
     from the penalised estimate (from the score and information the block has
     already) usually settles it (:func:`_settles`: three matrix-vector products);
     otherwise the local maximum likelihood fit runs from that point. When it
@@ -372,7 +369,7 @@ def _separation_check(X, y, m, family, spec, fit, record, xp) -> dict:
     those standard deviations: their sums over the blocks give the master a direction
     to probe (:func:`separation_direction`).
     """
-    if family.link.name not in SEPARABLE_LINKS.get(family.name, ()):
+    if not family.separable:
         return {}
     fi = spec.fit_intercept
     start = _one_step(fit, spec)
@@ -418,20 +415,14 @@ def _settles(X, y, m, family, fit, start, fit_intercept, xp) -> bool:
     fit). Probit and cloglog fits slow down as they run off (their score underflows),
     so they always run the full fit.
     """
-    if CANONICAL_LINKS.get(family.name) != family.link.name:
+    if not family.has_canonical_link:
         return False
-    eta = eta_of(X, start, fit_intercept, xp)
-    mu, d = family.link.inverse_and_deriv(eta)
-    r = (y - mu) * d / family.variance(mu)
-    if m is not None:
-        r = m * r
-    score = to_host(X.T @ r)
-    if fit_intercept:
-        score = np.concatenate([[float(xp.sum(r))], score])
-    step = PSDFactor(fit.information).solve(score)
+    eta = linear_predictor(X, start, fit_intercept, xp)
+    r = block_terms(family, y, m, eta).score_residuals
+    step = PSDFactor(fit.information).solve(design_t_vec(X, r, fit_intercept, xp))
     if not np.all(np.isfinite(step)):
         return False
-    move = xp.abs(eta_of(X, step, fit_intercept, xp))
+    move = xp.abs(linear_predictor(X, step, fit_intercept, xp))
     if m is not None:  # rows of weight 0 do not count
         move = xp.where(m > 0, move, xp.zeros_like(move))
     return float(xp.max(move)) <= SETTLED_ETA
@@ -473,7 +464,7 @@ def separation_probe_block(X, y, m, theta, direction, steps, *, family, fit_inte
                           fit_intercept=fit_intercept, block_index=block_index)
     xp = get_namespace(X)
     w = xp.ones_like(y) if m is None else m
-    out["full_gram"] = _score_and_information(X, xp.zeros_like(w), w, True, xp)[1]
+    out["full_gram"] = score_and_information(X, xp.zeros_like(w), w, True, xp)[1]
     return out
 
 
@@ -542,9 +533,7 @@ def pearson_block(X, y, m, params, family, fit_intercept, skip=(), *, block_inde
     if block_index in skip:
         return {"pearson": 0.0}
     xp = get_namespace(X)
-    eta = eta_of(X, params, fit_intercept, xp)
+    eta = linear_predictor(X, params, fit_intercept, xp)
     if not bool(xp.all(family.valid_eta(eta))):
         return {"invalid": [block_index]}
-    mu = family.link.inverse(eta)
-    r2 = (y - mu) ** 2 / family.variance(mu)
-    return {"pearson": float(xp.sum(r2 if m is None else m * r2))}
+    return {"pearson": block_terms(family, y, m, eta).pearson(xp)}

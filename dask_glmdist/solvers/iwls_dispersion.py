@@ -42,14 +42,14 @@ def _sums_constant_weight(family, phi, n_pos, m_const=1.0):
 def solve_dispersion(family, method, power, k, D, n_pos, *, phi0, sums=None):
     """Dispersion from the method's own estimating equation (module docstring).
 
-    With ``sums=None`` the prior weights are constant (1) or the family is gaussian /
-    inverse gaussian, whose sums do not depend on the weights: the equation is solved
-    exactly. Otherwise ``sums = (S1, S2, S3)`` were evaluated at ``phi0`` and one
-    Fisher-scoring step from ``phi0`` is returned.
+    With ``sums=None`` the prior weights are constant (1) or the family's sums do not
+    depend on the weights (``family.closed_form_dispersion``: gaussian, inverse
+    gaussian): the equation is solved exactly. Otherwise ``sums = (S1, S2, S3)`` were
+    evaluated at ``phi0`` and one Fisher-scoring step from ``phi0`` is returned.
     """
     if n_pos <= 0 or D <= 0:
         return 0.0
-    if family.name in ("gaussian", "inverse_gaussian"):
+    if family.closed_form_dispersion:
         denom = {"ML": n_pos, "mBR": n_pos - k, "mJPL": n_pos + 2.0 * power * (k + 2)}[method]
         return D / denom if denom > 0 else float("nan")
 

@@ -30,24 +30,16 @@ from sklearn.exceptions import ConvergenceWarning
 from .._array import get_namespace
 from ..diagnostics import INFINITE, UNIDENTIFIED, ParamFlag, SeparationWarning, short_list, warn
 from .design_checks import redundant_columns
-from .local import SEPARABLE_LINKS, _score_and_information, recession_counts
+from .glm_kernel import linear_predictor, score_and_information
+from .local import recession_counts
 
 __all__ = ["BOUNDARY", "FINAL_BOUNDARY", "boundary_rows", "edge_counts", "edge_response",
            "check_response", "SeparationMonitor", "outside_gram_block",
-           "lost_parameters", "separation_flags", "warn_outcome", "edge_at_finite_eta",
+           "lost_parameters", "separation_flags", "warn_outcome",
            "on_edge_block", "raise_on_edge"]
 
 BOUNDARY = 1e-8  # during ML iterations: a fitted mean this close to the value y takes
 FINAL_BOUNDARY = 10 * np.finfo(np.float64).eps  # at the estimate: R's glm "numerically 0 or 1"
-EDGE_FAMILIES = ("binomial", "poisson", "negative_binomial")  # a response can sit on an edge
-
-
-def _at_edge(family, y, mu, tol):
-    """Rows whose fitted mean has (numerically) reached the value of y at an edge."""
-    if family.name == "binomial":
-        return ((mu <= tol) & (y == 0)) | ((mu >= 1.0 - tol) & (y == 1))
-    return (mu <= tol) & (y == 0)
-
 
 def boundary_rows(family, y, mu, m, xp, tol=BOUNDARY) -> int:
     """Rows whose fitted mean has (numerically) reached the value of y at the range's edge.
@@ -55,20 +47,12 @@ def boundary_rows(family, y, mu, m, xp, tol=BOUNDARY) -> int:
     Under separation (binomial) or an all-zero group (Poisson) the maximum likelihood
     fit drives those means to 0 or 1; ordinary fits keep them inside.
     """
-    if family.name not in EDGE_FAMILIES:
+    if not family.response_edges:
         return 0
-    hit = _at_edge(family, y, mu, tol)
+    hit = family.at_edge(y, mu, tol)
     if m is not None:
         hit = hit & (m > 0)
     return int(xp.sum(xp.astype(hit, xp.int64)))
-
-
-def edge_at_finite_eta(family) -> bool:
-    """The family's mean reaches the edge of its range at a finite linear predictor (a
-    Poisson identity or square-root link, a binomial log link): an estimate can lie on
-    the edge, rather than run off to infinity."""
-    return (family.name in EDGE_FAMILIES
-            and family.link.name not in SEPARABLE_LINKS.get(family.name, ()))
 
 
 def on_edge_block(X, y, m, beta, family, fit_intercept: bool, *, block_index,
@@ -77,20 +61,17 @@ def on_edge_block(X, y, m, beta, family, fit_intercept: bool, *, block_index,
     where y is (within ``BOUNDARY``), or beyond it; and the Gram ``X~^T M X~``
     (intercept border first) of the other rows."""
     xp = get_namespace(X)
-    fi = int(fit_intercept)
-    eta = X @ xp.asarray(beta[fi:], dtype=X.dtype) + (float(beta[0]) if fi else 0.0)
-    if offset is not None:
-        eta = eta + offset
+    eta = linear_predictor(X, beta, fit_intercept, xp, offset)
     ok = family.valid_eta(eta)
     with np.errstate(all="ignore"):
         mu = family.link.inverse(eta)
-    hit = ~ok | _at_edge(family, y, mu, BOUNDARY)
+    hit = ~ok | family.at_edge(y, mu, BOUNDARY)
     active = (y == y) if m is None else (m > 0)
     hit = hit & active
     w = xp.astype(active & ~hit, X.dtype) * (1.0 if m is None else m)
     n_hit = int(xp.sum(xp.astype(hit, xp.int64)))
     return {"n_edge": n_hit, "edge_blocks": [block_index] if n_hit else [],
-            "gram": _score_and_information(X, xp.zeros_like(w), w, True, xp)[1]}
+            "gram": score_and_information(X, xp.zeros_like(w), w, True, xp)[1]}
 
 
 def raise_on_edge(edge: dict, family, method: str, names, fit_intercept: bool) -> None:
@@ -117,13 +98,14 @@ def edge_counts(X, y, m, family, fit_intercept: bool) -> dict:
     ``recession``: :func:`~dask_glmdist.solvers.local.recession_counts` (links whose
     mean reaches the edge only at an infinite linear predictor). All add over blocks.
     """
-    if family.name not in EDGE_FAMILIES:
+    if not family.response_edges:
         return {}
     xp = get_namespace(X, y)
     active = (y == y) if m is None else (m > 0)
-    out = {"n_low": int(xp.sum(xp.astype((y <= 0) & active, xp.int64)))}
-    if family.name == "binomial":
-        out["n_up"] = int(xp.sum(xp.astype((y >= 1) & active, xp.int64)))
+    low, up = family.edge_rows(y)
+    out = {"n_low": int(xp.sum(xp.astype(low & active, xp.int64)))}
+    if family.domain.upper in family.response_edges:
+        out["n_up"] = int(xp.sum(xp.astype(up & active, xp.int64)))
     counts = recession_counts(X, y, m, family, fit_intercept)
     if counts is not None:
         out["recession"] = counts
@@ -146,8 +128,10 @@ def check_response(s: dict, family, method: str, fit_intercept: bool, n_pos: int
     edge = edge_response(s, n_pos)
     if method == "ML" or edge is None or not fit_intercept:
         return
-    none = {("binomial", 0.0): "no event (y = 1)", ("binomial", 1.0): "no non-event (y = 0)"
-            }.get((family.name, edge), "no positive count")
+    if family.domain.upper in family.response_edges:   # proportions
+        none = "no event (y = 1)" if edge == 0.0 else "no non-event (y = 0)"
+    else:
+        none = "no positive count"
     raise ValueError(
         f"Invalid y: y is {edge:g} in every row with positive weight, the edge of the "
         f"{family.name} family's range, so the model's maximum likelihood estimate does not "
@@ -212,7 +196,7 @@ def outside_gram_block(X, y, m, columns, fit_intercept: bool, *, block_index,
         if j >= fi:
             keep = keep & (X[:, j - fi] == 0)
     w = xp.astype(keep, X.dtype) * (1.0 if m is None else m)
-    return {"gram": _score_and_information(X, xp.zeros_like(w), w, True, xp)[1]}
+    return {"gram": score_and_information(X, xp.zeros_like(w), w, True, xp)[1]}
 
 
 def lost_parameters(gram: np.ndarray, infinite, fit_intercept: bool) -> list[int]:
@@ -274,7 +258,8 @@ def warn_outcome(method, family, converged, separated, boundary, max_iter, flags
             ConvergenceWarning,
         )
     elif method == "ML" and boundary > 0:
-        what = "probabilities 0 or 1" if family.name == "binomial" else "means 0"
+        what = ("probabilities 0 or 1" if family.domain.upper in family.response_edges
+                else "means 0")
         warn(
             f"{boundary} fitted {what} occurred (numerically, as R's glm reports them); "
             "the estimate converged, but check for near-separation.",

@@ -82,7 +82,7 @@ class ChunkedIWLS:
         self.names, self.n_pos, self.pass_sums = names, n_pos, pass_sums
         self.dispersion = dispersion
         self.adjusted = method != "ML"
-        self.estimate_phi = not family.fixed_scale
+        self.estimate_phi = not family.fixed_dispersion
         self.passes = passes
         self.mode = passes  # passes per iteration now (2 while redoing a one-pass step)
         self.run = run

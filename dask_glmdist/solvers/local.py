@@ -4,16 +4,10 @@ Everything here runs *inside* a block function, on the block's own arrays (NumPy
 CuPy or any array-API namespace); only p-sized results are moved to the host.
 
 Parameters are ordered ``theta = [intercept, *coef]`` when an intercept is fitted.
-For prior weights m, d = dmu/deta and variance V(mu) the block's
-
-* score (unscaled)             U = X~^T r,        r_i = m_i (y_i - mu_i) d_i / V(mu_i)
-* expected information         A = X~^T W X~,     w_i = m_i d_i^2 / V(mu_i)
-
-where X~ = [1, X]. The model's score and information are U/phi and A/phi. The
-Gram is formed as the SYRK of sqrt(W) X (the fastest kernel; see DESIGN.md), walking
-NumPy blocks in cache-sized row tiles so that scaling, SYRK and score share one trip
-through memory. An iteration costs two passes over the block: the linear predictor
-(with the deviance for the step-halving test) and that tiled pass.
+The block's score ``U = X~^T r`` and information ``A = X~^T W X~`` come from the GLM
+block kernel (:mod:`.glm_kernel`, which defines them). An iteration costs two passes
+over the block: the linear predictor (with the deviance for the step-halving test)
+and the kernel's tiled score/information pass.
 
 The local fit is Fisher scoring (Newton for canonical links) from R's ``mustart``,
 with step halving on the deviance. With ``jeffreys_power=a > 0`` it maximises the
@@ -33,87 +27,27 @@ import numpy as np
 
 from .._array import get_namespace, to_host
 from ..linalg import PSDFactor
+from .glm_kernel import (
+    adjustment_terms,
+    block_terms,
+    design_t_vec,
+    linear_predictor,
+    quad_rows,
+    score_and_information,
+    tiles,
+    working_weights,
+)
 
 __all__ = [
     "BlockState",
     "evaluate",
     "fit_local",
     "high_leverage_curvature",
-    "jeffreys_terms",
     "LEVERAGE",
     "LocalFit",
-    "eta_of",
     "recession_counts",
     "rows_information",
 ]
-
-
-def eta_of(X, theta: np.ndarray, fit_intercept: bool, xp):
-    """Linear predictor X~ theta on the block's device."""
-    if fit_intercept:
-        coef = xp.asarray(theta[1:], dtype=X.dtype)
-        return X @ coef + float(theta[0])
-    return X @ xp.asarray(theta, dtype=X.dtype)
-
-
-def _design_t_vec(X, v, fit_intercept: bool, xp) -> np.ndarray:
-    """X~^T v as a host vector."""
-    xv = to_host(X.T @ v)
-    if fit_intercept:
-        return np.concatenate([[float(xp.sum(v))], xv])
-    return xv
-
-
-TILE_ROWS = 4096
-
-
-def _score_and_information(X, r, w, fit_intercept: bool, xp, workspace=None):
-    """Score X~^T r and information X~^T diag(w) X~ as host arrays, in one pass over X.
-
-    NumPy blocks are walked in cache-sized row tiles: each tile is scaled by sqrt(w)
-    into a small reused buffer, its SYRK (``Xs.T @ Xs``, which NumPy dispatches to
-    BLAS syrk) is accumulated, and one two-column product ``X^T [r, w]`` gives the
-    score and the Gram's intercept border while the tile is still in cache. Other
-    namespaces (a GPU) take the block as one tile.
-    """
-    n, p = int(X.shape[0]), int(X.shape[1])
-    numpy_block = isinstance(X, np.ndarray)
-    step = TILE_ROWS if numpy_block else max(n, 1)
-    rw_all = xp.stack([r, w], axis=1)
-    gram = np.zeros((p, p))
-    rw = np.zeros((p, 2))
-    if numpy_block:
-        workspace = {} if workspace is None else workspace
-        buf = workspace.get("scaled")
-        if buf is None or buf.shape != (min(step, n), p) or buf.dtype != X.dtype:
-            buf = workspace["scaled"] = np.empty((min(step, n), p), dtype=X.dtype)
-        sw = np.sqrt(w)
-    for a in range(0, n, step):
-        b = min(a + step, n)
-        Xt = X[a:b, :]
-        if numpy_block:
-            Xs = np.multiply(Xt, sw[a:b, None], out=buf[: b - a])
-        else:
-            Xs = Xt * xp.sqrt(w[a:b])[:, None]
-        gram += to_host(Xs.T @ Xs)
-        rw += to_host(Xt.T @ rw_all[a:b, :])
-    if not fit_intercept:
-        return rw[:, 0], gram
-    A = np.empty((p + 1, p + 1))
-    A[1:, 1:] = gram
-    A[0, 1:] = A[1:, 0] = rw[:, 1]
-    A[0, 0] = float(xp.sum(w))
-    return np.concatenate([[float(xp.sum(r))], rw[:, 0]]), A
-
-
-def _quad_rows(X, B: np.ndarray, fit_intercept: bool, xp):
-    """Per-row x~_i^T B x~_i on the device (B symmetric, host)."""
-    if fit_intercept:
-        Bxx = xp.asarray(B[1:, 1:], dtype=X.dtype)
-        b0 = xp.asarray(B[1:, 0], dtype=X.dtype)
-        return xp.sum((X @ Bxx) * X, axis=1) + 2.0 * (X @ b0) + float(B[0, 0])
-    Bd = xp.asarray(B, dtype=X.dtype)
-    return xp.sum((X @ Bd) * X, axis=1)
 
 
 @dataclass
@@ -142,37 +76,21 @@ def evaluate(X, y, m, theta, family, fit_intercept, *, eta=None, mu=None, with_i
     """
     xp = get_namespace(X)
     if eta is None:
-        eta = eta_of(X, theta, fit_intercept, xp)
+        eta = linear_predictor(X, theta, fit_intercept, xp)
         if not bool(xp.all(family.valid_eta(eta))):
             return None
-        mu, d = family.link.inverse_and_deriv(eta)
-    else:
-        d = family.link.inverse_deriv(eta)
-    dev = float(family.deviance(y, mu, m))
+        mu = None
+    terms = block_terms(family, y, m, eta, mu)
+    dev = float(family.deviance(y, terms.mu, m))
     if not np.isfinite(dev):
         return None
-    state = BlockState(theta, eta, mu, dev)
+    state = BlockState(theta, eta, terms.mu, dev)
     if with_info:
-        v = family.variance(mu)
-        mv = 1.0 / v if m is None else m / v
-        resid = y - mu
-        md = mv * d
-        state.score, state.information = _score_and_information(
-            X, md * resid, md * d, fit_intercept, xp, workspace
+        state.score, state.information = score_and_information(
+            X, terms.score_residuals, terms.weights, fit_intercept, xp, workspace
         )
-        state.pearson = float(xp.sum(mv * resid * resid))
+        state.pearson = terms.pearson(xp)
     return state
-
-
-def jeffreys_terms(family, eta, mu, d, h, power: float):
-    """Per-row Jeffreys adjustment ``t_i = a h_i (2 d'_i / d_i - d_i V'(mu_i) / V(mu_i))``.
-
-    The penalised score is ``U + X~^T t`` (``h`` the hat values, ``a = power``).
-    """
-    xp = get_namespace(eta)
-    d2 = family.link.inverse_deriv2(eta)
-    d_safe = xp.where(d != 0, d, xp.ones_like(d))
-    return power * h * (2.0 * d2 / d_safe - d * family.variance_deriv(mu) / family.variance(mu))
 
 
 #: rows whose hat value exceeds this get the curvature the quasi-Fisher matrix leaves out
@@ -218,7 +136,7 @@ def high_leverage_curvature(X, y, m, eta, h, family, fit_intercept: bool, adjust
     with np.errstate(all="ignore"):
         slope = (g(es + delta) - g(es - delta)) / (2.0 * delta)
         mu, d = family.link.inverse_and_deriv(es)
-        w = d * d / family.variance(mu) * (1.0 if ms is None else ms)
+        w = working_weights(family, es, mu, ms, d)
         c = np.where(ok & np.isfinite(slope), np.maximum(-slope - w, 0.0), 0.0)
     rows = np.column_stack([np.ones(len(es)), Xs]) if fit_intercept else Xs
     return rows, c
@@ -232,14 +150,13 @@ def _jeffreys_direction(X, y, m, state: BlockState, family, fit_intercept, power
     """
     eta, mu = state.eta, state.mu
     d = family.link.inverse_deriv(eta)
-    v = family.variance(mu)
-    w = d * d / v if m is None else m * d * d / v
-    h = w * _quad_rows(X, state.factor.inverse(), fit_intercept, xp)
-    t = jeffreys_terms(family, eta, mu, d, h, power)
-    score = state.score + _design_t_vec(X, t, fit_intercept, xp)
+    h = working_weights(family, eta, mu, m, d) * quad_rows(X, state.factor.inverse(),
+                                                           fit_intercept, xp)
+    t = adjustment_terms(family, eta, mu, d, h, "mJPL", power)
+    score = state.score + design_t_vec(X, t, fit_intercept, xp)
     rows = high_leverage_curvature(
         X, y, m, eta, h, family, fit_intercept,
-        lambda e, mu_, d_, h_: jeffreys_terms(family, e, mu_, d_, h_, power))
+        lambda e, mu_, d_, h_: adjustment_terms(family, e, mu_, d_, h_, "mJPL", power))
     if rows is None or not np.any(rows[1] > 0):
         return score, state.factor
     Xt, c = rows
@@ -277,8 +194,7 @@ def working_weight_spread(state: BlockState, family) -> float:
     rows and is not a usable summary.
     """
     xp = get_namespace(state.eta)
-    d = family.link.inverse_deriv(state.eta)
-    w = d * d / family.variance(state.mu)
+    w = working_weights(family, state.eta, state.mu, None)
     n = int(w.shape[0])
     if n < 2:
         return 1.0
@@ -316,7 +232,7 @@ def _start(X, y, m, family, fit_intercept, xp, workspace):
     """
     w0, wz0 = mustart_working(y, m, family)
     # IRLS: theta1 = (X~^T W X~)^{-1} X~^T W z0 with z0 = eta0 + (y - mu0) / d0
-    rhs, A0 = _score_and_information(X, wz0, w0, fit_intercept, xp, workspace)
+    rhs, A0 = score_and_information(X, wz0, w0, fit_intercept, xp, workspace)
     theta = PSDFactor(A0).solve(rhs)
     state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace)
     if state is not None:
@@ -418,10 +334,7 @@ def _vanished_rows(state: BlockState, family, m):
     """Rows whose working weight has fallen below ``VANISHED`` of the largest one: their
     fitted means sit at the edge of the family's range (a device boolean array)."""
     xp = get_namespace(state.eta)
-    d = family.link.inverse_deriv(state.eta)
-    w = d * d / family.variance(state.mu)
-    if m is not None:
-        w = m * w
+    w = working_weights(family, state.eta, state.mu, m)
     return w <= VANISHED * float(xp.max(w))
 
 
@@ -525,10 +438,10 @@ def fit_local(
         state, obj = new, cobj
         if flat >= 3 and not power:
             break
-    if not (converged or power > 0 or not family.fixed_scale):
+    if not (converged or power > 0 or not family.fixed_dispersion):
         return _local_result(state, family, n_iter, False, False, max_iter, move > 0.1,
                              last_step)
-    if converged and not power and family.fixed_scale and state.factor.rank < rank_start:
+    if converged and not power and family.fixed_dispersion and state.factor.rank < rank_start:
         # the information lost rank on the way: the weights of some rows vanished, their
         # means pushed to the edge of the range, and the steps, solved on what is left,
         # became small -- the estimate is at infinity along the drift
@@ -540,17 +453,6 @@ def fit_local(
 # --------------------------------------------------------------------------------------
 # separation: directions in which the likelihood increases without bound
 # --------------------------------------------------------------------------------------
-
-#: families and links whose mean approaches the edge of the response's range as the
-#: linear predictor runs off to -inf (and, binomial, +inf): there a row whose response
-#: sits at that edge is fitted ever better, and the maximum likelihood estimate can be
-#: infinite (separation, an all-zero group)
-SEPARABLE_LINKS = {
-    "binomial": ("logit", "probit", "cloglog", "cauchit"),
-    "poisson": ("log",),
-    "negative_binomial": ("log",),
-}
-
 
 def recession_counts(X, y, m, family, fit_intercept: bool) -> np.ndarray | None:
     """Per-parameter counts that decide whether ``theta_j -> +-inf`` alone is a
@@ -566,25 +468,22 @@ def recession_counts(X, y, m, family, fit_intercept: bool) -> np.ndarray | None:
     that parameter is ``+inf`` (``-inf``) -- a category without any event, a one-row
     dummy, an all-zero response (the intercept). The counts add up over row blocks, so
     the sums decide the same for the whole data set. ``None`` for families and links
-    without such directions (see :data:`SEPARABLE_LINKS`).
+    without such directions (``family.separable``: a response on an edge of the mean
+    domain that the link reaches only at an infinite linear predictor).
     """
-    if family.link.name not in SEPARABLE_LINKS.get(family.name, ()):
+    if not family.separable:
         return None
     xp = get_namespace(X)
     active = xp.ones_like(y) if m is None else xp.astype(m > 0, X.dtype)
-    low = xp.astype(y <= 0, X.dtype) * active
-    if family.name == "binomial":
-        up = xp.astype(y >= 1, X.dtype) * active
-    else:
-        up = xp.zeros_like(low)
+    low_rows, up_rows = family.edge_rows(y)
+    low = xp.astype(low_rows, X.dtype) * active
+    up = xp.astype(up_rows, X.dtype) * active
     mid = active - low - up
     kinds = xp.stack([low, up, mid], axis=1)  # (n, 3)
-    n, p = int(X.shape[0]), int(X.shape[1])
-    step = TILE_ROWS if isinstance(X, np.ndarray) else max(n, 1)
+    p = int(X.shape[1])
     pos = np.zeros((3, p))
     neg = np.zeros((3, p))
-    for a in range(0, n, step):
-        b = min(a + step, n)
+    for a, b in tiles(int(X.shape[0]), isinstance(X, np.ndarray)):
         Xt = X[a:b, :]
         kt = kinds[a:b, :].T
         pos += to_host(kt @ xp.astype(Xt > 0, X.dtype))
@@ -603,10 +502,8 @@ def recession_counts(X, y, m, family, fit_intercept: bool) -> np.ndarray | None:
 def rows_information(X, y, m, theta, family, fit_intercept: bool, rows) -> np.ndarray:
     """The information ``X~_S^T W X~_S`` at ``theta`` of the rows ``S`` (a boolean mask)."""
     xp = get_namespace(X)
-    eta = eta_of(X, theta, fit_intercept, xp)
+    eta = linear_predictor(X, theta, fit_intercept, xp)
     mu, d = family.link.inverse_and_deriv(eta)
-    w = d * d / family.variance(mu)
-    if m is not None:
-        w = m * w
+    w = working_weights(family, eta, mu, m, d)
     w = xp.where(rows, w, xp.zeros_like(w))
-    return _score_and_information(X, xp.zeros_like(w), w, fit_intercept, xp)[1]
+    return score_and_information(X, xp.zeros_like(w), w, fit_intercept, xp)[1]

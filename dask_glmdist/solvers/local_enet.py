@@ -40,8 +40,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._array import get_namespace, to_host
+from .glm_kernel import least_squares_fit, least_squares_sums, linear_predictor
 from .gram_cd import MAX_SWEEPS, lasso_cd
-from .local import _score_and_information, _start, eta_of, evaluate
+from .local import _start, evaluate
 
 __all__ = ["EnetFit", "fit_local_enet"]
 
@@ -86,7 +87,7 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
     l1 = np.asarray(l1, dtype=np.float64)
     l2 = np.asarray(l2, dtype=np.float64)
     cd_tol = tol * 1e-3 if cd_tol is None else cd_tol
-    if family.name == "gaussian" and family.link.name == "identity":
+    if family.least_squares:
         return _fit_least_squares(X, y, m, l1, l2, fit_intercept, cd_tol, xp)
     S = float(X.shape[0]) if m is None else float(xp.sum(m))
     if not S > 0:
@@ -128,7 +129,7 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
             converged = True
             break
         delta = float(g @ d) + float(l1 @ (np.abs(x) - np.abs(theta)))
-        Xd = eta_of(X, d, fit_intercept, xp)
+        Xd = linear_predictor(X, d, fit_intercept, xp)
         accepted = _line_search(X, y, m, family, state, theta, d, Xd, delta, F, S, l1, l2, xp)
         if accepted is None:  # no decrease along d: at the optimum to rounding
             converged = True
@@ -182,17 +183,12 @@ def _no_minimiser(p: int, S: float, message: str, n_iter: int = 0) -> EnetFit:
 def _fit_least_squares(X, y, m, l1, l2, fit_intercept, cd_tol, xp) -> EnetFit:
     """The gaussian identity case from one pass: the sums ``X~^T M X~``, ``X~^T M y``,
     ``y^T M y`` determine the objective, its minimiser and the gradient exactly."""
-    w = xp.ones_like(y) if m is None else m
-    my = w * y
-    xy, A = _score_and_information(X, my, w, fit_intercept, xp)
-    S = float(xp.sum(w))
-    yy = float(xp.sum(my * y))
+    sums = least_squares_sums(X, y, m, fit_intercept, xp)
+    A, xy, yy, S = sums["gram"], sums["gy"], sums["yy"], sums["weight"]
     H = A / S
     H[np.diag_indices_from(H)] += l2
     theta, sweeps = lasso_cd(H, xy / S, l1, tol=cd_tol)
-    At = A @ theta
-    gradient = (At - xy) / S + l2 * theta
-    rss = yy - 2.0 * float(theta @ xy) + float(theta @ At)
+    rss, gradient = least_squares_fit(A, xy, yy, S, l2, theta)
     return EnetFit(theta=theta, gradient=gradient, information=A, weight_sum=S,
                    objective=_penalised(rss, theta, S, l1, l2), n_iter=1,
                    converged=sweeps < MAX_SWEEPS, xy=xy, yy=yy)

@@ -76,8 +76,14 @@ from .._blocks import BlockedData, check_block, map_reduce, problem_blocks, rais
 from .._progress import report
 from ..linalg import PSDFactor
 from .design_checks import column_scales
+from .glm_kernel import (
+    least_squares_fit,
+    least_squares_sums,
+    linear_predictor,
+    score_and_information,
+)
 from .gram_cd import MAX_SWEEPS, lasso_cd
-from .local import TILE_ROWS, _score_and_information, mustart_working, recession_counts
+from .local import mustart_working, recession_counts
 from .recession import (
     PROBE_STEPS,
     classify_runaway,
@@ -204,11 +210,6 @@ class Penalty:
 # --------------------------------------------------------------------------------------
 
 
-def _tiles(n: int, numpy_block: bool):
-    step = TILE_ROWS if numpy_block else max(n, 1)
-    return [(a, min(a + step, n)) for a in range(0, n, step)]
-
-
 def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=None):
     """Weighted Gram ``X~^T M X~`` (intercept border always kept) and the y sums.
 
@@ -229,13 +230,8 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
         if problems:
             return {**out, "problems": problems, "blocks": [{"index": block_index,
                                                              "problems": sorted(problems)}]}
-    w = xp.ones_like(y, dtype=X.dtype) if m is None else xp.asarray(m, dtype=X.dtype)
-    yf = xp.asarray(y, dtype=X.dtype)
-    my = w * yf
-    gy, A = _score_and_information(X, my, w, True, xp)
-    out.update(gram=A, gy=gy, yy=float(xp.sum(my * yf)), weight=float(xp.sum(w)),
-               n_pos=int(xp.sum(xp.astype(w > 0, X.dtype))))
-    counts = recession_counts(X, yf, m, family, fit_intercept)
+    out.update(least_squares_sums(X, y, m, True, xp))
+    counts = recession_counts(X, xp.asarray(y, dtype=X.dtype), m, family, fit_intercept)
     if counts is not None:
         out["recession"] = counts
     return out
@@ -251,19 +247,13 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
     family's domain (those steps are unusable).
     """
     xp = get_namespace(X)
-    n, p = int(X.shape[0]), int(X.shape[1])
-    fi = int(fit_intercept)
     steps = np.asarray(steps, dtype=np.float64)
     L = steps.shape[0]
     d = np.zeros_like(theta) if direction is None else direction
-    C = xp.asarray(np.stack([theta[fi:], d[fi:]], axis=1), dtype=X.dtype)
-    c0 = (float(theta[0]), float(d[0])) if fi else (0.0, 0.0)
     S = xp.asarray(steps, dtype=X.dtype)
-    E = X @ C
-    eta0 = E[:, 0] + c0[0]
-    if offset is not None:
-        eta0 = eta0 + offset
-    H = eta0[:, None] - (E[:, 1] + c0[1])[:, None] * S[None, :]
+    E = linear_predictor(X, np.stack([theta, d], axis=1), fit_intercept, xp)
+    eta0 = E[:, 0] if offset is None else E[:, 0] + offset
+    H = eta0[:, None] - E[:, 1][:, None] * S[None, :]
     del E
     yt = xp.asarray(y, dtype=X.dtype)[:, None]
     ok, mu, dmu, t, v, ud = family.eta_terms(yt, H)
@@ -275,7 +265,7 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
     del H
     resid = yt - mu
     # Pearson's statistic is only used for an estimated dispersion
-    pr = None if family.fixed_scale else resid * resid / v
+    pr = None if family.fixed_dispersion else resid * resid / v
     if m is not None:
         mt = xp.asarray(m, dtype=X.dtype)[:, None]
         pos = mt > 0
@@ -287,32 +277,9 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
     dev = to_host(xp.sum(ud, axis=0))
     pearson = np.full(L, np.nan) if pr is None else to_host(xp.sum(pr, axis=0))
     w0 = t[:, 0] * dmu[:, 0]
-    RW = xp.concat([t * resid, w0[:, None]], axis=1)   # score residuals r(s), then w0
+    r = t * resid    # the score residuals r(s) of every step
     del mu, dmu, v, t, resid, ud, pr
-    sw = xp.sqrt(w0)
-    gram = np.zeros((p, p))
-    cols = np.zeros((p, L + 1))
-    numpy_block = isinstance(X, np.ndarray)
-    buf = None
-    for a, b in _tiles(n, numpy_block):
-        Xt = X[a:b, :]
-        if numpy_block:
-            if buf is None:
-                buf = np.empty((b - a, p), dtype=X.dtype)
-            Xs = np.multiply(Xt, sw[a:b, None], out=buf[: b - a])
-        else:
-            Xs = Xt * sw[a:b, None]
-        gram += to_host(Xs.T @ Xs)
-        cols += to_host(Xt.T @ RW[a:b, :])
-    sums = to_host(xp.sum(RW, axis=0))
-    score = np.concatenate([sums[None, :L], cols[:, :L]], axis=0)
-    wsum, wcol = float(sums[L]), cols[:, L]
-    info = np.empty((p + 1, p + 1))
-    info[1:, 1:] = gram
-    info[0, 1:] = info[1:, 0] = wcol
-    info[0, 0] = wsum
-    if not fi:
-        score, info = score[1:], info[1:, 1:]
+    score, info = score_and_information(X, r, w0, fit_intercept, xp)
     return {"deviance": dev, "pearson": pearson, "invalid": invalid, "score": score,
             "information": info}
 
@@ -321,7 +288,7 @@ def irls_start_block(X, y, m, *, family, fit_intercept, block_index, offset=None
     """``X~^T W0 X~`` and ``X~^T W0 z0`` at R's ``mustart`` (one IRLS step, no theta)."""
     xp = get_namespace(X)
     w0, wz0 = mustart_working(y, m, family, offset)
-    b, A = _score_and_information(X, wz0, w0, fit_intercept, xp)
+    b, A = score_and_information(X, wz0, w0, fit_intercept, xp)
     return {"information": A, "rhs": b}
 
 
@@ -507,7 +474,7 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
         rounds += 1
     scale = column_scales(sums.gram, sums.weight, fit_intercept)
     pen_s = pen.scaled(scale)
-    if family.name == "gaussian" and family.link.name == "identity" and data.offset is None:
+    if family.least_squares and data.offset is None:
         start = warm.theta if warm is not None else theta0
         return _fit_gaussian_identity(sums, pen_s, scale, fit_intercept, tol, rounds, start)
     rounds_box = [rounds]
@@ -553,7 +520,7 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
 
 def _edge_message(family, kkt, label) -> str:
     link = family.link.name
-    better = {"binomial": "logit", "gaussian": "identity"}.get(family.name, "log")
+    better = family.domain.safe_link
     return (
         f"{label}: the iterations are held at the edge of the {family.name} model's range "
         f"under the {link} link: every update points out of it (the line search keeps "
@@ -875,9 +842,8 @@ def _fit_gaussian_identity(sums, pen_s, scale, fit_intercept, tol, rounds,
     H[np.diag_indices_from(H)] += pen_s.l2
     start = None if theta0 is None else np.asarray(theta0, dtype=np.float64) * scale
     x, ok = _quadratic_min(H, xys / S, pen_s, start, min(1e-12, tol * 1e-4))
-    Ax = As @ x
-    rss = max(sums.yy - 2.0 * float(x @ xys) + float(x @ Ax), 0.0)
-    grad = (Ax - xys) / S + pen_s.l2 * x
+    rss, grad = least_squares_fit(As, xys, sums.yy, S, pen_s.l2, x)
+    rss = max(rss, 0.0)
     kkt = float(np.max(pen_s.kkt_violation(x, grad), initial=0.0))
     F = rss / (2.0 * S) + pen_s.value(x)
     theta = x / scale

@@ -53,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._array import get_namespace, to_host
-from .local import _score_and_information
+from .glm_kernel import linear_predictor, score_and_information
 
 __all__ = ["PROBE_STEPS", "UNDETERMINED", "infinite_parameters", "recession_block",
            "confirms_recession", "classify_runaway"]
@@ -77,13 +77,9 @@ def recession_block(X, y, m, theta, direction, steps, *, family, fit_intercept, 
     non-zero one of those parameters.
     """
     xp = get_namespace(X)
-    fi = int(fit_intercept)
-    C = xp.asarray(np.stack([theta[fi:], direction[fi:]], axis=1), dtype=X.dtype)
-    E = X @ C
-    eta0 = E[:, 0] + (float(theta[0]) if fi else 0.0)
-    if offset is not None:
-        eta0 = eta0 + offset
-    du = E[:, 1] + (float(direction[0]) if fi else 0.0)
+    E = linear_predictor(X, np.stack([theta, direction], axis=1), fit_intercept, xp)
+    eta0 = E[:, 0] if offset is None else E[:, 0] + offset
+    du = E[:, 1]
     T = xp.asarray(np.asarray(steps, dtype=np.float64), dtype=X.dtype)
     H = eta0[:, None] + du[:, None] * T[None, :]
     ok = family.valid_eta(H)
@@ -92,7 +88,7 @@ def recession_block(X, y, m, theta, direction, steps, *, family, fit_intercept, 
     w = xp.ones_like(du) if m is None else xp.asarray(m, dtype=X.dtype)
     ud = xp.where(ok & (w[:, None] > 0), w[:, None] * ud, xp.zeros_like(ud))
     unmoved = xp.astype((xp.abs(du) <= UNMOVED_ETA) & (w > 0), X.dtype) * w
-    _, gram = _score_and_information(X, xp.zeros_like(w), unmoved, True, xp)
+    _, gram = score_and_information(X, xp.zeros_like(w), unmoved, True, xp)
     out = {"deviance": to_host(xp.sum(ud, axis=0)),
            "invalid": to_host(xp.sum(xp.astype(~ok, X.dtype), axis=0)),
            "gram": to_host(gram)}
