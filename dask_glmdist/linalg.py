@@ -1,7 +1,7 @@
 """Small dense linear algebra: guarded solves with p x p information matrices, R factors.
 
 Information matrices of a block can be singular (a column constant within the block,
-collinear columns) even when the combined information is not. :func:`solve_psd`
+collinear columns) even when the combined information is not. :class:`PSDFactor`
 therefore scales the matrix to unit diagonal, tries a Cholesky factorisation and
 falls back to an eigen-decomposition pseudo-inverse, reporting the numerical rank.
 
@@ -20,9 +20,7 @@ import scipy.linalg
 import scipy.linalg.lapack
 
 __all__ = [
-    "solve_psd",
     "inv_psd",
-    "logdet_psd",
     "PSDFactor",
     "qr_r",
     "tsqr_combine",
@@ -105,20 +103,9 @@ class PSDFactor:
         return float(np.sum(np.log(vals)) + 2.0 * np.sum(np.log(self._d)))
 
 
-def solve_psd(A: np.ndarray, b: np.ndarray, rcond: float = _RCOND) -> tuple[np.ndarray, int]:
-    """Solve ``A x = b`` for PSD ``A``; returns ``(x, rank)`` (pseudo-inverse if singular)."""
-    f = PSDFactor(A, rcond)
-    return f.solve(b), f.rank
-
-
 def inv_psd(A: np.ndarray, rcond: float = _RCOND) -> np.ndarray:
     """(Pseudo-)inverse of a PSD matrix."""
     return PSDFactor(A, rcond).inverse()
-
-
-def logdet_psd(A: np.ndarray, rcond: float = _RCOND) -> float:
-    """log-determinant of a PSD matrix over its non-null eigen-space."""
-    return PSDFactor(A, rcond).logdet()
 
 
 # --------------------------------------------------------------------------------------

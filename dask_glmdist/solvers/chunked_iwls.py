@@ -390,7 +390,6 @@ class IWLSResult:
     n_passes: int
     converged: bool
     separated: bool
-    boundary_rows: int
     history: list = field(default_factory=list)
     flags: dict = field(default_factory=dict)  # ML: parameter index -> ParamFlag
 
@@ -648,7 +647,7 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> 
         deviance=float(final["deviance"]), pearson=float(final["pearson"]),
         loglik=float(final.get("loglik", np.inf)), n_obs=first.n_obs, n_pos=first.n_pos,
         n_iter=loop.n_iter, n_passes=iwls.run.count, converged=converged,
-        separated=separated, boundary_rows=boundary, history=loop.history, flags=flags,
+        separated=separated, history=loop.history, flags=flags,
     )
 
 

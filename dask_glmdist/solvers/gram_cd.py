@@ -33,6 +33,36 @@ def _soft(z, t):
     return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
 
+def _sweep(H, x, c, idx, dl, ll, ul) -> float:
+    """One cyclic pass over the coordinates ``idx`` (``x`` and the residual
+    ``c = b - H x`` updated in place; ``ul`` the box or None); the largest move."""
+    big = 0.0
+    for j in idx:
+        h = dl[j]
+        xj = x[j]
+        z = c[j] + h * xj
+        t = ll[j]
+        if z > t:
+            new = (z - t) / h
+        elif z < -t:
+            new = (z + t) / h
+        else:
+            new = 0.0
+        if ul is not None:
+            u = ul[j]
+            if new > u:
+                new = u
+            elif new < -u:
+                new = -u
+        delta = new - xj
+        if delta != 0.0:
+            x[j] = new
+            c -= delta * H[j]
+            if abs(delta) > big:
+                big = abs(delta)
+    return big
+
+
 def lasso_cd(H, b, l1, x0=None, *, bound=None, tol: float = 1e-12,
              max_sweeps: int = MAX_SWEEPS):
     """Minimise ``1/2 x'Hx - b'x + sum l1_j |x_j|`` (optionally over a box) by cyclic CD.
@@ -85,30 +115,7 @@ def lasso_cd(H, b, l1, x0=None, *, bound=None, tol: float = 1e-12,
     while sweeps < max_sweeps:
         idx = all_idx if full else np.flatnonzero(x).tolist()
         sweeps += 1
-        big = 0.0
-        for j in idx:
-            h = dl[j]
-            xj = x[j]
-            z = c[j] + h * xj
-            t = ll[j]
-            if z > t:
-                new = (z - t) / h
-            elif z < -t:
-                new = (z + t) / h
-            else:
-                new = 0.0
-            if bound is not None:
-                u = ul[j]
-                if new > u:
-                    new = u
-                elif new < -u:
-                    new = -u
-            delta = new - xj
-            if delta != 0.0:
-                x[j] = new
-                c -= delta * H[j]
-                if abs(delta) > big:
-                    big = abs(delta)
+        big = _sweep(H, x, c, idx, dl, ll, ul if bound is not None else None)
         if big <= tol * max(1.0, float(np.max(np.abs(x))) if p else 1.0):
             if full:
                 return x, sweeps

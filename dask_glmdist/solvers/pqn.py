@@ -328,7 +328,6 @@ class PQNResult:
     converged: bool
     kkt: float
     objective_path: list = field(default_factory=list)
-    step_sizes: list = field(default_factory=list)
     message: str = ""
     drift: np.ndarray | None = None    # standardised change over the last iterations
     # None, or when the estimate does not exist: per parameter +1/-1 (runs off to
@@ -587,7 +586,6 @@ class _Iteration:
         self.ridge = RIDGE_START
         self.cd_tol = min(1e-10, tol * 1e-3)
         self.path = [] if include_start else [self.F]
-        self.step_sizes: list = []
         self.converged = False
         self.message = ""
         self.ladder = LONG_LADDER
@@ -688,7 +686,6 @@ class _Iteration:
         self.recent = (self.recent + [self.theta])[-(FLAT_ITERATIONS + 1):]
         self.moves.append(moved)
         self.path.append(self.F)
-        self.step_sizes.append(s)
         logger.info("%s iteration %d: objective %.15g, KKT %.3g, step %.3g", self.label,
                     self.n_iter, self.F, self.kkt, s)
         report(iteration=self.n_iter, objective=self.F, KKT=self.kkt)
@@ -757,7 +754,7 @@ class _Iteration:
         return PQNResult(theta=self.theta, objective=self.F, state=self.state,
                          weight_sum=self.S, n_obs=-1, n_pos=-1, n_iter=self.n_iter,
                          n_rounds=0, converged=self.converged, kkt=self.kkt,
-                         objective_path=self.path, step_sizes=self.step_sizes,
+                         objective_path=self.path,
                          message=self.message, drift=self.drift)
 
 
@@ -854,4 +851,4 @@ def _fit_gaussian_identity(sums, pen_s, scale, fit_intercept, tol, rounds,
         f"{MAX_SWEEPS} sweeps (largest KKT violation {kkt:.3g})")
     return PQNResult(theta=theta, objective=F, state=state, weight_sum=S, n_obs=sums.n_obs,
                      n_pos=sums.n_pos, n_iter=1, n_rounds=rounds, converged=ok,
-                     kkt=kkt, objective_path=[F], step_sizes=[1.0], message=message)
+                     kkt=kkt, objective_path=[F], message=message)
