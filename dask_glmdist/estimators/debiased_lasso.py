@@ -35,7 +35,7 @@ from ..diagnostics import (
     short_list,
     warn,
 )
-from ..families import get_family
+from ..families import Family, get_family
 from ..inference import standard_errors
 from ..solvers.debiased_lasso import (
     METHODS,
@@ -326,7 +326,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
-        "family": [StrOptions(set(FAMILIES))],
+        "family": [StrOptions(set(FAMILIES)), Family],
         "link": [None, str],
         "method": [StrOptions(set(METHODS))],
         "nodewise": [StrOptions(set(NODEWISE))],
