@@ -119,15 +119,18 @@ def score_and_information(X, r, w, fit_intercept: bool, xp, workspace=None):
         gram += to_host(Xs.T @ Xs)
         cols += to_host(Xt.T @ rw_all[a:b, :])
     score = cols[:, :L]
-    if fit_intercept:
-        A = np.empty((p + 1, p + 1))
-        A[1:, 1:] = gram
-        A[0, 1:] = A[1:, 0] = cols[:, L]
-        A[0, 0] = float(xp.sum(w))
-        top = [float(xp.sum(r))] if r.ndim == 1 else to_host(xp.sum(R, axis=0))
-        score = np.concatenate([np.reshape(top, (1, L)), score], axis=0)
-    else:
-        A = gram
+    if not fit_intercept:
+        return (score[:, 0] if r.ndim == 1 else score), gram
+    if r.ndim == 1:
+        top, wsum = [float(xp.sum(r))], float(xp.sum(w))
+    else:  # the column sums of [r, w] in one reduction
+        sums = to_host(xp.sum(rw_all, axis=0))
+        top, wsum = sums[:L], float(sums[L])
+    A = np.empty((p + 1, p + 1))
+    A[1:, 1:] = gram
+    A[0, 1:] = A[1:, 0] = cols[:, L]
+    A[0, 0] = wsum
+    score = np.concatenate([np.reshape(top, (1, L)), score], axis=0)
     return (score[:, 0] if r.ndim == 1 else score), A
 
 
