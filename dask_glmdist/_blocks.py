@@ -653,8 +653,16 @@ def map_reduce(
 
     Progress: the round is counted in the progress display of the fit running in this
     context (see :mod:`dask_glmdist._progress`; opened by the estimator's ``fit`` when
-    its ``verbose`` is positive): the fit's display is the only one.
+    its ``verbose`` is positive): the fit's display is the only one. Fits make their
+    rounds through :class:`dask_glmdist.rounds.RoundEngine`, which counts them.
     """
+    return run_round(block_fn, data, args, kwargs, combine=combine, split_every=split_every,
+                     label=label, display=_progress.active_display())
+
+
+def run_round(block_fn, data: BlockedData, args, kwargs, *, combine, split_every, label,
+              display) -> dict:
+    """:func:`map_reduce` with the progress ``display`` given (None: none)."""
     blocks = data.delayed_blocks()
     bargs = [dask.delayed(a) if isinstance(a, np.ndarray) else a for a in args]
     fn = dask.delayed(_indexed(block_fn), pure=True)
@@ -675,7 +683,6 @@ def map_reduce(
             for i in range(0, len(parts), split_every)
         ]
     start = time.perf_counter()
-    display = _progress.active_display()
     counter = None  # blocks are counted as they finish under a local scheduler only
     if display is not None:
         if len(blocks) > 1 and _active_client() is None:

@@ -212,7 +212,8 @@ def test_separated_block_falls_back_to_firth(rng):
     from dask_glmdist.estimators.dlsa import dlsa_local_block
     from dask_glmdist.families import Binomial
 
-    s = dlsa_local_block(X[:n], y[:n], None, Binomial(), True, 1e-12, 200, None, block_index=0)
+    s = dlsa_local_block(X[:n], y[:n], None, family=Binomial(), fit_intercept=True, tol=1e-12,
+                         max_iter=200, classes=None, block_index=0)
     theta0 = np.linalg.solve(s["information"], s["information_theta"])
     np.testing.assert_allclose(theta0, np.r_[ref.intercept_, ref.coef_.ravel()], atol=1e-6)
     # refinement still reaches the global MLE (which exists for the pooled data)
@@ -263,13 +264,13 @@ def test_refinement_halves_a_step_that_leaves_the_range(hetero_logistic, monkeyp
     X, y, _ = hetero_logistic
     seen, real = [], dlsa.glm_score_block
 
-    def flaky(X, y, m, theta, *args, block_index):
+    def flaky(X, y, m, theta, *args, block_index, **settings):
         key = tuple(np.round(theta, 12))
         if key not in seen:
             seen.append(key)
         if len(seen) > 1 and key == seen[1]:  # the first full step: "invalid"
             return {"n": X.shape[0], "problems": {"invalid_mean": 1}}
-        return real(X, y, m, theta, *args, block_index=block_index)
+        return real(X, y, m, theta, *args, block_index=block_index, **settings)
 
     monkeypatch.setattr(dlsa, "glm_score_block", flaky)
     model = DLSALogisticRegression(n_partitions=10, refine_steps=8).fit(X, y)

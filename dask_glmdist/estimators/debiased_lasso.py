@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._blocks import map_reduce, problem_blocks, raise_for_problems
+from .._blocks import problem_blocks, raise_for_problems
 from .._progress import shows_progress
 from ..diagnostics import (
     COLLINEAR,
@@ -37,6 +37,7 @@ from ..diagnostics import (
 )
 from ..families import get_family
 from ..inference import standard_errors
+from ..rounds import RoundEngine
 from ..solvers.debiased_lasso import (
     METHODS,
     NODEWISE,
@@ -433,7 +434,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             sufficient_stats=family.name == "gaussian" and family.link.name == "identity",
             standardize=bool(self.standardize),
         )
-        s = map_reduce(debiased_lasso_block, data, family, spec, split_every=self.split_every,
+        engine = RoundEngine(data, split_every=self.split_every)
+        s = engine.run(debiased_lasso_block, family=family, spec=spec,
                        label="debiased lasso round")
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
         raise_for_problems(s.get("problems", {}), problem_blocks(records))
@@ -472,7 +474,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         self.n_iter_ = int(self.local_n_iter_.max())
         self.converged_ = bool(all(r.get("converged", False) for r in used))
         left_out = tuple(sorted({r["index"] for r in records} - {r["index"] for r in used}))
-        self.dispersion_ = self._dispersion(data, sums, family, final, int(sums["n_pos"]),
+        self.dispersion_ = self._dispersion(engine, sums, family, final, int(sums["n_pos"]),
                                             left_out)
         for name in ("cov_params_", "bse_"):
             if hasattr(self, name):
@@ -480,7 +482,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         if res.cov_unscaled is not None:
             self.cov_params_ = res.cov_unscaled * self.dispersion_
             self.bse_ = standard_errors(self.cov_params_)
-        self._set_param_flags(self._separation(data, family, sums, used, params, left_out))
+        self._set_param_flags(self._separation(engine, family, sums, used, params, left_out))
         return self
 
     def _select_blocks(self, records, empty, min_rows: int, n_params: int,
@@ -571,7 +573,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                     "(its local fit diverged along these parameters)")
         return threshold, used
 
-    def _separation(self, data, family, sums, used, params, left_out) -> dict:
+    def _separation(self, engine, family, sums, used, params, left_out) -> dict:
         """Flags of the parameters whose unpenalised estimate (the debiased estimator's
         target) is infinite, or whose one-round estimate cannot be trusted; one warning.
 
@@ -597,9 +599,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         self.separation_probe_ = None
         if checked and len(diverged) == checked and unexplained:
             u = separation_direction(sums)
-            probe = map_reduce(separation_probe_block, data, params, u, PROBE_STEPS,
+            probe = engine.run(separation_probe_block, params, u, PROBE_STEPS,
                                family=family, fit_intercept=fi, skip=left_out,
-                               split_every=self.split_every, label="separation check")
+                               label="separation check")
             runaway = (classify_runaway(probe, probe["full_gram"], u,
                                         np.ones(len(names), dtype=bool), fi)
                        if confirms_recession(probe) else None)
@@ -745,7 +747,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             f"{why}, so the estimates and standard errors of those columns would be "
             "arbitrary. Remove the redundant columns."))
 
-    def _dispersion(self, data, s, family, params, n_pos, left_out=()) -> float:
+    def _dispersion(self, engine, s, family, params, n_pos, left_out=()) -> float:
         """1 for binomial/Poisson; gaussian: RSS / (n - df) at the returned estimate."""
         if family.fixed_scale:
             return 1.0
@@ -754,8 +756,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             rss = s["yy"] - 2.0 * params @ s["xy"] + params @ s["gram_sum"] @ params
             rss = 0.0 if rss <= 1e-12 * s["yy"] else rss  # an exact fit, to rounding
         else:  # another link: one light pass for the residuals at the estimate
-            t = map_reduce(pearson_block, data, params, family, self.fit_intercept, left_out,
-                           split_every=self.split_every, label="dispersion pass")
+            t = engine.run(pearson_block, params, family=family,
+                           fit_intercept=self.fit_intercept, skip=left_out,
+                           label="dispersion pass")
             if t.get("invalid"):
                 raise ValueError(
                     f"The estimate gives invalid means for the {family.link.name} link in "

@@ -62,7 +62,6 @@ from .._blocks import (
     check_block,
     check_block_sizes,
     is_dask_collection,
-    map_reduce,
     problem_blocks,
     raise_for_problems,
 )
@@ -86,6 +85,7 @@ from ..diagnostics import (
 from ..families import Binomial, Family, get_family
 from ..inference import standard_errors
 from ..linalg import PSDFactor
+from ..rounds import RoundEngine
 from ..selection import adaptive_lasso_path, oracle_covariance
 from ..solvers.design_checks import check_identified
 from ..solvers.local import (
@@ -182,7 +182,7 @@ def uninformative_columns(A: np.ndarray, fit_intercept: bool) -> list[int]:
     return [int(j) for j in np.flatnonzero(d <= 0)]
 
 
-def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, block_index):
+def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, block_index):
     """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces.
 
     Besides the WLSE pieces the block returns its recession counts (which decide,
@@ -270,7 +270,7 @@ def _without_rows_of(X, m, dropped, fit_intercept):
     return keep if m is None else m * keep
 
 
-def glm_score_block(X, y, m, theta, family, fit_intercept, classes, dropped=(), *,
+def glm_score_block(X, y, m, theta, *, family, fit_intercept, classes, dropped=(),
                     block_index):
     """A refinement round on one block: score, information, deviance and Pearson chi^2.
 
@@ -294,8 +294,8 @@ def glm_score_block(X, y, m, theta, family, fit_intercept, classes, dropped=(), 
     }
 
 
-def dlsa_probe_block(X, y, m, theta, direction, steps, family, fit_intercept, classes,
-                     dropped=(), *, block_index):
+def dlsa_probe_block(X, y, m, theta, direction, steps, *, family, fit_intercept, classes,
+                     dropped=(), block_index):
     """Is ``direction`` a direction of recession at ``theta``? One pass of
     :func:`~dask_glmdist.solvers.recession.recession_block` on the block's response,
     the rows of the ``dropped`` (infinite) parameters left out as in the refinement."""
@@ -305,7 +305,7 @@ def dlsa_probe_block(X, y, m, theta, direction, steps, family, fit_intercept, cl
                            fit_intercept=fit_intercept, block_index=block_index)
 
 
-def own_rows_block(X, y, m, coordinate, fit_intercept, *, block_index):
+def own_rows_block(X, y, m, coordinate, *, fit_intercept, block_index):
     """Per parameter in ``coordinate``, the rows (positive weight) on which no other
     parameter of ``coordinate`` is non-zero (:mod:`~dask_glmdist.solvers.recession`)."""
     xp = get_namespace(X)
@@ -407,16 +407,17 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         "missing": [StrOptions({"raise", "drop"})],
     }
 
-    def _local_fits(self, data, family, classes):
+    def _local_fits(self, engine, family, classes):
         """Round 1: every block's local fit, combined."""
-        return map_reduce(
-            dlsa_local_block, data, family, self.fit_intercept, self.tol, self.max_iter,
-            classes, split_every=self.split_every, label="DLSA local fits",
+        return engine.run(
+            dlsa_local_block, family=family, fit_intercept=self.fit_intercept, tol=self.tol,
+            max_iter=self.max_iter, classes=classes, label="DLSA local fits",
         )
 
     def _fit_blocks(self, data, family, classes):
         start = time.perf_counter()
-        s = self._local_fits(data, family, classes)
+        engine = RoundEngine(data, split_every=self.split_every)
+        s = self._local_fits(engine, family, classes)
         if isinstance(classes, str):  # labels were inferred in the pass
             classes = self.classes_
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
@@ -442,18 +443,19 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         sep = _Separation(infinite_parameters(s.get("recession")))
         # a separating column that is non-zero on every row: every row is fitted perfectly
         sep.everything = any(s["recession"][2, j] >= n_pos for j in sep.infinite)
-        self._coordinate_signs(sep, s["recession"] if sep.infinite else None, data)
+        self._coordinate_signs(sep, s["recession"] if sep.infinite else None, engine)
         refined = None
         if self.refine_steps and not sep.everything:
-            refined = self._refine(data, family, classes, theta, sep.infinite, n_pos)
+            refined = self._refine(engine, family, classes, theta, sep.infinite, n_pos)
             theta, scale, free = refined.theta, refined.scale, refined.free
             cov = _embed(cov, refined.cov, free) * scale
             A = _embed(A, refined.information, free)
         if not sep.everything:
-            self._probe_separation(sep, data, family, classes, theta, A, records, refined)
+            self._probe_separation(sep, engine, family, classes, theta, A, records, refined)
         share = separated_share(A, s.get("separated_information"), sep.infinite)
         flags, settled = self._flags(names, sep, share, records, refined)
         self.converged_ = bool(all(r.get("converged", True) for r in records) and settled)
+        self.n_iter_ = engine.count
         self.scale_ = float(scale)
         self.n_obs_ = n_obs
         self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_pos,
@@ -496,7 +498,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             "Centre or rescale those columns."
         )
 
-    def _refine(self, data, family, classes, theta, infinite, n_pos) -> _Refinement:
+    def _refine(self, engine, family, classes, theta, infinite, n_pos) -> _Refinement:
         """Global Fisher-scoring rounds from the WLSE (TDLSA, the m-step estimator).
 
         Parameters whose estimate is infinite stay where they are and the rows they
@@ -508,13 +510,12 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         rf = _Refinement(theta=theta.copy(), free=np.array(
             [j for j in range(n_params) if j not in infinite], dtype=int))
         while rf.rounds < self.refine_steps:
-            r = map_reduce(
-                glm_score_block, data, rf.theta, family, self.fit_intercept, classes,
-                dropped, split_every=self.split_every, label="DLSA refinement",
+            r = engine.run(
+                glm_score_block, rf.theta, family=family, fit_intercept=self.fit_intercept,
+                classes=classes, dropped=dropped, label="DLSA refinement",
             )
-            self.n_iter_ += 1
             if "invalid_mean" in r.get("problems", {}):
-                if rf.step is None or self.n_iter_ > self.refine_steps + 60:
+                if rf.step is None or engine.count > self.refine_steps + 60:
                     raise ValueError(
                         f"The {family.name} model's mean leaves its range (e.g. a negative "
                         f"mean under the {family.link.name} link) in some rows at the "
@@ -567,7 +568,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         report(step=rf.sizes[-1])
         rf.converged = rf.sizes[-1] <= self.tol * (1.0 + np.max(np.abs(rf.theta[rf.free])))
 
-    def _coordinate_signs(self, sep: _Separation, counts, data) -> None:
+    def _coordinate_signs(self, sep: _Separation, counts, engine) -> None:
         """Keep the counts' sign only for coordinate runaways with a row of their own.
 
         A runaway all of whose rows another one is non-zero on too (a dummy under an
@@ -585,14 +586,13 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             return
         mask = np.zeros(counts.shape[1], dtype=bool)
         mask[S] = True
-        own = map_reduce(own_rows_block, data, mask, self.fit_intercept,
-                         split_every=self.split_every, label="DLSA separation signs")["own"]
-        self.n_iter_ += 1
+        own = engine.run(own_rows_block, mask, fit_intercept=self.fit_intercept,
+                         label="DLSA separation signs")["own"]
         for j in S:
             if own[j] == 0:
                 sep.infinite[j] = 0
 
-    def _probe_separation(self, sep: _Separation, data, family, classes, theta, A, records,
+    def _probe_separation(self, sep: _Separation, engine, family, classes, theta, A, records,
                           refined) -> None:
         """Does the estimate run off along a combination of columns? One pass settles it.
 
@@ -619,12 +619,11 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         u = standardised_direction(u, A, fi, free)
         if u is None:
             return
-        probe = map_reduce(
-            dlsa_probe_block, data, theta, u, PROBE_DISTANCES, family, fi, classes,
-            tuple(sorted(sep.infinite)), split_every=self.split_every,
+        probe = engine.run(
+            dlsa_probe_block, theta, u, PROBE_DISTANCES, family=family, fit_intercept=fi,
+            classes=classes, dropped=tuple(sorted(sep.infinite)),
             label="DLSA separation check",
         )
-        self.n_iter_ += 1
         confirmed = confirms_recession(probe) and non_increasing(probe["deviance"])
         logger.info("DLSA: the direction from %s %s a recession direction", source,
                     "is" if confirmed else "is not")
@@ -1430,21 +1429,21 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         self.family_ = family
         return self._fit_blocks(data, family, classes)
 
-    def _local_fits(self, data, family, classes):
+    def _local_fits(self, engine, family, classes):
         """Round 1; for dask y the blocks also report their labels.
 
         0/1 (or boolean) labels are fitted in that same pass; for other labels (e.g.
         strings) the blocks only report them and a second pass fits, once the two
         classes -- and so which one is positive -- are known.
         """
-        s = super()._local_fits(data, family, classes)
+        s = super()._local_fits(engine, family, classes)
         if not (isinstance(classes, str) and classes == INFER_LABELS):
             return s
         raise_for_problems(s.get("problems", {}), problem_blocks(s.get("blocks", [])))
         self.classes_ = self._two_classes(np.unique(np.asarray(s["labels"])))
         if "information" in s and np.isin(self.classes_, [0, 1]).all():
             return s
-        return super()._local_fits(data, family, self.classes_)
+        return super()._local_fits(engine, family, self.classes_)
 
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept

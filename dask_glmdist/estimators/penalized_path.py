@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
-import dask.array as da
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -29,13 +28,13 @@ from .._blocks import (
     BlockedData,
     default_n_partitions,
     is_dask_collection,
-    map_reduce,
     problem_blocks,
     raise_for_problems,
 )
 from .._progress import report, shows_progress
 from ..diagnostics import SeparationWarning, short_list, warn
 from ..families import FAMILY_NAMES, Family
+from ..rounds import RoundEngine
 from ..solvers.pqn import (
     ALL_ZERO_WEIGHTS,
     SEPARATION,
@@ -171,22 +170,22 @@ def effective_df(theta, information, pen: Penalty, S, fit_intercept) -> float:
         return float(idx.size)
 
 
-def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
+def path_on_blocks(engine: RoundEngine, family, alphas, *, l1_ratio, max_abs_coef,
                    fit_intercept, tol, max_iter, sums: DataSums | None = None,
-                   split_every=8, label="path", keep_states=False,
-                   stop_at=None, standardize=False) -> GLMPath:
+                   label="path", keep_states=False, stop_at=None, standardize=False,
+                   since: int | None = None) -> GLMPath:
     """Fit every alpha in turn (decreasing), each warm-started from the last solution.
 
     ``stop_at``: stop after this alpha (for a refit down to a chosen alpha).
     ``standardize``: the penalty factors are the standard deviations of the columns
-    over ``data`` (a fold's training blocks: its own, as glmnet's ``cv.glmnet``).
+    over ``engine.data`` (a fold's training blocks: its own, as glmnet's ``cv.glmnet``).
+    ``n_rounds`` per alpha: the engine's rounds for it, the first alpha's counted from
+    ``since`` (an engine count; default: now).
     """
-    rounds_before = 0
+    since = engine.count if since is None else since
     if sums is None:
-        sums = data_sums(data, family, fit_intercept=fit_intercept, validate=True,
-                         split_every=split_every)
-        rounds_before = 1
-    p = data.n_features
+        sums = data_sums(engine, family, fit_intercept=fit_intercept, validate=True)
+    p = engine.data.n_features
     scale = penalty_scale(sums, fit_intercept, standardize)
     out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
                                   "n_iter", "n_rounds", "converged", "kkt", "state",
@@ -195,9 +194,8 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
     for i, alpha in enumerate(alphas):
         pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept, scale)
         report(alpha=(i + 1, len(alphas), float(alpha)))
-        res: PQNResult = fit_pqn(data, family, pen, fit_intercept=fit_intercept, tol=tol,
+        res: PQNResult = fit_pqn(engine, family, pen, fit_intercept=fit_intercept, tol=tol,
                                  max_iter=max_iter, sums=sums, warm=warm,
-                                 split_every=split_every,
                                  label=f"{label} alpha[{i}]")
         warm = res.state
         out["theta"].append(res.theta)
@@ -207,7 +205,8 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         out["df"].append(effective_df(res.theta, res.state.information, pen, sums.weight,
                                       fit_intercept))
         out["n_iter"].append(res.n_iter)
-        out["n_rounds"].append(res.n_rounds + (rounds_before if i == 0 else 0))
+        out["n_rounds"].append(engine.count - since)
+        since = engine.count
         out["converged"].append(res.converged)
         out["kkt"].append(res.kkt)
         out["state"].append(res.state)
@@ -356,8 +355,8 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
                                  n_params_extra=int(fit_intercept), offset=offset)
     if y_mem is not None:
         check_in_memory(fam, y_mem, data.host_weight)
-    sums = data_sums(data, fam, fit_intercept=fit_intercept, validate=True,
-                     split_every=split_every)
+    engine = RoundEngine(data, split_every=split_every)
+    sums = data_sums(engine, fam, fit_intercept=fit_intercept, validate=True)
     if alphas is None:
         alphas = alpha_grid(sums, fam, fit_intercept, l1_ratio, int(n_alphas), float(eps),
                             penalty_scale(sums, fit_intercept, standardize))
@@ -365,10 +364,9 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
         alphas = _check_alphas(alphas)
     check_design(sums, est._param_names(), fit_intercept=fit_intercept, alphas=alphas,
                  l1_ratio=l1_ratio, who="penalized_glm_path", standardize=standardize)
-    path = path_on_blocks(data, fam, alphas, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
+    path = path_on_blocks(engine, fam, alphas, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
                           fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, sums=sums,
-                          split_every=split_every, standardize=standardize)
-    path.n_rounds[0] += 1
+                          standardize=standardize, since=0)
     warn_unconverged({"": path}, "penalized_glm_path", est._param_names(),
                      shown="GLMPath.runaway marks them per alpha (+1/-1: +-inf, 2: not "
                      "determined)")
@@ -418,15 +416,6 @@ def heldout_block(X, y, m, thetas, *, family, fit_intercept, fold_of, block_inde
     return {"deviance": {int(fold_of[block_index]): to_host(xp.sum(ud, axis=0))}}
 
 
-def _subset(data: BlockedData, idx) -> BlockedData:
-    """The row blocks ``idx`` of ``data``: the same block keys, no copy."""
-    def pick(a):
-        if a is None:
-            return None
-        return da.concatenate([a.blocks[int(i)] for i in idx], axis=0)
-    return BlockedData(pick(data.X), pick(data.y), pick(data.sample_weight), pick(data.offset))
-
-
 class _AlphaSelection:
     """The choice of alpha by cross-validation over row blocks, AIC or BIC, shared by
     :class:`PenalizedGLMCV` and :class:`PenalizedLogisticRegressionCV` (their class
@@ -454,8 +443,8 @@ class _AlphaSelection:
         cv = self.criterion == "cv"
         self.family_ = family
         kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
-                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every,
-                  standardize=self.standardize)
+                  tol=self.tol, max_iter=self.max_iter, standardize=self.standardize)
+        engine = RoundEngine(data, split_every=self.split_every)
         if cv:
             if data.n_blocks < self.cv:
                 raise ValueError(
@@ -464,19 +453,16 @@ class _AlphaSelection:
                     "into more row blocks (or lower cv)."
                 )
             fold_of = np.arange(data.n_blocks) % self.cv
-            s = map_reduce(fold_sums_block, data, family=family, fit_intercept=fi,
-                           fold_of=fold_of, split_every=self.split_every, label="cv sums")
+            s = engine.run(fold_sums_block, family=family, fit_intercept=fi,
+                           fold_of=fold_of, label="cv sums")
             if s.get("problems"):
                 raise_for_problems(s["problems"], problem_blocks(s.get("blocks", [])))
             if not sum(s.get("fold_weight", {}).values()) > 0:
                 raise ValueError(ALL_ZERO_WEIGHTS)
             folds = [_fold_sums(s, f, fold_of) for f in range(self.cv)]
             total = _add_sums(folds)
-            rounds = 1
         else:
-            total = data_sums(data, family, fit_intercept=fi, validate=True,
-                              split_every=self.split_every)
-            rounds = 1
+            total = data_sums(engine, family, fit_intercept=fi, validate=True)
         alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps,
                              penalty_scale(total, fi, self.standardize))
                   if self.alphas is None else _check_alphas(self.alphas))
@@ -485,13 +471,12 @@ class _AlphaSelection:
                                  l1_ratio=self.l1_ratio, who=type(self).__name__,
                                  standardize=self.standardize)
         if cv:
-            best, rounds_cv, paths = self._cross_validate(data, family, alphas, folds,
-                                                          total, fold_of, kw)
-            rounds += rounds_cv
-            path = path_on_blocks(data, family, alphas, sums=total, stop_at=best,
+            best, paths = self._cross_validate(engine, family, alphas, folds, total,
+                                               fold_of, kw)
+            path = path_on_blocks(engine, family, alphas, sums=total, stop_at=best,
                                   label=f"{type(self).__name__} refit", keep_states=True, **kw)
         else:
-            path = path_on_blocks(data, family, alphas, sums=total, keep_states=True,
+            path = path_on_blocks(engine, family, alphas, sums=total, keep_states=True,
                                   label=f"{type(self).__name__} path", **kw)
             paths = {}
             phi = 1.0
@@ -502,11 +487,10 @@ class _AlphaSelection:
             self.criterion_values_ = path.deviance / phi + k * path.df
             self.dispersion_estimate_ = phi
             best = int(np.nanargmin(self.criterion_values_))
-        rounds += int(np.sum(path.n_rounds))
         self.path_ = path
         self.alpha_ = float(alphas[best])
         iterations = sum(int(np.sum(p.n_iter)) for p in (path, *paths.values()))
-        self._set_from_path(path, best, family, total, rounds, iterations, redundant)
+        self._set_from_path(path, best, family, total, engine.count, iterations, redundant)
         self.n_blocks_ = data.n_blocks
         # one warning of each kind for the whole selection, the full-data fits first
         shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
@@ -548,27 +532,23 @@ class _AlphaSelection:
                    f"reaching below {alphas[-1]:.4g}).")
         warn(msg, UserWarning)
 
-    def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
+    def _cross_validate(self, engine, family, alphas, folds, total, fold_of, kw):
         thetas = {}
         paths = {}
-        rounds = 0
         for f in range(self.cv):
-            train_idx = np.flatnonzero(fold_of != f)
-            train = _subset(data, train_idx)
+            train = engine.subset(np.flatnonzero(fold_of != f))
             train_sums = _minus(total, folds[f])
             report(fold=(f + 1, self.cv))
             p = path_on_blocks(train, family, alphas, sums=train_sums,
                                label=f"{type(self).__name__} fold {f}", **kw)
-            rounds += int(np.sum(p.n_rounds))
             paths[f"fold {f}"] = p
             fi = int(self.fit_intercept)
             T = np.concatenate([p.intercept[:, None], p.coef], axis=1) if fi else p.coef
             thetas[f] = T
         report(fold=None, alpha=None)
-        h = map_reduce(heldout_block, data, thetas, family=family,
+        h = engine.run(heldout_block, thetas, family=family,
                        fit_intercept=self.fit_intercept, fold_of=fold_of,
-                       split_every=self.split_every, label="cv held-out deviance")
-        rounds += 1
+                       label="cv held-out deviance")
         dev = np.stack([h["deviance"][f] for f in range(self.cv)])
         weights = np.array([folds[f].weight for f in range(self.cv)])
         self.cv_deviance_ = dev / weights[:, None]
@@ -580,7 +560,7 @@ class _AlphaSelection:
             se = np.std(self.cv_deviance_, axis=0, ddof=1) / math.sqrt(self.cv)
             ok = np.flatnonzero(mean <= mean[best] + se[best])
             best = int(ok.min())  # alphas decrease: the smallest index is the largest alpha
-        return best, rounds, paths
+        return best, paths
 
     def _set_from_path(self, path: GLMPath, best, family, total, rounds, iterations,
                        redundant) -> None:

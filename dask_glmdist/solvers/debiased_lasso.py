@@ -231,7 +231,7 @@ def identified_columns(Sigma, fit_intercept: bool) -> np.ndarray:
     return (d > 0) & (v > CONSTANT_COLUMN * d)
 
 
-def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
+def debiased_lasso_block(X, y, m, *, family, spec: LassoSpec, block_index):
     """Round 1 on one block: local fit and the pieces of the chosen join (module doc).
 
     Returns the block's record (``blocks``) and its sums filed under its size class;
@@ -536,7 +536,7 @@ def join(s: dict, spec: LassoSpec, names: list[str]) -> Joined:
     return Joined(params, 0.5 * (cov + cov.T), theta, mean, pooled, n_used)
 
 
-def pearson_block(X, y, m, params, family, fit_intercept, skip=(), *, block_index):
+def pearson_block(X, y, m, params, *, family, fit_intercept, skip=(), block_index):
     """Pearson chi^2 ``sum m (y - mu)^2 / V(mu)`` of one block at ``params`` (0 for the
     blocks in ``skip``, those left out of the estimate)."""
     if block_index in skip:

@@ -71,7 +71,7 @@ def edge_at_finite_eta(family) -> bool:
             and family.link.name not in SEPARABLE_LINKS.get(family.name, ()))
 
 
-def on_edge_block(X, y, m, beta, family, fit_intercept: bool, *, block_index,
+def on_edge_block(X, y, m, beta, *, family, fit_intercept: bool, block_index,
                   offset=None) -> dict:
     """Rows (positive weight) whose fitted mean at ``beta`` is on the edge of the range
     where y is (within ``BOUNDARY``), or beyond it; and the Gram ``X~^T M X~``
@@ -198,7 +198,7 @@ class SeparationMonitor:
         ) and all(b >= 0.5 * a for a, b in zip(step, step[1:], strict=False))
 
 
-def outside_gram_block(X, y, m, columns, fit_intercept: bool, *, block_index,
+def outside_gram_block(X, y, m, columns, *, fit_intercept: bool, block_index,
                        offset=None) -> dict:
     """The Gram ``X~^T M X~`` (intercept border first) of the rows with positive weight
     on which every parameter in ``columns`` has a zero column: the rows that the
