@@ -13,8 +13,8 @@ import pytest
 from conftest import block_chunks
 
 from dask_glmdist import DLSALogisticRegression, DLSARegressor
-from dask_glmdist.estimators.dlsa import dlsa_local_block, glm_score_block
 from dask_glmdist.families import get_family
+from dask_glmdist.solvers.dlsa import dlsa_local_block, glm_score_block
 
 
 def _frame(X, y):

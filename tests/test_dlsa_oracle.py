@@ -209,8 +209,8 @@ def test_separated_block_falls_back_to_firth(rng):
     assert np.all(np.isfinite(model.params_)) and np.all(np.isfinite(model.bse_))
     # the block's contribution is exactly the Firth fit of that block
     ref = firth.FirthLogisticRegression(gtol=1e-10, xtol=1e-10, max_iter=200).fit(X[:n], y[:n])
-    from dask_glmdist.estimators.dlsa import dlsa_local_block
     from dask_glmdist.families import Binomial
+    from dask_glmdist.solvers.dlsa import dlsa_local_block
 
     s = dlsa_local_block(X[:n], y[:n], None, family=Binomial(), fit_intercept=True, tol=1e-12,
                          max_iter=200, classes=None, block_index=0)

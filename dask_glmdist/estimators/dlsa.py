@@ -37,8 +37,8 @@ their finite MLE. Separation along a combination of columns (y = 1{x0 + x1 > 0})
 in no count; it is suspected when every block's ML fit diverged in agreeing
 directions, or when the refinement's steps do not shrink, and one pass evaluating the
 deviance along that direction settles it (recession.py, as in the PQN engine; see
-:mod:`._dlsa_separation`). When more than half of a parameter's combined precision
-comes from rows that the blocks' diverging ML fits separate (Firth-fitted: rare
+:mod:`dask_glmdist.solvers.dlsa_separation`). When more than half of a parameter's
+combined precision comes from rows that the blocks' diverging ML fits separate (Firth-fitted: rare
 events, many separated blocks), the one-round estimate is flagged as unreliable until
 a refinement has settled.
 """
@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import dask.array as da
@@ -57,9 +56,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 
-from .._array import get_namespace, to_host
 from .._blocks import (
-    check_block,
     check_block_sizes,
     is_dask_collection,
     problem_blocks,
@@ -88,20 +85,31 @@ from ..linalg import PSDFactor
 from ..rounds import RoundEngine
 from ..selection import adaptive_lasso_path, oracle_covariance
 from ..solvers.design_checks import check_identified
-from ..solvers.local import (
-    SEPARABLE_LINKS,
-    evaluate,
-    fit_local,
-    recession_counts,
-    rows_information,
+from ..solvers.dlsa import (
+    INFER_LABELS,
+    _embed,
+    _Refinement,
+    _Separation,
+    dlsa_local_block,
+    dlsa_probe_block,
+    glm_score_block,
+    own_rows_block,
 )
+from ..solvers.dlsa_separation import (
+    PROBE_DISTANCES,
+    blocks_direction,
+    bordered,
+    non_increasing,
+    refinement_drift,
+    separated_share,
+    standardised_direction,
+)
+from ..solvers.local import SEPARABLE_LINKS
 from ..solvers.recession import (
     UNDETERMINED,
-    _own_rows,
     classify_runaway,
     confirms_recession,
     infinite_parameters,
-    recession_block,
 )
 from ._base import (
     BinaryClassifierMixin,
@@ -112,28 +120,11 @@ from ._base import (
     positive_only_family,
     prepare_blocks,
 )
-from ._dlsa_separation import (
-    PROBE_DISTANCES,
-    blocks_direction,
-    bordered,
-    local_separation,
-    non_increasing,
-    refinement_drift,
-    separated_share,
-    standardised_direction,
-)
 
 logger = logging.getLogger("dask_glmdist")
 
 __all__ = ["DLSARegressor", "DLSALogisticRegression"]
 
-
-# --------------------------------------------------------------------------------------
-# block functions (pure, module level: they run on the workers)
-# --------------------------------------------------------------------------------------
-
-
-INFER_LABELS = "infer"
 
 #: the share of a parameter's combined precision from separated rows above which its
 #: one-round estimate and standard error are not reported (see ``separated_share``)
@@ -141,176 +132,6 @@ SEPARATED_SHARE_LIMIT = 0.5
 #: a refinement round that has not converged warns when its last step exceeds this
 #: many standard errors
 REFINE_WARN_SE = 1.0
-
-
-def _block_labels(y) -> tuple[list, bool]:
-    """The distinct labels of a block, and whether they are all 0/1 (or booleans)."""
-    if isinstance(y, np.ndarray):
-        labels = np.unique(y)
-    else:
-        xp = get_namespace(y)
-        labels = to_host(xp.unique_values(y))
-    binary01 = labels.dtype.kind in "biuf" and bool(np.isin(labels, [0, 1]).all())
-    return list(labels), binary01
-
-
-def _response(X, y, m, classes):
-    """The block's response (0/1 for the positive class when ``classes`` is given)."""
-    xp = get_namespace(X)
-    if classes is not None:
-        if isinstance(y, np.ndarray) and y.dtype == object:
-            y = np.asarray(y == classes[1], dtype=np.float64)
-        else:
-            y = xp.astype(y == classes[1], X.dtype)
-    elif y.dtype != X.dtype:
-        y = xp.astype(y, X.dtype)
-    if m is not None and m.dtype != X.dtype:
-        m = xp.astype(m, X.dtype)
-    return y, m
-
-
-def uninformative_columns(A: np.ndarray, fit_intercept: bool) -> list[int]:
-    """Feature indices with no (weighted) variation in a block, read off its information."""
-    d = np.diag(A)
-    if fit_intercept:
-        if A[0, 0] <= 0:
-            return list(range(A.shape[0] - 1))
-        mean = A[0, 1:] / A[0, 0]
-        second = d[1:] / A[0, 0]
-        var = second - mean**2
-        return [int(j) for j in np.flatnonzero(var <= 1e-10 * np.maximum(second, 1e-300))]
-    return [int(j) for j in np.flatnonzero(d <= 0)]
-
-
-def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, block_index):
-    """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces.
-
-    Besides the WLSE pieces the block returns its recession counts (which decide,
-    summed over the blocks, which parameters' global estimates are infinite) and,
-    when its local MLE does not exist, the information of the rows its diverging ML
-    fit separates, at its Firth estimate (how much of the combination rests on them).
-    """
-    n = int(X.shape[0])
-    record = {"index": block_index, "n": n}
-    labels = {}
-    if isinstance(classes, str) and classes == INFER_LABELS:
-        # classifier on dask y whose classes are not known yet: report the labels; fit
-        # right away when they are 0/1 (the common case), else wait for a second pass
-        seen, binary01 = _block_labels(y)
-        labels = {"labels": seen}
-        if not binary01:
-            return {"n": n, "blocks": [record], **labels}
-        classes = None
-    if y is not None and y.shape[0] == n:
-        y, m = _response(X, y, m, classes)
-    n_params = int(X.shape[1]) + int(fit_intercept)
-    problems = check_block(X, y, m, family=family, n_params=n_params)
-    if problems:
-        record["problems"] = sorted(problems)
-        return {"n": n, "problems": problems, "blocks": [record], **labels}
-    xp = get_namespace(X)
-    n_active = n if m is None else int(xp.sum(xp.astype(m > 0, xp.int64)))
-    if n_active == 0:  # a block of zero weights carries nothing
-        record["zero_weight"] = True
-        return {"n": n, "n_active": 0, "blocks": [record], **labels}
-    counts = recession_counts(X, y, m, family, fit_intercept)
-    fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
-    separated_information = None
-    if not fit.mle_exists:
-        ml = fit
-        fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol,
-                        max_iter=max_iter, jeffreys_power=0.5)
-        record["fallback"] = ml.message
-        record["separated"], record["exact"] = local_separation(counts, ml.divergence)
-        if ml.divergence is not None and np.any(ml.divergence):
-            record["direction"] = ml.divergence / np.max(np.abs(ml.divergence))
-        if ml.diverging_rows is not None:
-            separated_information = rows_information(
-                X, y, m, fit.theta, family, fit_intercept, ml.diverging_rows)
-    record.update(n_iter=fit.n_iter, converged=fit.converged)
-    if fit.weight_spread > 1e10:
-        record["problems"] = ["boundary_mean"]
-        return {"n": n, "problems": {"boundary_mean": 1}, "blocks": [record], **labels}
-    if fit.rank < n_params:
-        record["uninformative"] = uninformative_columns(fit.information, fit_intercept)
-        record["rank"] = fit.rank
-    if not fit.converged:  # the ML fit, or the Firth fit that replaced it
-        record["message"] = fit.message
-    At = fit.information @ fit.theta
-    out = {
-        "n": n,
-        "n_active": n_active,
-        "information": fit.information,
-        "information_theta": At,
-        "theta_information_theta": float(fit.theta @ At),
-        "pearson": fit.pearson,
-        "deviance": fit.deviance,
-        "blocks": [record],
-        **labels,
-    }
-    if counts is not None:
-        out["recession"] = counts
-    if separated_information is not None:
-        out["separated_information"] = separated_information
-    return out
-
-
-def _without_rows_of(X, m, dropped, fit_intercept):
-    """Prior weights with the rows in which a column of a ``dropped`` parameter is
-    non-zero set to 0 (the intercept's rows are all of them)."""
-    if not dropped:
-        return m
-    xp = get_namespace(X)
-    cols = [j - int(fit_intercept) for j in dropped if j >= int(fit_intercept)]
-    if cols:
-        keep = xp.all(xp.take(X, xp.asarray(cols), axis=1) == 0, axis=1)
-    else:
-        keep = xp.ones(int(X.shape[0]), dtype=xp.bool)
-    keep = xp.astype(keep, X.dtype)
-    return keep if m is None else m * keep
-
-
-def glm_score_block(X, y, m, theta, *, family, fit_intercept, classes, dropped=(),
-                    block_index):
-    """A refinement round on one block: score, information, deviance and Pearson chi^2.
-
-    ``dropped`` lists parameters whose estimate is infinite (separation): the rows in
-    which any of their columns is non-zero are fitted perfectly in the limit and are
-    left out (weight 0), so those parameters drop out and the others converge to
-    their (finite) maximum likelihood estimate.
-    """
-    n = int(X.shape[0])
-    y, m = _response(X, y, m, classes)
-    m = _without_rows_of(X, m, dropped, fit_intercept)
-    state = evaluate(X, y, m, theta, family, fit_intercept)
-    if state is None:
-        return {"n": n, "problems": {"invalid_mean": 1}, "blocks": [{"index": block_index}]}
-    return {
-        "n": n,
-        "score": state.score,
-        "information": state.information,
-        "pearson": state.pearson,
-        "deviance": state.deviance,
-    }
-
-
-def dlsa_probe_block(X, y, m, theta, direction, steps, *, family, fit_intercept, classes,
-                     dropped=(), block_index):
-    """Is ``direction`` a direction of recession at ``theta``? One pass of
-    :func:`~dask_glmdist.solvers.recession.recession_block` on the block's response,
-    the rows of the ``dropped`` (infinite) parameters left out as in the refinement."""
-    y, m = _response(X, y, m, classes)
-    m = _without_rows_of(X, m, dropped, fit_intercept)
-    return recession_block(X, y, m, theta, direction, steps, family=family,
-                           fit_intercept=fit_intercept, block_index=block_index)
-
-
-def own_rows_block(X, y, m, coordinate, *, fit_intercept, block_index):
-    """Per parameter in ``coordinate``, the rows (positive weight) on which no other
-    parameter of ``coordinate`` is non-zero (:mod:`~dask_glmdist.solvers.recession`)."""
-    xp = get_namespace(X)
-    w = xp.ones(int(X.shape[0]), dtype=X.dtype) if m is None else m
-    return {"own": _own_rows(X, w, coordinate, fit_intercept, xp)}
 
 
 # --------------------------------------------------------------------------------------
@@ -329,64 +150,9 @@ _NOT_DETERMINED = ("not determined: the estimate runs off in directions that fix
                    "this parameter's value nor its sign (separation); no standard error")
 
 
-def _embed(full: np.ndarray, block: np.ndarray, free) -> np.ndarray:
-    """``full`` with its ``free`` x ``free`` block replaced by ``block`` and the rest of
-    those rows and columns zeroed."""
-    if len(free) == full.shape[0]:
-        return block.copy()
-    out = full.copy()
-    out[free, :] = 0.0
-    out[:, free] = 0.0
-    out[np.ix_(free, free)] = block
-    return out
-
-
-
 # --------------------------------------------------------------------------------------
 # the estimators
 # --------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Refinement:
-    """State of the refinement rounds (global Fisher scoring on the free parameters)."""
-
-    theta: np.ndarray
-    free: np.ndarray
-    lost: list = field(default_factory=list)
-    steps: list = field(default_factory=list)     # full-length step vectors
-    sizes: list = field(default_factory=list)     # max |step|
-    sizes_se: list = field(default_factory=list)  # max |step_j| / se_j
-    step: np.ndarray | None = None                # the last step (free parameters)
-    se: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    factor: PSDFactor | None = None
-    information: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    pearson: float = 0.0
-    scale: float = 1.0
-    rounds: int = 0
-    converged: bool = False
-
-    @property
-    def cov(self) -> np.ndarray:
-        return self.factor.inverse() if self.free.size else self.information
-
-
-@dataclass
-class _Separation:
-    """What the fit found about estimates that do not exist."""
-
-    infinite: dict             # {j: sign}: coordinate directions (exact, from the counts)
-    everything: bool = False   # a coordinate direction fits every row perfectly
-    combination: dict = field(default_factory=dict)  # {j: sign}: along a probed direction
-    undetermined: list = field(default_factory=list)  # in the probed support, sign unknown
-    source: str = ""           # what raised the suspicion that the probe confirmed
-
-    @property
-    def found(self) -> bool:
-        return bool(self.infinite or self.combination or self.undetermined)
-
-    def unpenalized(self) -> list:
-        return sorted(set(self.infinite) | set(self.combination) | set(self.undetermined))
 
 
 class _DLSABase(GLMInferenceMixin, BaseEstimator):
@@ -600,7 +366,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         direction) or when every block's local ML fit diverged and their directions
         agree (their mean is); :func:`~dask_glmdist.solvers.recession.recession_block`
         then evaluates the deviance along it from ``theta`` (see
-        :data:`~._dlsa_separation.PROBE_DISTANCES`), and
+        :data:`~dask_glmdist.solvers.dlsa_separation.PROBE_DISTANCES`), and
         :func:`~dask_glmdist.solvers.recession.classify_runaway` says which parameters
         run off and which signs are determined, as in the PQN engine.
         """
