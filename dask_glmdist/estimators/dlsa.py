@@ -115,9 +115,8 @@ from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
     GLMInferenceMixin,
-    linear_predictor,
-    mean_from_linear_predictor,
     positive_only_family,
+    predict_mean,
     prepare_blocks,
 )
 
@@ -886,7 +885,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=lambda est: 1 + est.refine_steps)
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Fit the model.
 
         Parameters
@@ -899,6 +898,10 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         sample_weight : array-like of shape (n_samples,) or str, default=None
             With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights.
+        offset : array-like of shape (n_samples,) or str, default=None
+            Known part of the linear predictor (e.g. log exposure for Poisson rates);
+            with a DataFrame ``X``, may be the name of one of its columns. Every
+            block's local fit and every refinement round use it.
 
         Returns
         -------
@@ -907,7 +910,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         family = self._family()
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
-            n_params_extra=int(self.fit_intercept),
+            n_params_extra=int(self.fit_intercept), offset=offset,
         )
         if y_mem is not None:
             msg = family.check_y(y_mem)
@@ -917,9 +920,9 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         self.family_ = family
         return self._fit_blocks(data, family, None)
 
-    def predict(self, X):
-        """Predicted mean g^{-1}(X coef_ + intercept_) (lazy for dask input)."""
-        return mean_from_linear_predictor(self, linear_predictor(self, X))
+    def predict(self, X, offset=None):
+        """Predicted mean g^{-1}(X coef_ + intercept_ + offset) (lazy for dask input)."""
+        return predict_mean(self, X, offset)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

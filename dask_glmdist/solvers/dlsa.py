@@ -62,7 +62,8 @@ def uninformative_columns(A: np.ndarray, fit_intercept: bool) -> list[int]:
     return [int(j) for j in np.flatnonzero(d <= 0)]
 
 
-def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, block_index):
+def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, block_index,
+                     offset=None):
     """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces.
 
     Besides the WLSE pieces the block returns its recession counts (which decide,
@@ -94,19 +95,20 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
         record["zero_weight"] = True
         return {"n": n, "n_active": 0, "blocks": [record], **labels}
     counts = recession_counts(X, y, m, family, fit_intercept)
-    fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
+    fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                    offset=offset)
     separated_information = None
     if not fit.mle_exists:
         ml = fit
         fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol,
-                        max_iter=max_iter, jeffreys_power=0.5)
+                        max_iter=max_iter, jeffreys_power=0.5, offset=offset)
         record["fallback"] = ml.message
         record["separated"], record["exact"] = local_separation(counts, ml.divergence)
         if ml.divergence is not None and np.any(ml.divergence):
             record["direction"] = ml.divergence / np.max(np.abs(ml.divergence))
         if ml.diverging_rows is not None:
             separated_information = rows_information(
-                X, y, m, fit.theta, family, fit_intercept, ml.diverging_rows)
+                X, y, m, fit.theta, family, fit_intercept, ml.diverging_rows, offset)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
     if fit.weight_spread > 1e10:
         record["problems"] = ["boundary_mean"]
@@ -151,7 +153,7 @@ def _without_rows_of(X, m, dropped, fit_intercept):
 
 
 def glm_score_block(X, y, m, theta, *, family, fit_intercept, classes, dropped=(),
-                    block_index):
+                    block_index, offset=None):
     """A refinement round on one block: score, information, deviance and Pearson chi^2.
 
     ``dropped`` lists parameters whose estimate is infinite (separation): the rows in
@@ -162,7 +164,7 @@ def glm_score_block(X, y, m, theta, *, family, fit_intercept, classes, dropped=(
     n = int(X.shape[0])
     y, m = _response(X, y, m, classes)
     m = _without_rows_of(X, m, dropped, fit_intercept)
-    state = evaluate(X, y, m, theta, family, fit_intercept)
+    state = evaluate(X, y, m, theta, family, fit_intercept, offset=offset)
     if state is None:
         return {"n": n, "problems": {"invalid_mean": 1}, "blocks": [{"index": block_index}]}
     return {
@@ -175,17 +177,17 @@ def glm_score_block(X, y, m, theta, *, family, fit_intercept, classes, dropped=(
 
 
 def dlsa_probe_block(X, y, m, theta, direction, steps, *, family, fit_intercept, classes,
-                     dropped=(), block_index):
+                     dropped=(), block_index, offset=None):
     """Is ``direction`` a direction of recession at ``theta``? One pass of
     :func:`~dask_glmdist.solvers.recession.recession_block` on the block's response,
     the rows of the ``dropped`` (infinite) parameters left out as in the refinement."""
     y, m = _response(X, y, m, classes)
     m = _without_rows_of(X, m, dropped, fit_intercept)
     return recession_block(X, y, m, theta, direction, steps, family=family,
-                           fit_intercept=fit_intercept, block_index=block_index)
+                           fit_intercept=fit_intercept, block_index=block_index, offset=offset)
 
 
-def own_rows_block(X, y, m, coordinate, *, fit_intercept, block_index):
+def own_rows_block(X, y, m, coordinate, *, fit_intercept, block_index, offset=None):
     """Per parameter in ``coordinate``, the rows (positive weight) on which no other
     parameter of ``coordinate`` is non-zero (:mod:`~dask_glmdist.solvers.recession`)."""
     xp = get_namespace(X)
