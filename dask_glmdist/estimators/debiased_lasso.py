@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._blocks import problem_blocks, raise_for_problems
+from .._blocks import raise_for_problems
 from .._progress import shows_progress
 from ..diagnostics import (
     COLLINEAR,
@@ -438,7 +438,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         s = engine.run(debiased_lasso_block, family=family, spec=spec,
                        label="debiased lasso round")
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
-        raise_for_problems(s.get("problems", {}), problem_blocks(records))
+        raise_for_problems(s.get("problems", {}))
         report = BlockReport()
         everywhere = infinite_parameters(merge_size_classes(s, 0).get("recession"))
         min_rows_used, used = self._select_blocks(records, s.get("empty_blocks", []), min_rows,
@@ -759,10 +759,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             t = engine.run(pearson_block, params, family=family,
                            fit_intercept=self.fit_intercept, skip=left_out,
                            label="dispersion pass")
-            if t.get("invalid"):
+            if "invalid_mean" in t.get("problems", {}):
                 raise ValueError(
                     f"The estimate gives invalid means for the {family.link.name} link in "
-                    f"row blocks {sorted(t['invalid'])[:10]}."
+                    f"row blocks {t['problems'].blocks['invalid_mean'][:10]}."
                 )
             rss = t["pearson"]
         if df <= 0:

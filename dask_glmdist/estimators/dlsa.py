@@ -59,7 +59,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from .._blocks import (
     check_block_sizes,
     is_dask_collection,
-    problem_blocks,
     raise_for_problems,
 )
 from .._progress import report, shows_progress
@@ -186,7 +185,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         if isinstance(classes, str):  # labels were inferred in the pass
             classes = self.classes_
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
-        raise_for_problems(s.get("problems", {}), problem_blocks(records))
+        raise_for_problems(s.get("problems", {}))
         n_obs = int(s["n"])
         if n_obs == 0:
             raise ValueError("Found array with 0 sample(s); at least one row is required.")
@@ -1208,7 +1207,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         s = super()._local_fits(engine, family, classes)
         if not (isinstance(classes, str) and classes == INFER_LABELS):
             return s
-        raise_for_problems(s.get("problems", {}), problem_blocks(s.get("blocks", [])))
+        raise_for_problems(s.get("problems", {}))
         self.classes_ = self._two_classes(np.unique(np.asarray(s["labels"])))
         if "information" in s and np.isin(self.classes_, [0, 1]).all():
             return s

@@ -27,7 +27,6 @@ from .._blocks import (
     BlockedData,
     default_n_partitions,
     is_dask_collection,
-    problem_blocks,
     raise_for_problems,
 )
 from .._progress import report, shows_progress
@@ -417,7 +416,7 @@ class _AlphaSelection:
             s = engine.run(fold_sums_block, family=family, fit_intercept=fi,
                            fold_of=fold_of, label="cv sums")
             if s.get("problems"):
-                raise_for_problems(s["problems"], problem_blocks(s.get("blocks", [])))
+                raise_for_problems(s["problems"])
             if not sum(s.get("fold_weight", {}).values()) > 0:
                 raise ValueError(ALL_ZERO_WEIGHTS)
             folds = [_fold_sums(s, f, fold_of) for f in range(self.cv)]

@@ -81,7 +81,7 @@ import numpy as np
 import scipy.linalg.blas
 
 from .._array import get_namespace, to_host
-from .._blocks import check_block, sum_summaries
+from .._blocks import Problems, check_block, sum_summaries
 from .._progress import report
 from ..diagnostics import SeparationWarning
 from ..linalg import (
@@ -232,8 +232,7 @@ def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> dict:
         if offset is not None and not bool(xp.all(xp.isfinite(offset))):
             problems["nonfinite_offset"] = 1
         if problems:
-            where = [(block_index, sorted(problems))]
-            return {**out, "problems": problems, "problem_blocks": where}
+            return {**out, "problems": Problems.at(block_index, problems)}
         out.update(edge_counts(X, y, m, family, fi))
     # ---- row-wise quantities, whole block ------------------------------------------------
     if spec.beta is None:  # R's mustart: means from y alone
@@ -245,7 +244,7 @@ def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> dict:
     else:
         eta = _eta(X, spec.beta, fi, xp, offset)
         if not bool(xp.all(family.valid_eta(eta))):
-            return {**out, "problems": {"invalid_mean": 1}}
+            return {**out, "problems": Problems.at(block_index, {"invalid_mean": 1})}
         mu, d = family.link.inverse_and_deriv(eta)
     var = family.variance(mu)
     mv = 1.0 / var if m is None else m / var
@@ -710,8 +709,4 @@ def _raise_block_problems(s: dict, user_start: bool) -> None:
             "range; choose a start with valid means."
             if user_start else "The starting means are outside the family's range."
         )
-    where: dict = {}
-    for index, keys in s.get("problem_blocks", []):
-        for key in keys:
-            where.setdefault(key, []).append(index)
-    raise_for_problems(problems, where)
+    raise_for_problems(s["problems"])

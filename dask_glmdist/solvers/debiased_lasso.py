@@ -90,7 +90,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._array import get_namespace, to_host
-from .._blocks import check_block
+from .._blocks import Problems, check_block
 from ..linalg import PSDFactor
 from .gram_cd import MAX_SWEEPS, nodewise_lasso
 from .local import (
@@ -243,8 +243,7 @@ def debiased_lasso_block(X, y, m, *, family, spec: LassoSpec, block_index):
     record = {"index": block_index, "n": n}
     problems = check_block(X, y, m, family=family)
     if problems:
-        record["problems"] = sorted(problems)
-        return {"n": n, "problems": problems, "blocks": [record]}
+        return {"n": n, "problems": Problems.at(block_index, problems), "blocks": [record]}
     n_pos = n if m is None else int(xp.sum(xp.astype(m > 0, m.dtype)))
     record["n_pos"] = n_pos
     if n_pos < spec.min_rows:
@@ -544,7 +543,7 @@ def pearson_block(X, y, m, params, *, family, fit_intercept, skip=(), block_inde
     xp = get_namespace(X)
     eta = eta_of(X, params, fit_intercept, xp)
     if not bool(xp.all(family.valid_eta(eta))):
-        return {"invalid": [block_index]}
+        return {"problems": Problems.at(block_index, {"invalid_mean": 1})}
     mu = family.link.inverse(eta)
     r2 = (y - mu) ** 2 / family.variance(mu)
     return {"pearson": float(xp.sum(r2 if m is None else m * r2))}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._array import get_namespace, to_host
-from .._blocks import check_block
+from .._blocks import Problems, check_block
 from ..linalg import PSDFactor
 from .dlsa_separation import local_separation
 from .local import evaluate, fit_local, recession_counts, rows_information
@@ -87,8 +87,8 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
     n_params = int(X.shape[1]) + int(fit_intercept)
     problems = check_block(X, y, m, family=family, n_params=n_params)
     if problems:
-        record["problems"] = sorted(problems)
-        return {"n": n, "problems": problems, "blocks": [record], **labels}
+        return {"n": n, "problems": Problems.at(block_index, problems), "blocks": [record],
+                **labels}
     xp = get_namespace(X)
     n_active = n if m is None else int(xp.sum(xp.astype(m > 0, xp.int64)))
     if n_active == 0:  # a block of zero weights carries nothing
@@ -111,8 +111,8 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
                 X, y, m, fit.theta, family, fit_intercept, ml.diverging_rows, offset)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
     if fit.weight_spread > 1e10:
-        record["problems"] = ["boundary_mean"]
-        return {"n": n, "problems": {"boundary_mean": 1}, "blocks": [record], **labels}
+        return {"n": n, "problems": Problems.at(block_index, {"boundary_mean": 1}),
+                "blocks": [record], **labels}
     if fit.rank < n_params:
         record["uninformative"] = uninformative_columns(fit.information, fit_intercept)
         record["rank"] = fit.rank
@@ -166,7 +166,7 @@ def glm_score_block(X, y, m, theta, *, family, fit_intercept, classes, dropped=(
     m = _without_rows_of(X, m, dropped, fit_intercept)
     state = evaluate(X, y, m, theta, family, fit_intercept, offset=offset)
     if state is None:
-        return {"n": n, "problems": {"invalid_mean": 1}, "blocks": [{"index": block_index}]}
+        return {"n": n, "problems": Problems.at(block_index, {"invalid_mean": 1})}
     return {
         "n": n,
         "score": state.score,

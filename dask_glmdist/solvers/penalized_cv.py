@@ -25,7 +25,7 @@ def fold_sums_block(X, y, m, *, family, fit_intercept, fold_of, block_index, off
                    block_index=block_index, offset=offset)
     f = int(fold_of[block_index])
     if "problems" in s:
-        return {"problems": s["problems"], "blocks": s["blocks"]}
+        return {"problems": s["problems"]}
     return {"fold_" + key: {f: s[key]} for key in ("n", "gram", "gy", "yy", "weight",
                                                    "n_pos", "recession") if key in s}
 

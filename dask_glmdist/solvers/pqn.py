@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._array import get_namespace, to_host
-from .._blocks import check_block, problem_blocks, raise_for_problems
+from .._blocks import Problems, check_block, raise_for_problems
 from .._progress import report
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
@@ -228,8 +228,7 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
         if offset is not None and not bool(xp.all(xp.isfinite(offset))):
             problems["nonfinite_offset"] = 1
         if problems:
-            return {**out, "problems": problems, "blocks": [{"index": block_index,
-                                                             "problems": sorted(problems)}]}
+            return {**out, "problems": Problems.at(block_index, problems)}
     w = xp.ones_like(y, dtype=X.dtype) if m is None else xp.asarray(m, dtype=X.dtype)
     yf = xp.asarray(y, dtype=X.dtype)
     my = w * yf
@@ -391,7 +390,7 @@ def data_sums(engine: RoundEngine, family, *, fit_intercept, validate) -> DataSu
                    validate=validate, label="pqn sums")
     problems = s.get("problems", {})
     if problems:
-        raise_for_problems(problems, problem_blocks(s.get("blocks", [])))
+        raise_for_problems(problems)
     if s["weight"] <= 0:
         raise ValueError(ALL_ZERO_WEIGHTS)
     return DataSums(s["gram"], s["gy"], s["yy"], s["weight"], s["n"], s["n_pos"],
