@@ -435,6 +435,11 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             standardize=bool(self.standardize),
         )
         engine = RoundEngine(data, split_every=self.split_every)
+        return self._fit_round(engine, family, spec, P)
+
+    def _fit_round(self, engine: RoundEngine, family, spec: LassoSpec, P: int):
+        """The round over the blocks, the join, and the fitted attributes."""
+        fi, min_rows = spec.fit_intercept, spec.min_rows
         s = engine.run(debiased_lasso_block, family=family, spec=spec,
                        label="debiased lasso round")
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
@@ -468,7 +473,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         elif hasattr(self, "approx_inv_cov_"):
             del self.approx_inv_cov_
         self.n_obs_ = int(sum(r["n"] for r in used))
-        self.n_blocks_ = int(data.n_blocks)
+        self.n_blocks_ = int(engine.n_blocks)
         self.n_blocks_used_ = len(used)
         self.local_n_iter_ = np.array([r.get("n_iter", 0) for r in used])
         self.n_iter_ = int(self.local_n_iter_.max())
@@ -529,6 +534,12 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 f"{self.family} family's range, so the model's estimate does not exist "
                 "(its intercept runs to infinity)."
             )
+        self._refuse_diverged(diverged, infinite)
+        self._report_used(used, report)
+        return threshold, used
+
+    def _refuse_diverged(self, diverged, infinite: dict) -> None:
+        """A block kept whose local estimate does not exist is an error."""
         names = self._param_names()
         if diverged:
             shown = [f"{names[j]} ({'+' if sign > 0 else '-'}inf)"
@@ -544,6 +555,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 "larger row blocks (fewer partitions), a positive alpha for every feature, "
                 "or an iterative estimator (PenalizedGLM, BiasReducedGLM)." + whole
             )
+
+    def _report_used(self, used, report: BlockReport) -> None:
+        """What the blocks used say about their local fits (``block_diagnostics_``)."""
+        names = self._param_names()
         for r in used:
             k = r["index"]
             if not r.get("converged", True):
@@ -571,7 +586,6 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                     f"{names[j]} ({'+' if sign > 0 else '-'}inf)" for j, sign in
                     r["separated"]], "the block's unpenalised local MLE does not exist "
                     "(its local fit diverged along these parameters)")
-        return threshold, used
 
     def _separation(self, engine, family, sums, used, params, left_out) -> dict:
         """Flags of the parameters whose unpenalised estimate (the debiased estimator's

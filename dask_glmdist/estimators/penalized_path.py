@@ -348,7 +348,15 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
                        max_iter=max_iter,
                        n_partitions=n_partitions, split_every=split_every, verbose=verbose)
     est._validate_params()
+    return _path(est, X, y, sample_weight, offset, alphas, n_alphas, eps)
+
+
+def _path(est: PenalizedGLM, X, y, sample_weight, offset, alphas, n_alphas, eps) -> GLMPath:
+    """:func:`penalized_glm_path` with the settings of ``est`` (validated)."""
     fam = est._family()
+    fit_intercept, l1_ratio, standardize = est.fit_intercept, est.l1_ratio, est.standardize
+    n_partitions, max_abs_coef = est.n_partitions, est.max_abs_coef
+    tol, max_iter, split_every = est.tol, est.max_iter, est.split_every
     data, y_mem = prepare_blocks(est, X, y, sample_weight, n_partitions=n_partitions,
                                  n_params_extra=int(fit_intercept), offset=offset)
     if y_mem is not None:
