@@ -259,7 +259,7 @@ def test_wald_test_matches_statsmodels(hetero_logistic):
 def test_refinement_halves_a_step_that_leaves_the_range(hetero_logistic, monkeypatch):
     """A refinement round reporting means out of range makes the master halve that step
     (one more round) rather than fail; the fit still reaches the global MLE."""
-    import dask_glmdist.estimators.dlsa as dlsa
+    import dask_glmdist.solvers.dlsa as dlsa
 
     X, y, _ = hetero_logistic
     seen, real = [], dlsa.glm_score_block

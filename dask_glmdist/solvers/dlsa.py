@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._array import get_namespace, to_host
-from .._blocks import Problems, check_block
+from .._blocks import Problems, check_block, raise_for_problems
+from .._progress import report
 from ..linalg import PSDFactor
+from ..rounds import RoundEngine
 from .dlsa_separation import local_separation
 from .local import evaluate, fit_local, recession_counts, rows_information
 from .recession import _own_rows, recession_block
@@ -227,6 +229,7 @@ class _Refinement:
     scale: float = 1.0
     rounds: int = 0
     converged: bool = False
+    deviance: float | None = None                 # at the start of the last round
 
     @property
     def cov(self) -> np.ndarray:
@@ -249,3 +252,73 @@ class _Separation:
 
     def unpenalized(self) -> list:
         return sorted(set(self.infinite) | set(self.combination) | set(self.undetermined))
+
+
+def refine(engine: RoundEngine, family, classes, theta, infinite, n_pos, *,
+           fit_intercept: bool, steps: int, tol: float) -> _Refinement:
+    """Global Fisher-scoring rounds from the WLSE (TDLSA, the m-step estimator).
+
+    Parameters whose estimate is infinite stay where they are and the rows they
+    fit perfectly are left out: the others converge to their maximum likelihood
+    estimate.
+    """
+    n_params = theta.shape[0]
+    dropped = tuple(sorted(infinite))
+    rf = _Refinement(theta=theta.copy(), free=np.array(
+        [j for j in range(n_params) if j not in infinite], dtype=int))
+    while rf.rounds < steps:
+        r = engine.run(
+            glm_score_block, rf.theta, family=family, fit_intercept=fit_intercept,
+            classes=classes, dropped=dropped, label="DLSA refinement",
+        )
+        if "invalid_mean" in r.get("problems", {}):
+            if rf.step is None or engine.count > steps + 60:
+                raise ValueError(
+                    f"The {family.name} model's mean leaves its range (e.g. a negative "
+                    f"mean under the {family.link.name} link) in some rows at the "
+                    "combined estimate; use a link whose mean is always valid (e.g. "
+                    "'log') or refine_steps=0."
+                )
+            rf.step = 0.5 * rf.step  # halve the last step: one more round, not a new one
+            rf.theta[rf.free] -= rf.step
+            continue
+        raise_for_problems(r.get("problems", {}))
+        refinement_round(rf, r, family, bool(dropped), n_pos - n_params, tol)
+        if rf.converged or rf.free.size == 0:
+            break
+    if not family.fixed_scale:
+        rf.scale = max(rf.pearson, 0.0) / max(n_pos - n_params, 1)
+    if rf.free.size == 0:
+        rf.information, rf.step, rf.se = np.zeros((0, 0)), np.zeros(0), np.zeros(0)
+    return rf
+
+def refinement_round(rf: _Refinement, r: dict, family, dropped: bool, df_resid: int,
+                     tol: float) -> None:
+    """One Fisher-scoring step of the free parameters from a round's sums."""
+    rf.rounds += 1
+    A = r["information"][np.ix_(rf.free, rf.free)]
+    factor = PSDFactor(A)
+    if not factor.full_rank and dropped:
+        # no information left on these once the perfectly fitted rows are out
+        gone = np.abs(factor.null_space).max(axis=1) > 1e-3
+        rf.lost += [int(j) for j in rf.free[gone]]
+        rf.free = rf.free[~gone]
+        if rf.free.size == 0:
+            return
+        A = r["information"][np.ix_(rf.free, rf.free)]
+        factor = PSDFactor(A)
+    step = factor.solve(r["score"][rf.free])
+    rf.scale = 1.0 if family.fixed_scale else max(r["pearson"], 0.0) / max(df_resid, 1)
+    rf.se = np.sqrt(np.clip(np.diag(factor.inverse()), 0.0, None) * rf.scale)
+    rf.theta[rf.free] += step
+    rf.pearson = r["pearson"] - float(r["score"][rf.free] @ step)
+    rf.factor, rf.information, rf.step = factor, A, step
+    rf.deviance = r["deviance"]
+    full = np.zeros(rf.theta.shape[0])
+    full[rf.free] = step
+    rf.steps.append(full)
+    rf.sizes.append(float(np.max(np.abs(step))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rf.sizes_se.append(float(np.max(np.where(rf.se > 0, np.abs(step) / rf.se, 0.0))))
+    report(step=rf.sizes[-1])
+    rf.converged = rf.sizes[-1] <= tol * (1.0 + np.max(np.abs(rf.theta[rf.free])))
