@@ -89,25 +89,16 @@ from ..solvers.dlsa import (
     _embed,
     _Refinement,
     _Separation,
+    coordinate_signs,
     dlsa_local_block,
-    dlsa_probe_block,
-    own_rows_block,
+    probe_separation,
     refine,
 )
 from ..solvers.dlsa_separation import (
-    PROBE_DISTANCES,
-    blocks_direction,
     bordered,
-    non_increasing,
-    refinement_drift,
     separated_share,
-    standardised_direction,
 )
-from ..solvers.local import SEPARABLE_LINKS
 from ..solvers.recession import (
-    UNDETERMINED,
-    classify_runaway,
-    confirms_recession,
     infinite_parameters,
 )
 from ._base import (
@@ -207,7 +198,8 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         sep = _Separation(infinite_parameters(s.get("recession")))
         # a separating column that is non-zero on every row: every row is fitted perfectly
         sep.everything = any(s["recession"][2, j] >= n_pos for j in sep.infinite)
-        self._coordinate_signs(sep, s["recession"] if sep.infinite else None, engine)
+        coordinate_signs(sep, s["recession"] if sep.infinite else None, engine,
+                         self.fit_intercept)
         refined = None
         if self.refine_steps and not sep.everything:
             refined = self._refine(engine, family, classes, theta, sep.infinite, n_pos)
@@ -215,7 +207,8 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             cov = _embed(cov, refined.cov, free) * scale
             A = _embed(A, refined.information, free)
         if not sep.everything:
-            self._probe_separation(sep, engine, family, classes, theta, A, records, refined)
+            probe_separation(sep, engine, family, classes, theta, A, records, refined,
+                             self.fit_intercept)
         share = separated_share(A, s.get("separated_information"), sep.infinite)
         flags, settled = self._flags(names, sep, share, records, refined)
         self.converged_ = bool(all(r.get("converged", True) for r in records) and settled)
@@ -272,78 +265,6 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         if rf.deviance is not None:
             self.deviance_ = rf.deviance
         return rf
-
-    def _coordinate_signs(self, sep: _Separation, counts, engine) -> None:
-        """Keep the counts' sign only for coordinate runaways with a row of their own.
-
-        A runaway all of whose rows another one is non-zero on too (a dummy under an
-        intercept that runs off because every response is 0; a level nested in
-        another level without events) could run off either way: its sign is not
-        determined (recession.py's rule). The counts prove an own row when a
-        parameter's rows outnumber the other runaways' together; otherwise one pass
-        over the runaways' columns counts them.
-        """
-        if counts is None or len(sep.infinite) < 2:
-            return
-        S = sorted(sep.infinite)
-        support = counts[2]
-        if all(support[j] > sum(support[k] for k in S if k != j) for j in S):
-            return
-        mask = np.zeros(counts.shape[1], dtype=bool)
-        mask[S] = True
-        own = engine.run(own_rows_block, mask, fit_intercept=self.fit_intercept,
-                         label="DLSA separation signs")["own"]
-        for j in S:
-            if own[j] == 0:
-                sep.infinite[j] = 0
-
-    def _probe_separation(self, sep: _Separation, engine, family, classes, theta, A, records,
-                          refined) -> None:
-        """Does the estimate run off along a combination of columns? One pass settles it.
-
-        Suspected when the refinement's steps did not shrink (their drift is the
-        direction) or when every block's local ML fit diverged and their directions
-        agree (their mean is); :func:`~dask_glmdist.solvers.recession.recession_block`
-        then evaluates the deviance along it from ``theta`` (see
-        :data:`~dask_glmdist.solvers.dlsa_separation.PROBE_DISTANCES`), and
-        :func:`~dask_glmdist.solvers.recession.classify_runaway` says which parameters
-        run off and which signs are determined, as in the PQN engine.
-        """
-        if family.link.name not in SEPARABLE_LINKS.get(family.name, ()):
-            return
-        fi = self.fit_intercept
-        free = np.array([j not in sep.infinite for j in range(theta.shape[0])])
-        u, signs, source = None, None, "the refinement rounds' steps, which did not shrink"
-        if refined is not None and not refined.converged:
-            u = refinement_drift(refined.steps)
-        if u is None:
-            found = blocks_direction(records, A, fi, free)
-            if found is None:
-                return
-            (u, signs), source = found, "the local fits of every row block, which diverged"
-        u = standardised_direction(u, A, fi, free)
-        if u is None:
-            return
-        probe = engine.run(
-            dlsa_probe_block, theta, u, PROBE_DISTANCES, family=family, fit_intercept=fi,
-            classes=classes, dropped=tuple(sorted(sep.infinite)),
-            label="DLSA separation check",
-        )
-        confirmed = confirms_recession(probe) and non_increasing(probe["deviance"])
-        logger.info("DLSA: the direction from %s %s a recession direction", source,
-                    "is" if confirmed else "is not")
-        if not confirmed:
-            return
-        runaway = classify_runaway(probe, bordered(A, fi), u, free, fi)
-        if signs is not None:  # a sign the blocks' own directions disagree on is not fixed
-            runaway = np.where((np.abs(runaway) == 1) & (runaway != signs), UNDETERMINED,
-                               runaway)
-        for j in np.flatnonzero(runaway):
-            if runaway[j] == UNDETERMINED:
-                sep.undetermined.append(int(j))
-            else:
-                sep.combination[int(j)] = int(runaway[j])
-        sep.source = source
 
     def _flags(self, names, sep: _Separation, share, records, refined) -> tuple[dict, bool]:
         """Flag (and warn about, once each) parameters whose estimate cannot be used.

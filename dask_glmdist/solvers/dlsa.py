@@ -8,6 +8,7 @@ module's docstring), and the state the combination and refinement keep.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,9 +18,25 @@ from .._blocks import Problems, check_block, raise_for_problems
 from .._progress import report
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
-from .dlsa_separation import local_separation
-from .local import evaluate, fit_local, recession_counts, rows_information
-from .recession import _own_rows, recession_block
+from .dlsa_separation import (
+    PROBE_DISTANCES,
+    blocks_direction,
+    bordered,
+    local_separation,
+    non_increasing,
+    refinement_drift,
+    standardised_direction,
+)
+from .local import SEPARABLE_LINKS, evaluate, fit_local, recession_counts, rows_information
+from .recession import (
+    UNDETERMINED,
+    _own_rows,
+    classify_runaway,
+    confirms_recession,
+    recession_block,
+)
+
+logger = logging.getLogger("dask_glmdist")
 
 INFER_LABELS = "infer"
 
@@ -322,3 +339,77 @@ def refinement_round(rf: _Refinement, r: dict, family, dropped: bool, df_resid: 
         rf.sizes_se.append(float(np.max(np.where(rf.se > 0, np.abs(step) / rf.se, 0.0))))
     report(step=rf.sizes[-1])
     rf.converged = rf.sizes[-1] <= tol * (1.0 + np.max(np.abs(rf.theta[rf.free])))
+
+
+def coordinate_signs(sep: _Separation, counts, engine: RoundEngine,
+                     fit_intercept: bool) -> None:
+    """Keep the counts' sign only for coordinate runaways with a row of their own.
+
+    A runaway all of whose rows another one is non-zero on too (a dummy under an
+    intercept that runs off because every response is 0; a level nested in
+    another level without events) could run off either way: its sign is not
+    determined (recession.py's rule). The counts prove an own row when a
+    parameter's rows outnumber the other runaways' together; otherwise one pass
+    over the runaways' columns counts them.
+    """
+    if counts is None or len(sep.infinite) < 2:
+        return
+    S = sorted(sep.infinite)
+    support = counts[2]
+    if all(support[j] > sum(support[k] for k in S if k != j) for j in S):
+        return
+    mask = np.zeros(counts.shape[1], dtype=bool)
+    mask[S] = True
+    own = engine.run(own_rows_block, mask, fit_intercept=fit_intercept,
+                     label="DLSA separation signs")["own"]
+    for j in S:
+        if own[j] == 0:
+            sep.infinite[j] = 0
+
+def probe_separation(sep: _Separation, engine: RoundEngine, family, classes, theta, A,
+                     records, refined, fit_intercept: bool) -> None:
+    """Does the estimate run off along a combination of columns? One pass settles it.
+
+    Suspected when the refinement's steps did not shrink (their drift is the
+    direction) or when every block's local ML fit diverged and their directions
+    agree (their mean is); :func:`~dask_glmdist.solvers.recession.recession_block`
+    then evaluates the deviance along it from ``theta`` (see
+    :data:`~dask_glmdist.solvers.dlsa_separation.PROBE_DISTANCES`), and
+    :func:`~dask_glmdist.solvers.recession.classify_runaway` says which parameters
+    run off and which signs are determined, as in the PQN engine.
+    """
+    if family.link.name not in SEPARABLE_LINKS.get(family.name, ()):
+        return
+    fi = fit_intercept
+    free = np.array([j not in sep.infinite for j in range(theta.shape[0])])
+    u, signs, source = None, None, "the refinement rounds' steps, which did not shrink"
+    if refined is not None and not refined.converged:
+        u = refinement_drift(refined.steps)
+    if u is None:
+        found = blocks_direction(records, A, fi, free)
+        if found is None:
+            return
+        (u, signs), source = found, "the local fits of every row block, which diverged"
+    u = standardised_direction(u, A, fi, free)
+    if u is None:
+        return
+    probe = engine.run(
+        dlsa_probe_block, theta, u, PROBE_DISTANCES, family=family, fit_intercept=fi,
+        classes=classes, dropped=tuple(sorted(sep.infinite)),
+        label="DLSA separation check",
+    )
+    confirmed = confirms_recession(probe) and non_increasing(probe["deviance"])
+    logger.info("DLSA: the direction from %s %s a recession direction", source,
+                "is" if confirmed else "is not")
+    if not confirmed:
+        return
+    runaway = classify_runaway(probe, bordered(A, fi), u, free, fi)
+    if signs is not None:  # a sign the blocks' own directions disagree on is not fixed
+        runaway = np.where((np.abs(runaway) == 1) & (runaway != signs), UNDETERMINED,
+                           runaway)
+    for j in np.flatnonzero(runaway):
+        if runaway[j] == UNDETERMINED:
+            sep.undetermined.append(int(j))
+        else:
+            sep.combination[int(j)] = int(runaway[j])
+    sep.source = source
