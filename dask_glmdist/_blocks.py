@@ -9,7 +9,8 @@ as NumPy. The data are never concatenated and never computed as a whole.
 
 Summary dicts follow one convention so that :func:`sum_summaries` can combine any
 of them: arrays and numbers are added, lists are concatenated (per-block records),
-and the ``"problems"`` entry (a dict of counts) is merged by adding counts.
+and the ``"problems"`` entry (:class:`Problems`: counts and the blocks they come
+from) is merged by adding them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dask
@@ -44,7 +46,7 @@ __all__ = [
     "sum_summaries",
     "check_block",
     "raise_for_problems",
-    "problem_blocks",
+    "Problems",
     "is_dask_collection",
     "check_numeric_columns",
     "compute_reduced",
@@ -498,7 +500,7 @@ def check_block_sizes(data: BlockedData, n_params: int) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def check_block(X, y, w, *, family=None, n_params=None, labels=None) -> dict:
+def check_block(X, y, w, *, family=None, n_params=None) -> dict:
     """Count what is wrong with one block; an empty dict means the block is usable.
 
     Runs inside the first pass on every block (array-namespace generic), so dask
@@ -513,7 +515,7 @@ def check_block(X, y, w, *, family=None, n_params=None, labels=None) -> dict:
     if not bool(xp.all(xp.isfinite(X))):
         problems["nonfinite_X"] = 1
     if y is not None:
-        if labels is None and not bool(xp.all(xp.isfinite(y))):
+        if not bool(xp.all(xp.isfinite(y))):
             problems["nonfinite_y"] = 1
         elif family is not None and "nonfinite_y" not in problems:
             msg = family.check_y(y)
@@ -553,19 +555,66 @@ def _with_report(summary: dict, report: dict) -> dict:
     return sum_summaries(summary, report) if report else summary
 
 
-def problem_blocks(records) -> dict:
-    """``{problem: [block indices]}`` from per-block records (their ``"problems"`` lists)."""
-    out: dict = {}
-    for r in records:
-        for key in r.get("problems", ()):
-            out.setdefault(key, []).append(r["index"])
-    return out
+class Problems(Mapping):
+    """What is wrong with the row blocks: the one way a block reports a problem.
+
+    A read-only mapping ``{kind: count}`` (the kinds of :data:`_PROBLEM_TEXT`, ``"bad_y:
+    ..."``, ``"invalid_mean"``, a design's ``"missing_rows"``...) that also knows in which
+    row blocks each kind occurred (``blocks``: ``{kind: [block indices]}``). Problems add
+    up over the blocks (``+``, also with a plain ``{kind: count}`` dict), so a block
+    function files them under its summary's ``"problems"`` and the reduction merges them.
+    """
+
+    def __init__(self, counts=None, blocks=None):
+        self._counts = dict(counts or {})
+        self.blocks = {k: list(v) for k, v in (blocks or {}).items()}
+
+    @classmethod
+    def at(cls, block_index: int, counts) -> Problems:
+        """The problems ``counts`` (kind -> count) found in row block ``block_index``."""
+        return cls(counts, {k: [int(block_index)] for k in counts})
+
+    def __getitem__(self, kind):
+        return self._counts[kind]
+
+    def __iter__(self):
+        return iter(self._counts)
+
+    def __len__(self):
+        return len(self._counts)
+
+    def __repr__(self):
+        return f"Problems({self._counts!r}, blocks={self.blocks!r})"
+
+    def __add__(self, other) -> Problems:
+        other = other if isinstance(other, Problems) else Problems(other)
+        counts = dict(self._counts)
+        blocks = {k: list(v) for k, v in self.blocks.items()}
+        for k, v in other.items():
+            counts[k] = counts.get(k, 0) + v
+        for k, v in other.blocks.items():
+            blocks[k] = sorted(set(blocks.get(k, [])) | set(v))
+        return Problems(counts, blocks)
+
+    __radd__ = __add__
+
+    def __eq__(self, other):
+        return dict(self._counts) == dict(other) if isinstance(other, Mapping) else NotImplemented
+
+    __hash__ = None
+
+    def raise_if_any(self) -> None:
+        """Raise one ``ValueError`` naming every problem and its row blocks."""
+        raise_for_problems(self)
 
 
-def raise_for_problems(problems: dict, blocks: dict | None = None) -> None:
-    """Raise one ``ValueError`` naming every problem the blocks reported."""
+def raise_for_problems(problems: Mapping, blocks: dict | None = None) -> None:
+    """Raise one ``ValueError`` naming every problem the blocks reported (and, for
+    :class:`Problems`, in which row blocks)."""
     if not problems:
         return
+    if blocks is None and isinstance(problems, Problems):
+        blocks = problems.blocks
     from .design import missing_message
 
     lines = []
@@ -597,6 +646,10 @@ def sum_summaries(*parts: dict) -> dict:
     out: dict = {}
     for part in parts:
         for key, value in part.items():
+            if key == "problems" and key in out:
+                out[key] = Problems(out[key]) + value if not isinstance(
+                    out[key], Problems) else out[key] + value
+                continue
             if key not in out:
                 out[key] = (
                     list(value) if isinstance(value, list)
@@ -653,8 +706,16 @@ def map_reduce(
 
     Progress: the round is counted in the progress display of the fit running in this
     context (see :mod:`dask_glmdist._progress`; opened by the estimator's ``fit`` when
-    its ``verbose`` is positive): the fit's display is the only one.
+    its ``verbose`` is positive): the fit's display is the only one. Fits make their
+    rounds through :class:`dask_glmdist.rounds.RoundEngine`, which counts them.
     """
+    return run_round(block_fn, data, args, kwargs, combine=combine, split_every=split_every,
+                     label=label, display=_progress.active_display())
+
+
+def run_round(block_fn, data: BlockedData, args, kwargs, *, combine, split_every, label,
+              display) -> dict:
+    """:func:`map_reduce` with the progress ``display`` given (None: none)."""
     blocks = data.delayed_blocks()
     bargs = [dask.delayed(a) if isinstance(a, np.ndarray) else a for a in args]
     fn = dask.delayed(_indexed(block_fn), pure=True)
@@ -675,7 +736,6 @@ def map_reduce(
             for i in range(0, len(parts), split_every)
         ]
     start = time.perf_counter()
-    display = _progress.active_display()
     counter = None  # blocks are counted as they finish under a local scheduler only
     if display is not None:
         if len(blocks) > 1 and _active_client() is None:

@@ -2,7 +2,7 @@
 
 A fit opens the display (:func:`fit_progress`, or the :func:`shows_progress`
 decorator on ``fit``) when its ``verbose`` is positive; it is held in a context
-variable, so the round engine (:func:`dask_glmdist._blocks.map_reduce`) and the
+variable, so the round engine (:class:`dask_glmdist.rounds.RoundEngine`) and the
 solvers find it without being passed anything:
 
 * every round (one ``compute()`` over the row blocks) is counted, and under Dask's

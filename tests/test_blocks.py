@@ -124,3 +124,18 @@ def test_float32_dask_input_is_computed_in_float64(rng):
     Xd, _ = dask_design(X32)
     assert Xd.dtype == np.float64
     np.testing.assert_array_equal(Xd.compute(), X32.compute().astype(np.float64))
+
+
+def test_problems_know_their_blocks_and_add_up():
+    """One way to report a problem: counts and the row blocks, merged by the reduction."""
+    from dask_glmdist._blocks import Problems, raise_for_problems
+
+    a = {"n": 2, "problems": Problems.at(3, {"nonfinite_X": 1})}
+    b = {"n": 1, "problems": Problems.at(0, {"nonfinite_X": 1, "negative_weight": 1})}
+    c = {"n": 1, "problems": {"missing_rows": 4}}  # a design's report: counts only
+    s = sum_summaries(a, b, c)
+    assert s["problems"] == {"nonfinite_X": 2, "negative_weight": 1, "missing_rows": 4}
+    assert s["problems"].blocks == {"nonfinite_X": [0, 3], "negative_weight": [0]}
+    assert a["problems"].blocks == {"nonfinite_X": [3]}  # inputs are not mutated
+    with pytest.raises(ValueError, match=r"X contains NaN or infinity \(row blocks \[0, 3\]\)"):
+        raise_for_problems(sum_summaries(a, b)["problems"])

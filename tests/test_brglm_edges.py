@@ -16,8 +16,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from dask_glmdist import BiasReducedGLM, DLSARegressor, SeparationWarning
-from dask_glmdist.solvers import chunked_iwls
+from dask_glmdist import BiasReducedGLM, DLSARegressor, SeparationWarning, rounds
 
 
 @pytest.fixture
@@ -28,13 +27,13 @@ def no_events(rng):
 
 def _count_passes(monkeypatch):
     calls = []
-    real = chunked_iwls.map_reduce
+    real = rounds.run_round
 
     def counting(*args, **kwargs):
         calls.append(kwargs.get("label"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(chunked_iwls, "map_reduce", counting)
+    monkeypatch.setattr(rounds, "run_round", counting)
     return calls
 
 

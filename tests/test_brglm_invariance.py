@@ -193,8 +193,8 @@ def test_block_function_on_array_api_strict(probit_data, hat):
     R = np.linalg.qr(np.column_stack([np.ones(500), X]))[1]
     spec = PassSpec(family=fam, fit_intercept=True, beta=beta, method="mJPL",
                     hat_R=np.abs(R) if hat else None, validate=True)
-    ref = iwls_block(X, y, None, spec, block_index=0)
-    out = iwls_block(xps.asarray(X), xps.asarray(y), None, spec, block_index=0)
+    ref = iwls_block(X, y, None, spec=spec, block_index=0)
+    out = iwls_block(xps.asarray(X), xps.asarray(y), None, spec=spec, block_index=0)
     np.testing.assert_allclose(out["R"], ref["R"], rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(out["deviance"], ref["deviance"], rtol=1e-12)
     if hat:
@@ -202,10 +202,11 @@ def test_block_function_on_array_api_strict(probit_data, hat):
     # the first pass's edge counts, and the passes of degenerate fits
     assert (out["n_low"], out["n_up"]) == (ref["n_low"], ref["n_up"])
     np.testing.assert_array_equal(out["recession"], ref["recession"])
-    for fn, args in [(outside_gram_block, ([0], True)), (outside_gram_block, ([2], True)),
-                     (on_edge_block, (beta, fam, True))]:
-        a = fn(X, y, None, *args, block_index=0)
-        b = fn(xps.asarray(X), xps.asarray(y), None, *args, block_index=0)
+    for fn, args, kw in [(outside_gram_block, ([0],), {}), (outside_gram_block, ([2],), {}),
+                         (on_edge_block, (beta,), {"family": fam})]:
+        a = fn(X, y, None, *args, fit_intercept=True, **kw, block_index=0)
+        b = fn(xps.asarray(X), xps.asarray(y), None, *args, fit_intercept=True, **kw,
+               block_index=0)
         np.testing.assert_allclose(b["gram"], a["gram"], rtol=1e-12)
 
 

@@ -57,8 +57,8 @@ def test_one_pass_hat_values_are_those_of_the_previous_iterate(rng):
     prev, beta = np.array([-0.2, 0.3, -0.1, 0.2]), np.array([-0.3, 0.5, -0.2, 0.1])
     X1 = np.column_stack([np.ones(n), X])
     spec = dict(family=fam, fit_intercept=True, method="mBR")
-    R_prev = iwls_block(X, y, None, PassSpec(**spec, beta=prev), block_index=0)["R"][:4, :4]
-    out = iwls_block(X, y, None, PassSpec(**spec, beta=beta, hat_R=R_prev, hat_beta=prev),
+    R_prev = iwls_block(X, y, None, spec=PassSpec(**spec, beta=prev), block_index=0)["R"][:4, :4]
+    out = iwls_block(X, y, None, spec=PassSpec(**spec, beta=beta, hat_R=R_prev, hat_beta=prev),
                      block_index=0)
 
     def weights(b):
@@ -73,5 +73,5 @@ def test_one_pass_hat_values_are_those_of_the_previous_iterate(rng):
     t = h * fam.link.inverse_deriv2(eta) / (2 * fam.link.inverse_deriv(eta))
     np.testing.assert_allclose(out["adj"], X1.T @ t, rtol=1e-10)
     # and the R factor is that of the pass's own beta
-    R_own = iwls_block(X, y, None, PassSpec(**spec, beta=beta), block_index=0)["R"]
+    R_own = iwls_block(X, y, None, spec=PassSpec(**spec, beta=beta), block_index=0)["R"]
     np.testing.assert_allclose(out["R"], R_own, rtol=1e-12, atol=1e-12)

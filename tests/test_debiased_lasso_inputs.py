@@ -181,16 +181,16 @@ def test_block_function_is_array_api_generic(family, link, method, nodewise):
     l1 = np.r_[0.0, np.full(5, 0.02)]
     spec = LassoSpec(method, nodewise, l1, np.zeros(6), l1, True, 1e-8, 100, 3, 2,
                      family == "gaussian")
-    ref = debiased_lasso_block(X, y, w, fam, spec, block_index=1)
-    got = debiased_lasso_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), fam, spec,
-                               block_index=1)
+    ref = debiased_lasso_block(X, y, w, family=fam, spec=spec, block_index=1)
+    got = debiased_lasso_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), family=fam,
+                               spec=spec, block_index=1)
     assert set(got) == set(ref)
     for key, value in ref.items():
         if isinstance(value, np.ndarray):
             np.testing.assert_allclose(got[key], value, rtol=1e-9, atol=1e-12)
     Xbad = X.copy()
     Xbad[3, 2] = np.inf
-    bad = debiased_lasso_block(xps.asarray(Xbad), xps.asarray(y), None, fam, spec,
+    bad = debiased_lasso_block(xps.asarray(Xbad), xps.asarray(y), None, family=fam, spec=spec,
                                block_index=2)
     assert bad["problems"] == {"nonfinite_X": 1}
 

@@ -261,9 +261,9 @@ def test_the_separation_check_is_array_api_generic(rng, link):
     l1 = np.r_[0.0, np.full(3, 0.01)]
     spec = LassoSpec("debiased", "mosaic", l1, np.zeros(4), l1, True, 1e-8, 100, 4, 2, False)
     family = get_family("binomial", link)
-    ref = debiased_lasso_block(X, y, w, family, spec, block_index=0)
-    got = debiased_lasso_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), family, spec,
-                               block_index=0)
+    ref = debiased_lasso_block(X, y, w, family=family, spec=spec, block_index=0)
+    got = debiased_lasso_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), family=family,
+                               spec=spec, block_index=0)
     assert ref["blocks"][0]["separated"] == got["blocks"][0]["separated"]
     assert {j for j, _ in ref["blocks"][0]["separated"]} == {0, 1}
     for key in ("separation_u@big", "separation_sd@big", "recession@big"):

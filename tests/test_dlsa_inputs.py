@@ -13,8 +13,8 @@ import pytest
 from conftest import block_chunks
 
 from dask_glmdist import DLSALogisticRegression, DLSARegressor
-from dask_glmdist.estimators.dlsa import dlsa_local_block, glm_score_block
 from dask_glmdist.families import get_family
+from dask_glmdist.solvers.dlsa import dlsa_local_block, glm_score_block
 
 
 def _frame(X, y):
@@ -122,16 +122,16 @@ def test_block_functions_are_array_api_generic(family, link, fit_intercept):
     else:
         y = rng.gamma(2.0, np.exp(eta) / 2.0)
     w = rng.uniform(0.5, 1.5, size=500)
-    args = (fam, fit_intercept, 1e-10, 100, None)
-    ref = dlsa_local_block(X, y, w, *args, block_index=0)
-    got = dlsa_local_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), *args, block_index=0)
+    args = dict(family=fam, fit_intercept=fit_intercept, tol=1e-10, max_iter=100, classes=None)
+    ref = dlsa_local_block(X, y, w, **args, block_index=0)
+    got = dlsa_local_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), **args, block_index=0)
     for key in ["information", "information_theta", "pearson", "deviance"]:
         assert isinstance(got[key], np.ndarray | float)
         np.testing.assert_allclose(got[key], ref[key], rtol=1e-10)
     theta = np.linalg.solve(ref["information"], ref["information_theta"])
-    ref_s = glm_score_block(X, y, w, theta, fam, fit_intercept, None, block_index=0)
-    got_s = glm_score_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), theta, fam,
-                            fit_intercept, None, block_index=0)
+    kw = dict(family=fam, fit_intercept=fit_intercept, classes=None, block_index=0)
+    ref_s = glm_score_block(X, y, w, theta, **kw)
+    got_s = glm_score_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), theta, **kw)
     for key in ["score", "information", "pearson", "deviance"]:
         np.testing.assert_allclose(got_s[key], ref_s[key], rtol=1e-10, atol=1e-9)
 
@@ -142,15 +142,14 @@ def test_array_api_separated_block_and_validation():
     X = rng.normal(size=(300, 2))
     y = (X[:, 0] > 0).astype(float)
     fam = get_family("binomial")
-    ref = dlsa_local_block(X, y, None, fam, True, 1e-10, 100, None, block_index=2)
-    got = dlsa_local_block(xps.asarray(X), xps.asarray(y), None, fam, True, 1e-10, 100, None,
-                           block_index=2)
+    kw = dict(family=fam, fit_intercept=True, tol=1e-10, max_iter=100, classes=None)
+    ref = dlsa_local_block(X, y, None, **kw, block_index=2)
+    got = dlsa_local_block(xps.asarray(X), xps.asarray(y), None, **kw, block_index=2)
     assert "fallback" in got["blocks"][0] and "fallback" in ref["blocks"][0]
     np.testing.assert_allclose(got["information_theta"], ref["information_theta"], rtol=1e-8)
     Xbad = X.copy()
     Xbad[5, 1] = np.nan
-    bad = dlsa_local_block(xps.asarray(Xbad), xps.asarray(y), None, fam, True, 1e-10, 100, None,
-                           block_index=1)
+    bad = dlsa_local_block(xps.asarray(Xbad), xps.asarray(y), None, **kw, block_index=1)
     assert bad["problems"] == {"nonfinite_X": 1}
 
 

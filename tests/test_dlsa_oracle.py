@@ -209,10 +209,11 @@ def test_separated_block_falls_back_to_firth(rng):
     assert np.all(np.isfinite(model.params_)) and np.all(np.isfinite(model.bse_))
     # the block's contribution is exactly the Firth fit of that block
     ref = firth.FirthLogisticRegression(gtol=1e-10, xtol=1e-10, max_iter=200).fit(X[:n], y[:n])
-    from dask_glmdist.estimators.dlsa import dlsa_local_block
     from dask_glmdist.families import Binomial
+    from dask_glmdist.solvers.dlsa import dlsa_local_block
 
-    s = dlsa_local_block(X[:n], y[:n], None, Binomial(), True, 1e-12, 200, None, block_index=0)
+    s = dlsa_local_block(X[:n], y[:n], None, family=Binomial(), fit_intercept=True, tol=1e-12,
+                         max_iter=200, classes=None, block_index=0)
     theta0 = np.linalg.solve(s["information"], s["information_theta"])
     np.testing.assert_allclose(theta0, np.r_[ref.intercept_, ref.coef_.ravel()], atol=1e-6)
     # refinement still reaches the global MLE (which exists for the pooled data)
@@ -258,18 +259,18 @@ def test_wald_test_matches_statsmodels(hetero_logistic):
 def test_refinement_halves_a_step_that_leaves_the_range(hetero_logistic, monkeypatch):
     """A refinement round reporting means out of range makes the master halve that step
     (one more round) rather than fail; the fit still reaches the global MLE."""
-    import dask_glmdist.estimators.dlsa as dlsa
+    import dask_glmdist.solvers.dlsa as dlsa
 
     X, y, _ = hetero_logistic
     seen, real = [], dlsa.glm_score_block
 
-    def flaky(X, y, m, theta, *args, block_index):
+    def flaky(X, y, m, theta, *args, block_index, **settings):
         key = tuple(np.round(theta, 12))
         if key not in seen:
             seen.append(key)
         if len(seen) > 1 and key == seen[1]:  # the first full step: "invalid"
             return {"n": X.shape[0], "problems": {"invalid_mean": 1}}
-        return real(X, y, m, theta, *args, block_index=block_index)
+        return real(X, y, m, theta, *args, block_index=block_index, **settings)
 
     monkeypatch.setattr(dlsa, "glm_score_block", flaky)
     model = DLSALogisticRegression(n_partitions=10, refine_steps=8).fit(X, y)

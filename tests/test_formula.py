@@ -363,11 +363,11 @@ def test_expression_response_and_bad_names(frame):
 def test_classifier_labels_come_with_the_levels_pass(frame, monkeypatch):
     """String labels of a formula's response are known before the fit's first pass: the
     classifiers make no pass for the labels alone (DLSA: one round, not two)."""
-    import dask_glmdist.estimators.dlsa as dlsa_module
+    import dask_glmdist.rounds as rounds_module
 
     rounds = []
-    real = dlsa_module.map_reduce
-    monkeypatch.setattr(dlsa_module, "map_reduce",
+    real = rounds_module.run_round
+    monkeypatch.setattr(rounds_module, "run_round",
                         lambda *a, **k: rounds.append(k.get("label")) or real(*a, **k))
     df = frame.assign(label=np.where(frame.y == 1, "flown", "cancelled"))
     ddf = dd.from_pandas(df, npartitions=3)

@@ -12,8 +12,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dask_glmdist import PenalizedGLM, PenalizedGLMCV, PenalizedLogisticRegression
-from dask_glmdist.estimators.penalized_path import fold_sums_block, heldout_block
 from dask_glmdist.families import get_family
+from dask_glmdist.solvers.penalized_cv import fold_sums_block, heldout_block
 from dask_glmdist.solvers.pqn import irls_start_block, ladder_block, sums_block
 from dask_glmdist.solvers.recession import PROBE_STEPS, recession_block
 

@@ -26,6 +26,7 @@ from dask_glmdist import (
 )
 from dask_glmdist._blocks import as_blocked
 from dask_glmdist.families import get_family
+from dask_glmdist.rounds import RoundEngine
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_penalised_fit_in_other_units_is_the_transformed_penalty(data, family, l
     pen = pqn.Penalty.elastic_net(3, alpha, l1_ratio, None, True)
     pen.l1[3] /= factor
     pen.l2[3] /= factor ** 2
-    ref = pqn.fit_pqn(as_blocked(X, y, n_partitions=2), get_family(family), pen,
+    ref = pqn.fit_pqn(RoundEngine(as_blocked(X, y, n_partitions=2)), get_family(family), pen,
                       fit_intercept=True, tol=1e-10, max_iter=100)
     assert model.converged_
     np.testing.assert_allclose(model.params_ * [1, 1, 1, factor], ref.theta, atol=1e-7)

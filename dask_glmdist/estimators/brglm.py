@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._progress import shows_progress
 from ..families import FAMILY_NAMES, UNIT, Family, get_family
 from ..inference import standard_errors
+from ..rounds import RoundEngine
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
 from ._base import (
     DevianceScoreMixin,
@@ -334,10 +335,11 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
                 )
         self.family_ = family
         res = fit_chunked_iwls(
-            data, family, method=self.method, power=float(self.jeffreys_power),
+            RoundEngine(data, split_every=self.split_every), family, method=self.method,
+            power=float(self.jeffreys_power),
             passes=int(self.passes), dispersion=self.dispersion, fit_intercept=fi,
             tol=self.tol, max_iter=self.max_iter, start=start,
-            param_names=self._param_names(), split_every=self.split_every,
+            param_names=self._param_names(),
         )
         phi = res.dispersion
         self.params_ = res.beta

@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._blocks import map_reduce, problem_blocks, raise_for_problems
+from .._blocks import raise_for_problems
 from .._progress import shows_progress
 from ..diagnostics import (
     COLLINEAR,
@@ -37,6 +37,7 @@ from ..diagnostics import (
 )
 from ..families import Family, get_family
 from ..inference import standard_errors
+from ..rounds import RoundEngine
 from ..solvers.debiased_lasso import (
     METHODS,
     NODEWISE,
@@ -433,10 +434,16 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             sufficient_stats=family.least_squares,
             standardize=bool(self.standardize),
         )
-        s = map_reduce(debiased_lasso_block, data, family, spec, split_every=self.split_every,
+        engine = RoundEngine(data, split_every=self.split_every)
+        return self._fit_round(engine, family, spec, P)
+
+    def _fit_round(self, engine: RoundEngine, family, spec: LassoSpec, P: int):
+        """The round over the blocks, the join, and the fitted attributes."""
+        fi, min_rows = spec.fit_intercept, spec.min_rows
+        s = engine.run(debiased_lasso_block, family=family, spec=spec,
                        label="debiased lasso round")
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
-        raise_for_problems(s.get("problems", {}), problem_blocks(records))
+        raise_for_problems(s.get("problems", {}))
         report = BlockReport()
         everywhere = infinite_parameters(merge_size_classes(s, 0).get("recession"))
         min_rows_used, used = self._select_blocks(records, s.get("empty_blocks", []), min_rows,
@@ -466,13 +473,13 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         elif hasattr(self, "approx_inv_cov_"):
             del self.approx_inv_cov_
         self.n_obs_ = int(sum(r["n"] for r in used))
-        self.n_blocks_ = int(data.n_blocks)
+        self.n_blocks_ = int(engine.n_blocks)
         self.n_blocks_used_ = len(used)
         self.local_n_iter_ = np.array([r.get("n_iter", 0) for r in used])
         self.n_iter_ = int(self.local_n_iter_.max())
         self.converged_ = bool(all(r.get("converged", False) for r in used))
         left_out = tuple(sorted({r["index"] for r in records} - {r["index"] for r in used}))
-        self.dispersion_ = self._dispersion(data, sums, family, final, int(sums["n_pos"]),
+        self.dispersion_ = self._dispersion(engine, sums, family, final, int(sums["n_pos"]),
                                             left_out)
         for name in ("cov_params_", "bse_"):
             if hasattr(self, name):
@@ -480,7 +487,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         if res.cov_unscaled is not None:
             self.cov_params_ = res.cov_unscaled * self.dispersion_
             self.bse_ = standard_errors(self.cov_params_)
-        self._set_param_flags(self._separation(data, family, sums, used, params, left_out))
+        self._set_param_flags(self._separation(engine, family, sums, used, params, left_out))
         return self
 
     def _select_blocks(self, records, empty, min_rows: int, n_params: int,
@@ -527,6 +534,12 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 f"{self.family} family's range, so the model's estimate does not exist "
                 "(its intercept runs to infinity)."
             )
+        self._refuse_diverged(diverged, infinite)
+        self._report_used(used, report)
+        return threshold, used
+
+    def _refuse_diverged(self, diverged, infinite: dict) -> None:
+        """A block kept whose local estimate does not exist is an error."""
         names = self._param_names()
         if diverged:
             shown = [f"{names[j]} ({'+' if sign > 0 else '-'}inf)"
@@ -542,6 +555,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 "larger row blocks (fewer partitions), a positive alpha for every feature, "
                 "or an iterative estimator (PenalizedGLM, BiasReducedGLM)." + whole
             )
+
+    def _report_used(self, used, report: BlockReport) -> None:
+        """What the blocks used say about their local fits (``block_diagnostics_``)."""
+        names = self._param_names()
         for r in used:
             k = r["index"]
             if not r.get("converged", True):
@@ -569,9 +586,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                     f"{names[j]} ({'+' if sign > 0 else '-'}inf)" for j, sign in
                     r["separated"]], "the block's unpenalised local MLE does not exist "
                     "(its local fit diverged along these parameters)")
-        return threshold, used
 
-    def _separation(self, data, family, sums, used, params, left_out) -> dict:
+    def _separation(self, engine, family, sums, used, params, left_out) -> dict:
         """Flags of the parameters whose unpenalised estimate (the debiased estimator's
         target) is infinite, or whose one-round estimate cannot be trusted; one warning.
 
@@ -597,9 +613,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         self.separation_probe_ = None
         if checked and len(diverged) == checked and unexplained:
             u = separation_direction(sums)
-            probe = map_reduce(separation_probe_block, data, params, u, PROBE_STEPS,
+            probe = engine.run(separation_probe_block, params, u, PROBE_STEPS,
                                family=family, fit_intercept=fi, skip=left_out,
-                               split_every=self.split_every, label="separation check")
+                               label="separation check")
             runaway = (classify_runaway(probe, probe["full_gram"], u,
                                         np.ones(len(names), dtype=bool), fi)
                        if confirms_recession(probe) else None)
@@ -745,7 +761,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             f"{why}, so the estimates and standard errors of those columns would be "
             "arbitrary. Remove the redundant columns."))
 
-    def _dispersion(self, data, s, family, params, n_pos, left_out=()) -> float:
+    def _dispersion(self, engine, s, family, params, n_pos, left_out=()) -> float:
         """1 for binomial/Poisson; gaussian: RSS / (n - df) at the returned estimate."""
         if family.fixed_scale:
             return 1.0
@@ -754,12 +770,13 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             rss = s["yy"] - 2.0 * params @ s["xy"] + params @ s["gram_sum"] @ params
             rss = 0.0 if rss <= 1e-12 * s["yy"] else rss  # an exact fit, to rounding
         else:  # another link: one light pass for the residuals at the estimate
-            t = map_reduce(pearson_block, data, params, family, self.fit_intercept, left_out,
-                           split_every=self.split_every, label="dispersion pass")
-            if t.get("invalid"):
+            t = engine.run(pearson_block, params, family=family,
+                           fit_intercept=self.fit_intercept, skip=left_out,
+                           label="dispersion pass")
+            if "invalid_mean" in t.get("problems", {}):
                 raise ValueError(
                     f"The estimate gives invalid means for the {family.link.name} link in "
-                    f"row blocks {sorted(t['invalid'])[:10]}."
+                    f"row blocks {t['problems'].blocks['invalid_mean'][:10]}."
                 )
             rss = t["pearson"]
         if df <= 0:

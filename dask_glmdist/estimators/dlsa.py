@@ -37,8 +37,8 @@ their finite MLE. Separation along a combination of columns (y = 1{x0 + x1 > 0})
 in no count; it is suspected when every block's ML fit diverged in agreeing
 directions, or when the refinement's steps do not shrink, and one pass evaluating the
 deviance along that direction settles it (recession.py, as in the PQN engine; see
-:mod:`._dlsa_separation`). When more than half of a parameter's combined precision
-comes from rows that the blocks' diverging ML fits separate (Firth-fitted: rare
+:mod:`dask_glmdist.solvers.dlsa_separation`). When more than half of a parameter's
+combined precision comes from rows that the blocks' diverging ML fits separate (Firth-fitted: rare
 events, many separated blocks), the one-round estimate is flagged as unreliable until
 a refinement has settled.
 """
@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import dask.array as da
@@ -57,16 +56,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 
-from .._array import get_namespace, to_host
 from .._blocks import (
-    check_block,
     check_block_sizes,
     is_dask_collection,
-    map_reduce,
-    problem_blocks,
     raise_for_problems,
 )
-from .._progress import report, shows_progress
+from .._progress import shows_progress
 from ..diagnostics import (
     COLLINEAR,
     CONSTANT_COLUMNS,
@@ -86,40 +81,33 @@ from ..diagnostics import (
 from ..families import Binomial, Family, get_family
 from ..inference import standard_errors
 from ..linalg import PSDFactor
+from ..rounds import RoundEngine
 from ..selection import adaptive_lasso_path, oracle_covariance
 from ..solvers.design_checks import check_identified
-from ..solvers.local import (
-    evaluate,
-    fit_local,
-    recession_counts,
-    rows_information,
+from ..solvers.dlsa import (
+    INFER_LABELS,
+    _embed,
+    _Refinement,
+    _Separation,
+    coordinate_signs,
+    dlsa_local_block,
+    probe_separation,
+    refine,
+)
+from ..solvers.dlsa_separation import (
+    bordered,
+    separated_share,
 )
 from ..solvers.recession import (
-    UNDETERMINED,
-    _own_rows,
-    classify_runaway,
-    confirms_recession,
     infinite_parameters,
-    recession_block,
 )
 from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
     GLMInferenceMixin,
-    linear_predictor,
-    mean_from_linear_predictor,
     positive_only_family,
+    predict_mean,
     prepare_blocks,
-)
-from ._dlsa_separation import (
-    PROBE_DISTANCES,
-    blocks_direction,
-    bordered,
-    local_separation,
-    non_increasing,
-    refinement_drift,
-    separated_share,
-    standardised_direction,
 )
 
 logger = logging.getLogger("dask_glmdist")
@@ -127,189 +115,12 @@ logger = logging.getLogger("dask_glmdist")
 __all__ = ["DLSARegressor", "DLSALogisticRegression"]
 
 
-# --------------------------------------------------------------------------------------
-# block functions (pure, module level: they run on the workers)
-# --------------------------------------------------------------------------------------
-
-
-INFER_LABELS = "infer"
-
 #: the share of a parameter's combined precision from separated rows above which its
 #: one-round estimate and standard error are not reported (see ``separated_share``)
 SEPARATED_SHARE_LIMIT = 0.5
 #: a refinement round that has not converged warns when its last step exceeds this
 #: many standard errors
 REFINE_WARN_SE = 1.0
-
-
-def _block_labels(y) -> tuple[list, bool]:
-    """The distinct labels of a block, and whether they are all 0/1 (or booleans)."""
-    if isinstance(y, np.ndarray):
-        labels = np.unique(y)
-    else:
-        xp = get_namespace(y)
-        labels = to_host(xp.unique_values(y))
-    binary01 = labels.dtype.kind in "biuf" and bool(np.isin(labels, [0, 1]).all())
-    return list(labels), binary01
-
-
-def _response(X, y, m, classes):
-    """The block's response (0/1 for the positive class when ``classes`` is given)."""
-    xp = get_namespace(X)
-    if classes is not None:
-        if isinstance(y, np.ndarray) and y.dtype == object:
-            y = np.asarray(y == classes[1], dtype=np.float64)
-        else:
-            y = xp.astype(y == classes[1], X.dtype)
-    elif y.dtype != X.dtype:
-        y = xp.astype(y, X.dtype)
-    if m is not None and m.dtype != X.dtype:
-        m = xp.astype(m, X.dtype)
-    return y, m
-
-
-def uninformative_columns(A: np.ndarray, fit_intercept: bool) -> list[int]:
-    """Feature indices with no (weighted) variation in a block, read off its information."""
-    d = np.diag(A)
-    if fit_intercept:
-        if A[0, 0] <= 0:
-            return list(range(A.shape[0] - 1))
-        mean = A[0, 1:] / A[0, 0]
-        second = d[1:] / A[0, 0]
-        var = second - mean**2
-        return [int(j) for j in np.flatnonzero(var <= 1e-10 * np.maximum(second, 1e-300))]
-    return [int(j) for j in np.flatnonzero(d <= 0)]
-
-
-def dlsa_local_block(X, y, m, family, fit_intercept, tol, max_iter, classes, *, block_index):
-    """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces.
-
-    Besides the WLSE pieces the block returns its recession counts (which decide,
-    summed over the blocks, which parameters' global estimates are infinite) and,
-    when its local MLE does not exist, the information of the rows its diverging ML
-    fit separates, at its Firth estimate (how much of the combination rests on them).
-    """
-    n = int(X.shape[0])
-    record = {"index": block_index, "n": n}
-    labels = {}
-    if isinstance(classes, str) and classes == INFER_LABELS:
-        # classifier on dask y whose classes are not known yet: report the labels; fit
-        # right away when they are 0/1 (the common case), else wait for a second pass
-        seen, binary01 = _block_labels(y)
-        labels = {"labels": seen}
-        if not binary01:
-            return {"n": n, "blocks": [record], **labels}
-        classes = None
-    if y is not None and y.shape[0] == n:
-        y, m = _response(X, y, m, classes)
-    n_params = int(X.shape[1]) + int(fit_intercept)
-    problems = check_block(X, y, m, family=family, n_params=n_params)
-    if problems:
-        record["problems"] = sorted(problems)
-        return {"n": n, "problems": problems, "blocks": [record], **labels}
-    xp = get_namespace(X)
-    n_active = n if m is None else int(xp.sum(xp.astype(m > 0, xp.int64)))
-    if n_active == 0:  # a block of zero weights carries nothing
-        record["zero_weight"] = True
-        return {"n": n, "n_active": 0, "blocks": [record], **labels}
-    counts = recession_counts(X, y, m, family, fit_intercept)
-    fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
-    separated_information = None
-    if not fit.mle_exists:
-        ml = fit
-        fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol,
-                        max_iter=max_iter, jeffreys_power=0.5)
-        record["fallback"] = ml.message
-        record["separated"], record["exact"] = local_separation(counts, ml.divergence)
-        if ml.divergence is not None and np.any(ml.divergence):
-            record["direction"] = ml.divergence / np.max(np.abs(ml.divergence))
-        if ml.diverging_rows is not None:
-            separated_information = rows_information(
-                X, y, m, fit.theta, family, fit_intercept, ml.diverging_rows)
-    record.update(n_iter=fit.n_iter, converged=fit.converged)
-    if fit.weight_spread > 1e10:
-        record["problems"] = ["boundary_mean"]
-        return {"n": n, "problems": {"boundary_mean": 1}, "blocks": [record], **labels}
-    if fit.rank < n_params:
-        record["uninformative"] = uninformative_columns(fit.information, fit_intercept)
-        record["rank"] = fit.rank
-    if not fit.converged:  # the ML fit, or the Firth fit that replaced it
-        record["message"] = fit.message
-    At = fit.information @ fit.theta
-    out = {
-        "n": n,
-        "n_active": n_active,
-        "information": fit.information,
-        "information_theta": At,
-        "theta_information_theta": float(fit.theta @ At),
-        "pearson": fit.pearson,
-        "deviance": fit.deviance,
-        "blocks": [record],
-        **labels,
-    }
-    if counts is not None:
-        out["recession"] = counts
-    if separated_information is not None:
-        out["separated_information"] = separated_information
-    return out
-
-
-def _without_rows_of(X, m, dropped, fit_intercept):
-    """Prior weights with the rows in which a column of a ``dropped`` parameter is
-    non-zero set to 0 (the intercept's rows are all of them)."""
-    if not dropped:
-        return m
-    xp = get_namespace(X)
-    cols = [j - int(fit_intercept) for j in dropped if j >= int(fit_intercept)]
-    if cols:
-        keep = xp.all(xp.take(X, xp.asarray(cols), axis=1) == 0, axis=1)
-    else:
-        keep = xp.ones(int(X.shape[0]), dtype=xp.bool)
-    keep = xp.astype(keep, X.dtype)
-    return keep if m is None else m * keep
-
-
-def glm_score_block(X, y, m, theta, family, fit_intercept, classes, dropped=(), *,
-                    block_index):
-    """A refinement round on one block: score, information, deviance and Pearson chi^2.
-
-    ``dropped`` lists parameters whose estimate is infinite (separation): the rows in
-    which any of their columns is non-zero are fitted perfectly in the limit and are
-    left out (weight 0), so those parameters drop out and the others converge to
-    their (finite) maximum likelihood estimate.
-    """
-    n = int(X.shape[0])
-    y, m = _response(X, y, m, classes)
-    m = _without_rows_of(X, m, dropped, fit_intercept)
-    state = evaluate(X, y, m, theta, family, fit_intercept)
-    if state is None:
-        return {"n": n, "problems": {"invalid_mean": 1}, "blocks": [{"index": block_index}]}
-    return {
-        "n": n,
-        "score": state.score,
-        "information": state.information,
-        "pearson": state.pearson,
-        "deviance": state.deviance,
-    }
-
-
-def dlsa_probe_block(X, y, m, theta, direction, steps, family, fit_intercept, classes,
-                     dropped=(), *, block_index):
-    """Is ``direction`` a direction of recession at ``theta``? One pass of
-    :func:`~dask_glmdist.solvers.recession.recession_block` on the block's response,
-    the rows of the ``dropped`` (infinite) parameters left out as in the refinement."""
-    y, m = _response(X, y, m, classes)
-    m = _without_rows_of(X, m, dropped, fit_intercept)
-    return recession_block(X, y, m, theta, direction, steps, family=family,
-                           fit_intercept=fit_intercept, block_index=block_index)
-
-
-def own_rows_block(X, y, m, coordinate, fit_intercept, *, block_index):
-    """Per parameter in ``coordinate``, the rows (positive weight) on which no other
-    parameter of ``coordinate`` is non-zero (:mod:`~dask_glmdist.solvers.recession`)."""
-    xp = get_namespace(X)
-    w = xp.ones(int(X.shape[0]), dtype=X.dtype) if m is None else m
-    return {"own": _own_rows(X, w, coordinate, fit_intercept, xp)}
 
 
 # --------------------------------------------------------------------------------------
@@ -328,64 +139,9 @@ _NOT_DETERMINED = ("not determined: the estimate runs off in directions that fix
                    "this parameter's value nor its sign (separation); no standard error")
 
 
-def _embed(full: np.ndarray, block: np.ndarray, free) -> np.ndarray:
-    """``full`` with its ``free`` x ``free`` block replaced by ``block`` and the rest of
-    those rows and columns zeroed."""
-    if len(free) == full.shape[0]:
-        return block.copy()
-    out = full.copy()
-    out[free, :] = 0.0
-    out[:, free] = 0.0
-    out[np.ix_(free, free)] = block
-    return out
-
-
-
 # --------------------------------------------------------------------------------------
 # the estimators
 # --------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Refinement:
-    """State of the refinement rounds (global Fisher scoring on the free parameters)."""
-
-    theta: np.ndarray
-    free: np.ndarray
-    lost: list = field(default_factory=list)
-    steps: list = field(default_factory=list)     # full-length step vectors
-    sizes: list = field(default_factory=list)     # max |step|
-    sizes_se: list = field(default_factory=list)  # max |step_j| / se_j
-    step: np.ndarray | None = None                # the last step (free parameters)
-    se: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    factor: PSDFactor | None = None
-    information: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    pearson: float = 0.0
-    scale: float = 1.0
-    rounds: int = 0
-    converged: bool = False
-
-    @property
-    def cov(self) -> np.ndarray:
-        return self.factor.inverse() if self.free.size else self.information
-
-
-@dataclass
-class _Separation:
-    """What the fit found about estimates that do not exist."""
-
-    infinite: dict             # {j: sign}: coordinate directions (exact, from the counts)
-    everything: bool = False   # a coordinate direction fits every row perfectly
-    combination: dict = field(default_factory=dict)  # {j: sign}: along a probed direction
-    undetermined: list = field(default_factory=list)  # in the probed support, sign unknown
-    source: str = ""           # what raised the suspicion that the probe confirmed
-
-    @property
-    def found(self) -> bool:
-        return bool(self.infinite or self.combination or self.undetermined)
-
-    def unpenalized(self) -> list:
-        return sorted(set(self.infinite) | set(self.combination) | set(self.undetermined))
 
 
 class _DLSABase(GLMInferenceMixin, BaseEstimator):
@@ -406,20 +162,21 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         "missing": [StrOptions({"raise", "drop"})],
     }
 
-    def _local_fits(self, data, family, classes):
+    def _local_fits(self, engine, family, classes):
         """Round 1: every block's local fit, combined."""
-        return map_reduce(
-            dlsa_local_block, data, family, self.fit_intercept, self.tol, self.max_iter,
-            classes, split_every=self.split_every, label="DLSA local fits",
+        return engine.run(
+            dlsa_local_block, family=family, fit_intercept=self.fit_intercept, tol=self.tol,
+            max_iter=self.max_iter, classes=classes, label="DLSA local fits",
         )
 
     def _fit_blocks(self, data, family, classes):
         start = time.perf_counter()
-        s = self._local_fits(data, family, classes)
+        engine = RoundEngine(data, split_every=self.split_every)
+        s = self._local_fits(engine, family, classes)
         if isinstance(classes, str):  # labels were inferred in the pass
             classes = self.classes_
         records = sorted(s.get("blocks", []), key=lambda r: r["index"])
-        raise_for_problems(s.get("problems", {}), problem_blocks(records))
+        raise_for_problems(s.get("problems", {}))
         n_obs = int(s["n"])
         if n_obs == 0:
             raise ValueError("Found array with 0 sample(s); at least one row is required.")
@@ -441,18 +198,21 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         sep = _Separation(infinite_parameters(s.get("recession")))
         # a separating column that is non-zero on every row: every row is fitted perfectly
         sep.everything = any(s["recession"][2, j] >= n_pos for j in sep.infinite)
-        self._coordinate_signs(sep, s["recession"] if sep.infinite else None, data)
+        coordinate_signs(sep, s["recession"] if sep.infinite else None, engine,
+                         self.fit_intercept)
         refined = None
         if self.refine_steps and not sep.everything:
-            refined = self._refine(data, family, classes, theta, sep.infinite, n_pos)
+            refined = self._refine(engine, family, classes, theta, sep.infinite, n_pos)
             theta, scale, free = refined.theta, refined.scale, refined.free
             cov = _embed(cov, refined.cov, free) * scale
             A = _embed(A, refined.information, free)
         if not sep.everything:
-            self._probe_separation(sep, data, family, classes, theta, A, records, refined)
+            probe_separation(sep, engine, family, classes, theta, A, records, refined,
+                             self.fit_intercept)
         share = separated_share(A, s.get("separated_information"), sep.infinite)
         flags, settled = self._flags(names, sep, share, records, refined)
         self.converged_ = bool(all(r.get("converged", True) for r in records) and settled)
+        self.n_iter_ = engine.count
         self.scale_ = float(scale)
         self.n_obs_ = n_obs
         self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_pos,
@@ -495,150 +255,16 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             "Centre or rescale those columns."
         )
 
-    def _refine(self, data, family, classes, theta, infinite, n_pos) -> _Refinement:
-        """Global Fisher-scoring rounds from the WLSE (TDLSA, the m-step estimator).
-
-        Parameters whose estimate is infinite stay where they are and the rows they
-        fit perfectly are left out: the others converge to their maximum likelihood
-        estimate.
-        """
-        n_params = theta.shape[0]
-        dropped = tuple(sorted(infinite))
-        rf = _Refinement(theta=theta.copy(), free=np.array(
-            [j for j in range(n_params) if j not in infinite], dtype=int))
-        while rf.rounds < self.refine_steps:
-            r = map_reduce(
-                glm_score_block, data, rf.theta, family, self.fit_intercept, classes,
-                dropped, split_every=self.split_every, label="DLSA refinement",
-            )
-            self.n_iter_ += 1
-            if "invalid_mean" in r.get("problems", {}):
-                if rf.step is None or self.n_iter_ > self.refine_steps + 60:
-                    raise ValueError(
-                        f"The {family.name} model's mean leaves its range (e.g. a negative "
-                        f"mean under the {family.link.name} link) in some rows at the "
-                        "combined estimate; use a link whose mean is always valid (e.g. "
-                        "'log') or refine_steps=0."
-                    )
-                rf.step = 0.5 * rf.step  # halve the last step: one more round, not a new one
-                rf.theta[rf.free] -= rf.step
-                continue
-            raise_for_problems(r.get("problems", {}))
-            self._refinement_round(rf, r, family, bool(dropped), n_pos - n_params)
-            if rf.converged or rf.free.size == 0:
-                break
+    def _refine(self, engine, family, classes, theta, infinite, n_pos) -> _Refinement:
+        """Global Fisher-scoring rounds from the WLSE
+        (:func:`~dask_glmdist.solvers.dlsa.refine`)."""
+        rf = refine(engine, family, classes, theta, infinite, n_pos,
+                    fit_intercept=self.fit_intercept, steps=self.refine_steps, tol=self.tol)
         self.refine_step_sizes_ = np.asarray(rf.sizes)
         self.refine_step_se_ = np.asarray(rf.sizes_se)
-        if not family.fixed_scale:
-            rf.scale = max(rf.pearson, 0.0) / max(n_pos - n_params, 1)
-        if rf.free.size == 0:
-            rf.information, rf.step, rf.se = np.zeros((0, 0)), np.zeros(0), np.zeros(0)
+        if rf.deviance is not None:
+            self.deviance_ = rf.deviance
         return rf
-
-    def _refinement_round(self, rf: _Refinement, r: dict, family, dropped: bool,
-                          df_resid: int) -> None:
-        """One Fisher-scoring step of the free parameters from a round's sums."""
-        rf.rounds += 1
-        A = r["information"][np.ix_(rf.free, rf.free)]
-        factor = PSDFactor(A)
-        if not factor.full_rank and dropped:
-            # no information left on these once the perfectly fitted rows are out
-            gone = np.abs(factor.null_space).max(axis=1) > 1e-3
-            rf.lost += [int(j) for j in rf.free[gone]]
-            rf.free = rf.free[~gone]
-            if rf.free.size == 0:
-                return
-            A = r["information"][np.ix_(rf.free, rf.free)]
-            factor = PSDFactor(A)
-        step = factor.solve(r["score"][rf.free])
-        rf.scale = 1.0 if family.fixed_scale else max(r["pearson"], 0.0) / max(df_resid, 1)
-        rf.se = np.sqrt(np.clip(np.diag(factor.inverse()), 0.0, None) * rf.scale)
-        rf.theta[rf.free] += step
-        rf.pearson = r["pearson"] - float(r["score"][rf.free] @ step)
-        rf.factor, rf.information, rf.step = factor, A, step
-        self.deviance_ = r["deviance"]
-        full = np.zeros(rf.theta.shape[0])
-        full[rf.free] = step
-        rf.steps.append(full)
-        rf.sizes.append(float(np.max(np.abs(step))))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rf.sizes_se.append(float(np.max(np.where(rf.se > 0, np.abs(step) / rf.se, 0.0))))
-        report(step=rf.sizes[-1])
-        rf.converged = rf.sizes[-1] <= self.tol * (1.0 + np.max(np.abs(rf.theta[rf.free])))
-
-    def _coordinate_signs(self, sep: _Separation, counts, data) -> None:
-        """Keep the counts' sign only for coordinate runaways with a row of their own.
-
-        A runaway all of whose rows another one is non-zero on too (a dummy under an
-        intercept that runs off because every response is 0; a level nested in
-        another level without events) could run off either way: its sign is not
-        determined (recession.py's rule). The counts prove an own row when a
-        parameter's rows outnumber the other runaways' together; otherwise one pass
-        over the runaways' columns counts them.
-        """
-        if counts is None or len(sep.infinite) < 2:
-            return
-        S = sorted(sep.infinite)
-        support = counts[2]
-        if all(support[j] > sum(support[k] for k in S if k != j) for j in S):
-            return
-        mask = np.zeros(counts.shape[1], dtype=bool)
-        mask[S] = True
-        own = map_reduce(own_rows_block, data, mask, self.fit_intercept,
-                         split_every=self.split_every, label="DLSA separation signs")["own"]
-        self.n_iter_ += 1
-        for j in S:
-            if own[j] == 0:
-                sep.infinite[j] = 0
-
-    def _probe_separation(self, sep: _Separation, data, family, classes, theta, A, records,
-                          refined) -> None:
-        """Does the estimate run off along a combination of columns? One pass settles it.
-
-        Suspected when the refinement's steps did not shrink (their drift is the
-        direction) or when every block's local ML fit diverged and their directions
-        agree (their mean is); :func:`~dask_glmdist.solvers.recession.recession_block`
-        then evaluates the deviance along it from ``theta`` (see
-        :data:`~._dlsa_separation.PROBE_DISTANCES`), and
-        :func:`~dask_glmdist.solvers.recession.classify_runaway` says which parameters
-        run off and which signs are determined, as in the PQN engine.
-        """
-        if not family.separable:
-            return
-        fi = self.fit_intercept
-        free = np.array([j not in sep.infinite for j in range(theta.shape[0])])
-        u, signs, source = None, None, "the refinement rounds' steps, which did not shrink"
-        if refined is not None and not refined.converged:
-            u = refinement_drift(refined.steps)
-        if u is None:
-            found = blocks_direction(records, A, fi, free)
-            if found is None:
-                return
-            (u, signs), source = found, "the local fits of every row block, which diverged"
-        u = standardised_direction(u, A, fi, free)
-        if u is None:
-            return
-        probe = map_reduce(
-            dlsa_probe_block, data, theta, u, PROBE_DISTANCES, family, fi, classes,
-            tuple(sorted(sep.infinite)), split_every=self.split_every,
-            label="DLSA separation check",
-        )
-        self.n_iter_ += 1
-        confirmed = confirms_recession(probe) and non_increasing(probe["deviance"])
-        logger.info("DLSA: the direction from %s %s a recession direction", source,
-                    "is" if confirmed else "is not")
-        if not confirmed:
-            return
-        runaway = classify_runaway(probe, bordered(A, fi), u, free, fi)
-        if signs is not None:  # a sign the blocks' own directions disagree on is not fixed
-            runaway = np.where((np.abs(runaway) == 1) & (runaway != signs), UNDETERMINED,
-                               runaway)
-        for j in np.flatnonzero(runaway):
-            if runaway[j] == UNDETERMINED:
-                sep.undetermined.append(int(j))
-            else:
-                sep.combination[int(j)] = int(runaway[j])
-        sep.source = source
 
     def _flags(self, names, sep: _Separation, share, records, refined) -> tuple[dict, bool]:
         """Flag (and warn about, once each) parameters whose estimate cannot be used.
@@ -1120,7 +746,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=lambda est: 1 + est.refine_steps)
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Fit the model.
 
         Parameters
@@ -1133,6 +759,10 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         sample_weight : array-like of shape (n_samples,) or str, default=None
             With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights.
+        offset : array-like of shape (n_samples,) or str, default=None
+            Known part of the linear predictor (e.g. log exposure for Poisson rates);
+            with a DataFrame ``X``, may be the name of one of its columns. Every
+            block's local fit and every refinement round use it.
 
         Returns
         -------
@@ -1141,7 +771,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         family = self._family()
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
-            n_params_extra=int(self.fit_intercept),
+            n_params_extra=int(self.fit_intercept), offset=offset,
         )
         if y_mem is not None:
             msg = family.check_y(y_mem)
@@ -1151,9 +781,9 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         self.family_ = family
         return self._fit_blocks(data, family, None)
 
-    def predict(self, X):
-        """Predicted mean g^{-1}(X coef_ + intercept_) (lazy for dask input)."""
-        return mean_from_linear_predictor(self, linear_predictor(self, X))
+    def predict(self, X, offset=None):
+        """Predicted mean g^{-1}(X coef_ + intercept_ + offset) (lazy for dask input)."""
+        return predict_mean(self, X, offset)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1429,21 +1059,21 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         self.family_ = family
         return self._fit_blocks(data, family, classes)
 
-    def _local_fits(self, data, family, classes):
+    def _local_fits(self, engine, family, classes):
         """Round 1; for dask y the blocks also report their labels.
 
         0/1 (or boolean) labels are fitted in that same pass; for other labels (e.g.
         strings) the blocks only report them and a second pass fits, once the two
         classes -- and so which one is positive -- are known.
         """
-        s = super()._local_fits(data, family, classes)
+        s = super()._local_fits(engine, family, classes)
         if not (isinstance(classes, str) and classes == INFER_LABELS):
             return s
-        raise_for_problems(s.get("problems", {}), problem_blocks(s.get("blocks", [])))
+        raise_for_problems(s.get("problems", {}))
         self.classes_ = self._two_classes(np.unique(np.asarray(s["labels"])))
         if "information" in s and np.isin(self.classes_, [0, 1]).all():
             return s
-        return super()._local_fits(data, family, self.classes_)
+        return super()._local_fits(engine, family, self.classes_)
 
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept

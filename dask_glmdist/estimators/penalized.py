@@ -30,6 +30,7 @@ from ..diagnostics import (
 )
 from ..families import FAMILY_NAMES, Binomial, Family, get_family
 from ..inference import standard_errors
+from ..rounds import RoundEngine
 from ..solvers.design_checks import (
     check_identified,
     constant_columns,
@@ -96,17 +97,16 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
     def _fit_blocks(self, data, family):
         fi = self.fit_intercept
         k = data.n_features + int(fi)
-        sums = data_sums(data, family, fit_intercept=fi, validate=True,
-                         split_every=self.split_every)
+        engine = RoundEngine(data, split_every=self.split_every)
+        sums = data_sums(engine, family, fit_intercept=fi, validate=True)
         redundant = check_design(sums, self._param_names(), fit_intercept=fi,
                                  alphas=[self.alpha], l1_ratio=self.l1_ratio,
                                  who=type(self).__name__, standardize=self.standardize)
         pen = self._penalty(data.n_features, sums)
-        res = fit_pqn(data, family, pen, fit_intercept=fi, tol=self.tol,
+        res = fit_pqn(engine, family, pen, fit_intercept=fi, tol=self.tol,
                       max_iter=self.max_iter, sums=sums, theta0=self._warm_theta(k),
-                      split_every=self.split_every,
                       label=type(self).__name__)
-        res.n_rounds += 1
+        res.n_rounds = engine.count
         self.family_ = family
         self._set_result(res, pen, family, k, self.alpha, redundant)
         self.n_blocks_ = data.n_blocks

@@ -17,26 +17,23 @@ import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
-import dask.array as da
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_features, _num_samples
 
-from .._array import get_namespace, to_host
 from .._blocks import (
     BlockedData,
     default_n_partitions,
     is_dask_collection,
-    map_reduce,
-    problem_blocks,
     raise_for_problems,
 )
 from .._progress import report, shows_progress
 from ..diagnostics import SeparationWarning, short_list, warn
 from ..families import FAMILY_NAMES, Family
-from ..solvers.glm_kernel import linear_predictor
+from ..rounds import RoundEngine
+from ..solvers.penalized_cv import _add_sums, _fold_sums, _minus, fold_sums_block, heldout_block
 from ..solvers.pqn import (
     ALL_ZERO_WEIGHTS,
     SEPARATION,
@@ -46,7 +43,6 @@ from ..solvers.pqn import (
     constant_mean_state,
     data_sums,
     fit_pqn,
-    sums_block,
 )
 from ._base import prepare_blocks
 from .penalized import (
@@ -172,22 +168,22 @@ def effective_df(theta, information, pen: Penalty, S, fit_intercept) -> float:
         return float(idx.size)
 
 
-def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
+def path_on_blocks(engine: RoundEngine, family, alphas, *, l1_ratio, max_abs_coef,
                    fit_intercept, tol, max_iter, sums: DataSums | None = None,
-                   split_every=8, label="path", keep_states=False,
-                   stop_at=None, standardize=False) -> GLMPath:
+                   label="path", keep_states=False, stop_at=None, standardize=False,
+                   since: int | None = None) -> GLMPath:
     """Fit every alpha in turn (decreasing), each warm-started from the last solution.
 
     ``stop_at``: stop after this alpha (for a refit down to a chosen alpha).
     ``standardize``: the penalty factors are the standard deviations of the columns
-    over ``data`` (a fold's training blocks: its own, as glmnet's ``cv.glmnet``).
+    over ``engine.data`` (a fold's training blocks: its own, as glmnet's ``cv.glmnet``).
+    ``n_rounds`` per alpha: the engine's rounds for it, the first alpha's counted from
+    ``since`` (an engine count; default: now).
     """
-    rounds_before = 0
+    since = engine.count if since is None else since
     if sums is None:
-        sums = data_sums(data, family, fit_intercept=fit_intercept, validate=True,
-                         split_every=split_every)
-        rounds_before = 1
-    p = data.n_features
+        sums = data_sums(engine, family, fit_intercept=fit_intercept, validate=True)
+    p = engine.data.n_features
     scale = penalty_scale(sums, fit_intercept, standardize)
     out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
                                   "n_iter", "n_rounds", "converged", "kkt", "state",
@@ -196,9 +192,8 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
     for i, alpha in enumerate(alphas):
         pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept, scale)
         report(alpha=(i + 1, len(alphas), float(alpha)))
-        res: PQNResult = fit_pqn(data, family, pen, fit_intercept=fit_intercept, tol=tol,
+        res: PQNResult = fit_pqn(engine, family, pen, fit_intercept=fit_intercept, tol=tol,
                                  max_iter=max_iter, sums=sums, warm=warm,
-                                 split_every=split_every,
                                  label=f"{label} alpha[{i}]")
         warm = res.state
         out["theta"].append(res.theta)
@@ -208,7 +203,8 @@ def path_on_blocks(data: BlockedData, family, alphas, *, l1_ratio, max_abs_coef,
         out["df"].append(effective_df(res.theta, res.state.information, pen, sums.weight,
                                       fit_intercept))
         out["n_iter"].append(res.n_iter)
-        out["n_rounds"].append(res.n_rounds + (rounds_before if i == 0 else 0))
+        out["n_rounds"].append(engine.count - since)
+        since = engine.count
         out["converged"].append(res.converged)
         out["kkt"].append(res.kkt)
         out["state"].append(res.state)
@@ -352,13 +348,21 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
                        max_iter=max_iter,
                        n_partitions=n_partitions, split_every=split_every, verbose=verbose)
     est._validate_params()
+    return _path(est, X, y, sample_weight, offset, alphas, n_alphas, eps)
+
+
+def _path(est: PenalizedGLM, X, y, sample_weight, offset, alphas, n_alphas, eps) -> GLMPath:
+    """:func:`penalized_glm_path` with the settings of ``est`` (validated)."""
     fam = est._family()
+    fit_intercept, l1_ratio, standardize = est.fit_intercept, est.l1_ratio, est.standardize
+    n_partitions, max_abs_coef = est.n_partitions, est.max_abs_coef
+    tol, max_iter, split_every = est.tol, est.max_iter, est.split_every
     data, y_mem = prepare_blocks(est, X, y, sample_weight, n_partitions=n_partitions,
                                  n_params_extra=int(fit_intercept), offset=offset)
     if y_mem is not None:
         check_in_memory(fam, y_mem, data.host_weight)
-    sums = data_sums(data, fam, fit_intercept=fit_intercept, validate=True,
-                     split_every=split_every)
+    engine = RoundEngine(data, split_every=split_every)
+    sums = data_sums(engine, fam, fit_intercept=fit_intercept, validate=True)
     if alphas is None:
         alphas = alpha_grid(sums, fam, fit_intercept, l1_ratio, int(n_alphas), float(eps),
                             penalty_scale(sums, fit_intercept, standardize))
@@ -366,10 +370,9 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
         alphas = _check_alphas(alphas)
     check_design(sums, est._param_names(), fit_intercept=fit_intercept, alphas=alphas,
                  l1_ratio=l1_ratio, who="penalized_glm_path", standardize=standardize)
-    path = path_on_blocks(data, fam, alphas, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
+    path = path_on_blocks(engine, fam, alphas, l1_ratio=l1_ratio, max_abs_coef=max_abs_coef,
                           fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, sums=sums,
-                          split_every=split_every, standardize=standardize)
-    path.n_rounds[0] += 1
+                          standardize=standardize, since=0)
     warn_unconverged({"": path}, "penalized_glm_path", est._param_names(),
                      shown="GLMPath.runaway marks them per alpha (+1/-1: +-inf, 2: not "
                      "determined)")
@@ -379,48 +382,6 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
 # --------------------------------------------------------------------------------------
 # cross-validation over blocks
 # --------------------------------------------------------------------------------------
-
-
-def fold_sums_block(X, y, m, *, family, fit_intercept, fold_of, block_index, offset=None):
-    """The block's first-pass sums, filed under its fold (dicts merge by addition).
-
-    Under ``"fold_" + key``: an empty block's summary is ``{"n": 0, ...}``
-    (``map_reduce`` skips it), which must not meet a per-fold dict.
-    """
-    s = sums_block(X, y, m, family=family, fit_intercept=fit_intercept, validate=True,
-                   block_index=block_index, offset=offset)
-    f = int(fold_of[block_index])
-    if "problems" in s:
-        return {"problems": s["problems"], "blocks": s["blocks"]}
-    return {"fold_" + key: {f: s[key]} for key in ("n", "gram", "gy", "yy", "weight",
-                                                   "n_pos", "recession") if key in s}
-
-
-def heldout_block(X, y, m, thetas, *, family, fit_intercept, fold_of, block_index,
-                  offset=None):
-    """Deviance of the block under its fold's path (every alpha at once: one GEMM)."""
-    xp = get_namespace(X)
-    T = thetas[int(fold_of[block_index])]          # (n_alphas, k)
-    E = linear_predictor(X, T.T, fit_intercept, xp, offset)
-    ok = family.valid_eta(E)
-    E = xp.where(ok, E, xp.zeros_like(E))
-    mu = family.link.inverse(E)
-    yt = xp.asarray(y, dtype=X.dtype)[:, None]
-    ud = family.unit_deviance(yt, mu)
-    if m is not None:
-        mt = xp.asarray(m, dtype=X.dtype)[:, None]
-        ud = xp.where(mt > 0, mt * ud, xp.zeros_like(ud))
-    ud = xp.where(ok, ud, xp.zeros_like(ud) + np.inf)
-    return {"deviance": {int(fold_of[block_index]): to_host(xp.sum(ud, axis=0))}}
-
-
-def _subset(data: BlockedData, idx) -> BlockedData:
-    """The row blocks ``idx`` of ``data``: the same block keys, no copy."""
-    def pick(a):
-        if a is None:
-            return None
-        return da.concatenate([a.blocks[int(i)] for i in idx], axis=0)
-    return BlockedData(pick(data.X), pick(data.y), pick(data.sample_weight), pick(data.offset))
 
 
 class _AlphaSelection:
@@ -450,8 +411,8 @@ class _AlphaSelection:
         cv = self.criterion == "cv"
         self.family_ = family
         kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
-                  tol=self.tol, max_iter=self.max_iter, split_every=self.split_every,
-                  standardize=self.standardize)
+                  tol=self.tol, max_iter=self.max_iter, standardize=self.standardize)
+        engine = RoundEngine(data, split_every=self.split_every)
         if cv:
             if data.n_blocks < self.cv:
                 raise ValueError(
@@ -460,19 +421,16 @@ class _AlphaSelection:
                     "into more row blocks (or lower cv)."
                 )
             fold_of = np.arange(data.n_blocks) % self.cv
-            s = map_reduce(fold_sums_block, data, family=family, fit_intercept=fi,
-                           fold_of=fold_of, split_every=self.split_every, label="cv sums")
+            s = engine.run(fold_sums_block, family=family, fit_intercept=fi,
+                           fold_of=fold_of, label="cv sums")
             if s.get("problems"):
-                raise_for_problems(s["problems"], problem_blocks(s.get("blocks", [])))
+                raise_for_problems(s["problems"])
             if not sum(s.get("fold_weight", {}).values()) > 0:
                 raise ValueError(ALL_ZERO_WEIGHTS)
             folds = [_fold_sums(s, f, fold_of) for f in range(self.cv)]
             total = _add_sums(folds)
-            rounds = 1
         else:
-            total = data_sums(data, family, fit_intercept=fi, validate=True,
-                              split_every=self.split_every)
-            rounds = 1
+            total = data_sums(engine, family, fit_intercept=fi, validate=True)
         alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps,
                              penalty_scale(total, fi, self.standardize))
                   if self.alphas is None else _check_alphas(self.alphas))
@@ -481,13 +439,12 @@ class _AlphaSelection:
                                  l1_ratio=self.l1_ratio, who=type(self).__name__,
                                  standardize=self.standardize)
         if cv:
-            best, rounds_cv, paths = self._cross_validate(data, family, alphas, folds,
-                                                          total, fold_of, kw)
-            rounds += rounds_cv
-            path = path_on_blocks(data, family, alphas, sums=total, stop_at=best,
+            best, paths = self._cross_validate(engine, family, alphas, folds, total,
+                                               fold_of, kw)
+            path = path_on_blocks(engine, family, alphas, sums=total, stop_at=best,
                                   label=f"{type(self).__name__} refit", keep_states=True, **kw)
         else:
-            path = path_on_blocks(data, family, alphas, sums=total, keep_states=True,
+            path = path_on_blocks(engine, family, alphas, sums=total, keep_states=True,
                                   label=f"{type(self).__name__} path", **kw)
             paths = {}
             phi = 1.0
@@ -498,11 +455,10 @@ class _AlphaSelection:
             self.criterion_values_ = path.deviance / phi + k * path.df
             self.dispersion_estimate_ = phi
             best = int(np.nanargmin(self.criterion_values_))
-        rounds += int(np.sum(path.n_rounds))
         self.path_ = path
         self.alpha_ = float(alphas[best])
         iterations = sum(int(np.sum(p.n_iter)) for p in (path, *paths.values()))
-        self._set_from_path(path, best, family, total, rounds, iterations, redundant)
+        self._set_from_path(path, best, family, total, engine.count, iterations, redundant)
         self.n_blocks_ = data.n_blocks
         # one warning of each kind for the whole selection, the full-data fits first
         shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
@@ -544,27 +500,23 @@ class _AlphaSelection:
                    f"reaching below {alphas[-1]:.4g}).")
         warn(msg, UserWarning)
 
-    def _cross_validate(self, data, family, alphas, folds, total, fold_of, kw):
+    def _cross_validate(self, engine, family, alphas, folds, total, fold_of, kw):
         thetas = {}
         paths = {}
-        rounds = 0
         for f in range(self.cv):
-            train_idx = np.flatnonzero(fold_of != f)
-            train = _subset(data, train_idx)
+            train = engine.subset(np.flatnonzero(fold_of != f))
             train_sums = _minus(total, folds[f])
             report(fold=(f + 1, self.cv))
             p = path_on_blocks(train, family, alphas, sums=train_sums,
                                label=f"{type(self).__name__} fold {f}", **kw)
-            rounds += int(np.sum(p.n_rounds))
             paths[f"fold {f}"] = p
             fi = int(self.fit_intercept)
             T = np.concatenate([p.intercept[:, None], p.coef], axis=1) if fi else p.coef
             thetas[f] = T
         report(fold=None, alpha=None)
-        h = map_reduce(heldout_block, data, thetas, family=family,
+        h = engine.run(heldout_block, thetas, family=family,
                        fit_intercept=self.fit_intercept, fold_of=fold_of,
-                       split_every=self.split_every, label="cv held-out deviance")
-        rounds += 1
+                       label="cv held-out deviance")
         dev = np.stack([h["deviance"][f] for f in range(self.cv)])
         weights = np.array([folds[f].weight for f in range(self.cv)])
         self.cv_deviance_ = dev / weights[:, None]
@@ -576,7 +528,7 @@ class _AlphaSelection:
             se = np.std(self.cv_deviance_, axis=0, ddof=1) / math.sqrt(self.cv)
             ok = np.flatnonzero(mean <= mean[best] + se[best])
             best = int(ok.min())  # alphas decrease: the smallest index is the largest alpha
-        return best, rounds, paths
+        return best, paths
 
     def _set_from_path(self, path: GLMPath, best, family, total, rounds, iterations,
                        redundant) -> None:
@@ -768,33 +720,3 @@ class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
         if y_mem is not None:
             check_in_memory(family, y_mem, data.host_weight)
         return self._select_alpha(data, family)
-
-
-def _fold_sums(s: dict, f: int, fold_of) -> DataSums:
-    if f not in s.get("fold_n", {}) or not s["fold_weight"][f] > 0:
-        blocks = short_list(np.flatnonzero(fold_of == f).tolist())
-        raise ValueError(
-            f"cross-validation fold {f} (row blocks {blocks}) has no rows with positive "
-            "weight (its blocks are empty or all their sample weights are 0): nothing to "
-            "validate on. Rechunk the dask input, or lower cv."
-        )
-    counts = s["fold_recession"][f] if "fold_recession" in s else None
-    return DataSums(gram=s["fold_gram"][f], gy=s["fold_gy"][f], yy=float(s["fold_yy"][f]),
-                    weight=float(s["fold_weight"][f]), n_obs=int(s["fold_n"][f]),
-                    n_pos=int(s["fold_n_pos"][f]), recession=counts)
-
-
-def _add_sums(parts) -> DataSums:
-    counts = None if parts[0].recession is None else sum(p.recession for p in parts)
-    return DataSums(gram=sum(p.gram for p in parts), gy=sum(p.gy for p in parts),
-                    yy=sum(p.yy for p in parts), weight=sum(p.weight for p in parts),
-                    n_obs=sum(p.n_obs for p in parts), n_pos=sum(p.n_pos for p in parts),
-                    recession=counts)
-
-
-def _minus(total: DataSums, part: DataSums) -> DataSums:
-    counts = None if total.recession is None else total.recession - part.recession
-    return DataSums(gram=total.gram - part.gram, gy=total.gy - part.gy,
-                    yy=total.yy - part.yy, weight=total.weight - part.weight,
-                    n_obs=total.n_obs - part.n_obs, n_pos=total.n_pos - part.n_pos,
-                    recession=counts)

@@ -81,7 +81,7 @@ import numpy as np
 import scipy.linalg.blas
 
 from .._array import get_namespace, to_host
-from .._blocks import BlockedData, check_block, map_reduce, sum_summaries
+from .._blocks import Problems, check_block, sum_summaries
 from .._progress import report
 from ..diagnostics import SeparationWarning
 from ..linalg import (
@@ -89,6 +89,7 @@ from ..linalg import (
     qr_r,
     tsqr_combine,
 )
+from ..rounds import RoundEngine
 from .design_checks import check_identified
 from .glm_kernel import TILE_ROWS, adjustment_terms, block_terms, linear_predictor
 from .iwls_dispersion import solve_dispersion
@@ -187,7 +188,7 @@ def tile_rows(n_columns: int) -> int:
     return max(TILE_ROWS, 65_536 // max(n_columns, 1))
 
 
-def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
+def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> dict:
     """One pass over one row block: R factor, adjustment, deviance and friends.
 
     The row-wise quantities (means, weights, working variates, deviance) are computed
@@ -209,8 +210,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
         if offset is not None and not bool(xp.all(xp.isfinite(offset))):
             problems["nonfinite_offset"] = 1
         if problems:
-            where = [(block_index, sorted(problems))]
-            return {**out, "problems": problems, "problem_blocks": where}
+            return {**out, "problems": Problems.at(block_index, problems)}
         out.update(edge_counts(X, y, m, family, fi))
     # ---- row-wise quantities, whole block ------------------------------------------------
     if spec.beta is None:  # R's mustart: means from y alone
@@ -221,7 +221,7 @@ def iwls_block(X, y, m, spec: PassSpec, *, block_index, offset=None) -> dict:
     else:
         eta, mu = linear_predictor(X, spec.beta, fi, xp, offset), None
         if not bool(xp.all(family.valid_eta(eta))):
-            return {**out, "problems": {"invalid_mean": 1}}
+            return {**out, "problems": Problems.at(block_index, {"invalid_mean": 1})}
     terms = block_terms(family, y, m, eta, mu)
     mu, d, mv, resid = terms.mu, terms.d, terms.mv, terms.resid
     out["deviance"] = float(family.deviance(y, mu, m))
@@ -395,30 +395,28 @@ class IWLSResult:
 
 
 class _Passes:
-    """The data passes of one fit, and how many were made."""
+    """The data passes of one fit (through its round engine, which counts them)."""
 
-    def __init__(self, data, family, fit_intercept, method, power, split_every):
-        self.data, self.split_every = data, split_every
+    def __init__(self, engine: RoundEngine, family, fit_intercept, method, power):
+        self.engine = engine
         self.base = dict(family=family, fit_intercept=fit_intercept, method=method,
                          power=power)
-        self.count = 0
+
+    @property
+    def count(self) -> int:
+        return self.engine.count
 
     def __call__(self, label: str, **kw) -> dict:
-        self.count += 1
-        return map_reduce(
-            iwls_block, self.data, PassSpec(**self.base, **kw), combine=combine_iwls,
-            split_every=self.split_every, label=label,
-        )
+        return self.engine.run(iwls_block, spec=PassSpec(**self.base, **kw),
+                               combine=combine_iwls, label=label)
 
-    def other(self, block_fn, label: str, *args) -> dict:
+    def other(self, block_fn, label: str, *args, **settings) -> dict:
         """A pass of another block function (summaries added up)."""
-        self.count += 1
-        return map_reduce(block_fn, self.data, *args, split_every=self.split_every,
-                          label=label)
+        return self.engine.run(block_fn, *args, label=label, **settings)
 
 
 def fit_chunked_iwls(
-    data: BlockedData,
+    engine: RoundEngine,
     family,
     *,
     method: str = "mBR",
@@ -430,9 +428,8 @@ def fit_chunked_iwls(
     max_iter: int = 100,
     start: np.ndarray | None = None,
     param_names: list[str] | None = None,
-    split_every: int = 8,
 ) -> IWLSResult:
-    """Fit a GLM by ML, mBR or mJPL with IWLS over the row blocks of ``data``.
+    """Fit a GLM by ML, mBR or mJPL with IWLS over the row blocks of ``engine.data``.
 
     Convergence: ``max |beta_{t+1} - beta_t| <= tol (1 + max |beta_t|)`` and, when the
     dispersion enters the update, ``|phi_{t+1} - phi_t| <= tol phi_t`` (with one pass
@@ -448,10 +445,11 @@ def fit_chunked_iwls(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if passes not in (1, 2):
         raise ValueError(f"passes must be 1 or 2, got {passes!r}")
+    data = engine.data
     k = data.n_features + int(fit_intercept)
     names = param_names or [f"b{j}" for j in range(k)]
     clock = time.perf_counter()
-    run = _Passes(data, family, fit_intercept, method, power, split_every)
+    run = _Passes(engine, family, fit_intercept, method, power)
     first = _start(run, family, start, k, names, fit_intercept)
     # weighted, without a closed form (gamma): the dispersion equation is solved by Fisher
     # steps on pass sums
@@ -628,8 +626,8 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> 
                      boundary_tol=BOUNDARY if loop.separated or on_edge else FINAL_BOUNDARY)
     boundary = int(final.get("boundary", 0))
     if on_edge and ("problems" in final or boundary > 0):
-        raise_on_edge(iwls.run.other(on_edge_block, "IWLS rows on the edge", beta, family,
-                                     first.fit_intercept),
+        raise_on_edge(iwls.run.other(on_edge_block, "IWLS rows on the edge", beta,
+                                     family=family, fit_intercept=first.fit_intercept),
                       family, method, iwls.names, first.fit_intercept)
     if "problems" in final:
         raise ValueError(
@@ -669,7 +667,7 @@ def _ml_outcome(iwls: ChunkedIWLS, loop: _Loop, first: _Start, boundary: int, ed
     lost = []
     if infinite:
         rest = iwls.run.other(outside_gram_block, "IWLS rows left by infinite parameters",
-                              sorted(infinite), first.fit_intercept)
+                              sorted(infinite), fit_intercept=first.fit_intercept)
         lost = lost_parameters(rest["gram"], infinite, first.fit_intercept)
     running = loop.collapsed or loop.monitor.growing()
     return converged, True, separation_flags(infinite, lost, running, first.fit_intercept,
@@ -686,8 +684,4 @@ def _raise_block_problems(s: dict, user_start: bool) -> None:
             "range; choose a start with valid means."
             if user_start else "The starting means are outside the family's range."
         )
-    where: dict = {}
-    for index, keys in s.get("problem_blocks", []):
-        for key in keys:
-            where.setdefault(key, []).append(index)
-    raise_for_problems(problems, where)
+    raise_for_problems(s["problems"])

@@ -90,7 +90,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._array import get_namespace, to_host
-from .._blocks import check_block
+from .._blocks import Problems, check_block
 from ..linalg import PSDFactor
 from .glm_kernel import block_terms, design_t_vec, linear_predictor, score_and_information
 from .gram_cd import MAX_SWEEPS, nodewise_lasso
@@ -228,7 +228,7 @@ def identified_columns(Sigma, fit_intercept: bool) -> np.ndarray:
     return (d > 0) & (v > CONSTANT_COLUMN * d)
 
 
-def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
+def debiased_lasso_block(X, y, m, *, family, spec: LassoSpec, block_index):
     """Round 1 on one block: local fit and the pieces of the chosen join (module doc).
 
     Returns the block's record (``blocks``) and its sums filed under its size class;
@@ -240,8 +240,7 @@ def debiased_lasso_block(X, y, m, family, spec: LassoSpec, *, block_index):
     record = {"index": block_index, "n": n}
     problems = check_block(X, y, m, family=family)
     if problems:
-        record["problems"] = sorted(problems)
-        return {"n": n, "problems": problems, "blocks": [record]}
+        return {"n": n, "problems": Problems.at(block_index, problems), "blocks": [record]}
     n_pos = n if m is None else int(xp.sum(xp.astype(m > 0, m.dtype)))
     record["n_pos"] = n_pos
     if n_pos < spec.min_rows:
@@ -527,7 +526,7 @@ def join(s: dict, spec: LassoSpec, names: list[str]) -> Joined:
     return Joined(params, 0.5 * (cov + cov.T), theta, mean, pooled, n_used)
 
 
-def pearson_block(X, y, m, params, family, fit_intercept, skip=(), *, block_index):
+def pearson_block(X, y, m, params, *, family, fit_intercept, skip=(), block_index):
     """Pearson chi^2 ``sum m (y - mu)^2 / V(mu)`` of one block at ``params`` (0 for the
     blocks in ``skip``, those left out of the estimate)."""
     if block_index in skip:
@@ -535,5 +534,5 @@ def pearson_block(X, y, m, params, family, fit_intercept, skip=(), *, block_inde
     xp = get_namespace(X)
     eta = linear_predictor(X, params, fit_intercept, xp)
     if not bool(xp.all(family.valid_eta(eta))):
-        return {"invalid": [block_index]}
+        return {"problems": Problems.at(block_index, {"invalid_mean": 1})}
     return {"pearson": block_terms(family, y, m, eta).pearson(xp)}

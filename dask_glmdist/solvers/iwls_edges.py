@@ -55,7 +55,7 @@ def boundary_rows(family, y, mu, m, xp, tol=BOUNDARY) -> int:
     return int(xp.sum(xp.astype(hit, xp.int64)))
 
 
-def on_edge_block(X, y, m, beta, family, fit_intercept: bool, *, block_index,
+def on_edge_block(X, y, m, beta, *, family, fit_intercept: bool, block_index,
                   offset=None) -> dict:
     """Rows (positive weight) whose fitted mean at ``beta`` is on the edge of the range
     where y is (within ``BOUNDARY``), or beyond it; and the Gram ``X~^T M X~``
@@ -182,7 +182,7 @@ class SeparationMonitor:
         ) and all(b >= 0.5 * a for a, b in zip(step, step[1:], strict=False))
 
 
-def outside_gram_block(X, y, m, columns, fit_intercept: bool, *, block_index,
+def outside_gram_block(X, y, m, columns, *, fit_intercept: bool, block_index,
                        offset=None) -> dict:
     """The Gram ``X~^T M X~`` (intercept border first) of the rows with positive weight
     on which every parameter in ``columns`` has a zero column: the rows that the

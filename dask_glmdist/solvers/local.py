@@ -65,18 +65,18 @@ class BlockState:
 
 
 def evaluate(X, y, m, theta, family, fit_intercept, *, eta=None, mu=None, with_info=True,
-             workspace=None):
+             workspace=None, offset=None):
     """Deviance, score, information and Pearson chi^2 of a block at ``theta``.
 
     Two passes over X: the linear predictor, then the tiled score/information pass.
     Returns ``None`` when ``theta`` leaves the family's domain (e.g. a negative mean).
     ``eta``/``mu`` may be passed to evaluate at a mean that no ``theta`` produced
     (the ``mustart`` of the first iteration). ``workspace`` (a dict) lets repeated
-    calls on one block reuse scratch memory.
+    calls on one block reuse scratch memory. ``offset``: added to the linear predictor.
     """
     xp = get_namespace(X)
     if eta is None:
-        eta = linear_predictor(X, theta, fit_intercept, xp)
+        eta = linear_predictor(X, theta, fit_intercept, xp, offset)
         if not bool(xp.all(family.valid_eta(eta))):
             return None
         mu = None
@@ -225,23 +225,23 @@ def mustart_working(y, m, family, offset=None):
     return w0, md * (y - mu0) + w0 * (eta0 if offset is None else eta0 - offset)
 
 
-def _start(X, y, m, family, fit_intercept, xp, workspace):
+def _start(X, y, m, family, fit_intercept, xp, workspace, offset=None):
     """R's mustart: one IRLS step from mu0 (falling back to the intercept-only fit).
 
     Returns the block's state, with score and information, at the first iterate.
     """
-    w0, wz0 = mustart_working(y, m, family)
+    w0, wz0 = mustart_working(y, m, family, offset)
     # IRLS: theta1 = (X~^T W X~)^{-1} X~^T W z0 with z0 = eta0 + (y - mu0) / d0
     rhs, A0 = score_and_information(X, wz0, w0, fit_intercept, xp, workspace)
     theta = PSDFactor(A0).solve(rhs)
-    state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace)
+    state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace, offset=offset)
     if state is not None:
         return state
     theta = np.zeros(X.shape[1] + int(fit_intercept))
     if fit_intercept:
         ybar = float(xp.sum(y if m is None else m * y) / (y.shape[0] if m is None else xp.sum(m)))
         theta[0] = float(to_host(family.link.link(xp.asarray([ybar], dtype=X.dtype)))[0])
-    return evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace)
+    return evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace, offset=offset)
 
 
 def independent_parameters(A: np.ndarray) -> np.ndarray:
@@ -255,7 +255,8 @@ def independent_parameters(A: np.ndarray) -> np.ndarray:
     return np.asarray(keep, dtype=int)
 
 
-def _fit_independent_columns(X, y, m, family, A, fit_intercept, tol, max_iter, power):
+def _fit_independent_columns(X, y, m, family, A, fit_intercept, tol, max_iter, power,
+                             offset=None):
     """:func:`fit_local` on the independent columns, reported for all of them."""
     xp = get_namespace(X)
     keep = independent_parameters(A)
@@ -265,10 +266,10 @@ def _fit_independent_columns(X, y, m, family, A, fit_intercept, tol, max_iter, p
     cols = keep[fi:] - fi
     sub = fit_local(xp.take(X, xp.asarray(cols), axis=1), y, m, family,
                     fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
-                    jeffreys_power=power)
+                    jeffreys_power=power, offset=offset)
     theta = np.zeros(A.shape[0])
     theta[keep] = sub.theta
-    state = evaluate(X, y, m, theta, family, fit_intercept)
+    state = evaluate(X, y, m, theta, family, fit_intercept, offset=offset)
     return LocalFit(
         theta=theta,
         information=state.information,
@@ -292,12 +293,14 @@ def _scoring_step(X, y, m, state: BlockState, family, fit_intercept, power, xp):
     return factor.solve(score)
 
 
-def _initial_state(X, y, m, family, fit_intercept, theta0, xp, workspace) -> BlockState:
+def _initial_state(X, y, m, family, fit_intercept, theta0, xp, workspace,
+                   offset=None) -> BlockState:
     """The block's state (with its information's factor) at ``theta0`` or R's mustart."""
     if theta0 is None:
-        state = _start(X, y, m, family, fit_intercept, xp, workspace)
+        state = _start(X, y, m, family, fit_intercept, xp, workspace, offset)
     else:
-        state = evaluate(X, y, m, np.asarray(theta0), family, fit_intercept, workspace=workspace)
+        state = evaluate(X, y, m, np.asarray(theta0), family, fit_intercept, workspace=workspace,
+                         offset=offset)
     if state is None:
         raise ValueError(
             f"no valid starting value for the {family.name} model with the "
@@ -310,13 +313,13 @@ def _initial_state(X, y, m, family, fit_intercept, theta0, xp, workspace) -> Blo
 
 
 def _line_search(X, y, m, family, fit_intercept, state: BlockState, step, obj, power,
-                 workspace):
+                 workspace, offset=None):
     """Step halving on the (penalised) deviance: the accepted state and its objective,
     or ``(None, obj)`` when no step length along ``step`` decreases it."""
     t = 1.0
     for _half in range(50):
         cand = evaluate(X, y, m, state.theta + t * step, family, fit_intercept,
-                        workspace=workspace)
+                        workspace=workspace, offset=offset)
         if cand is not None:
             cand.factor = PSDFactor(cand.information)
             cobj = _objective(cand, power)
@@ -381,6 +384,7 @@ def fit_local(
     max_iter: int = 100,
     jeffreys_power: float = 0.0,
     theta0: np.ndarray | None = None,
+    offset=None,
 ) -> LocalFit:
     """Fit a GLM on one block by safeguarded Fisher scoring.
 
@@ -408,10 +412,10 @@ def fit_local(
     xp = get_namespace(X)
     power = float(jeffreys_power)
     workspace: dict = {}
-    state = _initial_state(X, y, m, family, fit_intercept, theta0, xp, workspace)
+    state = _initial_state(X, y, m, family, fit_intercept, theta0, xp, workspace, offset)
     if power and not state.factor.full_rank and theta0 is None:
         return _fit_independent_columns(X, y, m, family, state.information, fit_intercept,
-                                        tol, max_iter, power)
+                                        tol, max_iter, power, offset)
     theta_start, rank_start = state.theta, state.factor.rank
     obj = _objective(state, power)
     flat, n_iter, converged = 0, 1, False
@@ -423,7 +427,7 @@ def fit_local(
             converged = True
             break
         new, cobj = _line_search(X, y, m, family, fit_intercept, state, step, obj, power,
-                                 workspace)
+                                 workspace, offset)
         if new is None:  # no descent along the scoring direction: at the optimum to rounding
             converged = True
             break
@@ -499,10 +503,11 @@ def recession_counts(X, y, m, family, fit_intercept: bool) -> np.ndarray | None:
     return out
 
 
-def rows_information(X, y, m, theta, family, fit_intercept: bool, rows) -> np.ndarray:
+def rows_information(X, y, m, theta, family, fit_intercept: bool, rows,
+                     offset=None) -> np.ndarray:
     """The information ``X~_S^T W X~_S`` at ``theta`` of the rows ``S`` (a boolean mask)."""
     xp = get_namespace(X)
-    eta = linear_predictor(X, theta, fit_intercept, xp)
+    eta = linear_predictor(X, theta, fit_intercept, xp, offset)
     mu, d = family.link.inverse_and_deriv(eta)
     w = working_weights(family, eta, mu, m, d)
     w = xp.where(rows, w, xp.zeros_like(w))

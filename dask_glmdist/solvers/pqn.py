@@ -72,9 +72,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._array import get_namespace, to_host
-from .._blocks import BlockedData, check_block, map_reduce, problem_blocks, raise_for_problems
+from .._blocks import Problems, check_block, raise_for_problems
 from .._progress import report
 from ..linalg import PSDFactor
+from ..rounds import RoundEngine
 from .design_checks import column_scales
 from .glm_kernel import (
     least_squares_fit,
@@ -228,8 +229,7 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
         if offset is not None and not bool(xp.all(xp.isfinite(offset))):
             problems["nonfinite_offset"] = 1
         if problems:
-            return {**out, "problems": problems, "blocks": [{"index": block_index,
-                                                             "problems": sorted(problems)}]}
+            return {**out, "problems": Problems.at(block_index, problems)}
     out.update(least_squares_sums(X, y, m, True, xp))
     counts = recession_counts(X, xp.asarray(y, dtype=X.dtype), m, family, fit_intercept)
     if counts is not None:
@@ -350,13 +350,13 @@ class DataSums:
     recession: np.ndarray | None = None  # summed recession counts (None: cannot separate)
 
 
-def data_sums(data: BlockedData, family, *, fit_intercept, validate, split_every=8) -> DataSums:
+def data_sums(engine: RoundEngine, family, *, fit_intercept, validate) -> DataSums:
     """The sums round (also the validation pass for dask input)."""
-    s = map_reduce(sums_block, data, family=family, fit_intercept=fit_intercept,
-                   validate=validate, split_every=split_every, label="pqn sums")
+    s = engine.run(sums_block, family=family, fit_intercept=fit_intercept,
+                   validate=validate, label="pqn sums")
     problems = s.get("problems", {})
     if problems:
-        raise_for_problems(problems, problem_blocks(s.get("blocks", [])))
+        raise_for_problems(problems)
     if s["weight"] <= 0:
         raise ValueError(ALL_ZERO_WEIGHTS)
     return DataSums(s["gram"], s["gy"], s["yy"], s["weight"], s["n"], s["n_pos"],
@@ -443,11 +443,11 @@ def _quadratic_min(H, b, pen: Penalty, x0, cd_tol):
     return x, sweeps < MAX_SWEEPS
 
 
-def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol: float,
+def fit_pqn(engine: RoundEngine, family, pen: Penalty, *, fit_intercept: bool, tol: float,
             max_iter: int, sums: DataSums | None = None, warm: SmoothState | None = None,
-            theta0=None, split_every: int = 8,
-            label: str = "PQN") -> PQNResult:
-    """Minimise the penalised objective (module docstring) over the blocks of ``data``.
+            theta0=None, label: str = "PQN") -> PQNResult:
+    """Minimise the penalised objective (module docstring) over the blocks of
+    ``engine.data``; ``n_rounds`` of the result counts the engine's rounds made here.
 
     The iteration runs in the coordinates of the standardised columns
     (``theta_j * scale_j``, :func:`.design_checks.column_scales` from the first-pass
@@ -466,24 +466,21 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
     theta0 : ndarray, optional
         A warm start whose state is unknown (one evaluation round).
     """
-    rounds = 0
+    data, first = engine.data, engine.count
     if sums is None:
-        sums = data_sums(data, family, fit_intercept=fit_intercept,
-                         validate=True, split_every=split_every)
-        rounds += 1
+        sums = data_sums(engine, family, fit_intercept=fit_intercept, validate=True)
     scale = column_scales(sums.gram, sums.weight, fit_intercept)
     pen_s = pen.scaled(scale)
     if family.least_squares and data.offset is None:
         start = warm.theta if warm is not None else theta0
-        return _fit_gaussian_identity(sums, pen_s, scale, fit_intercept, tol, rounds, start)
-    rounds_box = [rounds]
+        return _fit_gaussian_identity(sums, pen_s, scale, fit_intercept, tol,
+                                      engine.count - first, start)
 
     def run(theta_s, direction_s, steps):
-        rounds_box[0] += 1
-        r = map_reduce(ladder_block, data, theta_s / scale,
+        r = engine.run(ladder_block, theta_s / scale,
                        None if direction_s is None else direction_s / scale, steps,
-                       family=family, fit_intercept=fit_intercept, split_every=split_every,
-                       label=f"{label} round {rounds_box[0]}")
+                       family=family, fit_intercept=fit_intercept,
+                       label=f"{label} round {engine.count - first + 1}")
         r["score"] = r["score"] / scale[:, None]
         r["information"] = r["information"] / np.outer(scale, scale)
         return r
@@ -499,21 +496,18 @@ def fit_pqn(data: BlockedData, family, pen: Penalty, *, fit_intercept: bool, tol
         if state is not None:
             state = state.scaled(scale)
         else:
-            theta = _start_theta(data, family, pen, fit_intercept, sums, theta0,
-                                 split_every)
-            rounds_box[0] += 1 if theta0 is None else 0
+            theta = _start_theta(engine, family, pen, fit_intercept, sums, theta0)
             state = _evaluate_start(run, theta * scale, family)
     res = _iterate(run, state, pen_s, sums.weight, tol=tol, max_iter=max_iter,
                    include_start=include_start, label=label)
     if res.message == AT_EDGE:
         raise ValueError(_edge_message(family, res.kkt, label))
-    rounds_box[0] += _settle_separation(data, family, fit_intercept, res, pen_s, scale,
-                                        sums, split_every, label)
+    _settle_separation(engine, family, fit_intercept, res, pen_s, scale, sums, label)
     if res.runaway is not None and res.message != max_iter_message(max_iter):
         res.message = SEPARATION   # what stopped it (a stall at the edge of the range)
     res.theta = res.theta / scale
     res.state = res.state.scaled(1.0 / scale)
-    res.n_obs, res.n_pos, res.n_rounds = sums.n_obs, sums.n_pos, rounds_box[0]
+    res.n_obs, res.n_pos, res.n_rounds = sums.n_obs, sums.n_pos, engine.count - first
     return res
 
 
@@ -774,9 +768,9 @@ def drift_direction(drift, pen: Penalty) -> np.ndarray | None:
     return u / big
 
 
-def _settle_separation(data, family, fit_intercept, res: PQNResult, pen_s: Penalty, scale,
-                       sums: DataSums, split_every, label) -> int:
-    """Decide whether the estimate runs off (recession.py); returns the rounds taken.
+def _settle_separation(engine: RoundEngine, family, fit_intercept, res: PQNResult,
+                       pen_s: Penalty, scale, sums: DataSums, label) -> None:
+    """Decide whether the estimate runs off (recession.py), in rounds of ``engine``.
 
     The first pass's counts name the parameters that run off along their own
     coordinate, exactly; a suspicious stop (``res.drift``) adds the direction of the
@@ -798,12 +792,10 @@ def _settle_separation(data, family, fit_intercept, res: PQNResult, pen_s: Penal
     if coord:   # exact: no confirmation needed
         candidates.append((exact, False))
     mask = exact != 0 if coord else None
-    rounds = 0
     for u, check in candidates:
-        r = map_reduce(recession_block, data, res.theta / scale, u / scale, PROBE_STEPS,
+        r = engine.run(recession_block, res.theta / scale, u / scale, PROBE_STEPS,
                        family=family, fit_intercept=fit_intercept, coordinate=mask,
-                       split_every=split_every, label=f"{label} separation check")
-        rounds += 1
+                       label=f"{label} separation check")
         confirmed = not check or confirms_recession(r)
         logger.info("%s: the %s %s a recession direction", label,
                     "drift" if check else "coordinate direction",
@@ -813,15 +805,14 @@ def _settle_separation(data, family, fit_intercept, res: PQNResult, pen_s: Penal
             res.runaway = classify_runaway(r, sums.gram, u, unpenalised, fit_intercept, coord)
             res.converged = False
             break
-    return rounds
 
 
-def _start_theta(data, family, pen, fit_intercept, sums, theta0, split_every):
+def _start_theta(engine: RoundEngine, family, pen, fit_intercept, sums, theta0):
     """theta0 if given, else one IRLS step from R's mustart (penalised, in the box)."""
     if theta0 is not None:
         return np.clip(np.asarray(theta0, dtype=np.float64), -pen.bound, pen.bound)
-    s = map_reduce(irls_start_block, data, family=family, fit_intercept=fit_intercept,
-                   split_every=split_every, label="PQN start")
+    s = engine.run(irls_start_block, family=family, fit_intercept=fit_intercept,
+                   label="PQN start")
     S = sums.weight
     H = s["information"] / S
     H[np.diag_indices_from(H)] += pen.l2 + 1e-10 * max(float(np.mean(np.diag(H))), 1e-300)
