@@ -118,9 +118,9 @@ FITS = [
     (PenalizedGLMCV(n_alphas=3, criterion="bic", n_partitions=4), "PenalizedGLMCV",
      "n_rounds_"),
     (DebiasedLassoRegressor(0.01, family="binomial", n_partitions=4),
-     "DebiasedLassoRegressor(debiased)", 1),
+     "DebiasedLassoRegressor(debiased)", "n_rounds_"),
     (DebiasedLassoRegressor(0.01, family="gaussian", link="log", n_partitions=4),
-     "DebiasedLassoRegressor(debiased)", 2),  # one round and the dispersion pass
+     "DebiasedLassoRegressor(debiased)", "n_rounds_"),  # + dispersion, statistics
     (_path, "penalized_glm_path", "n_rounds"),
 ]
 

@@ -481,7 +481,17 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             self.cov_params_ = res.cov_unscaled * self.dispersion_
             self.bse_ = standard_errors(self.cov_params_)
         self._set_param_flags(self._separation(data, family, sums, used, params, left_out))
+        self._set_contract(data, family, final, sums)
         return self
+
+    def _set_contract(self, data, family, final, sums) -> None:
+        """The fitted contract's statistics at the returned estimate (``coef_``,
+        ``intercept_``; one more pass); ``n_obs_`` stays the rows of the blocks used."""
+        rounds = (1 + int(not family.fixed_scale and "yy" not in sums)
+                  + int(getattr(self, "separation_probe_", None) is not None))
+        n_obs = self.n_obs_
+        self._set_fit_statistics(data, family, final, rounds=rounds)
+        self.n_obs_, self.df_resid_ = n_obs, n_obs - final.shape[0]
 
     def _select_blocks(self, records, empty, min_rows: int, n_params: int,
                        report: BlockReport, infinite: dict):
@@ -780,7 +790,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     def _check_inference(self) -> None:
         check_is_fitted(self)
         if not hasattr(self, "cov_params_"):
-            raise ValueError(
+            raise AttributeError(
                 "method='naive' (the average of the blocks' penalised fits) has no valid "
                 "standard errors; use method='debiased' (or 'naive_unregularized') for "
                 "inference."

@@ -110,7 +110,18 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         self.family_ = family
         self._set_result(res, pen, family, k, self.alpha, redundant)
         self.n_blocks_ = data.n_blocks
+        self._set_contract(data, family, res.n_pos)
         return self
+
+    def _set_contract(self, data, family, n_pos: int) -> None:
+        """The fitted contract's statistics at the estimate (one more pass; the
+        engine's deviance there, ``deviance_`` from :meth:`_set_result`, fixes the
+        log-likelihood's dispersion beforehand) and ``dispersion_`` (Pearson; the
+        covariance's when the fit has one)."""
+        self._set_fit_statistics(data, family, rounds=self.n_rounds_,
+                                 deviance=self.deviance_, n_obs=n_pos)
+        if not hasattr(self, "cov_params_"):
+            self.dispersion_ = self._pearson_dispersion(family)
 
     def _set_result(self, res: PQNResult, pen: Penalty, family, k: int, alpha: float,
                     redundant=(), report: bool = True) -> None:

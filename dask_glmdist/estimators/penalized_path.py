@@ -435,6 +435,18 @@ class _AlphaSelection:
     def _alpha(self) -> float:
         return float(getattr(self, "alpha_", 1.0))
 
+    @property
+    def alpha(self):
+        """Not a parameter here: the class chooses alpha (``alpha_`` after ``fit``).
+
+        The CV classes inherit the single-fit classes' methods, which read ``alpha``;
+        this says why there is none instead of a bare ``AttributeError``.
+        """
+        raise AttributeError(
+            f"{type(self).__name__} has no parameter 'alpha': it chooses alpha itself "
+            "(from alphas / n_alphas); the chosen value is alpha_ after fit."
+        )
+
     def _cv_partitions(self, X, y):
         """Row blocks for in-memory input: ``n_partitions``, or with cross-validation
         and ``None``, at least ``cv`` (one per core otherwise)."""
@@ -500,7 +512,7 @@ class _AlphaSelection:
                 phi = path.pearson[-1] / dof if dof > 0 else 1.0
             k = 2.0 if self.criterion == "aic" else math.log(max(total.n_obs, 2))
             self.criterion_values_ = path.deviance / phi + k * path.df
-            self.dispersion_estimate_ = phi
+            self.criterion_dispersion_ = phi
             best = int(np.nanargmin(self.criterion_values_))
         rounds += int(np.sum(path.n_rounds))
         self.path_ = path
@@ -508,6 +520,7 @@ class _AlphaSelection:
         iterations = sum(int(np.sum(p.n_iter)) for p in (path, *paths.values()))
         self._set_from_path(path, best, family, total, rounds, iterations, redundant)
         self.n_blocks_ = data.n_blocks
+        self._set_contract(data, family, total.n_pos)
         # one warning of each kind for the whole selection, the full-data fits first
         shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
                  f"The fit at the chosen alpha_={self.alpha_:.3g} is not affected")
