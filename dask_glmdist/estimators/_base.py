@@ -464,8 +464,31 @@ class GLMInferenceMixin:
             feature names seen in ``fit`` or ``x0, x1, ...``).
         """
         self._check_inference()
-        return coef_table(self.params_, self.cov_params_, self._param_names(), alpha,
-                          flags=getattr(self, "param_flags_", None))
+        table = coef_table(self.params_, self.cov_params_, self._param_names(), alpha,
+                           flags=getattr(self, "param_flags_", None))
+        table.attrs["header"] = self._summary_header()
+        return table
+
+    _cov_type = "model-based (dispersion_ x inverse Fisher information)"
+
+    def _summary_header(self) -> dict:
+        """The model header of :meth:`summary` (statsmodels' results header)."""
+        family = self.family_
+        method = getattr(self, "method", None)
+        name = type(self).__name__ + (f"({method})" if isinstance(method, str) else "")
+        return {
+            "Family": family.name, "Link": family.link.name, "Method": name,
+            "No. observations": getattr(self, "n_obs_", None),
+            "Df residuals": getattr(self, "df_resid_", None),
+            "Dispersion": getattr(self, "dispersion_", None),
+            "Deviance": getattr(self, "deviance_", None),
+            "Log-likelihood": getattr(self, "loglik_", None),
+            "AIC": getattr(self, "aic_", None),
+            "Covariance type": self._cov_type,
+            "Iterations": getattr(self, "n_iter_", None),
+            "Rounds (passes)": getattr(self, "n_rounds_", None),
+            "Converged": getattr(self, "converged_", None),
+        }
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald confidence intervals with coverage ``1 - alpha`` (columns lower, upper).

@@ -16,7 +16,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import shows_progress
-from ..families import FAMILY_NAMES, Family, get_family
+from ..families import FAMILY_NAMES, Family, Link, get_family
 from ..inference import standard_errors
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
 from ._base import (
@@ -76,7 +76,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         "binomial", "poisson", "gaussian", "gamma", "inverse_gaussian",
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
-    link : str, default=None
+    link : str or Link, default=None
         Link name (binomial: "logit", "probit", "cloglog", "cauchit"; see
         :data:`~dask_glmdist.families.LINK_NAMES`); ``None`` is the canonical link.
     method : {"mBR", "mJPL", "ML"}, default="mBR"
@@ -244,7 +244,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
 
     _parameter_constraints: dict = {
         "family": [StrOptions(set(FAMILY_NAMES)), Family],
-        "link": [None, str],
+        "link": [None, str, Link],
         "method": [StrOptions(set(METHODS))],
         "jeffreys_power": [Interval(Real, 0, None, closed="neither")],
         "passes": [Interval(Integral, 1, 2, closed="both")],

@@ -35,7 +35,7 @@ from ..diagnostics import (
     short_list,
     warn,
 )
-from ..families import get_family
+from ..families import Link, get_family
 from ..inference import standard_errors
 from ..solvers.debiased_lasso import (
     METHODS,
@@ -109,7 +109,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         Fraction of the penalty that is L1 (statsmodels' ``L1_wt``); 1 is the lasso.
     family : {"gaussian", "binomial", "poisson"}, default="gaussian"
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
-    link : str, default=None
+    link : str or Link, default=None
         Link name (e.g. "probit" for binomial); ``None`` is the canonical link.
     method : {"debiased", "naive", "naive_unregularized"}, default="debiased"
         The join: the debiased estimate above; the mean of the blocks' penalised
@@ -177,6 +177,20 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     Attributes
     ----------
+    deviance_ : float
+        Deviance at the estimate (the fit-statistics pass).
+    null_deviance_ : float
+        Deviance of the intercept-only model (R's ``null.deviance``).
+    loglik_ : float
+        Log-likelihood at the estimate (R's ``logLik``; docs/contract.md).
+    aic_ : float
+        R's ``AIC``: ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)``.
+    bic_ : float
+        R's ``BIC``: as ``aic_`` with ``log(n_obs_)`` per parameter.
+    df_resid_ : int
+        ``n_obs_ - n_params``.
+    n_rounds_ : int
+        Passes over the data, the fit-statistics pass included.
     coef_ : ndarray of shape (n_features,)
         The estimate after thresholding.
     intercept_ : float
@@ -327,7 +341,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "family": [StrOptions(set(FAMILIES))],
-        "link": [None, str],
+        "link": [None, str, Link],
         "method": [StrOptions(set(METHODS))],
         "nodewise": [StrOptions(set(NODEWISE))],
         "nodewise_alpha": [None, Interval(Real, 0, None, closed="left"), "array-like"],
@@ -786,6 +800,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 UserWarning,
             )
         return float(max(rss, 0.0) / df)
+
+    _cov_type = "debiased lasso (approximate inverse information)"
 
     def _check_inference(self) -> None:
         check_is_fitted(self)

@@ -83,7 +83,7 @@ from ..diagnostics import (
     short_list,
     warn,
 )
-from ..families import Binomial, Family, get_family
+from ..families import Binomial, Family, Link, get_family
 from ..inference import standard_errors
 from ..linalg import PSDFactor
 from ..selection import adaptive_lasso_path, oracle_covariance
@@ -925,7 +925,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     family : str or Family, default="gaussian"
         "gaussian", "binomial", "poisson", "gamma", "inverse_gaussian",
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
-    link : str, default=None
+    link : str or Link, default=None
         Link name; ``None`` is the family's canonical link.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
@@ -1114,7 +1114,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         **_DLSABase._parameter_constraints,
         "family": [StrOptions({"gaussian", "binomial", "poisson", "gamma",
                                "inverse_gaussian", "negative_binomial"}), Family],
-        "link": [None, str],
+        "link": [None, str, Link],
     }
 
     def __init__(

@@ -35,7 +35,7 @@ from .._blocks import (
 )
 from .._progress import report, shows_progress
 from ..diagnostics import SeparationWarning, short_list, warn
-from ..families import FAMILY_NAMES, Family
+from ..families import FAMILY_NAMES, Family, Link
 from ..solvers.pqn import (
     ALL_ZERO_WEIGHTS,
     SEPARATION,
@@ -656,6 +656,32 @@ class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
 
     Attributes
     ----------
+    params_ : ndarray of shape (n_params,)
+        ``[intercept, *coef]`` (docs/contract.md).
+    coef_ : ndarray
+        Coefficients at the chosen penalty.
+    intercept_ : float or ndarray of shape (1,)
+    cov_params_ : ndarray of shape (n_params, n_params)
+        Only where the fit has inference (docs/contract.md).
+    bse_ : ndarray of shape (n_params,)
+        Only where the fit has inference.
+    dispersion_ : float
+        Pearson's chi^2 at the estimate over ``df_resid_``; 1 for fixed-scale families.
+    deviance_ : float
+        Deviance at the estimate (the fit-statistics pass).
+    null_deviance_ : float
+        Deviance of the intercept-only model (R's ``null.deviance``).
+    loglik_ : float
+        Log-likelihood at the estimate (R's ``logLik``; docs/contract.md).
+    aic_ : float
+        R's ``AIC``: ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)``.
+    bic_ : float
+        R's ``BIC``: as ``aic_`` with ``log(n_obs_)`` per parameter.
+    n_obs_ : int
+        Rows with non-zero weight.
+    df_resid_ : int
+        ``n_obs_ - n_params``.
+    converged_ : bool
     alpha_ : float
         The chosen alpha.
     alphas_ : ndarray of shape (n_alphas,)
@@ -702,7 +728,7 @@ class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
 
     _parameter_constraints: dict = {
         "family": [StrOptions(set(FAMILY_NAMES)), Family],
-        "link": [None, str],
+        "link": [None, str, Link],
         "alphas": [None, "array-like"],
         "n_alphas": [Interval(Integral, 1, None, closed="left")],
         "eps": [Interval(Real, 0, 1, closed="neither")],
