@@ -233,7 +233,7 @@ def _act_two(args: argparse.Namespace, client) -> None:
         caught[method] = [str(w.message) for w in seen]
         fit = fits[method]
         print(f"      done in {time.perf_counter() - t:.1f} s: {fit.n_iter_} iterations, "
-              f"{fit.n_passes_} passes, converged: {fit.converged_}", flush=True)
+              f"{fit.n_rounds_} passes, converged: {fit.converged_}", flush=True)
     ml_warning = [m for m in caught["ML"] if "infinite" in m]
     if ml_warning:
         print(f"\nML warned: {ml_warning[0]}")
@@ -292,7 +292,7 @@ def _act_three(args: argparse.Namespace, client):
           "method='ML': a pass per iteration)", flush=True)
     t = time.perf_counter()
     mle = BiasReducedGLM(method="ML", verbose=verbose).fit(X, y)
-    print(f"      done in {time.perf_counter() - t:.1f} s ({mle.n_passes_} passes)", flush=True)
+    print(f"      done in {time.perf_counter() - t:.1f} s ({mle.n_rounds_} passes)", flush=True)
     deb = fits["debiased"]
     ci = deb.conf_int().to_numpy()
     covered = (ci[:, 0] <= coef) & (coef <= ci[:, 1])

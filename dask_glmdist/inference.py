@@ -15,10 +15,14 @@ __all__ = ["standard_errors", "confidence_intervals", "coef_table", "wald_test",
 
 
 class SummaryFrame(pd.DataFrame):
-    """The coefficient table, with its notes printed below it.
+    """The coefficient table, with the model header above it and its notes below.
 
-    A plain :class:`pandas.DataFrame` in every other respect; the notes (one line per
-    flagged parameter) are in ``attrs["notes"]``.
+    A plain :class:`pandas.DataFrame` in every other respect (indexing, ``.loc``,
+    arithmetic); the header (``{label: value}``: family, link, method, n_obs, df_resid,
+    dispersion, deviance, log-likelihood, AIC, covariance type, iterations/rounds,
+    converged) is in ``attrs["header"]`` and shown by ``repr``/``str`` and, as HTML, in
+    a notebook (as statsmodels' ``summary()``); the notes (one line per flagged
+    parameter) are in ``attrs["notes"]``.
     """
 
     @property
@@ -31,16 +35,43 @@ class SummaryFrame(pd.DataFrame):
             return ""
         return "\nNotes:\n" + "\n".join(f"  {name}: {text}" for name, text in notes.items())
 
+    def _header_text(self) -> str:
+        header = self.attrs.get("header") or {}
+        if not header:
+            return ""
+        items = [f"{k + ':':<18}{_shown(v)}" for k, v in header.items()]
+        half = (len(items) + 1) // 2
+        left, right = items[:half], items[half:] + [""] * (2 * half - len(items))
+        width = max(len(t) for t in left) + 4
+        rows = [f"{a:<{width}}{b}".rstrip() for a, b in zip(left, right, strict=True)]
+        rule = "=" * max(len(r) for r in rows)
+        return "\n".join([rule, *rows, rule]) + "\n"
+
     def __repr__(self) -> str:
-        return super().__repr__() + self._notes_text()
+        return self._header_text() + super().__repr__() + self._notes_text()
 
     def _repr_html_(self):
         html = super()._repr_html_()
-        notes = self.attrs.get("notes") or {}
-        if html is None or not notes:
+        if html is None:
             return html
-        items = "".join(f"<li><b>{n}</b>: {t}</li>" for n, t in notes.items())
-        return html + f"<p>Notes:</p><ul>{items}</ul>"
+        header = self.attrs.get("header") or {}
+        if header:
+            cells = "".join(f"<tr><th>{k}</th><td>{_shown(v)}</td></tr>"
+                            for k, v in header.items())
+            html = f"<table>{cells}</table>" + html
+        notes = self.attrs.get("notes") or {}
+        if notes:
+            items = "".join(f"<li><b>{n}</b>: {t}</li>" for n, t in notes.items())
+            html += f"<p>Notes:</p><ul>{items}</ul>"
+        return html
+
+
+def _shown(value) -> str:
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return str(value)
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.6g}"
+    return str(value)
 
 
 def standard_errors(cov: np.ndarray) -> np.ndarray:

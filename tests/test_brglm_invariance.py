@@ -66,7 +66,7 @@ def test_one_pass_equals_two_pass(family, link, method, rng):
     one = BiasReducedGLM(family, link, method=method, passes=1, tol=1e-12).fit(X, y)
     np.testing.assert_allclose(one.params_, two.params_, rtol=0, atol=1e-8)
     np.testing.assert_allclose(one.dispersion_, two.dispersion_, rtol=1e-8)
-    assert one.n_passes_ / one.n_iter_ < two.n_passes_ / two.n_iter_
+    assert one.n_rounds_ / one.n_iter_ < two.n_rounds_ / two.n_iter_
 
 
 @pytest.mark.parametrize("method", ["ML", "mBR", "mJPL"])
@@ -96,7 +96,7 @@ def test_zero_weight_rows_are_left_out(rng):
     kept = BiasReducedGLM("gamma", "log", method="mBR").fit(X[w > 0], y[w > 0])
     np.testing.assert_allclose(full.params_, kept.params_, atol=1e-10)
     np.testing.assert_allclose(full.dispersion_, kept.dispersion_, rtol=1e-10)
-    assert full.df_residual_ == kept.df_residual_
+    assert full.df_resid_ == kept.df_resid_
 
 
 def test_dask_dataframe_with_unknown_chunks(probit_data):
@@ -223,7 +223,7 @@ def test_float32_dask_input_is_fitted_in_float64(probit_data, method):
         warnings.simplefilter("error")
         fit = BiasReducedGLM(**kw).fit(da.from_array(X32, chunks=(700, -1)),
                                        da.from_array(y32, chunks=700))
-    assert fit.converged_ and fit.n_iter_ == ref.n_iter_ and fit.n_passes_ == ref.n_passes_
+    assert fit.converged_ and fit.n_iter_ == ref.n_iter_ and fit.n_rounds_ == ref.n_rounds_
     np.testing.assert_allclose(fit.params_, ref.params_, rtol=0, atol=1e-10)
     np.testing.assert_allclose(fit.bse_, ref.bse_, rtol=1e-10)
     assert fit.params_.dtype == np.float64

@@ -32,7 +32,7 @@ def test_separated_data_one_pass_reaches_the_two_pass_solution(diverted, link):
     X, y = diverted
     two = BiasReducedGLM(link=link, passes=2, tol=1e-12).fit(X, y)
     one = BiasReducedGLM(link=link, passes=1, tol=1e-10, max_iter=100).fit(X, y)
-    assert one.converged_ and one.n_iter_ <= 25 and one.n_passes_ < two.n_passes_
+    assert one.converged_ and one.n_iter_ <= 25 and one.n_rounds_ < two.n_rounds_
     np.testing.assert_allclose(one.params_, two.params_, rtol=0, atol=1e-8)
 
 

@@ -50,7 +50,7 @@ def test_one_partition_is_statsmodels_glm(family, link):
     model = DLSARegressor(family=family, link=link, n_partitions=1).fit(X, y)
     np.testing.assert_allclose(model.params_, ref.params, rtol=0, atol=1e-8)
     np.testing.assert_allclose(model.bse_, ref.bse, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(model.scale_, ref.scale, rtol=1e-7)
+    np.testing.assert_allclose(model.dispersion_, ref.scale, rtol=1e-7)
     np.testing.assert_allclose(model.cov_params_, ref.cov_params(), rtol=0, atol=1e-8)
     assert model.converged_
 
@@ -77,7 +77,7 @@ def test_gaussian_dlsa_is_ols_for_any_partitioning(k, rng):
     model = DLSARegressor(n_partitions=k).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(model.params_, ref.params, rtol=0, atol=1e-10)
     np.testing.assert_allclose(model.bse_, ref.bse, rtol=1e-10)
-    np.testing.assert_allclose(model.scale_, ref.scale, rtol=1e-10)
+    np.testing.assert_allclose(model.dispersion_, ref.scale, rtol=1e-10)
 
 
 @pytest.mark.parametrize("data", ["hetero_logistic", "hetero_poisson"])
@@ -102,7 +102,7 @@ def test_gamma_dispersion_after_refinement(rng):
     ref = sm.GLM(y, sm.add_constant(X), family=SM_FAMILIES["gamma", "log"]).fit(tol=1e-13)
     model = DLSARegressor(family="gamma", link="log", n_partitions=5, refine_steps=6).fit(X, y)
     np.testing.assert_allclose(model.params_, ref.params, atol=1e-8, rtol=0)
-    np.testing.assert_allclose(model.scale_, ref.scale, rtol=1e-6)
+    np.testing.assert_allclose(model.dispersion_, ref.scale, rtol=1e-6)
     np.testing.assert_allclose(model.bse_, ref.bse, atol=1e-6, rtol=0)
 
 
@@ -276,7 +276,9 @@ def test_refinement_halves_a_step_that_leaves_the_range(hetero_logistic, monkeyp
     model = DLSALogisticRegression(n_partitions=10, refine_steps=8).fit(X, y)
     ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial()).fit(tol=1e-13)
     np.testing.assert_allclose(model.params_, ref.params, atol=1e-8, rtol=0)
-    assert model.n_iter_ == 1 + len(model.refine_step_sizes_) + 1  # one halving round
+    assert model.n_iter_ == 1 + len(model.refine_step_sizes_)
+    # passes: local fits, refinements, one halving round, the fit-statistics pass
+    assert model.n_rounds_ == 1 + len(model.refine_step_sizes_) + 1 + 1
 
 
 @pytest.mark.parametrize("family", ["gaussian", "gamma"])
@@ -300,6 +302,7 @@ def test_rows_of_zero_weight_do_not_count_in_the_dispersion(family, refine_steps
     model = DLSARegressor(family=family, link=link, n_partitions=1,
                           refine_steps=refine_steps).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(model.params_, ref.params, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(model.scale_, ref.scale, rtol=1e-7)
+    np.testing.assert_allclose(model.dispersion_, ref.scale, rtol=1e-7)
     np.testing.assert_allclose(model.bse_, ref.bse, rtol=1e-7)
-    assert model.n_obs_ == n
+    assert model.n_obs_ == int(keep.sum())  # R's nobs: rows with non-zero weight
+    assert model.df_resid_ == ref.df_resid

@@ -304,7 +304,7 @@ def test_separation_along_a_combination_of_columns(two_column_separation, refine
     assert table.loc[["x0", "x1"], "coef"].tolist() == [np.inf, np.inf]
     assert table["std_err"].isna().all() and np.isnan(model.bse_).all()
     assert not model.converged_
-    assert model.n_iter_ == 1 + refine_steps + 1  # the probe is one pass
+    assert model.n_rounds_ == 1 + refine_steps + 1 + 1  # the probe, the statistics pass
 
 
 def _nearly_separated(gap):
@@ -330,7 +330,7 @@ def test_nearly_separated_data_are_not_called_separated(gap):
     X, y = _nearly_separated(gap)
     assert not detect_separation(X, y).separation
     model, caught = fit_recording(DLSALogisticRegression(n_partitions=4, refine_steps=0), X, y)
-    assert model.n_iter_ == 2  # the probe ran...
+    assert model.n_rounds_ == 3  # the probe ran (and the fit-statistics pass)...
     assert not messages(caught, SeparationWarning)  # ...and found no recession
     assert not any(f.kind == "infinite" for f in model.param_flags_.values())
     model, caught = fit_recording(DLSALogisticRegression(n_partitions=4, refine_steps=30),

@@ -107,3 +107,16 @@ def test_public_result_classes_document_their_attributes(name, cls):
 @pytest.mark.parametrize("name, cls", WARNINGS, ids=[n for n, _ in WARNINGS])
 def test_public_warnings_say_what_they_mean(name, cls):
     assert cls.__doc__ and len(cls.__doc__.split()) >= 5, name
+
+
+CONTRACT = {"params_", "coef_", "intercept_", "dispersion_", "deviance_", "null_deviance_",
+            "loglik_", "aic_", "bic_", "n_obs_", "df_resid_", "n_iter_", "n_rounds_",
+            "converged_", "cov_params_", "bse_"}
+
+
+@pytest.mark.parametrize("name, est", ESTIMATORS, ids=[n for n, _ in ESTIMATORS])
+def test_estimator_documents_the_fitted_contract(name, est):
+    """docs/contract.md: every estimator documents the contract's attributes."""
+    found = sections(est.__doc__)
+    missing = CONTRACT - documented_names(found["Attributes"])
+    assert not missing, f"{name}: contract attributes not documented: {sorted(missing)}"

@@ -477,6 +477,6 @@ def test_each_block_is_encoded_once_per_pass(frame, monkeypatch, make):
     monkeypatch.setattr(design, "build_block", counting)
     with dask.config.set(scheduler="sync"):
         est = make().fit(dd.from_pandas(frame, npartitions=3))
-    passes = getattr(est, "n_passes_", None) or est.n_iter_
+    passes = getattr(est, "n_rounds_", None) or est.n_iter_
     assert est.n_blocks_ == 3
     assert len(calls) == 3 * passes and sorted(set(calls)) == [0, 1, 2]

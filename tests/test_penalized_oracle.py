@@ -172,7 +172,7 @@ def test_gaussian_equals_sklearn_elastic_net(alpha, l1_ratio):
     np.testing.assert_allclose(model.coef_, ref.coef_, atol=1e-6)
     np.testing.assert_allclose(model.intercept_, ref.intercept_, atol=1e-6)
     np.testing.assert_allclose(model.objective_, f, rtol=1e-10)
-    assert model.n_rounds_ == 1  # solved from one pass of sums
+    assert model.n_rounds_ == 1 + 1  # solved from one pass (+ the statistics pass) of sums
 
 
 @pytest.mark.parametrize("family, cls, link", [
@@ -370,7 +370,7 @@ def test_start_by_an_irls_step_when_zero_is_outside_the_domain():
     model = PenalizedGLM("gamma", fit_intercept=False, n_partitions=3).fit(X, y)
     np.testing.assert_allclose(model.coef_, ref.params, atol=1e-8)
     np.testing.assert_allclose(model.bse_, ref.bse, rtol=1e-6)
-    assert model.n_rounds_ == model.n_iter_ + 3   # sums, IRLS start, its evaluation
+    assert model.n_rounds_ == model.n_iter_ + 4   # sums, IRLS start, its evaluation, statistics
 
 
 def test_non_canonical_link_on_strong_signal_reaches_the_optimum():

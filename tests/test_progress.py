@@ -59,11 +59,11 @@ def test_plain_lines_name_the_round_and_its_bound(data, slow_rounds, capsys):
     out, text = capsys.readouterr()
     lines = text.splitlines()
     assert "\r" not in text
-    assert m.n_iter_ == 5
-    assert len(lines) <= 5 + 2
+    assert m.n_iter_ == 5 and m.n_rounds_ == 6  # + the fit-statistics pass
+    assert len(lines) <= 6 + 2
     for k in range(1, 6):
         assert f"DLSALogisticRegression: round {k} of ≤ 5" in text
-    assert re.fullmatch(r"DLSALogisticRegression: done in 5 rounds, step [0-9.e+-]+, "
+    assert re.fullmatch(r"DLSALogisticRegression: done in 6 rounds, step [0-9.e+-]+, "
                         r"[0-9.]+ s", lines[-1])
     assert "step" in lines[2]  # the refinement step of round 2, shown in round 3's line
     assert out == ""  # no Dask progress bars
@@ -106,11 +106,11 @@ def _path(X, y, verbose):
 
 # (estimator or function, expected label, the fit's own count of rounds)
 FITS = [
-    (DLSARegressor(refine_steps=2, n_partitions=4), "DLSARegressor", "n_iter_"),
+    (DLSARegressor(refine_steps=2, n_partitions=4), "DLSARegressor", "n_rounds_"),
     (DLSALogisticRegression(refine_steps=1, n_partitions=4), "DLSALogisticRegression",
-     "n_iter_"),
-    (BiasReducedGLM(n_partitions=4), "BiasReducedGLM(mBR)", "n_passes_"),
-    (BiasReducedGLM(method="ML", n_partitions=4), "BiasReducedGLM(ML)", "n_passes_"),
+     "n_rounds_"),
+    (BiasReducedGLM(n_partitions=4), "BiasReducedGLM(mBR)", "n_rounds_"),
+    (BiasReducedGLM(method="ML", n_partitions=4), "BiasReducedGLM(ML)", "n_rounds_"),
     (PenalizedGLM("poisson", alpha=0.01, n_partitions=4), "PenalizedGLM", "n_rounds_"),
     (PenalizedLogisticRegression(alpha=0.01, n_partitions=4), "PenalizedLogisticRegression",
      "n_rounds_"),
@@ -118,9 +118,9 @@ FITS = [
     (PenalizedGLMCV(n_alphas=3, criterion="bic", n_partitions=4), "PenalizedGLMCV",
      "n_rounds_"),
     (DebiasedLassoRegressor(0.01, family="binomial", n_partitions=4),
-     "DebiasedLassoRegressor(debiased)", 1),
+     "DebiasedLassoRegressor(debiased)", "n_rounds_"),
     (DebiasedLassoRegressor(0.01, family="gaussian", link="log", n_partitions=4),
-     "DebiasedLassoRegressor(debiased)", 2),  # one round and the dispersion pass
+     "DebiasedLassoRegressor(debiased)", "n_rounds_"),  # + dispersion, statistics
     (_path, "penalized_glm_path", "n_rounds"),
 ]
 
@@ -166,7 +166,7 @@ def test_brglm_counts_iterations_and_passes(data, slow_rounds, capsys):
     assert re.search(r"iteration 3 of ≤ 50, pass \d+, 0/4 blocks, deviance [0-9.]+, "
                      r"step [0-9.e-]+", text)
     assert text.splitlines()[-1].startswith(
-        f"BiasReducedGLM(mBR): done in {m.n_passes_} passes ({m.n_iter_} iterations)")
+        f"BiasReducedGLM(mBR): done in {m.n_rounds_} passes ({m.n_iter_} iterations)")
 
 
 def test_a_failed_fit_says_so_and_closes_its_display(capsys):

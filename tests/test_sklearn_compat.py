@@ -34,7 +34,7 @@ ESTIMATORS = [
     DLSARegressor(family="gamma", link="log"),
     DLSARegressor(penalty="adaptive_lasso"),
     DLSALogisticRegression(),
-    DLSALogisticRegression(refine_steps=2, penalty="adaptive_lasso", criterion="daic"),
+    DLSALogisticRegression(refine_steps=2, penalty="adaptive_lasso", criterion="aic"),
     DebiasedLassoRegressor(),
     DebiasedLassoRegressor(family="poisson", nodewise="full", l1_ratio=0.5),
     DebiasedLassoRegressor(method="naive", threshold=0.01),

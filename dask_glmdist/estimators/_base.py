@@ -33,6 +33,7 @@ from ..design import (
     response_dtype,
     uses_design,
 )
+from ..fit_statistics import fit_statistics, information_criteria
 from ..inference import coef_table, wald_test
 
 __all__ = [
@@ -411,8 +412,45 @@ class GLMInferenceMixin:
         self.bse_ = bse
 
     def _check_inference(self) -> None:
-        """Raise when the fitted model has no standard errors (a hook; default: it has)."""
+        """Raise when the fitted model has no standard errors (a hook; default: it has).
+
+        The one refusal of the contract: ``AttributeError`` saying why (as
+        :func:`~sklearn.utils.validation.check_is_fitted`'s ``NotFittedError`` is one),
+        so ``hasattr(model, "summary")`` says whether inference is available.
+        """
         check_is_fitted(self)
+
+    def _set_fit_statistics(self, engine, family, theta=None, *, classes=None,
+                            deviance=None, n_obs=None):
+        """The contract's fit statistics at the final estimate (one light pass of the
+        fit's round ``engine``): ``deviance_``, ``pearson_chi2_``, ``null_deviance_``,
+        ``loglik_``, ``aic_``, ``bic_``, ``n_obs_``, ``df_resid_``, and ``n_rounds_`` (the
+        engine's count of passes, this one included).
+
+        ``theta`` defaults to ``params_``; ``deviance``/``n_obs``: known at ``theta``
+        already (saves a pass for families with estimated dispersion).
+        """
+        theta = np.asarray(self.params_ if theta is None else theta, dtype=np.float64)
+        st = fit_statistics(engine, family, theta, fit_intercept=self.fit_intercept,
+                            deviance=deviance, n_obs=n_obs, classes=classes,
+                            label=f"{type(self).__name__} fit statistics")
+        k = theta.shape[0]
+        self.deviance_ = st.deviance
+        self.pearson_chi2_ = st.pearson
+        self.null_deviance_ = st.null_deviance
+        self.loglik_ = st.loglik
+        self.aic_, self.bic_ = information_criteria(st.loglik, k, st.n_obs, family)
+        self.n_obs_ = st.n_obs
+        self.df_resid_ = st.n_obs - k
+        self.n_rounds_ = engine.count
+        return st
+
+    def _pearson_dispersion(self, family) -> float:
+        """``dispersion_`` by the library's one default: Pearson's chi^2 over
+        ``df_resid_`` (R's ``summary.glm``, statsmodels), 1 for fixed-scale families."""
+        if family.fixed_scale:
+            return 1.0
+        return self.pearson_chi2_ / self.df_resid_ if self.df_resid_ > 0 else float("nan")
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Coefficient table: coef, std_err, z, p_value, ci_lower, ci_upper.
@@ -429,8 +467,31 @@ class GLMInferenceMixin:
             feature names seen in ``fit`` or ``x0, x1, ...``).
         """
         self._check_inference()
-        return coef_table(self.params_, self.cov_params_, self._param_names(), alpha,
-                          flags=getattr(self, "param_flags_", None))
+        table = coef_table(self.params_, self.cov_params_, self._param_names(), alpha,
+                           flags=getattr(self, "param_flags_", None))
+        table.attrs["header"] = self._summary_header()
+        return table
+
+    _cov_type = "model-based (dispersion_ x inverse Fisher information)"
+
+    def _summary_header(self) -> dict:
+        """The model header of :meth:`summary` (statsmodels' results header)."""
+        family = self.family_
+        method = getattr(self, "method", None)
+        name = type(self).__name__ + (f"({method})" if isinstance(method, str) else "")
+        return {
+            "Family": family.name, "Link": family.link.name, "Method": name,
+            "No. observations": getattr(self, "n_obs_", None),
+            "Df residuals": getattr(self, "df_resid_", None),
+            "Dispersion": getattr(self, "dispersion_", None),
+            "Deviance": getattr(self, "deviance_", None),
+            "Log-likelihood": getattr(self, "loglik_", None),
+            "AIC": getattr(self, "aic_", None),
+            "Covariance type": self._cov_type,
+            "Iterations": getattr(self, "n_iter_", None),
+            "Rounds (passes)": getattr(self, "n_rounds_", None),
+            "Converged": getattr(self, "converged_", None),
+        }
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald confidence intervals with coverage ``1 - alpha`` (columns lower, upper).

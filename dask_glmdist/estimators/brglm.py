@@ -16,7 +16,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import shows_progress
-from ..families import FAMILY_NAMES, UNIT, Family, get_family
+from ..families import FAMILY_NAMES, UNIT, Family, Link, get_family
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
@@ -80,7 +80,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         "binomial", "poisson", "gaussian", "gamma", "inverse_gaussian",
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
-    link : str, default=None
+    link : str or Link, default=None
         Link name (binomial: "logit", "probit", "cloglog", "cauchit"; see
         :data:`~dask_glmdist.families.LINK_NAMES`); ``None`` is the canonical link.
     method : {"mBR", "mJPL", "ML"}, default="mBR"
@@ -97,13 +97,14 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         wall time within about 20% for data held in memory; so 1 pays where a pass is
         expensive (data re-read from storage). An iteration whose one-pass step
         overshoots is redone with two passes. ML makes one pass per iteration.
-    dispersion : {"auto", "pearson"}, default="auto"
+    dispersion : {"pearson", "method"}, default="pearson"
         Dispersion ``phi`` of the gaussian, gamma and inverse gaussian families.
-        "auto" solves the method's own estimating equation, as brglm2 does: maximum
-        likelihood (ML), the mean bias-reduced equation (mBR; ``D/(n - p)`` for the
-        gaussian) or the penalised likelihood (mJPL). "pearson" is the moment
-        estimator ``sum m (y - mu)^2 / V(mu) / (n - p)`` that R's ``glm`` and
-        statsmodels report. Binomial, Poisson and negative binomial: ``phi = 1``.
+        "pearson" (the library's one default) is the moment estimator
+        ``sum m (y - mu)^2 / V(mu) / (n - p)`` that R's ``summary.glm`` and
+        statsmodels report. "method" solves the method's own estimating equation, as
+        brglm2 does: maximum likelihood (ML), the mean bias-reduced equation (mBR;
+        ``D/(n - p)`` for the gaussian) or the penalised likelihood (mJPL).
+        Binomial, Poisson and negative binomial: ``phi = 1``.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     tol : float, default=1e-8
@@ -158,21 +159,29 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         expected information, as brglm2 reports for all three methods).
     bse_ : ndarray of shape (n_params,)
     dispersion_ : float
+        By the ``dispersion`` parameter (Pearson by default); 1 for binomial,
+        Poisson and negative binomial.
     deviance_ : float
         Deviance at the estimate.
     pearson_chi2_ : float
         ``sum m (y - mu)^2 / V(mu)`` at the estimate.
+    null_deviance_ : float
+        Deviance of the intercept-only model (R's ``null.deviance``).
     loglik_ : float
-        Log-likelihood at the estimate and ``dispersion_``.
+        Log-likelihood at the estimate (R's ``logLik``: the dispersion
+        ``deviance_ / n_obs_`` where it is estimated; docs/contract.md).
     aic_ : float
-        ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)``.
-    df_residual_ : int
-        Rows with positive weight minus ``n_params``.
+        ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)`` (R's ``AIC``).
+    bic_ : float
+        As ``aic_`` with ``log(n_obs_)`` per parameter (R's ``BIC``).
+    df_resid_ : int
+        ``n_obs_ - n_params``.
     n_iter_ : int
         IWLS iterations (the first is the step from the starting means, as in R's
         ``glm``).
-    n_passes_ : int
-        Passes over the data (start, iterations, hat-value passes, final statistics).
+    n_rounds_ : int
+        Passes over the data (start, iterations, hat-value passes, final statistics,
+        the fit-statistics pass).
     converged_ : bool
     separation_detected_ : bool
         ML only: the maximum likelihood estimate does not exist (some parameters run
@@ -180,6 +189,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         :class:`~dask_glmdist.SeparationWarning` was issued and ``converged_`` is
         False.
     n_obs_ : int
+        Rows with non-zero weight (R's ``nobs``).
     n_blocks_ : int
     family_ : Family
     history_ : list of dict
@@ -210,8 +220,8 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
     -----
     Differences from R's brglm2 (``glm(..., method = "brglmFit")``), which the test
     suite matches to about 1e-12 for every family and link here: aliased (collinear)
-    columns are an error rather than NA coefficients; ``loglik_``/``aic_`` use the
-    method's own dispersion estimate, where R's ``logLik`` uses its family's.
+    columns are an error rather than NA coefficients; ``dispersion_`` is Pearson's
+    by default (brglm2's own estimate with ``dispersion="method"``).
 
     References
     ----------
@@ -238,11 +248,11 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
 
     _parameter_constraints: dict = {
         "family": [StrOptions(set(FAMILY_NAMES)), Family],
-        "link": [None, str],
+        "link": [None, str, Link],
         "method": [StrOptions(set(METHODS))],
         "jeffreys_power": [Interval(Real, 0, None, closed="neither")],
         "passes": [Interval(Integral, 1, 2, closed="both")],
-        "dispersion": [StrOptions({"auto", "pearson"})],
+        "dispersion": [StrOptions({"pearson", "method"})],
         "fit_intercept": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -262,7 +272,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         method="mBR",
         jeffreys_power=0.5,
         passes=2,
-        dispersion="auto",
+        dispersion="pearson",
         fit_intercept=True,
         tol=1e-8,
         max_iter=100,
@@ -334,10 +344,11 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
                     f"fit_intercept={fi}), got shape {np.shape(self.start)}."
                 )
         self.family_ = family
+        engine = RoundEngine(data, split_every=self.split_every)
         res = fit_chunked_iwls(
-            RoundEngine(data, split_every=self.split_every), family, method=self.method,
-            power=float(self.jeffreys_power),
-            passes=int(self.passes), dispersion=self.dispersion, fit_intercept=fi,
+            engine, family, method=self.method,
+            power=float(self.jeffreys_power), passes=int(self.passes),
+            dispersion="auto" if self.dispersion == "method" else "pearson", fit_intercept=fi,
             tol=self.tol, max_iter=self.max_iter, start=start,
             param_names=self._param_names(),
         )
@@ -348,17 +359,11 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.cov_params_ = res.cov_unscaled * phi
         self.bse_ = standard_errors(self.cov_params_)
         self.dispersion_ = phi
-        self.deviance_ = res.deviance
-        self.pearson_chi2_ = res.pearson
-        self.loglik_ = res.loglik
-        self.aic_ = -2.0 * res.loglik + 2.0 * (k + int(not family.fixed_scale))
-        self.df_residual_ = res.n_pos - k
         self.n_iter_ = res.n_iter
-        self.n_passes_ = res.n_passes
         self.converged_ = res.converged
         self.separation_detected_ = res.separated
-        self.n_obs_ = res.n_obs
         self.n_blocks_ = data.n_blocks
+        self._set_fit_statistics(engine, family, deviance=res.deviance, n_obs=res.n_pos)
         self.history_ = res.history
         names = self._param_names()
         self._set_param_flags({names[j]: flag for j, flag in res.flags.items()})

@@ -35,7 +35,7 @@ from ..diagnostics import (
     short_list,
     warn,
 )
-from ..families import Family, get_family
+from ..families import Family, Link, get_family
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..solvers.debiased_lasso import (
@@ -110,7 +110,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         Fraction of the penalty that is L1 (statsmodels' ``L1_wt``); 1 is the lasso.
     family : {"gaussian", "binomial", "poisson"}, default="gaussian"
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
-    link : str, default=None
+    link : str or Link, default=None
         Link name (e.g. "probit" for binomial); ``None`` is the canonical link.
     method : {"debiased", "naive", "naive_unregularized"}, default="debiased"
         The join: the debiased estimate above; the mean of the blocks' penalised
@@ -178,6 +178,20 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     Attributes
     ----------
+    deviance_ : float
+        Deviance at the estimate (the fit-statistics pass).
+    null_deviance_ : float
+        Deviance of the intercept-only model (R's ``null.deviance``).
+    loglik_ : float
+        Log-likelihood at the estimate (R's ``logLik``; docs/contract.md).
+    aic_ : float
+        R's ``AIC``: ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)``.
+    bic_ : float
+        R's ``BIC``: as ``aic_`` with ``log(n_obs_)`` per parameter.
+    df_resid_ : int
+        ``n_obs_ - n_params``.
+    n_rounds_ : int
+        Passes over the data, the fit-statistics pass included.
     coef_ : ndarray of shape (n_features,)
         The estimate after thresholding.
     intercept_ : float
@@ -328,7 +342,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "family": [StrOptions(set(FAMILIES)), Family],
-        "link": [None, str],
+        "link": [None, str, Link],
         "method": [StrOptions(set(METHODS))],
         "nodewise": [StrOptions(set(NODEWISE))],
         "nodewise_alpha": [None, Interval(Real, 0, None, closed="left"), "array-like"],
@@ -488,7 +502,15 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             self.cov_params_ = res.cov_unscaled * self.dispersion_
             self.bse_ = standard_errors(self.cov_params_)
         self._set_param_flags(self._separation(engine, family, sums, used, params, left_out))
+        self._set_contract(engine, family, final)
         return self
+
+    def _set_contract(self, engine, family, final) -> None:
+        """The fitted contract's statistics at the returned estimate (``coef_``,
+        ``intercept_``; one more pass); ``n_obs_`` stays the rows of the blocks used."""
+        n_obs = self.n_obs_
+        self._set_fit_statistics(engine, family, final)
+        self.n_obs_, self.df_resid_ = n_obs, n_obs - final.shape[0]
 
     def _select_blocks(self, records, empty, min_rows: int, n_params: int,
                        report: BlockReport, infinite: dict):
@@ -794,10 +816,12 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             )
         return float(max(rss, 0.0) / df)
 
+    _cov_type = "debiased lasso (approximate inverse information)"
+
     def _check_inference(self) -> None:
         check_is_fitted(self)
         if not hasattr(self, "cov_params_"):
-            raise ValueError(
+            raise AttributeError(
                 "method='naive' (the average of the blocks' penalised fits) has no valid "
                 "standard errors; use method='debiased' (or 'naive_unregularized') for "
                 "inference."

@@ -78,7 +78,7 @@ from ..diagnostics import (
     short_list,
     warn,
 )
-from ..families import Binomial, Family, get_family
+from ..families import Binomial, Family, Link, get_family
 from ..inference import standard_errors
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
@@ -152,7 +152,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         "refine_steps": [Interval(Integral, 0, None, closed="left")],
         "penalty": [None, StrOptions({"adaptive_lasso"})],
         "lars_method": [StrOptions({"lasso", "lar"})],
-        "criterion": [StrOptions({"dbic", "daic"})],
+        "criterion": [StrOptions({"bic", "aic"})],
         "n_partitions": [None, Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -212,15 +212,30 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         share = separated_share(A, s.get("separated_information"), sep.infinite)
         flags, settled = self._flags(names, sep, share, records, refined)
         self.converged_ = bool(all(r.get("converged", True) for r in records) and settled)
-        self.n_iter_ = engine.count
-        self.scale_ = float(scale)
         self.n_obs_ = n_obs
         self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_pos,
                            sep.unpenalized())
         self._set_param_flags(flags)
         logger.info("DLSA fit: %d rows, %d blocks, %d round(s), %.2f s",
                     n_obs, self.n_blocks_, self.n_iter_, time.perf_counter() - start)
+        self._set_contract(engine, family, classes, float(scale))
         return self
+
+    def _set_contract(self, engine, family, classes, scale: float) -> None:
+        """The fitted contract: statistics at the final estimate (one more pass),
+        ``dispersion_`` by Pearson there (the covariance rescaled to it), ``n_iter_``
+        (combination + refinement steps) and ``n_rounds_`` (passes)."""
+        self.n_iter_ = 1 + len(self.refine_step_sizes_)
+        self._set_fit_statistics(engine, family, classes=classes)
+        self.dispersion_ = self._pearson_dispersion(family)
+        ratio = self.dispersion_ / scale if scale > 0 else float("nan")
+        if family.fixed_scale or not np.isfinite(ratio):
+            self.dispersion_ = scale
+            return
+        for name in ("cov_params_", "wlse_cov_params_"):
+            if hasattr(self, name):
+                setattr(self, name, getattr(self, name) * ratio)
+        self.bse_ = self.bse_ * np.sqrt(ratio)
 
     def _start_rounds(self, data, records) -> None:
         """Attributes of the first round (the refinement rounds add to them)."""
@@ -480,7 +495,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         if self.penalty == "adaptive_lasso":
             path = adaptive_lasso_path(
                 theta, information, n_pos, fit_intercept=fi,
-                method=self.lars_method, criterion=self.criterion, unpenalized=unpenalized,
+                method=self.lars_method, criterion="d" + self.criterion, unpenalized=unpenalized,
             )
             self.wlse_intercept_ = float(theta[0]) if fi else 0.0
             self.wlse_coef_ = theta[int(fi):].copy()
@@ -533,7 +548,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     family : str or Family, default="gaussian"
         "gaussian", "binomial", "poisson", "gamma", "inverse_gaussian",
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
-    link : str, default=None
+    link : str or Link, default=None
         Link name; ``None`` is the family's canonical link.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
@@ -555,9 +570,11 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         unidentified are profiled out of the path (like the intercept), not shrunk.
     lars_method : {"lasso", "lar"}, default="lasso"
         Path algorithm for the adaptive lasso.
-    criterion : {"dbic", "daic"}, default="dbic"
-        Distributed BIC (log N per parameter; selection consistent) or AIC (2 per
-        parameter).
+    criterion : {"bic", "aic"}, default="bic"
+        The information criterion that chooses the adaptive lasso's penalty: the
+        distributed BIC (DBIC of Zhu, Li & Wang: log N per parameter; selection
+        consistent) or AIC (2 per parameter), of the quadratic approximation. As in
+        :class:`PenalizedGLMCV`, a criterion names how the penalty is chosen.
     n_partitions : int, default=None
         Number of row blocks for in-memory (NumPy/pandas) input; ``None`` means one
         per available core, but no blocks smaller than 20 rows per parameter. Dask
@@ -604,7 +621,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         ``[intercept, *coef]`` (intercept only when fitted): the order of
         ``cov_params_``, ``bse_`` and ``summary()``.
     cov_params_ : ndarray of shape (n_params, n_params)
-        Estimated covariance, ``scale_ * (sum_k A_k)^{-1}`` (refined: the global
+        Estimated covariance, ``dispersion_ * (sum_k A_k)^{-1}`` (refined: the global
         information at the last round's start); with the adaptive lasso the oracle
         covariance on the selected support (zeros elsewhere).
     bse_ : ndarray of shape (n_params,)
@@ -625,16 +642,34 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         Firth local estimate used, "constant_columns", "collinear", "not_converged",
         "empty", "zero_weight"), ``columns``, ``detail``. Each kind of problem is
         warned about once per fit.
-    scale_ : float
-        Dispersion phi (1 for binomial, Poisson and negative binomial).
+    dispersion_ : float
+        Dispersion phi: Pearson's chi^2 at the estimate over ``df_resid_`` (R's
+        ``summary.glm``); 1 for binomial, Poisson and negative binomial.
+    deviance_ : float
+        Deviance at the estimate (from the fit-statistics pass).
+    pearson_chi2_ : float
+        Pearson's chi^2 at the estimate.
+    null_deviance_ : float
+        Deviance of the intercept-only model (R's ``null.deviance``).
+    loglik_ : float
+        Log-likelihood at the estimate (R's ``logLik``; see docs/contract.md).
+    aic_ : float
+        ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)`` (R's ``AIC``).
+    bic_ : float
+        As ``aic_`` with ``log(n_obs_)`` per parameter (R's ``BIC``).
     n_obs_ : int
-        Number of rows (also those with zero weight, which do not count in the
-        residual degrees of freedom of the dispersion and the DBIC's log N).
+        Rows with non-zero weight (R's ``nobs``).
+    df_resid_ : int
+        ``n_obs_ - n_params``.
+    n_rounds_ : int
+        Passes over the data: the local fits, the refinement rounds, separation
+        checks and the fit-statistics pass (one more for families with estimated
+        dispersion).
     n_blocks_ : int
         Number of row blocks of the input (empty ones and ones of zero weight
         included; those are listed in ``block_diagnostics_``).
     n_iter_ : int
-        Data passes made (1 + refinement rounds, + 1 when a separation check ran).
+        Solver iterations: the one-round combination plus one per refinement step.
     local_n_iter_ : ndarray of shape (n_blocks_,)
         Fisher-scoring iterations of each block's local fit (0 for a block that was
         skipped).
@@ -650,9 +685,6 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     refine_step_se_ : ndarray
         max |step_j| / se_j of each refinement round: the step in standard errors
         (the first one is the one-round estimate's distance from the refined one).
-    deviance_ : float or None
-        Deviance at the last refinement round's starting point (None without
-        refinement: DLSA makes no pass at its own estimate).
     alphas_ : ndarray of shape (n_knots,)
         With the adaptive lasso: penalty levels at the path's knots (decreasing).
     coef_path_ : ndarray of shape (n_features, n_knots)
@@ -705,7 +737,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         **_DLSABase._parameter_constraints,
         "family": [StrOptions({"gaussian", "binomial", "poisson", "gamma",
                                "inverse_gaussian", "negative_binomial"}), Family],
-        "link": [None, str],
+        "link": [None, str, Link],
     }
 
     def __init__(
@@ -717,7 +749,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         refine_steps=1,
         penalty=None,
         lars_method="lasso",
-        criterion="dbic",
+        criterion="bic",
         n_partitions=None,
         tol=1e-8,
         max_iter=100,
@@ -834,9 +866,11 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         unidentified are profiled out of the path (like the intercept), not shrunk.
     lars_method : {"lasso", "lar"}, default="lasso"
         Path algorithm for the adaptive lasso.
-    criterion : {"dbic", "daic"}, default="dbic"
-        Distributed BIC (log N per parameter; selection consistent) or AIC (2 per
-        parameter).
+    criterion : {"bic", "aic"}, default="bic"
+        The information criterion that chooses the adaptive lasso's penalty: the
+        distributed BIC (DBIC of Zhu, Li & Wang: log N per parameter; selection
+        consistent) or AIC (2 per parameter), of the quadratic approximation. As in
+        :class:`PenalizedGLMCV`, a criterion names how the penalty is chosen.
     n_partitions : int, default=None
         Number of row blocks for in-memory (NumPy/pandas) input; ``None`` means one
         per available core, but no blocks smaller than 20 rows per parameter. Dask
@@ -885,7 +919,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         ``[intercept, *coef]`` (intercept only when fitted): the order of
         ``cov_params_``, ``bse_`` and ``summary()``.
     cov_params_ : ndarray of shape (n_params, n_params)
-        Estimated covariance, ``scale_ * (sum_k A_k)^{-1}`` (refined: the global
+        Estimated covariance, ``dispersion_ * (sum_k A_k)^{-1}`` (refined: the global
         information at the last round's start); with the adaptive lasso the oracle
         covariance on the selected support (zeros elsewhere).
     bse_ : ndarray of shape (n_params,)
@@ -906,16 +940,34 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         Firth local estimate used, "constant_columns", "collinear", "not_converged",
         "empty", "zero_weight"), ``columns``, ``detail``. Each kind of problem is
         warned about once per fit.
-    scale_ : float
-        Dispersion phi (1 for binomial, Poisson and negative binomial).
+    dispersion_ : float
+        Dispersion phi: Pearson's chi^2 at the estimate over ``df_resid_`` (R's
+        ``summary.glm``); 1 for binomial, Poisson and negative binomial.
+    deviance_ : float
+        Deviance at the estimate (from the fit-statistics pass).
+    pearson_chi2_ : float
+        Pearson's chi^2 at the estimate.
+    null_deviance_ : float
+        Deviance of the intercept-only model (R's ``null.deviance``).
+    loglik_ : float
+        Log-likelihood at the estimate (R's ``logLik``; see docs/contract.md).
+    aic_ : float
+        ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)`` (R's ``AIC``).
+    bic_ : float
+        As ``aic_`` with ``log(n_obs_)`` per parameter (R's ``BIC``).
     n_obs_ : int
-        Number of rows (also those with zero weight, which do not count in the
-        residual degrees of freedom of the dispersion and the DBIC's log N).
+        Rows with non-zero weight (R's ``nobs``).
+    df_resid_ : int
+        ``n_obs_ - n_params``.
+    n_rounds_ : int
+        Passes over the data: the local fits, the refinement rounds, separation
+        checks and the fit-statistics pass (one more for families with estimated
+        dispersion).
     n_blocks_ : int
         Number of row blocks of the input (empty ones and ones of zero weight
         included; those are listed in ``block_diagnostics_``).
     n_iter_ : int
-        Data passes made (1 + refinement rounds, + 1 when a separation check ran).
+        Solver iterations: the one-round combination plus one per refinement step.
     local_n_iter_ : ndarray of shape (n_blocks_,)
         Fisher-scoring iterations of each block's local fit (0 for a block that was
         skipped).
@@ -931,9 +983,6 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     refine_step_se_ : ndarray
         max |step_j| / se_j of each refinement round: the step in standard errors
         (the first one is the one-round estimate's distance from the refined one).
-    deviance_ : float or None
-        Deviance at the last refinement round's starting point (None without
-        refinement: DLSA makes no pass at its own estimate).
     alphas_ : ndarray of shape (n_knots,)
         With the adaptive lasso: penalty levels at the path's knots (decreasing).
     coef_path_ : ndarray of shape (n_features, n_knots)
@@ -989,7 +1038,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         refine_steps=1,
         penalty=None,
         lars_method="lasso",
-        criterion="dbic",
+        criterion="bic",
         n_partitions=None,
         tol=1e-8,
         max_iter=100,

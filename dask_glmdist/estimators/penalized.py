@@ -28,7 +28,7 @@ from ..diagnostics import (
     short_list,
     warn,
 )
-from ..families import FAMILY_NAMES, Binomial, Family, get_family
+from ..families import FAMILY_NAMES, Binomial, Family, Link, get_family
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..solvers.design_checks import (
@@ -110,7 +110,17 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         self.family_ = family
         self._set_result(res, pen, family, k, self.alpha, redundant)
         self.n_blocks_ = data.n_blocks
+        self._set_contract(engine, family, res.n_pos)
         return self
+
+    def _set_contract(self, engine, family, n_pos: int) -> None:
+        """The fitted contract's statistics at the estimate (one more pass; the
+        engine's deviance there, ``deviance_`` from :meth:`_set_result`, fixes the
+        log-likelihood's dispersion beforehand) and ``dispersion_`` (Pearson; the
+        covariance's when the fit has one)."""
+        self._set_fit_statistics(engine, family, deviance=self.deviance_, n_obs=n_pos)
+        if not hasattr(self, "cov_params_"):
+            self.dispersion_ = self._pearson_dispersion(family)
 
     def _set_result(self, res: PQNResult, pen: Penalty, family, k: int, alpha: float,
                     redundant=(), report: bool = True) -> None:
@@ -234,7 +244,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         "binomial", "poisson", "gaussian", "gamma", "inverse_gaussian",
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
-    link : str, default=None
+    link : str or Link, default=None
         Link name; ``None`` is the canonical link.
     alpha : float, default=0.0
         Penalty strength (>= 0). ``alpha=0`` is the maximum likelihood fit, with
@@ -302,6 +312,16 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
 
     Attributes
     ----------
+    null_deviance_ : float
+        Deviance of the intercept-only model (R's ``null.deviance``).
+    loglik_ : float
+        Log-likelihood at the estimate (R's ``logLik``; docs/contract.md).
+    aic_ : float
+        R's ``AIC``: ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)``.
+    bic_ : float
+        R's ``BIC``: as ``aic_`` with ``log(n_obs_)`` per parameter.
+    df_resid_ : int
+        ``n_obs_ - n_params``.
     coef_ : ndarray of shape (n_features,)
         Coefficients.
     intercept_ : float
@@ -403,7 +423,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
 
     _parameter_constraints: dict = {
         "family": [StrOptions(set(FAMILY_NAMES)), Family],
-        "link": [None, str],
+        "link": [None, str, Link],
         **_PENALTY_CONSTRAINTS,
     }
 
@@ -740,6 +760,16 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
 
     Attributes
     ----------
+    null_deviance_ : float
+        Deviance of the intercept-only model (R's ``null.deviance``).
+    loglik_ : float
+        Log-likelihood at the estimate (R's ``logLik``; docs/contract.md).
+    aic_ : float
+        R's ``AIC``: ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)``.
+    bic_ : float
+        R's ``BIC``: as ``aic_`` with ``log(n_obs_)`` per parameter.
+    df_resid_ : int
+        ``n_obs_ - n_params``.
     classes_ : ndarray of shape (2,)
         The class labels; the second is the positive class.
     coef_ : ndarray of shape (1, n_features)
@@ -847,7 +877,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
     """
 
     _parameter_constraints: dict = {
-        "link": [StrOptions(set(Binomial.allowed_links) - {"log"})],
+        "link": [StrOptions(set(Binomial.allowed_links) - {"log"}), Link],
         **_PENALTY_CONSTRAINTS,
     }
 

@@ -15,7 +15,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import shows_progress
-from ..families import Binomial
+from ..families import Binomial, Link
 from .penalized import PenalizedLogisticRegression
 from .penalized_path import _AlphaSelection
 
@@ -94,6 +94,22 @@ class PenalizedLogisticRegressionCV(_AlphaSelection, PenalizedLogisticRegression
 
     Attributes
     ----------
+    cov_params_ : ndarray of shape (n_params, n_params)
+        Only where the fit has inference (docs/contract.md).
+    bse_ : ndarray of shape (n_params,)
+        Only where the fit has inference.
+    dispersion_ : float
+        Pearson's chi^2 at the estimate over ``df_resid_``; 1 for fixed-scale families.
+    null_deviance_ : float
+        Deviance of the intercept-only model (R's ``null.deviance``).
+    loglik_ : float
+        Log-likelihood at the estimate (R's ``logLik``; docs/contract.md).
+    aic_ : float
+        R's ``AIC``: ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)``.
+    bic_ : float
+        R's ``BIC``: as ``aic_`` with ``log(n_obs_)`` per parameter.
+    df_resid_ : int
+        ``n_obs_ - n_params``.
     classes_ : ndarray of shape (2,)
         The class labels; the second is the positive class.
     alpha_ : float
@@ -166,7 +182,7 @@ class PenalizedLogisticRegressionCV(_AlphaSelection, PenalizedLogisticRegression
     """
 
     _parameter_constraints: dict = {
-        "link": [StrOptions(set(Binomial.allowed_links) - {"log"})],
+        "link": [StrOptions(set(Binomial.allowed_links) - {"log"}), Link],
         "alphas": [None, "array-like"],
         "n_alphas": [Interval(Integral, 1, None, closed="left")],
         "eps": [Interval(Real, 0, 1, closed="neither")],

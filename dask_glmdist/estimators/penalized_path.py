@@ -31,7 +31,7 @@ from .._blocks import (
 )
 from .._progress import report, shows_progress
 from ..diagnostics import SeparationWarning, short_list, warn
-from ..families import FAMILY_NAMES, Family
+from ..families import FAMILY_NAMES, Family, Link
 from ..rounds import RoundEngine
 from ..solvers.penalized_cv import _add_sums, _fold_sums, _minus, fold_sums_block, heldout_block
 from ..solvers.pqn import (
@@ -392,6 +392,18 @@ class _AlphaSelection:
     def _alpha(self) -> float:
         return float(getattr(self, "alpha_", 1.0))
 
+    @property
+    def alpha(self):
+        """Not a parameter here: the class chooses alpha (``alpha_`` after ``fit``).
+
+        The CV classes inherit the single-fit classes' methods, which read ``alpha``;
+        this says why there is none instead of a bare ``AttributeError``.
+        """
+        raise AttributeError(
+            f"{type(self).__name__} has no parameter 'alpha': it chooses alpha itself "
+            "(from alphas / n_alphas); the chosen value is alpha_ after fit."
+        )
+
     def _cv_partitions(self, X, y):
         """Row blocks for in-memory input: ``n_partitions``, or with cross-validation
         and ``None``, at least ``cv`` (one per core otherwise)."""
@@ -453,13 +465,14 @@ class _AlphaSelection:
                 phi = path.pearson[-1] / dof if dof > 0 else 1.0
             k = 2.0 if self.criterion == "aic" else math.log(max(total.n_obs, 2))
             self.criterion_values_ = path.deviance / phi + k * path.df
-            self.dispersion_estimate_ = phi
+            self.criterion_dispersion_ = phi
             best = int(np.nanargmin(self.criterion_values_))
         self.path_ = path
         self.alpha_ = float(alphas[best])
         iterations = sum(int(np.sum(p.n_iter)) for p in (path, *paths.values()))
         self._set_from_path(path, best, family, total, engine.count, iterations, redundant)
         self.n_blocks_ = data.n_blocks
+        self._set_contract(engine, family, total.n_pos)
         # one warning of each kind for the whole selection, the full-data fits first
         shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
                  f"The fit at the chosen alpha_={self.alpha_:.3g} is not affected")
@@ -591,6 +604,32 @@ class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
 
     Attributes
     ----------
+    params_ : ndarray of shape (n_params,)
+        ``[intercept, *coef]`` (docs/contract.md).
+    coef_ : ndarray
+        Coefficients at the chosen penalty.
+    intercept_ : float or ndarray of shape (1,)
+    cov_params_ : ndarray of shape (n_params, n_params)
+        Only where the fit has inference (docs/contract.md).
+    bse_ : ndarray of shape (n_params,)
+        Only where the fit has inference.
+    dispersion_ : float
+        Pearson's chi^2 at the estimate over ``df_resid_``; 1 for fixed-scale families.
+    deviance_ : float
+        Deviance at the estimate (the fit-statistics pass).
+    null_deviance_ : float
+        Deviance of the intercept-only model (R's ``null.deviance``).
+    loglik_ : float
+        Log-likelihood at the estimate (R's ``logLik``; docs/contract.md).
+    aic_ : float
+        R's ``AIC``: ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)``.
+    bic_ : float
+        R's ``BIC``: as ``aic_`` with ``log(n_obs_)`` per parameter.
+    n_obs_ : int
+        Rows with non-zero weight.
+    df_resid_ : int
+        ``n_obs_ - n_params``.
+    converged_ : bool
     alpha_ : float
         The chosen alpha.
     alphas_ : ndarray of shape (n_alphas,)
@@ -637,7 +676,7 @@ class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
 
     _parameter_constraints: dict = {
         "family": [StrOptions(set(FAMILY_NAMES)), Family],
-        "link": [None, str],
+        "link": [None, str, Link],
         "alphas": [None, "array-like"],
         "n_alphas": [Interval(Integral, 1, None, closed="left")],
         "eps": [Interval(Real, 0, 1, closed="neither")],

@@ -1,0 +1,194 @@
+"""Fit statistics at the final estimate: one light pass shared by every estimator.
+
+The fitted contract (``docs/contract.md``) reports, at the estimate the fit stopped
+at, the deviance, Pearson's chi^2, the log-likelihood and the null deviance. Methods
+whose last pass was not at that estimate (DLSA's combination or last refinement step)
+or that do not form these sums (the PQN engine, the debiased lasso) get them from
+:func:`fit_statistics`: one pass of :func:`fit_statistics_block` (a few more, counted,
+only where noted below), built on the family's own ``deviance``, ``loglik``,
+``variance`` and link -- no family is singled out by name.
+
+Conventions (R's ``glm``):
+
+* ``null_deviance``: the deviance of the intercept-only model (with the offset, when
+  there is one: R refits it), or, without an intercept, the deviance at
+  ``linkinv(offset)`` (``linkinv(0)`` without an offset). Without an offset its mean is
+  the weighted mean ``ybar`` of ``y``, which the pass learns only at its end; the pass
+  evaluates the deviance at a reference constant ``c0`` instead and uses that for any
+  GLM deviance (a quasi-deviance ``2 int (y - t)/V(t) dt``) ``d(y, ybar) - d(y, c0)`` is
+  linear in ``y``, so ``D(ybar) = D(c0) - sum(w) d(ybar, c0)`` exactly. With an offset
+  the intercept solves the intercept-only score equation: scalar Newton steps, the
+  first riding on the statistics pass, further ones tiny passes of their own.
+* ``loglik``: at the dispersion R's ``logLik(glm)`` uses: 1 for binomial/Poisson-like
+  families, ``deviance / n_obs`` where the family estimates it (for the gaussian family
+  the maximum-likelihood value, as statsmodels' ``llf`` for the identity link). When the
+  deviance at the estimate is not known beforehand, a family with estimated
+  dispersion needs one more pass for it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._array import get_namespace
+
+__all__ = ["FitStatistics", "fit_statistics", "fit_statistics_block", "information_criteria"]
+
+_NEWTON_TOL = 1e-12
+_NEWTON_MAX = 30
+_CANCELLATION = 1e3  # D(c0) this many times D(ybar): evaluate at ybar in a pass of its own
+
+
+@dataclass
+class FitStatistics:
+    """Sums at the final estimate (see the module docstring for the conventions)."""
+
+    deviance: float
+    pearson: float
+    loglik: float
+    null_deviance: float
+    n_obs: int          # rows with non-zero weight (R's nobs)
+    weight: float       # sum of the prior weights
+
+
+def _response01(y, classes):
+    if classes is None:
+        return y
+    return (y == classes[1]).astype(np.float64)
+
+
+def fit_statistics_block(X, y, m, theta, *, family, fit_intercept, parts, null, scale,
+                         classes=None, block_index, offset=None):
+    """One block's sums for :func:`fit_statistics`.
+
+    ``parts``: ``"model"`` (deviance, Pearson chi^2, log-likelihood at ``scale`` when
+    ``scale`` is not None, and the null sums), ``"loglik"`` (the log-likelihood only) or
+    ``"null"`` (the null sums only). ``null``: ``("constant", c0)`` (the deviance at
+    ``c0``), ``("intercept", b0)`` (deviance, score and information of the
+    intercept-only model with the offset at intercept ``b0``) or ``("none", None)``
+    (the deviance at ``linkinv(offset)``).
+    """
+    xp = get_namespace(y)
+    y = xp.asarray(_response01(y, classes), dtype=xp.float64)
+    w = xp.ones_like(y) if m is None else xp.asarray(m, dtype=xp.float64)
+    o = None if offset is None else xp.asarray(offset, dtype=xp.float64)
+    out = {"n_obs": int(xp.sum(xp.astype(w != 0, xp.int64))), "weight": float(xp.sum(w)),
+           "wy": float(xp.sum(w * y))}
+    if parts in ("model", "loglik"):
+        theta = np.asarray(theta, dtype=np.float64)
+        coef = xp.asarray(theta[int(fit_intercept):], dtype=xp.float64)
+        eta = X @ coef + (float(theta[0]) if fit_intercept else 0.0)
+        eta = xp.asarray(eta, dtype=xp.float64) if o is None else xp.asarray(eta) + o
+        mu = family.link.inverse(eta)
+        if scale is not None:
+            out["loglik"] = float(family.loglik(y, mu, w, scale=scale))
+        if parts == "loglik":
+            return out
+        out["deviance"] = float(family.deviance(y, mu, w))
+        out["pearson"] = float(xp.sum(w * (y - mu) ** 2 / family.variance(mu)))
+    kind, value = null
+    if kind == "constant":
+        out["null_deviance"] = float(family.deviance(y, xp.full_like(y, value), w))
+    elif kind == "none":
+        eta0 = xp.zeros_like(y) if o is None else o
+        out["null_deviance"] = float(family.deviance(y, family.link.inverse(eta0), w))
+    else:
+        eta0 = xp.full_like(y, value) if o is None else o + value
+        mu0 = family.link.inverse(eta0)
+        d = family.link.inverse_deriv(eta0)
+        v = family.variance(mu0)
+        out["null_deviance"] = float(family.deviance(y, mu0, w))
+        out["null_score"] = float(xp.sum(w * (y - mu0) * d / v))
+        out["null_information"] = float(xp.sum(w * d * d / v))
+    return out
+
+
+def _run(engine, family, theta, fit_intercept, parts, null, scale, classes, label):
+    theta = None if theta is None else np.asarray(theta, dtype=np.float64)
+    return engine.run(fit_statistics_block, theta, family=family, fit_intercept=fit_intercept,
+                      parts=parts, null=null, scale=scale, classes=classes, label=label)
+
+
+def _reference_mean(family, theta, fit_intercept, reference) -> float:
+    """A constant mean near ``ybar`` (the caller's guess, else ``linkinv(intercept)``)."""
+    c0 = reference
+    if c0 is None:
+        c0 = float(np.asarray(family.link.inverse(np.array([float(theta[0])])))[0])
+    return c0 if np.isfinite(c0) and bool(np.all(family.valid_mu(np.array([c0])))) else None
+
+
+def fit_statistics(engine, family, theta, *, fit_intercept: bool, deviance=None, n_obs=None,
+                   reference=None, classes=None,
+                   label: str = "fit statistics") -> FitStatistics:
+    """Deviance, Pearson chi^2, log-likelihood and null deviance at ``theta``.
+
+    One pass in general. ``deviance``: the deviance at ``theta`` when the method already
+    has it (its log-likelihood's dispersion is then known before the pass; otherwise a
+    family with estimated dispersion needs one more pass). ``reference``: a constant
+    mean near ``ybar`` for the null deviance (default ``linkinv(theta[0])``). With an
+    offset and an intercept, the intercept-only refit's Newton steps after the first
+    take one tiny pass each. ``classes``: for labels coded in the blocks (the positive
+    class is ``classes[1]``).
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    has_offset = engine.data.offset is not None
+    c0 = None
+    if not fit_intercept:
+        null = ("none", None)
+    elif has_offset:
+        null = ("intercept", float(theta[0]))
+    else:
+        c0 = _reference_mean(family, theta, fit_intercept, reference)
+        null = ("constant", c0) if c0 is not None else ("none", None)
+    n_pos = None if deviance is None else n_obs
+    known = 1.0 if family.fixed_scale else (None if n_pos is None else deviance / n_pos)
+    s = _run(engine, family, theta, fit_intercept, "model", null, known, classes, label)
+    n_obs, weight = int(s["n_obs"]), float(s["weight"])
+    loglik = s.get("loglik")
+    if known is None or (n_pos is not None and n_pos != n_obs):  # scale from this pass
+        ll = _run(engine, family, theta, fit_intercept, "loglik", ("none", None),
+                  float(s["deviance"]) / n_obs, classes, label)
+        loglik = ll["loglik"]
+    null_deviance = _null_deviance(engine, family, s, null, c0, classes, label)
+    return FitStatistics(deviance=float(s["deviance"]), pearson=float(s["pearson"]),
+                         loglik=float(loglik), null_deviance=null_deviance,
+                         n_obs=n_obs, weight=weight)
+
+
+def _null_deviance(engine, family, s, null, c0, classes, label) -> float:
+    """The null deviance from the statistics pass ``s`` (more passes where needed)."""
+    kind, value = null
+    if kind == "none":
+        return float(s["null_deviance"])
+    if kind == "constant":
+        ybar = float(s["wy"]) / float(s["weight"])
+        at_c0 = float(s["null_deviance"])
+        gap = float(s["weight"]) * float(family.deviance(np.array([ybar]), np.array([c0])))
+        result = at_c0 - gap
+        if np.isfinite(result) and at_c0 <= _CANCELLATION * max(result, 0.0) + 1e-300:
+            return max(result, 0.0)
+        r = _run(engine, family, None, True, "null", ("constant", ybar), None, classes,
+                 label + " (null model)")
+        return float(r["null_deviance"])
+    b0 = float(value)
+    for _ in range(_NEWTON_MAX):
+        if not s["null_information"] > 0:
+            break
+        step = s["null_score"] / s["null_information"]
+        if abs(step) <= _NEWTON_TOL * (1.0 + abs(b0)):
+            return float(s["null_deviance"])
+        b0 += step
+        s = _run(engine, family, None, True, "null", ("intercept", b0), None, classes,
+                 label + " (null model)")
+    return float(s["null_deviance"])
+
+
+def information_criteria(loglik: float, n_params: int, n_obs: int, family) -> tuple:
+    """``(aic, bic)`` as R's ``AIC``/``BIC`` of a ``glm``: the dispersion counts as a
+    parameter where the family estimates it; BIC's ``log(n_obs)``, rows with non-zero
+    weight."""
+    k = n_params + int(not family.fixed_scale)
+    return -2.0 * loglik + 2.0 * k, -2.0 * loglik + math.log(max(n_obs, 1)) * k
