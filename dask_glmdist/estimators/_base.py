@@ -472,7 +472,7 @@ class GLMInferenceMixin:
         table.attrs["header"] = self._summary_header()
         return table
 
-    _cov_type = "model-based (dispersion_ x inverse Fisher information)"
+    _cov_type = "nonrobust"  # statsmodels' name: dispersion_ x inverse Fisher information
 
     def _summary_header(self) -> dict:
         """The model header of :meth:`summary` (statsmodels' results header)."""
