@@ -362,7 +362,8 @@ def test_expression_response_and_bad_names(frame):
 
 def test_classifier_labels_come_with_the_levels_pass(frame, monkeypatch):
     """String labels of a formula's response are known before the fit's first pass: the
-    classifiers make no pass for the labels alone (DLSA: one round, not two)."""
+    classifiers make no pass for the labels alone (DLSA: the local fits, then only the
+    fit-statistics pass of the fitted contract)."""
     import dask_glmdist.rounds as rounds_module
 
     rounds = []
@@ -373,7 +374,7 @@ def test_classifier_labels_come_with_the_levels_pass(frame, monkeypatch):
     ddf = dd.from_pandas(df, npartitions=3)
     est = DLSALogisticRegression(formula="label ~ C(g) + x", refine_steps=0).fit(ddf)
     assert est.design_.labels == ["cancelled", "flown"]
-    assert rounds == ["DLSA local fits"]
+    assert rounds == ["DLSA local fits", "DLSALogisticRegression fit statistics"]
     with pytest.raises(ValueError, match="exactly 2 classes"):
         PenalizedLogisticRegression(formula="label ~ x").fit(
             dd.from_pandas(df.assign(label=df.g), npartitions=3))
