@@ -27,15 +27,13 @@ from .._blocks import (
     BlockedData,
     default_n_partitions,
     is_dask_collection,
-    raise_for_problems,
 )
 from .._progress import report, shows_progress
 from ..diagnostics import SeparationWarning, short_list, warn
 from ..families import FAMILY_NAMES, Family, Link
 from ..rounds import RoundEngine
-from ..solvers.penalized_cv import _add_sums, _fold_sums, _minus, fold_sums_block, heldout_block
+from ..solvers.penalized_cv import fold_sums, fold_sums_block, heldout_block
 from ..solvers.pqn import (
-    ALL_ZERO_WEIGHTS,
     SEPARATION,
     DataSums,
     Penalty,
@@ -435,12 +433,8 @@ class _AlphaSelection:
             fold_of = np.arange(data.n_blocks) % self.cv
             s = engine.run(fold_sums_block, family=family, fit_intercept=fi,
                            fold_of=fold_of, label="cv sums")
-            if s.get("problems"):
-                raise_for_problems(s["problems"])
-            if not sum(s.get("fold_weight", {}).values()) > 0:
-                raise ValueError(ALL_ZERO_WEIGHTS)
-            folds = [_fold_sums(s, f, fold_of) for f in range(self.cv)]
-            total = _add_sums(folds)
+            folds = fold_sums(s, fold_of, self.cv)
+            total = sum(folds[1:], folds[0])
         else:
             total = data_sums(engine, family, fit_intercept=fi, validate=True)
         alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps,
@@ -518,7 +512,7 @@ class _AlphaSelection:
         paths = {}
         for f in range(self.cv):
             train = engine.subset(np.flatnonzero(fold_of != f))
-            train_sums = _minus(total, folds[f])
+            train_sums = total - folds[f]
             report(fold=(f + 1, self.cv))
             p = path_on_blocks(train, family, alphas, sums=train_sums,
                                label=f"{type(self).__name__} fold {f}", **kw)
@@ -530,7 +524,7 @@ class _AlphaSelection:
         h = engine.run(heldout_block, thetas, family=family,
                        fit_intercept=self.fit_intercept, fold_of=fold_of,
                        label="cv held-out deviance")
-        dev = np.stack([h["deviance"][f] for f in range(self.cv)])
+        dev = np.stack([h.deviance[f] for f in range(self.cv)])
         weights = np.array([folds[f].weight for f in range(self.cv)])
         self.cv_deviance_ = dev / weights[:, None]
         mean = dev.sum(axis=0) / weights.sum()
