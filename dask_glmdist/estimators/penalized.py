@@ -8,7 +8,6 @@ cross-validated choice of alpha are in :mod:`dask_glmdist.estimators.penalized_p
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import dask.array as da
@@ -47,6 +46,7 @@ from ..solvers.pqn import (
     PQNResult,
     data_sums,
     fit_pqn,
+    unpenalised_covariance,
 )
 from ..solvers.recession import UNDETERMINED
 from ._base import (
@@ -165,20 +165,8 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
             )
 
     def _set_covariance(self, res: PQNResult, family, k: int) -> None:
-        df = res.n_pos - k
-        if family.fixed_scale:
-            phi = 1.0
-        else:
-            phi = res.state.pearson / df if df > 0 else np.nan
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            try:
-                cov = np.linalg.inv(res.state.information)
-            except np.linalg.LinAlgError:
-                cov = np.full((k, k), np.nan)
-        self.cov_params_ = phi * cov
+        self.cov_params_, self.dispersion_ = unpenalised_covariance(res, family, k)
         self.bse_ = standard_errors(self.cov_params_)
-        self.dispersion_ = phi
 
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept

@@ -67,6 +67,7 @@ further pass.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -534,6 +535,25 @@ def fit_pqn(engine: RoundEngine, family, pen: Penalty, *, fit_intercept: bool, t
     res.state = res.state.scaled(1.0 / scale)
     res.n_obs, res.n_pos, res.n_rounds = sums.n_obs, sums.n_pos, engine.count - first
     return res
+
+
+def unpenalised_covariance(res: PQNResult, family, k: int):
+    """``(cov_params, dispersion)`` of an unpenalised, unconstrained fit: the inverse
+    information at the estimate times the Pearson dispersion (1 for a family whose
+    scale is fixed; NaN without residual degrees of freedom, and a NaN matrix when the
+    information is singular)."""
+    df = res.n_pos - k
+    if family.fixed_scale:
+        phi = 1.0
+    else:
+        phi = res.state.pearson / df if df > 0 else np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            cov = np.linalg.inv(res.state.information)
+        except np.linalg.LinAlgError:
+            cov = np.full((k, k), np.nan)
+    return phi * cov, phi
 
 
 def _edge_message(family, kkt, label) -> str:
