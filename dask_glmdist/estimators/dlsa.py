@@ -80,22 +80,20 @@ from ..diagnostics import (
 )
 from ..families import Binomial, Family, Link, get_family
 from ..inference import standard_errors
-from ..linalg import PSDFactor
 from ..rounds import RoundEngine
 from ..selection import adaptive_lasso_path, oracle_covariance
-from ..solvers.design_checks import check_identified
 from ..solvers.dlsa import (
     INFER_LABELS,
     _embed,
     _Refinement,
     _Separation,
+    combined_factor,
     coordinate_signs,
     dlsa_local_block,
     probe_separation,
     refine,
 )
 from ..solvers.dlsa_separation import (
-    bordered,
     separated_share,
 )
 from ..solvers.recession import (
@@ -190,7 +188,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             )
         # residual degrees of freedom over the rows with positive weight (R's glm)
         n_pos, A = int(s["n_active"]), s["information"]
-        factor = self._combined_factor(A, names, n_pos)
+        factor = combined_factor(A, names, n_pos, self.fit_intercept, type(self).__name__)
         theta = factor.solve(s["information_theta"])
         pearson = s["pearson"] + s["theta_information_theta"] - float(theta @ A @ theta)
         scale = 1.0 if family.fixed_scale else max(pearson, 0.0) / max(n_pos - len(names), 1)
@@ -247,28 +245,6 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self.refine_step_sizes_ = np.zeros(0)
         self.refine_step_se_ = np.zeros(0)
         self.deviance_ = None
-
-    def _combined_factor(self, A, names, n_pos) -> PSDFactor:
-        """The factor of the combined information, refusing a design it does not identify.
-
-        ``A = sum_k X~_k^T W_k X~_k`` is a Gram of the design weighted by the working
-        weights, which are positive where the prior weights are, so the package's one
-        rank rule (R's, on the weighted Gram) decides with its one message.
-        """
-        who = type(self).__name__
-        check_identified(bordered(A, self.fit_intercept), names, self.fit_intercept, who,
-                         n_pos=n_pos)
-        factor = PSDFactor(A)
-        if factor.full_rank:
-            return factor
-        bad = [names[i] for i in np.flatnonzero(np.abs(factor.null_space).max(axis=1) > 1e-3)]
-        raise ValueError(
-            f"{who}: the combined information over all blocks is numerically singular "
-            f"(condition number above 1e10) in the parameters {short_list(bad)}, although "
-            "no column is a combination of the others: their columns are badly scaled "
-            "or nearly collinear, or their rows' fitted means sit at the edge of the range. "
-            "Centre or rescale those columns."
-        )
 
     def _refine(self, engine, family, classes, theta, infinite, n_pos) -> _Refinement:
         """Global Fisher-scoring rounds from the WLSE

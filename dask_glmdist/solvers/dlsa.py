@@ -16,8 +16,10 @@ import numpy as np
 from .._array import get_namespace, to_host
 from .._blocks import Problems, check_block, raise_for_problems
 from .._progress import report
+from ..diagnostics import short_list
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
+from .design_checks import check_identified
 from .dlsa_separation import (
     PROBE_DISTANCES,
     blocks_direction,
@@ -269,6 +271,27 @@ class _Separation:
 
     def unpenalized(self) -> list:
         return sorted(set(self.infinite) | set(self.combination) | set(self.undetermined))
+
+
+def combined_factor(A, names, n_pos, fit_intercept: bool, who: str) -> PSDFactor:
+    """The factor of the combined information, refusing a design it does not identify.
+
+    ``A = sum_k X~_k^T W_k X~_k`` is a Gram of the design weighted by the working
+    weights, which are positive where the prior weights are, so the package's one
+    rank rule (R's, on the weighted Gram) decides with its one message.
+    """
+    check_identified(bordered(A, fit_intercept), names, fit_intercept, who, n_pos=n_pos)
+    factor = PSDFactor(A)
+    if factor.full_rank:
+        return factor
+    bad = [names[i] for i in np.flatnonzero(np.abs(factor.null_space).max(axis=1) > 1e-3)]
+    raise ValueError(
+        f"{who}: the combined information over all blocks is numerically singular "
+        f"(condition number above 1e10) in the parameters {short_list(bad)}, although "
+        "no column is a combination of the others: their columns are badly scaled "
+        "or nearly collinear, or their rows' fitted means sit at the edge of the range. "
+        "Centre or rescale those columns."
+    )
 
 
 def refine(engine: RoundEngine, family, classes, theta, infinite, n_pos, *,
