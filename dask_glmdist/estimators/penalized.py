@@ -36,7 +36,6 @@ from ..solvers.design_checks import (
     describe_redundant,
     redundant_columns,
     scale_problems,
-    standard_deviations,
 )
 from ..solvers.pqn import (
     ALL_ZERO_WEIGHTS,
@@ -46,6 +45,7 @@ from ..solvers.pqn import (
     PQNResult,
     data_sums,
     fit_pqn,
+    penalty_scale,
     unpenalised_covariance,
 )
 from ..solvers.recession import UNDETERMINED
@@ -566,14 +566,6 @@ def check_in_memory(family, y, sample_weight) -> None:
             raise ValueError("Invalid input: sample_weight contains negative values.")
         if not bool(np.any(w > 0)):
             raise ValueError(ALL_ZERO_WEIGHTS)
-
-
-def penalty_scale(sums: DataSums, fit_intercept: bool, standardize: bool):
-    """The penalty factors of ``standardize=True`` (the columns' standard deviations,
-    from the first-pass sums); None otherwise."""
-    if not standardize:
-        return None
-    return standard_deviations(sums.gram, sums.weight, fit_intercept)
 
 
 def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who,

@@ -77,7 +77,7 @@ from .._blocks import BlockSummary, Problems, check_block
 from .._progress import report
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
-from .design_checks import column_scales
+from .design_checks import column_scales, standard_deviations
 from .glm_kernel import (
     least_squares_fit,
     least_squares_sums,
@@ -205,6 +205,14 @@ class Penalty:
         v = np.where(upper, np.maximum(grad + l1, 0.0), v)   # F may only fall outwards
         v = np.where(lower, np.minimum(grad - l1, 0.0), v)
         return np.abs(v)
+
+
+def penalty_scale(sums: DataSums, fit_intercept: bool, standardize: bool):
+    """The penalty factors of ``standardize=True`` (the columns' standard deviations,
+    from the first-pass sums); None otherwise."""
+    if not standardize:
+        return None
+    return standard_deviations(sums.gram, sums.weight, fit_intercept)
 
 
 # --------------------------------------------------------------------------------------
