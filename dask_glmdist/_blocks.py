@@ -790,28 +790,46 @@ def map_reduce(
                      label=label, display=_progress.active_display())
 
 
-def run_round(block_fn, data: BlockedData, args, kwargs, *, combine, split_every, label,
-              display) -> dict:
-    """:func:`map_reduce` with the progress ``display`` given (None: none)."""
-    blocks = data.delayed_blocks()
+def _block_parts(block_fn, data: BlockedData, blocks, args, kwargs) -> list:
+    """One delayed ``block_fn`` call per row block (the offset as a keyword, if any)."""
     bargs = [dask.delayed(a) if isinstance(a, np.ndarray) else a for a in args]
     fn = dask.delayed(_indexed(block_fn), pure=True)
     if data.offset is None:
-        parts = [fn(x, y, w, k, *bargs, **kwargs) for k, (x, y, w) in enumerate(blocks)]
-    else:  # block functions of models with an offset take it as a keyword
-        offsets = data.offset.to_delayed(optimize_graph=False).ravel()
-        parts = [fn(x, y, w, k, *bargs, offset=o, **kwargs)
-                 for k, ((x, y, w), o) in enumerate(zip(blocks, offsets, strict=True))]
-    block_keys = frozenset(p.key for p in parts)
-    if data.reports is not None:
-        parts = [dask.delayed(_with_report, pure=True)(p, r)
-                 for p, r in zip(parts, data.reports, strict=True)]
-    split_every = max(2, int(split_every))
+        return [fn(x, y, w, k, *bargs, **kwargs) for k, (x, y, w) in enumerate(blocks)]
+    # block functions of models with an offset take it as a keyword
+    offsets = data.offset.to_delayed(optimize_graph=False).ravel()
+    return [fn(x, y, w, k, *bargs, offset=o, **kwargs)
+            for k, ((x, y, w), o) in enumerate(zip(blocks, offsets, strict=True))]
+
+
+def _tree(parts: list, combine, split_every: int):
+    """The delayed root of ``parts`` combined ``split_every`` at a time."""
     while len(parts) > 1:
         parts = [
             dask.delayed(combine, pure=True)(*parts[i : i + split_every])
             for i in range(0, len(parts), split_every)
         ]
+    return parts[0]
+
+
+def run_round(block_fn, data: BlockedData, args, kwargs, *, combine, split_every, label,
+              display, riders=()):
+    """:func:`map_reduce` with the progress ``display`` given (None: none).
+
+    ``riders``: ``(block_fn, args, kwargs)`` of small computations that ride along on
+    the same blocks in the same computation (each block is read once for all of them);
+    their sums (added) are returned after the round's: ``(summary, [rider sums])``.
+    """
+    blocks = data.delayed_blocks()
+    parts = _block_parts(block_fn, data, blocks, args, kwargs)
+    block_keys = frozenset(p.key for p in parts)
+    if data.reports is not None:
+        parts = [dask.delayed(_with_report, pure=True)(p, r)
+                 for p, r in zip(parts, data.reports, strict=True)]
+    split_every = max(2, int(split_every))
+    root = _tree(parts, combine, split_every)
+    extra = [_tree(_block_parts(fn, data, blocks, a, kw), sum_summaries, split_every)
+             for fn, a, kw in riders]
     start = time.perf_counter()
     counter = None  # blocks are counted as they finish under a local scheduler only
     if display is not None:
@@ -819,8 +837,8 @@ def run_round(block_fn, data: BlockedData, args, kwargs, *, combine, split_every
             counter = _BlockCounter(display, block_keys)
         display.start_round(len(blocks) if counter is not None else 0)
     try:
-        with _blas_limits(len(blocks), parts[0]), explain_lost_data():
-            result = _compute(parts[0], counter)
+        with _blas_limits(len(blocks), root), explain_lost_data():
+            result, *rides = _compute([root, *extra], counter)
     finally:
         if display is not None:
             display.end_round()
@@ -830,7 +848,7 @@ def run_round(block_fn, data: BlockedData, args, kwargs, *, combine, split_every
             "least one row is required."
         )
     logger.info("%s: %d blocks reduced in %.2f s", label, len(blocks), time.perf_counter() - start)
-    return result
+    return (result, rides) if riders else result
 
 
 def compute_reduced(*objs):
@@ -894,10 +912,11 @@ def _blas_limits(n_blocks: int, obj):
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _compute(obj, counter=None):
-    """``obj.compute()`` under the active scheduler (counting blocks for the display)."""
+def _compute(objs: list, counter=None) -> tuple:
+    """``dask.compute(*objs)`` under the active scheduler (counting blocks for the
+    display): one computation, so blocks that several of them read are read once."""
     with counter or contextlib.nullcontext():
-        return obj.compute()
+        return dask.compute(*objs)
 
 
 class _BlockCounter(Callback):

@@ -28,6 +28,7 @@ from ..diagnostics import (
     warn,
 )
 from ..families import FAMILY_NAMES, Binomial, Family, Link, get_family
+from ..fit_statistics import ride_null_model
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..solvers.design_checks import (
@@ -98,6 +99,7 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         fi = self.fit_intercept
         k = data.n_features + int(fi)
         engine = RoundEngine(data, split_every=self.split_every)
+        ride_null_model(engine, family, fit_intercept=fi)
         sums = data_sums(engine, family, fit_intercept=fi, validate=True)
         redundant = check_design(sums, self._param_names(), fit_intercept=fi,
                                  alphas=[self.alpha], l1_ratio=self.l1_ratio,
