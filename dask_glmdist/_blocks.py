@@ -7,10 +7,11 @@ matrices, counts and short per-block records). Summaries are combined pairwise i
 a tree (``split_every`` at a time) and only the final summary reaches the client,
 as NumPy. The data are never concatenated and never computed as a whole.
 
-Summary dicts follow one convention so that :func:`sum_summaries` can combine any
-of them: arrays and numbers are added, lists are concatenated (per-block records),
-and the ``"problems"`` entry (:class:`Problems`: counts and the blocks they come
-from) is merged by adding them.
+A summary is a typed dataclass (:class:`BlockSummary`: it knows how to add itself to
+another of its kind and carries its :class:`Problems`), or, where not converted yet, a
+dict. Both follow one convention so that :func:`sum_summaries` can combine any of them:
+arrays and numbers are added, lists are concatenated (per-block records), and the
+problems (counts and the blocks they come from) are merged by adding them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 
 import dask
 import dask.array as da
@@ -47,6 +48,7 @@ __all__ = [
     "check_block",
     "raise_for_problems",
     "Problems",
+    "BlockSummary",
     "is_dask_collection",
     "check_numeric_columns",
     "compute_reduced",
@@ -551,8 +553,12 @@ _PROBLEM_TEXT = {
 }
 
 
-def _with_report(summary: dict, report: dict) -> dict:
-    return sum_summaries(summary, report) if report else summary
+def _with_report(summary, report: dict):
+    """A block's summary with the problems its design found (missing values) merged in."""
+    if not report:
+        return summary
+    return summary + report if isinstance(summary, BlockSummary) else sum_summaries(
+        summary, report)
 
 
 class Problems(Mapping):
@@ -641,8 +647,79 @@ def raise_for_problems(problems: Mapping, blocks: dict | None = None) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def sum_summaries(*parts: dict) -> dict:
-    """Combine block summaries: add arrays and numbers, concatenate lists, merge problems."""
+def _add_values(a, b):
+    """One field of two summaries added: None is nothing, lists concatenate, dicts merge
+    (values added by key), anything else is added."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, list):
+        return a + list(b)
+    if isinstance(a, dict):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = _add_values(out.get(k), v)
+        return out
+    return a + b
+
+
+@dataclass
+class BlockSummary:
+    """Base of the typed block summaries: a dataclass that adds itself to another.
+
+    A subclass declares its fields (arrays, numbers, ``None`` for what a block did not
+    compute, lists of per-block records, dicts added by key); ``a + b`` adds them field
+    by field (:func:`_add_values`; a subclass overrides :meth:`_merge` for a field that
+    does not add, such as an R factor). Every summary carries its :class:`Problems`
+    and the indices of the empty blocks the reduction met (an empty block's summary is
+    the marker dict ``{"n": 0, "empty_blocks": [k]}``: it is skipped, only its index
+    is kept). Adding a dict (that marker, or a design's ``{"problems": ...}`` report)
+    merges only its ``problems`` and ``empty_blocks``.
+    """
+
+    problems: Problems = field(default_factory=Problems, kw_only=True)
+    empty_blocks: list = field(default_factory=list, kw_only=True)
+
+    def _merge(self, name: str, a, b):
+        return _add_values(a, b)
+
+    def __add__(self, other):
+        if isinstance(other, Mapping):
+            return replace(self, problems=self.problems + other.get("problems", {}),
+                           empty_blocks=self.empty_blocks + list(other.get("empty_blocks",
+                                                                           [])))
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return type(self)(**{f.name: self._merge(f.name, getattr(self, f.name),
+                                                 getattr(other, f.name))
+                             for f in fields(self)})
+
+    def __radd__(self, other):
+        if isinstance(other, int) and other == 0:  # sum(summaries)
+            return self
+        return self.__add__(other)
+
+    @classmethod
+    def combine(cls, *parts):
+        """Tree node of a round: the parts added (markers of empty blocks skipped)."""
+        return sum_summaries(*parts)
+
+
+def sum_summaries(*parts):
+    """Combine block summaries: add arrays and numbers, concatenate lists, merge problems.
+
+    Typed summaries (:class:`BlockSummary`) add themselves; the dicts among the parts
+    (empty blocks' markers, design reports) join them by their problems and empty
+    blocks. Only dicts: the dict convention below.
+    """
+    typed = [p for p in parts if isinstance(p, BlockSummary)]
+    if typed:
+        out = typed[0]
+        for p in parts:
+            if p is not typed[0]:
+                out = out + p
+        return out
     out: dict = {}
     for part in parts:
         for key, value in part.items():
@@ -713,28 +790,46 @@ def map_reduce(
                      label=label, display=_progress.active_display())
 
 
-def run_round(block_fn, data: BlockedData, args, kwargs, *, combine, split_every, label,
-              display) -> dict:
-    """:func:`map_reduce` with the progress ``display`` given (None: none)."""
-    blocks = data.delayed_blocks()
+def _block_parts(block_fn, data: BlockedData, blocks, args, kwargs) -> list:
+    """One delayed ``block_fn`` call per row block (the offset as a keyword, if any)."""
     bargs = [dask.delayed(a) if isinstance(a, np.ndarray) else a for a in args]
     fn = dask.delayed(_indexed(block_fn), pure=True)
     if data.offset is None:
-        parts = [fn(x, y, w, k, *bargs, **kwargs) for k, (x, y, w) in enumerate(blocks)]
-    else:  # block functions of models with an offset take it as a keyword
-        offsets = data.offset.to_delayed(optimize_graph=False).ravel()
-        parts = [fn(x, y, w, k, *bargs, offset=o, **kwargs)
-                 for k, ((x, y, w), o) in enumerate(zip(blocks, offsets, strict=True))]
-    block_keys = frozenset(p.key for p in parts)
-    if data.reports is not None:
-        parts = [dask.delayed(_with_report, pure=True)(p, r)
-                 for p, r in zip(parts, data.reports, strict=True)]
-    split_every = max(2, int(split_every))
+        return [fn(x, y, w, k, *bargs, **kwargs) for k, (x, y, w) in enumerate(blocks)]
+    # block functions of models with an offset take it as a keyword
+    offsets = data.offset.to_delayed(optimize_graph=False).ravel()
+    return [fn(x, y, w, k, *bargs, offset=o, **kwargs)
+            for k, ((x, y, w), o) in enumerate(zip(blocks, offsets, strict=True))]
+
+
+def _tree(parts: list, combine, split_every: int):
+    """The delayed root of ``parts`` combined ``split_every`` at a time."""
     while len(parts) > 1:
         parts = [
             dask.delayed(combine, pure=True)(*parts[i : i + split_every])
             for i in range(0, len(parts), split_every)
         ]
+    return parts[0]
+
+
+def run_round(block_fn, data: BlockedData, args, kwargs, *, combine, split_every, label,
+              display, riders=()):
+    """:func:`map_reduce` with the progress ``display`` given (None: none).
+
+    ``riders``: ``(block_fn, args, kwargs)`` of small computations that ride along on
+    the same blocks in the same computation (each block is read once for all of them);
+    their sums (added) are returned after the round's: ``(summary, [rider sums])``.
+    """
+    blocks = data.delayed_blocks()
+    parts = _block_parts(block_fn, data, blocks, args, kwargs)
+    block_keys = frozenset(p.key for p in parts)
+    if data.reports is not None:
+        parts = [dask.delayed(_with_report, pure=True)(p, r)
+                 for p, r in zip(parts, data.reports, strict=True)]
+    split_every = max(2, int(split_every))
+    root = _tree(parts, combine, split_every)
+    extra = [_tree(_block_parts(fn, data, blocks, a, kw), sum_summaries, split_every)
+             for fn, a, kw in riders]
     start = time.perf_counter()
     counter = None  # blocks are counted as they finish under a local scheduler only
     if display is not None:
@@ -742,18 +837,18 @@ def run_round(block_fn, data: BlockedData, args, kwargs, *, combine, split_every
             counter = _BlockCounter(display, block_keys)
         display.start_round(len(blocks) if counter is not None else 0)
     try:
-        with _blas_limits(len(blocks), parts[0]), explain_lost_data():
-            result = _compute(parts[0], counter)
+        with _blas_limits(len(blocks), root), explain_lost_data():
+            result, *rides = _compute([root, *extra], counter)
     finally:
         if display is not None:
             display.end_round()
-    if set(result) <= {"n", "empty_blocks"}:
+    if isinstance(result, Mapping) and set(result) <= {"n", "empty_blocks"}:
         raise ValueError(
             f"Found array with 0 sample(s): all {len(blocks)} row block(s) are empty; at "
             "least one row is required."
         )
     logger.info("%s: %d blocks reduced in %.2f s", label, len(blocks), time.perf_counter() - start)
-    return result
+    return (result, rides) if riders else result
 
 
 def compute_reduced(*objs):
@@ -817,10 +912,11 @@ def _blas_limits(n_blocks: int, obj):
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _compute(obj, counter=None):
-    """``obj.compute()`` under the active scheduler (counting blocks for the display)."""
+def _compute(objs: list, counter=None) -> tuple:
+    """``dask.compute(*objs)`` under the active scheduler (counting blocks for the
+    display): one computation, so blocks that several of them read are read once."""
     with counter or contextlib.nullcontext():
-        return obj.compute()
+        return dask.compute(*objs)
 
 
 class _BlockCounter(Callback):

@@ -17,8 +17,11 @@ Conventions (R's ``glm``):
   evaluates the deviance at a reference constant ``c0`` instead and uses that for any
   GLM deviance (a quasi-deviance ``2 int (y - t)/V(t) dt``) ``d(y, ybar) - d(y, c0)`` is
   linear in ``y``, so ``D(ybar) = D(c0) - sum(w) d(ybar, c0)`` exactly. With an offset
-  the intercept solves the intercept-only score equation: scalar Newton steps, the
-  first riding on the statistics pass, further ones tiny passes of their own.
+  the intercept solves the intercept-only score equation: scalar Newton steps. Where
+  the method lets them (:func:`ride_null_model`: BiasReducedGLM, PenalizedGLM) they ride
+  on the fit's own rounds (:class:`NullIntercept`), so that the statistics pass
+  only confirms the converged intercept; otherwise the first rides on the statistics
+  pass, further ones take tiny passes of their own.
 * ``loglik``: at the dispersion R's ``logLik(glm)`` uses: 1 for binomial/Poisson-like
   families, ``deviance / n_obs`` where the family estimates it (for the gaussian family
   the maximum-likelihood value, as statsmodels' ``llf`` for the identity link). When the
@@ -35,7 +38,8 @@ import numpy as np
 
 from ._array import get_namespace
 
-__all__ = ["FitStatistics", "fit_statistics", "fit_statistics_block", "information_criteria"]
+__all__ = ["FitStatistics", "NullIntercept", "fit_statistics", "fit_statistics_block",
+           "information_criteria", "ride_null_model"]
 
 _NEWTON_TOL = 1e-12
 _NEWTON_MAX = 30
@@ -106,6 +110,57 @@ def fit_statistics_block(X, y, m, theta, *, family, fit_intercept, parts, null, 
     return out
 
 
+class NullIntercept:
+    """The intercept-only model with the offset, by Newton steps riding on a fit's
+    rounds (:meth:`~dask_glmdist.rounds.RoundEngine.ride`): one step per round, from
+    intercept ``b0``, until the step is below tolerance or the model leaves the
+    family's range. ``start``: the last intercept at which the model was evaluated
+    and valid (None: none; the statistics then start from the estimate's intercept,
+    as without a rider). :func:`fit_statistics` starts its own Newton steps there:
+    the rider moves where they start, not where they end."""
+
+    def __init__(self, family, classes=None, b0: float = 0.0):
+        self.family, self.classes = family, classes
+        self.b0 = float(b0)
+        self.start: float | None = None
+        self.done = False
+
+    def block(self):
+        return _null_rider_block, (None,), dict(
+            family=self.family, fit_intercept=True, parts="null",
+            null=("intercept", self.b0), scale=None, classes=self.classes)
+
+    def update(self, s) -> None:
+        info, score = s.get("null_information", np.nan), s.get("null_score", np.nan)
+        if not (info > 0 and np.isfinite(score) and np.isfinite(s.get("null_deviance",
+                                                                        np.nan))):
+            self.done = True
+            return
+        self.start = self.b0
+        step = score / info
+        if abs(step) <= _NEWTON_TOL * (1.0 + abs(self.b0)):
+            self.done = True
+            return
+        self.b0 += step
+
+
+def _null_rider_block(X, y, m, theta, **settings) -> dict:
+    """:func:`fit_statistics_block` for a rider: a model it cannot evaluate here (a mean
+    outside the family's range) stops the rider instead of the fit."""
+    try:
+        with np.errstate(all="ignore"):
+            return fit_statistics_block(X, y, m, theta, **settings)
+    except Exception:  # noqa: BLE001 -- the statistics pass evaluates it again and says why
+        return {"null_information": np.nan}
+
+
+def ride_null_model(engine, family, *, fit_intercept: bool, classes=None) -> None:
+    """Let the intercept-only model with the offset ride on ``engine``'s rounds (when
+    the data have an offset and the model an intercept; else nothing to do)."""
+    if fit_intercept and engine.data.offset is not None and engine.rider(NullIntercept) is None:
+        engine.ride(NullIntercept(family, classes))
+
+
 def _run(engine, family, theta, fit_intercept, parts, null, scale, classes, label):
     theta = None if theta is None else np.asarray(theta, dtype=np.float64)
     return engine.run(fit_statistics_block, theta, family=family, fit_intercept=fit_intercept,
@@ -139,7 +194,11 @@ def fit_statistics(engine, family, theta, *, fit_intercept: bool, deviance=None,
     if not fit_intercept:
         null = ("none", None)
     elif has_offset:
-        null = ("intercept", float(theta[0]))
+        rider = engine.rider(NullIntercept)
+        if rider is not None:
+            engine.riders.remove(rider)
+        b0 = rider.start if rider is not None and rider.start is not None else theta[0]
+        null = ("intercept", float(b0))
     else:
         c0 = _reference_mean(family, theta, fit_intercept, reference)
         null = ("constant", c0) if c0 is not None else ("none", None)

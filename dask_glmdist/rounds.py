@@ -18,6 +18,12 @@ the whole fit are counted once.
 
 Block functions take their settings as keyword arguments (broadcast once per round);
 positional extras after ``(X, y, w)`` are arrays broadcast as one graph key each.
+
+A *rider* (:meth:`RoundEngine.ride`) is a small iteration of its own that needs the
+data too -- the intercept-only model with an offset, whose Newton steps the fit
+statistics would otherwise make in passes of their own: its block function runs on
+the blocks of every round of the fit, in the same computation (each block read once),
+until the rider says it is done. Riders add no round to the count.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ class RoundEngine:
         self.split_every = max(2, int(split_every))
         self.display = _progress.active_display()
         self._count = _count if _count is not None else _Count()
+        self.riders: list = []
 
     @property
     def count(self) -> int:
@@ -78,8 +85,29 @@ class RoundEngine:
         every block, the summaries combined by ``combine``; returns the combined summary.
         """
         self._count.value += 1
-        return run_round(block_fn, self.data, args, settings, combine=combine,
-                         split_every=self.split_every, label=label, display=self.display)
+        riders = [r for r in self.riders if not r.done]
+        out = run_round(block_fn, self.data, args, settings, combine=combine,
+                        split_every=self.split_every, label=label, display=self.display,
+                        riders=[r.block() for r in riders])
+        if not riders:
+            return out
+        out, sums = out
+        for rider, s in zip(riders, sums, strict=True):
+            rider.update(s)
+        return out
+
+    def ride(self, rider) -> None:
+        """Let ``rider`` ride along on this engine's rounds (not those of its subsets).
+
+        ``rider.block()`` gives ``(block_fn, args, settings)`` for the next round (its
+        sums are added over the blocks), ``rider.update(sums)`` takes them, and the
+        rider stops riding once ``rider.done``.
+        """
+        self.riders.append(rider)
+
+    def rider(self, kind):
+        """The rider of type ``kind`` on this engine, or None."""
+        return next((r for r in self.riders if isinstance(r, kind)), None)
 
     def on(self, data: BlockedData) -> RoundEngine:
         """An engine over other blocks of the same fit (a fold's), sharing the count."""

@@ -1,9 +1,13 @@
+from dataclasses import dataclass
+
 import dask
 import dask.array as da
 import numpy as np
 import pytest
 
 from dask_glmdist._blocks import (
+    BlockSummary,
+    Problems,
     as_blocked,
     default_n_partitions,
     map_reduce,
@@ -139,3 +143,34 @@ def test_problems_know_their_blocks_and_add_up():
     assert a["problems"].blocks == {"nonfinite_X": [3]}  # inputs are not mutated
     with pytest.raises(ValueError, match=r"X contains NaN or infinity \(row blocks \[0, 3\]\)"):
         raise_for_problems(sum_summaries(a, b)["problems"])
+
+
+@dataclass
+class _Moments(BlockSummary):
+    n: int = 0
+    xtx: np.ndarray | None = None
+    blocks: list | None = None
+
+
+def _typed_moments(X, y, w, *, block_index):
+    if block_index == 3:
+        return _Moments(n=X.shape[0], problems=Problems.at(3, {"nonfinite_X": 1}))
+    return _Moments(n=X.shape[0], xtx=X.T @ X, blocks=[block_index])
+
+
+def test_typed_summaries_add_skip_empty_blocks_and_merge_problems(rng):
+    """A typed summary adds itself over the blocks; an empty block is skipped (its index
+    kept), a block that only reports problems adds nothing else, and a design's report
+    joins the problems."""
+    X, y = rng.normal(size=(90, 3)), rng.normal(size=90)
+    chunks = (30, 0, 30, 20, 10)
+    data = as_blocked(da.from_array(X, chunks=(chunks, (3,))), da.from_array(y, chunks=(chunks,)))
+    s = map_reduce(_typed_moments, data, split_every=2)
+    assert isinstance(s, _Moments) and s.n == 90 and sorted(s.blocks) == [0, 2, 4]
+    assert s.empty_blocks == [1] and dict(s.problems) == {"nonfinite_X": 1}
+    assert s.problems.blocks == {"nonfinite_X": [3]}
+    keep = np.r_[0:60, 80:90]
+    np.testing.assert_allclose(s.xtx, X[keep].T @ X[keep], rtol=1e-12)
+    assert sum([s, s]).n == 180
+    reported = s + {"problems": {"missing_rows": 2}}
+    assert dict(reported.problems) == {"nonfinite_X": 1, "missing_rows": 2} and s.n == 90

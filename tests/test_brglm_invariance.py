@@ -195,13 +195,13 @@ def test_block_function_on_array_api_strict(probit_data, hat):
                     hat_R=np.abs(R) if hat else None, validate=True)
     ref = iwls_block(X, y, None, spec=spec, block_index=0)
     out = iwls_block(xps.asarray(X), xps.asarray(y), None, spec=spec, block_index=0)
-    np.testing.assert_allclose(out["R"], ref["R"], rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(out["deviance"], ref["deviance"], rtol=1e-12)
+    np.testing.assert_allclose(out.R, ref.R, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out.deviance, ref.deviance, rtol=1e-12)
     if hat:
-        np.testing.assert_allclose(out["adj"], ref["adj"], rtol=1e-10)
+        np.testing.assert_allclose(out.adj, ref.adj, rtol=1e-10)
     # the first pass's edge counts, and the passes of degenerate fits
-    assert (out["n_low"], out["n_up"]) == (ref["n_low"], ref["n_up"])
-    np.testing.assert_array_equal(out["recession"], ref["recession"])
+    assert (out.n_low, out.n_up) == (ref.n_low, ref.n_up)
+    np.testing.assert_array_equal(out.recession, ref.recession)
     for fn, args, kw in [(outside_gram_block, ([0],), {}), (outside_gram_block, ([2],), {}),
                          (on_edge_block, (beta,), {"family": fam})]:
         a = fn(X, y, None, *args, fit_intercept=True, **kw, block_index=0)

@@ -57,7 +57,7 @@ def test_one_pass_hat_values_are_those_of_the_previous_iterate(rng):
     prev, beta = np.array([-0.2, 0.3, -0.1, 0.2]), np.array([-0.3, 0.5, -0.2, 0.1])
     X1 = np.column_stack([np.ones(n), X])
     spec = dict(family=fam, fit_intercept=True, method="mBR")
-    R_prev = iwls_block(X, y, None, spec=PassSpec(**spec, beta=prev), block_index=0)["R"][:4, :4]
+    R_prev = iwls_block(X, y, None, spec=PassSpec(**spec, beta=prev), block_index=0).R[:4, :4]
     out = iwls_block(X, y, None, spec=PassSpec(**spec, beta=beta, hat_R=R_prev, hat_beta=prev),
                      block_index=0)
 
@@ -71,7 +71,7 @@ def test_one_pass_hat_values_are_those_of_the_previous_iterate(rng):
     assert abs(h.sum() - 4) < 1e-10  # a real fit's hat values
     eta = X1 @ beta
     t = h * fam.link.inverse_deriv2(eta) / (2 * fam.link.inverse_deriv(eta))
-    np.testing.assert_allclose(out["adj"], X1.T @ t, rtol=1e-10)
+    np.testing.assert_allclose(out.adj, X1.T @ t, rtol=1e-10)
     # and the R factor is that of the pass's own beta
-    R_own = iwls_block(X, y, None, spec=PassSpec(**spec, beta=beta), block_index=0)["R"]
-    np.testing.assert_allclose(out["R"], R_own, rtol=1e-12, atol=1e-12)
+    R_own = iwls_block(X, y, None, spec=PassSpec(**spec, beta=beta), block_index=0).R
+    np.testing.assert_allclose(out.R, R_own, rtol=1e-12, atol=1e-12)

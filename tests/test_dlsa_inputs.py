@@ -126,14 +126,15 @@ def test_block_functions_are_array_api_generic(family, link, fit_intercept):
     ref = dlsa_local_block(X, y, w, **args, block_index=0)
     got = dlsa_local_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), **args, block_index=0)
     for key in ["information", "information_theta", "pearson", "deviance"]:
-        assert isinstance(got[key], np.ndarray | float)
-        np.testing.assert_allclose(got[key], ref[key], rtol=1e-10)
-    theta = np.linalg.solve(ref["information"], ref["information_theta"])
+        assert isinstance(getattr(got, key), np.ndarray | float)
+        np.testing.assert_allclose(getattr(got, key), getattr(ref, key), rtol=1e-10)
+    theta = np.linalg.solve(ref.information, ref.information_theta)
     kw = dict(family=fam, fit_intercept=fit_intercept, classes=None, block_index=0)
     ref_s = glm_score_block(X, y, w, theta, **kw)
     got_s = glm_score_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), theta, **kw)
     for key in ["score", "information", "pearson", "deviance"]:
-        np.testing.assert_allclose(got_s[key], ref_s[key], rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(getattr(got_s, key), getattr(ref_s, key), rtol=1e-10,
+                                   atol=1e-9)
 
 
 def test_array_api_separated_block_and_validation():
@@ -145,12 +146,12 @@ def test_array_api_separated_block_and_validation():
     kw = dict(family=fam, fit_intercept=True, tol=1e-10, max_iter=100, classes=None)
     ref = dlsa_local_block(X, y, None, **kw, block_index=2)
     got = dlsa_local_block(xps.asarray(X), xps.asarray(y), None, **kw, block_index=2)
-    assert "fallback" in got["blocks"][0] and "fallback" in ref["blocks"][0]
-    np.testing.assert_allclose(got["information_theta"], ref["information_theta"], rtol=1e-8)
+    assert "fallback" in got.blocks[0] and "fallback" in ref.blocks[0]
+    np.testing.assert_allclose(got.information_theta, ref.information_theta, rtol=1e-8)
     Xbad = X.copy()
     Xbad[5, 1] = np.nan
     bad = dlsa_local_block(xps.asarray(Xbad), xps.asarray(y), None, **kw, block_index=1)
-    assert bad["problems"] == {"nonfinite_X": 1}
+    assert bad.problems == {"nonfinite_X": 1}
 
 
 def test_classifier_labels_ride_along_in_the_first_pass(hetero_logistic):

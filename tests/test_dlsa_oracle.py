@@ -10,6 +10,7 @@ import statsmodels.api as sm
 from conftest import block_chunks
 
 from dask_glmdist import DLSALogisticRegression, DLSARegressor
+from dask_glmdist._blocks import Problems
 from dask_glmdist.selection import adaptive_lasso_path
 
 SM_FAMILIES = {
@@ -214,7 +215,7 @@ def test_separated_block_falls_back_to_firth(rng):
 
     s = dlsa_local_block(X[:n], y[:n], None, family=Binomial(), fit_intercept=True, tol=1e-12,
                          max_iter=200, classes=None, block_index=0)
-    theta0 = np.linalg.solve(s["information"], s["information_theta"])
+    theta0 = np.linalg.solve(s.information, s.information_theta)
     np.testing.assert_allclose(theta0, np.r_[ref.intercept_, ref.coef_.ravel()], atol=1e-6)
     # refinement still reaches the global MLE (which exists for the pooled data)
     ref_global = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial()).fit(tol=1e-13)
@@ -269,7 +270,7 @@ def test_refinement_halves_a_step_that_leaves_the_range(hetero_logistic, monkeyp
         if key not in seen:
             seen.append(key)
         if len(seen) > 1 and key == seen[1]:  # the first full step: "invalid"
-            return {"n": X.shape[0], "problems": {"invalid_mean": 1}}
+            return dlsa.ScoreSums(n=X.shape[0], problems=Problems({"invalid_mean": 1}))
         return real(X, y, m, theta, *args, block_index=block_index, **settings)
 
     monkeypatch.setattr(dlsa, "glm_score_block", flaky)

@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import shows_progress
 from ..families import FAMILY_NAMES, UNIT, Family, Link, get_family
+from ..fit_statistics import ride_null_model
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
@@ -345,6 +346,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
                 )
         self.family_ = family
         engine = RoundEngine(data, split_every=self.split_every)
+        ride_null_model(engine, family, fit_intercept=fi)
         res = fit_chunked_iwls(
             engine, family, method=self.method,
             power=float(self.jeffreys_power), passes=int(self.passes),

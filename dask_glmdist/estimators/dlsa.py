@@ -59,7 +59,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from .._blocks import (
     check_block_sizes,
     is_dask_collection,
-    raise_for_problems,
 )
 from .._progress import shows_progress
 from ..diagnostics import (
@@ -80,22 +79,20 @@ from ..diagnostics import (
 )
 from ..families import Binomial, Family, Link, get_family
 from ..inference import standard_errors
-from ..linalg import PSDFactor
 from ..rounds import RoundEngine
 from ..selection import adaptive_lasso_path, oracle_covariance
-from ..solvers.design_checks import check_identified
 from ..solvers.dlsa import (
     INFER_LABELS,
     _embed,
     _Refinement,
     _Separation,
+    combined_factor,
     coordinate_signs,
     dlsa_local_block,
     probe_separation,
     refine,
 )
 from ..solvers.dlsa_separation import (
-    bordered,
     separated_share,
 )
 from ..solvers.recession import (
@@ -175,30 +172,30 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         s = self._local_fits(engine, family, classes)
         if isinstance(classes, str):  # labels were inferred in the pass
             classes = self.classes_
-        records = sorted(s.get("blocks", []), key=lambda r: r["index"])
-        raise_for_problems(s.get("problems", {}))
-        n_obs = int(s["n"])
+        records = sorted(s.blocks, key=lambda r: r["index"])
+        s.problems.raise_if_any()
+        n_obs = int(s.n)
         if n_obs == 0:
             raise ValueError("Found array with 0 sample(s); at least one row is required.")
         names = self._param_names()
         self._start_rounds(data, records)
-        self._report_blocks(records, s.get("empty_blocks", []), names)
-        if "information" not in s:
+        self._report_blocks(records, s.empty_blocks, names)
+        if s.information is None:
             raise ValueError(
                 "All sample weights are zero: no row carries any weight, so there is "
                 "nothing to fit. Pass positive sample_weight for the rows to use."
             )
         # residual degrees of freedom over the rows with positive weight (R's glm)
-        n_pos, A = int(s["n_active"]), s["information"]
-        factor = self._combined_factor(A, names, n_pos)
-        theta = factor.solve(s["information_theta"])
-        pearson = s["pearson"] + s["theta_information_theta"] - float(theta @ A @ theta)
+        n_pos, A = int(s.n_active), s.information
+        factor = combined_factor(A, names, n_pos, self.fit_intercept, type(self).__name__)
+        theta = factor.solve(s.information_theta)
+        pearson = s.pearson + s.theta_information_theta - float(theta @ A @ theta)
         scale = 1.0 if family.fixed_scale else max(pearson, 0.0) / max(n_pos - len(names), 1)
         cov = factor.inverse() * scale
-        sep = _Separation(infinite_parameters(s.get("recession")))
+        sep = _Separation(infinite_parameters(s.recession))
         # a separating column that is non-zero on every row: every row is fitted perfectly
-        sep.everything = any(s["recession"][2, j] >= n_pos for j in sep.infinite)
-        coordinate_signs(sep, s["recession"] if sep.infinite else None, engine,
+        sep.everything = any(s.recession[2, j] >= n_pos for j in sep.infinite)
+        coordinate_signs(sep, s.recession if sep.infinite else None, engine,
                          self.fit_intercept)
         refined = None
         if self.refine_steps and not sep.everything:
@@ -209,7 +206,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         if not sep.everything:
             probe_separation(sep, engine, family, classes, theta, A, records, refined,
                              self.fit_intercept)
-        share = separated_share(A, s.get("separated_information"), sep.infinite)
+        share = separated_share(A, s.separated_information, sep.infinite)
         flags, settled = self._flags(names, sep, share, records, refined)
         self.converged_ = bool(all(r.get("converged", True) for r in records) and settled)
         self.n_obs_ = n_obs
@@ -247,28 +244,6 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self.refine_step_sizes_ = np.zeros(0)
         self.refine_step_se_ = np.zeros(0)
         self.deviance_ = None
-
-    def _combined_factor(self, A, names, n_pos) -> PSDFactor:
-        """The factor of the combined information, refusing a design it does not identify.
-
-        ``A = sum_k X~_k^T W_k X~_k`` is a Gram of the design weighted by the working
-        weights, which are positive where the prior weights are, so the package's one
-        rank rule (R's, on the weighted Gram) decides with its one message.
-        """
-        who = type(self).__name__
-        check_identified(bordered(A, self.fit_intercept), names, self.fit_intercept, who,
-                         n_pos=n_pos)
-        factor = PSDFactor(A)
-        if factor.full_rank:
-            return factor
-        bad = [names[i] for i in np.flatnonzero(np.abs(factor.null_space).max(axis=1) > 1e-3)]
-        raise ValueError(
-            f"{who}: the combined information over all blocks is numerically singular "
-            f"(condition number above 1e10) in the parameters {short_list(bad)}, although "
-            "no column is a combination of the others: their columns are badly scaled "
-            "or nearly collinear, or their rows' fitted means sit at the edge of the range. "
-            "Centre or rescale those columns."
-        )
 
     def _refine(self, engine, family, classes, theta, infinite, n_pos) -> _Refinement:
         """Global Fisher-scoring rounds from the WLSE
@@ -1118,9 +1093,9 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         s = super()._local_fits(engine, family, classes)
         if not (isinstance(classes, str) and classes == INFER_LABELS):
             return s
-        raise_for_problems(s.get("problems", {}))
-        self.classes_ = self._two_classes(np.unique(np.asarray(s["labels"])))
-        if "information" in s and np.isin(self.classes_, [0, 1]).all():
+        s.problems.raise_if_any()
+        self.classes_ = self._two_classes(np.unique(np.asarray(s.labels)))
+        if s.information is not None and np.isin(self.classes_, [0, 1]).all():
             return s
         return super()._local_fits(engine, family, self.classes_)
 

@@ -8,7 +8,6 @@ cross-validated choice of alpha are in :mod:`dask_glmdist.estimators.penalized_p
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import dask.array as da
@@ -29,6 +28,7 @@ from ..diagnostics import (
     warn,
 )
 from ..families import FAMILY_NAMES, Binomial, Family, Link, get_family
+from ..fit_statistics import ride_null_model
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..solvers.design_checks import (
@@ -37,7 +37,6 @@ from ..solvers.design_checks import (
     describe_redundant,
     redundant_columns,
     scale_problems,
-    standard_deviations,
 )
 from ..solvers.pqn import (
     ALL_ZERO_WEIGHTS,
@@ -47,6 +46,8 @@ from ..solvers.pqn import (
     PQNResult,
     data_sums,
     fit_pqn,
+    penalty_scale,
+    unpenalised_covariance,
 )
 from ..solvers.recession import UNDETERMINED
 from ._base import (
@@ -98,6 +99,7 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         fi = self.fit_intercept
         k = data.n_features + int(fi)
         engine = RoundEngine(data, split_every=self.split_every)
+        ride_null_model(engine, family, fit_intercept=fi)
         sums = data_sums(engine, family, fit_intercept=fi, validate=True)
         redundant = check_design(sums, self._param_names(), fit_intercept=fi,
                                  alphas=[self.alpha], l1_ratio=self.l1_ratio,
@@ -165,20 +167,8 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
             )
 
     def _set_covariance(self, res: PQNResult, family, k: int) -> None:
-        df = res.n_pos - k
-        if family.fixed_scale:
-            phi = 1.0
-        else:
-            phi = res.state.pearson / df if df > 0 else np.nan
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            try:
-                cov = np.linalg.inv(res.state.information)
-            except np.linalg.LinAlgError:
-                cov = np.full((k, k), np.nan)
-        self.cov_params_ = phi * cov
+        self.cov_params_, self.dispersion_ = unpenalised_covariance(res, family, k)
         self.bse_ = standard_errors(self.cov_params_)
-        self.dispersion_ = phi
 
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept
@@ -578,14 +568,6 @@ def check_in_memory(family, y, sample_weight) -> None:
             raise ValueError("Invalid input: sample_weight contains negative values.")
         if not bool(np.any(w > 0)):
             raise ValueError(ALL_ZERO_WEIGHTS)
-
-
-def penalty_scale(sums: DataSums, fit_intercept: bool, standardize: bool):
-    """The penalty factors of ``standardize=True`` (the columns' standard deviations,
-    from the first-pass sums); None otherwise."""
-    if not standardize:
-        return None
-    return standard_deviations(sums.gram, sums.weight, fit_intercept)
 
 
 def check_design(sums, names, *, fit_intercept, alphas, l1_ratio, who,

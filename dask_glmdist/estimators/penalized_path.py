@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,205 +26,24 @@ from .._blocks import (
     BlockedData,
     default_n_partitions,
     is_dask_collection,
-    raise_for_problems,
 )
 from .._progress import report, shows_progress
 from ..diagnostics import SeparationWarning, short_list, warn
 from ..families import FAMILY_NAMES, Family, Link
 from ..rounds import RoundEngine
-from ..solvers.penalized_cv import _add_sums, _fold_sums, _minus, fold_sums_block, heldout_block
-from ..solvers.pqn import (
-    ALL_ZERO_WEIGHTS,
-    SEPARATION,
-    DataSums,
-    Penalty,
-    PQNResult,
-    constant_mean_state,
-    data_sums,
-    fit_pqn,
-)
+from ..solvers.penalized_cv import fold_sums, fold_sums_block, heldout_block
+from ..solvers.pqn import SEPARATION, Penalty, PQNResult, data_sums, penalty_scale
+from ..solvers.pqn_path import GLMPath, alpha_grid, path_on_blocks
 from ._base import prepare_blocks
 from .penalized import (
     SHOWN_IN_SUMMARY,
     PenalizedGLM,
     check_design,
     check_in_memory,
-    penalty_scale,
     separation_message,
 )
 
 __all__ = ["GLMPath", "PenalizedGLMCV", "penalized_glm_path"]
-
-
-@dataclass
-class GLMPath:
-    """Solutions along a decreasing sequence of alphas.
-
-    Attributes
-    ----------
-    alphas : ndarray of shape (n_alphas,)
-        Decreasing.
-    coef : ndarray of shape (n_alphas, n_features)
-    intercept : ndarray of shape (n_alphas,)
-        Zeros without intercept.
-    objective, deviance, pearson : ndarray of shape (n_alphas,)
-        Objective, deviance and Pearson statistic at each solution.
-    df : ndarray of shape (n_alphas,)
-        Effective degrees of freedom: the parameters off zero and off the box bound
-        for the lasso; for the elastic net the trace of the ridge-shrunk hat matrix
-        over those parameters, ``tr((A + S l2)^-1 A)``.
-    n_iter, n_rounds : ndarray of int, shape (n_alphas,)
-        Iterations and rounds over the data for each alpha (the first pass of sums is
-        counted once, with the first alpha).
-    converged : ndarray of bool, shape (n_alphas,)
-    kkt : ndarray of shape (n_alphas,)
-        Largest KKT violation at each solution, per standardised coefficient (as
-        ``PenalizedGLM.kkt_violation_``).
-    n_obs : int
-    weight_sum : float
-    n_pos : int
-        Rows with positive weight.
-    messages : list of str
-        Why the fit at each alpha stopped without converging ("" when it converged).
-    runaway : list
-        Per alpha, None, or (when the estimate does not exist there) per parameter
-        +1/-1 for those that run off to +-inf and 2 for those the data do not
-        determine (``[intercept, *coef]`` order).
-
-    See Also
-    --------
-    penalized_glm_path : Computes it.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from dask_glmdist import penalized_glm_path
-    >>> rng = np.random.default_rng(1)
-    >>> X = rng.normal(size=(2000, 4))
-    >>> y = X[:, 0] + rng.normal(size=2000)
-    >>> path = penalized_glm_path(X, y, family="gaussian", alphas=[0.5, 0.1])
-    >>> path.coef.shape, bool(path.converged.all())
-    ((2, 4), True)
-    """
-
-    alphas: np.ndarray
-    coef: np.ndarray
-    intercept: np.ndarray
-    objective: np.ndarray
-    deviance: np.ndarray
-    pearson: np.ndarray
-    df: np.ndarray
-    n_iter: np.ndarray
-    n_rounds: np.ndarray
-    converged: np.ndarray
-    kkt: np.ndarray
-    n_obs: int
-    weight_sum: float
-    n_pos: int
-    states: list | None = None
-    messages: list | None = None
-    runaway: list | None = None
-
-
-def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps,
-               scale=None) -> np.ndarray:
-    """``n_alphas`` log-spaced alphas from ``alpha_max`` down to ``eps * alpha_max``.
-
-    ``alpha_max = max_j |dF/dcoef_j| / (s_j l1_ratio)`` at the intercept-only fit, the
-    smallest alpha whose lasso solution is all zero (scikit-learn's convention; an
-    ``l1_ratio`` below 1e-3 is treated as 1e-3 here); ``s = scale`` are the penalty
-    factors (1 when None; the standard deviations with ``standardize=True``).
-    """
-    state = constant_mean_state(sums, family, fit_intercept)
-    if state is None:
-        raise ValueError(
-            "the default alpha grid needs the intercept-only fit, whose mean is outside "
-            f"the {family.name} family's range here; pass alphas explicitly"
-        )
-    grad = state.score[int(fit_intercept):] / sums.weight
-    if scale is not None:
-        grad = grad / scale[int(fit_intercept):]
-    alpha_max = float(np.max(np.abs(grad), initial=0.0)) / max(float(l1_ratio), 1e-3)
-    if alpha_max <= 0:
-        alpha_max = 1.0
-    return np.geomspace(alpha_max, alpha_max * eps, n_alphas)
-
-
-def effective_df(theta, information, pen: Penalty, S, fit_intercept) -> float:
-    """Parameters off zero and off the bound, shrunk by the ridge part (GLMPath.df)."""
-    free = (theta != 0) | (pen.l1 == 0)
-    free &= ~(np.isfinite(pen.bound) & (np.abs(theta) >= pen.bound * (1 - 1e-12)))
-    idx = np.flatnonzero(free)
-    if idx.size == 0:
-        return 0.0
-    if not np.any(pen.l2[idx] > 0):
-        return float(idx.size)
-    A = information[np.ix_(idx, idx)]
-    M = A + S * np.diag(pen.l2[idx])
-    try:
-        return float(np.trace(np.linalg.solve(M, A)))
-    except np.linalg.LinAlgError:
-        return float(idx.size)
-
-
-def path_on_blocks(engine: RoundEngine, family, alphas, *, l1_ratio, max_abs_coef,
-                   fit_intercept, tol, max_iter, sums: DataSums | None = None,
-                   label="path", keep_states=False, stop_at=None, standardize=False,
-                   since: int | None = None) -> GLMPath:
-    """Fit every alpha in turn (decreasing), each warm-started from the last solution.
-
-    ``stop_at``: stop after this alpha (for a refit down to a chosen alpha).
-    ``standardize``: the penalty factors are the standard deviations of the columns
-    over ``engine.data`` (a fold's training blocks: its own, as glmnet's ``cv.glmnet``).
-    ``n_rounds`` per alpha: the engine's rounds for it, the first alpha's counted from
-    ``since`` (an engine count; default: now).
-    """
-    since = engine.count if since is None else since
-    if sums is None:
-        sums = data_sums(engine, family, fit_intercept=fit_intercept, validate=True)
-    p = engine.data.n_features
-    scale = penalty_scale(sums, fit_intercept, standardize)
-    out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
-                                  "n_iter", "n_rounds", "converged", "kkt", "state",
-                                  "message", "runaway")}
-    warm = None
-    for i, alpha in enumerate(alphas):
-        pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept, scale)
-        report(alpha=(i + 1, len(alphas), float(alpha)))
-        res: PQNResult = fit_pqn(engine, family, pen, fit_intercept=fit_intercept, tol=tol,
-                                 max_iter=max_iter, sums=sums, warm=warm,
-                                 label=f"{label} alpha[{i}]")
-        warm = res.state
-        out["theta"].append(res.theta)
-        out["objective"].append(res.objective)
-        out["deviance"].append(res.state.deviance)
-        out["pearson"].append(res.state.pearson)
-        out["df"].append(effective_df(res.theta, res.state.information, pen, sums.weight,
-                                      fit_intercept))
-        out["n_iter"].append(res.n_iter)
-        out["n_rounds"].append(engine.count - since)
-        since = engine.count
-        out["converged"].append(res.converged)
-        out["kkt"].append(res.kkt)
-        out["state"].append(res.state)
-        out["message"].append("" if res.converged else res.message)
-        out["runaway"].append(res.runaway)
-        if stop_at is not None and i >= stop_at:
-            break
-    theta = np.asarray(out["theta"])
-    fi = int(fit_intercept)
-    return GLMPath(
-        alphas=np.asarray(alphas[: theta.shape[0]], dtype=np.float64),
-        coef=theta[:, fi:],
-        intercept=theta[:, 0] if fi else np.zeros(theta.shape[0]),
-        objective=np.asarray(out["objective"]), deviance=np.asarray(out["deviance"]),
-        pearson=np.asarray(out["pearson"]), df=np.asarray(out["df"]),
-        n_iter=np.asarray(out["n_iter"]), n_rounds=np.asarray(out["n_rounds"]),
-        converged=np.asarray(out["converged"]), kkt=np.asarray(out["kkt"]), n_obs=sums.n_obs,
-        weight_sum=sums.weight, n_pos=sums.n_pos,
-        states=out["state"] if keep_states else None, messages=out["message"],
-        runaway=out["runaway"],
-    )
 
 
 def _alpha_list(paths: dict, which: dict) -> str:
@@ -435,12 +253,8 @@ class _AlphaSelection:
             fold_of = np.arange(data.n_blocks) % self.cv
             s = engine.run(fold_sums_block, family=family, fit_intercept=fi,
                            fold_of=fold_of, label="cv sums")
-            if s.get("problems"):
-                raise_for_problems(s["problems"])
-            if not sum(s.get("fold_weight", {}).values()) > 0:
-                raise ValueError(ALL_ZERO_WEIGHTS)
-            folds = [_fold_sums(s, f, fold_of) for f in range(self.cv)]
-            total = _add_sums(folds)
+            folds = fold_sums(s, fold_of, self.cv)
+            total = sum(folds[1:], folds[0])
         else:
             total = data_sums(engine, family, fit_intercept=fi, validate=True)
         alphas = (alpha_grid(total, family, fi, self.l1_ratio, self.n_alphas, self.eps,
@@ -518,7 +332,7 @@ class _AlphaSelection:
         paths = {}
         for f in range(self.cv):
             train = engine.subset(np.flatnonzero(fold_of != f))
-            train_sums = _minus(total, folds[f])
+            train_sums = total - folds[f]
             report(fold=(f + 1, self.cv))
             p = path_on_blocks(train, family, alphas, sums=train_sums,
                                label=f"{type(self).__name__} fold {f}", **kw)
@@ -530,7 +344,7 @@ class _AlphaSelection:
         h = engine.run(heldout_block, thetas, family=family,
                        fit_intercept=self.fit_intercept, fold_of=fold_of,
                        label="cv held-out deviance")
-        dev = np.stack([h["deviance"][f] for f in range(self.cv)])
+        dev = np.stack([h.deviance[f] for f in range(self.cv)])
         weights = np.array([folds[f].weight for f in range(self.cv)])
         self.cv_deviance_ = dev / weights[:, None]
         mean = dev.sum(axis=0) / weights.sum()

@@ -75,13 +75,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.linalg.blas
 
 from .._array import get_namespace, to_host
-from .._blocks import Problems, check_block, sum_summaries
+from .._blocks import BlockSummary, Problems, check_block, sum_summaries
 from .._progress import report
 from ..diagnostics import SeparationWarning
 from ..linalg import (
@@ -188,7 +188,51 @@ def tile_rows(n_columns: int) -> int:
     return max(TILE_ROWS, 65_536 // max(n_columns, 1))
 
 
-def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> dict:
+@dataclass
+class IWLSSums(BlockSummary):
+    """One IRLS pass's sums (:func:`iwls_block`), added over the blocks; ``None``: not
+    computed in this pass (or by no block).
+
+    ``R`` and ``Rc`` are R factors: they combine by stacking and QR (TSQR), everything
+    else adds.
+    """
+
+    n: int = 0
+    n_pos: int = 0
+    deviance: float | None = None
+    pearson: float | None = None
+    boundary: int = 0                 # rows at the edge of the range (fixed dispersion)
+    loglik: float | None = None
+    S: np.ndarray | None = None       # dispersion-equation sums (weighted gamma)
+    sum_my: float | None = None       # mustart pass: sum m y and sum m
+    sum_m: float | None = None
+    n_low: int | None = None          # first pass: rows on the edges, recession counts
+    n_up: int | None = None           # (iwls_edges.edge_counts)
+    recession: np.ndarray | None = None
+    R: np.ndarray | None = None       # R factor of [sqrt(w) X~, sqrt(w) z]
+    adj: np.ndarray | None = None     # the adjustment X~^T t
+    Rc: np.ndarray | None = None      # R factor of the leverage correction
+
+    def _merge(self, name: str, a, b):
+        if name in ("R", "Rc") and a is not None and b is not None:
+            return tsqr_combine(a, b)
+        return super()._merge(name, a, b)
+
+    @classmethod
+    def combine(cls, *parts):
+        """Tree node: stack-and-QR the R factors of all the parts at once, add the rest."""
+        typed = [p for p in parts if isinstance(p, cls)]
+        factors = {key: [getattr(p, key) for p in typed if getattr(p, key) is not None]
+                   for key in ("R", "Rc")}
+        out = sum_summaries(*[replace(p, R=None, Rc=None) if isinstance(p, cls) else p
+                              for p in parts])
+        if not typed:
+            return out
+        return replace(out, **{key: tsqr_combine(*Rs) if Rs else None
+                               for key, Rs in factors.items()})
+
+
+def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> IWLSSums:
     """One pass over one row block: R factor, adjustment, deviance and friends.
 
     The row-wise quantities (means, weights, working variates, deviance) are computed
@@ -202,7 +246,7 @@ def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> dict:
     xp = get_namespace(X, y, m, offset)
     family, fi = spec.family, spec.fit_intercept
     n = int(X.shape[0])
-    out: dict = {"n": n}
+    out = IWLSSums(n=n)
     dtype = X.dtype
     y, m, offset = _as_dtype(xp, y, dtype), _as_dtype(xp, m, dtype), _as_dtype(xp, offset, dtype)
     if spec.validate:
@@ -210,32 +254,34 @@ def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> dict:
         if offset is not None and not bool(xp.all(xp.isfinite(offset))):
             problems["nonfinite_offset"] = 1
         if problems:
-            return {**out, "problems": Problems.at(block_index, problems)}
-        out.update(edge_counts(X, y, m, family, fi))
+            out.problems = Problems.at(block_index, problems)
+            return out
+        out = IWLSSums(n=n, **edge_counts(X, y, m, family, fi))
     # ---- row-wise quantities, whole block ------------------------------------------------
     if spec.beta is None:  # R's mustart: means from y alone
         mu = family.starting_mu(y, m)
         eta = family.link.link(mu)
-        out["sum_my"] = float(xp.sum(y if m is None else m * y))
-        out["sum_m"] = float(n if m is None else xp.sum(m))
+        out.sum_my = float(xp.sum(y if m is None else m * y))
+        out.sum_m = float(n if m is None else xp.sum(m))
     else:
         eta, mu = linear_predictor(X, spec.beta, fi, xp, offset), None
         if not bool(xp.all(family.valid_eta(eta))):
-            return {**out, "problems": Problems.at(block_index, {"invalid_mean": 1})}
+            out.problems = Problems.at(block_index, {"invalid_mean": 1})
+            return out
     terms = block_terms(family, y, m, eta, mu)
     mu, d, mv, resid = terms.mu, terms.d, terms.mv, terms.resid
-    out["deviance"] = float(family.deviance(y, mu, m))
-    out["pearson"] = terms.pearson(xp)
-    out["n_pos"] = n if m is None else int(xp.sum(xp.astype(m > 0, xp.int64)))
+    out.deviance = float(family.deviance(y, mu, m))
+    out.pearson = terms.pearson(xp)
+    out.n_pos = n if m is None else int(xp.sum(xp.astype(m > 0, xp.int64)))
     if spec.beta is not None and family.fixed_dispersion:
-        out["boundary"] = boundary_rows(family, y, mu, m, xp, spec.boundary_tol)
+        out.boundary = boundary_rows(family, y, mu, m, xp, spec.boundary_tol)
     if spec.loglik:
-        out["loglik"] = float(family.loglik(y, mu, m, scale=spec.phi))
+        out.loglik = float(family.loglik(y, mu, m, scale=spec.phi))
     if spec.dispersion_sums and m is not None:
         mh = to_host(m)
         mh = mh[mh > 0]
         a1, a2, a3 = family.dispersion_derivs(mh / spec.phi)
-        out["S"] = np.array([np.sum(mh * a1), np.sum(mh**2 * a2), np.sum(mh**3 * a3)])
+        out.S = np.array([np.sum(mh * a1), np.sum(mh**2 * a2), np.sum(mh**3 * a3)])
     want_adj = spec.hat_R is not None
     if not (spec.qr or want_adj):
         return out
@@ -251,14 +297,14 @@ def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> dict:
     else:
         R, h = _one_tile_qr_and_hat(X, sw, swz, fi, spec.qr, spec.hat_R, sw_hat, xp)
     if spec.qr:
-        out["R"] = R
+        out.R = R
     if want_adj:
         t = adjustment_terms(family, eta, mu, d, h, spec.method, spec.power)
         xt = to_host(X.T @ t)
-        out["adj"] = np.concatenate([[float(xp.sum(t))], xt]) if fi else xt
+        out.adj = np.concatenate([[float(xp.sum(t))], xt]) if fi else xt
         Rc = _leverage_correction(X, y, m, eta, h, spec, xp)
         if Rc is not None:
-            out["Rc"] = Rc
+            out.Rc = Rc
     return out
 
 
@@ -357,15 +403,9 @@ def _tiled_qr_and_hat(X, sw, swz, fit_intercept, want_qr, hat_R, sw_hat=None):
     return (R if want_qr else None), h
 
 
-def combine_iwls(*parts: dict) -> dict:
+def combine_iwls(*parts):
     """Tree node: stack-and-QR the R factors (``R``, ``Rc``), add everything else."""
-    out = sum_summaries(*[{key: v for key, v in p.items() if key not in ("R", "Rc")}
-                          for p in parts])
-    for key in ("R", "Rc"):
-        Rs = [p[key] for p in parts if key in p]
-        if Rs:
-            out[key] = tsqr_combine(*Rs)
-    return out
+    return IWLSSums.combine(*parts)
 
 
 # --------------------------------------------------------------------------------------
@@ -483,9 +523,9 @@ def _start(run: _Passes, family, start, k: int, names, fit_intercept: bool) -> _
     rows and check that the design identifies every parameter."""
     beta = None if start is None else np.asarray(start, dtype=np.float64)
     s = run("IWLS start", beta=beta, validate=True)
-    if s.get("problems", {}):
+    if s.problems:
         _raise_block_problems(s, beta is not None)
-    n_obs, n_pos = int(s["n"]), int(s["n_pos"])
+    n_obs, n_pos = int(s.n), int(s.n_pos)
     if n_obs == 0 or n_pos == 0:
         raise ValueError("Found no rows with positive weight; at least one is required.")
     if n_pos <= k and not family.fixed_dispersion:
@@ -494,12 +534,12 @@ def _start(run: _Passes, family, start, k: int, names, fit_intercept: bool) -> _
             f"{family.name} family cannot be estimated; at least {k + 1} rows are needed."
         )
     check_response(s, family, run.base["method"], fit_intercept, n_pos)
-    _check_identified(s["R"][:k, :k], names, fit_intercept, n_pos)
+    _check_identified(s.R[:k, :k], names, fit_intercept, n_pos)
     fallback = None
     if beta is None:
         fallback = np.zeros(k)
-        if fit_intercept and s["sum_m"] > 0:
-            ybar = np.asarray([s["sum_my"] / s["sum_m"]])
+        if fit_intercept and s.sum_m > 0:
+            ybar = np.asarray([s.sum_my / s.sum_m])
             fallback[0] = float(family.link.link(family.starting_mu(ybar))[0])
     return _Start(beta=beta, s=s, n_obs=n_obs, n_pos=n_pos, fallback=fallback,
                   fit_intercept=fit_intercept)
@@ -555,7 +595,7 @@ def _iterate(iwls: ChunkedIWLS, first: _Start, *, max_iter: int, clock: float) -
             loop.converged = True
             break
         if iwls.method == "ML" and it.beta is not None and iwls.family.fixed_dispersion:
-            loop.monitor.record(it.new, bse, size, it.s.get("boundary", 0))
+            loop.monitor.record(it.new, bse, size, it.s.boundary)
             if loop.monitor.diverging():
                 loop.separated = True
                 break
@@ -576,8 +616,8 @@ def _record(iwls: ChunkedIWLS, loop: _Loop, clock: float):
     scale = it.phi_new if iwls.estimate_phi else 1
     bse = np.sqrt(np.clip(np.diag(loop.cov_unscaled), 0, None) * scale)
     size = float("inf") if it.beta is None else float(np.max(np.abs(it.new - it.beta)))
-    deviance, count = float(it.s["deviance"]), iwls.run.count
-    loop.history.append({"iteration": loop.n_iter, "deviance": it.s["deviance"],
+    deviance, count = float(it.s.deviance), iwls.run.count
+    loop.history.append({"iteration": loop.n_iter, "deviance": it.s.deviance,
                          "max_step": size, "dispersion": it.phi_new, "passes": count})
     report(iteration=loop.n_iter, deviance=deviance, step=size)
     logger.info("IWLS %s iteration %d: deviance %.10g, max |step| %.3g, %d passes, %.2f s",
@@ -618,18 +658,18 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> 
     # the update proposed at the last iterate, unless it does not exist
     beta, phi = (it.beta, it.phi) if loop.collapsed else (it.new, it.phi_new)
     if iwls.estimate_phi and not np.isfinite(phi):
-        phi = it.s["pearson"] / (first.n_pos - k)
+        phi = it.s.pearson / (first.n_pos - k)
     exact_fit = iwls.estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
     on_edge = family.edge_at_finite_eta
     final = iwls.run("IWLS final statistics", beta=beta, qr=False, loglik=not exact_fit,
                      phi=phi if iwls.estimate_phi else 1.0,
                      boundary_tol=BOUNDARY if loop.separated or on_edge else FINAL_BOUNDARY)
-    boundary = int(final.get("boundary", 0))
-    if on_edge and ("problems" in final or boundary > 0):
+    boundary = int(final.boundary)
+    if on_edge and (final.problems or boundary > 0):
         raise_on_edge(iwls.run.other(on_edge_block, "IWLS rows on the edge", beta,
                                      family=family, fit_intercept=first.fit_intercept),
                       family, method, iwls.names, first.fit_intercept)
-    if "problems" in final:
+    if final.problems:
         raise ValueError(
             "The final estimate puts fitted means outside the family's range; use a link "
             "whose mean is always valid (e.g. 'log')."
@@ -642,8 +682,9 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> 
                  iwls.names, edge)
     return IWLSResult(
         beta=beta, cov_unscaled=loop.cov_unscaled, dispersion=float(phi),
-        deviance=float(final["deviance"]), pearson=float(final["pearson"]),
-        loglik=float(final.get("loglik", np.inf)), n_obs=first.n_obs, n_pos=first.n_pos,
+        deviance=float(final.deviance), pearson=float(final.pearson),
+        loglik=np.inf if final.loglik is None else float(final.loglik), n_obs=first.n_obs,
+        n_pos=first.n_pos,
         n_iter=loop.n_iter, n_passes=iwls.run.count, converged=converged,
         separated=separated, history=loop.history, flags=flags,
     )
@@ -657,7 +698,7 @@ def _ml_outcome(iwls: ChunkedIWLS, loop: _Loop, first: _Start, boundary: int, ed
     parameters, the iterations (collapsed information, growing standard errors) name
     those that run off together.
     """
-    infinite = infinite_parameters(first.s.get("recession"))
+    infinite = infinite_parameters(first.s.recession)
     converged, separated = loop.converged, loop.separated
     if infinite:
         converged, separated = False, True
@@ -674,14 +715,11 @@ def _ml_outcome(iwls: ChunkedIWLS, loop: _Loop, first: _Start, boundary: int, ed
                                              edge)
 
 
-def _raise_block_problems(s: dict, user_start: bool) -> None:
-    from .._blocks import raise_for_problems
-
-    problems = dict(s.get("problems", {}))
-    if "invalid_mean" in problems:
+def _raise_block_problems(s: IWLSSums, user_start: bool) -> None:
+    if "invalid_mean" in s.problems:
         raise ValueError(
             "The starting coefficients (start=) put fitted means outside the family's "
             "range; choose a start with valid means."
             if user_start else "The starting means are outside the family's range."
         )
-    raise_for_problems(s["problems"])
+    s.problems.raise_if_any()

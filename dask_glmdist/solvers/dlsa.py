@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._array import get_namespace, to_host
-from .._blocks import Problems, check_block, raise_for_problems
+from .._blocks import BlockSummary, Problems, check_block
 from .._progress import report
+from ..diagnostics import short_list
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
+from .design_checks import check_identified
 from .dlsa_separation import (
     PROBE_DISTANCES,
     blocks_direction,
@@ -81,6 +83,40 @@ def uninformative_columns(A: np.ndarray, fit_intercept: bool) -> list[int]:
     return [int(j) for j in np.flatnonzero(d <= 0)]
 
 
+@dataclass
+class LocalFits(BlockSummary):
+    """Round 1 (:func:`dlsa_local_block`), added over the blocks: the WLSE pieces
+    ``sum_k A_k``, ``sum_k A_k theta_k``, ``sum_k theta_k^T A_k theta_k``, the local
+    Pearson statistics and deviances; rows (``n``, ``n_active``: positive weight); one
+    record per block (``blocks``: its index, local iterations, fallback, separation,
+    rank...); the labels seen (classifier on dask y); the recession counts; the
+    information of the rows that separating blocks' ML fits separate."""
+
+    n: int = 0
+    n_active: int = 0
+    information: np.ndarray | None = None
+    information_theta: np.ndarray | None = None
+    theta_information_theta: float = 0.0
+    pearson: float = 0.0
+    deviance: float = 0.0
+    blocks: list = field(default_factory=list)
+    labels: list | None = None
+    recession: np.ndarray | None = None
+    separated_information: np.ndarray | None = None
+
+
+@dataclass
+class ScoreSums(BlockSummary):
+    """A refinement round (:func:`glm_score_block`): score, information, Pearson
+    statistic and deviance at the current estimate, added over the blocks."""
+
+    n: int = 0
+    score: np.ndarray | None = None
+    information: np.ndarray | None = None
+    pearson: float = 0.0
+    deviance: float = 0.0
+
+
 def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, block_index,
                      offset=None):
     """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces.
@@ -99,20 +135,20 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
         seen, binary01 = _block_labels(y)
         labels = {"labels": seen}
         if not binary01:
-            return {"n": n, "blocks": [record], **labels}
+            return LocalFits(n=n, blocks=[record], **labels)
         classes = None
     if y is not None and y.shape[0] == n:
         y, m = _response(X, y, m, classes)
     n_params = int(X.shape[1]) + int(fit_intercept)
     problems = check_block(X, y, m, family=family, n_params=n_params)
     if problems:
-        return {"n": n, "problems": Problems.at(block_index, problems), "blocks": [record],
-                **labels}
+        return LocalFits(n=n, problems=Problems.at(block_index, problems), blocks=[record],
+                         **labels)
     xp = get_namespace(X)
     n_active = n if m is None else int(xp.sum(xp.astype(m > 0, xp.int64)))
     if n_active == 0:  # a block of zero weights carries nothing
         record["zero_weight"] = True
-        return {"n": n, "n_active": 0, "blocks": [record], **labels}
+        return LocalFits(n=n, n_active=0, blocks=[record], **labels)
     counts = recession_counts(X, y, m, family, fit_intercept)
     fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
                     offset=offset)
@@ -130,30 +166,19 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
                 X, y, m, fit.theta, family, fit_intercept, ml.diverging_rows, offset)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
     if fit.weight_spread > 1e10:
-        return {"n": n, "problems": Problems.at(block_index, {"boundary_mean": 1}),
-                "blocks": [record], **labels}
+        return LocalFits(n=n, problems=Problems.at(block_index, {"boundary_mean": 1}),
+                         blocks=[record], **labels)
     if fit.rank < n_params:
         record["uninformative"] = uninformative_columns(fit.information, fit_intercept)
         record["rank"] = fit.rank
     if not fit.converged:  # the ML fit, or the Firth fit that replaced it
         record["message"] = fit.message
     At = fit.information @ fit.theta
-    out = {
-        "n": n,
-        "n_active": n_active,
-        "information": fit.information,
-        "information_theta": At,
-        "theta_information_theta": float(fit.theta @ At),
-        "pearson": fit.pearson,
-        "deviance": fit.deviance,
-        "blocks": [record],
-        **labels,
-    }
-    if counts is not None:
-        out["recession"] = counts
-    if separated_information is not None:
-        out["separated_information"] = separated_information
-    return out
+    return LocalFits(n=n, n_active=n_active, information=fit.information,
+                     information_theta=At, theta_information_theta=float(fit.theta @ At),
+                     pearson=fit.pearson, deviance=fit.deviance, blocks=[record],
+                     recession=counts, separated_information=separated_information,
+                     **labels)
 
 
 def _without_rows_of(X, m, dropped, fit_intercept):
@@ -185,14 +210,9 @@ def glm_score_block(X, y, m, theta, *, family, fit_intercept, classes, dropped=(
     m = _without_rows_of(X, m, dropped, fit_intercept)
     state = evaluate(X, y, m, theta, family, fit_intercept, offset=offset)
     if state is None:
-        return {"n": n, "problems": Problems.at(block_index, {"invalid_mean": 1})}
-    return {
-        "n": n,
-        "score": state.score,
-        "information": state.information,
-        "pearson": state.pearson,
-        "deviance": state.deviance,
-    }
+        return ScoreSums(n=n, problems=Problems.at(block_index, {"invalid_mean": 1}))
+    return ScoreSums(n=n, score=state.score, information=state.information,
+                     pearson=state.pearson, deviance=state.deviance)
 
 
 def dlsa_probe_block(X, y, m, theta, direction, steps, *, family, fit_intercept, classes,
@@ -271,6 +291,27 @@ class _Separation:
         return sorted(set(self.infinite) | set(self.combination) | set(self.undetermined))
 
 
+def combined_factor(A, names, n_pos, fit_intercept: bool, who: str) -> PSDFactor:
+    """The factor of the combined information, refusing a design it does not identify.
+
+    ``A = sum_k X~_k^T W_k X~_k`` is a Gram of the design weighted by the working
+    weights, which are positive where the prior weights are, so the package's one
+    rank rule (R's, on the weighted Gram) decides with its one message.
+    """
+    check_identified(bordered(A, fit_intercept), names, fit_intercept, who, n_pos=n_pos)
+    factor = PSDFactor(A)
+    if factor.full_rank:
+        return factor
+    bad = [names[i] for i in np.flatnonzero(np.abs(factor.null_space).max(axis=1) > 1e-3)]
+    raise ValueError(
+        f"{who}: the combined information over all blocks is numerically singular "
+        f"(condition number above 1e10) in the parameters {short_list(bad)}, although "
+        "no column is a combination of the others: their columns are badly scaled "
+        "or nearly collinear, or their rows' fitted means sit at the edge of the range. "
+        "Centre or rescale those columns."
+    )
+
+
 def refine(engine: RoundEngine, family, classes, theta, infinite, n_pos, *,
            fit_intercept: bool, steps: int, tol: float) -> _Refinement:
     """Global Fisher-scoring rounds from the WLSE (TDLSA, the m-step estimator).
@@ -288,7 +329,7 @@ def refine(engine: RoundEngine, family, classes, theta, infinite, n_pos, *,
             glm_score_block, rf.theta, family=family, fit_intercept=fit_intercept,
             classes=classes, dropped=dropped, label="DLSA refinement",
         )
-        if "invalid_mean" in r.get("problems", {}):
+        if "invalid_mean" in r.problems:
             if rf.step is None or engine.count > steps + 60:
                 raise ValueError(
                     f"The {family.name} model's mean leaves its range (e.g. a negative "
@@ -299,7 +340,7 @@ def refine(engine: RoundEngine, family, classes, theta, infinite, n_pos, *,
             rf.step = 0.5 * rf.step  # halve the last step: one more round, not a new one
             rf.theta[rf.free] -= rf.step
             continue
-        raise_for_problems(r.get("problems", {}))
+        r.problems.raise_if_any()
         refinement_round(rf, r, family, bool(dropped), n_pos - n_params, tol)
         if rf.converged or rf.free.size == 0:
             break
@@ -313,7 +354,7 @@ def refinement_round(rf: _Refinement, r: dict, family, dropped: bool, df_resid: 
                      tol: float) -> None:
     """One Fisher-scoring step of the free parameters from a round's sums."""
     rf.rounds += 1
-    A = r["information"][np.ix_(rf.free, rf.free)]
+    A = r.information[np.ix_(rf.free, rf.free)]
     factor = PSDFactor(A)
     if not factor.full_rank and dropped:
         # no information left on these once the perfectly fitted rows are out
@@ -322,15 +363,15 @@ def refinement_round(rf: _Refinement, r: dict, family, dropped: bool, df_resid: 
         rf.free = rf.free[~gone]
         if rf.free.size == 0:
             return
-        A = r["information"][np.ix_(rf.free, rf.free)]
+        A = r.information[np.ix_(rf.free, rf.free)]
         factor = PSDFactor(A)
-    step = factor.solve(r["score"][rf.free])
-    rf.scale = 1.0 if family.fixed_scale else max(r["pearson"], 0.0) / max(df_resid, 1)
+    step = factor.solve(r.score[rf.free])
+    rf.scale = 1.0 if family.fixed_scale else max(r.pearson, 0.0) / max(df_resid, 1)
     rf.se = np.sqrt(np.clip(np.diag(factor.inverse()), 0.0, None) * rf.scale)
     rf.theta[rf.free] += step
-    rf.pearson = r["pearson"] - float(r["score"][rf.free] @ step)
+    rf.pearson = r.pearson - float(r.score[rf.free] @ step)
     rf.factor, rf.information, rf.step = factor, A, step
-    rf.deviance = r["deviance"]
+    rf.deviance = r.deviance
     full = np.zeros(rf.theta.shape[0])
     full[rf.free] = step
     rf.steps.append(full)

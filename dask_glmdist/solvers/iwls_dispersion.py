@@ -82,11 +82,11 @@ def next_dispersion(s, phi, family, method, power, dispersion, k, n_pos, pass_su
     Fisher-scoring step on the pass sums (weighted gamma; the first estimate is the
     moment one, at which the next pass evaluates the sums).
     """
-    moment = s["pearson"] / (n_pos - k)
-    if dispersion == "pearson" or (pass_sums and "S" not in s):
+    moment = s.pearson / (n_pos - k)
+    if dispersion == "pearson" or (pass_sums and s.S is None):
         return moment
     return solve_dispersion(
-        family, method, power, k, s["deviance"], n_pos,
+        family, method, power, k, s.deviance, n_pos,
         phi0=phi if np.isfinite(phi) else moment,
-        sums=tuple(s["S"]) if pass_sums else None,
+        sums=tuple(s.S) if pass_sums else None,
     )

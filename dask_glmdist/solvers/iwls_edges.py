@@ -112,17 +112,17 @@ def edge_counts(X, y, m, family, fit_intercept: bool) -> dict:
     return out
 
 
-def edge_response(s: dict, n_pos: int) -> float | None:
+def edge_response(s, n_pos: int) -> float | None:
     """The value y takes in every row with positive weight if that is an edge of the
     range (0, or 1 for the binomial); else None. ``s``: the first pass's summary."""
-    if "n_low" in s and s["n_low"] == n_pos:
+    if s.n_low is not None and s.n_low == n_pos:
         return 0.0
-    if s.get("n_up") == n_pos:
+    if s.n_up == n_pos:
         return 1.0
     return None
 
 
-def check_response(s: dict, family, method: str, fit_intercept: bool, n_pos: int) -> None:
+def check_response(s, family, method: str, fit_intercept: bool, n_pos: int) -> None:
     """mBR and mJPL: refuse a response that sits on one edge in every row (with an
     intercept), from the first pass."""
     edge = edge_response(s, n_pos)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ..linalg import (
     tsqr_combine,
 )
 from .iwls_dispersion import next_dispersion
+
+if TYPE_CHECKING:
+    from .chunked_iwls import IWLSSums
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -39,7 +43,7 @@ class Iterate:
     for mBR/mJPL, the adjustment ``X~^T t``) and the update it proposes."""
 
     beta: np.ndarray | None
-    s: dict
+    s: IWLSSums
     phi: float
     new: np.ndarray | None = None
     phi_new: float = float("nan")
@@ -47,7 +51,7 @@ class Iterate:
 
     @property
     def R(self) -> np.ndarray:
-        return self.s["R"]
+        return self.s.R
 
 
 class ChunkedIWLS:
@@ -103,16 +107,17 @@ class ChunkedIWLS:
         new = beta_ml
         scale = phi_new if self.estimate_phi else 1.0
         if self.adjusted and it.beta is not None:
-            if "adj" not in it.s and self.mode == 2:
+            if it.s.adj is None and self.mode == 2:
                 a = self.run("IWLS adjustment", beta=it.beta, qr=False, hat_R=Rxx,
                              phi=scale if np.isfinite(scale) else 1.0)
-                it.s.update({key: a[key] for key in ("adj", "Rc") if key in a})
-            if "Rc" in it.s:
+                it.s.adj = a.adj
+                it.s.Rc = a.Rc if a.Rc is not None else it.s.Rc
+            if it.s.Rc is not None:
                 # high-leverage rows: (X~^T W X~ + C) step = the adjusted score
-                score = Rxx.T @ (Rxx @ (beta_ml - it.beta)) + scale * it.s["adj"]
-                new = it.beta + gram_solve_from_r(tsqr_combine(Rxx, it.s["Rc"]), score)
-            elif "adj" in it.s:
-                new = beta_ml + scale * gram_solve_from_r(Rxx, it.s["adj"])
+                score = Rxx.T @ (Rxx @ (beta_ml - it.beta)) + scale * it.s.adj
+                new = it.beta + gram_solve_from_r(tsqr_combine(Rxx, it.s.Rc), score)
+            elif it.s.adj is not None:
+                new = beta_ml + scale * gram_solve_from_r(Rxx, it.s.adj)
         it.new, it.phi_new = new, phi_new
         return it
 
@@ -165,8 +170,7 @@ class ChunkedIWLS:
                 logger.info("IWLS: a one-pass step overshot (by %.2f); this iteration "
                             "with two passes", -r)
                 self.mode, it.lagged = 2, False
-                for key in ("adj", "Rc"):
-                    it.s.pop(key, None)
+                it.s.adj = it.s.Rc = None
                 self.propose(it)
                 objective, direction, alpha = self._objective(it), it.new - it.beta, 1.0
                 continue
@@ -228,8 +232,8 @@ class ChunkedIWLS:
             hat_beta=it.beta if one_pass else None,
             hat_start=one_pass and it.beta is None, dispersion_sums=self.pass_sums,
         )
-        if "invalid_mean" in s.get("problems", {}) or not np.isfinite(s.get("deviance",
-                                                                            np.nan)):
+        if "invalid_mean" in s.problems or s.deviance is None or not np.isfinite(
+                s.deviance):
             return None
         return Iterate(beta=cand, s=s, phi=it.phi_new, lagged=one_pass)
 
@@ -272,9 +276,9 @@ class InformationCollapsed(Exception):
 def _objective(s, R, method, passes, phi, power, estimate_phi):
     """What a step must not increase: the deviance (ML), the penalised deviance (mJPL)."""
     if method == "ML":
-        return s["deviance"]
+        return s.deviance
     if method == "mJPL" and passes == 2:
         k = R.shape[0] - 1
         scale = phi if (estimate_phi and np.isfinite(phi) and phi > 0) else 1.0
-        return s["deviance"] / scale - 2.0 * power * logdet_gram_from_r(R[:k, :k])
+        return s.deviance / scale - 2.0 * power * logdet_gram_from_r(R[:k, :k])
     return None

@@ -67,16 +67,17 @@ further pass.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .._array import get_namespace, to_host
-from .._blocks import Problems, check_block, raise_for_problems
+from .._blocks import BlockSummary, Problems, check_block
 from .._progress import report
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
-from .design_checks import column_scales
+from .design_checks import column_scales, standard_deviations
 from .glm_kernel import (
     least_squares_fit,
     least_squares_sums,
@@ -206,9 +207,42 @@ class Penalty:
         return np.abs(v)
 
 
+def penalty_scale(sums: DataSums, fit_intercept: bool, standardize: bool):
+    """The penalty factors of ``standardize=True`` (the columns' standard deviations,
+    from the first-pass sums); None otherwise."""
+    if not standardize:
+        return None
+    return standard_deviations(sums.gram, sums.weight, fit_intercept)
+
+
 # --------------------------------------------------------------------------------------
-# block functions (run where the blocks live; array-namespace generic)
+# block functions (run where the blocks live; array-namespace generic) and their summaries
 # --------------------------------------------------------------------------------------
+
+
+@dataclass
+class DataSums(BlockSummary):
+    """First-pass sums (weighted Gram with intercept border, y sums, counts).
+
+    A block's summary of :func:`sums_block` and, added over the blocks, the data's
+    (``None`` arrays: a block that only reports problems). ``a - b``: the sums of the
+    rows of ``a`` that are not in ``b`` (a cross-validation fold's training sums).
+    """
+
+    gram: np.ndarray | None = None
+    gy: np.ndarray | None = None
+    yy: float = 0.0
+    weight: float = 0.0
+    n_obs: int = 0
+    n_pos: int = 0
+    recession: np.ndarray | None = None  # summed recession counts (None: cannot separate)
+
+    def __sub__(self, other: DataSums) -> DataSums:
+        counts = None if self.recession is None else self.recession - other.recession
+        return DataSums(gram=self.gram - other.gram, gy=self.gy - other.gy,
+                        yy=self.yy - other.yy, weight=self.weight - other.weight,
+                        n_obs=self.n_obs - other.n_obs, n_pos=self.n_pos - other.n_pos,
+                        recession=counts)
 
 
 def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=None):
@@ -223,18 +257,35 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
     """
     xp = get_namespace(X)
     n = int(X.shape[0])
-    out = {"n": n}
     if validate:
         problems = check_block(X, y, m, family=family)
         if offset is not None and not bool(xp.all(xp.isfinite(offset))):
             problems["nonfinite_offset"] = 1
         if problems:
-            return {**out, "problems": Problems.at(block_index, problems)}
-    out.update(least_squares_sums(X, y, m, True, xp))
+            return DataSums(n_obs=n, problems=Problems.at(block_index, problems))
     counts = recession_counts(X, xp.asarray(y, dtype=X.dtype), m, family, fit_intercept)
-    if counts is not None:
-        out["recession"] = counts
-    return out
+    return DataSums(n_obs=n, recession=counts, **least_squares_sums(X, y, m, True, xp))
+
+
+@dataclass
+class Ladder(BlockSummary):
+    """The smooth part at every step of a ladder (:func:`ladder_block`): per step the
+    deviance, Pearson statistic, ``invalid`` rows (linear predictor outside the
+    family's domain) and score (columns), and the information at the first step."""
+
+    deviance: np.ndarray | None = None
+    pearson: np.ndarray | None = None
+    invalid: np.ndarray | None = None
+    score: np.ndarray | None = None
+    information: np.ndarray | None = None
+
+
+@dataclass
+class StartSums(BlockSummary):
+    """One IRLS step from R's mustart (:func:`irls_start_block`)."""
+
+    information: np.ndarray | None = None
+    rhs: np.ndarray | None = None
 
 
 def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, block_index,
@@ -280,8 +331,8 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
     r = t * resid    # the score residuals r(s) of every step
     del mu, dmu, v, t, resid, ud, pr
     score, info = score_and_information(X, r, w0, fit_intercept, xp)
-    return {"deviance": dev, "pearson": pearson, "invalid": invalid, "score": score,
-            "information": info}
+    return Ladder(deviance=dev, pearson=pearson, invalid=invalid, score=score,
+                  information=info)
 
 
 def irls_start_block(X, y, m, *, family, fit_intercept, block_index, offset=None):
@@ -289,7 +340,7 @@ def irls_start_block(X, y, m, *, family, fit_intercept, block_index, offset=None
     xp = get_namespace(X)
     w0, wz0 = mustart_working(y, m, family, offset)
     b, A = score_and_information(X, wz0, w0, fit_intercept, xp)
-    return {"information": A, "rhs": b}
+    return StartSums(information=A, rhs=b)
 
 
 # --------------------------------------------------------------------------------------
@@ -337,30 +388,14 @@ class PQNResult:
     runaway: np.ndarray | None = None
 
 
-@dataclass
-class DataSums:
-    """First-pass sums (weighted Gram with intercept border, y sums, counts)."""
-
-    gram: np.ndarray
-    gy: np.ndarray
-    yy: float
-    weight: float
-    n_obs: int
-    n_pos: int
-    recession: np.ndarray | None = None  # summed recession counts (None: cannot separate)
-
-
 def data_sums(engine: RoundEngine, family, *, fit_intercept, validate) -> DataSums:
     """The sums round (also the validation pass for dask input)."""
     s = engine.run(sums_block, family=family, fit_intercept=fit_intercept,
                    validate=validate, label="pqn sums")
-    problems = s.get("problems", {})
-    if problems:
-        raise_for_problems(problems)
-    if s["weight"] <= 0:
+    s.problems.raise_if_any()
+    if s.weight <= 0:
         raise ValueError(ALL_ZERO_WEIGHTS)
-    return DataSums(s["gram"], s["gy"], s["yy"], s["weight"], s["n"], s["n_pos"],
-                    s.get("recession"))
+    return s
 
 
 def _strip(gram, gy, fit_intercept):
@@ -481,9 +516,8 @@ def fit_pqn(engine: RoundEngine, family, pen: Penalty, *, fit_intercept: bool, t
                        None if direction_s is None else direction_s / scale, steps,
                        family=family, fit_intercept=fit_intercept,
                        label=f"{label} round {engine.count - first + 1}")
-        r["score"] = r["score"] / scale[:, None]
-        r["information"] = r["information"] / np.outer(scale, scale)
-        return r
+        return replace(r, score=r.score / scale[:, None],
+                       information=r.information / np.outer(scale, scale))
 
     include_start = False
     if warm is not None:
@@ -511,6 +545,25 @@ def fit_pqn(engine: RoundEngine, family, pen: Penalty, *, fit_intercept: bool, t
     return res
 
 
+def unpenalised_covariance(res: PQNResult, family, k: int):
+    """``(cov_params, dispersion)`` of an unpenalised, unconstrained fit: the inverse
+    information at the estimate times the Pearson dispersion (1 for a family whose
+    scale is fixed; NaN without residual degrees of freedom, and a NaN matrix when the
+    information is singular)."""
+    df = res.n_pos - k
+    if family.fixed_scale:
+        phi = 1.0
+    else:
+        phi = res.state.pearson / df if df > 0 else np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            cov = np.linalg.inv(res.state.information)
+        except np.linalg.LinAlgError:
+            cov = np.full((k, k), np.nan)
+    return phi * cov, phi
+
+
 def _edge_message(family, kkt, label) -> str:
     link = family.link.name
     better = family.domain.safe_link
@@ -528,14 +581,14 @@ def _edge_message(family, kkt, label) -> str:
 
 def _evaluate_start(run, theta_s, family) -> SmoothState:
     r = run(theta_s, None, np.zeros(1))
-    if r["invalid"][0] > 0 or not np.isfinite(r["deviance"][0]):
+    if r.invalid[0] > 0 or not np.isfinite(r.deviance[0]):
         raise ValueError(
             f"no valid starting value for the {family.name} model with the "
             f"{family.link.name} link: its mean leaves the family's range at the "
             "start (fit an intercept, or use a link whose mean is always valid)"
         )
-    return SmoothState(theta_s, float(r["deviance"][0]), float(r["pearson"][0]),
-                       r["score"][:, 0], r["information"])
+    return SmoothState(theta_s, float(r.deviance[0]), float(r.pearson[0]),
+                       r.score[:, 0], r.information)
 
 
 def _iterate(run, state: SmoothState, pen: Penalty, S: float, *, tol, max_iter,
@@ -605,11 +658,11 @@ class _Iteration:
             return False
         if self.include_start:  # the start is the solution: evaluate its objective
             r = self.run(self.theta, None, np.zeros(1))
-            self.F = float(r["deviance"][0]) / (2.0 * self.S) + self.pen.value(self.theta)
+            self.F = float(r.deviance[0]) / (2.0 * self.S) + self.pen.value(self.theta)
             self.path.append(self.F)
-            self.state = SmoothState(self.theta, float(r["deviance"][0]),
-                                     float(r["pearson"][0]), r["score"][:, 0],
-                                     r["information"])
+            self.state = SmoothState(self.theta, float(r.deviance[0]),
+                                     float(r.pearson[0]), r.score[:, 0],
+                                     r.information)
         self.converged = self.kkt <= self.tol
         self.message = "" if self.converged else (
             f"the proximal Newton step is zero but the largest KKT violation is "
@@ -624,9 +677,9 @@ class _Iteration:
         if self.include_start:
             steps = np.concatenate([steps, [0.0]])
         r = self.run(self.theta, d, steps)
-        ok = (r["invalid"] == 0) & np.isfinite(r["deviance"])
+        ok = (r.invalid == 0) & np.isfinite(r.deviance)
         cand = self.theta[None, :] - steps[:, None] * d[None, :]
-        Fs = np.where(ok, r["deviance"], np.inf) / (2.0 * self.S) + self.pen.values(cand)
+        Fs = np.where(ok, r.deviance, np.inf) / (2.0 * self.S) + self.pen.values(cand)
         if self.include_start:
             self.F = float(Fs[-1])
             self.path.append(self.F)
@@ -636,7 +689,7 @@ class _Iteration:
         slack = 1e-14 * max(abs(self.F), 1.0)
         good = np.flatnonzero(Fs <= self.F + ARMIJO * steps * self.dec + slack)
         rejected = good[0] if good.size else steps.shape[0]
-        if np.any(r["invalid"][:rejected] > 0):
+        if np.any(r.invalid[:rejected] > 0):
             self.last_cut = self.n_iter
         if good.size == 0:
             return None
@@ -664,13 +717,13 @@ class _Iteration:
         s = float(steps[i])
         theta_new = cand[i]
         F_new = float(Fs[i])
-        score = r["score"][:, i]
+        score = r.score[:, i]
         # The ladder's information is at its first step: exact when that step is
         # taken. A shorter accepted step means the first one overshot, and the
         # information out there can be useless (a Poisson mean of e^100): keep the last.
-        if i == 0 and np.all(np.isfinite(r["information"])) and r["invalid"][0] == 0:
-            self.info = r["information"]
-        self.state = SmoothState(theta_new, float(r["deviance"][i]), float(r["pearson"][i]),
+        if i == 0 and np.all(np.isfinite(r.information)) and r.invalid[0] == 0:
+            self.info = r.information
+        self.state = SmoothState(theta_new, float(r.deviance[i]), float(r.pearson[i]),
                                  score, self.info)
         self.grad = -score / self.S + self.pen.l2 * theta_new
         self.kkt = float(np.max(self.pen.kkt_violation(theta_new, self.grad), initial=0.0))
@@ -814,9 +867,9 @@ def _start_theta(engine: RoundEngine, family, pen, fit_intercept, sums, theta0):
     s = engine.run(irls_start_block, family=family, fit_intercept=fit_intercept,
                    label="PQN start")
     S = sums.weight
-    H = s["information"] / S
+    H = s.information / S
     H[np.diag_indices_from(H)] += pen.l2 + 1e-10 * max(float(np.mean(np.diag(H))), 1e-300)
-    theta, _ = _quadratic_min(H, s["rhs"] / S, pen, None, 1e-12)
+    theta, _ = _quadratic_min(H, s.rhs / S, pen, None, 1e-12)
     return theta
 
 
