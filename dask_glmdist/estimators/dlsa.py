@@ -1065,7 +1065,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=lambda est: 1 + est.refine_steps)
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Fit the model.
 
         Parameters
@@ -1077,6 +1077,10 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         sample_weight : array-like of shape (n_samples,) or str, default=None
             With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights.
+        offset : array-like of shape (n_samples,) or str, default=None
+            Known part of the linear predictor (log-odds for the logit link); with a
+            DataFrame ``X``, may be the name of one of its columns. Every block's
+            local fit and every refinement round use it.
 
         Returns
         -------
@@ -1087,7 +1091,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         classes = INFER_LABELS if dask_labels else None
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
-            n_params_extra=int(self.fit_intercept), y_numeric=False,
+            n_params_extra=int(self.fit_intercept), y_numeric=False, offset=offset,
         )
         if y_mem is not None:
             check_classification_targets(y_mem)
