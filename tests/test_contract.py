@@ -113,9 +113,8 @@ def test_the_same_model_has_the_same_statistics_everywhere(case):
     fits = [
         BiasReducedGLM(family, link, method="ML", tol=1e-12, n_partitions=3),
         PenalizedGLM(family, link, tol=1e-12, n_partitions=3),
+        DLSARegressor(family, link, refine_steps=30, tol=1e-12, n_partitions=3),
     ]
-    if offset is None:  # DLSA's offset comes with another change of this issue
-        fits.append(DLSARegressor(family, link, refine_steps=30, tol=1e-12, n_partitions=3))
     kw = {} if offset is None else {"offset": offset}
     fixed = family == "poisson"
     scale = 1.0 if fixed else ref.deviance / n
@@ -198,3 +197,27 @@ def test_link_objects_are_accepted_everywhere(data):
         est.fit(X, y)
         assert est.family_.link.name == "log"
     PenalizedLogisticRegression(Logit(), n_partitions=3).fit(X, labels)
+
+
+PREDICTIONS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_offset_in_every_fit_and_prediction(data, est):
+    """``offset`` in every GLM ``fit`` and prediction method (docs/contract.md): a
+    prediction without it is that of the linear predictor alone."""
+    import inspect
+
+    cls = type(est)
+    for name in ("fit", *PREDICTIONS):
+        if hasattr(cls, name):
+            assert "offset" in inspect.signature(getattr(cls, name)).parameters, name
+    X, y_count, y_label = data
+    classifier = "Logistic" in cls.__name__
+    off = np.full(len(X), 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y_label if classifier else y_count, offset=off)
+    eta = X @ np.ravel(est.coef_) + np.ravel(est.intercept_)[0]
+    mean = est.predict_proba(X, offset=off)[:, 1] if classifier else est.predict(X, offset=off)
+    np.testing.assert_allclose(mean, est.family_.link.inverse(eta + off), rtol=1e-12)

@@ -60,9 +60,8 @@ from ..solvers.recession import (
 from ._base import (
     DevianceScoreMixin,
     GLMInferenceMixin,
-    linear_predictor,
-    mean_from_linear_predictor,
     positive_only_family,
+    predict_mean,
     prepare_blocks,
 )
 
@@ -409,7 +408,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=3)
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Fit the model in one round over the row blocks.
 
         Parameters
@@ -420,6 +419,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         sample_weight : array-like of shape (n_samples,) or str, default=None
             With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights (binomial: the number of trials when y holds proportions).
+        offset : array-like of shape (n_samples,) or str, default=None
+            Known part of the linear predictor (e.g. log exposure for Poisson rates),
+            in every block's local fit, gradient and information; with a DataFrame
+            ``X``, may be the name of one of its columns.
 
         Returns
         -------
@@ -429,7 +432,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         fi = bool(self.fit_intercept)
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
-            n_params_extra=int(fi),
+            n_params_extra=int(fi), offset=offset,
         )
         P = data.n_features + int(fi)
         l1, l2, nw = self._penalties(data.n_features)
@@ -827,10 +830,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 "inference."
             )
 
-    def predict(self, X):
-        """Predicted mean ``g^{-1}(X coef_ + intercept_)`` (lazy for dask input)."""
-        check_is_fitted(self)
-        return mean_from_linear_predictor(self, linear_predictor(self, X))
+    def predict(self, X, offset=None):
+        """Predicted mean ``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
+        return predict_mean(self, X, offset)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
