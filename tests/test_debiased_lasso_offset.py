@@ -49,7 +49,7 @@ def test_offset_parity_with_statsmodels_distributed_model(data, family, k):
     X, off, ys = data
     sm_family = {"poisson": sm.families.Poisson(), "binomial": sm.families.Binomial()}[family]
     ref = _statsmodels(X, ys[family], off, k, sm_family, 0.02)
-    ours = DebiasedLassoRegressor(0.02, family=family, fit_intercept=False,
+    ours = DebiasedLassoRegressor(alpha=0.02, family=family, fit_intercept=False,
                                   n_partitions=k).fit(X, ys[family], offset=off)
     np.testing.assert_allclose(ours.coef_, ref, rtol=0, atol=1e-8)
     without = _statsmodels(X, ys[family], np.zeros(N), k, sm_family, 0.02)
@@ -67,7 +67,7 @@ def test_one_block_unpenalised_is_the_glm_with_offset(data, family, link, sm_fam
     ref = sm.GLM(y, sm.add_constant(X), family=sm_family, offset=off).fit(tol=1e-14)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = DebiasedLassoRegressor(0.0, family=family, link=link, n_partitions=1,
+        m = DebiasedLassoRegressor(alpha=0.0, family=family, link=link, n_partitions=1,
                                    tol=1e-12).fit(X, y, offset=off)
     np.testing.assert_allclose(m.params_, ref.params, rtol=0, atol=1e-8)
     np.testing.assert_allclose(m.bse_, ref.bse, rtol=1e-6)
@@ -100,9 +100,9 @@ def test_gaussian_identity_offset_is_the_fit_of_y_minus_offset(data, method):
 def test_offset_as_a_column_with_a_formula(data):
     X, off, ys = data
     df = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(y=ys["poisson"], off=off)
-    f = DebiasedLassoRegressor(0.02, family="poisson", formula="y ~ a + b + c + d",
+    f = DebiasedLassoRegressor(alpha=0.02, family="poisson", formula="y ~ a + b + c + d",
                                n_partitions=3).fit(df, offset="off")
-    m = DebiasedLassoRegressor(0.02, family="poisson", n_partitions=3).fit(
+    m = DebiasedLassoRegressor(alpha=0.02, family="poisson", n_partitions=3).fit(
         X, ys["poisson"], offset=off)
     np.testing.assert_allclose(f.params_, m.params_, rtol=0, atol=1e-12)
     np.testing.assert_allclose(f.predict(df, offset="off"), m.predict(X, offset=off),

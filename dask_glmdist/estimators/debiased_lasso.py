@@ -98,6 +98,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     Parameters
     ----------
+    family : {"gaussian", "binomial", "poisson"}, default="gaussian"
+        Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
+    link : str or Link, default=None
+        Link name (e.g. "probit" for binomial); ``None`` is the canonical link.
     alpha : float or array-like of shape (n_features,), default=0.01
         Penalty weight, one per feature or shared; an entry 0 leaves that
         coefficient unpenalised. Lee et al. take ``alpha`` of order
@@ -107,10 +111,6 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         columns (see Notes).
     l1_ratio : float in [0, 1], default=1.0
         Fraction of the penalty that is L1 (statsmodels' ``L1_wt``); 1 is the lasso.
-    family : {"gaussian", "binomial", "poisson"}, default="gaussian"
-        Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
-    link : str or Link, default=None
-        Link name (e.g. "probit" for binomial); ``None`` is the canonical link.
     method : {"debiased", "naive", "naive_unregularized"}, default="debiased"
         The join: the debiased estimate above; the mean of the blocks' penalised
         fits; or the mean of their (unpenalised) maximum likelihood fits.
@@ -138,16 +138,16 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         master forms from the pooled Gram uses the mean of the blocks' (see Notes).
         Estimates, standard errors and ``summary()`` are on the original scale;
         ``threshold`` applies to ``coef_`` as reported.
-    n_partitions : int, default=None
-        Row blocks for in-memory (NumPy/pandas) input; ``None`` means one per core
-        (never blocks of fewer than 20 rows per parameter). Dask input keeps its own
-        row chunks (unknown chunk sizes work).
-    max_iter : int, default=100
-        Maximum proximal Newton iterations of each local fit.
     tol : float, default=1e-8
         Local fits stop when the proximal Newton step is below
         ``tol * (1 + max |beta|)``; the coordinate descents (local fits and node-wise
         regressions) run to ``tol * 1e-3``.
+    max_iter : int, default=100
+        Maximum proximal Newton iterations of each local fit.
+    n_partitions : int, default=None
+        Row blocks for in-memory (NumPy/pandas) input; ``None`` means one per core
+        (never blocks of fewer than 20 rows per parameter). Dask input keeps its own
+        row chunks (unknown chunk sizes work).
     split_every : int, default=8
         Fan-in of the tree reduction.
     verbose : int, default=0
@@ -359,38 +359,38 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     def __init__(
         self,
-        alpha=0.01,
-        *,
-        l1_ratio=1.0,
         family="gaussian",
         link=None,
+        *,
+        alpha=0.01,
+        l1_ratio=1.0,
         method="debiased",
         nodewise="mosaic",
         nodewise_alpha=None,
         threshold=0.0,
         fit_intercept=True,
         standardize=False,
-        n_partitions=None,
-        max_iter=100,
         tol=1e-8,
+        max_iter=100,
+        n_partitions=None,
         split_every=8,
         verbose=0,
         formula=None,
         missing="raise",
     ):
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
         self.family = family
         self.link = link
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.method = method
         self.nodewise = nodewise
         self.nodewise_alpha = nodewise_alpha
         self.threshold = threshold
         self.fit_intercept = fit_intercept
         self.standardize = standardize
-        self.n_partitions = n_partitions
-        self.max_iter = max_iter
         self.tol = tol
+        self.max_iter = max_iter
+        self.n_partitions = n_partitions
         self.split_every = split_every
         self.verbose = verbose
         self.formula = formula

@@ -550,8 +550,6 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
     link : str or Link, default=None
         Link name; ``None`` is the family's canonical link.
-    fit_intercept : bool, default=True
-        Whether to fit an (unpenalised) intercept.
     refine_steps : int, default=1
         Global Fisher-scoring rounds after the one-round weighted least squares
         estimate (WLSE), each one pass over the data: 0 is the one-round DLSA, 1 the
@@ -575,15 +573,17 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         distributed BIC (DBIC of Zhu, Li & Wang: log N per parameter; selection
         consistent) or AIC (2 per parameter), of the quadratic approximation. As in
         :class:`PenalizedGLMCV`, a criterion names how the penalty is chosen.
-    n_partitions : int, default=None
-        Number of row blocks for in-memory (NumPy/pandas) input; ``None`` means one
-        per available core, but no blocks smaller than 20 rows per parameter. Dask
-        input keeps its own row chunks.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
     tol : float, default=1e-8
         Convergence tolerance of the local fits (and of the refinement rounds): a
         Fisher-scoring step with max |step| <= tol * (1 + max |theta|) ends it.
     max_iter : int, default=100
         Maximum Fisher-scoring iterations of each local fit.
+    n_partitions : int, default=None
+        Number of row blocks for in-memory (NumPy/pandas) input; ``None`` means one
+        per available core, but no blocks smaller than 20 rows per parameter. Dask
+        input keeps its own row chunks.
     split_every : int, default=8
         Fan-in of the tree reduction of block summaries.
     verbose : int, default=0
@@ -745,14 +745,14 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         family="gaussian",
         link=None,
         *,
-        fit_intercept=True,
         refine_steps=1,
         penalty=None,
         lars_method="lasso",
         criterion="bic",
-        n_partitions=None,
+        fit_intercept=True,
         tol=1e-8,
         max_iter=100,
+        n_partitions=None,
         split_every=8,
         verbose=0,
         formula=None,
@@ -760,14 +760,14 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     ):
         self.family = family
         self.link = link
-        self.fit_intercept = fit_intercept
         self.refine_steps = refine_steps
         self.penalty = penalty
         self.lars_method = lars_method
         self.criterion = criterion
-        self.n_partitions = n_partitions
+        self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.n_partitions = n_partitions
         self.split_every = split_every
         self.verbose = verbose
         self.formula = formula
@@ -846,8 +846,6 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
 
     Parameters
     ----------
-    fit_intercept : bool, default=True
-        Whether to fit an (unpenalised) intercept.
     refine_steps : int, default=1
         Global Fisher-scoring rounds after the one-round weighted least squares
         estimate (WLSE), each one pass over the data: 0 is the one-round DLSA, 1 the
@@ -871,15 +869,17 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         distributed BIC (DBIC of Zhu, Li & Wang: log N per parameter; selection
         consistent) or AIC (2 per parameter), of the quadratic approximation. As in
         :class:`PenalizedGLMCV`, a criterion names how the penalty is chosen.
-    n_partitions : int, default=None
-        Number of row blocks for in-memory (NumPy/pandas) input; ``None`` means one
-        per available core, but no blocks smaller than 20 rows per parameter. Dask
-        input keeps its own row chunks.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
     tol : float, default=1e-8
         Convergence tolerance of the local fits (and of the refinement rounds): a
         Fisher-scoring step with max |step| <= tol * (1 + max |theta|) ends it.
     max_iter : int, default=100
         Maximum Fisher-scoring iterations of each local fit.
+    n_partitions : int, default=None
+        Number of row blocks for in-memory (NumPy/pandas) input; ``None`` means one
+        per available core, but no blocks smaller than 20 rows per parameter. Dask
+        input keeps its own row chunks.
     split_every : int, default=8
         Fan-in of the tree reduction of block summaries.
     verbose : int, default=0
@@ -1034,27 +1034,27 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     def __init__(
         self,
         *,
-        fit_intercept=True,
         refine_steps=1,
         penalty=None,
         lars_method="lasso",
         criterion="bic",
-        n_partitions=None,
+        fit_intercept=True,
         tol=1e-8,
         max_iter=100,
+        n_partitions=None,
         split_every=8,
         verbose=0,
         formula=None,
         missing="raise",
     ):
-        self.fit_intercept = fit_intercept
         self.refine_steps = refine_steps
         self.penalty = penalty
         self.lars_method = lars_method
         self.criterion = criterion
-        self.n_partitions = n_partitions
+        self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.n_partitions = n_partitions
         self.split_every = split_every
         self.verbose = verbose
         self.formula = formula

@@ -61,6 +61,12 @@ __all__ = ["GLMPath", "PenalizedGLMCV", "penalized_glm_path"]
 class GLMPath:
     """Solutions along a decreasing sequence of alphas.
 
+    The return value of :func:`penalized_glm_path`, not an estimator (no ``fit`` or
+    ``predict``, so no trailing underscores): its per-alpha ``deviance``, ``n_iter``,
+    ``n_rounds`` and ``converged`` mean what ``deviance_``, ``n_iter_``, ``n_rounds_``
+    and ``converged_`` mean for one fit, and ``n_pos`` is ``n_obs_``
+    (docs/contract.md).
+
     Attributes
     ----------
     alphas : ndarray of shape (n_alphas,)
@@ -590,16 +596,17 @@ class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
         full-data ``alpha_max`` down to ``eps * alpha_max``.
     n_alphas : int, default=30
     eps : float, default=1e-3
-    l1_ratio, max_abs_coef, fit_intercept, standardize, tol, max_iter :
-        As in :class:`PenalizedGLM`. With ``standardize=True`` the alpha grid is that
-        of the standardised columns, and every fold's path standardises by its own
-        training blocks' standard deviations (as glmnet's ``cv.glmnet``).
+    l1_ratio, max_abs_coef : as in :class:`PenalizedGLM`.
     criterion : {"cv", "aic", "bic"}, default="cv"
     cv : int, default=5
         Number of folds (``criterion="cv"``); there must be at least as many row
         blocks. For in-memory input ``n_partitions`` defaults to
         ``max(cv, one block per core)``.
     one_standard_error_rule : bool, default=False
+    fit_intercept, standardize, tol, max_iter :
+        As in :class:`PenalizedGLM`. With ``standardize=True`` the alpha grid is that
+        of the standardised columns, and every fold's path standardises by its own
+        training blocks' standard deviations (as glmnet's ``cv.glmnet``).
     n_partitions, split_every, verbose, formula, missing : as in :class:`PenalizedGLM`.
 
     Attributes
