@@ -284,7 +284,7 @@ def _act_three(args: argparse.Namespace, client):
               flush=True)
         t = time.perf_counter()
         fits[method] = DebiasedLassoRegressor(
-            _ACT_THREE_ALPHA, family="binomial", method=method, verbose=verbose).fit(X, y)
+            alpha=_ACT_THREE_ALPHA, family="binomial", method=method, verbose=verbose).fit(X, y)
         print(f"      done in {time.perf_counter() - t:.1f} s (local proximal Newton "
               f"iterations per block: {int(fits[method].local_n_iter_.max())} at most)",
               flush=True)

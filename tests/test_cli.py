@@ -166,7 +166,7 @@ def test_demo_act_three_debiased_lasso(small_demo_output):
     assert list(rows)[:3] == ["intercept", "x0", "x1"] and len(rows) == 15
     X, y, coef = make_sparse_regression(60_000, 100, n_informative=10, family="binomial",
                                         n_blocks=4, as_dask=False)
-    ref = DebiasedLassoRegressor(0.001, family="binomial", n_partitions=4).fit(X, y)
+    ref = DebiasedLassoRegressor(alpha=0.001, family="binomial", n_partitions=4).fit(X, y)
     names = ref.summary().index
     for name, (truth, _, debiased, se, mle, _) in rows.items():
         i = list(names).index(name)

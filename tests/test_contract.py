@@ -35,7 +35,7 @@ ESTIMATORS = [
     PenalizedLogisticRegression(n_partitions=3),
     PenalizedGLMCV("poisson", n_alphas=3, cv=3, n_partitions=3),
     PenalizedLogisticRegressionCV(n_alphas=3, cv=3, n_partitions=3),
-    DebiasedLassoRegressor(0.01, family="poisson", n_partitions=3),
+    DebiasedLassoRegressor(alpha=0.01, family="poisson", n_partitions=3),
 ]
 
 
@@ -113,9 +113,8 @@ def test_the_same_model_has_the_same_statistics_everywhere(case):
     fits = [
         BiasReducedGLM(family, link, method="ML", tol=1e-12, n_partitions=3),
         PenalizedGLM(family, link, tol=1e-12, n_partitions=3),
+        DLSARegressor(family, link, refine_steps=30, tol=1e-12, n_partitions=3),
     ]
-    if offset is None:  # DLSA's offset comes with another change of this issue
-        fits.append(DLSARegressor(family, link, refine_steps=30, tol=1e-12, n_partitions=3))
     kw = {} if offset is None else {"offset": offset}
     fixed = family == "poisson"
     scale = 1.0 if fixed else ref.deviance / n
@@ -179,7 +178,7 @@ def test_refusals_raise_attribute_error_saying_why(data):
     penalised = PenalizedGLM("poisson", alpha=0.01, n_partitions=3).fit(X, y)
     with pytest.raises(AttributeError, match="penalised"):
         penalised.summary()
-    naive = DebiasedLassoRegressor(0.01, family="poisson", method="naive",
+    naive = DebiasedLassoRegressor(alpha=0.01, family="poisson", method="naive",
                                    n_partitions=3).fit(X, y)
     with pytest.raises(AttributeError, match="no valid standard errors"):
         naive.summary()
@@ -194,7 +193,47 @@ def test_link_objects_are_accepted_everywhere(data):
     for est in (DLSARegressor("poisson", Log(), n_partitions=3),
                 BiasReducedGLM("poisson", Log(), n_partitions=3),
                 PenalizedGLM("poisson", Log(), n_partitions=3),
-                DebiasedLassoRegressor(0.01, family="poisson", link=Log(), n_partitions=3)):
+                DebiasedLassoRegressor(alpha=0.01, family="poisson", link=Log(), n_partitions=3)):
         est.fit(X, y)
         assert est.family_.link.name == "log"
     PenalizedLogisticRegression(Logit(), n_partitions=3).fit(X, labels)
+
+
+PREDICTIONS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "score")
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_offset_in_every_fit_and_prediction(data, est):
+    """``offset`` in every GLM ``fit`` and prediction method (docs/contract.md): a
+    prediction without it is that of the linear predictor alone."""
+    import inspect
+
+    cls = type(est)
+    for name in ("fit", *PREDICTIONS):
+        if hasattr(cls, name):
+            assert "offset" in inspect.signature(getattr(cls, name)).parameters, name
+    X, y_count, y_label = data
+    classifier = "Logistic" in cls.__name__
+    off = np.full(len(X), 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y_label if classifier else y_count, offset=off)
+    eta = X @ np.ravel(est.coef_) + np.ravel(est.intercept_)[0]
+    mean = est.predict_proba(X, offset=off)[:, 1] if classifier else est.predict(X, offset=off)
+    np.testing.assert_allclose(mean, est.family_.link.inverse(eta + off), rtol=1e-12)
+
+
+def test_the_path_records_what_the_contract_means_at_each_alpha(data):
+    """GLMPath is not an estimator (docs/contract.md); its per-alpha deviance,
+    converged and n_pos are those of PenalizedGLM at that alpha."""
+    from dask_glmdist import penalized_glm_path
+
+    X, y, _ = data
+    alphas = [0.05, 0.01]
+    path = penalized_glm_path(X, y, family="poisson", alphas=alphas, tol=1e-12,
+                              n_partitions=3)
+    for i, alpha in enumerate(alphas):
+        est = PenalizedGLM("poisson", alpha=alpha, tol=1e-12, n_partitions=3).fit(X, y)
+        np.testing.assert_allclose(path.deviance[i], est.deviance_, rtol=1e-9)
+        assert path.converged[i] == est.converged_ and path.n_pos == est.n_obs_
+        assert path.n_iter[i] >= 1 and path.n_rounds[i] >= path.n_iter[i]

@@ -46,7 +46,7 @@ def test_invalid_parameters(data, params, message):
 def test_bad_alpha_vector(data, alpha, message):
     X, y = data
     with pytest.raises(ValueError, match=message):
-        DebiasedLassoRegressor(alpha).fit(X, y)
+        DebiasedLassoRegressor(alpha=alpha).fit(X, y)
     with pytest.raises(ValueError, match=message.replace("alpha", "nodewise_alpha", 1)):
         DebiasedLassoRegressor(nodewise_alpha=alpha).fit(X, y)
 
@@ -67,7 +67,7 @@ def test_blocks_too_small(data):
         DebiasedLassoRegressor().fit(*as_dask(X[:3], y[:3]))
     # high-dimensional blocks (fewer rows than features) are what the lasso is for
     X2 = np.random.default_rng(0).normal(size=(60, 40))
-    m = DebiasedLassoRegressor(0.1, n_partitions=3).fit(X2, X2[:, 0])
+    m = DebiasedLassoRegressor(alpha=0.1, n_partitions=3).fit(X2, X2[:, 0])
     assert np.all(np.isfinite(m.coef_))
 
 

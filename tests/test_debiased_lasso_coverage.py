@@ -31,7 +31,7 @@ def _coverage(family, n, alpha, seed):
                 y = eta + rng.normal(size=n)
             else:
                 y = rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float)
-            m = DebiasedLassoRegressor(alpha, family=family, n_partitions=4).fit(X, y)
+            m = DebiasedLassoRegressor(alpha=alpha, family=family, n_partitions=4).fit(X, y)
             ci = m.conf_int().to_numpy()
             inside.append((ci[:, 0] <= truth) & (truth <= ci[:, 1]))
     return np.array(inside)

@@ -43,7 +43,7 @@ def test_a_tiny_block_is_left_out_with_one_warning(rng, family, link):
     chunks = (200, 200, 200, 3)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        m = DebiasedLassoRegressor(0.01, family=family, link=link).fit(*_dask(X, y, chunks))
+        m = DebiasedLassoRegressor(alpha=0.01, family=family, link=link).fit(*_dask(X, y, chunks))
     assert [str(w.message)[:62] for w in seen] == [
         "Row blocks [3] were left out of the estimate: they have fewer "]
     assert "than 64 rows with positive weight (row block 3 has 3; the median block has " \
@@ -53,13 +53,13 @@ def test_a_tiny_block_is_left_out_with_one_warning(rng, family, link):
     assert diag[diag.problem == "left_out"].block.tolist() == [3]
     # the estimate is that of the other blocks' rows: exactly so with every block's
     # node-wise rows, and up to the mosaic's choice of rows otherwise
-    ref = DebiasedLassoRegressor(0.01, family=family, link=link).fit(
+    ref = DebiasedLassoRegressor(alpha=0.01, family=family, link=link).fit(
         *_dask(X[:600], y[:600], chunks[:3]))
     assert np.all(np.abs(m.params_ - ref.params_) < 0.25 * ref.bse_)
     with pytest.warns(UserWarning, match="left out"):
-        full = DebiasedLassoRegressor(0.01, family=family, link=link, nodewise="full").fit(
+        full = DebiasedLassoRegressor(alpha=0.01, family=family, link=link, nodewise="full").fit(
             *_dask(X, y, chunks))
-    ref = DebiasedLassoRegressor(0.01, family=family, link=link, nodewise="full").fit(
+    ref = DebiasedLassoRegressor(alpha=0.01, family=family, link=link, nodewise="full").fit(
         *_dask(X[:600], y[:600], chunks[:3]))
     np.testing.assert_allclose(full.params_, ref.params_, rtol=0, atol=1e-10)
     np.testing.assert_allclose(full.bse_, ref.bse_, rtol=1e-10)
@@ -71,7 +71,8 @@ def test_a_smaller_block_with_enough_rows_per_parameter_is_used(rng):
     X, y = _logistic(rng, 2130)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        m = DebiasedLassoRegressor(0.02, family="binomial").fit(*_dask(X, y, (1000, 1000, 130)))
+        m = DebiasedLassoRegressor(alpha=0.02, family="binomial").fit(
+            *_dask(X, y, (1000, 1000, 130)))
     assert m.n_blocks_ == m.n_blocks_used_ == 3 and m.n_obs_ == 2130
     assert m.block_diagnostics_.empty and m.param_flags_ == {}
 
@@ -88,10 +89,11 @@ def test_blocks_whose_local_estimate_does_not_exist_are_an_error(rng):
                        r"7, 8, \.\.\. \(9 in all\)\] do not exist \(row block 1: y is 0 in every "
                        r"row \(the edge of the binomial family's range\), so the unpenalised "
                        r"intercept runs to -infinity\)"):
-        DebiasedLassoRegressor(0.01, family="binomial", n_partitions=10).fit(X, y)
+        DebiasedLassoRegressor(alpha=0.01, family="binomial", n_partitions=10).fit(X, y)
     with pytest.raises(ValueError, match=r"Invalid y: y is 0 in every row, the edge of the "
                        "poisson family's range"):
-        DebiasedLassoRegressor(0.01, family="poisson", n_partitions=4).fit(X, np.zeros(20_000))
+        DebiasedLassoRegressor(alpha=0.01, family="poisson", n_partitions=4).fit(
+            X, np.zeros(20_000))
     with pytest.raises(ValueError, match=r"Invalid y: y is 1 in every row, the edge of the "
                        "binomial family's range"):
         DebiasedLassoRegressor(family="binomial").fit(*_dask(X, np.ones(20_000), 5000))
@@ -100,7 +102,7 @@ def test_blocks_whose_local_estimate_does_not_exist_are_an_error(rng):
     ys[200:400] = (Xs[200:400, 0] > 0).astype(float)
     with pytest.raises(ValueError, match=r"row blocks \[1\] do not exist \(row block 1: the "
                        "penalised loss keeps decreasing along unpenalised coefficients"):
-        DebiasedLassoRegressor(0.0, family="binomial", n_partitions=3).fit(Xs, ys)
+        DebiasedLassoRegressor(alpha=0.0, family="binomial", n_partitions=3).fit(Xs, ys)
     # and the local maximum likelihood fit of the naive unregularized average (before:
     # that block was left out of the average with a warning)
     with pytest.raises(ValueError, match=r"row blocks \[1\] do not exist \(row block 1: the "
@@ -119,13 +121,13 @@ def test_duplicated_column_is_an_error_naming_it(rng, method):
     with pytest.raises(ValueError, match=rf"DebiasedLassoRegressor\(method='{method}'\): the "
                        r"design is rank deficient over the rows with positive weight: x5 \(a "
                        r"linear combination of \['x0'\]\)"):
-        DebiasedLassoRegressor(0.05, method=method, n_partitions=3).fit(X, y)
+        DebiasedLassoRegressor(alpha=0.05, method=method, n_partitions=3).fit(X, y)
     Xc = np.c_[X[:, :5], 2.0 * X[:, 0] - X[:, 1]]
     with pytest.raises(ValueError, match=r"x5 \(a linear combination of \['x0', 'x1'\]\)"):
-        DebiasedLassoRegressor(0.05, method=method, n_partitions=3).fit(Xc, y)
+        DebiasedLassoRegressor(alpha=0.05, method=method, n_partitions=3).fit(Xc, y)
     # without an intercept the same rule applies
     with pytest.raises(ValueError, match=r"x5 \(a linear combination of \['x0'\]\)"):
-        DebiasedLassoRegressor(0.05, method=method, fit_intercept=False,
+        DebiasedLassoRegressor(alpha=0.05, method=method, fit_intercept=False,
                                n_partitions=3).fit(X, y)
 
 
@@ -136,9 +138,9 @@ def test_duplicated_column_in_the_naive_average_is_a_warning(rng):
     y = 0.5 * X[:, 0] + rng.normal(size=3000)
     with pytest.warns(UserWarning, match=r"rank deficient over the rows with positive weight: "
                       r"x5 \(a linear combination of \['x0'\]\)\. The penalty alone decides"):
-        m = DebiasedLassoRegressor(0.05, l1_ratio=0.5, method="naive", n_partitions=3).fit(
+        m = DebiasedLassoRegressor(alpha=0.05, l1_ratio=0.5, method="naive", n_partitions=3).fit(
             np.c_[X, X[:, 0]], y)
-    ref = DebiasedLassoRegressor(0.05, l1_ratio=0.5, method="naive", n_partitions=3).fit(X, y)
+    ref = DebiasedLassoRegressor(alpha=0.05, l1_ratio=0.5, method="naive", n_partitions=3).fit(X, y)
     np.testing.assert_allclose(m.coef_[1:5], ref.coef_[1:], atol=0.01)
 
 
@@ -160,9 +162,9 @@ def test_zero_weights(rng):
     w[:300] = 0.0  # block 0 of 3
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        m = DebiasedLassoRegressor(0.01, family="binomial", nodewise="full",
+        m = DebiasedLassoRegressor(alpha=0.01, family="binomial", nodewise="full",
                                    n_partitions=3).fit(X, y, sample_weight=w)
-    ref = DebiasedLassoRegressor(0.01, family="binomial", nodewise="full",
+    ref = DebiasedLassoRegressor(alpha=0.01, family="binomial", nodewise="full",
                                  n_partitions=2).fit(X[300:], y[300:], sample_weight=w[300:])
     np.testing.assert_allclose(m.params_, ref.params_, rtol=0, atol=1e-10)
     np.testing.assert_allclose(m.bse_, ref.bse_, rtol=1e-10)
@@ -200,24 +202,24 @@ def test_an_empty_partition_is_skipped(rng, family):
     Xm, ym = pdf[list("abcde")], pdf["y"].to_numpy()
     for kw in ({"nodewise": "full"}, {"method": "naive"},
                {"method": "naive_unregularized"}):
-        m = DebiasedLassoRegressor(0.02, family=family, **kw).fit(Xd, yd)
-        ref = DebiasedLassoRegressor(0.02, family=family, n_partitions=2, **kw).fit(Xm, ym)
+        m = DebiasedLassoRegressor(alpha=0.02, family=family, **kw).fit(Xd, yd)
+        ref = DebiasedLassoRegressor(alpha=0.02, family=family, n_partitions=2, **kw).fit(Xm, ym)
         np.testing.assert_allclose(m.params_, ref.params_, rtol=0, atol=1e-10)
         assert m.n_blocks_ == 3 and m.n_blocks_used_ == 2 and m.n_obs_ == 2000
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        m = DebiasedLassoRegressor(0.02, family=family).fit(Xd, yd)
+        m = DebiasedLassoRegressor(alpha=0.02, family=family).fit(Xd, yd)
     # the mosaic assigns node-wise rows by partition index: the empty partition's share
     # comes from the blocks' mean weighted Gram, so it differs from the fit without the
     # partition only in which (equally valid) node-wise rows debias
-    ref = DebiasedLassoRegressor(0.02, family=family, n_partitions=2).fit(Xm, ym)
+    ref = DebiasedLassoRegressor(alpha=0.02, family=family, n_partitions=2).fit(Xm, ym)
     assert np.all(np.abs(m.params_ - ref.params_) < 0.25 * ref.bse_)
     np.testing.assert_allclose(m.bse_, ref.bse_, rtol=0.2)
     assert m.block_diagnostics_.to_dict("list") == {
         "block": [1], "problem": ["empty"], "columns": [[]], "detail": ["0 rows: skipped"]}
     # known chunk sizes with an empty chunk: the same fit
     Xk = da.from_array(Xm.to_numpy(), chunks=((1000, 0, 1000), -1))
-    k = DebiasedLassoRegressor(0.02, family=family).fit(
+    k = DebiasedLassoRegressor(alpha=0.02, family=family).fit(
         Xk, da.from_array(ym, chunks=(Xk.chunks[0],)))
     np.testing.assert_allclose(k.params_, m.params_, rtol=0, atol=1e-12)
 
@@ -228,8 +230,8 @@ def test_float32_dask_input_is_the_float64_fit(rng):
     X32 = X.astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        a = DebiasedLassoRegressor(0.02, family="binomial").fit(*_dask(X32, y, 500))
-    b = DebiasedLassoRegressor(0.02, family="binomial").fit(
+        a = DebiasedLassoRegressor(alpha=0.02, family="binomial").fit(*_dask(X32, y, 500))
+    b = DebiasedLassoRegressor(alpha=0.02, family="binomial").fit(
         *_dask(X32.astype(np.float64), y, 500))
     np.testing.assert_array_equal(a.params_, b.params_)
     np.testing.assert_array_equal(a.bse_, b.bse_)
@@ -250,7 +252,7 @@ def test_one_row_dummy_matches_least_squares(rng):
     ols = sm.OLS(y, sm.add_constant(Xd)).fit()
     with pytest.warns(UserWarning, match=r"Columns \[x4\] are constant within row blocks "
                       r"\[0, 2\]"):
-        m = DebiasedLassoRegressor(0.02, n_partitions=3).fit(Xd, y)
+        m = DebiasedLassoRegressor(alpha=0.02, n_partitions=3).fit(Xd, y)
     assert abs(m.params_[-1] - ols.params[-1]) < 0.1 * ols.bse[-1]
     np.testing.assert_allclose(m.bse_[-1], ols.bse[-1], rtol=0.01)
     # binomial: the maximum likelihood estimate is infinite (its sign that of the row's
@@ -259,7 +261,7 @@ def test_one_row_dummy_matches_least_squares(rng):
     yb = (rng.random(3000) < 1.0 / (1.0 + np.exp(-X[:, 0]))).astype(float)
     sign = 1 if yb[1500] == 1 else -1
     with pytest.warns(SeparationWarning, match=re.escape(f"[x4 ({'+' if sign > 0 else '-'}inf)]")):
-        mb = DebiasedLassoRegressor(0.02, family="binomial", n_partitions=3).fit(Xd, yb)
+        mb = DebiasedLassoRegressor(alpha=0.02, family="binomial", n_partitions=3).fit(Xd, yb)
     assert {n: (f.kind, f.sign) for n, f in mb.param_flags_.items()} == {
         "x4": ("infinite", sign)}
     assert np.isnan(mb.bse_[-1]) and np.all(np.isfinite(mb.bse_[:-1]))
@@ -275,7 +277,7 @@ def test_one_warning_per_kind_over_many_blocks(rng, caplog):
     with warnings.catch_warnings(record=True) as seen, \
             caplog.at_level(logging.DEBUG, logger="dask_glmdist"):
         warnings.simplefilter("always")
-        m = DebiasedLassoRegressor(0.02, n_partitions=16).fit(np.c_[X, d], y)
+        m = DebiasedLassoRegressor(alpha=0.02, n_partitions=16).fit(np.c_[X, d], y)
     texts = [str(w.message) for w in seen]
     assert len(texts) == 1, texts
     assert texts[0].startswith("Columns [x3] are constant within row blocks [0, 1, 2, 3, 4, "

@@ -86,9 +86,10 @@ def test_block_order_invariance_of_the_symmetric_joins(sparse_gaussian):
     idx = np.concatenate([np.arange(b[i], b[i + 1]) for i in order])
     chunks = tuple(sizes[i] for i in order)
     for kw in [{"nodewise": "full"}, {"method": "naive"}, {"method": "naive_unregularized"}]:
-        a = DebiasedLassoRegressor(0.05, n_partitions=4, **kw).fit(X, y)
+        a = DebiasedLassoRegressor(alpha=0.05, n_partitions=4, **kw).fit(X, y)
         Xd = da.from_array(X[idx], chunks=(chunks, -1))
-        c = DebiasedLassoRegressor(0.05, **kw).fit(Xd, da.from_array(y[idx], chunks=(chunks,)))
+        c = DebiasedLassoRegressor(alpha=0.05, **kw).fit(
+            Xd, da.from_array(y[idx], chunks=(chunks,)))
         np.testing.assert_allclose(a.params_, c.params_, atol=1e-12, rtol=0)
 
 
@@ -113,16 +114,16 @@ def test_sample_weights(sparse_gaussian):
     rng = np.random.default_rng(1)
     w = rng.integers(0, 4, size=len(y)).astype(float)
     rep = np.repeat(np.arange(len(y)), w.astype(int))
-    a = DebiasedLassoRegressor(0.05, n_partitions=1).fit(X, y, sample_weight=w)
-    b = DebiasedLassoRegressor(0.05, n_partitions=1).fit(X[rep], y[rep])
+    a = DebiasedLassoRegressor(alpha=0.05, n_partitions=1).fit(X, y, sample_weight=w)
+    b = DebiasedLassoRegressor(alpha=0.05, n_partitions=1).fit(X[rep], y[rep])
     np.testing.assert_allclose(a.params_, b.params_, atol=1e-10, rtol=0)
     np.testing.assert_allclose(a.cov_params_ / a.dispersion_, b.cov_params_ / b.dispersion_,
                                rtol=1e-8)
-    c = DebiasedLassoRegressor(0.05, n_partitions=3).fit(X, y, sample_weight=w)
-    d = DebiasedLassoRegressor(0.05, n_partitions=3).fit(X, y, sample_weight=7.5 * w)
+    c = DebiasedLassoRegressor(alpha=0.05, n_partitions=3).fit(X, y, sample_weight=w)
+    d = DebiasedLassoRegressor(alpha=0.05, n_partitions=3).fit(X, y, sample_weight=7.5 * w)
     np.testing.assert_allclose(c.params_, d.params_, atol=1e-12, rtol=0)
     keep = w > 0
-    e = DebiasedLassoRegressor(0.05, n_partitions=1).fit(X[keep], y[keep],
+    e = DebiasedLassoRegressor(alpha=0.05, n_partitions=1).fit(X[keep], y[keep],
                                                            sample_weight=w[keep])
     np.testing.assert_allclose(a.params_, e.params_, atol=1e-12, rtol=0)
     assert a.dispersion_ == pytest.approx(e.dispersion_, rel=1e-10)
@@ -135,8 +136,8 @@ def test_grouped_binomial_equals_expanded_rows(sparse_logistic):
     keys, inverse = np.unique(Xg, axis=0, return_inverse=True)
     trials = np.bincount(inverse.ravel()).astype(float)
     props = np.bincount(inverse.ravel(), weights=y) / trials
-    a = DebiasedLassoRegressor(0.01, family="binomial", n_partitions=1).fit(Xg, y)
-    b = DebiasedLassoRegressor(0.01, family="binomial", n_partitions=1).fit(
+    a = DebiasedLassoRegressor(alpha=0.01, family="binomial", n_partitions=1).fit(Xg, y)
+    b = DebiasedLassoRegressor(alpha=0.01, family="binomial", n_partitions=1).fit(
         keys, props, sample_weight=trials)
     np.testing.assert_allclose(a.params_, b.params_, atol=1e-9, rtol=0)
     np.testing.assert_allclose(a.bse_, b.bse_, rtol=1e-7)
@@ -152,12 +153,12 @@ def test_dummy_constant_within_a_block_is_handled_and_reported(sparse_gaussian):
     X[:, 0] = d  # row 1 of Theta (x0) belongs to block 0's share in the mosaic
     y = 1.0 + X @ beta + 1.5 * np.random.default_rng(2).normal(size=len(y))
     with pytest.warns(UserWarning, match="x0"):
-        m = DebiasedLassoRegressor(0.02, n_partitions=4).fit(X, y)
+        m = DebiasedLassoRegressor(alpha=0.02, n_partitions=4).fit(X, y)
     assert np.all(np.isfinite(m.params_)) and np.all(np.isfinite(m.bse_))
     assert abs(m.coef_[0] - beta[0]) < 4 * m.bse_[1]
     with pytest.warns(UserWarning, match=r"Columns \[x0\] are constant within row blocks "
                       r"\[0\]"):
-        full = DebiasedLassoRegressor(0.02, n_partitions=4, nodewise="full").fit(X, y)
+        full = DebiasedLassoRegressor(alpha=0.02, n_partitions=4, nodewise="full").fit(X, y)
     assert "node-wise rows of ['x0'] from the blocks' mean" in full.block_diagnostics_.detail[0]
     assert abs(full.coef_[0] - beta[0]) < 4 * full.bse_[1]
     with pytest.warns(UserWarning, match="left out of the average"):
@@ -230,7 +231,7 @@ def test_naive_has_no_inference_and_says_so(sparse_gaussian):
 
 def test_threshold_keeps_intercept_and_params_are_unthresholded(sparse_gaussian):
     X, y, beta = sparse_gaussian
-    m = DebiasedLassoRegressor(0.05, threshold=0.2, n_partitions=4).fit(X, y)
+    m = DebiasedLassoRegressor(alpha=0.05, threshold=0.2, n_partitions=4).fit(X, y)
     np.testing.assert_array_equal(m.coef_ != 0, beta != 0)
     assert m.intercept_ == m.params_[0] != 0
     np.testing.assert_array_equal(m.coef_[beta != 0], m.params_[1:][beta != 0])

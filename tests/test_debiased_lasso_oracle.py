@@ -103,7 +103,7 @@ def _statsmodels(X, y, k, alpha, *, family=None, method="debiased", threshold=0.
 def test_gaussian_parity(gaussian_data, k, method, threshold):
     X, y = gaussian_data
     ref = _statsmodels(X, y, k, 0.05, method=method, threshold=threshold)
-    ours = DebiasedLassoRegressor(0.05, method=method, threshold=threshold,
+    ours = DebiasedLassoRegressor(alpha=0.05, method=method, threshold=threshold,
                                   fit_intercept=False, n_partitions=k).fit(X, y)
     np.testing.assert_allclose(ours.coef_, ref, rtol=0, atol=PARITY)
     if threshold:
@@ -116,7 +116,7 @@ def test_binomial_parity(logistic_data, k, method):
     X, y = logistic_data
     ref = _statsmodels(X, y, k, 0.02, family=sm.families.Binomial(), method=method,
                        threshold=0.05)
-    ours = DebiasedLassoRegressor(0.02, family="binomial", method=method, threshold=0.05,
+    ours = DebiasedLassoRegressor(alpha=0.02, family="binomial", method=method, threshold=0.05,
                                   fit_intercept=False, n_partitions=k).fit(X, y)
     np.testing.assert_allclose(ours.coef_, ref, rtol=0, atol=PARITY)
 
@@ -126,7 +126,7 @@ def test_poisson_parity():
     X = _design(rng, 3000, 6)
     y = rng.poisson(np.exp(0.5 * X @ _beta(6))).astype(float)
     ref = _statsmodels(X, y, 3, 0.02, family=sm.families.Poisson())
-    ours = DebiasedLassoRegressor(0.02, family="poisson", fit_intercept=False,
+    ours = DebiasedLassoRegressor(alpha=0.02, family="poisson", fit_intercept=False,
                                   n_partitions=3).fit(X, y)
     np.testing.assert_allclose(ours.coef_, ref, rtol=0, atol=PARITY)
 
@@ -142,7 +142,7 @@ def test_parity_with_dask_input_and_a_user_constant_column(gaussian_data):
     chunks = tuple(np.diff(b).tolist())
     Xd = da.from_array(Xc, chunks=(chunks, Xc.shape[1]))
     yd = da.from_array(y + 2.0, chunks=(chunks,))
-    ours = DebiasedLassoRegressor(0.05, fit_intercept=False).fit(Xd, yd)
+    ours = DebiasedLassoRegressor(alpha=0.05, fit_intercept=False).fit(Xd, yd)
     np.testing.assert_allclose(ours.coef_, ref, rtol=0, atol=PARITY)
 
 
@@ -153,7 +153,7 @@ def test_gaussian_default_score_scale_is_statsmodels_bug(gaussian_data):
     buggy = np.asarray(DistributedModel(3).fit(_partitions(X, y3, 3),
                                                fit_kwds={"alpha": 0.05}).params)
     right = _statsmodels(X, y3, 3, 0.05)
-    ours = DebiasedLassoRegressor(0.05, fit_intercept=False, n_partitions=3).fit(X, y3)
+    ours = DebiasedLassoRegressor(alpha=0.05, fit_intercept=False, n_partitions=3).fit(X, y3)
     np.testing.assert_allclose(ours.coef_, right, atol=PARITY)
     assert np.max(np.abs(ours.coef_ - buggy)) > 1e-3
 
@@ -162,7 +162,7 @@ def test_elastic_net_gradient_fixes_statsmodels_ridge_constant(gaussian_data, mo
     """l1_ratio < 1: statsmodels adds alpha (1 - L1_wt) to the gradient (and then divides
     it by n) instead of alpha (1 - L1_wt) beta. With that corrected the numbers agree."""
     X, y = gaussian_data
-    ours = DebiasedLassoRegressor(0.05, l1_ratio=0.5, fit_intercept=False,
+    ours = DebiasedLassoRegressor(alpha=0.05, l1_ratio=0.5, fit_intercept=False,
                                   n_partitions=3).fit(X, y)
     buggy = _statsmodels(X, y, 3, 0.05, L1_wt=0.5)
     assert np.max(np.abs(ours.coef_ - buggy)) > 1e-3
@@ -202,18 +202,18 @@ def test_vector_alpha_and_unpenalised_intercept(gaussian_data, logistic_data, mo
     monkeypatch.setattr(sde, "_calc_nodewise_weight", _weighted_nodewise_weight)
     monkeypatch.setattr(sde, "_calc_nodewise_row", _unfrozen_nodewise_row)
     ref = _statsmodels(X, y, 3, alpha)
-    ours = DebiasedLassoRegressor(alpha, fit_intercept=False, n_partitions=3).fit(X, y)
+    ours = DebiasedLassoRegressor(alpha=alpha, fit_intercept=False, n_partitions=3).fit(X, y)
     np.testing.assert_allclose(ours.coef_, ref, rtol=0, atol=PARITY)
 
     Xc = np.column_stack([np.ones(len(y)), X])
     ref = _statsmodels(Xc, y + 2.0, 3, np.r_[0.0, alpha])
-    ours = DebiasedLassoRegressor(alpha, n_partitions=3).fit(X, y + 2.0)
+    ours = DebiasedLassoRegressor(alpha=alpha, n_partitions=3).fit(X, y + 2.0)
     np.testing.assert_allclose(ours.params_, ref, rtol=0, atol=PARITY)
 
     Xl, yl = logistic_data
     ref = _statsmodels(np.column_stack([np.ones(len(yl)), Xl]), yl, 4, np.r_[0.0, alpha / 3],
                        family=sm.families.Binomial())
-    ours = DebiasedLassoRegressor(alpha / 3, family="binomial", n_partitions=4).fit(Xl, yl)
+    ours = DebiasedLassoRegressor(alpha=alpha / 3, family="binomial", n_partitions=4).fit(Xl, yl)
     np.testing.assert_allclose(ours.params_, ref, rtol=0, atol=PARITY)
 
 
@@ -222,7 +222,7 @@ def test_full_nodewise_is_the_mean_of_the_blocks_inverses(logistic_data):
     of the block's weighted design at its local lasso fit."""
     X, y = logistic_data
     k, a = 3, 0.02
-    ours = DebiasedLassoRegressor(a, family="binomial", nodewise="full", fit_intercept=False,
+    ours = DebiasedLassoRegressor(alpha=a, family="binomial", nodewise="full", fit_intercept=False,
                                   n_partitions=k).fit(X, y)
     thetas, params, grads = [], [], []
     for yk, Xk in _partitions(X, y, k):
@@ -248,7 +248,7 @@ def test_statsmodels_freezing_zeros_stops_short(gaussian_data):
     X, y = X[:1000], y[:1000]  # the first of 3 partitions
     n, a = len(y), 0.05
     theirs = sm.OLS(y, X).fit_regularized(alpha=a, maxiter=500).params
-    ours = DebiasedLassoRegressor(a, method="naive", fit_intercept=False,
+    ours = DebiasedLassoRegressor(alpha=a, method="naive", fit_intercept=False,
                                   n_partitions=1).fit(X, y).coef_
 
     def objective(b):
@@ -288,7 +288,7 @@ def test_one_partition_without_penalty_is_the_mle_with_its_covariance(
     X, y = gaussian_data if family == "gaussian" else logistic_data
     fam = sm.families.Gaussian() if family == "gaussian" else sm.families.Binomial()
     ref = sm.GLM(y, sm.add_constant(X), family=fam).fit(tol=1e-12)
-    ours = DebiasedLassoRegressor(0.0, family=family, n_partitions=1).fit(X, y)
+    ours = DebiasedLassoRegressor(alpha=0.0, family=family, n_partitions=1).fit(X, y)
     np.testing.assert_allclose(ours.params_, ref.params, rtol=0, atol=1e-8)
     np.testing.assert_allclose(ours.bse_, ref.bse, rtol=1e-6)
     if family == "gaussian":
@@ -298,7 +298,7 @@ def test_one_partition_without_penalty_is_the_mle_with_its_covariance(
 def test_nodewise_theta_approaches_scaled_inverse_information(logistic_data):
     """As the node-wise alpha -> 0 the node-wise Theta -> n (X^T W X)^{-1} of the block."""
     X, y = logistic_data
-    est = DebiasedLassoRegressor(0.02, family="binomial", fit_intercept=False, n_partitions=1)
+    est = DebiasedLassoRegressor(alpha=0.02, family="binomial", fit_intercept=False, n_partitions=1)
     b = est.set_params(method="naive").fit(X, y).coef_
     mu = 1 / (1 + np.exp(-X @ b))
     target = len(y) * np.linalg.inv((X * (mu * (1 - mu))[:, None]).T @ X)
@@ -312,8 +312,8 @@ def test_nodewise_theta_approaches_scaled_inverse_information(logistic_data):
 
 def test_vector_alpha_equal_entries_is_scalar_alpha(logistic_data):
     X, y = logistic_data
-    a = DebiasedLassoRegressor(0.03, family="binomial", n_partitions=3).fit(X, y)
-    b = DebiasedLassoRegressor(np.full(X.shape[1], 0.03), family="binomial",
+    a = DebiasedLassoRegressor(alpha=0.03, family="binomial", n_partitions=3).fit(X, y)
+    b = DebiasedLassoRegressor(alpha=np.full(X.shape[1], 0.03), family="binomial",
                                n_partitions=3).fit(X, y)
     np.testing.assert_array_equal(a.coef_, b.coef_)
     np.testing.assert_array_equal(a.cov_params_, b.cov_params_)
@@ -325,7 +325,7 @@ def test_zero_alpha_entry_leaves_that_coefficient_unpenalised(gaussian_data):
     X, y = gaussian_data
     alpha = np.full(X.shape[1], 100.0)
     alpha[2] = 0.0
-    m = DebiasedLassoRegressor(alpha, method="naive", n_partitions=1).fit(X, y)
+    m = DebiasedLassoRegressor(alpha=alpha, method="naive", n_partitions=1).fit(X, y)
     assert np.all(np.delete(m.coef_, 2) == 0)
     ref = sm.OLS(y, sm.add_constant(X[:, 2])).fit().params
     np.testing.assert_allclose([m.intercept_, m.coef_[2]], ref, atol=1e-10)

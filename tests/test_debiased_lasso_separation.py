@@ -162,7 +162,7 @@ def test_local_separation_that_does_not_hold_globally_is_unreliable(rng):
     assert not detect_separation(X, y).separation
     with pytest.warns(UserWarning, match=r"the unpenalised local fit of every row block "
                       r"diverged along \[intercept, x0\]"):
-        model = DebiasedLassoRegressor(0.01, family="binomial", n_partitions=4).fit(X, y)
+        model = DebiasedLassoRegressor(alpha=0.01, family="binomial", n_partitions=4).fit(X, y)
     assert {n: f.kind for n, f in model.param_flags_.items()} == {
         "intercept": "unreliable", "x0": "unreliable"}
     assert not model.separation_probe_["confirmed"]
@@ -174,14 +174,14 @@ def test_no_flags_and_no_probe_without_separation(rng):
     assert not detect_separation(X, y).separation
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = DebiasedLassoRegressor(0.01, family="binomial", n_partitions=4).fit(X, y)
+        model = DebiasedLassoRegressor(alpha=0.01, family="binomial", n_partitions=4).fit(X, y)
     assert model.param_flags_ == {} and model.separation_probe_ is None
     assert np.isfinite(model.bse_).all()
 
 
 def test_a_refit_does_not_keep_the_flags(rng):
     X, y = category_without_events(rng)
-    model = DebiasedLassoRegressor(0.01, family="binomial", n_partitions=4)
+    model = DebiasedLassoRegressor(alpha=0.01, family="binomial", n_partitions=4)
     with pytest.warns(SeparationWarning):
         model.fit(X, y)
     assert set(model.param_flags_) == {"x2"}
@@ -199,7 +199,7 @@ def test_poisson_group_without_counts_is_minus_infinity(rng):
     ml = sm.GLM(y, sm.add_constant(np.c_[X, d]), family=sm.families.Poisson()).fit()
     assert ml.params[-1] < -15 and ml.bse[-1] > 1e3
     with pytest.warns(SeparationWarning, match=r"\[x2 \(-inf\)\]"):
-        model = DebiasedLassoRegressor(0.01, family="poisson", n_partitions=4).fit(
+        model = DebiasedLassoRegressor(alpha=0.01, family="poisson", n_partitions=4).fit(
             np.c_[X, d], y)
     assert {n: (f.kind, f.sign) for n, f in model.param_flags_.items()} == {
         "x2": ("infinite", -1)}

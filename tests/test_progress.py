@@ -117,9 +117,9 @@ FITS = [
     (PenalizedGLMCV(n_alphas=3, cv=2, n_partitions=4), "PenalizedGLMCV", "n_rounds_"),
     (PenalizedGLMCV(n_alphas=3, criterion="bic", n_partitions=4), "PenalizedGLMCV",
      "n_rounds_"),
-    (DebiasedLassoRegressor(0.01, family="binomial", n_partitions=4),
+    (DebiasedLassoRegressor(alpha=0.01, family="binomial", n_partitions=4),
      "DebiasedLassoRegressor(debiased)", "n_rounds_"),
-    (DebiasedLassoRegressor(0.01, family="gaussian", link="log", n_partitions=4),
+    (DebiasedLassoRegressor(alpha=0.01, family="gaussian", link="log", n_partitions=4),
      "DebiasedLassoRegressor(debiased)", "n_rounds_"),  # + dispersion, statistics
     (_path, "penalized_glm_path", "n_rounds"),
 ]

@@ -521,7 +521,7 @@ class DevianceScoreMixin:
     For estimators with ``predict`` returning the mean and a fitted ``family_``.
     """
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X, y=None, sample_weight=None, offset=None):
         """Fraction of deviance explained, D^2 = 1 - D(y, mu_hat) / D(y, weighted mean of y).
 
         The same as scikit-learn's GLM ``score``; for the gaussian family it is R^2.
@@ -534,6 +534,9 @@ class DevianceScoreMixin:
             Not given after a formula fit: the response is then the formula's
             left-hand side, evaluated on ``X``.
         sample_weight : array-like or dask Series/array of shape (n_samples,), default=None
+        offset : array-like or dask Series/array of shape (n_samples,) or str, default=None
+            Known part of the linear predictor, as in ``fit`` (a column name with a
+            DataFrame fitted through a design).
 
         Returns
         -------
@@ -541,11 +544,11 @@ class DevianceScoreMixin:
         """
         family = self.family_
         if _scores_own_response(self, X, y):
-            eta, y, sample_weight = design_response(self, X, sample_weight)
+            eta, y, sample_weight = design_response(self, X, sample_weight, offset)
             mu = mean_from_linear_predictor(self, eta)
         else:
             _check_score_inputs(X, y)
-            mu = self.predict(X)
+            mu = predict_mean(self, X, offset)
         if isinstance(mu, da.Array):
             return _dask_d2(family, mu, y, sample_weight)
         check_numeric_y(y, family)
@@ -583,21 +586,21 @@ class BinaryClassifierMixin:
     """Predictions of a binomial GLM classifier with two labels ``classes_`` (sorted;
     the second is the positive class) and a fitted ``family_`` (any binomial link)."""
 
-    def decision_function(self, X):
-        """Linear predictor of ``classes_[1]`` (the log-odds for the logit link); lazy
-        for dask input."""
-        return linear_predictor(self, X)
+    def decision_function(self, X, offset=None):
+        """Linear predictor of ``classes_[1]`` (the log-odds for the logit link), the
+        ``offset`` given to ``fit`` added back when it is given (lazy for dask input)."""
+        return linear_predictor_with_offset(self, X, offset)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, offset=None):
         """Class probabilities, shape (n_samples, 2) in ``classes_`` order."""
-        eta = self.decision_function(X)
+        eta = self.decision_function(X, offset)
         link = self.family_.link
         if isinstance(eta, da.Array):
             return eta.map_blocks(_two_column_proba, link, new_axis=1,
                                   chunks=(eta.chunks[0], (2,)), dtype=np.float64)
         return _two_column_proba(eta, link)
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X, y=None, sample_weight=None, offset=None):
         """Mean accuracy of :meth:`predict` (weighted by ``sample_weight``).
 
         Lazy for dask input, unknown chunk sizes included: one computation.
@@ -610,17 +613,19 @@ class BinaryClassifierMixin:
             left-hand side, evaluated on ``X``.
             True labels.
         sample_weight : array-like or dask Series/array of shape (n_samples,), default=None
+        offset : array-like or dask Series/array of shape (n_samples,) or str, default=None
+            Known part of the linear predictor, as in ``fit``.
 
         Returns
         -------
         float
         """
         if _scores_own_response(self, X, y):
-            eta, y, sample_weight = design_response(self, X, sample_weight)
+            eta, y, sample_weight = design_response(self, X, sample_weight, offset)
             pred = self._labels_of(eta)
         else:
             _check_score_inputs(X, y)
-            pred = self.predict(X)
+            pred = self.predict(X, offset)
         if not isinstance(pred, da.Array):
             return float(accuracy_score(y, pred, sample_weight=sample_weight))
         hit = (pred == vector_like(y, pred, "y")).astype(np.float64)
@@ -632,15 +637,15 @@ class BinaryClassifierMixin:
         total, count = compute_reduced(total, count)
         return float(total) / float(count)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X, offset=None):
         """Logarithm of :meth:`predict_proba`."""
-        proba = self.predict_proba(X)
+        proba = self.predict_proba(X, offset)
         return da.log(proba) if isinstance(proba, da.Array) else np.log(proba)
 
-    def predict(self, X):
+    def predict(self, X, offset=None):
         """Predicted class labels: the positive class where its probability exceeds 1/2
         (lazy for dask input)."""
-        return self._labels_of(self.decision_function(X))
+        return self._labels_of(self.decision_function(X, offset))
 
     def _labels_of(self, eta):
         cut = float(np.asarray(self.family_.link.link(np.array([0.5])))[0])

@@ -36,6 +36,7 @@ from ..diagnostics import (
     warn,
 )
 from ..families import Family, Link, get_family
+from ..fit_statistics import ride_null_model
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..solvers.debiased_lasso import (
@@ -60,9 +61,8 @@ from ..solvers.recession import (
 from ._base import (
     DevianceScoreMixin,
     GLMInferenceMixin,
-    linear_predictor,
-    mean_from_linear_predictor,
     positive_only_family,
+    predict_mean,
     prepare_blocks,
 )
 
@@ -99,6 +99,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     Parameters
     ----------
+    family : {"gaussian", "binomial", "poisson"}, default="gaussian"
+        Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
+    link : str or Link, default=None
+        Link name (e.g. "probit" for binomial); ``None`` is the canonical link.
     alpha : float or array-like of shape (n_features,), default=0.01
         Penalty weight, one per feature or shared; an entry 0 leaves that
         coefficient unpenalised. Lee et al. take ``alpha`` of order
@@ -108,10 +112,6 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         columns (see Notes).
     l1_ratio : float in [0, 1], default=1.0
         Fraction of the penalty that is L1 (statsmodels' ``L1_wt``); 1 is the lasso.
-    family : {"gaussian", "binomial", "poisson"}, default="gaussian"
-        Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
-    link : str or Link, default=None
-        Link name (e.g. "probit" for binomial); ``None`` is the canonical link.
     method : {"debiased", "naive", "naive_unregularized"}, default="debiased"
         The join: the debiased estimate above; the mean of the blocks' penalised
         fits; or the mean of their (unpenalised) maximum likelihood fits.
@@ -139,16 +139,16 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         master forms from the pooled Gram uses the mean of the blocks' (see Notes).
         Estimates, standard errors and ``summary()`` are on the original scale;
         ``threshold`` applies to ``coef_`` as reported.
-    n_partitions : int, default=None
-        Row blocks for in-memory (NumPy/pandas) input; ``None`` means one per core
-        (never blocks of fewer than 20 rows per parameter). Dask input keeps its own
-        row chunks (unknown chunk sizes work).
-    max_iter : int, default=100
-        Maximum proximal Newton iterations of each local fit.
     tol : float, default=1e-8
         Local fits stop when the proximal Newton step is below
         ``tol * (1 + max |beta|)``; the coordinate descents (local fits and node-wise
         regressions) run to ``tol * 1e-3``.
+    max_iter : int, default=100
+        Maximum proximal Newton iterations of each local fit.
+    n_partitions : int, default=None
+        Row blocks for in-memory (NumPy/pandas) input; ``None`` means one per core
+        (never blocks of fewer than 20 rows per parameter). Dask input keeps its own
+        row chunks (unknown chunk sizes work).
     split_every : int, default=8
         Fan-in of the tree reduction.
     verbose : int, default=0
@@ -360,38 +360,38 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     def __init__(
         self,
-        alpha=0.01,
-        *,
-        l1_ratio=1.0,
         family="gaussian",
         link=None,
+        *,
+        alpha=0.01,
+        l1_ratio=1.0,
         method="debiased",
         nodewise="mosaic",
         nodewise_alpha=None,
         threshold=0.0,
         fit_intercept=True,
         standardize=False,
-        n_partitions=None,
-        max_iter=100,
         tol=1e-8,
+        max_iter=100,
+        n_partitions=None,
         split_every=8,
         verbose=0,
         formula=None,
         missing="raise",
     ):
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
         self.family = family
         self.link = link
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.method = method
         self.nodewise = nodewise
         self.nodewise_alpha = nodewise_alpha
         self.threshold = threshold
         self.fit_intercept = fit_intercept
         self.standardize = standardize
-        self.n_partitions = n_partitions
-        self.max_iter = max_iter
         self.tol = tol
+        self.max_iter = max_iter
+        self.n_partitions = n_partitions
         self.split_every = split_every
         self.verbose = verbose
         self.formula = formula
@@ -409,7 +409,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=3)
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Fit the model in one round over the row blocks.
 
         Parameters
@@ -420,6 +420,10 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         sample_weight : array-like of shape (n_samples,) or str, default=None
             With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights (binomial: the number of trials when y holds proportions).
+        offset : array-like of shape (n_samples,) or str, default=None
+            Known part of the linear predictor (e.g. log exposure for Poisson rates),
+            in every block's local fit, gradient and information; with a DataFrame
+            ``X``, may be the name of one of its columns.
 
         Returns
         -------
@@ -429,7 +433,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         fi = bool(self.fit_intercept)
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
-            n_params_extra=int(fi),
+            n_params_extra=int(fi), offset=offset,
         )
         P = data.n_features + int(fi)
         l1, l2, nw = self._penalties(data.n_features)
@@ -449,6 +453,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             standardize=bool(self.standardize),
         )
         engine = RoundEngine(data, split_every=self.split_every)
+        ride_null_model(engine, family, fit_intercept=self.fit_intercept)
         return self._fit_round(engine, family, spec, P)
 
     def _fit_round(self, engine: RoundEngine, family, spec: LassoSpec, P: int):
@@ -827,10 +832,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
                 "inference."
             )
 
-    def predict(self, X):
-        """Predicted mean ``g^{-1}(X coef_ + intercept_)`` (lazy for dask input)."""
-        check_is_fitted(self)
-        return mean_from_linear_predictor(self, linear_predictor(self, X))
+    def predict(self, X, offset=None):
+        """Predicted mean ``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
+        return predict_mean(self, X, offset)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -78,6 +78,7 @@ from ..diagnostics import (
     warn,
 )
 from ..families import Binomial, Family, Link, get_family
+from ..fit_statistics import ride_null_model
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..selection import adaptive_lasso_path, oracle_covariance
@@ -169,6 +170,8 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
     def _fit_blocks(self, data, family, classes):
         start = time.perf_counter()
         engine = RoundEngine(data, split_every=self.split_every)
+        if not isinstance(classes, str):  # labels known: the null model rides along
+            ride_null_model(engine, family, fit_intercept=self.fit_intercept, classes=classes)
         s = self._local_fits(engine, family, classes)
         if isinstance(classes, str):  # labels were inferred in the pass
             classes = self.classes_
@@ -525,8 +528,6 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
     link : str or Link, default=None
         Link name; ``None`` is the family's canonical link.
-    fit_intercept : bool, default=True
-        Whether to fit an (unpenalised) intercept.
     refine_steps : int, default=1
         Global Fisher-scoring rounds after the one-round weighted least squares
         estimate (WLSE), each one pass over the data: 0 is the one-round DLSA, 1 the
@@ -550,15 +551,17 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         distributed BIC (DBIC of Zhu, Li & Wang: log N per parameter; selection
         consistent) or AIC (2 per parameter), of the quadratic approximation. As in
         :class:`PenalizedGLMCV`, a criterion names how the penalty is chosen.
-    n_partitions : int, default=None
-        Number of row blocks for in-memory (NumPy/pandas) input; ``None`` means one
-        per available core, but no blocks smaller than 20 rows per parameter. Dask
-        input keeps its own row chunks.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
     tol : float, default=1e-8
         Convergence tolerance of the local fits (and of the refinement rounds): a
         Fisher-scoring step with max |step| <= tol * (1 + max |theta|) ends it.
     max_iter : int, default=100
         Maximum Fisher-scoring iterations of each local fit.
+    n_partitions : int, default=None
+        Number of row blocks for in-memory (NumPy/pandas) input; ``None`` means one
+        per available core, but no blocks smaller than 20 rows per parameter. Dask
+        input keeps its own row chunks.
     split_every : int, default=8
         Fan-in of the tree reduction of block summaries.
     verbose : int, default=0
@@ -720,14 +723,14 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         family="gaussian",
         link=None,
         *,
-        fit_intercept=True,
         refine_steps=1,
         penalty=None,
         lars_method="lasso",
         criterion="bic",
-        n_partitions=None,
+        fit_intercept=True,
         tol=1e-8,
         max_iter=100,
+        n_partitions=None,
         split_every=8,
         verbose=0,
         formula=None,
@@ -735,14 +738,14 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     ):
         self.family = family
         self.link = link
-        self.fit_intercept = fit_intercept
         self.refine_steps = refine_steps
         self.penalty = penalty
         self.lars_method = lars_method
         self.criterion = criterion
-        self.n_partitions = n_partitions
+        self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.n_partitions = n_partitions
         self.split_every = split_every
         self.verbose = verbose
         self.formula = formula
@@ -821,8 +824,6 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
 
     Parameters
     ----------
-    fit_intercept : bool, default=True
-        Whether to fit an (unpenalised) intercept.
     refine_steps : int, default=1
         Global Fisher-scoring rounds after the one-round weighted least squares
         estimate (WLSE), each one pass over the data: 0 is the one-round DLSA, 1 the
@@ -846,15 +847,17 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         distributed BIC (DBIC of Zhu, Li & Wang: log N per parameter; selection
         consistent) or AIC (2 per parameter), of the quadratic approximation. As in
         :class:`PenalizedGLMCV`, a criterion names how the penalty is chosen.
-    n_partitions : int, default=None
-        Number of row blocks for in-memory (NumPy/pandas) input; ``None`` means one
-        per available core, but no blocks smaller than 20 rows per parameter. Dask
-        input keeps its own row chunks.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
     tol : float, default=1e-8
         Convergence tolerance of the local fits (and of the refinement rounds): a
         Fisher-scoring step with max |step| <= tol * (1 + max |theta|) ends it.
     max_iter : int, default=100
         Maximum Fisher-scoring iterations of each local fit.
+    n_partitions : int, default=None
+        Number of row blocks for in-memory (NumPy/pandas) input; ``None`` means one
+        per available core, but no blocks smaller than 20 rows per parameter. Dask
+        input keeps its own row chunks.
     split_every : int, default=8
         Fan-in of the tree reduction of block summaries.
     verbose : int, default=0
@@ -1009,27 +1012,27 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     def __init__(
         self,
         *,
-        fit_intercept=True,
         refine_steps=1,
         penalty=None,
         lars_method="lasso",
         criterion="bic",
-        n_partitions=None,
+        fit_intercept=True,
         tol=1e-8,
         max_iter=100,
+        n_partitions=None,
         split_every=8,
         verbose=0,
         formula=None,
         missing="raise",
     ):
-        self.fit_intercept = fit_intercept
         self.refine_steps = refine_steps
         self.penalty = penalty
         self.lars_method = lars_method
         self.criterion = criterion
-        self.n_partitions = n_partitions
+        self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.n_partitions = n_partitions
         self.split_every = split_every
         self.verbose = verbose
         self.formula = formula
@@ -1040,7 +1043,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=lambda est: 1 + est.refine_steps)
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Fit the model.
 
         Parameters
@@ -1052,6 +1055,10 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         sample_weight : array-like of shape (n_samples,) or str, default=None
             With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights.
+        offset : array-like of shape (n_samples,) or str, default=None
+            Known part of the linear predictor (log-odds for the logit link); with a
+            DataFrame ``X``, may be the name of one of its columns. Every block's
+            local fit and every refinement round use it.
 
         Returns
         -------
@@ -1062,7 +1069,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         classes = INFER_LABELS if dask_labels else None
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
-            n_params_extra=int(self.fit_intercept), y_numeric=False,
+            n_params_extra=int(self.fit_intercept), y_numeric=False, offset=offset,
         )
         if y_mem is not None:
             check_classification_targets(y_mem)

@@ -901,7 +901,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(unit="iteration", total=lambda est: est.max_iter)
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Fit the model.
 
         Parameters
@@ -914,20 +914,23 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         sample_weight : array-like of shape (n_samples,) or str, default=None
             With a DataFrame ``X``, may be the name of one of its columns.
             Prior weights (non-negative).
+        offset : array-like of shape (n_samples,) or str, default=None
+            Known part of the linear predictor (unpenalised, coefficient 1); with a
+            DataFrame ``X``, may be the name of one of its columns.
 
         Returns
         -------
         self
         """
-        self._fit_blocks(self._binary_blocks(X, y, sample_weight, self.n_partitions),
+        self._fit_blocks(self._binary_blocks(X, y, sample_weight, self.n_partitions, offset),
                          self._family())
         return self
 
-    def _binary_blocks(self, X, y, sample_weight, n_partitions):
+    def _binary_blocks(self, X, y, sample_weight, n_partitions, offset=None):
         """The blocks with y coded 0/1 (``classes_[1]`` is 1); sets ``classes_``."""
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=n_partitions,
-            n_params_extra=int(self.fit_intercept), y_numeric=False,
+            n_params_extra=int(self.fit_intercept), y_numeric=False, offset=offset,
         )
         if y_mem is not None:
             check_classification_targets(y_mem)

@@ -245,7 +245,7 @@ class PenalizedLogisticRegressionCV(_AlphaSelection, PenalizedLogisticRegression
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress()
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Choose alpha and fit the classifier at it.
 
         Parameters
@@ -257,10 +257,13 @@ class PenalizedLogisticRegressionCV(_AlphaSelection, PenalizedLogisticRegression
         sample_weight : array-like of shape (n_samples,) or str, default=None
             Prior weights (non-negative); with a DataFrame ``X``, may be the name of
             one of its columns.
+        offset : array-like of shape (n_samples,) or str, default=None
+            Known part of the linear predictor (coefficient 1, in every fold's fit);
+            with a DataFrame ``X``, may be the name of one of its columns.
 
         Returns
         -------
         self
         """
-        data = self._binary_blocks(X, y, sample_weight, self._cv_partitions(X, y))
+        data = self._binary_blocks(X, y, sample_weight, self._cv_partitions(X, y), offset)
         return self._select_alpha(data, self._family())

@@ -30,6 +30,7 @@ from .._blocks import (
 from .._progress import report, shows_progress
 from ..diagnostics import SeparationWarning, short_list, warn
 from ..families import FAMILY_NAMES, Family, Link
+from ..fit_statistics import ride_null_model
 from ..rounds import RoundEngine
 from ..solvers.penalized_cv import fold_sums, fold_sums_block, heldout_block
 from ..solvers.pqn import SEPARATION, Penalty, PQNResult, data_sums, penalty_scale
@@ -243,6 +244,7 @@ class _AlphaSelection:
         kw = dict(l1_ratio=self.l1_ratio, max_abs_coef=self.max_abs_coef, fit_intercept=fi,
                   tol=self.tol, max_iter=self.max_iter, standardize=self.standardize)
         engine = RoundEngine(data, split_every=self.split_every)
+        ride_null_model(engine, family, fit_intercept=fi)
         if cv:
             if data.n_blocks < self.cv:
                 raise ValueError(
@@ -404,16 +406,17 @@ class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
         full-data ``alpha_max`` down to ``eps * alpha_max``.
     n_alphas : int, default=30
     eps : float, default=1e-3
-    l1_ratio, max_abs_coef, fit_intercept, standardize, tol, max_iter :
-        As in :class:`PenalizedGLM`. With ``standardize=True`` the alpha grid is that
-        of the standardised columns, and every fold's path standardises by its own
-        training blocks' standard deviations (as glmnet's ``cv.glmnet``).
+    l1_ratio, max_abs_coef : as in :class:`PenalizedGLM`.
     criterion : {"cv", "aic", "bic"}, default="cv"
     cv : int, default=5
         Number of folds (``criterion="cv"``); there must be at least as many row
         blocks. For in-memory input ``n_partitions`` defaults to
         ``max(cv, one block per core)``.
     one_standard_error_rule : bool, default=False
+    fit_intercept, standardize, tol, max_iter :
+        As in :class:`PenalizedGLM`. With ``standardize=True`` the alpha grid is that
+        of the standardised columns, and every fold's path standardises by its own
+        training blocks' standard deviations (as glmnet's ``cv.glmnet``).
     n_partitions, split_every, verbose, formula, missing : as in :class:`PenalizedGLM`.
 
     Attributes

@@ -228,8 +228,11 @@ def identified_columns(Sigma, fit_intercept: bool) -> np.ndarray:
     return (d > 0) & (v > CONSTANT_COLUMN * d)
 
 
-def debiased_lasso_block(X, y, m, *, family, spec: LassoSpec, block_index):
+def debiased_lasso_block(X, y, m, *, family, spec: LassoSpec, block_index, offset=None):
     """Round 1 on one block: local fit and the pieces of the chosen join (module doc).
+
+    ``offset`` (added to the linear predictor) enters the local fits, their gradient and
+    information, the separation check and the least-squares sums (of ``y - offset``).
 
     Returns the block's record (``blocks``) and its sums filed under its size class;
     a block too small for its fit, or whose local estimate does not exist, files no
@@ -252,9 +255,10 @@ def debiased_lasso_block(X, y, m, *, family, spec: LassoSpec, block_index):
         sd = _column_sd(X, m, xp)
         Xf = X / xp.asarray(sd, dtype=X.dtype)[None, :]
     if spec.method == "naive_unregularized":
-        sums = _mle_sums(Xf, y, m, family, spec, record, xp)
+        sums = _mle_sums(Xf, y, m, family, spec, record, xp, offset)
     else:
-        sums = _enet_sums(Xf, y, m, family, spec, record, block_index, xp, check=cls == BIG)
+        sums = _enet_sums(Xf, y, m, family, spec, record, block_index, xp, check=cls == BIG,
+                          offset=offset)
     if spec.standardize:
         d = np.concatenate([[1.0], sd]) if spec.fit_intercept else sd
         sums = _unstandardize(sums, d)
@@ -286,11 +290,12 @@ def _unstandardize(sums: dict, d: np.ndarray) -> dict:
     return out
 
 
-def _mle_sums(X, y, m, family, spec, record, xp) -> dict:
+def _mle_sums(X, y, m, family, spec, record, xp, offset=None) -> dict:
     """The local maximum likelihood pieces (``method="naive_unregularized"``)."""
     P = spec.l1.shape[0]
     fi = spec.fit_intercept
-    fit = fit_local(X, y, m, family, fit_intercept=fi, tol=spec.tol, max_iter=spec.max_iter)
+    fit = fit_local(X, y, m, family, fit_intercept=fi, tol=spec.tol, max_iter=spec.max_iter,
+                    offset=offset)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
     if not fit.mle_exists:
         record["diverged"] = fit.message
@@ -302,11 +307,12 @@ def _mle_sums(X, y, m, family, spec, record, xp) -> dict:
     out = {"theta_sum": fit.theta, "inv_info_sum": PSDFactor(fit.information).inverse(),
            "gram_sum": fit.information, "n_used": 1, "n_pos": record["n_pos"]}
     if spec.sufficient_stats:
-        out.update(_least_squares_sums(X, y, m, fi, xp))
+        out.update(_least_squares_sums(X, y if offset is None else y - offset, m, fi, xp))
     return out
 
 
-def _enet_sums(X, y, m, family, spec, record, block_index, xp, check=False) -> dict:
+def _enet_sums(X, y, m, family, spec, record, block_index, xp, check=False,
+               offset=None) -> dict:
     """The penalised local fit and its node-wise rows (``"debiased"``, ``"naive"``).
 
     With ``check`` (a block of at least 20 rows per parameter) and a family whose
@@ -316,7 +322,7 @@ def _enet_sums(X, y, m, family, spec, record, block_index, xp, check=False) -> d
     P = spec.l1.shape[0]
     fi = spec.fit_intercept
     fit = fit_local_enet(X, y, m, family, spec.l1, spec.l2, fit_intercept=fi, tol=spec.tol,
-                         max_iter=spec.max_iter)
+                         max_iter=spec.max_iter, offset=offset)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
     if not fit.exists:
         record["diverged"] = fit.message
@@ -329,7 +335,7 @@ def _enet_sums(X, y, m, family, spec, record, block_index, xp, check=False) -> d
     out = {"theta_sum": fit.theta, "gram_sum": fit.information, "weight_sum": S, "n_used": 1,
            "n_pos": record["n_pos"], "identified": ident.astype(np.float64)}
     if check:
-        out.update(_separation_check(X, y, m, family, spec, fit, record, xp))
+        out.update(_separation_check(X, y, m, family, spec, fit, record, xp, offset))
     if spec.sufficient_stats:  # the least-squares fit has them already
         out.update(xy=fit.xy, yy=fit.yy)
     if not ident.all():
@@ -354,7 +360,7 @@ def _enet_sums(X, y, m, family, spec, record, block_index, xp, check=False) -> d
     return out
 
 
-def _separation_check(X, y, m, family, spec, fit, record, xp) -> dict:
+def _separation_check(X, y, m, family, spec, fit, record, xp, offset=None) -> dict:
     """Does the block's unpenalised local MLE exist? Its sums for the master.
 
     Only for families and links whose estimates can be infinite
@@ -373,10 +379,10 @@ def _separation_check(X, y, m, family, spec, fit, record, xp) -> dict:
     fi = spec.fit_intercept
     start = _one_step(fit, spec)
     out = {"ml_checked": 1}
-    if _settles(X, y, m, family, fit, start, fi, xp):
+    if _settles(X, y, m, family, fit, start, fi, xp, offset):
         return out
     ml = fit_local(X, y, m, family, fit_intercept=fi, tol=spec.tol, max_iter=spec.max_iter,
-                   theta0=start)
+                   theta0=start, offset=offset)
     if ml.mle_exists or ml.divergence is None or not np.any(ml.divergence):
         return out
     sd = _column_sd(X, m, xp)
@@ -399,7 +405,7 @@ def _one_step(fit, spec) -> np.ndarray:
     return start if np.all(np.isfinite(start)) else fit.theta
 
 
-def _settles(X, y, m, family, fit, start, fit_intercept, xp) -> bool:
+def _settles(X, y, m, family, fit, start, fit_intercept, xp, offset=None) -> bool:
     """Whether the unpenalised local MLE evidently exists, at the cost of three
     matrix-vector products: a second scoring step from ``start`` (the score there, the
     information at the penalised estimate) moves no row's linear predictor by more than
@@ -416,7 +422,7 @@ def _settles(X, y, m, family, fit, start, fit_intercept, xp) -> bool:
     """
     if not family.has_canonical_link:
         return False
-    eta = linear_predictor(X, start, fit_intercept, xp)
+    eta = linear_predictor(X, start, fit_intercept, xp, offset)
     r = block_terms(family, y, m, eta).score_residuals
     step = PSDFactor(fit.information).solve(design_t_vec(X, r, fit_intercept, xp))
     if not np.all(np.isfinite(step)):
@@ -451,7 +457,7 @@ def separation_direction(s: dict) -> np.ndarray | None:
 
 
 def separation_probe_block(X, y, m, theta, direction, steps, *, family, fit_intercept,
-                           skip=(), block_index):
+                           skip=(), block_index, offset=None):
     """One probe round on a block (:func:`dask_glmdist.solvers.recession.recession_block`:
     the deviance at ``theta + t direction`` and the Gram of the rows it leaves
     unchanged) plus the block's whole Gram ``X~^T M X~`` (intercept border first), by
@@ -460,7 +466,7 @@ def separation_probe_block(X, y, m, theta, direction, steps, *, family, fit_inte
     if block_index in skip:
         return {}
     out = recession_block(X, y, m, theta, direction, steps, family=family,
-                          fit_intercept=fit_intercept, block_index=block_index)
+                          fit_intercept=fit_intercept, block_index=block_index, offset=offset)
     xp = get_namespace(X)
     w = xp.ones_like(y) if m is None else m
     out["full_gram"] = score_and_information(X, xp.zeros_like(w), w, True, xp)[1]
@@ -526,13 +532,14 @@ def join(s: dict, spec: LassoSpec, names: list[str]) -> Joined:
     return Joined(params, 0.5 * (cov + cov.T), theta, mean, pooled, n_used)
 
 
-def pearson_block(X, y, m, params, *, family, fit_intercept, skip=(), block_index):
+def pearson_block(X, y, m, params, *, family, fit_intercept, skip=(), block_index,
+                  offset=None):
     """Pearson chi^2 ``sum m (y - mu)^2 / V(mu)`` of one block at ``params`` (0 for the
     blocks in ``skip``, those left out of the estimate)."""
     if block_index in skip:
         return {"pearson": 0.0}
     xp = get_namespace(X)
-    eta = linear_predictor(X, params, fit_intercept, xp)
+    eta = linear_predictor(X, params, fit_intercept, xp, offset)
     if not bool(xp.all(family.valid_eta(eta))):
         return {"problems": Problems.at(block_index, {"invalid_mean": 1})}
     return {"pearson": block_terms(family, y, m, eta).pearson(xp)}

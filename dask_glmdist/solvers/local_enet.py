@@ -76,18 +76,21 @@ def _penalised(dev, theta, S, l1, l2):
 
 
 def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float = 1e-8,
-                   max_iter: int = 100, cd_tol: float | None = None) -> EnetFit:
+                   max_iter: int = 100, cd_tol: float | None = None,
+                   offset=None) -> EnetFit:
     """Minimise the block's penalised averaged loss F (module docstring).
 
     Converged when the proximal Newton step satisfies
     ``max |d| <= tol * (1 + max |theta|)``; the returned gradient and information are
-    evaluated at the returned ``theta``.
+    evaluated at the returned ``theta``. ``offset``: added to the linear predictor (the
+    least-squares case fits ``y - offset``, exactly the same problem).
     """
     xp = get_namespace(X)
     l1 = np.asarray(l1, dtype=np.float64)
     l2 = np.asarray(l2, dtype=np.float64)
     cd_tol = tol * 1e-3 if cd_tol is None else cd_tol
     if family.least_squares:
+        y = y if offset is None else y - offset
         return _fit_least_squares(X, y, m, l1, l2, fit_intercept, cd_tol, xp)
     S = float(X.shape[0]) if m is None else float(xp.sum(m))
     if not S > 0:
@@ -105,9 +108,12 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
             fit.constant_y = ybar
             return fit
         theta[0] = float(to_host(family.link.link(mu0))[0])
-    state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace)
+        if offset is not None:  # the mean offset moves the start's intercept
+            theta[0] -= float(xp.sum(offset if m is None else m * offset)) / S
+    state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace,
+                     offset=offset)
     if state is None:  # the mean at zero coefficients is invalid for this link
-        state = _start(X, y, m, family, fit_intercept, xp, workspace)
+        state = _start(X, y, m, family, fit_intercept, xp, workspace, offset)
         if state is None:
             raise ValueError(
                 f"no valid starting value for the {family.name} model with the "
@@ -142,7 +148,7 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
         flat = flat + 1 if (stalled and moving) else 0
         theta, F = cand, Fc
         state = evaluate(X, y, m, theta, family, fit_intercept, eta=eta, mu=mu,
-                         workspace=workspace)
+                         workspace=workspace, offset=offset)
         if flat >= 3 or not np.all(np.isfinite(theta)):
             return _no_minimiser(
                 theta.shape[0], S,

@@ -34,6 +34,12 @@ __all__ = ["GLMPath", "alpha_grid", "effective_df", "path_on_blocks"]
 class GLMPath:
     """Solutions along a decreasing sequence of alphas.
 
+    The return value of :func:`penalized_glm_path`, not an estimator (no ``fit`` or
+    ``predict``, so no trailing underscores): its per-alpha ``deviance``, ``n_iter``,
+    ``n_rounds`` and ``converged`` mean what ``deviance_``, ``n_iter_``, ``n_rounds_``
+    and ``converged_`` mean for one fit, and ``n_pos`` is ``n_obs_``
+    (docs/contract.md).
+
     Attributes
     ----------
     alphas : ndarray of shape (n_alphas,)
