@@ -23,7 +23,7 @@ MODULES = ("numpy", "scipy", "dask", "sklearn", "statsmodels", "firthmodels", "z
            "psutil", "threadpoolctl", "dask_glmdist")
 QUICK = {"sizes": [50_000], "zarr_sizes": [100_000, 400_000], "zarr_chunk": 10_000,
          "peer_timeout": 120.0, "passes_n": 20_000}
-MEDIUM = {"sizes": [200_000], "zarr_sizes": [], "links": ["logit"], "peer_timeout": 300.0}
+MEDIUM = {"sizes": [100_000], "zarr_sizes": [], "links": ["logit"], "peer_timeout": 300.0}
 MEDIUM_CASES = ["ML", "mBR2", "statsmodels", "firth"]
 TARGETS = ("targets: A = ML time/iteration / one QR pass <= 1.5; B = two-pass mBR "
            "time/iteration / ML time/iteration <= 2.2; C = zarr peak RSS 20M / 2M <= 1.3")

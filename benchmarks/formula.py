@@ -17,7 +17,7 @@ TITLE = "Benchmark: formula fits from Parquet files"
 MODULES = ("numpy", "pandas", "pyarrow", "dask", "formulaic", "statsmodels", "glum",
            "dask_glmdist")
 QUICK = {"n": 20_000, "files": 4}
-MEDIUM = {"n": 300_000, "files": 8}
+MEDIUM = {"n": 200_000, "files": 4}
 MEDIUM_CASES = ["read_pass", "dlsa_formula", "dlsa_array", "brglm_formula", "brglm_array",
                 "statsmodels_formula", "glum_formula"]
 RHS = "C(carrier) + C(origin) + C(month) + x1 + np.log(x2)"

@@ -20,7 +20,7 @@ MODULES = ("numpy", "scipy", "dask", "distributed", "sklearn", "threadpoolctl", 
            "dask_glmdist")
 QUICK = {"n": 20_000, "ps": [20], "alpha_fracs": [0.01], "peer_budget": 5.0,
          "time_limit": 300.0}
-MEDIUM = {"n": 200_000, "ps": [50], "alpha_fracs": [0.01], "peer_budget": 20.0,
+MEDIUM = {"n": 100_000, "ps": [50], "alpha_fracs": [0.01], "peer_budget": 20.0,
           "time_limit": 200.0}
 MEDIUM_CASES = ["ours_threads", "sk_liblinear", "sk_saga"]
 GAP = 1e-6  # "equal objective": (F_peer - F_ours) / F_ours <= GAP
