@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from benchmarks import adapters, problems
-from benchmarks.runner import Case, Spec, block_sizes, main, mb, med, run_all, run_case
+from benchmarks.runner import Case, Spec, block_sizes, main, mb, med, run_all, run_case, runs
 
 MOD = "benchmarks.debiased_lasso"
 TITLE = "Benchmark: DebiasedLassoRegressor vs statsmodels DistributedModel (same partitions)"
@@ -352,7 +352,7 @@ def _extra(name, r):
                 f"{r['full_s']:.4f} s ({r['full_sweeps']} sweeps)")
     if name == "sm_pieces":
         return (f", block 0: main fit {r['main_s']:.1f} s, {r['rows_done']} of "
-                f"{r['rows_share']} node-wise fits {runs_(r['nodewise_s'])} s"
+                f"{r['rows_share']} node-wise fits {runs(r['nodewise_s'])} s"
                 + _sweeps_text(r["sweeps"]) + _pieces_text(r, "block 0"))
     return (f", {r['parts']} partitions ({r['method']})" + _sweeps_text(r.get("sweeps"))
             + _pieces_text(r))
@@ -386,7 +386,7 @@ def run_statsmodels(rep, a, R, q):
         return rep(f"- sm_calib: {err}")
     proj, budget, mode, amount, expect = plan(calib, a, q)
     rep(f"- sm_calib (decision only): block 0, first {calib['n_rows']:,} rows: main fit "
-        f"{calib['main_s']:.2f} s, node-wise fits {runs_(calib['nodewise_s'])} s; x"
+        f"{calib['main_s']:.2f} s, node-wise fits {runs(calib['nodewise_s'])} s; x"
         f"{proj['scale']:.1f} rows -> projected per block {proj['block']:,.0f} s, sequential "
         f"{proj['seq']:,.0f} s; budget {budget:,.0f} s -> mode '{mode}' ({amount}, expected "
         f"{expect:,.0f} s)" + _sweeps_text(calib["sweeps"]))
@@ -410,10 +410,6 @@ def run_statsmodels(rep, a, R, q):
         return rep(f"- sm_joblib: not run: {R['sm_joblib']['skipped']}")
     limit = min(a.sm_timeout, max(600.0, 3 * expect))
     R.update(run_all(rep, MOD, ["sm_joblib"], a, _extra, timeout=lambda _: limit, parts=parts))
-
-
-def runs_(xs):
-    return ", ".join(f"{x:.2f}" for x in xs)
 
 
 def run(args, rep):
@@ -505,16 +501,25 @@ def _summary_lines(rep, a, p, R, ours, sm):
 
 
 def rows(results, args):
+    """Ours against statsmodels (its time projected when only part of it ran); oracle: its
+    full fit, else the per-block local lasso fits of the blocks it ran."""
     from benchmarks.runner import combined_row
 
     out = []
     for p, R in results.items():
-        sm = R.get("sm_seq", {})
-        if "times" in R.get("ours", {}) and "coef" in sm:
-            out.append(combined_row("DebiasedLassoRegressor", f"gaussian N={args.n:,} p={p}",
-                                    {**R["ours"], "theta": R["ours"]["coef"]},
-                                    {"statsmodels DistributedModel": sm}, sm["coef"],
-                                    "statsmodels"))
+        ours, sm = R.get("ours", {}), R.get("sm_seq") or R.get("sm_pieces") or {}
+        if "times" not in ours or "times" not in sm:
+            continue
+        peers = {}
+        for name in ("sm_seq", "sm_joblib", "sm_pieces"):
+            if "times" in R.get(name, {}):
+                proj, how, _ = _sm_row(name, R[name], args.partitions, ours)
+                tag = "" if how.startswith("measured") else " (projected)"
+                peers[f"statsmodels {name[3:]}{tag}"] = {"times": [proj]}
+        oracle, what = (sm["coef"], "statsmodels") if "coef" in sm else (
+            None, f"per-block local fit vs statsmodels {sm.get('diff_local_coef', 0):.1e}")
+        out.append(combined_row("DebiasedLassoRegressor", f"gaussian N={args.n:,} p={p}",
+                                {**ours, "theta": ours["coef"]}, peers, oracle, what))
     return out
 
 

@@ -446,11 +446,12 @@ def combined_row(estimator, problem, ours, peers, oracle, oracle_name):
 
     t = med(ours)
     done = {k: v for k, v in peers.items() if "times" in v}
-    diff = np.max(np.abs(np.asarray(ours["theta"]) - np.asarray(oracle)))
+    diff = "" if oracle is None else \
+        f"{np.max(np.abs(np.asarray(ours['theta']) - np.asarray(oracle))):.1e} "
     return [estimator, problem, f"{t:.3f}",
             "; ".join(f"{k} {med(v):.3f}" for k, v in done.items()) or "-",
             "; ".join(f"{k} {med(v) / t:.2f}" for k, v in done.items()) or "-",
-            mb(ours["peak"] - ours["baseline"]), f"{diff:.1e} ({oracle_name})"]
+            mb(ours["peak"] - ours["baseline"]), f"{diff}({oracle_name})"]
 
 
 COMBINED = ["estimator", "problem", "our time (s)", "peers' time (s)", "peer / ours",
