@@ -1,0 +1,102 @@
+"""scipy.sparse input: densified per row block vs the same values given dense (README)."""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import time
+import tracemalloc
+
+import numpy as np
+
+from benchmarks import adapters, problems
+from benchmarks.runner import Case, Spec, main, run_case
+
+MOD = "benchmarks.sparse_input"
+TITLE = "scipy.sparse input: densify per block, or keep sparse?"
+MODULES = ("numpy", "scipy", "dask", "sklearn", "dask_glmdist")
+QUICK = {"n": 20_000, "ks": [2]}
+MEDIUM = {"n": 200_000, "ks": [8]}
+MODELS = {"DLSALogisticRegression": ("DLSALogisticRegression", {}),
+          "PenalizedLogisticRegression(alpha=1e-3)": ("PenalizedLogisticRegression",
+                                                      {"alpha": 1e-3})}
+
+
+def add_args(ap):
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--ks", type=int, nargs="+", default=[2, 8])
+
+
+def header_lines(a):
+    return [f"data: {a.n:,} rows x 50 one-hot columns (5 categoricals of 11 levels, first "
+            "dropped); median of 3 fits; peak = tracemalloc peak above the start of one fit"]
+
+
+def median_ms(f, repeat=7):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times)
+
+
+class Sparse(Case):
+    repeats = 1
+
+    def fit(self):
+        Xs, y = problems.onehot(self.p.n)
+        Xd, rows = Xs.toarray(), []
+        for label, (cls, kw) in MODELS.items():
+            for k in self.p.ks:
+                def fit(X, cls=cls, kw=kw, k=k):
+                    return adapters.ours(cls, Xs.toarray() if X is None else X, y,
+                                         n_partitions=k, **kw).coef_
+                ref = fit(Xd)
+                for kind, X in (("dense", Xd), ("sparse", Xs), ("toarray", None)):
+                    s = median_ms(lambda X=X: fit(X), 3) / 1e3
+                    tracemalloc.start()
+                    before = tracemalloc.get_traced_memory()[0]
+                    coef = fit(X)
+                    peak = tracemalloc.get_traced_memory()[1] - before
+                    tracemalloc.stop()
+                    rows.append([label, k, kind, f"{s:.3f}", f"{peak / 1e6:.1f}",
+                                 f"{np.abs(coef - ref).max():.1e}"])
+        return {"rows": rows, "kernels": kernels(Xs), "nnz": Xs.nnz / self.p.n}
+
+
+def kernels(Xs) -> str:
+    """One N/2-row block, single-threaded BLAS: densify, Gram, X @ beta, X.T @ r."""
+    import scipy.sparse as sp
+    from threadpoolctl import threadpool_limits
+
+    rng, b = np.random.default_rng(1), Xs[: Xs.shape[0] // 2]
+    bd, w, v = b.toarray(), rng.random(b.shape[0]), rng.normal(size=Xs.shape[1])
+    with threadpool_limits(1, user_api="blas"):
+        return (f"one {b.shape[0]} x {b.shape[1]} block, ms (median of 7): toarray "
+                f"{median_ms(b.toarray):.1f}; weighted Gram dense "
+                f"{median_ms(lambda: bd.T @ (w[:, None] * bd)):.1f}, sparse "
+                f"{median_ms(lambda: (b.T @ sp.diags(w) @ b).toarray()):.1f}; X @ beta dense "
+                f"{median_ms(lambda: bd @ v):.1f}, sparse {median_ms(lambda: b @ v):.1f}; "
+                f"X.T @ r dense {median_ms(lambda: bd.T @ w):.1f}, sparse "
+                f"{median_ms(lambda: b.T @ w):.1f}")
+
+
+CASES = {"sparse": Spec("dense / sparse / toarray fits and block kernels", Sparse)}
+DEFAULT = ["sparse"]
+
+
+def run(args, rep):
+    r, err = run_case(MOD, "sparse", args)
+    if err:
+        return rep(f"- {err}")
+    rep(f"{r['nnz']:.2f} non-zeros a row")
+    rep()
+    rep.table(["model", "K", "input", "median s (3 fits)", "peak MB above start",
+               "max abs(coef - dense)"], r["rows"], "llllll")
+    rep(r["kernels"])
+    return r
+
+
+if __name__ == "__main__":
+    main(importlib.import_module(MOD))
