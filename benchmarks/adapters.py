@@ -32,15 +32,11 @@ def _list(v):
     return None if v is None else np.asarray(v, dtype=float).ravel().tolist()
 
 
-# ------------------------------------------------------------------ dask_glmdist
-
-
-def ours(cls: str, X, y=None, **kw):
-    """Fit ``dask_glmdist.<cls>(**kw)`` on X, y; returns the fitted model."""
+def ours(cls: str, *data, **kw):
+    """``dask_glmdist.<cls>(**kw).fit(*data)``: the fitted model."""
     import dask_glmdist
 
-    return getattr(dask_glmdist, cls)(**kw).fit(X, y) if y is not None else \
-        getattr(dask_glmdist, cls)(**kw).fit(X)
+    return getattr(dask_glmdist, cls)(**kw).fit(*data)
 
 
 def report(model) -> dict:
@@ -60,9 +56,6 @@ def report(model) -> dict:
 def passes(model) -> int:
     """Passes over the data: ``n_rounds_`` (older: ``n_passes_``; DLSA: ``n_iter_``)."""
     return int(attr(model, "n_rounds_") or model.n_iter_)
-
-
-# ------------------------------------------------------------------ peers
 
 
 def sklearn_logistic(X, y, **kw) -> dict:
@@ -109,30 +102,14 @@ def firth_logistic(X, y, **kw) -> dict:
             "notes": f"firthmodels backend={m._resolve_backend()} (numba {numba}), {kw}"}
 
 
-class ComputeCounter:
-    """Counts dask graph computations (passes over the data, or parts of one) on the
-    local schedulers: ``with counter.cb: ...``; ``counter.n``."""
-
-    def __init__(self):
-        from dask.callbacks import Callback
-
-        counter = self
-
-        class _CB(Callback):
-            def _start(self, dsk):
-                counter.n += 1
-
-        self.n = 0
-        self.cb = _CB()
-
-
 def daskml_logistic(X, y, count=True, **kw) -> dict:
-    """dask-ml LogisticRegression; ``n_iter`` = dask computes (threaded scheduler)."""
+    """dask-ml LogisticRegression; ``n_iter`` = dask computes (local schedulers)."""
+    from dask.callbacks import Callback
     from dask_ml.linear_model import LogisticRegression
 
-    counter = ComputeCounter()
-    with counter.cb:
+    computes = []
+    with Callback(start=lambda dsk: computes.append(1)):
         m = LogisticRegression(**kw).fit(X, y)
     theta = np.concatenate([[float(np.ravel(m.intercept_)[0])], np.ravel(m.coef_)])
-    return {"theta": _list(theta), "n_iter": f"{counter.n} dask computes" if count else "n/a",
-            "notes": f"dask-ml LogisticRegression({kw})"}
+    return {"theta": _list(theta), "n_iter": f"{len(computes)} dask computes" if count
+            else "n/a", "notes": f"dask-ml LogisticRegression({kw})"}

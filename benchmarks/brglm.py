@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import os
 import shutil
 import statistics
@@ -13,8 +12,8 @@ import time
 
 import numpy as np
 
-from benchmarks import adapters, problems
-from benchmarks.runner import Case, Spec, main, mb, med, run_all, run_case
+from benchmarks import adapters, problems, runner
+from benchmarks.runner import Case, Spec, main, maxdiff, mb, med, run_all, run_case
 
 MOD = "benchmarks.brglm"
 TITLE = ("Benchmark: BiasReducedGLM (tiled-TSQR IWLS) -- ML, mBR, mJPL vs one data pass "
@@ -29,21 +28,11 @@ TARGETS = ("targets: A = ML time/iteration / one QR pass <= 1.5; B = two-pass mB
            "time/iteration / ML time/iteration <= 2.2; C = zarr peak RSS 20M / 2M <= 1.3")
 
 
-def add_args(ap):
-    ap.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 4_000_000])
-    ap.add_argument("--zarr-sizes", type=int, nargs="*", default=[2_000_000, 20_000_000])
-    ap.add_argument("--links", nargs="+", choices=["probit", "logit"],
-                    default=["probit", "logit"])
-    ap.add_argument("--partitions", type=int, default=10, help="row blocks (in memory)")
-    ap.add_argument("--no-peers", action="store_true", help="skip statsmodels/firthmodels")
-    ap.add_argument("--mem-limit-gb", type=float, default=16.0)
-    ap.add_argument("--peer-timeout", type=float, default=600.0, help="per peer process, s")
-    ap.add_argument("--zarr-dir", default="/tmp")
-    ap.add_argument("--zarr-chunk", type=int, default=200_000, help="rows per zarr chunk")
-    ap.add_argument("--passes-study", action="store_true",
-                    help="only passes=2 vs 1 (report results_brglm_passes.md)")
-    ap.add_argument("--passes-n", type=int, default=1_000_000)
-    ap.set_defaults(fit_budget=120.0)
+OPTIONS = {"sizes": [1_000_000, 4_000_000], "zarr_sizes": [2_000_000, 20_000_000],
+           "links": ["probit", "logit"], "partitions": 10, "no_peers": False,
+           "mem_limit_gb": 16.0, "peer_timeout": 600.0, "zarr_dir": "/tmp",
+           "zarr_chunk": 200_000, "passes_study": False, "passes_n": 1_000_000,
+           "fit_budget": 120.0}
 
 
 def results(args):
@@ -59,27 +48,18 @@ def header_lines(args):
             "library limits BLAS to 1 thread per call inside its passes", TARGETS]
 
 
-# ------------------------------------------------------------------ cases
-
-
 class Dask(Case):
     blas = "cores"
 
     def setup(self):
-        import dask
-
-        import dask_glmdist  # noqa: F401  (import cost is not part of the fit)
-
-        dask.config.set(scheduler="threads", num_workers=self.p.cores)
+        runner.threaded(self.p.cores)
         self.prob = problems.brglm_binary(self.p.link, seed=self.p.seed)
         self.X, self.y = self.prob.dask(self.p.n, self.p.partitions)
-        self.data_bytes = self.X.nbytes + self.y.nbytes
 
 
 def ours_result(model):
-    r = adapters.report(model)
-    return {**r, "n_passes": int(adapters.attr(model, "n_rounds_")),
-            "steps": [float(h["max_step"]) for h in adapters.attr(model, "history_", [])]}
+    steps = [float(h["max_step"]) for h in adapters.attr(model, "history_", [])]
+    return {**adapters.report(model), "steps": steps}
 
 
 class Ours(Dask):
@@ -121,37 +101,27 @@ class OnePass(Dask):
         fam, data = get_family("binomial", self.p.link), BlockedData(self.X, self.y, None)
         if self.qr:
             spec = PassSpec(family=fam, fit_intercept=True, beta=self.prob.theta, qr=True)
-            out = map_reduce(iwls_block, data, spec, combine=combine_iwls, split_every=8)
+            out = map_reduce(iwls_block, data, combine=combine_iwls, split_every=8, spec=spec)
         else:
             out = map_reduce(syrk_block, data, self.prob.theta, fam, combine=sum_summaries,
                              split_every=8)
         assert out["n"] == self.p.n
-        return {"n_iter": 1, "n_passes": 1}
+        return {"n_iter": 1, "n_rounds": 1}
 
 
-class Statsmodels(Case):
+class Peer(Case):
     blas, needs = "cores", "statsmodels"
 
     def setup(self):
-        self.X, self.y = problems.brglm_binary(self.p.link, seed=self.p.seed).numpy(
-            self.p.n, self.p.partitions, intercept_column=True)
-        self.data_bytes = self.X.nbytes + self.y.nbytes
+        link = "logit" if self.needs == "firthmodels" else self.p.link
+        self.X, self.y = problems.brglm_binary(link, seed=self.p.seed).numpy(
+            self.p.n, self.p.partitions, intercept_column=self.needs == "statsmodels")
 
     def fit(self):
+        if self.needs == "firthmodels":
+            return adapters.firth_logistic(self.X, self.y, max_iter=100, gtol=1e-6, xtol=1e-9)
         r = adapters.statsmodels_glm(self.y, self.X, "binomial", self.p.link)
         return {**r, "notes": "GLM(y, [1, X], family=Binomial(link)).fit() with its defaults"}
-
-
-class Firth(Statsmodels):
-    needs = "firthmodels"
-
-    def setup(self):
-        self.X, self.y = problems.brglm_binary("logit", seed=self.p.seed).numpy(
-            self.p.n, self.p.partitions)
-        self.data_bytes = self.X.nbytes + self.y.nbytes
-
-    def fit(self):
-        return adapters.firth_logistic(self.X, self.y, max_iter=100, gtol=1e-6, xtol=1e-9)
 
 
 class Zarr(Case):
@@ -160,16 +130,13 @@ class Zarr(Case):
     blas, repeats, method = "cores", 1, "ML"
 
     def setup(self):
-        import dask
         import dask.array as da
 
-        import dask_glmdist  # noqa: F401
-
-        dask.config.set(scheduler="threads", num_workers=self.p.cores)
-        self.X, self.y = (da.from_zarr(self.p.zarr_path, component=c) for c in "Xy")
+        runner.threaded(self.p.cores)
+        self.data = [da.from_zarr(self.p.zarr_path, component=c) for c in "Xy"]
 
     def fit(self):
-        return ours_result(adapters.ours("BiasReducedGLM", self.X, self.y, link="probit",
+        return ours_result(adapters.ours("BiasReducedGLM", *self.data, link="probit",
                                          method=self.method, passes=2))
 
 
@@ -179,10 +146,8 @@ class PassesStudy(Case):
     repeats = 1
 
     def fit(self):
-        import dask
-
-        with dask.config.set(scheduler="threads", num_workers=self.p.cores):
-            return {"rows": [row for s in passes_sets(self.p) for row in passes_rows(self.p, *s)]}
+        runner.threaded(self.p.cores)
+        return {"rows": [row for s in passes_sets(self.p) for row in passes_rows(self.p, *s)]}
 
 
 CASES = {
@@ -193,18 +158,17 @@ CASES = {
     "qr_pass": Spec("ref: one QR pass (iwls_block + combine_iwls, median of 3)", OnePass),
     "syrk_pass": Spec("ref: one SYRK pass (Gram per 4096-row tile, summed; median of 3)",
                       OnePass, {"qr": False}),
-    "statsmodels": Spec("statsmodels GLM Binomial IRLS (ML)", Statsmodels),
-    "firth": Spec("firthmodels FirthLogisticRegression (Firth = mBR)", Firth),
+    "statsmodels": Spec("statsmodels GLM Binomial IRLS (ML)", Peer),
+    "firth": Spec("firthmodels FirthLogisticRegression (Firth = mBR)", Peer,
+                  {"needs": "firthmodels"}),
     "zarr_ML": Spec("zarr ML", Zarr),
     "zarr_mBR": Spec("zarr mBR", Zarr, {"method": "mBR"}),
     "passes_study": Spec("passes per iteration", PassesStudy),
 }
 DEFAULT = ["ML", "mBR2", "mBR1", "mJPL2", "qr_pass", "syrk_pass", "statsmodels", "firth"]
 PEERS = ["statsmodels", "firth"]
+LINKS = ("logit", "probit")
 COMPARE = {"mBR1": "mBR2", "mJPL2": "mBR2", "statsmodels": "ML", "firth": "mBR2"}
-
-
-# ------------------------------------------------------------------ the in-memory part
 
 
 def run(args, rep):
@@ -213,119 +177,80 @@ def run(args, rep):
     out, mem = {}, {}
     for n in args.sizes:
         for link in args.links:
-            rep(f"## N = {n:,}, link = {link}")
-            rep()
+            rep(f"## N = {n:,}, link = {link}\n")
             names = [m for m in args.methods if not (m in PEERS and args.no_peers)
                      and not (m == "firth" and link != "logit")]
-            res = run_all(rep, MOD, names, args, _extra, mem, _timeout(args), n=n, link=link)
-            out[(n, link)] = res
+            out[(n, link)] = res = run_all(rep, MOD, names, args, mem, lambda m: (
+                args.peer_timeout if m in PEERS else args.timeout), n=n, link=link)
             table(rep, n, link, res)
     run_zarr(args, rep)
     return out
 
 
-def _timeout(args):
-    return lambda name: args.peer_timeout if name in PEERS else args.timeout
-
-
-def _extra(name, r):
-    extra = f", n_iter_ {r['n_iter']}, n_passes_ {r.get('n_passes', 'n/a')}"
-    if "converged" in r:
-        extra += f", converged {r['converged']}"
-    if r.get("steps"):
-        extra += ", max|step| per iteration [" + ", ".join(
-            "inf" if not math.isfinite(s) else f"{s:.1e}" for s in r["steps"]) + "]"
-    return extra
-
-
-def _row(m, r, done, t, theta_true):
-    it, npass = r.get("n_iter"), r.get("n_passes")
-    ref = COMPARE.get(m)
-    diff = (f"{np.max(np.abs(np.asarray(r['theta']) - done[ref]['theta'])):.1e} ({ref})"
-            if ref in done and "theta" in r else "n/a")
-    err = f"{np.max(np.abs(np.asarray(r['theta']) - theta_true)):.1e}" if "theta" in r else "n/a"
-    return [CASES[m].label, f"{t[m]:.3f}", f"{min(r['times']):.3f}", it, npass or "n/a",
-            f"{t[m] / it:.3f}" if isinstance(it, int) and it > 0 else "nan",
-            f"{t[m] / npass:.3f}" if npass else "n/a", mb(r["peak"] - r["baseline"]),
-            mb(r["peak"]), diff, err, r.get("converged", "n/a"), f"{max(r['other_cores']):.2f}"]
-
-
 def table(rep, n, link, results) -> None:
     done = {m: r for m, r in results.items() if "times" in r}
     t = {m: med(r) for m, r in done.items()}
-    theta_true = problems.brglm_binary(link).theta
-    rep()
-    rep(f"### Results, N = {n:,}, {link}")
-    rep()
-    rows = [_row(m, r, done, t, theta_true) if m in done else
-            [CASES[m].label, r["skipped"].split(":")[0]] + [""] * 11 for m, r in results.items()]
-    rep.table(["method", "time median (s)", "min (s)", "n_iter_", "n_passes_", "s / iteration",
-               "s / pass", "peak above base (MB)", "peak RSS (MB)", "max abs diff (vs)",
-               "max abs(theta - true)", "converged", "other load (cores)"], rows,
-              "lrrrrrrrrlrlr")
-    per_it = {m: t[m] / done[m]["n_iter"] for m in t if done[m].get("n_iter")}
-    ml, qr = per_it.get("ML"), t.get("qr_pass")
+    per_it = {m: t[m] / r["n_iter"] for m, r in done.items() if r.get("n_iter")}
+    truth = problems.brglm_binary(link).theta
+    rep(f"\n### Results, N = {n:,}, {link}\n")
+    rep.cases(results, CASES, {
+        "n_iter_": lambda m, r: r.get("n_iter"), "n_rounds_": lambda m, r: r.get("n_rounds"),
+        "s / iteration": lambda m, r: f"{per_it[m]:.3f}" if m in per_it else "nan",
+        "s / pass": lambda m, r: f"{t[m] / r['n_rounds']:.3f}" if r.get("n_rounds") else "n/a",
+        "max abs diff (vs)": lambda m, r: f"{maxdiff(r['theta'], done[ref]['theta']):.1e} "
+        f"({ref})" if (ref := COMPARE.get(m)) in done and "theta" in r else "n/a",
+        "max abs(theta - true)": lambda m, r: f"{maxdiff(r['theta'], truth):.1e}"
+        if "theta" in r else "n/a", "converged": lambda m, r: r.get("converged", "n/a")})
+    ml, qr, mbr = per_it.get("ML"), t.get("qr_pass"), per_it.get("mBR2")
     if ml and qr:
         rep(f"- target A: ML time/iteration ({ml:.3f} s) / one QR pass ({qr:.3f} s) = "
             f"{ml / qr:.2f} (target <= 1.5) -> {'MET' if ml / qr <= 1.5 else 'NOT MET'}; ML "
-            f"time/pass incl. start and final passes {t['ML'] / done['ML']['n_passes']:.3f} s")
-    if ml and "mBR2" in per_it:
-        ratio = per_it["mBR2"] / ml
-        rep(f"- target B: two-pass mBR time/iteration / ML time/iteration = {ratio:.2f} "
-            f"(target <= 2.2) -> {'MET' if ratio <= 2.2 else 'NOT MET'}; total time mBR "
+            f"time/pass incl. start and final passes {t['ML'] / done['ML']['n_rounds']:.3f} s")
+    if ml and mbr:
+        rep(f"- target B: two-pass mBR time/iteration / ML time/iteration = {mbr / ml:.2f} "
+            f"(target <= 2.2) -> {'MET' if mbr / ml <= 2.2 else 'NOT MET'}; total time mBR "
             f"passes=2 / ML = {t['mBR2'] / t['ML']:.2f}")
-    if ml and "mBR1" in per_it and "mBR2" in t:
-        rep(f"- info: one-pass mBR time/iteration / ML time/iteration = "
-            f"{per_it['mBR1'] / ml:.2f}; total time mBR passes=1 / passes=2 = "
-            f"{t['mBR1'] / t['mBR2']:.2f}")
-    if "syrk_pass" in t and qr:
-        rep(f"- info: one SYRK pass / one QR pass = {t['syrk_pass'] / qr:.2f}")
-    for peer, ours in (("statsmodels", "ML"), ("firth", "mBR2")):
-        if peer in t and ours in t:
-            mem = [done[m]["peak"] - done[m]["baseline"] for m in (peer, ours)]
-            rep(f"- info: {peer} time / our {ours} time = {t[peer] / t[ours]:.2f}; peak above "
-                f"base {peer} / ours = {mem[0] / max(1, mem[1]):.1f}")
-    for m, r in done.items():
-        if r.get("notes"):
-            rep(f"- notes, {m}: {r['notes']}")
+    ratios = {"one-pass mBR / ML time per iteration": ("mBR1", "ML", per_it),
+              "mBR total time passes=1 / passes=2": ("mBR1", "mBR2", t),
+              "one SYRK pass / one QR pass": ("syrk_pass", "qr_pass", t),
+              "statsmodels time / our ML time": ("statsmodels", "ML", t),
+              "firth time / our mBR2 time": ("firth", "mBR2", t)}
+    above = {m: max(1, r["peak"] - r["baseline"]) for m, r in done.items()}
+    ratios.update({f"peak above base {a} / ours": (a, b, above)
+                   for a, b in (("statsmodels", "ML"), ("firth", "mBR2"))})
+    rep("- info: " + "; ".join(f"{what} {d[a] / d[b]:.2f}" for what, (a, b, d) in
+                               ratios.items() if a in d and b in d))
+    runner.notes(rep, done)
     rep()
 
 
 def rows(results, args):
-    from benchmarks.runner import combined_row
-
-    out = []
-    for (n, link), res in results.items():
-        peers = {m: res[m] for m in PEERS if m in res}
-        for ours, peer in (("ML", "statsmodels"), ("mBR2", "firth")):
-            if "times" in res.get(ours, {}) and "theta" in res.get(peer, {}):
-                out.append(combined_row(f"BiasReducedGLM {ours}", f"{link} N={n:,} p=50",
-                                        res[ours], peers, res[peer]["theta"], peer))
-    return out
+    return [runner.combined_row(f"BiasReducedGLM {ours}", f"{link} N={n:,} p=50", res[ours],
+                                {m: res[m] for m in PEERS if m in res}, res[peer]["theta"], peer)
+            for (n, link), res in results.items() for ours, peer in (("ML", "statsmodels"),
+                                                                     ("mBR2", "firth"))
+            if "times" in res.get(ours, {}) and "theta" in res.get(peer, {})]
 
 
-# ------------------------------------------------------------------ the zarr part
-
-
-def write_zarr(path, n, chunk, seed):
-    """Probit data, chunk by chunk (one chunk in memory at a time), uncompressed."""
+def write_zarr(path, n, chunk, seed) -> int:
+    """Probit data, chunk by chunk (one chunk in memory at a time), uncompressed; returns
+    the bytes on disk."""
     import zarr
 
-    prob = problems.brglm_binary("probit", seed=seed)
-    g = zarr.open_group(path, mode="w")
+    prob, g = problems.brglm_binary("probit", seed=seed), zarr.open_group(path, mode="w")
     zX = g.create_array("X", shape=(n, 50), chunks=(chunk, 50), dtype="f8", compressors=None)
     zy = g.create_array("y", shape=(n,), chunks=(chunk,), dtype="f8", compressors=None)
     for c, a in enumerate(range(0, n, chunk)):
         zX[a : a + chunk], zy[a : a + chunk] = prob.block(min(chunk, n - a), c)
+    return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
 
 
 def run_zarr(args, rep):
     if not args.zarr_sizes:
         return
-    rep("## Bounded memory: fits from a zarr store on disk (probit)")
-    rep()
-    rep(f"- store: zarr v3 under {args.zarr_dir}, chunks of {args.zarr_chunk:,} rows x all "
-        "columns, uncompressed; one dask row block per chunk; each fit once, fresh process")
+    rep(f"## Bounded memory: fits from a zarr store on disk (probit)\n\n- store: zarr v3 under "
+        f"{args.zarr_dir}, chunks of {args.zarr_chunk:,} rows x all columns, uncompressed; one "
+        "dask row block per chunk; each fit once, fresh process")
     res = {}
     for n in args.zarr_sizes:
         need, free = max(2**30, 25e9 * n / 2e7), shutil.disk_usage(args.zarr_dir).free
@@ -335,12 +260,10 @@ def run_zarr(args, rep):
         path = tempfile.mkdtemp(prefix=f"bench_brglm_{n}_", suffix=".zarr", dir=args.zarr_dir)
         try:
             t0 = time.perf_counter()
-            write_zarr(path, n, args.zarr_chunk, args.seed)
-            size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path)
-                       for f in fs)
+            size = write_zarr(path, n, args.zarr_chunk, args.seed)
             rep(f"- N = {n:,}: wrote {size / 1e9:.3f} GB in {time.perf_counter() - t0:.0f} s")
-            for name, r in run_all(rep, MOD, ["zarr_ML", "zarr_mBR"], args, _extra,
-                                   n=n, zarr_path=path).items():
+            for name, r in run_all(rep, MOD, ["zarr_ML", "zarr_mBR"], args, n=n,
+                                   zarr_path=path).items():
                 res[(n, name)] = {**r, "disk": size}
         finally:
             shutil.rmtree(path, ignore_errors=True)
@@ -349,11 +272,11 @@ def run_zarr(args, rep):
 
 def zarr_table(rep, res):
     rep()
-    rep.table(["N", "method", "on disk (GB)", "blocks", "time (s)", "n_iter_", "n_passes_",
+    rep.table(["N", "method", "on disk (GB)", "blocks", "time (s)", "n_iter_", "n_rounds_",
                "peak RSS whole process (MB)", "ru_maxrss (MB)", "baseline after imports (MB)",
                "peak above baseline (MB)"],
               [[f"{n:,}", m, f"{r['disk'] / 1e9:.3f}", r["n_blocks"], f"{r['times'][0]:.2f}",
-                r["n_iter"], r["n_passes"], mb(r["peak"]), mb(r["ru_maxrss"]),
+                r["n_iter"], r["n_rounds"], mb(r["peak"]), mb(r["ru_maxrss"]),
                 mb(r["baseline"]), mb(r["peak"] - r["baseline"])]
                for (n, m), r in sorted(res.items())])
     sizes = sorted({n for n, _ in res})
@@ -367,34 +290,27 @@ def zarr_table(rep, res):
     rep()
 
 
-# ------------------------------------------------------------------ passes per iteration
-
-
 def passes_sets(p):
     """(label, link, method, X, y, n_partitions) of the passes study."""
     import dask
 
     from dask_glmdist.datasets import make_diverted_flights
 
-    Xd, yd, _ = make_diverted_flights(p.passes_n, p.partitions, random_state=p.seed)
-    Xd, yd = dask.persist(Xd, yd)
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
-    with open(os.path.join(here, "tests", "data", "brglm2_reference.json")) as fh:
+    Xd, yd = dask.persist(*make_diverted_flights(p.passes_n, p.partitions,
+                                                 random_state=p.seed)[:2])
+    with open(os.path.join(runner.ROOT, "tests", "data", "brglm2_reference.json")) as fh:
         ds = json.load(fh)["datasets"]["binomial_probit_separated"]
-    Xs, ys = np.asarray(ds["X"], dtype=float), np.asarray(ds["y"], dtype=float)
     Xc = np.random.default_rng(p.seed).normal(size=(600, 2))
-    yc = (Xc[:, 0] + 0.3 * Xc[:, 1] > 0).astype(float)
     n5 = max(p.passes_n // 5, 10_000)
-    sets = [(f"diverted flights, N={p.passes_n:,}, separated", lk, "mBR", Xd, yd, None)
-            for lk in ("logit", "probit")]
-    sets += [("brglm2 binomial_probit_separated, n=150", "probit", m, Xs, ys, 3)
-             for m in ("mBR", "mJPL")]
-    sets += [("complete separation, n=600 (coefficients ~100)", lk, "mBR", Xc, yc, 2)
-             for lk in ("logit", "probit")]
-    sets += [(f"p=50 AR(1) design, N={n5:,}, not separated", lk, "mBR",
-              *problems.brglm_binary(lk, seed=p.seed).dask(n5, p.partitions), None)
-             for lk in ("logit", "probit")]
-    return sets
+    return [*[(f"diverted flights, N={p.passes_n:,}, separated", lk, "mBR", Xd, yd, None)
+              for lk in LINKS],
+            *[("brglm2 binomial_probit_separated, n=150", "probit", m,
+               *(np.asarray(ds[v], dtype=float) for v in "Xy"), 3) for m in ("mBR", "mJPL")],
+            *[("complete separation, n=600 (coefficients ~100)", lk, "mBR", Xc,
+               (Xc[:, 0] + 0.3 * Xc[:, 1] > 0).astype(float), 2) for lk in LINKS],
+            *[(f"p=50 AR(1) design, N={n5:,}, not separated", lk, "mBR",
+               *problems.brglm_binary(lk, seed=p.seed).dask(n5, p.partitions), None)
+              for lk in LINKS]]
 
 
 def passes_rows(p, label, link, method, X, y, parts):
@@ -404,8 +320,7 @@ def passes_rows(p, label, link, method, X, y, parts):
                           n_partitions=parts, **kw)
         return m, time.perf_counter() - t0
 
-    ref = fit(2, tol=1e-12, max_iter=500)[0]
-    out = []
+    ref, out = fit(2, tol=1e-12, max_iter=500)[0], []
     for passes in (2, 1):
         try:
             fits = [fit(passes, max_iter=100) for _ in range(p.repeats)]
@@ -415,19 +330,16 @@ def passes_rows(p, label, link, method, X, y, parts):
         m = fits[0][0]
         out.append([label, link, method, passes, m.converged_, m.n_iter_,
                     adapters.attr(m, "n_rounds_"), f"{statistics.median(t for _, t in fits):.2f}",
-                    f"{np.max(np.abs(m.params_ - ref.params_)):.1e}"])
+                    f"{maxdiff(m.params_, ref.params_):.1e}"])
     return out
 
 
 def run_passes(args, rep):
-    rep("## Passes per iteration: 2 and 1")
-    rep()
-    rep(f"BiasReducedGLM(link, method, passes, tol=1e-8, max_iter=100), threaded scheduler "
-        f"({args.cores} threads); time = median of {args.repeats} fits; '|diff|' = max "
-        "|params_ - the two-pass fit at tol=1e-12|.")
-    rep()
+    rep(f"## Passes per iteration: 2 and 1\n\nBiasReducedGLM(link, method, passes, tol=1e-8, "
+        f"max_iter=100), threaded scheduler ({args.cores} threads); time = median of "
+        f"{args.repeats} fits; '|diff|' = max |params_ - the two-pass fit at tol=1e-12|.\n")
     res, err = run_case(MOD, "passes_study", args)
-    rep.table(["data", "link", "method", "passes", "converged", "n_iter_", "n_passes_",
+    rep.table(["data", "link", "method", "passes", "converged", "n_iter_", "n_rounds_",
                "time (s)", "|diff|"], res["rows"] if res else [[err] + [""] * 8], "l" * 9)
     return {"passes": res}
 

@@ -6,8 +6,8 @@ import importlib
 
 import numpy as np
 
-from benchmarks import adapters, problems
-from benchmarks.runner import Case, Spec, main, mb, med
+from benchmarks import adapters, problems, runner
+from benchmarks.runner import Case, Spec, main, mb, med, run_all
 
 MOD = "benchmarks.dlsa_logistic"
 TITLE = "Benchmark: DLSA logistic regression vs ideal blocked Newton and peers"
@@ -17,22 +17,13 @@ QUICK = {"n": [20_000]}
 MEDIUM = {"n": [100_000]}
 MEDIUM_CASES = ["ideal_tiled", "dlsa_threads_dask", "sklearn_lbfgs", "statsmodels_irls",
                 "daskml_newton"]
-
-
-def add_args(ap):
-    ap.add_argument("--n", type=int, nargs="+", default=[1_000_000, 4_000_000])
-    ap.add_argument("--partitions", type=int, default=10)
-    ap.add_argument("--mem-limit-gb", type=float, default=16.0,
-                    help="skip a method whose extrapolated peak would exceed this")
+OPTIONS = {"n": [1_000_000, 4_000_000], "partitions": 10, "mem_limit_gb": 16.0}
 
 
 def header_lines(args):
     return [f"data: logistic, p=50 AR(1) rho=0.5 features + intercept, sd(eta)=1.2, intercept "
             f"-0.5, seed {args.seed}; {args.partitions} row blocks; time = median of "
             f"{args.repeats} fit(s) in a fresh process per method"]
-
-
-# ------------------------------------------------------------------ the ideal blocked Newton
 
 
 def newton_terms(Xk, yk, theta, tile=None):
@@ -101,14 +92,10 @@ def proto_local(Xk, yk, tol, tile=4096):
             return theta, A, passes
 
 
-# ------------------------------------------------------------------ cases
-
-
 class Data(Case):
     def setup(self):
         self.prob = problems.dlsa_logistic(seed=self.p.seed)
         self.X, self.y = self.prob.numpy(self.p.n, self.p.partitions)
-        self.data_bytes = self.X.nbytes + self.y.nbytes
 
     def pooled(self, f):
         from concurrent.futures import ThreadPoolExecutor
@@ -123,7 +110,7 @@ class Ideal(Data):
     pool, tile = False, None
 
     def fit(self):
-        blocks = self.prob.blocks(self.X, self.y, self.p.partitions)
+        blocks = problems.split(self.X, self.y, self.p.partitions)
         theta, it = (self.pooled(lambda pool: ideal_newton(blocks, pool, self.tile))
                      if self.pool else ideal_newton(blocks))
         return {"theta": theta.tolist(), "n_iter": f"{it} Newton passes"}
@@ -131,7 +118,7 @@ class Ideal(Data):
 
 class Proto(Data):
     def fit(self):
-        blocks = self.prob.blocks(self.X, self.y, self.p.partitions)
+        blocks = problems.split(self.X, self.y, self.p.partitions)
         res = self.pooled(lambda pool: list(pool.map(lambda b: proto_local(*b, 1e-4), blocks)))
         A = sum(r[1] for r in res)
         theta = np.linalg.solve(A, sum(r[1] @ r[0] for r in res))
@@ -139,25 +126,22 @@ class Proto(Data):
 
 
 def dlsa_result(model):
-    out = {"theta": np.asarray(model.params_).tolist(),
-           "n_iter": f"{adapters.passes(model)} pass(es); local iters/block "
-                     f"{np.asarray(adapters.attr(model, 'local_n_iter_', [])).tolist()}"}
-    steps = adapters.attr(model, "refine_step_sizes_")
-    if steps is not None and len(steps):
-        out["n_iter"] += f"; refine steps {np.round(steps, 12).tolist()}"
-    return out
+    steps = np.asarray(adapters.attr(model, "refine_step_sizes_", []))
+    return {"theta": np.asarray(model.params_).tolist(),
+            "n_iter": f"{adapters.passes(model)} pass(es); local iters/block "
+                      f"{np.asarray(adapters.attr(model, 'local_n_iter_', [])).tolist()}"
+                      + (f"; refine steps {np.round(steps, 12).tolist()}" if steps.size else "")}
 
 
 class DLSA(Data):
     dask_input, refine_steps, blas1, tol, scheduler = True, 0, False, 1e-8, "threads"
 
     def setup(self):
-        super().setup()
         import dask
         import dask.array as da
 
-        import dask_glmdist  # noqa: F401  (import cost is not part of the fit)
-
+        super().setup()
+        runner.threaded()
         dask.config.set(scheduler=self.scheduler)
         if self.dask_input:  # da.from_array copies: keep only the copy (data held once)
             rows = self.p.n // self.p.partitions
@@ -167,10 +151,10 @@ class DLSA(Data):
     def fit(self):
         from threadpoolctl import threadpool_limits
 
-        kw = {"n_partitions": self.p.partitions, "refine_steps": self.refine_steps,
-              "tol": self.tol}
         with threadpool_limits(1 if self.blas1 else None, user_api="blas"):
-            return dlsa_result(adapters.ours("DLSALogisticRegression", self.X, self.y, **kw))
+            return dlsa_result(adapters.ours(
+                "DLSALogisticRegression", self.X, self.y, n_partitions=self.p.partitions,
+                refine_steps=self.refine_steps, tol=self.tol))
 
 
 class Profile(DLSA):
@@ -185,24 +169,11 @@ class Profile(DLSA):
                       n_partitions=k, refine_steps=0)
 
     def fit(self):
-        import cProfile
-        import io
-        import pstats
-
-        prof = cProfile.Profile()
-        prof.enable()
-        out = super().fit()
-        prof.disable()
-        buf = io.StringIO()
-        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(
-            r"dask_glmdist.*(fit|block|check|prepare|_gram|evaluate|deviance|inverse)")
-        lines = [ln for ln in buf.getvalue().splitlines() if "dask_glmdist" in ln][:20]
-        buf = io.StringIO()
-        pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(12)
-        top = [ln for ln in buf.getvalue().splitlines() if ln.strip()][-13:]
-        out["notes"] = "\n".join(["cProfile, synchronous scheduler (cumulative):", *lines,
-                                  "top functions by own time:", *top])
-        return out
+        out = {}
+        pattern = r"dask_glmdist.*(fit|block|check|prepare|_gram|evaluate|deviance|inverse)"
+        text = runner.profiled(lambda: out.update(DLSA.fit(self)), ("cumulative", pattern),
+                               ("tottime", 12), top=21)
+        return {**out, "notes": "cProfile, synchronous scheduler\n" + text}
 
 
 class Sklearn(Data):
@@ -224,42 +195,26 @@ class Statsmodels(Data):
         return {"theta": r["theta"], "n_iter": f"{r['n_iter']} IRLS iters"}
 
 
-def daskml_kwargs(solver, n):
-    if solver == "lbfgs":  # tol on the summed gradient = sklearn's tol=1e-8 on the mean
-        return {"solver": "lbfgs", "penalty": None, "tol": 1e-8 * n, "max_iter": 1000}
-    return {"solver": "newton", "tol": 1e-8, "max_iter": 50}
-
-
 class DaskML(DLSA):
-    needs, solver = "dask_ml", "lbfgs"
+    """dask-ml LogisticRegression, threaded or (``cluster``) on a LocalCluster 2x1 with the
+    blocks generated on the workers."""
 
-    def fit(self):
-        return adapters.daskml_logistic(self.X, self.y, **daskml_kwargs(self.solver, self.p.n))
-
-
-class Cluster(Case):
-    """Blocks generated on the workers of a LocalCluster 2x1 and persisted there."""
-
-    solver = None
+    needs, solver, cluster = "dask_ml", "lbfgs", False
 
     def setup(self):
-        self.cluster, self.client, self.X, self.y, self.pids, _ = problems.local_cluster(
-            problems.dlsa_logistic(seed=self.p.seed), self.p.n, self.p.partitions)
+        if self.cluster:
+            problems.on_cluster(self, problems.dlsa_logistic(seed=self.p.seed))
+        else:
+            super().setup()
 
     def fit(self):
-        if self.solver:
-            return adapters.daskml_logistic(self.X, self.y, count=False,
-                                            **daskml_kwargs(self.solver, self.p.n))
-        return dlsa_result(adapters.ours("DLSALogisticRegression", self.X, self.y,
-                                         n_partitions=self.p.partitions, refine_steps=0))
-
-    def teardown(self):
-        self.client.close()
-        self.cluster.close()
-
-
-class DaskMLCluster(Cluster):
-    needs = "dask_ml"
+        if self.solver is None:
+            return dlsa_result(adapters.ours("DLSALogisticRegression", self.X, self.y,
+                                             n_partitions=self.p.partitions, refine_steps=0))
+        kw = ({"solver": "lbfgs", "penalty": None, "tol": 1e-8 * self.p.n, "max_iter": 1000}
+              if self.solver == "lbfgs" else {"solver": "newton", "tol": 1e-8, "max_iter": 50})
+        # lbfgs: tol on the summed gradient = sklearn's tol=1e-8 on the mean
+        return adapters.daskml_logistic(self.X, self.y, count=not self.cluster, **kw)
 
 
 CASES = {
@@ -270,17 +225,17 @@ CASES = {
                         Ideal, {"pool": True, "tile": 4096}),
     "dlsa_threads_dask": Spec("DLSA threaded, dask input", DLSA),
     "dlsa_threads_numpy": Spec("DLSA threaded, numpy input", DLSA, {"dask_input": False}),
-    "dlsa_cluster": Spec("DLSA LocalCluster 2x1", Cluster),
+    "dlsa_cluster": Spec("DLSA LocalCluster 2x1", DaskML,
+                         {"needs": None, "solver": None, "cluster": True}),
     "tdlsa_threads_dask": Spec("TDLSA (refine_steps=1) threaded, dask input", DLSA,
                                {"refine_steps": 1}),
     "sklearn_lbfgs": Spec("sklearn lbfgs (C=inf, tol=1e-8)", Sklearn),
     "statsmodels_irls": Spec("statsmodels GLM IRLS", Statsmodels),
     "daskml_lbfgs": Spec("dask-ml lbfgs threaded", DaskML),
     "daskml_newton": Spec("dask-ml newton threaded", DaskML, {"solver": "newton"}),
-    "daskml_lbfgs_cluster": Spec("dask-ml lbfgs LocalCluster 2x1", DaskMLCluster,
-                                 {"solver": "lbfgs"}),
-    "daskml_newton_cluster": Spec("dask-ml newton LocalCluster 2x1", DaskMLCluster,
-                                  {"solver": "newton"}),
+    "daskml_lbfgs_cluster": Spec("dask-ml lbfgs LocalCluster 2x1", DaskML, {"cluster": True}),
+    "daskml_newton_cluster": Spec("dask-ml newton LocalCluster 2x1", DaskML,
+                                  {"solver": "newton", "cluster": True}),
     "dlsa_threads_blas1": Spec("diag: DLSA threaded, dask input, BLAS 1 thr", DLSA,
                                {"blas1": True}),
     "dlsa_blas1_tol4": Spec("diag: DLSA threaded, dask input, BLAS 1 thr, tol=1e-4", DLSA,
@@ -295,80 +250,58 @@ PEERS = ["sklearn_lbfgs", "statsmodels_irls", "daskml_lbfgs", "daskml_newton",
          "daskml_lbfgs_cluster", "daskml_newton_cluster"]
 
 
-# ------------------------------------------------------------------ report
-
-
 def run(args, rep):
-    from benchmarks.runner import run_all
-
     names = [m for m in CASES if m in args.methods or m in IDEALS[-1:]]  # the MLE
     mem, out = {}, {}
     for n in args.n:
-        rep(f"## N = {n:,}")
-        rep()
-        res = run_all(rep, MOD, names, args, extra=lambda name, r: f", {r['n_iter']}",
-                      mem=mem, n=n)
+        rep(f"## N = {n:,}\n")
+        res = run_all(rep, MOD, names, args, mem=mem, n=n)
         rep()
         out[n] = {k: v for k, v in res.items() if "times" in v}
         table(rep, n, out[n])
     return out
 
 
-def _memory(r):
+def _above(r):
     return r["peak"] - r["baseline"]
 
 
+def _ideal(res, names=IDEALS):
+    return min([m for m in names if m in res], key=lambda m: med(res[m]), default=None)
+
+
 def table(rep, n, res) -> None:
-    t = {m: med(r) for m, r in res.items()}
-    ideals = [m for m in IDEALS if m in res]
-    ideal = min(ideals, key=t.get) if ideals else None
-    mle = np.asarray(res[ideal]["theta"]) if ideal else None
+    t, ideal = {m: med(r) for m, r in res.items()}, _ideal(res)
     ref = "dlsa_threads_dask" if "dlsa_threads_dask" in res else None
     rep(f"### Results, N = {n:,} (ideal = {ideal}; global MLE from it; '/ DLSA' relative to "
-        f"{ref})")
-    rep()
-    rows = [[CASES[m].label, f"{t[m]:.3f}", f"{min(r['times']):.3f}",
-             f"{t[m] / t[ideal]:.2f}" if ideal else "nan", f"{t[m] / t[ref]:.2f}" if ref else
-             "nan", mb(_memory(r)), mb(r["peak"]) + (f" ({r['processes']} procs)"
-                                                      if r["processes"] > 1 else ""),
-             f"{np.max(np.abs(np.asarray(r['theta']) - mle)):.1e}" if ideal else "nan",
-             r["n_iter"], f"{max(r['other_cores']):.2f}"] for m, r in res.items()]
-    rep.table(["method", "time median (s)", "min (s)", "/ ideal", "/ DLSA",
-               "peak above base (MB)", "peak RSS (MB)", "max abs(theta - MLE)", "iterations",
-               "other load (cores)"], rows, "lrrrrrrrlr")
-    untiled = min([m for m in IDEALS[:2] if m in res], key=t.get, default=None)
-    peers = [m for m in PEERS if m in res]
+        f"{ref})\n")
+    mle = res[ideal]["theta"] if ideal else None
+    rep.cases(res, CASES, {
+        "/ ideal": lambda m, r: f"{t[m] / t[ideal]:.2f}" if ideal else "nan",
+        "/ DLSA": lambda m, r: f"{t[m] / t[ref]:.2f}" if ref else "nan",
+        "max abs(theta - MLE)": lambda m, r: f"{runner.maxdiff(r['theta'], mle):.1e}"
+        if ideal else "nan", "iterations": lambda m, r: r["n_iter"]})
+    untiled, peers = _ideal(res, IDEALS[:2]), [m for m in PEERS if m in res]
     for dl in [m for m in ("dlsa_threads_dask", "dlsa_threads_numpy") if m in res]:
-        for ideal_m, what in ((untiled, "faster of ideal_seq / ideal_pool"),
-                              ("ideal_tiled", "cache-tiled ideal")):
-            if ideal_m in res:
-                ratio = t[dl] / t[ideal_m]
-                rep(f"- target 1, {dl}: time <= 1.2 x ideal ({what}, {ideal_m} "
-                    f"{t[ideal_m]:.3f} s): {ratio:.2f} x -> {'MET' if ratio <= 1.2 else 'NOT MET'}")
-        lower = [f"{m} {mb(_memory(res[m]))} MB" for m in peers
-                 if _memory(res[m]) <= _memory(res[dl])]
-        rep(f"- target 2, {dl}: peak memory above base ({mb(_memory(res[dl]))} MB) below every "
-            f"peer's -> " + ("MET" if not lower else "NOT MET; at or below it: "
-                             + ", ".join(lower)))
-    for m, r in res.items():
-        if r.get("notes"):
-            rep(f"\nNotes, {m}:\n```\n{r['notes']}\n```")
+        for ideal_m in [m for m in (untiled, "ideal_tiled") if m in res]:
+            ratio = t[dl] / t[ideal_m]
+            rep(f"- target 1, {dl}: time <= 1.2 x ideal ({ideal_m} {t[ideal_m]:.3f} s): "
+                f"{ratio:.2f} x -> {'MET' if ratio <= 1.2 else 'NOT MET'}")
+        lower = [f"{m} {mb(_above(res[m]))} MB" for m in peers
+                 if _above(res[m]) <= _above(res[dl])]
+        rep(f"- target 2, {dl}: peak memory above base ({mb(_above(res[dl]))} MB) below every "
+            "peer's -> " + ("MET" if not lower else "NOT MET; at or below it: " + ", ".join(lower)))
+    runner.notes(rep, res)
     rep()
 
 
 def rows(results, args):
     """Combined-table rows: DLSA (dask input) against the peers, oracle = the ideal MLE."""
-    from benchmarks.runner import combined_row
-
-    out = []
-    for n, res in results.items():
-        ideal = min([m for m in IDEALS if m in res], key=lambda m: med(res[m]), default=None)
-        if "dlsa_threads_dask" in res and ideal:
-            out.append(combined_row("DLSALogisticRegression", f"logistic N={n:,} p=50",
-                                    res["dlsa_threads_dask"], {m: res[m] for m in PEERS
-                                                               if m in res},
-                                    res[ideal]["theta"], f"MLE ({ideal})"))
-    return out
+    return [runner.combined_row("DLSALogisticRegression", f"logistic N={n:,} p=50",
+                                res["dlsa_threads_dask"], {m: res[m] for m in PEERS if m in res},
+                                res[ideal]["theta"], f"MLE ({ideal})")
+            for n, res in results.items()
+            if "dlsa_threads_dask" in res and (ideal := _ideal(res))]
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ import tempfile
 
 import numpy as np
 
-from benchmarks import adapters, problems
-from benchmarks.runner import Case, Spec, block_sizes, main, mb, med, run_all, run_case
+from benchmarks import adapters, problems, runner
+from benchmarks.runner import Case, Spec, block_sizes, main, maxdiff, med, run_all, run_case
 
 MOD = "benchmarks.formula"
 TITLE = "Benchmark: formula fits from Parquet files"
@@ -25,14 +25,8 @@ FORMULA = {"binomial": "y ~ " + RHS, "gaussian": "z ~ " + RHS}
 READ = ["x1", "x2", "carrier", "origin", "month", "y"]
 
 
-def add_args(ap):
-    ap.add_argument("--n", type=int, default=4_000_000)
-    ap.add_argument("--files", type=int, default=30)
-    ap.add_argument("--peer-repeats", type=int, default=1)
-    ap.add_argument("--data-dir", help="where the Parquet files are written (reused)")
-    ap.add_argument("--block-profile", action="store_true",
-                    help="time build_block on one 200,000-row block (median of 7), cProfile")
-    ap.set_defaults(max_wait=30.0, timeout=900.0)
+OPTIONS = {"n": 4_000_000, "files": 30, "peer_repeats": 1, "data_dir": (str, None),
+           "block_profile": False, "max_wait": 30.0, "timeout": 900.0}
 
 
 def header_lines(a):
@@ -81,10 +75,15 @@ class Prepare(Case):
 
 
 class Method(Case):
+    """(a) ``formula``: the formula on read_parquet of the raw files; (b) ``array``: the
+    encoded columns as a dask array in memory; (b') ``enc``: read_parquet of the encoded
+    files; (d) ``read``: one read_parquet pass of the model's columns."""
+
     est, family, kind = "dlsa", "binomial", "formula"
 
     def setup(self):
         import dask.dataframe as dd  # noqa: F401  (imports are not part of the fit)
+        import pandas as pd
 
         import dask_glmdist  # noqa: F401
 
@@ -92,12 +91,11 @@ class Method(Case):
         self.resp = "y" if self.family == "binomial" else "z"
         if self.kind == "array":
             import dask.array as da
-            import pandas as pd
 
             parts = [pd.read_parquet(os.path.join(self.enc, f))
                      for f in sorted(os.listdir(self.enc)) if f.endswith(".parquet")]
-            cols = [c for c in parts[0].columns if c.startswith("c")]
-            chunks = tuple(len(q) for q in parts)
+            cols, chunks = [c for c in parts[0].columns if c.startswith("c")], \
+                tuple(len(q) for q in parts)
             self.X = da.from_array(np.concatenate([q[cols].to_numpy(float) for q in parts]),
                                    chunks=(chunks, -1))
             self.y = da.from_array(np.concatenate([q[self.resp].to_numpy(float)
@@ -106,6 +104,10 @@ class Method(Case):
     def fit(self):
         import dask.dataframe as dd
 
+        if self.kind == "read":
+            df = dd.read_parquet(self.raw, columns=READ)
+            return {"nbytes": int(df.map_partitions(lambda q: q.memory_usage().sum()).sum()
+                                  .compute()), "passes": 1}
         cls = "DLSALogisticRegression" if self.est == "dlsa" else "BiasReducedGLM"
         kw = {} if self.est == "dlsa" else {"family": self.family, "method": "ML"}
         if self.kind == "formula":
@@ -119,69 +121,23 @@ class Method(Case):
         return {**adapters.report(m), "passes": adapters.passes(m)}
 
 
-class ReadPass(Method):
-    def fit(self):
-        import dask.dataframe as dd
-
-        df = dd.read_parquet(self.raw, columns=READ)
-        return {"nbytes": int(df.map_partitions(lambda q: q.memory_usage().sum()).sum()
-                              .compute()), "passes": 1}
-
-
 class Peer(Case):
-    lib, family = "statsmodels", "binomial"
+    needs, family = "statsmodels", "binomial"
 
     def setup(self):
         import pandas as pd
 
-        importlib.import_module("statsmodels.formula.api" if self.lib == "statsmodels"
-                                else "glum")
+        importlib.import_module("glum" if self.needs == "glum" else "statsmodels.formula.api")
         self.repeats = self.p.peer_repeats
         self.frame = pd.read_parquet(dirs(self.p)[0], columns=READ + ["z"])
 
     def fit(self):
         f = FORMULA[self.family]
-        if self.lib == "statsmodels":
+        if self.needs == "statsmodels":
             r = adapters.statsmodels_glm(None, self.frame, self.family, formula=f, tol=1e-10)
             return {**r, "passes": f"{r['n_iter']} IRLS iters"}
         r = adapters.glum_glm(self.frame, self.family, f, gradient_tol=1e-10)
         return {**r, "passes": f"{r['n_iter']} iters"}
-
-
-def _m(label, cls, **kw):
-    return Spec(label, cls, kw)
-
-
-CASES = {
-    "prepare": _m("write the data", Prepare),
-    "read_pass": _m("(d) one read_parquet pass of the model's columns", ReadPass),
-    "dlsa_formula": _m("(a) DLSALogisticRegression, formula, read_parquet", Method),
-    "dlsa_array": _m("(b) DLSALogisticRegression, encoded dask array in memory", Method,
-                     kind="array"),
-    "dlsa_encparquet": _m("(b') DLSALogisticRegression, encoded columns, read_parquet",
-                          Method, kind="enc"),
-    "brglm_formula": _m("(a) BiasReducedGLM ML binomial, formula, read_parquet", Method,
-                        est="brglm"),
-    "brglm_array": _m("(b) BiasReducedGLM ML binomial, encoded dask array in memory", Method,
-                      est="brglm", kind="array"),
-    "brglm_encparquet": _m("(b') BiasReducedGLM ML binomial, encoded columns, read_parquet",
-                           Method, est="brglm", kind="enc"),
-    "brglm_gauss_formula": _m("(a) BiasReducedGLM gaussian, formula, read_parquet", Method,
-                              est="brglm", family="gaussian"),
-    "brglm_gauss_array": _m("(b) BiasReducedGLM gaussian, encoded dask array in memory",
-                            Method, est="brglm", family="gaussian", kind="array"),
-    "statsmodels_formula": _m("(c) statsmodels smf.glm binomial, formula, pandas in memory",
-                              type("SM", (Peer,), {"needs": "statsmodels"})),
-    "glum_formula": _m("(c) glum GeneralizedLinearRegressor binomial, formula, pandas",
-                       type("Glum", (Peer,), {"needs": "glum"}), lib="glum"),
-    "statsmodels_gauss_formula": _m("(c) statsmodels smf.glm gaussian, formula, pandas",
-                                    type("SM", (Peer,), {"needs": "statsmodels"}),
-                                    family="gaussian"),
-    "glum_gauss_formula": _m("(c) glum gaussian, formula, pandas",
-                             type("Glum", (Peer,), {"needs": "glum"}), lib="glum",
-                             family="gaussian"),
-}
-DEFAULT = [m for m in CASES if m != "prepare"]
 
 
 class BlockProfile(Case):
@@ -206,20 +162,42 @@ class BlockProfile(Case):
         build_block(self.part, self.design, response=True, missing="raise")
 
     def after(self):
-        import cProfile
-        import io
-        import pstats
-
-        prof, buf = cProfile.Profile(), io.StringIO()
-        prof.enable()
-        for _ in range(3):
-            self.fit()
-        prof.disable()
-        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(25)
-        return {"notes": buf.getvalue(), "columns": self.design.n_columns}
+        return {"notes": runner.profiled(lambda: [self.fit() for _ in range(3)],
+                                         ("cumulative", 25)),
+                "columns": self.design.n_columns}
 
 
-CASES["block_profile"] = Spec("build_block, one 200,000-row block", BlockProfile)
+def _m(label, cls=Method, **kw):
+    return Spec(label, cls, kw)
+
+
+CASES = {
+    "prepare": _m("write the data", Prepare),
+    "read_pass": _m("(d) one read_parquet pass of the model's columns", kind="read"),
+    "dlsa_formula": _m("(a) DLSALogisticRegression, formula, read_parquet"),
+    "dlsa_array": _m("(b) DLSALogisticRegression, encoded dask array in memory", kind="array"),
+    "dlsa_encparquet": _m("(b') DLSALogisticRegression, encoded columns, read_parquet",
+                          kind="enc"),
+    "brglm_formula": _m("(a) BiasReducedGLM ML binomial, formula, read_parquet", est="brglm"),
+    "brglm_array": _m("(b) BiasReducedGLM ML binomial, encoded dask array in memory",
+                      est="brglm", kind="array"),
+    "brglm_encparquet": _m("(b') BiasReducedGLM ML binomial, encoded columns, read_parquet",
+                           est="brglm", kind="enc"),
+    "brglm_gauss_formula": _m("(a) BiasReducedGLM gaussian, formula, read_parquet",
+                              est="brglm", family="gaussian"),
+    "brglm_gauss_array": _m("(b) BiasReducedGLM gaussian, encoded dask array in memory",
+                            est="brglm", family="gaussian", kind="array"),
+    "statsmodels_formula": _m("(c) statsmodels smf.glm binomial, formula, pandas in memory",
+                              Peer),
+    "glum_formula": _m("(c) glum GeneralizedLinearRegressor binomial, formula, pandas", Peer,
+                       needs="glum"),
+    "statsmodels_gauss_formula": _m("(c) statsmodels smf.glm gaussian, formula, pandas", Peer,
+                                    family="gaussian"),
+    "glum_gauss_formula": _m("(c) glum gaussian, formula, pandas", Peer, needs="glum",
+                             family="gaussian"),
+    "block_profile": _m("build_block, one 200,000-row block", BlockProfile),
+}
+DEFAULT = [m for m in CASES if m not in ("prepare", "block_profile")]
 
 
 def _theta(res, names):
@@ -233,39 +211,33 @@ def _theta(res, names):
 
 
 def _diff(a, b):
-    return f"{np.max(np.abs(a - b)):.1e}" if a is not None and b is not None and \
-        len(a) == len(b) else "-"
+    return f"{maxdiff(a, b):.1e}" if a is not None and b is not None and len(a) == len(b) \
+        else "-"
 
 
 def run(args, rep):
     if args.block_profile:
         r, err = run_case(MOD, "block_profile", args)
-        rep(err or f"build_block, one 200,000-row block, {r['columns']} columns: median "
-            f"{1e3 * med(r):.0f} ms, min {1e3 * min(r['times']):.0f} ms (7 runs)\n```\n"
-            f"{r['notes']}\n```")
-        return {}
+        return rep(err or f"build_block, one 200,000-row block, {r['columns']} columns: median "
+                   f"{1e3 * med(r):.0f} ms, min {1e3 * min(r['times']):.0f} ms (7 runs)\n```\n"
+                   f"{r['notes']}\n```")
     prep, err = run_case(MOD, "prepare", args)
     if err:
         return rep(f"- data: {err}")
     names = prep["names"]
     rep(f"- data written / found in {prep['times'][0]:.0f} s; {len(names)} parameters")
-    res = {k: v for k, v in run_all(rep, MOD, args.methods, args, lambda n, r:
-                                    f", passes {r.get('passes')}").items() if "times" in v}
-    rep()
+    res = {k: v for k, v in run_all(rep, MOD, args.methods, args).items() if "times" in v}
     ref = {f: _theta(res.get(m), names) for f, m in (("binomial", "statsmodels_formula"),
                                                      ("gaussian", "statsmodels_gauss_formula"))}
     same = {e: _theta(res.get(f"{e}_array"), names) for e in ("dlsa", "brglm", "brglm_gauss")}
-    rows = []
-    for name, r in res.items():
-        fam, theta = CASES[name].kw.get("family", "binomial"), _theta(r, names)
-        est = next((e for e in ("brglm_gauss", "dlsa", "brglm") if name.startswith(e)), None)
-        rows.append([CASES[name].label, f"{med(r):.2f}", f"{min(r['times']):.2f}",
-                     mb(r["peak"] - r["baseline"]), mb(r["peak"]), r.get("passes"),
-                     _diff(theta, same.get(est)), _diff(theta, ref[fam]),
-                     f"{max(r['other_cores']):.2f}"])
-    rep.table(["method", "median (s)", "min (s)", "peak above base (MB)", "peak RSS (MB)",
-               "passes", "max abs diff to (b)", "max abs diff to statsmodels",
-               "other load (cores)"], rows, "lrrrrlrrr")
+    est = {m: next((e for e in ("brglm_gauss", "dlsa", "brglm") if m.startswith(e)), None)
+           for m in res}
+    rep()
+    rep.cases(res, CASES, {
+        "passes": lambda m, r: r.get("passes"),
+        "max abs diff to (b)": lambda m, r: _diff(_theta(r, names), same.get(est[m])),
+        "max abs diff to statsmodels": lambda m, r: _diff(
+            _theta(r, names), ref[CASES[m].kw.get("family", "binomial")])})
     ratio_lines(rep, res)
     return res
 
@@ -291,20 +263,14 @@ def ratio_lines(rep, res):
 
 
 def rows(results, args):
-    from benchmarks.runner import combined_row
-
-    out = []
-    names = results.get("statsmodels_formula", {}).get("names")
-    for est, cls in (("dlsa", "DLSALogisticRegression"), ("brglm", "BiasReducedGLM ML")):
-        ours, ref = results.get(f"{est}_formula"), _theta(results.get("statsmodels_formula"),
-                                                          names or [])
-        if ours and ref is not None:
-            peers = {m: results[m] for m in ("statsmodels_formula", "glum_formula")
-                     if m in results}
-            out.append(combined_row(f"{cls} (formula, Parquet)", f"flights N={args.n:,}",
-                                    {**ours, "theta": _theta(ours, names)}, peers, ref,
-                                    "statsmodels"))
-    return out
+    names = results.get("statsmodels_formula", {}).get("names") or []
+    ref = _theta(results.get("statsmodels_formula"), names)
+    peers = {m: results[m] for m in ("statsmodels_formula", "glum_formula") if m in results}
+    return [runner.combined_row(f"{cls} (formula, Parquet)", f"flights N={args.n:,}",
+                                {**ours, "theta": _theta(ours, names)}, peers, ref,
+                                "statsmodels")
+            for est, cls in (("dlsa", "DLSALogisticRegression"), ("brglm", "BiasReducedGLM ML"))
+            if (ours := results.get(f"{est}_formula")) and ref is not None]
 
 
 if __name__ == "__main__":

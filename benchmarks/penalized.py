@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import math
@@ -11,8 +12,8 @@ import time
 
 import numpy as np
 
-from benchmarks import adapters, problems
-from benchmarks.runner import Case, Spec, block_sizes, main, mb, measure, run_case
+from benchmarks import adapters, problems, runner
+from benchmarks.runner import Case, Spec, block_sizes, main, mb, run_case, runs
 
 MOD = "benchmarks.penalized"
 TITLE = "Benchmark: PenalizedLogisticRegression (exact L1 logistic, PQN) vs peers"
@@ -24,19 +25,9 @@ MEDIUM = {"n": 100_000, "ps": [50], "alpha_fracs": [0.01], "peer_budget": 20.0,
           "time_limit": 200.0}
 MEDIUM_CASES = ["ours_threads", "sk_liblinear", "sk_saga"]
 GAP = 1e-6  # "equal objective": (F_peer - F_ours) / F_ours <= GAP
-
-
-def add_args(ap):
-    ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--ps", type=int, nargs="+", default=[50, 200])
-    ap.add_argument("--partitions", type=int, default=10)
-    ap.add_argument("--alpha-fracs", type=float, nargs="+", default=[0.1, 0.01, 0.001])
-    ap.add_argument("--rho", type=float, default=0.3)
-    ap.add_argument("--daskml-alphas", type=int, nargs="+", help="indices into --alpha-fracs")
-    ap.add_argument("--peer-budget", type=float, default=60.0, help="s per peer fit")
-    ap.add_argument("--time-limit", type=float, default=2400.0, help="s for the whole run")
-    ap.add_argument("--admm-rho", type=float, help="dask-ml admm: rho (default dask-ml's, 1)")
-    ap.set_defaults(max_wait=10.0)
+OPTIONS = {"n": 1_000_000, "ps": [50, 200], "partitions": 10, "alpha_fracs": [0.1, 0.01, 0.001],
+           "rho": 0.3, "daskml_alphas": (int, []), "peer_budget": 60.0, "time_limit": 2400.0,
+           "admm_rho": (float, None), "max_wait": 10.0}
 
 
 def header_lines(a):
@@ -60,7 +51,7 @@ def objective(X, y, b0, coef, alpha, k) -> float:
         return float(np.sum(np.logaddexp(0.0, eta) - np.asarray(yb) * eta))
 
     if isinstance(X, np.ndarray):
-        parts = [loss(*b) for b in problems.AR1.blocks(None, X, y, k)]
+        parts = [loss(*b) for b in problems.split(X, y, k)]
     else:
         import dask
 
@@ -91,8 +82,8 @@ class RoundLog(logging.Handler):
         return self
 
     def emit(self, record):
-        if m := re.match(r"(.*): (\d+) blocks reduced in ([0-9.]+) s", record.getMessage()):
-            self.rounds.append((m.group(1), float(m.group(3))))
+        if m := re.match(r".*: \d+ blocks reduced in ([0-9.]+) s", record.getMessage()):
+            self.rounds.append(float(m.group(1)))
 
     def __exit__(self, *exc):
         lg = logging.getLogger("dask_glmdist")
@@ -100,76 +91,54 @@ class RoundLog(logging.Handler):
         lg.setLevel(self._level)
 
 
-# ------------------------------------------------------------------ cases
-
-
 class Solver(Case):
-    """One process per solver and p: every alpha, each fit(s) measured (``fits``)."""
+    """One process per solver and p: every alpha, each of its fits (``fits``) measured."""
 
     cluster = False
 
     def setup(self):
         prob = problems.sparse_logistic(self.p.p, self.p.rho, self.p.seed)
         if self.cluster:
-            self._cl, self.client, self.X, self.y, self.pids, self.placement = \
-                problems.local_cluster(prob, self.p.n, self.p.partitions)
+            problems.on_cluster(self, prob)
         else:
             self.X, self.y = prob.numpy(self.p.n, self.p.partitions)
-
-    def teardown(self):
-        if self.cluster:
-            self.client.close()
-            self._cl.close()
 
     def run(self):
         p = self.p
         amax = p.alphas[0] if p.alphas else alpha_max(self.X, self.y)
         alphas = p.alphas[1:] if p.alphas else [f * amax for f in p.alpha_fracs]
-        out = []
+        self.base, out = runner.MemorySampler(self.pids).sample(), []
         for i, frac in enumerate(p.alpha_fracs):
-            entry = {"frac": frac, "alpha": alphas[i], "fits": []}
-            out.append(entry)
             ctx = {"ref": p.refs[i] if p.refs else None}
-            if i in p.alpha_idx:
-                for label, fit, finish, repeats in self.fits(alphas[i], ctx):
-                    entry["fits"].append(self.one(label, fit, finish, repeats, alphas[i], ctx))
-        return {"alpha_max": amax, "alphas": out, "times": [0.0], "peak": 0, "other_cores": [0],
-                "placement": getattr(self, "placement", None)}
+            fits = self.fits(alphas[i], ctx) if i in p.alpha_idx else ()
+            out.append({"frac": frac, "alpha": alphas[i], "fits": [
+                self.one(alphas[i], ctx, *f) for f in fits]})
+        return {"alpha_max": amax, "alphas": out, "times": [0.0], "peak": 0,
+                "other_cores": [0], "placement": getattr(self, "placement", None)}
 
-    def one(self, label, fit, finish, repeats, alpha, ctx):
+    def one(self, alpha, ctx, label, fit, finish, repeats):
         left = self.p.deadline - time.time()
-        need = 0.0 if isinstance(self, Ours) else self.p.peer_budget
-        if left < need + 5:
+        if left < (0.0 if isinstance(self, Ours) else self.p.peer_budget) + 5:
             return {"label": label, "skipped": f"time limit: {left:.0f} s left"}
-        m = measure(lambda: {"res": fit()}, self.p, repeats, self.pids)
+        m = runner.measure(lambda: {"res": fit()}, self.p, repeats, self.pids)
         ctx["last_time"] = statistics.median(m["times"])
         r = finish(m.pop("res"))
         coef = np.asarray(r.pop("coef"), dtype=np.float64)
-        rec = {"label": label, "times": m["times"], "peak_above": m["peak"] - self.baseline(),
+        rec = {"label": label, "times": m["times"], "peak_above": m["peak"] - self.base,
                "other": max(m["other_cores"]), "nnz": int(np.sum(coef != 0)),
                "F": objective(self.X, self.y, r["b0"], coef, alpha, self.p.partitions), **r}
+        if "own_objective" in rec:
+            rec["own_objective - F"] = rec.pop("own_objective") - rec["F"]
         ctx["last_F"], ctx["last_capped"] = rec["F"], bool(r.get("capped"))
         if (trace := rec.pop("trace_raw", None)) is not None:
             rec.update(trace_gaps(trace, self, alpha, ctx["ref"], bool(rec.get("capped"))))
         return rec
 
-    def baseline(self):
-        from benchmarks.runner import MemorySampler
-
-        if not hasattr(self, "_base"):
-            self._base = MemorySampler(self.pids).sample()
-        return self._base
-
 
 class Ours(Solver):
     def setup(self):
         super().setup()
-        import dask
-
-        import dask_glmdist  # noqa: F401
-
-        if not self.cluster:
-            dask.config.set(scheduler="threads")
+        runner.threaded() if not self.cluster else importlib.import_module("dask_glmdist")
 
     def fits(self, alpha, ctx):
         def fit():
@@ -184,12 +153,15 @@ class Ours(Solver):
             return {"b0": float(np.ravel(m.intercept_)[0]), "coef": m.coef_.ravel(),
                     "n_iter": int(m.n_iter_), "rounds": int(adapters.attr(m, "n_rounds_")),
                     "converged": bool(m.converged_), "own_objective": float(m.objective_),
-                    "kkt": float(m.kkt_violation_), "round_times": rounds}
+                    "kkt": float(m.kkt_violation_), "round_s (last fit)": rounds}
 
         yield "PQN tol=1e-8", fit, finish, self.p.repeats
 
 
 class Sklearn(Solver):
+    """liblinear / saga: the cost of one iteration calibrated (max_iter=1 (, 3)), then
+    tol=1e-4 and tol=1e-8 with max_iter capped to fit the peer budget."""
+
     solver = "saga"
 
     def setup(self):
@@ -227,125 +199,110 @@ class BudgetExceeded(Exception):
 
 def traced_l1(budget: float, penalise_intercept: bool = False):
     """dask_glm's L1 leaving the last coefficient (dask-ml's intercept) unpenalised,
-    recording (seconds, iterate) at every proximal step, stopping after ``budget`` s."""
+    recording (seconds, iterate) at every proximal step (``reg.trace``; ``reg.t0`` the
+    start), raising :class:`BudgetExceeded` after ``budget`` s."""
     from dask_glm.regularizers import L1
 
     class TracedL1(L1):
         name = "l1_traced"
 
-        def start(self):
-            self.trace, self.t0 = [], time.perf_counter()
-
-        def _mask(self, beta):
-            m = np.ones(beta.shape[0], dtype=bool)
-            m[-1] = penalise_intercept
-            return m
-
         def f(self, beta):
-            return np.abs(beta[self._mask(beta)]).sum()
+            return np.abs(beta[: len(beta) - (not penalise_intercept)]).sum()
 
         def proximal_operator(self, beta, t):
-            beta, z = np.asarray(beta), np.array(beta, dtype=float)
-            m = self._mask(beta)
-            z[m] = np.maximum(0, beta[m] - t) - np.maximum(0, -beta[m] - t)
+            z, k = np.array(beta, dtype=float), len(beta) - (not penalise_intercept)
+            z[:k] = np.maximum(0, z[:k] - t) - np.maximum(0, -z[:k] - t)
             self.trace.append((time.perf_counter() - self.t0, z.copy()))
             if self.trace[-1][0] > budget:
                 raise BudgetExceeded
             return z
 
-    reg = TracedL1()
-    reg.start()
-    return reg
+    return TracedL1()
 
 
 class DaskML(Solver):
     """dask-ml LogisticRegression on our exact problem (normalize=False, intercept
-    unpenalised, C = 1/(alpha N)); ``shipped``: its own L1 on standardised columns."""
+    unpenalised, C = 1/(alpha N)), traced, stopped at the peer budget; when it stopped by
+    itself short of the optimum, a tight rerun. ``shipped``: its own L1 on standardised
+    columns (iterates mapped back to the original scale)."""
 
     venv, needs, solver, shipped, rho = True, "dask_ml", "admm", False, None
 
     def setup(self):
-        import dask
         import dask.array as da
 
         super().setup()
         if not self.cluster:
-            dask.config.set(scheduler="threads")
+            runner.threaded()
             sizes = tuple(block_sizes(self.p.n, self.p.partitions))
             self.X, self.y = da.from_array(self.X, chunks=(sizes, -1)), \
                 da.from_array(self.y, chunks=(sizes,))
         if self.rho == "n_k":
             self.rho = max(block_sizes(self.p.n, self.p.partitions)) / 200.0
-        self.rho = self.rho or self.p.admm_rho
-
-    def _back(self):
-        if not self.shipped:
-            return lambda z: z
-        import dask.array as da
-
-        mean, std = (np.asarray(v) for v in da.compute(self.X.mean(axis=0), self.X.std(axis=0)))
-        return lambda z: np.concatenate([z[:-1] / std, [z[-1] - np.sum(z[:-1] * mean / std)]])
+        self.rho, self.back = self.rho or self.p.admm_rho, lambda z: z
+        if self.shipped:
+            mean, std = (np.asarray(v) for v in da.compute(self.X.mean(0), self.X.std(0)))
+            self.back = lambda z: np.concatenate([z[:-1] / std, [z[-1] - z[:-1] @ (mean / std)]])
 
     def fits(self, alpha, ctx):
-        reg, back = traced_l1(self.p.peer_budget, self.shipped), self._back()
-        skw = {} if self.shipped else {"normalize": False}
-        if self.solver == "admm" and self.rho is not None:
-            skw["rho"] = self.rho
-        base = {"solver": self.solver, "C": 1.0 / (alpha * self.p.n), "penalty": reg}
+        skw = {**({} if self.shipped else {"normalize": False}),
+               **({"rho": self.rho} if self.solver == "admm" and self.rho else {})}
+        reg = traced_l1(self.p.peer_budget, self.shipped)
+        kw = {"solver": self.solver, "C": 1.0 / (alpha * self.p.n), "penalty": reg}
         tail = (f", rho={self.rho:g}" if "rho" in skw else "") + \
             f", budget {self.p.peer_budget:g} s"
-        yield "defaults" + tail, *self._make(dict(base, solver_kwargs=skw), reg, back), 1
+        yield "defaults" + tail, *self.traced(dict(kw, solver_kwargs=skw), reg), 1
         if ctx["ref"] is not None and not ctx["last_capped"] and \
                 rel_gap(ctx["last_F"], ctx["ref"]) > GAP:  # stopped short: a tight run
-            tight = ({"abstol": 1e-10, "reltol": 1e-8} if self.solver == "admm" else {})
-            kw = dict(base, max_iter=100000, solver_kwargs=dict(skw, **tight),
-                      **({} if tight else {"tol": 1e-14}))
-            label = "abstol=1e-10, reltol=1e-8" if tight else "tol=1e-14"
-            yield label + tail, *self._make(kw, reg, back), 1
+            admm = self.solver == "admm"
+            tight = {"abstol": 1e-10, "reltol": 1e-8} if admm else {}
+            kw.update(max_iter=100000, solver_kwargs=dict(skw, **tight),
+                      **({} if admm else {"tol": 1e-14}))
+            label = "abstol=1e-10, reltol=1e-8" if admm else "tol=1e-14"
+            yield label + tail, *self.traced(kw, reg), 1
 
-    def _make(self, kw, reg, back):
-        state = {}
+    def traced(self, kw, reg):
+        stopped = []
 
         def fit():
-            reg.start()
+            reg.trace, reg.t0 = [], time.perf_counter()
             try:
                 return adapters.daskml_logistic(self.X, self.y, count=not self.cluster, **kw)
             except BudgetExceeded:
-                state["stopped"] = True
-                z = back(reg.trace[-1][1])  # the last iterate (coef..., intercept)
+                stopped.append(True)
+                z = self.back(reg.trace[-1][1])  # the last iterate (coef..., intercept)
                 return {"theta": [z[-1], *z[:-1]], "n_iter": "budget"}
 
         def finish(r):
             return {"b0": float(r["theta"][0]), "coef": r["theta"][1:],
                     "n_iter": f"{r['n_iter']}, {len(reg.trace)} prox steps",
-                    "capped": state.pop("stopped", False), "kwargs": repr(kw),
-                    "trace_raw": [(t, back(z)) for t, z in reg.trace]}
+                    "capped": bool(stopped), "kwargs": repr(kw),
+                    "trace_raw": [(t, self.back(z)) for t, z in reg.trace]}
 
         return fit, finish
 
 
 def trace_gaps(trace, solver, alpha, ref, project, max_points=60):
-    """F on up to ``max_points`` recorded iterates; with ``ref``: the first time the gap
-    was <= GAP (bisection between samples), else (``project``) a log-linear extrapolation
-    over the last half of the trace where the gap fell at least 10-fold there."""
-    idx = sorted(set(np.linspace(0, len(trace) - 1, min(len(trace), max_points)).round()
-                     .astype(int))) if trace else []
-    cache = {}
-
-    def gap(i):
-        if i not in cache:
-            z = trace[i][1]
-            cache[i] = rel_gap(objective(solver.X, solver.y, z[-1], z[:-1], alpha,
-                                         solver.p.partitions), ref)
-        return cache[i]
-
-    if ref is None or not idx:
+    """On up to ``max_points`` recorded iterates, with ``ref``: the first time the gap was
+    <= GAP (bisection between samples), else (``project``) a log-linear extrapolation over
+    the last half of the trace where the gap fell at least 10-fold there."""
+    if ref is None or not trace:
         return {}
+    idx = sorted({int(i) for i in np.linspace(0, len(trace) - 1, min(len(trace), max_points))
+                  .round()})
+
+    @functools.cache
+    def gap(i):
+        z = trace[i][1]
+        return rel_gap(objective(solver.X, solver.y, z[-1], z[:-1], alpha,
+                                 solver.p.partitions), ref)
+
     first = next((j for j, i in enumerate(idx) if gap(i) <= GAP), None)
     if first is not None:
-        lo, hi = (idx[first - 1] if first else idx[0]), idx[first]
+        lo, hi = idx[max(first - 1, 0)], idx[first]
         while hi - lo > 1:
-            lo, hi = (lo, (lo + hi) // 2) if gap((lo + hi) // 2) <= GAP else ((lo + hi) // 2, hi)
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if gap(mid) <= GAP else (mid, hi)
         return {"t_gap": trace[hi][0]}
     half = [(trace[i][0], gap(i)) for i in idx[len(idx) // 2 :] if gap(i) > 0]
     if not project or len(half) < 3:
@@ -373,167 +330,101 @@ CASES = {
 }
 DEFAULT = ["ours_threads", "ours_cluster", "sk_liblinear", "sk_saga", "dml_proxgrad",
            "dml_admm"]
-
-
-# ------------------------------------------------------------------ report
-
-
-def daskml_status(python) -> str | None:
-    """None if dask-ml imports and fits with ``python``, else the error."""
-    import subprocess
-
-    code = ("import numpy as np, dask.array as da; from dask_ml.linear_model import "
-            "LogisticRegression as L; X = np.random.default_rng(0).normal(size=(400, 3)); "
-            "L(penalty='l1', solver='admm', max_iter=2).fit(da.from_array(X, chunks=100), "
-            "da.from_array((X[:, 0] > 0) * 1.0, chunks=100))")
-    try:
-        proc = subprocess.run([python, "-c", code], capture_output=True, text=True)
-    except OSError as exc:
-        return f"no python at {python} ({exc})"
-    return None if proc.returncode == 0 else " | ".join(proc.stderr.strip().splitlines()[-2:])
-
-
-def _t(x) -> str:
-    return f"{x:.3g}" if x < 10 else f"{x:.1f}"
-
-
-def fit_line(frac, f) -> str:
-    if "skipped" in f:
-        return f"  - alpha {frac:g}: {f['label']}: skipped ({f['skipped']})"
-    extra = ""
-    if rt := f.get("round_times"):
-        extra = (f"; rounds (last fit) {len(rt)}: sum {sum(t for _, t in rt):.2f} s of "
-                 f"{f['times'][-1]:.2f} s, per round " + ", ".join(f"{t:.2f}" for _, t in rt))
-    for key, text in (("t_gap", "gap <= 1e-6 first at {:.1f} s"),
-                      ("t_gap_projected", "gap <= 1e-6 projected at {:.0f} s"),
-                      ("no_projection", "no projection ({})"), ("kwargs", "{}")):
-        if f.get(key) is not None:
-            extra += "; " + text.format(f[key])
-    own = (f", converged {f['converged']}, kkt {f['kkt']:.1e}, own objective_ - F "
-           f"{f['own_objective'] - f['F']:.1e}" if "converged" in f else "")
-    return (f"  - alpha {frac:g}: {f['label']}: times {', '.join(f'{t:.2f}' for t in f['times'])}"
-            f" s, F {f['F']:.12g}, nnz {f['nnz']}, iters {f.get('n_iter')}"
-            + (f", rounds {f['rounds']}" if "rounds" in f else "")
-            + (", CAPPED" if f.get("capped") else "") + own
-            + f", peak above base {mb(f['peak_above'])} MB, other load {f['other']:.2f}" + extra)
+FAMILIES = {"sk_liblinear": "sklearn", "sk_saga": "sklearn", "dml_proxgrad": "dask-ml",
+            "dml_admm": "dask-ml", "dml_admm_rho": "dask-ml"}
 
 
 def run(args, rep):
     args.deadline = time.time() + args.time_limit
-    methods = ["ours_threads"] + [m for m in args.methods if m != "ours_threads"]
-    dml = None
-    if any(m.startswith("dml") for m in methods):
-        dml = daskml_status(f"{args.venv}/bin/python")
-        rep(f"- dask-ml: not available in {args.venv}: `{dml}`\n" if dml else "")
     out = {}
     for p in args.ps:
-        rep(f"## p = {p}")
-        rep()
-        res, refs, alphas = {}, None, None
-        for name in methods:
+        rep(f"## p = {p}\n")
+        res, ctx = out.setdefault(p, {}), {"refs": None, "alphas": None}
+        for name in ["ours_threads"] + [m for m in args.methods if m != "ours_threads"]:
             idx = (args.daskml_alphas if name.startswith("dml") and args.daskml_alphas
                    else list(range(len(args.alpha_fracs))))
-            if name.startswith("dml") and dml:
-                rep(f"- {name}: skipped, dask-ml not available")
-                continue
-            r, err = run_case(MOD, name, args, max(30.0, args.deadline - time.time() + 120),
-                              p=p, refs=refs, alphas=alphas, alpha_idx=idx)
-            if err:
-                rep(f"- {name}: {err}")
+            r, why = None, runner.available(CASES[name], vars(args))
+            if why is None:
+                r, why = run_case(MOD, name, args, max(30.0, args.deadline - time.time() + 120),
+                                  p=p, alpha_idx=idx, **ctx)
+            if why is not None:
+                rep(f"- {name}: {why}")
                 continue
             res[name] = r
             if name == "ours_threads":
                 F = [a["fits"][0].get("F") if a["fits"] else None for a in r["alphas"]]
-                refs = None if None in F else F
-                alphas = [r["alpha_max"]] + [a["alpha"] for a in r["alphas"]]
-                rep(f"- alpha_max = {r['alpha_max']:.6g}")
-            rep(f"- {name}: setup {r['setup_s']:.1f} s, baseline RSS {mb(r['baseline'])} MB"
-                + (f"; X row blocks per worker {r['placement']}" if r.get("placement") else ""))
-            for a in r["alphas"]:
-                for f in a["fits"]:
-                    rep(fit_line(a["frac"], f))
-        rep()
-        out[p] = res
+                ctx = {"refs": None if None in F else F,
+                       "alphas": [r["alpha_max"]] + [a["alpha"] for a in r["alphas"]]}
+            where = f"; X row blocks per worker {r['placement']}" if r["placement"] else ""
+            rep(f"- {name}: alpha_max {r['alpha_max']:.6g}, setup {r['setup_s']:.1f} s, "
+                f"baseline RSS {mb(r['baseline'])} MB{where}")
         table(rep, p, res, args)
     return out
 
 
-def _family(name):
-    return "sklearn" if name.startswith("sk") else "dask-ml" if name in (
-        "dml_proxgrad", "dml_admm", "dml_admm_rho") else None
-
-
 def _candidate(name, f, g):
-    """(time to gap <= GAP, how, who) of a peer fit, or None (stopped short by itself)."""
+    """(rank, time to gap <= GAP, how, who) of a peer fit, or None (stopped by itself)."""
     who, t = f"{name} {f['label']}", statistics.median(f["times"])
     if g <= GAP:
-        return (f.get("t_gap", t), "measured", who)
+        return (0, f.get("t_gap", t), "measured", who)
     if "t_gap_projected" in f:
-        return (f["t_gap_projected"], "projected", who)
-    return (t, "lower bound (gap not reached)", who) if f.get("capped") else None
+        return (1, f["t_gap_projected"], "projected", who)
+    return (2, t, "lower bound (gap not reached)", who) if f.get("capped") else None
+
+
+def _row(name, frac, f, ref):
+    if "skipped" in f:
+        return [CASES[name].label, f"{frac:g}", f["label"], f"skipped: {f['skipped']}"] + \
+            [""] * 7
+    g = rel_gap(f["F"], ref)
+    stopped = g > GAP and name in FAMILIES and "calibration" not in f["label"]
+    note = " (capped)" if f.get("capped") else " (stopped by itself)" if stopped else ""
+    details = {k: v for k, v in f.items() if k not in (
+        "label", "times", "peak_above", "other", "nnz", "F", "b0", "n_iter", "rounds", "capped")}
+    return [CASES[name].label, f"{frac:g}", f["label"] + note, runs(f["times"], "{:.3g}"),
+            f.get("n_iter"), f.get("rounds", ""), f"{g:.1e}", f["nnz"], mb(f["peak_above"]),
+            f"{f['other']:.2f}", runner.fmt(details) if details else ""]
 
 
 def table(rep, p, res, args):
     if "ours_threads" not in res:
-        return None
-    rep(f"### Results, N = {args.n:,}, p = {p}")
-    rep()
+        return
+    rep(f"\n### Results, N = {args.n:,}, p = {p}\n")
     rows, lines = [], []
-    for ia, a_ours in enumerate(res["ours_threads"]["alphas"]):
-        if not a_ours["fits"] or "F" not in a_ours["fits"][0]:
+    for ia, a in enumerate(res["ours_threads"]["alphas"]):
+        ours = a["fits"][0] if a["fits"] else {}
+        if "F" not in ours:
             continue
-        frac, ref = a_ours["frac"], a_ours["fits"][0]["F"]
-        t_ours = statistics.median(a_ours["fits"][0]["times"])
-        best, stalled = {}, {}
+        best, stalled, head = {}, {}, f"- p = {p}, alpha = {a['frac']:g} alpha_max:"
         for name, r in res.items():
             for f in r["alphas"][ia]["fits"]:
-                if "skipped" in f:
-                    rows.append([CASES[name].label, f"{frac:g}", f["label"], "skipped"] + [""] * 6)
+                rows.append(_row(name, a["frac"], f, ours["F"]))
+                if "F" not in f or name not in FAMILIES or "calibration" in f["label"]:
                     continue
-                g, fam = rel_gap(f["F"], ref), _family(name)
-                rows.append(_table_row(name, f, frac, g))
-                if fam and "calibration" not in f["label"]:
-                    if (c := _candidate(name, f, g)) is None:
-                        stalled.setdefault(fam, []).append(f"{name} {f['label']}: stopped by "
-                                                           f"itself at gap {g:.1e}")
-                    elif fam not in best or _rank(c) < _rank(best[fam]):
-                        best[fam] = c
-        lines += _ratio_lines(p, frac, best, stalled, t_ours, res, ia)
+                fam, g = FAMILIES[name], rel_gap(f["F"], ours["F"])
+                if (c := _candidate(name, f, g)) is None:
+                    stalled.setdefault(fam, []).append(f"{name} {f['label']}: stopped by "
+                                                       f"itself at gap {g:.1e}")
+                elif c < best.get(fam, (9,)):
+                    best[fam] = c
+        lines += _ratio_lines(head, best, stalled, statistics.median(ours["times"]), res, ia)
     rep.table(["solver", "alpha / alpha_max", "fit", "time (s)", "iterations", "rounds",
-               "objective gap", "nnz", "peak above base (MB)", "other load"], rows,
-              "lrlrlrrrrr")
+               "objective gap", "nnz", "peak above base (MB)", "other load", "details"], rows,
+              "lrlrlrrrrrl")
     for line in lines:
         rep(line)
     rep()
-    return lines
 
 
-def _rank(c):
-    return ({"measured": 0, "projected": 1}.get(c[1], 2), c[0])
-
-
-def _table_row(name, f, frac, g):
-    note = " (capped)" if f.get("capped") else ""
-    if not note and g > GAP and "calibration" not in f["label"] and _family(name):
-        note = " (stopped by itself)"
-    tg = (f"; <= 1e-6 at {f['t_gap']:.1f} s" if "t_gap" in f else
-          f"; <= 1e-6 projected {f['t_gap_projected']:.0f} s" if "t_gap_projected" in f else "")
-    t = statistics.median(f["times"])
-    times = _t(t) if len(f["times"]) == 1 else f"{_t(t)} ({', '.join(map(_t, f['times']))})"
-    return [CASES[name].label, f"{frac:g}", f["label"] + note, times, f.get("n_iter"),
-            f.get("rounds", ""), f"{g:.1e}{tg}", f["nnz"], mb(f["peak_above"]),
-            f"{f['other']:.2f}"]
-
-
-def _ratio_lines(p, frac, best, stalled, t_ours, res, ia):
-    lines, head = [], f"- p = {p}, alpha = {frac:g} alpha_max:"
+def _ratio_lines(head, best, stalled, t_ours, res, ia):
+    lines = []
     for fam in sorted(set(best) | set(stalled)):
-        note = "" if fam not in stalled or best.get(fam, (0, ""))[1] == "measured" else \
+        note = "" if fam not in stalled or best.get(fam, "")[2:3] == ("measured",) else \
             " [" + "; ".join(stalled[fam]) + "]"
         if fam not in best:
             lines.append(f"{head} no {fam} run reached gap <= {GAP:g}{note}")
             continue
-        tb, how, who = best[fam]
+        _, tb, how, who = best[fam]
         sign = ">= " if how.startswith("lower") else "~" if how == "projected" else ""
         lines.append(f"{head} fastest {fam} to gap <= {GAP:g}: {who}, {tb:.1f} s ({how}) -> "
                      f"{fam} / ours (threaded, {t_ours:.2f} s) = {sign}{tb / t_ours:.1f}x{note}")
@@ -546,24 +437,21 @@ def _ratio_lines(p, frac, best, stalled, t_ours, res, ia):
 
 
 def rows(results, args):
-    """Combined rows: ours against the fastest sklearn fit at gap <= 1e-6 (by objective)."""
+    """Combined rows: ours against every peer fit but the calibrations (the objective
+    is the oracle: its gap is in the config's report)."""
     out = []
     for p, res in results.items():
-        if "ours_threads" not in res:
-            continue
-        for ia, a in enumerate(res["ours_threads"]["alphas"]):
-            f = a["fits"][0]
-            peers, gaps = [], []
-            for name, r in res.items():
-                for g in r["alphas"][ia]["fits"]:
-                    if name != "ours_threads" and "F" in g and "calibration" not in g["label"]:
-                        t = statistics.median(g["times"])
-                        peers.append(f"{name} {g['label']} {t:.3f}")
-                        gaps.append(f"{name} {t / statistics.median(f['times']):.2f}")
+        for ia, a in enumerate(res.get("ours_threads", {}).get("alphas", [])):
+            f, t = a["fits"][0], statistics.median(a["fits"][0]["times"])
+            peers = {f"{name} {g['label']}": statistics.median(g["times"])
+                     for name, r in res.items() if name != "ours_threads"
+                     for g in r["alphas"][ia]["fits"]
+                     if "F" in g and "calibration" not in g["label"]}
             out.append([f"PenalizedLogisticRegression (alpha {a['frac']:g} alpha_max)",
-                        f"logistic lasso N={args.n:,} p={p}",
-                        f"{statistics.median(f['times']):.3f}", "; ".join(peers) or "-",
-                        "; ".join(gaps) or "-", mb(f["peak_above"]),
+                        f"logistic lasso N={args.n:,} p={p}", f"{t:.3f}",
+                        "; ".join(f"{k} {v:.3f}" for k, v in peers.items()) or "-",
+                        "; ".join(f"{k.split()[0]} {v / t:.2f}" for k, v in peers.items())
+                        or "-", mb(f["peak_above"]),
                         f"kkt {f['kkt']:.1e} (objective is the oracle)"])
     return out
 

@@ -80,23 +80,12 @@ class AR1:
         off = int(intercept_column)
         X, y = np.empty((n, self.p + off)), np.empty(n)
         X[:, :off] = 1.0
-        start = 0
-        for b, nb in enumerate(block_sizes(n, k)):
+        for b, (Xb, yb) in enumerate(split(X, y, k)):
+            target = np.empty((len(yb), self.p)) if off else Xb
+            yb[:] = self.fill(target, b)
             if off:
-                blk = np.empty((nb, self.p))
-                y[start : start + nb] = self.fill(blk, b)
-                X[start : start + nb, off:] = blk
-            else:
-                y[start : start + nb] = self.fill(X[start : start + nb], b)
-            start += nb
+                Xb[:, off:] = target
         return X, y
-
-    def blocks(self, X, y, k):
-        out, start = [], 0
-        for nb in block_sizes(X.shape[0], k):
-            out.append((X[start : start + nb], y[start : start + nb]))
-            start += nb
-        return out
 
     def dask(self, n: int, k: int, client=None):
         """Lazy per-block dask arrays (k row chunks), persisted: in this process on the
@@ -120,10 +109,17 @@ class AR1:
         return dask.persist(X, y) if client else dask.persist(X, y, scheduler="threads")
 
 
-def local_cluster(problem, n, k):
-    """A LocalCluster (2 worker processes x 1 thread) holding the problem's k blocks,
-    generated on the workers (block b on worker b % 2) and persisted there; returns
-    (cluster, client, X, y, worker pids, blocks per worker)."""
+def split(X, y, k):
+    """The k row blocks (views) of X and y."""
+    edges = np.cumsum([0, *block_sizes(X.shape[0], k)])
+    return [(X[a:b], y[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def on_cluster(case, problem):
+    """Put the problem's ``case.p.partitions`` blocks on a LocalCluster (2 worker processes
+    x 1 thread), generated on the workers (block b on worker b % 2) and persisted there:
+    sets ``case.X``, ``y``, ``client``, ``pids`` (the workers), ``placement`` (blocks per
+    worker) and ``close``."""
     import collections
 
     import psutil
@@ -131,14 +127,14 @@ def local_cluster(problem, n, k):
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                            dashboard_address=None)
-    client = Client(cluster)
-    X, y = problem.dask(n, k, client)
-    wait([X, y])
-    who = client.who_has(X)
-    placement = sorted(collections.Counter(v[0] for v in who.values() if v).values())
+    case.client = client = Client(cluster)
+    case.X, case.y = problem.dask(case.p.n, case.p.partitions, client)
+    wait([case.X, case.y])
+    who = client.who_has(case.X)
+    case.placement = sorted(collections.Counter(v[0] for v in who.values() if v).values())
     client.run(_warm_imports)  # import cost is not part of the fit
-    pids = tuple(p.pid for p in psutil.Process().children(recursive=True))
-    return cluster, client, X, y, pids, placement
+    case.pids = tuple(p.pid for p in psutil.Process().children(recursive=True))
+    case.close = lambda: (client.close(), cluster.close())
 
 
 def _warm_imports():

@@ -1,12 +1,13 @@
 """The shared measurement harness: worker processes, peak RSS, timing, Markdown reports.
 
 A configuration module (``benchmarks.<name>``) defines ``CASES`` (name -> :class:`Spec`),
-``DEFAULT`` (the cases run by default), ``add_args(parser)``, ``QUICK`` / ``MEDIUM``
-(option defaults of ``--quick`` / ``--medium``), ``TITLE``, ``header_lines(args)``,
-``run(args, rep) -> results`` and ``rows(results, args)`` (the combined medium table).
-Every case runs in a fresh process (``python -c`` importing :func:`worker`), or in this
-process with ``--inprocess`` (the tests); the parent never imports ``dask_glmdist``, so
-``PYTHONPATH`` decides which checkout is measured.
+``DEFAULT`` (the cases run by default), ``OPTIONS`` (its options: name -> default, or
+(type, default)), ``QUICK`` / ``MEDIUM`` (option defaults of ``--quick`` / ``--medium``),
+``TITLE``, ``MODULES``, ``header_lines(args)``, ``run(args, rep) -> results`` and
+``rows(results, args)`` (the combined medium table). Every case runs in a fresh process
+(``python -c`` importing :func:`worker`), or in this process with ``--inprocess`` (the
+tests); the parent never imports ``dask_glmdist``, so ``PYTHONPATH`` decides which
+checkout is measured.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import datetime
 import gc
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -31,7 +33,15 @@ from typing import NamedTuple
 MARK = "@@RESULT@@"
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+COMMON = {"quick": False, "medium": False, "out": (str, None),
+          "repeats": 3, "seed": 0, "cores": 2, "max_wait": 60.0, "fit_budget": 60.0,
+          "timeout": 1800.0, "cache": (str, None), "cached_only": False, "rerun": (str, []),
+          "inprocess": False, "venv": "/tmp/dmlvenv"}
 _NOT_PARAMS = {"out", "cache", "cached_only", "methods", "skip", "inprocess", "timeout"}
+HARNESS = {"case", "measured", "setup_s", "baseline", "processes", "data_bytes", "ru_maxrss",
+           "times", "peak", "other_cores", "waited_s", "warnings", "wall_s", "cached"}
+HIDDEN = {"theta", "coef", "bse", "names", "notes", "rows", "coef_repaired", "deviance",
+          "dispersion", "df_resid", "n_rounds"}
 
 
 class Spec(NamedTuple):
@@ -59,19 +69,68 @@ def runs(xs, fmt="{:.3f}") -> str:
     return ", ".join(fmt.format(x) for x in xs)
 
 
+def maxdiff(a, b) -> float:
+    import numpy as np
+
+    return float(np.max(np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))))
+
+
+def fmt(v) -> str:
+    """A measurement as text: numbers to 4 digits, lists and dicts element by element."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(map(fmt, v)) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} {fmt(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
+def median_time(f, repeat: int = 7) -> float:
+    """Median wall time of ``f()`` over ``repeat`` calls (s)."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def profiled(f, *views, top: int = 25) -> str:
+    """cProfile of ``f()``: for each (sort key, pstats restriction) in ``views``, up to
+    ``top`` lines of the table."""
+    import cProfile
+    import io
+    import pstats
+
+    prof, out = cProfile.Profile(), []
+    prof.runcall(f)
+    for key, restriction in views:
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(restriction)
+        text = buf.getvalue().splitlines()
+        start = next((i for i, ln in enumerate(text) if "ncalls" in ln), 0)
+        out += [f"by {key} ({restriction}):", *[ln for ln in text[start:] if ln.strip()][:top]]
+    return "\n".join(out)
+
+
 # ------------------------------------------------------------------ memory and machine load
 
 
 def _procs(me, pids, tree):
     import psutil
 
-    out = [psutil.Process(p) for p in pids]
-    if tree:
+    return [psutil.Process(p) for p in pids] + (me.children(recursive=True) if tree else [])
+
+
+def _total(me, pids, tree, what) -> float:
+    total = what(me)
+    for proc in _procs(me, pids, tree):
         try:
-            out += me.children(recursive=True)
-        except Exception:  # noqa: BLE001
+            total += what(proc)
+        except Exception:  # noqa: BLE001  (a process that just ended)
             pass
-    return out
+    return total
 
 
 class MemorySampler:
@@ -81,17 +140,10 @@ class MemorySampler:
         import psutil
 
         self._me, self.pids, self.tree, self.interval = psutil.Process(), pids, tree, interval
-        self._stop = threading.Event()
-        self.peak = 0
+        self._stop, self.peak = threading.Event(), 0
 
     def sample(self) -> int:
-        total = self._me.memory_info().rss
-        for proc in _procs(self._me, self.pids, self.tree):
-            try:
-                total += proc.memory_info().rss
-            except Exception:  # noqa: BLE001
-                pass
-        return total
+        return int(_total(self._me, self.pids, self.tree, lambda p: p.memory_info().rss))
 
     def _run(self):
         while not self._stop.wait(self.interval):
@@ -123,14 +175,9 @@ class CpuMeter:
 
     def _ours(self) -> float:
         c = self._me.cpu_times()
-        total = c.user + c.system + (c.children_user + c.children_system if self.tree else 0)
-        for proc in _procs(self._me, self.pids, self.tree):
-            try:
-                c = proc.cpu_times()
-                total += c.user + c.system
-            except Exception:  # noqa: BLE001
-                pass
-        return total
+        kids = c.children_user + c.children_system if self.tree else 0.0
+        return kids + _total(self._me, self.pids, self.tree,
+                             lambda p: p.cpu_times().user + p.cpu_times().system)
 
     def __enter__(self):
         self._b0, self._o0, self._t0 = self._busy(), self._ours(), time.perf_counter()
@@ -168,9 +215,8 @@ def measure(fit, p, repeats=None, pids=(), tree=False) -> dict:
                 t = time.perf_counter()
                 result = fit()
                 times.append(time.perf_counter() - t)
-        for w in caught:
-            if (msg := f"{w.category.__name__}: {w.message}") not in warned:
-                warned.append(msg)
+        warned += [m for w in caught if (m := f"{w.category.__name__}: {w.message}")
+                   not in warned]
         peaks.append(mem.peak)
         other.append(cpu.other_cores)
     return {"times": times, "peak": max(peaks), "other_cores": other, "waited_s": waited,
@@ -184,15 +230,13 @@ class Case:
     """One measured configuration: ``setup`` (not timed), ``fit`` (timed) -> dict,
     ``after`` (untimed checks) -> dict, ``teardown``. Class attributes: ``blas`` ("cores":
     OMP/OPENBLAS/MKL_NUM_THREADS = --cores in the worker, "unset": removed), ``venv``
-    (run with the --venv Python), ``tree`` (sample the process tree), ``repeats``."""
+    (run with the --venv Python), ``needs`` (a module; the case is skipped without it),
+    ``tree`` (sample the process tree), ``repeats``. ``X`` and ``y`` set in ``setup``
+    count as the data held (``data_bytes``)."""
 
     pids: tuple = ()
-    data_bytes = 0
-    tree = False
-    repeats = None
-    blas = None
-    venv = False
-    needs = None  # a module the case needs (checked in the parent; skipped if missing)
+    data_bytes = tree = venv = False
+    repeats = blas = needs = None
 
     def __init__(self, p, **kw):
         self.p = p
@@ -209,12 +253,22 @@ class Case:
         return {}
 
     def teardown(self):
-        pass
+        if hasattr(self, "close"):  # a cluster (problems.on_cluster)
+            self.close()
 
     def run(self) -> dict:
         out = measure(self.fit, self.p, self.repeats, self.pids, self.tree)
-        out.update(self.after())
-        return out
+        return {**out, **self.after()}
+
+
+def threaded(cores=None):
+    """The threaded dask scheduler (``cores`` threads) for this worker, dask_glmdist
+    imported (import cost is no part of a fit)."""
+    import dask
+
+    import dask_glmdist  # noqa: F401
+
+    dask.config.set(scheduler="threads", **({"num_workers": cores} if cores else {}))
 
 
 class EnvCase(Case):
@@ -240,6 +294,7 @@ def execute(module: str, name: str, params: dict) -> dict:
     t0 = time.perf_counter()
     case.setup()
     setup_s = time.perf_counter() - t0
+    data = case.data_bytes or sum(getattr(case, a).nbytes for a in "Xy" if hasattr(case, a))
     gc.collect()
     time.sleep(0.3 if p.max_wait > 0 else 0.0)
     baseline = MemorySampler(case.pids).sample()
@@ -249,7 +304,7 @@ def execute(module: str, name: str, params: dict) -> dict:
         case.teardown()
     return {"case": name, "measured": datetime.datetime.now().isoformat(timespec="seconds"),
             "setup_s": setup_s, "baseline": baseline, "processes": 1 + len(case.pids),
-            "data_bytes": int(case.data_bytes),
+            "data_bytes": int(data),
             "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, **out}
 
 
@@ -309,10 +364,9 @@ def _run_fresh(module, name, params, timeout):
                 return json.loads(json.dumps(execute(module, name, params), default=float)), None
         except Exception as exc:  # noqa: BLE001  (reported as a failed case)
             return None, f"failed: {type(exc).__name__}: {exc}"
-    python = os.path.join(params["venv"], "bin", "python") if cls.venv else sys.executable
     code = (f"import sys; del sys.path[0]; sys.path.append({ROOT!r}); "
             "from benchmarks.runner import worker; worker()")
-    cmd = [python, "-c", code, module, name, json.dumps(params)]
+    cmd = [_python(cls, params), "-c", code, module, name, json.dumps(params)]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
@@ -324,6 +378,27 @@ def _run_fresh(module, name, params, timeout):
             return {**json.loads(line[len(MARK):]), "wall_s": time.perf_counter() - t0}, None
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-4:]
     return None, f"failed (exit {proc.returncode}): " + " | ".join(tail)
+
+
+def _python(cls, params) -> str:
+    return os.path.join(params["venv"], "bin", "python") if cls.venv else sys.executable
+
+
+def available(spec, params) -> str | None:
+    """None if the case's ``needs`` module is there (in the --venv Python for venv
+    cases), else why not."""
+    needs, venv = (spec.kw.get(k, getattr(spec.cls, k)) for k in ("needs", "venv"))
+    if not needs or (not venv and importlib.util.find_spec(needs)):
+        return None
+    if not venv:
+        return f"{needs}: not installed"
+    try:
+        proc = subprocess.run([_python(spec.cls, params), "-c", f"import {needs}"],
+                              capture_output=True, text=True)
+    except OSError as exc:
+        return f"{needs}: no Python in {params['venv']} ({exc})"
+    why = (proc.stderr.strip().splitlines() or ["?"])[-1]
+    return None if proc.returncode == 0 else f"{needs}: not available ({why})"
 
 
 # ------------------------------------------------------------------ reports
@@ -353,10 +428,29 @@ class Report:
             self("| " + " | ".join(str(c) for c in row) + " |")
         self()
 
+    def cases(self, results, labels, extras=None) -> None:
+        """The per-case table: time median and min, memory, other load, then the
+        ``extras`` columns (header -> f(name, result)); a case not run shows why."""
+        extras = extras or {}
+        head = ["case", "time median (s)", "min (s)", "peak above base (MB)", "peak RSS (MB)",
+                "other load (cores)", *extras]
+        rows = []
+        for name, r in results.items():
+            if "times" not in r:
+                rows.append([labels[name].label, r.get("skipped", "?")[:60]]
+                            + [""] * (len(head) - 2))
+                continue
+            procs = f" ({r['processes']} procs)" if r.get("processes", 1) > 1 else ""
+            rows.append([labels[name].label, f"{med(r):.3f}", f"{min(r['times']):.3f}",
+                         mb(r["peak"] - r["baseline"]), mb(r["peak"]) + procs,
+                         f"{max(r['other_cores']):.2f}", *(f(name, r) for f in extras.values())])
+        self.table(head, rows, "lrrrrr" + "l" * len(extras))
+
 
 def versions(modules) -> str:
-    """"mod version" for each importable module, else why not (distribution version as
-    a fallback for modules without ``__version__``)."""
+    """"mod version" for each importable module, else why not."""
+    from importlib.metadata import version
+
     out = []
     for mod in modules:
         try:
@@ -364,47 +458,34 @@ def versions(modules) -> str:
         except Exception as exc:  # noqa: BLE001
             out.append(f"{mod}: not available ({type(exc).__name__}: {exc})")
             continue
-        version = getattr(m, "__version__", None)
-        if version is None:
-            try:
-                from importlib.metadata import version as dist_version
-
-                version = dist_version(mod)
-            except Exception:  # noqa: BLE001
-                version = "?"
-        out.append(f"{mod} {version}")
+        try:
+            out.append(f"{mod} {getattr(m, '__version__', None) or version(mod)}")
+        except Exception:  # noqa: BLE001  (no version anywhere)
+            out.append(f"{mod} ?")
     return ", ".join(out)
 
 
 def blas_info() -> str:
     """BLAS/OpenMP libraries loaded (threadpoolctl): API, version, threads, layer, arch."""
-    try:
-        import numpy  # noqa: F401  (load numpy's BLAS before asking)
-        from threadpoolctl import threadpool_info
+    import numpy  # noqa: F401  (load numpy's BLAS before asking)
+    from threadpoolctl import threadpool_info
 
-        return "; ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} "
-                         f"threads, {d.get('threading_layer')}, {d.get('architecture')})"
-                         for d in threadpool_info())
-    except Exception:  # noqa: BLE001
-        return "?"
+    return "; ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} "
+                     f"threads, {d.get('threading_layer')}, {d.get('architecture')})"
+                     for d in threadpool_info())
 
 
-def available(mod: str) -> str | None:
-    """None if ``mod`` imports, else why not (checked in a worker-like way: the parent)."""
-    try:
-        importlib.import_module(mod)
-        return None
-    except Exception as exc:  # noqa: BLE001
-        return f"{type(exc).__name__}: {exc}"
-
-
-def bullet(rep, name, res, extra="") -> None:
-    """The per-case line: times, memory, load, process time, warnings."""
+def bullet(rep, name, res) -> None:
+    """The per-case line: times, memory, load, process time, what the case reports
+    (every key outside the harness's own and the long vectors), warnings."""
     when = (f"saved result, measured {res['measured']}" if res.get("cached") else
             f"process {res.get('wall_s', 0):.0f} s, setup {res['setup_s']:.1f} s, waited "
             f"{res.get('waited_s', 0):.0f} s for a quiet machine")
-    rep(f"- {name}: median {med(res):.3f} s (runs {runs(res['times'])}){extra}; peak above "
-        f"base {mb(res['peak'] - res['baseline'])} MB, peak {mb(res['peak'])} MB"
+    shown = [f"{k} {fmt(v)}" for k, v in res.items()
+             if k not in HARNESS | HIDDEN and v is not None]
+    rep(f"- {name}: median {med(res):.3f} s (runs {runs(res['times'])})"
+        + "".join(f", {s}" for s in shown) + f"; peak above base "
+        f"{mb(res['peak'] - res['baseline'])} MB, peak {mb(res['peak'])} MB"
         + (f" ({res['processes']} procs)" if res["processes"] > 1 else "")
         + f", base {mb(res['baseline'])} MB (data {mb(res['data_bytes'])} MB), ru_maxrss "
         f"{mb(res['ru_maxrss'])} MB; other load {runs(res['other_cores'], '{:.2f}')} cores "
@@ -413,17 +494,15 @@ def bullet(rep, name, res, extra="") -> None:
         rep(f"  - WARNING during {name}: {w}")
 
 
-def run_all(rep, module, names, args, extra=None, mem=None, timeout=None, **params):
+def run_all(rep, module, names, args, mem=None, timeout=None, **params):
     """Run the cases ``names`` (``params`` added to the options), one bullet each; returns
     {name: result}, {"skipped": why} for a case not run. ``mem`` (name -> peak bytes per
     row, updated; rows = ``params["n"]``) skips a case whose extrapolated peak exceeds
     ``args.mem_limit_gb``."""
     results, cases, n = {}, importlib.import_module(module).CASES, params.get("n")
     for name in names:
-        cls, why = cases[name].cls, None
-        if cls.needs and not cls.venv and (reason := available(cls.needs)):
-            why = f"{cls.needs}: not available ({reason})"
-        elif mem and name in mem and mem[name] * n > args.mem_limit_gb * 2**30:
+        why = available(cases[name], vars(args))
+        if why is None and mem and name in mem and mem[name] * n > args.mem_limit_gb * 2**30:
             why = (f"skipped at N={n:,}: its peak memory extrapolated from a smaller N is "
                    f"{mem[name] * n / 2**30:.1f} GiB > --mem-limit-gb {args.mem_limit_gb:g}")
         if why is None:
@@ -434,82 +513,69 @@ def run_all(rep, module, names, args, extra=None, mem=None, timeout=None, **para
             continue
         if mem is not None:
             mem[name] = max(mem.get(name, 0), res["peak"] / n)
-        bullet(rep, name, res, extra(name, res) if extra else "")
+        bullet(rep, name, res)
         results[name] = res
     return results
 
 
-def combined_row(estimator, problem, ours, peers, oracle, oracle_name):
-    """A row of the combined table: our time, each peer's time and peer / ours, our peak
-    above base, and max |theta - oracle| of ours."""
-    import numpy as np
-
-    t = med(ours)
-    done = {k: v for k, v in peers.items() if "times" in v}
-    diff = "" if oracle is None else \
-        f"{np.max(np.abs(np.asarray(ours['theta']) - np.asarray(oracle))):.1e} "
-    return [estimator, problem, f"{t:.3f}",
-            "; ".join(f"{k} {med(v):.3f}" for k, v in done.items()) or "-",
-            "; ".join(f"{k} {med(v) / t:.2f}" for k, v in done.items()) or "-",
-            mb(ours["peak"] - ours["baseline"]), f"{diff}({oracle_name})"]
+def notes(rep, results) -> None:
+    for m, r in results.items():
+        if r.get("notes"):
+            rep(f"\nNotes, {m}:\n```\n{r['notes']}\n```")
 
 
 COMBINED = ["estimator", "problem", "our time (s)", "peers' time (s)", "peer / ours",
             "our peak above base (MB)", "max abs diff to oracle"]
 
 
+def combined_row(estimator, problem, ours, peers, oracle, oracle_name):
+    """A row of the combined table: our time, each peer's time and peer / ours, our peak
+    above base, and max |theta - oracle| of ours."""
+    t, done = med(ours), {k: v for k, v in peers.items() if "times" in v}
+    diff = "" if oracle is None else f"{maxdiff(ours['theta'], oracle):.1e} "
+    return [estimator, problem, f"{t:.3f}",
+            "; ".join(f"{k} {med(v):.3f}" for k, v in done.items()) or "-",
+            "; ".join(f"{k} {med(v) / t:.2f}" for k, v in done.items()) or "-",
+            mb(ours["peak"] - ours["baseline"]), f"{diff}({oracle_name})"]
+
+
 def header(rep, mod, args) -> dict:
     """Title, date, machine, versions and BLAS (from a worker), command, config lines."""
     env, err = run_case("benchmarks.runner", "env", args, modules=list(mod.MODULES))
-    rep(f"# {mod.TITLE}")
-    rep()
+    rep(f"# {mod.TITLE}\n")
     rep(f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}")
     rep(f"- machine: nproc {os.cpu_count()}, {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}, {platform.platform()}")
-    if env:
-        rep(f"- versions: {env['versions']}; dask_glmdist from {env['dask_glmdist']}")
-        rep(f"- BLAS/OpenMP (threadpoolctl in a worker): {env['blas']}")
-    else:
-        rep(f"- environment: {err}")
+    rep(f"- versions: {env['versions']}; dask_glmdist from {env['dask_glmdist']}\n"
+        f"- BLAS/OpenMP (threadpoolctl in a worker): {env['blas']}" if env
+        else f"- environment: {err}")
     rep(f"- command: `python -m {mod.__name__} {' '.join(args.argv)}`")
     for line in mod.header_lines(args):
         rep(f"- {line}")
     rep("- memory: peak RSS sampled every 5 ms during the fits (LocalCluster: + worker "
         "processes; joblib: process tree every 20 ms); 'above base' = peak minus the RSS "
-        "after setup (the baseline holds the data); 'other load' = CPU use (cores) of other "
-        "processes during the fits, >~ 0.2 means disturbed")
-    rep()
+        "after setup; 'other load' = CPU use (cores) of other processes during the fits, "
+        ">~ 0.2 means disturbed\n")
     return env or {}
 
 
-def parser(mod) -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog=f"python -m {mod.__name__}", description=mod.TITLE)
-    ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke run, tests)")
-    ap.add_argument("--medium", action="store_true", help="the sizes of the combined run")
-    ap.add_argument("--out", help="Markdown report (default benchmarks/results_<name>.md; "
-                    "--quick/--medium: /tmp/results_<name>_<mode>.md)")
-    ap.add_argument("--methods", nargs="+", choices=list(mod.CASES), default=None)
-    ap.add_argument("--skip", nargs="+", choices=list(mod.CASES), default=[])
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--cores", type=int, default=2, help="dask threads / BLAS threads")
-    ap.add_argument("--max-wait", type=float, default=60.0,
-                    help="before each fit wait up to this long for a quiet machine")
-    ap.add_argument("--fit-budget", type=float, default=60.0,
-                    help="no further repeats once a case's fits took this long (s)")
-    ap.add_argument("--timeout", type=float, default=1800.0, help="per case process, s")
-    ap.add_argument("--cache", help="directory: save every case's result as JSON, reuse it")
-    ap.add_argument("--cached-only", action="store_true", help="with --cache: run nothing")
-    ap.add_argument("--rerun", nargs="+", default=[], help="with --cache: run these again")
-    ap.add_argument("--inprocess", action="store_true", help="no worker processes (tests)")
-    ap.add_argument("--venv", default="/tmp/dmlvenv", help="virtualenv of venv cases (dask-ml)")
-    mod.add_args(ap)
-    return ap
+def _option(ap, name, value):
+    kind, value = value if isinstance(value, tuple) else (None, value)
+    flag = "--" + name.replace("_", "-")
+    if value is False:
+        return ap.add_argument(flag, action="store_true")
+    many = isinstance(value, list)
+    kind = kind or type(value[0] if many else value)
+    ap.add_argument(flag, type=kind, default=value, nargs="*" if many else None)
 
 
 def parse(mod, argv):
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = parser(mod)
+    ap = argparse.ArgumentParser(prog=f"python -m {mod.__name__}", description=mod.TITLE)
+    for flag, default in (("--methods", None), ("--skip", [])):
+        ap.add_argument(flag, nargs="+", choices=list(mod.CASES), default=default)
+    for name, value in {**COMMON, **mod.OPTIONS}.items():
+        _option(ap, name, value)
     mode = "quick" if "--quick" in argv else "medium" if "--medium" in argv else None
     if mode:
         ap.set_defaults(max_wait=0.0, repeats=1, **getattr(mod, mode.upper()))
@@ -520,8 +586,8 @@ def parse(mod, argv):
     if args.out is None:
         short = mod.__name__.rsplit(".", 1)[-1]
         args.out = (f"/tmp/results_{short}_{mode}.md" if mode else
-                    os.path.join(HERE, mod.results(args) if hasattr(mod, "results") else
-                                 f"results_{short}.md"))
+                    os.path.join(HERE, getattr(mod, "results", lambda a: "")(args)
+                                 or f"results_{short}.md"))
     return args
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import statistics
-import time
 import tracemalloc
 
 import numpy as np
 
 from benchmarks import adapters, problems
-from benchmarks.runner import Case, Spec, main, run_case
+from benchmarks.runner import Case, Spec, main, median_time, run_case
 
 MOD = "benchmarks.sparse_input"
 TITLE = "scipy.sparse input: densify per block, or keep sparse?"
@@ -22,23 +20,12 @@ MODELS = {"DLSALogisticRegression": ("DLSALogisticRegression", {}),
                                                       {"alpha": 1e-3})}
 
 
-def add_args(ap):
-    ap.add_argument("--n", type=int, default=200_000)
-    ap.add_argument("--ks", type=int, nargs="+", default=[2, 8])
+OPTIONS = {"n": 200_000, "ks": [2, 8]}
 
 
 def header_lines(a):
     return [f"data: {a.n:,} rows x 50 one-hot columns (5 categoricals of 11 levels, first "
             "dropped); median of 3 fits; peak = tracemalloc peak above the start of one fit"]
-
-
-def median_ms(f, repeat=7):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
 
 
 class Sparse(Case):
@@ -54,7 +41,7 @@ class Sparse(Case):
                                          n_partitions=k, **kw).coef_
                 ref = fit(Xd)
                 for kind, X in (("dense", Xd), ("sparse", Xs), ("toarray", None)):
-                    s = median_ms(lambda X=X: fit(X), 3) / 1e3
+                    s = median_time(lambda X=X: fit(X), 3)
                     tracemalloc.start()
                     before = tracemalloc.get_traced_memory()[0]
                     coef = fit(X)
@@ -66,20 +53,20 @@ class Sparse(Case):
 
 
 def kernels(Xs) -> str:
-    """One N/2-row block, single-threaded BLAS: densify, Gram, X @ beta, X.T @ r."""
+    """One N/2-row block, single-threaded BLAS: densify, Gram, X @ beta, X.T @ r (ms,
+    median of 7)."""
     import scipy.sparse as sp
     from threadpoolctl import threadpool_limits
 
     rng, b = np.random.default_rng(1), Xs[: Xs.shape[0] // 2]
     bd, w, v = b.toarray(), rng.random(b.shape[0]), rng.normal(size=Xs.shape[1])
+    kernels = [("toarray", b.toarray), ("weighted Gram dense", lambda: bd.T @ (w[:, None] * bd)),
+               ("sparse", lambda: (b.T @ sp.diags(w) @ b).toarray()),
+               ("X @ beta dense", lambda: bd @ v), ("sparse", lambda: b @ v),
+               ("X.T @ r dense", lambda: bd.T @ w), ("sparse", lambda: b.T @ w)]
     with threadpool_limits(1, user_api="blas"):
-        return (f"one {b.shape[0]} x {b.shape[1]} block, ms (median of 7): toarray "
-                f"{median_ms(b.toarray):.1f}; weighted Gram dense "
-                f"{median_ms(lambda: bd.T @ (w[:, None] * bd)):.1f}, sparse "
-                f"{median_ms(lambda: (b.T @ sp.diags(w) @ b).toarray()):.1f}; X @ beta dense "
-                f"{median_ms(lambda: bd @ v):.1f}, sparse {median_ms(lambda: b @ v):.1f}; "
-                f"X.T @ r dense {median_ms(lambda: bd.T @ w):.1f}, sparse "
-                f"{median_ms(lambda: b.T @ w):.1f}")
+        return f"one {b.shape[0]} x {b.shape[1]} block, ms (median of 7): " + "; ".join(
+            f"{k} {1e3 * median_time(f):.1f}" for k, f in kernels)
 
 
 CASES = {"sparse": Spec("dense / sparse / toarray fits and block kernels", Sparse)}
@@ -90,8 +77,7 @@ def run(args, rep):
     r, err = run_case(MOD, "sparse", args)
     if err:
         return rep(f"- {err}")
-    rep(f"{r['nnz']:.2f} non-zeros a row")
-    rep()
+    rep(f"{r['nnz']:.2f} non-zeros a row\n")
     rep.table(["model", "K", "input", "median s (3 fits)", "peak MB above start",
                "max abs(coef - dense)"], r["rows"], "llllll")
     rep(r["kernels"])

@@ -42,7 +42,7 @@ def test_dlsa_logistic(tmp_path):
                      "ideal_tiled", "dlsa_threads_dask", "tdlsa_threads_dask", "sklearn_lbfgs",
                      "statsmodels_irls", "proto_tiled_dlsa")
     r = res[6000]
-    head, rows = table(lines, "method")
+    head, rows = table(lines, "case")
     assert len(head) == 10 and len(rows) == len(r) == 7
     assert theta_diff(r["ideal_seq"], r["ideal_tiled"]) < 1e-10
     assert theta_diff(r["ideal_seq"], r["statsmodels_irls"]) < 1e-8
@@ -54,7 +54,7 @@ def test_brglm(tmp_path):
     res, lines = run("brglm", tmp_path, "--sizes", "6000", "--zarr-sizes", "--links", "logit",
                      "--methods", "ML", "mBR2", "mBR1", "qr_pass", "statsmodels", "firth")
     r = res[(6000, "logit")]
-    head, rows = table(lines, "method")
+    head, rows = table(lines, "case")
     assert len(head) == 13 and len(rows) == 6
     assert theta_diff(r["ML"], r["statsmodels"]) < 1e-8
     assert theta_diff(r["mBR1"], r["mBR2"]) < 1e-6
@@ -67,8 +67,8 @@ def test_debiased_lasso(tmp_path):
                      "4", "--sm-mode", "full", "--methods", "ours", "ours_naive", "--skip",
                      "sm_joblib")
     r = res[12]
-    head, rows = table(lines, "configuration")
-    assert len(head) == 7 and len(rows) == 3  # ours, naive, statsmodels sequential
+    head, rows = table(lines, "case")
+    assert len(head) == 8 and len(rows) == 3  # ours, naive, statsmodels sequential
     assert np.max(np.abs(np.subtract(r["ours"]["coef"], r["sm_seq"]["coef"]))) < 1e-3
 
 
@@ -76,7 +76,7 @@ def test_penalized(tmp_path):
     res, lines = run("penalized", tmp_path, "--n", "6000", "--ps", "10", "--methods",
                      "ours_threads", "sk_liblinear")
     head, rows = table(lines, "solver")
-    assert len(head) == 10 and len(rows) == 5  # ours, 2 calibrations, 2 tolerances
+    assert len(head) == 11 and len(rows) == 5  # ours, 2 calibrations, 2 tolerances
     ours, sk = (res[10][m]["alphas"][0]["fits"] for m in ("ours_threads", "sk_liblinear"))
     assert ours[0]["converged"] and ours[0]["kkt"] < 1e-6
     assert (sk[-1]["F"] - ours[0]["F"]) / ours[0]["F"] > -1e-9  # ours is optimal
@@ -86,10 +86,10 @@ def test_formula(tmp_path):
     res, lines = run("formula", tmp_path, "--n", "4000", "--files", "2", "--data-dir",
                      str(tmp_path), "--methods", "read_pass", "dlsa_formula", "dlsa_array",
                      "brglm_formula", "statsmodels_formula")
-    head, rows = table(lines, "method")
+    head, rows = table(lines, "case")
     assert len(head) == 9 and len(rows) == 5
     by_label = {row[0][:3]: row for row in rows if row[0].startswith("(a) B")}
-    assert all(float(row[7]) < 1e-8 for row in by_label.values())  # brglm vs statsmodels
+    assert all(float(row[8]) < 1e-8 for row in by_label.values())  # brglm vs statsmodels
 
 
 def test_sparse_input(tmp_path):
