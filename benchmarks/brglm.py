@@ -18,16 +18,12 @@ from benchmarks.runner import Case, Spec, main, maxdiff, mb, med, run_all, run_c
 MOD = "benchmarks.brglm"
 TITLE = ("Benchmark: BiasReducedGLM (tiled-TSQR IWLS) -- ML, mBR, mJPL vs one data pass "
          "and peers")
-MODULES = ("numpy", "scipy", "dask", "sklearn", "statsmodels", "firthmodels", "zarr",
-           "psutil", "threadpoolctl", "dask_glmdist")
 QUICK = {"sizes": [50_000], "zarr_sizes": [100_000, 400_000], "zarr_chunk": 10_000,
          "peer_timeout": 120.0, "passes_n": 20_000}
 MEDIUM = {"sizes": [100_000], "zarr_sizes": [], "links": ["logit"], "peer_timeout": 300.0}
 MEDIUM_CASES = ["ML", "mBR2", "statsmodels", "firth"]
 TARGETS = ("targets: A = ML time/iteration / one QR pass <= 1.5; B = two-pass mBR "
            "time/iteration / ML time/iteration <= 2.2; C = zarr peak RSS 20M / 2M <= 1.3")
-
-
 OPTIONS = {"sizes": [1_000_000, 4_000_000], "zarr_sizes": [2_000_000, 20_000_000],
            "links": ["probit", "logit"], "partitions": 10, "no_peers": False,
            "mem_limit_gb": 16.0, "peer_timeout": 600.0, "zarr_dir": "/tmp",

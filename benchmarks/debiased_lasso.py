@@ -14,8 +14,6 @@ from benchmarks.runner import Case, Spec, block_sizes, main, maxdiff, med, run_a
 
 MOD = "benchmarks.debiased_lasso"
 TITLE = "Benchmark: DebiasedLassoRegressor vs statsmodels DistributedModel (same partitions)"
-MODULES = ("numpy", "scipy", "dask", "sklearn", "statsmodels", "joblib", "psutil",
-           "threadpoolctl", "dask_glmdist")
 QUICK = {"n": 20_000, "ps": [20, 60], "sm_budget": 5.0, "time_limit": 600.0,
          "calib_rows": 1000, "sm_piece_budget": 5.0}
 MEDIUM = {"n": 50_000, "ps": [40], "sm_budget": 40.0, "time_limit": 120.0,
@@ -23,8 +21,6 @@ MEDIUM = {"n": 50_000, "ps": [40], "sm_budget": 40.0, "time_limit": 120.0,
 MEDIUM_CASES = ["ours"]
 TOL_NODEWISE = 1e-11  # the estimator's tol * 1e-3 (tol=1e-8)
 JOBLIB_FULL, JOBLIB_ROUND = 1.5, 3.0  # decision only: joblib / sequential time factors
-
-
 OPTIONS = {"n": 1_000_000, "ps": [100, 500], "partitions": 10, "alpha": 0.01, "rho": 0.3,
            "sm_mode": "auto", "sm_budget": 1200.0, "sm_parts": 1, "time_limit": 3300.0,
            "sm_piece_budget": 300.0, "sm_maxiter": (int, None), "sm_timeout": 2400.0,
@@ -116,9 +112,6 @@ class SweepLog:
         return {"main_sweeps": [c[0] for c in main_], "main_converged": [c[1] for c in main_],
                 "nw_count": len(nw), "nw_max_sweeps": max((c[0] for c in nw), default=0),
                 "nw_not_converged": sum(not c[1] for c in nw)}
-
-
-# ------------------------------------------------------------------ cases
 
 
 class Ours(Case):

@@ -11,8 +11,6 @@ from benchmarks.runner import Case, Spec, main, mb, med, run_all
 
 MOD = "benchmarks.dlsa_logistic"
 TITLE = "Benchmark: DLSA logistic regression vs ideal blocked Newton and peers"
-MODULES = ("numpy", "scipy", "dask", "distributed", "sklearn", "statsmodels", "dask_ml",
-           "threadpoolctl", "dask_glmdist")
 QUICK = {"n": [20_000]}
 MEDIUM = {"n": [100_000]}
 MEDIUM_CASES = ["ideal_tiled", "dlsa_threads_dask", "sklearn_lbfgs", "statsmodels_irls",

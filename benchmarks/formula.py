@@ -14,8 +14,6 @@ from benchmarks.runner import Case, Spec, block_sizes, main, maxdiff, med, run_a
 
 MOD = "benchmarks.formula"
 TITLE = "Benchmark: formula fits from Parquet files"
-MODULES = ("numpy", "pandas", "pyarrow", "dask", "formulaic", "statsmodels", "glum",
-           "dask_glmdist")
 QUICK = {"n": 20_000, "files": 4}
 MEDIUM = {"n": 200_000, "files": 4}
 MEDIUM_CASES = ["read_pass", "dlsa_formula", "dlsa_array", "brglm_formula", "brglm_array",
@@ -23,8 +21,6 @@ MEDIUM_CASES = ["read_pass", "dlsa_formula", "dlsa_array", "brglm_formula", "brg
 RHS = "C(carrier) + C(origin) + C(month) + x1 + np.log(x2)"
 FORMULA = {"binomial": "y ~ " + RHS, "gaussian": "z ~ " + RHS}
 READ = ["x1", "x2", "carrier", "origin", "month", "y"]
-
-
 OPTIONS = {"n": 4_000_000, "files": 30, "peer_repeats": 1, "data_dir": (str, None),
            "block_profile": False, "max_wait": 30.0, "timeout": 900.0}
 

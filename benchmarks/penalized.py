@@ -17,8 +17,6 @@ from benchmarks.runner import Case, Spec, block_sizes, main, mb, run_case, runs
 
 MOD = "benchmarks.penalized"
 TITLE = "Benchmark: PenalizedLogisticRegression (exact L1 logistic, PQN) vs peers"
-MODULES = ("numpy", "scipy", "dask", "distributed", "sklearn", "threadpoolctl", "psutil",
-           "dask_glmdist")
 QUICK = {"n": 20_000, "ps": [20], "alpha_fracs": [0.01], "peer_budget": 5.0,
          "time_limit": 300.0}
 MEDIUM = {"n": 100_000, "ps": [50], "alpha_fracs": [0.01], "peer_budget": 20.0,
@@ -107,7 +105,7 @@ class Solver(Case):
         p = self.p
         amax = p.alphas[0] if p.alphas else alpha_max(self.X, self.y)
         alphas = p.alphas[1:] if p.alphas else [f * amax for f in p.alpha_fracs]
-        self.base, out = runner.MemorySampler(self.pids).sample(), []
+        self.base, out = runner.Monitor(self.pids).sample(), []
         for i, frac in enumerate(p.alpha_fracs):
             ctx = {"ref": p.refs[i] if p.refs else None}
             fits = self.fits(alphas[i], ctx) if i in p.alpha_idx else ()

@@ -1,13 +1,11 @@
 """The shared measurement harness: worker processes, peak RSS, timing, Markdown reports.
 
-A configuration module (``benchmarks.<name>``) defines ``CASES`` (name -> :class:`Spec`),
-``DEFAULT`` (the cases run by default), ``OPTIONS`` (its options: name -> default, or
-(type, default)), ``QUICK`` / ``MEDIUM`` (option defaults of ``--quick`` / ``--medium``),
-``TITLE``, ``MODULES``, ``header_lines(args)``, ``run(args, rep) -> results`` and
-``rows(results, args)`` (the combined medium table). Every case runs in a fresh process
-(``python -c`` importing :func:`worker`), or in this process with ``--inprocess`` (the
-tests); the parent never imports ``dask_glmdist``, so ``PYTHONPATH`` decides which
-checkout is measured.
+A configuration (``benchmarks.<name>``) defines ``CASES`` (name -> :class:`Spec`),
+``DEFAULT`` (cases run by default), ``OPTIONS`` (name -> default, or (type, default)),
+``QUICK`` / ``MEDIUM`` (defaults of ``--quick`` / ``--medium``), ``TITLE``,
+``header_lines(args)``, ``run(args, rep)`` and ``rows(results, args)`` (the combined table).
+Every case runs in a fresh worker process (or in this one with ``--inprocess``); the
+parent never imports ``dask_glmdist``, so ``PYTHONPATH`` decides which checkout is measured.
 """
 
 from __future__ import annotations
@@ -33,15 +31,18 @@ from typing import NamedTuple
 MARK = "@@RESULT@@"
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-COMMON = {"quick": False, "medium": False, "out": (str, None),
-          "repeats": 3, "seed": 0, "cores": 2, "max_wait": 60.0, "fit_budget": 60.0,
-          "timeout": 1800.0, "cache": (str, None), "cached_only": False, "rerun": (str, []),
-          "inprocess": False, "venv": "/tmp/dmlvenv"}
+COMMON = {"quick": False, "medium": False, "out": (str, None), "repeats": 3, "seed": 0,
+          "cores": 2, "max_wait": 60.0, "fit_budget": 60.0, "timeout": 1800.0,
+          "cache": (str, None), "cached_only": False, "rerun": (str, []), "inprocess": False,
+          "venv": "/tmp/dmlvenv"}
+MODULES = ("numpy", "scipy", "pandas", "pyarrow", "dask", "distributed", "sklearn",
+           "statsmodels", "glum", "firthmodels", "formulaic", "zarr", "dask_ml", "joblib",
+           "psutil", "threadpoolctl", "dask_glmdist")
 _NOT_PARAMS = {"out", "cache", "cached_only", "methods", "skip", "inprocess", "timeout"}
 HARNESS = {"case", "measured", "setup_s", "baseline", "processes", "data_bytes", "ru_maxrss",
            "times", "peak", "other_cores", "waited_s", "warnings", "wall_s", "cached"}
 HIDDEN = {"theta", "coef", "bse", "names", "notes", "rows", "coef_repaired", "deviance",
-          "dispersion", "df_resid", "n_rounds"}
+          "dispersion", "df_resid"}
 
 
 class Spec(NamedTuple):
@@ -114,86 +115,62 @@ def profiled(f, *views, top: int = 25) -> str:
     return "\n".join(out)
 
 
-# ------------------------------------------------------------------ memory and machine load
+class Monitor:
+    """Over a span: the peak RSS of this process plus ``pids`` (``tree``: plus all its
+    descendants), sampled every ``interval`` s in a thread (None: no sampling), and the CPU
+    use of *other* processes (machine busy time minus ours), in cores."""
 
-
-def _procs(me, pids, tree):
-    import psutil
-
-    return [psutil.Process(p) for p in pids] + (me.children(recursive=True) if tree else [])
-
-
-def _total(me, pids, tree, what) -> float:
-    total = what(me)
-    for proc in _procs(me, pids, tree):
-        try:
-            total += what(proc)
-        except Exception:  # noqa: BLE001  (a process that just ended)
-            pass
-    return total
-
-
-class MemorySampler:
-    """Peak RSS of this process plus ``pids`` (``tree``: plus all descendants)."""
-
-    def __init__(self, pids=(), interval: float = 0.005, tree: bool = False):
+    def __init__(self, pids=(), interval: float | None = 0.005, tree: bool = False):
         import psutil
 
-        self._me, self.pids, self.tree, self.interval = psutil.Process(), pids, tree, interval
-        self._stop, self.peak = threading.Event(), 0
+        self._ps, self._me, self.pids, self.tree = psutil, psutil.Process(), pids, tree
+        self.interval, self._stop, self.peak = interval, threading.Event(), 0
+
+    def _total(self, what) -> float:
+        total = what(self._me)
+        for proc in [self._ps.Process(p) for p in self.pids] + (
+                self._me.children(recursive=True) if self.tree else []):
+            try:
+                total += what(proc)
+            except Exception:  # noqa: BLE001  (a process that just ended)
+                pass
+        return total
 
     def sample(self) -> int:
-        return int(_total(self._me, self.pids, self.tree, lambda p: p.memory_info().rss))
+        return int(self._total(lambda p: p.memory_info().rss))
+
+    def _cpu(self):
+        t, c = self._ps.cpu_times(), self._me.cpu_times()
+        ours = self._total(lambda p: p.cpu_times().user + p.cpu_times().system) + (
+            c.children_user + c.children_system if self.tree else 0.0)
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "steal", 0.0), ours
 
     def _run(self):
         while not self._stop.wait(self.interval):
             self.peak = max(self.peak, self.sample())
 
     def __enter__(self):
-        self.peak = self.sample()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self.peak, self._t0, self._cpu0 = self.sample(), time.perf_counter(), self._cpu()
+        if self.interval:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
-        self._thread.join()
+        if self.interval:
+            self._thread.join()
         self.peak = max(self.peak, self.sample())
-
-
-class CpuMeter:
-    """CPU seconds of *other* processes (machine busy time minus ours) over a span."""
-
-    def __init__(self, pids=(), tree: bool = False):
-        import psutil
-
-        self._psutil, self._me, self.pids, self.tree = psutil, psutil.Process(), pids, tree
-
-    def _busy(self) -> float:
-        t = self._psutil.cpu_times()
-        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "steal", 0.0)
-
-    def _ours(self) -> float:
-        c = self._me.cpu_times()
-        kids = c.children_user + c.children_system if self.tree else 0.0
-        return kids + _total(self._me, self.pids, self.tree,
-                             lambda p: p.cpu_times().user + p.cpu_times().system)
-
-    def __enter__(self):
-        self._b0, self._o0, self._t0 = self._busy(), self._ours(), time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self._t0
-        self.other_s = max(0.0, (self._busy() - self._b0) - (self._ours() - self._o0))
-        self.other_cores = self.other_s / max(self.wall, 1e-9)
+        (b0, o0), (b1, o1) = self._cpu0, self._cpu()
+        wall = time.perf_counter() - self._t0
+        self.other_cores = max(0.0, (b1 - b0) - (o1 - o0)) / max(wall, 1e-9)
 
 
 def wait_quiet(pids=(), threshold: float = 0.15, max_wait: float = 60.0) -> float:
     """Wait (up to max_wait s) until other processes use < threshold cores for 1 s."""
     t0, quiet = time.perf_counter(), 0
     while time.perf_counter() - t0 < max_wait and quiet < 2:
-        with CpuMeter(pids) as m:
+        with Monitor(pids, None) as m:
             time.sleep(0.5)
         quiet = quiet + 1 if m.other_cores < threshold else 0
     return time.perf_counter() - t0
@@ -210,20 +187,16 @@ def measure(fit, p, repeats=None, pids=(), tree=False) -> dict:
         waited += wait_quiet(pids, max_wait=p.max_wait) if p.max_wait > 0 else 0.0
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with MemorySampler(pids, 0.02 if tree else 0.005, tree) as mem, \
-                    CpuMeter(pids, tree) as cpu:
+            with Monitor(pids, 0.02 if tree else 0.005, tree) as mon:
                 t = time.perf_counter()
                 result = fit()
                 times.append(time.perf_counter() - t)
         warned += [m for w in caught if (m := f"{w.category.__name__}: {w.message}")
                    not in warned]
-        peaks.append(mem.peak)
-        other.append(cpu.other_cores)
+        peaks.append(mon.peak)
+        other.append(mon.other_cores)
     return {"times": times, "peak": max(peaks), "other_cores": other, "waited_s": waited,
             "warnings": warned, **(result or {})}
-
-
-# ------------------------------------------------------------------ cases and workers
 
 
 class Case:
@@ -245,9 +218,6 @@ class Case:
 
     def setup(self):
         pass
-
-    def fit(self) -> dict:
-        raise NotImplementedError
 
     def after(self) -> dict:
         return {}
@@ -297,7 +267,7 @@ def execute(module: str, name: str, params: dict) -> dict:
     data = case.data_bytes or sum(getattr(case, a).nbytes for a in "Xy" if hasattr(case, a))
     gc.collect()
     time.sleep(0.3 if p.max_wait > 0 else 0.0)
-    baseline = MemorySampler(case.pids).sample()
+    baseline = Monitor(case.pids).sample()
     try:
         out = case.run()
     finally:
@@ -399,9 +369,6 @@ def available(spec, params) -> str | None:
         return f"{needs}: no Python in {params['venv']} ({exc})"
     why = (proc.stderr.strip().splitlines() or ["?"])[-1]
     return None if proc.returncode == 0 else f"{needs}: not available ({why})"
-
-
-# ------------------------------------------------------------------ reports
 
 
 class Report:
@@ -541,7 +508,7 @@ def combined_row(estimator, problem, ours, peers, oracle, oracle_name):
 
 def header(rep, mod, args) -> dict:
     """Title, date, machine, versions and BLAS (from a worker), command, config lines."""
-    env, err = run_case("benchmarks.runner", "env", args, modules=list(mod.MODULES))
+    env, err = run_case("benchmarks.runner", "env", args, modules=list(MODULES))
     rep(f"# {mod.TITLE}\n")
     rep(f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}")
     rep(f"- machine: nproc {os.cpu_count()}, {platform.processor() or platform.machine()}, "

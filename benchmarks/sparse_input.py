@@ -12,14 +12,11 @@ from benchmarks.runner import Case, Spec, main, median_time, run_case
 
 MOD = "benchmarks.sparse_input"
 TITLE = "scipy.sparse input: densify per block, or keep sparse?"
-MODULES = ("numpy", "scipy", "dask", "sklearn", "dask_glmdist")
 QUICK = {"n": 20_000, "ks": [2]}
 MEDIUM = {"n": 200_000, "ks": [8]}
 MODELS = {"DLSALogisticRegression": ("DLSALogisticRegression", {}),
           "PenalizedLogisticRegression(alpha=1e-3)": ("PenalizedLogisticRegression",
                                                       {"alpha": 1e-3})}
-
-
 OPTIONS = {"n": 200_000, "ks": [2, 8]}
 
 
