@@ -190,7 +190,8 @@ def table(rep, n, link, results) -> None:
     truth = problems.brglm_binary(link).theta
     rep(f"\n### Results, N = {n:,}, {link}\n")
     rep.cases(results, CASES, {
-        "n_iter_": lambda m, r: r.get("n_iter"), "n_rounds_": lambda m, r: r.get("n_rounds"),
+        "n_iter_": lambda m, r: r.get("n_iter"),
+        "n_rounds_": lambda m, r: r.get("n_rounds") or "n/a",
         "s / iteration": lambda m, r: f"{per_it[m]:.3f}" if m in per_it else "nan",
         "s / pass": lambda m, r: f"{t[m] / r['n_rounds']:.3f}" if r.get("n_rounds") else "n/a",
         "max abs diff (vs)": lambda m, r: f"{maxdiff(r['theta'], done[ref]['theta']):.1e} "

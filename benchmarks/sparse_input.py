@@ -22,7 +22,7 @@ OPTIONS = {"n": 200_000, "ks": [2, 8]}
 
 def header_lines(a):
     return [f"data: {a.n:,} rows x 50 one-hot columns (5 categoricals of 11 levels, first "
-            "dropped); median of 3 fits; peak = tracemalloc peak above the start of one fit"]
+            f"dropped); median of {a.repeats} fits; peak = tracemalloc peak above one fit's start"]
 
 
 class Sparse(Case):
@@ -38,7 +38,7 @@ class Sparse(Case):
                                          n_partitions=k, **kw).coef_
                 ref = fit(Xd)
                 for kind, X in (("dense", Xd), ("sparse", Xs), ("toarray", None)):
-                    s = median_time(lambda X=X: fit(X), 3)
+                    s = median_time(lambda X=X: fit(X), self.p.repeats)
                     tracemalloc.start()
                     before = tracemalloc.get_traced_memory()[0]
                     coef = fit(X)
@@ -75,7 +75,7 @@ def run(args, rep):
     if err:
         return rep(f"- {err}")
     rep(f"{r['nnz']:.2f} non-zeros a row\n")
-    rep.table(["model", "K", "input", "median s (3 fits)", "peak MB above start",
+    rep.table(["model", "K", "input", f"median s ({args.repeats} fits)", "peak MB above start",
                "max abs(coef - dense)"], r["rows"], "llllll")
     rep(r["kernels"])
     return r

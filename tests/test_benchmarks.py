@@ -51,9 +51,9 @@ def test_dlsa_logistic(tmp_path):
 
 
 def test_brglm(tmp_path):
-    res, lines = run("brglm", tmp_path, "--sizes", "6000", "--zarr-sizes", "--links", "logit",
+    res, lines = run("brglm", tmp_path, "--sizes", "3000", "--zarr-sizes", "--links", "logit",
                      "--methods", "ML", "mBR2", "mBR1", "qr_pass", "statsmodels", "firth")
-    r = res[(6000, "logit")]
+    r = res[(3000, "logit")]
     head, rows = table(lines, "case")
     assert len(head) == 13 and len(rows) == 6
     assert theta_diff(r["ML"], r["statsmodels"]) < 1e-8
@@ -73,7 +73,7 @@ def test_debiased_lasso(tmp_path):
 
 
 def test_penalized(tmp_path):
-    res, lines = run("penalized", tmp_path, "--n", "6000", "--ps", "10", "--methods",
+    res, lines = run("penalized", tmp_path, "--n", "3000", "--ps", "10", "--methods",
                      "ours_threads", "sk_liblinear")
     head, rows = table(lines, "solver")
     assert len(head) == 11 and len(rows) == 5  # ours, 2 calibrations, 2 tolerances
@@ -83,7 +83,7 @@ def test_penalized(tmp_path):
 
 
 def test_formula(tmp_path):
-    res, lines = run("formula", tmp_path, "--n", "4000", "--files", "2", "--data-dir",
+    res, lines = run("formula", tmp_path, "--n", "2000", "--files", "2", "--data-dir",
                      str(tmp_path), "--methods", "read_pass", "dlsa_formula", "dlsa_array",
                      "brglm_formula", "statsmodels_formula")
     head, rows = table(lines, "case")
@@ -93,7 +93,7 @@ def test_formula(tmp_path):
 
 
 def test_sparse_input(tmp_path):
-    res, lines = run("sparse_input", tmp_path, "--n", "4000", "--ks", "2")
+    res, lines = run("sparse_input", tmp_path, "--n", "2000", "--ks", "2")
     head, rows = table(lines, "model")
     assert len(head) == 6 and len(rows) == 6
     assert all(float(row[5]) < 1e-10 for row in rows)
