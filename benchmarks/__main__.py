@@ -10,10 +10,7 @@ only, from ``PYTHONPATH`` if set (so the same command measures an older checkout
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib
-import os
-import platform
 import sys
 import time
 
@@ -26,26 +23,21 @@ def medium(argv) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks medium")
     ap.add_argument("--out", default="/tmp/results_medium.md")
     ap.add_argument("--configs", nargs="+", choices=CONFIGS, default=CONFIGS[:-1])
-    args = ap.parse_args(argv)
-    rows, env, t0 = [], {}, time.perf_counter()
+    args, rows, head, t0 = ap.parse_args(argv), [], [], time.perf_counter()
     for name in args.configs:
-        t1 = time.perf_counter()
-        mod = importlib.import_module(f"benchmarks.{name}")
-        a, results, _ = main(mod, ["--medium"], echo=False)
-        env = env or a.env
-        got = mod.rows(results, a) if hasattr(mod, "rows") else []
-        rows += got or [[name, "(no row: see the config's report)", "", "", "", "", ""]]
+        t1, mod = time.perf_counter(), importlib.import_module(f"benchmarks.{name}")
+        a, results, rep = main(mod, ["--medium"], echo=False)
+        head = head or [ln for ln in rep.lines[1:] if ln.startswith(("- date", "- machine",
+                                                                    "- versions", "- BLAS"))]
+        rows += getattr(mod, "rows", lambda *_: [])(results, a) or [[name, "(no row: see its report)", *[""] * 5]]
         print(f"{name}: {time.perf_counter() - t1:.0f} s, report {a.out}", flush=True)
     rep = Report(args.out)
-    rep("# Benchmarks at medium size: dask_glmdist against its peers")
-    rep()
-    rep(f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; machine: nproc "
-        f"{os.cpu_count()}, Python {platform.python_version()}")
-    rep(f"- dask_glmdist from {env.get('dask_glmdist')}; {env.get('versions')}")
+    rep("# Benchmarks at medium size: dask_glmdist against its peers\n")
+    for line in head:
+        rep(line)
     rep(f"- command: `python -m benchmarks medium {' '.join(argv)}`; one repeat per fit, no "
         "waiting for a quiet machine; each configuration's own report in "
-        "/tmp/results_<name>_medium.md")
-    rep()
+        "/tmp/results_<name>_medium.md\n")
     rep.table(COMBINED, rows, "llrllrl")
     rep(f"Total time {time.perf_counter() - t0:.0f} s.")
 

@@ -22,8 +22,11 @@ QUICK = {"sizes": [50_000], "zarr_sizes": [100_000, 400_000], "zarr_chunk": 10_0
          "peer_timeout": 120.0, "passes_n": 20_000}
 MEDIUM = {"sizes": [100_000], "zarr_sizes": [], "links": ["logit"], "peer_timeout": 300.0}
 MEDIUM_CASES = ["ML", "mBR2", "statsmodels", "firth"]
-TARGETS = ("targets: A = ML time/iteration / one QR pass <= 1.5; B = two-pass mBR "
-           "time/iteration / ML time/iteration <= 2.2; C = zarr peak RSS 20M / 2M <= 1.3")
+DATA = ("binary y from a probit / logit model, p=50 AR(1) rho=0.5 features + intercept, 6 "
+        "non-zero coefficients; dask array persisted, threaded scheduler; BLAS threads = --cores "
+        "in the workers (the library limits BLAS to 1 thread inside its passes); targets: A = "
+        "ML time/iteration / one QR pass <= 1.5; B = two-pass mBR time/iteration / ML "
+        "time/iteration <= 2.2; C = zarr peak RSS 20M / 2M <= 1.3")
 OPTIONS = {"sizes": [1_000_000, 4_000_000], "zarr_sizes": [2_000_000, 20_000_000],
            "links": ["probit", "logit"], "partitions": 10, "no_peers": False,
            "mem_limit_gb": 16.0, "peer_timeout": 600.0, "zarr_dir": "/tmp",
@@ -33,15 +36,6 @@ OPTIONS = {"sizes": [1_000_000, 4_000_000], "zarr_sizes": [2_000_000, 20_000_000
 
 def results(args):
     return "results_brglm_passes.md" if args.passes_study else "results_brglm.md"
-
-
-def header_lines(args):
-    return [f"data: binary y from a probit and a logit model, p=50 AR(1) rho=0.5 features + "
-            f"intercept, 6 non-zero coefficients, seed {args.seed}; {args.partitions} row "
-            f"blocks (dask array persisted, threaded scheduler, {args.cores} threads); time = "
-            f"median of {args.repeats} fit(s) in a fresh process (references: median of 3)",
-            f"BLAS threads: OMP/OPENBLAS/MKL_NUM_THREADS={args.cores} in the workers; the "
-            "library limits BLAS to 1 thread per call inside its passes", TARGETS]
 
 
 class Dask(Case):

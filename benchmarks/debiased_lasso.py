@@ -21,21 +21,14 @@ MEDIUM = {"n": 50_000, "ps": [40], "sm_budget": 40.0, "time_limit": 120.0,
 MEDIUM_CASES = ["ours"]
 TOL_NODEWISE = 1e-11  # the estimator's tol * 1e-3 (tol=1e-8)
 JOBLIB_FULL, JOBLIB_ROUND = 1.5, 3.0  # decision only: joblib / sequential time factors
+DATA = ("gaussian linear model, AR(1) features, 10 non-zero coefficients (3, 13, ..., 93; "
+        "+-1 ... +-0.2), noise sd 1, no intercept; ours: DebiasedLassoRegressor(alpha, "
+        "fit_intercept=False), threaded; statsmodels: DistributedModel(K, score_kwds scale=1), "
+        "once")
 OPTIONS = {"n": 1_000_000, "ps": [100, 500], "partitions": 10, "alpha": 0.01, "rho": 0.3,
            "sm_mode": "auto", "sm_budget": 1200.0, "sm_parts": 1, "time_limit": 3300.0,
            "sm_piece_budget": 300.0, "sm_maxiter": (int, None), "sm_timeout": 2400.0,
            "calib_rows": 20_000, "calib_nodewise": 2, "fit_budget": 300.0}
-
-
-def header_lines(a):
-    return [f"data: gaussian linear model, N = {a.n:,}, p in {a.ps}, AR(1) rho = {a.rho}, 10 "
-            f"non-zero coefficients (3, 13, ..., 93; +-1 ... +-0.2), noise sd 1, no intercept, "
-            f"seed {a.seed}; {a.partitions} row blocks",
-            f"ours: DebiasedLassoRegressor({a.alpha:g}, fit_intercept=False, n_partitions="
-            f"{a.partitions}), threaded, {a.cores} threads; median of {a.repeats} fits",
-            f"statsmodels: DistributedModel({a.partitions}, score_kwds scale=1).fit(blocks, "
-            f"fit_kwds alpha={a.alpha:g}, maxiter={a.sm_maxiter or 'default'}); once; full, "
-            f"first partitions or pieces of block 0 (budget {a.sm_budget:g} s)"]
 
 
 def block(p, k):

@@ -15,13 +15,8 @@ QUICK = {"n": [20_000]}
 MEDIUM = {"n": [100_000]}
 MEDIUM_CASES = ["ideal_tiled", "dlsa_threads_dask", "sklearn_lbfgs", "statsmodels_irls",
                 "daskml_newton"]
+DATA = "logistic, p=50 AR(1) rho=0.5 features + intercept, sd(eta)=1.2, intercept -0.5"
 OPTIONS = {"n": [1_000_000, 4_000_000], "partitions": 10, "mem_limit_gb": 16.0}
-
-
-def header_lines(args):
-    return [f"data: logistic, p=50 AR(1) rho=0.5 features + intercept, sd(eta)=1.2, intercept "
-            f"-0.5, seed {args.seed}; {args.partitions} row blocks; time = median of "
-            f"{args.repeats} fit(s) in a fresh process per method"]
 
 
 def newton_terms(Xk, yk, theta, tile=None):

@@ -21,14 +21,9 @@ MEDIUM_CASES = ["read_pass", "dlsa_formula", "dlsa_array", "brglm_formula", "brg
 RHS = "C(carrier) + C(origin) + C(month) + x1 + np.log(x2)"
 FORMULA = {"binomial": "y ~ " + RHS, "gaussian": "z ~ " + RHS}
 READ = ["x1", "x2", "carrier", "origin", "month", "y"]
+DATA = "flights-like Parquet files; formula `y ~ " + RHS + "`"
 OPTIONS = {"n": 4_000_000, "files": 30, "peer_repeats": 1, "data_dir": (str, None),
            "block_profile": False, "max_wait": 30.0, "timeout": 900.0}
-
-
-def header_lines(a):
-    return [f"data: N = {a.n:,} rows in {a.files} Parquet files; formula "
-            f"`{FORMULA['binomial']}`; time = median of {a.repeats} fit(s) "
-            f"({a.peer_repeats} for statsmodels/glum) in a fresh process per method"]
 
 
 def dirs(p):

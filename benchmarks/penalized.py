@@ -23,20 +23,13 @@ MEDIUM = {"n": 100_000, "ps": [50], "alpha_fracs": [0.01], "peer_budget": 20.0,
           "time_limit": 200.0}
 MEDIUM_CASES = ["ours_threads", "sk_liblinear", "sk_saga"]
 GAP = 1e-6  # "equal objective": (F_peer - F_ours) / F_ours <= GAP
+DATA = ("logistic, AR(1) features, 10 non-zero coefficients (+-1 ... +-0.2 at columns 2, 7, "
+        "..., 47), intercept -0.5; objective (every solver): mean[log(1+exp(eta)) - y eta] + alpha "
+        "||coef||_1, intercept unpenalised; gap = (F_peer - F_ours) / F_ours, F_ours from "
+        "ours_threads (tol=1e-8); peers 1 fit each")
 OPTIONS = {"n": 1_000_000, "ps": [50, 200], "partitions": 10, "alpha_fracs": [0.1, 0.01, 0.001],
            "rho": 0.3, "daskml_alphas": (int, []), "peer_budget": 60.0, "time_limit": 2400.0,
            "admm_rho": (float, None), "max_wait": 10.0}
-
-
-def header_lines(a):
-    return [f"data: logistic, N = {a.n:,}, AR(1) rho = {a.rho}, 10 non-zero coefficients "
-            f"(+-1 ... +-0.2 at columns 2, 7, ..., 47), intercept -0.5, seed {a.seed}; "
-            f"{a.partitions} row blocks",
-            "objective (all solvers, one NumPy formula): mean[log(1+exp(eta)) - y eta] + alpha "
-            "||coef||_1, intercept unpenalised; gap = (F_peer - F_ours) / F_ours, F_ours from "
-            "ours_threads (tol=1e-8)",
-            f"time: ours median of {a.repeats} fit(s), peers 1 fit; peer budget "
-            f"{a.peer_budget:g} s per fit; total time limit {a.time_limit:g} s"]
 
 
 def objective(X, y, b0, coef, alpha, k) -> float:

@@ -3,7 +3,7 @@
 A configuration (``benchmarks.<name>``) defines ``CASES`` (name -> :class:`Spec`),
 ``DEFAULT`` (cases run by default), ``OPTIONS`` (name -> default, or (type, default)),
 ``QUICK`` / ``MEDIUM`` (defaults of ``--quick`` / ``--medium``), ``TITLE``,
-``header_lines(args)``, ``run(args, rep)`` and ``rows(results, args)`` (the combined table).
+``DATA`` (what the data are), ``run(args, rep)`` and ``rows(results, args)`` (the combined table).
 Every case runs in a fresh worker process (or in this one with ``--inprocess``); the
 parent never imports ``dask_glmdist``, so ``PYTHONPATH`` decides which checkout is measured.
 """
@@ -517,8 +517,9 @@ def header(rep, mod, args) -> dict:
         f"- BLAS/OpenMP (threadpoolctl in a worker): {env['blas']}" if env
         else f"- environment: {err}")
     rep(f"- command: `python -m {mod.__name__} {' '.join(args.argv)}`")
-    for line in mod.header_lines(args):
-        rep(f"- {line}")
+    shown = {k: v for k, v in vars(args).items() if k in mod.OPTIONS or k in ("repeats",
+                                                                              "seed", "cores")}
+    rep(f"- data: {mod.DATA}\n- settings: {fmt(shown)}; a fresh process per case")
     rep("- memory: peak RSS sampled every 5 ms during the fits (LocalCluster: + worker "
         "processes; joblib: process tree every 20 ms); 'above base' = peak minus the RSS "
         "after setup; 'other load' = CPU use (cores) of other processes during the fits, "

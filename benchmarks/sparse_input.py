@@ -17,12 +17,9 @@ MEDIUM = {"n": 200_000, "ks": [8]}
 MODELS = {"DLSALogisticRegression": ("DLSALogisticRegression", {}),
           "PenalizedLogisticRegression(alpha=1e-3)": ("PenalizedLogisticRegression",
                                                       {"alpha": 1e-3})}
+DATA = ("rows x 50 one-hot columns (5 categoricals of 11 levels, first dropped); peak = "
+        "tracemalloc peak above one fit's start")
 OPTIONS = {"n": 200_000, "ks": [2, 8]}
-
-
-def header_lines(a):
-    return [f"data: {a.n:,} rows x 50 one-hot columns (5 categoricals of 11 levels, first "
-            f"dropped); median of {a.repeats} fits; peak = tracemalloc peak above one fit's start"]
 
 
 class Sparse(Case):
