@@ -29,7 +29,8 @@ def medium(argv) -> None:
         a, results, rep = main(mod, ["--medium"], echo=False)
         head = head or [ln for ln in rep.lines[1:] if ln.startswith(("- date", "- machine",
                                                                     "- versions", "- BLAS"))]
-        rows += getattr(mod, "rows", lambda *_: [])(results, a) or [[name, "(no row: see its report)", *[""] * 5]]
+        got = getattr(mod, "rows", lambda *_: [])(results, a)
+        rows += got or [[name, "(no row: see its report)", *[""] * 5]]
         print(f"{name}: {time.perf_counter() - t1:.0f} s, report {a.out}", flush=True)
     rep = Report(args.out)
     rep("# Benchmarks at medium size: dask_glmdist against its peers\n")
