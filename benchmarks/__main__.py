@@ -1,0 +1,57 @@
+"""``python -m benchmarks run NAME [options]`` or ``python -m benchmarks medium [--out F]``.
+
+``medium`` runs every configuration at its medium size (``--medium``) and writes one
+combined Markdown table: estimator, problem, our time, each peer's time, peer / ours, our
+peak memory above base, max difference to the oracle. Each configuration's own report goes
+to /tmp/results_<name>_medium.md. ``dask_glmdist`` is imported by the worker processes
+only, from ``PYTHONPATH`` if set (so the same command measures an older checkout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+CONFIGS = ["dlsa_logistic", "brglm", "debiased_lasso", "penalized", "formula", "sparse_input"]
+
+
+def medium(argv) -> None:
+    from benchmarks.runner import COMBINED, Report, main
+
+    ap = argparse.ArgumentParser(prog="python -m benchmarks medium")
+    ap.add_argument("--out", default="/tmp/results_medium.md")
+    ap.add_argument("--configs", nargs="+", choices=CONFIGS, default=CONFIGS[:-1])
+    args, rows, head, t0 = ap.parse_args(argv), [], [], time.perf_counter()
+    for name in args.configs:
+        t1, mod = time.perf_counter(), importlib.import_module(f"benchmarks.{name}")
+        a, results, rep = main(mod, ["--medium"], echo=False)
+        head = head or [ln for ln in rep.lines[1:] if ln.startswith(("- date", "- machine",
+                                                                    "- versions", "- BLAS"))]
+        got = getattr(mod, "rows", lambda *_: [])(results, a)
+        rows += got or [[name, "(no row: see its report)", *[""] * 5]]
+        print(f"{name}: {time.perf_counter() - t1:.0f} s, report {a.out}", flush=True)
+    rep = Report(args.out)
+    rep("# Benchmarks at medium size: dask_glmdist against its peers\n")
+    for line in head:
+        rep(line)
+    rep(f"- command: `python -m benchmarks medium {' '.join(argv)}`; one repeat per fit, no "
+        "waiting for a quiet machine; each configuration's own report in "
+        "/tmp/results_<name>_medium.md\n")
+    rep.table(COMBINED, rows, "llrllrl")
+    rep(f"Total time {time.perf_counter() - t0:.0f} s.")
+
+
+def run() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "medium"):
+        sys.exit(__doc__)
+    if sys.argv[1] == "medium":
+        return medium(sys.argv[2:])
+    from benchmarks.runner import main
+
+    main(importlib.import_module(f"benchmarks.{sys.argv[2]}"), sys.argv[3:])
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,218 @@
+"""The registry of benchmark problems: seeded data generators, block by block.
+
+Block k of a problem is drawn from ``default_rng([seed, *key, k])``, so every process
+(and every LocalCluster worker) rebuilds exactly the data of the old scripts, and a
+process that needs one block builds only that block. ``PROBLEMS`` maps a name to a
+constructor; the configurations take their problem from here.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from benchmarks.runner import block_sizes
+
+
+def ar1_scaled(beta, rho, sd) -> np.ndarray:
+    """beta scaled so that sd(x^T beta) = sd under unit-variance AR(1)(rho) features."""
+    idx = np.arange(beta.size)
+    sigma = rho ** np.abs(idx[:, None] - idx[None, :])
+    return beta * (sd / math.sqrt(float(beta @ sigma @ beta)))
+
+
+def placed(values: dict, p: int) -> np.ndarray:
+    beta = np.zeros(p)
+    for j, v in values.items():
+        if j < p:
+            beta[j] = v
+    return beta
+
+
+@dataclass(frozen=True)
+class AR1:
+    """Rows of unit-variance AR(1)(rho) normal features; y from ``response``:
+    "logistic" (u (1 + e^-eta) < 1), "logit" / "probit" (u < F(eta)) or "gaussian"
+    (eta + N(0, 1)); eta = intercept + X beta."""
+
+    p: int
+    rho: float
+    beta: np.ndarray = field(repr=False)
+    intercept: float = 0.0
+    response: str = "logistic"
+    seed: int = 0
+    key: tuple = ()
+
+    @property
+    def theta(self) -> np.ndarray:
+        return np.concatenate([[self.intercept], self.beta])
+
+    def fill(self, X: np.ndarray, k: int) -> np.ndarray:
+        """Fill X (n_k x p, C order) with block k's design; return block k's y."""
+        from scipy.special import expit, ndtr
+
+        rng = np.random.default_rng([self.seed, *self.key, k])
+        c = math.sqrt(1.0 - self.rho**2)
+        for s in range(0, X.shape[0], 16384):  # row tiles: the recursion stays in cache
+            t = X[s : s + 16384]
+            rng.standard_normal(out=t)
+            for j in range(1, self.p):
+                t[:, j] *= c
+                t[:, j] += self.rho * t[:, j - 1]
+        eta = X @ self.beta
+        if self.response == "gaussian":
+            return eta + rng.standard_normal(X.shape[0])
+        eta += self.intercept
+        u = rng.random(X.shape[0])
+        if self.response == "logistic":
+            return (u * (1.0 + np.exp(-eta)) < 1.0).astype(np.float64)
+        return (u < (ndtr(eta) if self.response == "probit" else expit(eta))).astype(float)
+
+    def block(self, n_k: int, k: int):
+        X = np.empty((n_k, self.p))
+        return X, self.fill(X, k)
+
+    def numpy(self, n: int, k: int, intercept_column: bool = False):
+        """All blocks in one C-ordered array (no full-size temporaries); [1, X] if asked."""
+        off = int(intercept_column)
+        X, y = np.empty((n, self.p + off)), np.empty(n)
+        X[:, :off] = 1.0
+        for b, (Xb, yb) in enumerate(split(X, y, k)):
+            target = np.empty((len(yb), self.p)) if off else Xb
+            yb[:] = self.fill(target, b)
+            if off:
+                Xb[:, off:] = target
+        return X, y
+
+    def dask(self, n: int, k: int, client=None):
+        """Lazy per-block dask arrays (k row chunks), persisted: in this process on the
+        threaded scheduler, or with ``client`` block b generated on worker b % workers."""
+        import dask
+        import dask.array as da
+
+        xs, ys = [], []
+        addrs = sorted(client.scheduler_info()["workers"]) if client else None
+        for b, nb in enumerate(block_sizes(n, k)):
+            if client:
+                where = [addrs[b % len(addrs)]]
+                blk = client.submit(self.block, nb, b, workers=where, pure=True)
+                fx, fy = (dask.delayed(client.submit(operator.getitem, blk, i, workers=where))
+                          for i in (0, 1))
+            else:
+                fx, fy = dask.delayed(self.block, nout=2, pure=True)(nb, b)
+            xs.append(da.from_delayed(fx, shape=(nb, self.p), dtype=np.float64))
+            ys.append(da.from_delayed(fy, shape=(nb,), dtype=np.float64))
+        X, y = da.concatenate(xs, axis=0), da.concatenate(ys, axis=0)
+        return dask.persist(X, y) if client else dask.persist(X, y, scheduler="threads")
+
+
+def split(X, y, k):
+    """The k row blocks (views) of X and y."""
+    edges = np.cumsum([0, *block_sizes(X.shape[0], k)])
+    return [(X[a:b], y[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def on_cluster(case, problem):
+    """Put the problem's ``case.p.partitions`` blocks on a LocalCluster (2 worker processes
+    x 1 thread), generated on the workers (block b on worker b % 2) and persisted there:
+    sets ``case.X``, ``y``, ``client``, ``pids`` (the workers), ``placement`` (blocks per
+    worker) and ``close``."""
+    import collections
+
+    import psutil
+    from distributed import Client, LocalCluster, wait
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    case.client = client = Client(cluster)
+    case.X, case.y = problem.dask(case.p.n, case.p.partitions, client)
+    wait([case.X, case.y])
+    who = client.who_has(case.X)
+    case.placement = sorted(collections.Counter(v[0] for v in who.values() if v).values())
+    client.run(_warm_imports)  # import cost is not part of the fit
+    case.pids = tuple(p.pid for p in psutil.Process().children(recursive=True))
+    case.close = lambda: (client.close(), cluster.close())
+
+
+def _warm_imports():
+    for mod in ("dask_glmdist", "dask_ml.linear_model"):
+        try:
+            __import__(mod)
+        except ImportError:
+            pass
+
+
+def dlsa_logistic(p: int = 50, seed: int = 0) -> AR1:
+    """bench_dlsa_logistic: uniform(-1, 1) coefficients, sd(eta) 1.2, intercept -0.5."""
+    beta = np.random.default_rng([seed, 999]).uniform(-1.0, 1.0, p)
+    return AR1(p, 0.5, ar1_scaled(beta, 0.5, 1.2), -0.5, "logistic", seed)
+
+
+def brglm_binary(link: str, p: int = 50, seed: int = 0) -> AR1:
+    """bench_brglm: 6 non-zero coefficients, sd(eta) 1.0 (probit) / 1.6 (logit)."""
+    beta = placed({0: 1.0, 3: -1.0, 7: 0.75, 15: -0.75, 30: 0.5, 45: -0.5}, p)
+    sd, icpt = {"probit": (1.0, -0.3), "logit": (1.6, -0.48)}[link]
+    return AR1(p, 0.5, ar1_scaled(beta, 0.5, sd), icpt, link, seed)
+
+
+def sparse_gaussian(p: int, rho: float = 0.3, seed: int = 0) -> AR1:
+    """bench_debiased_lasso: y = X beta + N(0, 1), 10 non-zeros at 3, 13, ..., 93."""
+    vals = [1.0, -1.0, 0.8, -0.8, 0.6, -0.6, 0.4, -0.4, 0.2, -0.2]
+    return AR1(p, rho, placed({3 + 10 * i: v for i, v in enumerate(vals)}, p), 0.0,
+               "gaussian", seed)
+
+
+def sparse_logistic(p: int, rho: float = 0.3, seed: int = 0) -> AR1:
+    """bench_penalized: 10 non-zeros at 2, 7, ..., 47, intercept -0.5; blocks from
+    (seed, p, k)."""
+    vals = [1.0, -1.0, 0.8, -0.8, 0.6, -0.6, 0.4, -0.4, 0.2, -0.2]
+    return AR1(p, rho, placed({2 + 5 * i: v for i, v in enumerate(vals)}, p), -0.5,
+               "logistic", seed, (p,))
+
+
+CARRIERS = [f"C{i:02d}" for i in range(20)]
+ORIGINS = [f"A{i:02d}" for i in range(30)]
+
+
+def flights_file(k: int, n: int, seed: int = 0):
+    """bench_formula's file k (pandas): 3 categoricals (20 carriers, 30 origins, 12 months;
+    one carrier, two origins and, in every third file, December absent), x1, x2, binary y
+    (logistic) and z (eta + N(0, 1))."""
+    import pandas as pd
+
+    g = np.random.default_rng([seed, 999])
+    ce, oe, me = g.normal(0, 0.3, 20), g.normal(0, 0.3, 30), g.normal(0, 0.2, 12)
+    rng = np.random.default_rng([seed, k])
+    pc, po = np.ones(20), np.ones(30)
+    pc[k % 20] = 0
+    po[[k % 30, (7 * k + 3) % 30]] = 0
+    c = rng.choice(20, n, p=pc / pc.sum())
+    o = rng.choice(30, n, p=po / po.sum())
+    m = rng.choice(np.arange(1, 13 if k % 3 else 12), n)
+    x1, x2 = rng.normal(size=n), rng.lognormal(size=n)
+    eta = -0.5 + ce[c] + oe[o] + me[m - 1] + 0.5 * x1 - 0.3 * np.log(x2)
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.int8)
+    return pd.DataFrame({
+        "carrier": pd.array(np.asarray(CARRIERS)[c], dtype="str"),
+        "origin": pd.array(np.asarray(ORIGINS)[o], dtype="str"),
+        "month": m.astype(np.int64), "x1": x1, "x2": x2, "y": y,
+        "z": eta + rng.normal(size=n)})
+
+
+def onehot(n: int = 200_000, seed: int = 0):
+    """bench_sparse_input: 5 categoricals of 11 levels one-hot (first dropped) as CSR,
+    logistic y."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(seed)
+    Xs = OneHotEncoder(drop="first").fit_transform(rng.integers(0, 11, size=(n, 5))).tocsr()
+    eta = Xs @ rng.normal(scale=0.3, size=Xs.shape[1]) - 0.5
+    return Xs, (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+
+
+PROBLEMS = {"dlsa_logistic": dlsa_logistic, "brglm_binary": brglm_binary,
+            "sparse_gaussian": sparse_gaussian, "sparse_logistic": sparse_logistic,
+            "flights_file": flights_file, "onehot": onehot}

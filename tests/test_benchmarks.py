@@ -1,0 +1,113 @@
+"""The benchmark package's configurations run (quick sizes, in this process): their tables
+have the expected columns and rows, and our estimates are close to the oracles."""
+
+import importlib
+
+import numpy as np
+import pytest
+
+pytest.importorskip("psutil")
+
+from benchmarks import adapters  # noqa: E402
+from benchmarks.runner import main  # noqa: E402
+
+COMMON = ["--quick", "--inprocess", "--max-wait", "0", "--repeats", "1"]
+
+
+def run(name, tmp_path, *argv):
+    mod = importlib.import_module(f"benchmarks.{name}")
+    args, results, rep = main(mod, [*COMMON, "--out", str(tmp_path / f"{name}.md"), *argv],
+                              echo=False)
+    assert (tmp_path / f"{name}.md").read_text().startswith("# ")
+    return results, rep.lines
+
+
+def table(lines, first_col):
+    """The Markdown table whose header starts with ``first_col``: (header, rows)."""
+    i = next(i for i, ln in enumerate(lines) if ln.startswith(f"| {first_col} |"))
+    rows = []
+    for ln in lines[i + 2 :]:
+        if not ln.startswith("|"):
+            break
+        rows.append([c.strip() for c in ln.strip("|").split("|")])
+    return [c.strip() for c in lines[i].strip("|").split("|")], rows
+
+
+def theta_diff(a, b):
+    return float(np.max(np.abs(np.asarray(a["theta"]) - np.asarray(b["theta"]))))
+
+
+def test_dlsa_logistic(tmp_path):
+    res, lines = run("dlsa_logistic", tmp_path, "--n", "6000", "--methods", "ideal_seq",
+                     "ideal_tiled", "dlsa_threads_dask", "tdlsa_threads_dask", "sklearn_lbfgs",
+                     "statsmodels_irls", "proto_tiled_dlsa")
+    r = res[6000]
+    head, rows = table(lines, "case")
+    assert len(head) == 10 and len(rows) == len(r) == 7
+    assert theta_diff(r["ideal_seq"], r["ideal_tiled"]) < 1e-10
+    assert theta_diff(r["ideal_seq"], r["statsmodels_irls"]) < 1e-8
+    assert theta_diff(r["ideal_seq"], r["tdlsa_threads_dask"]) < 1e-2
+    assert theta_diff(r["ideal_seq"], r["dlsa_threads_dask"]) < 0.1
+
+
+def test_brglm(tmp_path):
+    res, lines = run("brglm", tmp_path, "--sizes", "3000", "--zarr-sizes", "--links", "logit",
+                     "--methods", "ML", "mBR2", "mBR1", "qr_pass", "statsmodels", "firth")
+    r = res[(3000, "logit")]
+    head, rows = table(lines, "case")
+    assert len(head) == 13 and len(rows) == 6
+    assert theta_diff(r["ML"], r["statsmodels"]) < 1e-8
+    assert theta_diff(r["mBR1"], r["mBR2"]) < 1e-6
+    if "theta" in r["firth"]:  # firthmodels installed
+        assert theta_diff(r["mBR2"], r["firth"]) < 1e-5
+
+
+def test_debiased_lasso(tmp_path):
+    res, lines = run("debiased_lasso", tmp_path, "--n", "2000", "--ps", "12", "--partitions",
+                     "4", "--sm-mode", "full", "--methods", "ours", "ours_naive", "--skip",
+                     "sm_joblib")
+    r = res[12]
+    head, rows = table(lines, "case")
+    assert len(head) == 8 and len(rows) == 3  # ours, naive, statsmodels sequential
+    assert np.max(np.abs(np.subtract(r["ours"]["coef"], r["sm_seq"]["coef"]))) < 1e-3
+
+
+def test_penalized(tmp_path):
+    res, lines = run("penalized", tmp_path, "--n", "3000", "--ps", "10", "--methods",
+                     "ours_threads", "sk_liblinear")
+    head, rows = table(lines, "solver")
+    assert len(head) == 11 and len(rows) == 5  # ours, 2 calibrations, 2 tolerances
+    ours, sk = (res[10][m]["alphas"][0]["fits"] for m in ("ours_threads", "sk_liblinear"))
+    assert ours[0]["converged"] and ours[0]["kkt"] < 1e-6
+    assert (sk[-1]["F"] - ours[0]["F"]) / ours[0]["F"] > -1e-9  # ours is optimal
+
+
+def test_formula(tmp_path):
+    res, lines = run("formula", tmp_path, "--n", "2000", "--files", "2", "--data-dir",
+                     str(tmp_path), "--methods", "read_pass", "dlsa_formula", "dlsa_array",
+                     "brglm_formula", "statsmodels_formula")
+    head, rows = table(lines, "case")
+    assert len(head) == 9 and len(rows) == 5
+    by_label = {row[0][:3]: row for row in rows if row[0].startswith("(a) B")}
+    assert all(float(row[8]) < 1e-8 for row in by_label.values())  # brglm vs statsmodels
+
+
+def test_sparse_input(tmp_path):
+    res, lines = run("sparse_input", tmp_path, "--n", "2000", "--ks", "2")
+    head, rows = table(lines, "model")
+    assert len(head) == 6 and len(rows) == 6
+    assert all(float(row[5]) < 1e-10 for row in rows)
+
+
+class _Old:
+    n_passes_, scale_, df_residual_ = 7, 1.5, 10
+
+
+class _New:
+    n_rounds_, dispersion_, df_resid_, n_passes_ = 3, 2.0, 9, 99
+
+
+@pytest.mark.parametrize("model, want", [(_Old(), (7, 1.5, 10)), (_New(), (3, 2.0, 9))])
+def test_attr_reads_old_and_new_names(model, want):
+    got = tuple(adapters.attr(model, n) for n in ("n_rounds_", "dispersion_", "df_resid_"))
+    assert got == want
