@@ -96,30 +96,10 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
     if not S > 0:
         raise ValueError("the sample weights of this row block sum to 0")
     workspace: dict = {}
-    theta = np.zeros(l1.shape[0])
-    if fit_intercept:
-        ybar = float(xp.sum(y if m is None else m * y)) / S
-        mu0 = xp.asarray([ybar], dtype=X.dtype)
-        if not bool(xp.all(family.valid_mu(mu0))):  # an all-0 (or all-1) response
-            fit = _no_minimiser(
-                l1.shape[0], S,
-                f"y is {ybar:g} in every row (the edge of the {family.name} family's range), "
-                f"so the unpenalised intercept runs to {'-' if ybar <= 0 else '+'}infinity")
-            fit.constant_y = ybar
-            return fit
-        theta[0] = float(to_host(family.link.link(mu0))[0])
-        if offset is not None:  # the mean offset moves the start's intercept
-            theta[0] -= float(xp.sum(offset if m is None else m * offset)) / S
-    state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace,
-                     offset=offset)
-    if state is None:  # the mean at zero coefficients is invalid for this link
-        state = _start(X, y, m, family, fit_intercept, xp, workspace, offset)
-        if state is None:
-            raise ValueError(
-                f"no valid starting value for the {family.name} model with the "
-                f"{family.link.name} link on this block"
-            )
-        theta = state.theta
+    start = _enet_start(X, y, m, family, l1.shape[0], S, fit_intercept, xp, workspace, offset)
+    if isinstance(start, EnetFit):  # no minimiser: the response is at its edge
+        return start
+    theta, state = start
     F = _penalised(state.deviance, theta, S, l1, l2)
     converged = False
     flat = 0
@@ -158,6 +138,38 @@ def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float =
     gradient = -state.score / S + l2 * theta
     return EnetFit(theta=theta, gradient=gradient, information=state.information,
                    weight_sum=S, objective=F, n_iter=n_iter, converged=converged)
+
+
+def _enet_start(X, y, m, family, k, S, fit_intercept, xp, workspace, offset):
+    """The starting ``(theta, state)``: the intercept at the link of the weighted mean
+    response (less the mean offset), slopes 0; IRLS from the family's starting means
+    when that mean is invalid for the link. An :class:`EnetFit` without a minimiser
+    when the response sits at the edge of the family's range in every row."""
+    theta = np.zeros(k)
+    if fit_intercept:
+        ybar = float(xp.sum(y if m is None else m * y)) / S
+        mu0 = xp.asarray([ybar], dtype=X.dtype)
+        if not bool(xp.all(family.valid_mu(mu0))):  # an all-0 (or all-1) response
+            fit = _no_minimiser(
+                k, S,
+                f"y is {ybar:g} in every row (the edge of the {family.name} family's range), "
+                f"so the unpenalised intercept runs to {'-' if ybar <= 0 else '+'}infinity")
+            fit.constant_y = ybar
+            return fit
+        theta[0] = float(to_host(family.link.link(mu0))[0])
+        if offset is not None:  # the mean offset moves the start's intercept
+            theta[0] -= float(xp.sum(offset if m is None else m * offset)) / S
+    state = evaluate(X, y, m, theta, family, fit_intercept, workspace=workspace,
+                     offset=offset)
+    if state is None:  # the mean at zero coefficients is invalid for this link
+        state = _start(X, y, m, family, fit_intercept, xp, workspace, offset)
+        if state is None:
+            raise ValueError(
+                f"no valid starting value for the {family.name} model with the "
+                f"{family.link.name} link on this block"
+            )
+        theta = state.theta
+    return theta, state
 
 
 def _line_search(X, y, m, family, state, theta, d, Xd, delta, F, S, l1, l2, xp):
