@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
@@ -61,25 +62,20 @@ def rel_gap(f, ref) -> float:
     return (f - ref) / abs(ref)
 
 
-class RoundLog(logging.Handler):
-    """Wall time of every round from the ``dask_glmdist`` logger's INFO records."""
-
-    def __enter__(self):
-        super().__init__(logging.INFO)
-        self.rounds, lg = [], logging.getLogger("dask_glmdist")
-        self._level = lg.level
-        lg.setLevel(logging.INFO)
-        lg.addHandler(self)
-        return self
-
-    def emit(self, record):
-        if m := re.match(r".*: \d+ blocks reduced in ([0-9.]+) s", record.getMessage()):
-            self.rounds.append(float(m.group(1)))
-
-    def __exit__(self, *exc):
-        lg = logging.getLogger("dask_glmdist")
-        lg.removeHandler(self)
-        lg.setLevel(self._level)
+@contextlib.contextmanager
+def round_times():
+    """The wall time of every round (a list filled from the dask_glmdist logger)."""
+    lg, handler, rounds = logging.getLogger("dask_glmdist"), logging.Handler(), []
+    handler.emit = lambda rec: (m := re.match(r".*: \d+ blocks reduced in ([0-9.]+) s",
+                                              rec.getMessage())) and rounds.append(float(m[1]))
+    level = lg.level
+    lg.setLevel(logging.INFO)
+    lg.addHandler(handler)
+    try:
+        yield rounds
+    finally:
+        lg.removeHandler(handler)
+        lg.setLevel(level)
 
 
 class Solver(Case):
@@ -133,11 +129,11 @@ class Ours(Solver):
 
     def fits(self, alpha, ctx):
         def fit():
-            with RoundLog() as log:
+            with round_times() as rounds:
                 m = adapters.ours("PenalizedLogisticRegression", self.X, self.y, alpha=alpha,
                                   l1_ratio=1.0, tol=1e-8, max_iter=100,
                                   n_partitions=self.p.partitions)
-            return m, log.rounds
+            return m, rounds
 
         def finish(res):
             m, rounds = res

@@ -238,12 +238,18 @@ def threaded(cores=None):
 
 
 class EnvCase(Case):
-    """Versions, BLAS and the dask_glmdist checkout, as the workers see them."""
+    """Versions, the BLAS/OpenMP libraries loaded (threadpoolctl: API, version, threads,
+    layer, arch) and the dask_glmdist checkout, as the workers see them."""
 
     def run(self):
-        import dask_glmdist
+        from threadpoolctl import threadpool_info
 
-        return {"versions": versions(self.p.modules), "blas": blas_info(),
+        import dask_glmdist  # (and numpy's BLAS)
+
+        blas = "; ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} "
+                         f"threads, {d.get('threading_layer')}, {d.get('architecture')})"
+                         for d in threadpool_info())
+        return {"versions": versions(self.p.modules), "blas": blas,
                 "dask_glmdist": os.path.dirname(dask_glmdist.__file__), "times": [0.0]}
 
 
@@ -396,16 +402,6 @@ def versions(modules) -> str:
         except Exception as exc:  # noqa: BLE001  (not importable, or no version anywhere)
             out.append(f"{mod}: not available ({type(exc).__name__}: {exc})")
     return ", ".join(out)
-
-
-def blas_info() -> str:
-    """BLAS/OpenMP libraries loaded (threadpoolctl): API, version, threads, layer, arch."""
-    import numpy  # noqa: F401  (load numpy's BLAS before asking)
-    from threadpoolctl import threadpool_info
-
-    return "; ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} "
-                     f"threads, {d.get('threading_layer')}, {d.get('architecture')})"
-                     for d in threadpool_info())
 
 
 def bullet(rep, name, res) -> None:
