@@ -1,10 +1,8 @@
 """``python -m benchmarks run NAME [options]`` or ``python -m benchmarks medium [--out F]``.
 
-``medium`` runs every configuration at its medium size (``--medium``) and writes one
-combined Markdown table: estimator, problem, our time, each peer's time, peer / ours, our
-peak memory above base, max difference to the oracle. Each configuration's own report goes
-to /tmp/results_<name>_medium.md. ``dask_glmdist`` is imported by the worker processes
-only, from ``PYTHONPATH`` if set (so the same command measures an older checkout).
+``medium`` runs every configuration with ``--medium`` (own reports in
+/tmp/results_<name>_medium.md) and writes one combined table: estimator, problem, our time,
+each peer's time, peer / ours, our peak above base, max difference to the oracle.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """One adapter per library: build and fit a model, return what it reports as a plain dict.
 
-Every adapter returns ``theta`` ([intercept, coefficients] where there is an intercept),
-``n_iter`` and, where the library gives them, ``bse`` (standard errors), ``deviance``,
-``converged`` and ``notes``. dask_glmdist's fitted attributes are read through
-:func:`attr`, which accepts the names of older checkouts (``n_passes_`` before
-``n_rounds_``, ``scale_`` / ``dispersion_estimate_`` before ``dispersion_``,
-``df_residual_`` before ``df_resid_``), so the same benchmark measures either.
+Adapters return ``theta`` ([intercept, coefficients]), ``n_iter`` and, where the library
+gives them, ``bse``, ``deviance``, ``converged``, ``notes``. dask_glmdist's attributes are
+read through :func:`attr`, which accepts an older checkout's names (:data:`ALIASES`).
 """
 
 from __future__ import annotations

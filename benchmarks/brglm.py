@@ -184,14 +184,13 @@ def table(rep, n, link, results) -> None:
     truth = problems.brglm_binary(link).theta
     rep(f"\n### Results, N = {n:,}, {link}\n")
     rep.cases(results, CASES, {
-        "n_iter_": lambda m, r: r.get("n_iter"),
-        "n_rounds_": lambda m, r: r.get("n_rounds") or "n/a",
+        "n_iter_": "n_iter", "n_rounds_": "n_rounds",
         "s / iteration": lambda m, r: f"{per_it[m]:.3f}" if m in per_it else "nan",
         "s / pass": lambda m, r: f"{t[m] / r['n_rounds']:.3f}" if r.get("n_rounds") else "n/a",
         "max abs diff (vs)": lambda m, r: f"{maxdiff(r['theta'], done[ref]['theta']):.1e} "
         f"({ref})" if (ref := COMPARE.get(m)) in done and "theta" in r else "n/a",
         "max abs(theta - true)": lambda m, r: f"{maxdiff(r['theta'], truth):.1e}"
-        if "theta" in r else "n/a", "converged": lambda m, r: r.get("converged", "n/a")})
+        if "theta" in r else "n/a", "converged": "converged"})
     ml, qr, mbr = per_it.get("ML"), t.get("qr_pass"), per_it.get("mBR2")
     if ml and qr:
         rep(f"- target A: ML time/iteration ({ml:.3f} s) / one QR pass ({qr:.3f} s) = "
@@ -263,13 +262,11 @@ def run_zarr(args, rep):
 
 def zarr_table(rep, res):
     rep()
-    rep.table(["N", "method", "on disk (GB)", "blocks", "time (s)", "n_iter_", "n_rounds_",
-               "peak RSS whole process (MB)", "ru_maxrss (MB)", "baseline after imports (MB)",
-               "peak above baseline (MB)"],
-              [[f"{n:,}", m, f"{r['disk'] / 1e9:.3f}", r["n_blocks"], f"{r['times'][0]:.2f}",
-                r["n_iter"], r["n_rounds"], mb(r["peak"]), mb(r["ru_maxrss"]),
-                mb(r["baseline"]), mb(r["peak"] - r["baseline"])]
-               for (n, m), r in sorted(res.items())])
+    rep.cases({f"{m} N={n:,}": r for (n, m), r in sorted(res.items())}, CASES, {
+        "on disk (GB)": lambda m, r: f"{r['disk'] / 1e9:.3f}", "blocks": "n_blocks",
+        "n_iter_": "n_iter", "n_rounds_": "n_rounds",
+        "ru_maxrss (MB)": lambda m, r: mb(r["ru_maxrss"]),
+        "baseline after imports (MB)": lambda m, r: mb(r["baseline"])})
     sizes = sorted({n for n, _ in res})
     for m in ("zarr_ML", "zarr_mBR"):
         if len(sizes) >= 2 and (sizes[0], m) in res and (sizes[-1], m) in res:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import statistics
@@ -79,32 +80,28 @@ def compare_pieces(pieces, blocks, p):
     return out, local
 
 
-class SweepLog:
-    """Record (sweeps, converged, seconds, n_vars) of statsmodels' coordinate descents."""
+@contextlib.contextmanager
+def sweep_log(p):
+    """statsmodels' coordinate descents while in the block: sweeps and convergence of the
+    main fits (p columns) and the node-wise ones (p - 1), filled in at exit."""
+    import statsmodels.base.elastic_net as en
 
-    def __enter__(self):
-        import statsmodels.base.elastic_net as en
+    orig, calls, out = en._coord_descent, [], {}
 
-        self.en, self.orig, self.calls = en, en._coord_descent, []
+    def logged(model, *a, **kw):
+        res = orig(model, *a, **kw)
+        calls.append((int(res[1]), bool(res[2]), int(model.exog.shape[1])))
+        return res
 
-        def wrapped(model, *a, **kw):
-            t = time.perf_counter()
-            out = self.orig(model, *a, **kw)
-            self.calls.append((int(out[1]), bool(out[2]), time.perf_counter() - t,
-                               int(model.exog.shape[1])))
-            return out
-
-        en._coord_descent = wrapped
-        return self
-
-    def __exit__(self, *exc):
-        self.en._coord_descent = self.orig
-
-    def summary(self, p) -> dict:
-        main_, nw = ([c for c in self.calls if c[3] == q] for q in (p, p - 1))
-        return {"main_sweeps": [c[0] for c in main_], "main_converged": [c[1] for c in main_],
-                "nw_count": len(nw), "nw_max_sweeps": max((c[0] for c in nw), default=0),
-                "nw_not_converged": sum(not c[1] for c in nw)}
+    en._coord_descent = logged
+    try:
+        yield out
+    finally:
+        en._coord_descent = orig
+        main_, nw = ([c for c in calls if c[2] == q] for q in (p, p - 1))
+        out.update(main_sweeps=[c[0] for c in main_], main_converged=[c[1] for c in main_],
+                   nw_count=len(nw), nw_max_sweeps=max((c[0] for c in nw), default=0),
+                   nw_not_converged=sum(not c[1] for c in nw))
 
 
 class Ours(Case):
@@ -180,10 +177,9 @@ class SM(Case):
                                           if self.p.sm_maxiter else {})}
 
     def fit(self):
-        with SweepLog() as log:
+        with sweep_log(self.blocks[0][1].shape[1]) as sweeps:
             out = self.fit_pieces() if self.pieces else self.fit_model()
-        return {**out, "sweeps": log.summary(self.blocks[0][1].shape[1])
-                if self.method == "sequential" else None}
+        return {**out, "sweeps": sweeps if self.method == "sequential" else None}
 
     def fit_model(self):
         from statsmodels.base.distributed_estimation import DistributedModel

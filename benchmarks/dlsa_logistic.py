@@ -273,7 +273,7 @@ def table(rep, n, res) -> None:
         "/ ideal": lambda m, r: f"{t[m] / t[ideal]:.2f}" if ideal else "nan",
         "/ DLSA": lambda m, r: f"{t[m] / t[ref]:.2f}" if ref else "nan",
         "max abs(theta - MLE)": lambda m, r: f"{runner.maxdiff(r['theta'], mle):.1e}"
-        if ideal else "nan", "iterations": lambda m, r: r["n_iter"]})
+        if ideal else "nan", "iterations": "n_iter"})
     untiled, peers = _ideal(res, IDEALS[:2]), [m for m in PEERS if m in res]
     for dl in [m for m in ("dlsa_threads_dask", "dlsa_threads_numpy") if m in res]:
         for ideal_m in [m for m in (untiled, "ideal_tiled") if m in res]:

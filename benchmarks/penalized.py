@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
@@ -61,25 +62,20 @@ def rel_gap(f, ref) -> float:
     return (f - ref) / abs(ref)
 
 
-class RoundLog(logging.Handler):
-    """Wall time of every round from the ``dask_glmdist`` logger's INFO records."""
-
-    def __enter__(self):
-        super().__init__(logging.INFO)
-        self.rounds, lg = [], logging.getLogger("dask_glmdist")
-        self._level = lg.level
-        lg.setLevel(logging.INFO)
-        lg.addHandler(self)
-        return self
-
-    def emit(self, record):
-        if m := re.match(r".*: \d+ blocks reduced in ([0-9.]+) s", record.getMessage()):
-            self.rounds.append(float(m.group(1)))
-
-    def __exit__(self, *exc):
-        lg = logging.getLogger("dask_glmdist")
-        lg.removeHandler(self)
-        lg.setLevel(self._level)
+@contextlib.contextmanager
+def round_times():
+    """The wall time of every round (a list filled from the dask_glmdist logger)."""
+    lg, handler, rounds = logging.getLogger("dask_glmdist"), logging.Handler(), []
+    handler.emit = lambda rec: (m := re.match(r".*: \d+ blocks reduced in ([0-9.]+) s",
+                                              rec.getMessage())) and rounds.append(float(m[1]))
+    level = lg.level
+    lg.setLevel(logging.INFO)
+    lg.addHandler(handler)
+    try:
+        yield rounds
+    finally:
+        lg.removeHandler(handler)
+        lg.setLevel(level)
 
 
 class Solver(Case):
@@ -133,11 +129,11 @@ class Ours(Solver):
 
     def fits(self, alpha, ctx):
         def fit():
-            with RoundLog() as log:
+            with round_times() as rounds:
                 m = adapters.ours("PenalizedLogisticRegression", self.X, self.y, alpha=alpha,
                                   l1_ratio=1.0, tol=1e-8, max_iter=100,
                                   n_partitions=self.p.partitions)
-            return m, log.rounds
+            return m, rounds
 
         def finish(res):
             m, rounds = res
@@ -353,16 +349,6 @@ def run(args, rep):
     return out
 
 
-def _candidate(name, f, g):
-    """(rank, time to gap <= GAP, how, who) of a peer fit, or None (stopped by itself)."""
-    who, t = f"{name} {f['label']}", statistics.median(f["times"])
-    if g <= GAP:
-        return (0, f.get("t_gap", t), "measured", who)
-    if "t_gap_projected" in f:
-        return (1, f["t_gap_projected"], "projected", who)
-    return (2, t, "lower bound (gap not reached)", who) if f.get("capped") else None
-
-
 def _row(name, frac, f, ref):
     if "skipped" in f:
         return [CASES[name].label, f"{frac:g}", f["label"], f"skipped: {f['skipped']}"] + \
@@ -384,21 +370,10 @@ def table(rep, p, res, args):
     rows, lines = [], []
     for ia, a in enumerate(res["ours_threads"]["alphas"]):
         ours = a["fits"][0] if a["fits"] else {}
-        if "F" not in ours:
-            continue
-        best, stalled, head = {}, {}, f"- p = {p}, alpha = {a['frac']:g} alpha_max:"
-        for name, r in res.items():
-            for f in r["alphas"][ia]["fits"]:
-                rows.append(_row(name, a["frac"], f, ours["F"]))
-                if "F" not in f or name not in FAMILIES or "calibration" in f["label"]:
-                    continue
-                fam, g = FAMILIES[name], rel_gap(f["F"], ours["F"])
-                if (c := _candidate(name, f, g)) is None:
-                    stalled.setdefault(fam, []).append(f"{name} {f['label']}: stopped by "
-                                                       f"itself at gap {g:.1e}")
-                elif c < best.get(fam, (9,)):
-                    best[fam] = c
-        lines += _ratio_lines(head, best, stalled, statistics.median(ours["times"]), res, ia)
+        if "F" in ours:
+            rows += [_row(name, a["frac"], f, ours["F"])
+                     for name, r in res.items() for f in r["alphas"][ia]["fits"]]
+            lines += _ratio_lines(f"- p = {p}, alpha = {a['frac']:g} alpha_max:", res, ia, ours)
     rep.table(["solver", "alpha / alpha_max", "fit", "time (s)", "iterations", "rounds",
                "objective gap", "nnz", "peak above base (MB)", "other load", "details"], rows,
               "lrlrlrrrrrl")
@@ -407,43 +382,59 @@ def table(rep, p, res, args):
     rep()
 
 
-def _ratio_lines(head, best, stalled, t_ours, res, ia):
-    lines = []
-    for fam in sorted(set(best) | set(stalled)):
-        note = "" if fam not in stalled or best.get(fam, "")[2:3] == ("measured",) else \
-            " [" + "; ".join(stalled[fam]) + "]"
-        if fam not in best:
+def _to_gap(f, g):
+    """(rank, seconds to gap <= GAP, how) of a peer fit at gap g; None: it stopped by
+    itself short of it."""
+    if g <= GAP:
+        return 0, f.get("t_gap", statistics.median(f["times"])), "measured"
+    if "t_gap_projected" in f:
+        return 1, f["t_gap_projected"], "projected"
+    return (2, statistics.median(f["times"]), "lower bound (gap not reached)") \
+        if f.get("capped") else None
+
+
+def _ratio_lines(head, res, ia, ours):
+    """Per peer family: its fastest fit to gap <= GAP / ours; then cluster / threaded."""
+    t, lines = statistics.median(ours["times"]), []
+    for fam in sorted(set(FAMILIES.values())):
+        gaps = {f"{n} {f['label']}": (f, rel_gap(f["F"], ours["F"])) for n, r in res.items()
+                if FAMILIES.get(n) == fam for f in r["alphas"][ia]["fits"]
+                if "F" in f and "calibration" not in f["label"]}
+        best = min(((c, who) for who, (f, g) in gaps.items() if (c := _to_gap(f, g))),
+                   default=None)
+        stalled = [f"{who}: stopped by itself at gap {g:.1e}" for who, (f, g) in gaps.items()
+                   if _to_gap(f, g) is None]
+        measured = best is not None and best[0][2] == "measured"
+        note = f" [{'; '.join(stalled)}]" if stalled and not measured else ""
+        if best:
+            (_, tb, how), who = best
+            sign = ">= " if how.startswith("lower") else "~" if how == "projected" else ""
+            lines.append(f"{head} fastest {fam} to gap <= {GAP:g}: {who}, {tb:.1f} s ({how}) "
+                         f"-> {fam} / ours (threaded, {t:.2f} s) = {sign}{tb / t:.1f}x{note}")
+        elif gaps:
             lines.append(f"{head} no {fam} run reached gap <= {GAP:g}{note}")
-            continue
-        _, tb, how, who = best[fam]
-        sign = ">= " if how.startswith("lower") else "~" if how == "projected" else ""
-        lines.append(f"{head} fastest {fam} to gap <= {GAP:g}: {who}, {tb:.1f} s ({how}) -> "
-                     f"{fam} / ours (threaded, {t_ours:.2f} s) = {sign}{tb / t_ours:.1f}x{note}")
     fits = res.get("ours_cluster", {}).get("alphas", [{}] * (ia + 1))[ia].get("fits")
     if fits and "times" in fits[0]:
         tc = statistics.median(fits[0]["times"])
-        lines.append(f"{head} ours LocalCluster {tc:.2f} s / threaded {t_ours:.2f} s = "
-                     f"{tc / t_ours:.2f}")
+        lines.append(f"{head} ours LocalCluster {tc:.2f} s / threaded {t:.2f} s = {tc / t:.2f}")
     return lines
 
 
 def rows(results, args):
-    """Combined rows: ours against every peer fit but the calibrations (the objective
-    is the oracle: its gap is in the config's report)."""
+    """Combined rows: ours against every peer fit but the calibrations (the objective is
+    the oracle: its gap is in the config's report)."""
     out = []
     for p, res in results.items():
         for ia, a in enumerate(res.get("ours_threads", {}).get("alphas", [])):
-            f, t = a["fits"][0], statistics.median(a["fits"][0]["times"])
-            peers = {f"{name} {g['label']}": statistics.median(g["times"])
-                     for name, r in res.items() if name != "ours_threads"
-                     for g in r["alphas"][ia]["fits"]
+            ours = {**a["fits"][0], "peak": a["fits"][0].get("peak_above"), "baseline": 0}
+            peers = {f"{name} {g['label']}": g for name, r in res.items()
+                     if name != "ours_threads" for g in r["alphas"][ia]["fits"]
                      if "F" in g and "calibration" not in g["label"]}
-            out.append([f"PenalizedLogisticRegression (alpha {a['frac']:g} alpha_max)",
-                        f"logistic lasso N={args.n:,} p={p}", f"{t:.3f}",
-                        "; ".join(f"{k} {v:.3f}" for k, v in peers.items()) or "-",
-                        "; ".join(f"{k.split()[0]} {v / t:.2f}" for k, v in peers.items())
-                        or "-", mb(f["peak_above"]),
-                        f"kkt {f['kkt']:.1e} (objective is the oracle)"])
+            if "F" in ours:
+                out.append(runner.combined_row(
+                    f"PenalizedLogisticRegression (alpha {a['frac']:g} alpha_max)",
+                    f"logistic lasso N={args.n:,} p={p}", ours, peers, None,
+                    f"kkt {ours['kkt']:.1e}; the objective is the oracle"))
     return out
 
 

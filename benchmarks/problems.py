@@ -1,9 +1,7 @@
-"""The registry of benchmark problems: seeded data generators, block by block.
+"""The registry of benchmark problems (``PROBLEMS``): seeded data generators, block by block.
 
-Block k of a problem is drawn from ``default_rng([seed, *key, k])``, so every process
-(and every LocalCluster worker) rebuilds exactly the data of the old scripts, and a
-process that needs one block builds only that block. ``PROBLEMS`` maps a name to a
-constructor; the configurations take their problem from here.
+Block k is drawn from ``default_rng([seed, *key, k])``: every process (and LocalCluster
+worker) rebuilds exactly the old scripts' data, and builds only the blocks it needs.
 """
 
 from __future__ import annotations
@@ -25,11 +23,8 @@ def ar1_scaled(beta, rho, sd) -> np.ndarray:
 
 
 def placed(values: dict, p: int) -> np.ndarray:
-    beta = np.zeros(p)
-    for j, v in values.items():
-        if j < p:
-            beta[j] = v
-    return beta
+    """p coefficients: values[j] at column j (those with j < p), else 0."""
+    return np.array([values.get(j, 0.0) for j in range(p)])
 
 
 @dataclass(frozen=True)
@@ -158,19 +153,19 @@ def brglm_binary(link: str, p: int = 50, seed: int = 0) -> AR1:
     return AR1(p, 0.5, ar1_scaled(beta, 0.5, sd), icpt, link, seed)
 
 
+TEN = [1.0, -1.0, 0.8, -0.8, 0.6, -0.6, 0.4, -0.4, 0.2, -0.2]  # the sparse coefficients
+
+
 def sparse_gaussian(p: int, rho: float = 0.3, seed: int = 0) -> AR1:
     """bench_debiased_lasso: y = X beta + N(0, 1), 10 non-zeros at 3, 13, ..., 93."""
-    vals = [1.0, -1.0, 0.8, -0.8, 0.6, -0.6, 0.4, -0.4, 0.2, -0.2]
-    return AR1(p, rho, placed({3 + 10 * i: v for i, v in enumerate(vals)}, p), 0.0,
-               "gaussian", seed)
+    beta = placed({3 + 10 * i: v for i, v in enumerate(TEN)}, p)
+    return AR1(p, rho, beta, 0.0, "gaussian", seed)
 
 
 def sparse_logistic(p: int, rho: float = 0.3, seed: int = 0) -> AR1:
-    """bench_penalized: 10 non-zeros at 2, 7, ..., 47, intercept -0.5; blocks from
-    (seed, p, k)."""
-    vals = [1.0, -1.0, 0.8, -0.8, 0.6, -0.6, 0.4, -0.4, 0.2, -0.2]
-    return AR1(p, rho, placed({2 + 5 * i: v for i, v in enumerate(vals)}, p), -0.5,
-               "logistic", seed, (p,))
+    """bench_penalized: 10 non-zeros at 2, 7, ..., 47, intercept -0.5; key (p,)."""
+    beta = placed({2 + 5 * i: v for i, v in enumerate(TEN)}, p)
+    return AR1(p, rho, beta, -0.5, "logistic", seed, (p,))
 
 
 CARRIERS = [f"C{i:02d}" for i in range(20)]

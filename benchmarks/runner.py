@@ -1,11 +1,10 @@
 """The shared measurement harness: worker processes, peak RSS, timing, Markdown reports.
 
-A configuration (``benchmarks.<name>``) defines ``CASES`` (name -> :class:`Spec`),
-``DEFAULT`` (cases run by default), ``OPTIONS`` (name -> default, or (type, default)),
-``QUICK`` / ``MEDIUM`` (defaults of ``--quick`` / ``--medium``), ``TITLE``,
-``DATA`` (what the data are), ``run(args, rep)`` and ``rows(results, args)`` (the combined table).
-Every case runs in a fresh worker process (or in this one with ``--inprocess``); the
-parent never imports ``dask_glmdist``, so ``PYTHONPATH`` decides which checkout is measured.
+A configuration (``benchmarks.<name>``) defines ``CASES`` (name -> :class:`Spec`), ``DEFAULT``,
+``OPTIONS`` (name -> default, or (type, default)), ``QUICK`` / ``MEDIUM`` (option defaults),
+``TITLE``, ``DATA``, ``run(args, rep)`` and ``rows(results, args)`` (the combined table).
+Each case runs in a fresh worker process (``--inprocess``: in this one); the parent never
+imports ``dask_glmdist``, so ``PYTHONPATH`` decides which checkout is measured.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -33,14 +31,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 COMMON = {"quick": False, "medium": False, "out": (str, None), "repeats": 3, "seed": 0,
           "cores": 2, "max_wait": 60.0, "fit_budget": 60.0, "timeout": 1800.0,
-          "cache": (str, None), "cached_only": False, "rerun": (str, []), "inprocess": False,
-          "venv": "/tmp/dmlvenv"}
+          "inprocess": False, "venv": "/tmp/dmlvenv"}
 MODULES = ("numpy", "scipy", "pandas", "pyarrow", "dask", "distributed", "sklearn",
            "statsmodels", "glum", "firthmodels", "formulaic", "zarr", "dask_ml", "joblib",
            "psutil", "threadpoolctl", "dask_glmdist")
-_NOT_PARAMS = {"out", "cache", "cached_only", "methods", "skip", "inprocess", "timeout"}
 HARNESS = {"case", "measured", "setup_s", "baseline", "processes", "data_bytes", "ru_maxrss",
-           "times", "peak", "other_cores", "waited_s", "warnings", "wall_s", "cached"}
+           "times", "peak", "other_cores", "waited_s", "warnings", "wall_s"}
 HIDDEN = {"theta", "coef", "bse", "names", "notes", "rows", "coef_repaired", "deviance",
           "dispersion", "df_resid"}
 
@@ -242,12 +238,18 @@ def threaded(cores=None):
 
 
 class EnvCase(Case):
-    """Versions, BLAS and the dask_glmdist checkout, as the workers see them."""
+    """Versions, the BLAS/OpenMP libraries loaded (threadpoolctl: API, version, threads,
+    layer, arch) and the dask_glmdist checkout, as the workers see them."""
 
     def run(self):
-        import dask_glmdist
+        from threadpoolctl import threadpool_info
 
-        return {"versions": versions(self.p.modules), "blas": blas_info(),
+        import dask_glmdist  # (and numpy's BLAS)
+
+        blas = "; ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} "
+                         f"threads, {d.get('threading_layer')}, {d.get('architecture')})"
+                         for d in threadpool_info())
+        return {"versions": versions(self.p.modules), "blas": blas,
                 "dask_glmdist": os.path.dirname(dask_glmdist.__file__), "times": [0.0]}
 
 
@@ -298,35 +300,13 @@ def _env(cls, params) -> dict:
     return env
 
 
-def _cache_path(module, name, params):
-    key = json.dumps({k: v for k, v in params.items() if k not in _NOT_PARAMS},
-                     sort_keys=True, default=str)
-    digest = hashlib.sha1(f"{module}{name}{key}".encode()).hexdigest()[:12]
-    return os.path.join(params["cache"], f"{module.rsplit('.', 1)[-1]}_{name}_{digest}.json")
-
-
 def run_case(module: str, name: str, args, timeout=None, **extra):
     """(result, None) or (None, why) of case ``name``: in a fresh worker process (which
-    imports dask_glmdist from ``PYTHONPATH``, else the installed one, else this checkout),
-    in this process with ``args.inprocess``, or read from ``args.cache``."""
+    imports dask_glmdist from ``PYTHONPATH``, else the installed one, else this checkout)
+    or, with ``args.inprocess``, in this process."""
     params = {k: v for k, v in {**vars(args), **extra}.items()
               if isinstance(v, (int, float, str, list, tuple, bool, type(None)))}
-    path = _cache_path(module, name, params) if params.get("cache") else None
-    if path and os.path.exists(path) and name not in (params.get("rerun") or ()):
-        with open(path) as fh:
-            return {**json.load(fh), "cached": True}, None
-    if params.get("cached_only"):
-        return None, "not run (--cached-only and no saved result)"
-    res, err = _run_fresh(module, name, params, timeout or args.timeout)
-    if path and res is not None:
-        os.makedirs(params["cache"], exist_ok=True)
-        with open(path, "w") as fh:
-            json.dump(res, fh, default=float)
-    return res, err
-
-
-def _run_fresh(module, name, params, timeout):
-    cls = importlib.import_module(module).CASES[name].cls
+    cls, timeout = importlib.import_module(module).CASES[name].cls, timeout or args.timeout
     if params.get("inprocess"):
         try:
             with warnings.catch_warnings():
@@ -343,6 +323,8 @@ def _run_fresh(module, name, params, timeout):
                               env=_env(cls, params), cwd=ROOT)
     except subprocess.TimeoutExpired:
         return None, f"did not finish within {timeout:g} s (killed)"
+    except OSError as exc:  # no Python in --venv
+        return None, f"could not start {cmd[0]}: {exc}"
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
             return {**json.loads(line[len(MARK):]), "wall_s": time.perf_counter() - t0}, None
@@ -355,20 +337,11 @@ def _python(cls, params) -> str:
 
 
 def available(spec, params) -> str | None:
-    """None if the case's ``needs`` module is there (in the --venv Python for venv
-    cases), else why not."""
+    """None if the case's ``needs`` module is there (venv cases: checked by their worker),
+    else why not."""
     needs, venv = (spec.kw.get(k, getattr(spec.cls, k)) for k in ("needs", "venv"))
-    if not needs or (not venv and importlib.util.find_spec(needs)):
-        return None
-    if not venv:
-        return f"{needs}: not installed"
-    try:
-        proc = subprocess.run([_python(spec.cls, params), "-c", f"import {needs}"],
-                              capture_output=True, text=True)
-    except OSError as exc:
-        return f"{needs}: no Python in {params['venv']} ({exc})"
-    why = (proc.stderr.strip().splitlines() or ["?"])[-1]
-    return None if proc.returncode == 0 else f"{needs}: not available ({why})"
+    return None if venv or not needs or importlib.util.find_spec(needs) else \
+        f"{needs}: not installed"
 
 
 class Report:
@@ -396,21 +369,24 @@ class Report:
         self()
 
     def cases(self, results, labels, extras=None) -> None:
-        """The per-case table: time median and min, memory, other load, then the
-        ``extras`` columns (header -> f(name, result)); a case not run shows why."""
+        """The per-case table (a case's label from ``labels``, else its name): time median
+        and min, memory, other load, then the ``extras`` columns (header -> a result key, or
+        f(name, result)); a case not run shows why."""
         extras = extras or {}
         head = ["case", "time median (s)", "min (s)", "peak above base (MB)", "peak RSS (MB)",
                 "other load (cores)", *extras]
         rows = []
         for name, r in results.items():
+            label = labels[name].label if name in labels else name
             if "times" not in r:
-                rows.append([labels[name].label, r.get("skipped", "?")[:60]]
-                            + [""] * (len(head) - 2))
+                rows.append([label, r.get("skipped", "?")[:60]] + [""] * (len(head) - 2))
                 continue
             procs = f" ({r['processes']} procs)" if r.get("processes", 1) > 1 else ""
-            rows.append([labels[name].label, f"{med(r):.3f}", f"{min(r['times']):.3f}",
+            rows.append([label, f"{med(r):.3f}", f"{min(r['times']):.3f}",
                          mb(r["peak"] - r["baseline"]), mb(r["peak"]) + procs,
-                         f"{max(r['other_cores']):.2f}", *(f(name, r) for f in extras.values())])
+                         f"{max(r['other_cores']):.2f}",
+                         *(f(name, r) if callable(f) else r.get(f, "n/a")
+                           for f in extras.values())])
         self.table(head, rows, "lrrrrr" + "l" * len(extras))
 
 
@@ -422,31 +398,16 @@ def versions(modules) -> str:
     for mod in modules:
         try:
             m = importlib.import_module(mod)
-        except Exception as exc:  # noqa: BLE001
-            out.append(f"{mod}: not available ({type(exc).__name__}: {exc})")
-            continue
-        try:
             out.append(f"{mod} {getattr(m, '__version__', None) or version(mod)}")
-        except Exception:  # noqa: BLE001  (no version anywhere)
-            out.append(f"{mod} ?")
+        except Exception as exc:  # noqa: BLE001  (not importable, or no version anywhere)
+            out.append(f"{mod}: not available ({type(exc).__name__}: {exc})")
     return ", ".join(out)
-
-
-def blas_info() -> str:
-    """BLAS/OpenMP libraries loaded (threadpoolctl): API, version, threads, layer, arch."""
-    import numpy  # noqa: F401  (load numpy's BLAS before asking)
-    from threadpoolctl import threadpool_info
-
-    return "; ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} "
-                     f"threads, {d.get('threading_layer')}, {d.get('architecture')})"
-                     for d in threadpool_info())
 
 
 def bullet(rep, name, res) -> None:
     """The per-case line: times, memory, load, process time, what the case reports
     (every key outside the harness's own and the long vectors), warnings."""
-    when = (f"saved result, measured {res['measured']}" if res.get("cached") else
-            f"process {res.get('wall_s', 0):.0f} s, setup {res['setup_s']:.1f} s, waited "
+    when = (f"process {res.get('wall_s', 0):.0f} s, setup {res['setup_s']:.1f} s, waited "
             f"{res.get('waited_s', 0):.0f} s for a quiet machine")
     shown = [f"{k} {fmt(v)}" for k, v in res.items()
              if k not in HARNESS | HIDDEN and v is not None]
