@@ -91,9 +91,9 @@ def test_worker_killed_mid_fit_on_zarr_data_changes_nothing(two_workers, tmp_pat
         rounds.append(1)
         if len(rounds) != 3:
             return original(obj, progress)
-        future = client.compute(obj)  # the round is under way when the worker dies
+        futures = client.compute(obj)  # the round is under way when the worker dies
         _kill(client, victim)
-        return future.result()
+        return client.gather(futures)
 
     monkeypatch.setattr(blocks_module, "_compute", compute_and_kill_in_round_3)
     got = BiasReducedGLM(method="mBR").fit(Xd, yd)
