@@ -390,6 +390,13 @@ class GLMInferenceMixin:
             names = [f"x{i}" for i in range(self.n_features_in_)]
         return (["intercept"] if self.fit_intercept else []) + names
 
+    def _reference_groups(self) -> tuple:
+        """The design's treatment-coded factors, for the first pass's recession counts
+        (:func:`~dask_glmdist.solvers.recession.reference_groups`; ``()`` without one)."""
+        from ..solvers.recession import reference_groups
+
+        return reference_groups(getattr(self, "design_", None), self.fit_intercept)
+
     def _set_param_flags(self, flags: dict) -> None:
         """Store ``param_flags_`` and blank the flagged parameters' standard errors.
 
