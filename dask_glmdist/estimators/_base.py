@@ -390,6 +390,18 @@ class GLMInferenceMixin:
             names = [f"x{i}" for i in range(self.n_features_in_)]
         return (["intercept"] if self.fit_intercept else []) + names
 
+    def _reference_groups(self, free=None) -> tuple:
+        """The design's treatment-coded factors, for the first pass's recession counts
+        (:func:`~dask_glmdist.solvers.recession.reference_groups`; ``()`` without one).
+        ``free`` (a mask of the parameters without penalty or bound): only the groups
+        whose intercept and dummies are all free (the others cannot run off)."""
+        from ..solvers.recession import reference_groups
+
+        groups = reference_groups(getattr(self, "design_", None), self.fit_intercept)
+        if free is None:
+            return groups
+        return tuple(g for g in groups if free[0] and all(free[j + 1] for j in g.columns))
+
     def _set_param_flags(self, flags: dict) -> None:
         """Store ``param_flags_`` and blank the flagged parameters' standard errors.
 

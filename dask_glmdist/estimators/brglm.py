@@ -352,7 +352,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
             power=float(self.jeffreys_power), passes=int(self.passes),
             dispersion="auto" if self.dispersion == "method" else "pearson", fit_intercept=fi,
             tol=self.tol, max_iter=self.max_iter, start=start,
-            param_names=self._param_names(),
+            param_names=self._param_names(), reference_groups=self._reference_groups(),
         )
         phi = res.dispersion
         self.params_ = res.beta

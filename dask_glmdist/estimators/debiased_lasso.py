@@ -57,6 +57,7 @@ from ..solvers.recession import (
     classify_runaway,
     confirms_recession,
     infinite_parameters,
+    reference_flags,
 )
 from ._base import (
     DevianceScoreMixin,
@@ -451,6 +452,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
             n_blocks=data.n_blocks, min_rows=min_rows,
             sufficient_stats=family.least_squares,
             standardize=bool(self.standardize),
+            reference_groups=self._reference_groups(),
         )
         engine = RoundEngine(data, split_every=self.split_every)
         ride_null_model(engine, family, fit_intercept=self.fit_intercept)
@@ -506,7 +508,9 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         if res.cov_unscaled is not None:
             self.cov_params_ = res.cov_unscaled * self.dispersion_
             self.bse_ = standard_errors(self.cov_params_)
-        self._set_param_flags(self._separation(engine, family, sums, used, params, left_out))
+        flags = self._separation(engine, family, sums, used, params, left_out)
+        self._set_param_flags(reference_flags(sums.get("recession"), spec.reference_groups,
+                                              self._param_names(), flags))
         self._set_contract(engine, family, final)
         return self
 

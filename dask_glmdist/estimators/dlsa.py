@@ -98,6 +98,7 @@ from ..solvers.dlsa_separation import (
 )
 from ..solvers.recession import (
     infinite_parameters,
+    reference_flags,
 )
 from ._base import (
     BinaryClassifierMixin,
@@ -165,6 +166,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         return engine.run(
             dlsa_local_block, family=family, fit_intercept=self.fit_intercept, tol=self.tol,
             max_iter=self.max_iter, classes=classes, label="DLSA local fits",
+            reference_groups=self._reference_groups(),
         )
 
     def _fit_blocks(self, data, family, classes):
@@ -211,6 +213,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                              self.fit_intercept)
         share = separated_share(A, s.separated_information, sep.infinite)
         flags, settled = self._flags(names, sep, share, records, refined)
+        flags = reference_flags(s.recession, self._reference_groups(), names, flags)
         self.converged_ = bool(all(r.get("converged", True) for r in records) and settled)
         self.n_obs_ = n_obs
         self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_pos,

@@ -49,7 +49,7 @@ from ..solvers.pqn import (
     penalty_scale,
     unpenalised_covariance,
 )
-from ..solvers.recession import UNDETERMINED
+from ..solvers.recession import UNDETERMINED, reference_flags
 from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
@@ -100,7 +100,8 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         k = data.n_features + int(fi)
         engine = RoundEngine(data, split_every=self.split_every)
         ride_null_model(engine, family, fit_intercept=fi)
-        sums = data_sums(engine, family, fit_intercept=fi, validate=True)
+        sums = data_sums(engine, family, fit_intercept=fi, validate=True,
+                         reference_groups=self._reference_groups())
         redundant = check_design(sums, self._param_names(), fit_intercept=fi,
                                  alphas=[self.alpha], l1_ratio=self.l1_ratio,
                                  who=type(self).__name__, standardize=self.standardize)
@@ -111,6 +112,9 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         res.n_rounds = engine.count
         self.family_ = family
         self._set_result(res, pen, family, k, self.alpha, redundant)
+        self._set_param_flags(reference_flags(
+            sums.recession, self._reference_groups(pen.free), self._param_names(),
+            self.param_flags_))
         self.n_blocks_ = data.n_blocks
         self._set_contract(engine, family, res.n_pos)
         return self

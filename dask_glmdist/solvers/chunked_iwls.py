@@ -110,7 +110,7 @@ from .iwls_edges import (
 )
 from .iwls_iteration import ChunkedIWLS, InformationCollapsed, Iterate
 from .local import high_leverage_curvature
-from .recession import infinite_parameters
+from .recession import infinite_parameters, reference_flags, separated_references
 
 logger = logging.getLogger("dask_glmdist")
 
@@ -169,6 +169,7 @@ class PassSpec:
     loglik: bool = False
     dispersion_sums: bool = False
     boundary_tol: float = BOUNDARY
+    reference_groups: tuple = ()  # recession.reference_groups (the validation pass)
 
 
 def _as_dtype(xp, v, dtype):
@@ -256,7 +257,7 @@ def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> IWLSSums
         if problems:
             out.problems = Problems.at(block_index, problems)
             return out
-        out = IWLSSums(n=n, **edge_counts(X, y, m, family, fi))
+        out = IWLSSums(n=n, **edge_counts(X, y, m, family, fi, spec.reference_groups))
     # ---- row-wise quantities, whole block ------------------------------------------------
     if spec.beta is None:  # R's mustart: means from y alone
         mu = family.starting_mu(y, m)
@@ -437,10 +438,11 @@ class IWLSResult:
 class _Passes:
     """The data passes of one fit (through its round engine, which counts them)."""
 
-    def __init__(self, engine: RoundEngine, family, fit_intercept, method, power):
+    def __init__(self, engine: RoundEngine, family, fit_intercept, method, power,
+                 reference_groups=()):
         self.engine = engine
         self.base = dict(family=family, fit_intercept=fit_intercept, method=method,
-                         power=power)
+                         power=power, reference_groups=reference_groups)
 
     @property
     def count(self) -> int:
@@ -468,6 +470,7 @@ def fit_chunked_iwls(
     max_iter: int = 100,
     start: np.ndarray | None = None,
     param_names: list[str] | None = None,
+    reference_groups: tuple = (),
 ) -> IWLSResult:
     """Fit a GLM by ML, mBR or mJPL with IWLS over the row blocks of ``engine.data``.
 
@@ -489,7 +492,7 @@ def fit_chunked_iwls(
     k = data.n_features + int(fit_intercept)
     names = param_names or [f"b{j}" for j in range(k)]
     clock = time.perf_counter()
-    run = _Passes(engine, family, fit_intercept, method, power)
+    run = _Passes(engine, family, fit_intercept, method, power, reference_groups)
     first = _start(run, family, start, k, names, fit_intercept)
     # weighted, without a closed form (gamma): the dispersion equation is solved by Fisher
     # steps on pass sums
@@ -700,7 +703,8 @@ def _ml_outcome(iwls: ChunkedIWLS, loop: _Loop, first: _Start, boundary: int, ed
     """
     infinite = infinite_parameters(first.s.recession)
     converged, separated = loop.converged, loop.separated
-    if infinite:
+    references = separated_references(first.s.recession, iwls.run.base["reference_groups"])
+    if infinite or references:
         converged, separated = False, True
     separated = separated or (boundary > 0 and not converged)
     if not separated:
@@ -711,8 +715,10 @@ def _ml_outcome(iwls: ChunkedIWLS, loop: _Loop, first: _Start, boundary: int, ed
                               sorted(infinite), fit_intercept=first.fit_intercept)
         lost = lost_parameters(rest["gram"], infinite, first.fit_intercept)
     running = loop.collapsed or loop.monitor.growing()
-    return converged, True, separation_flags(infinite, lost, running, first.fit_intercept,
-                                             edge)
+    flags = separation_flags(infinite, lost, running, first.fit_intercept, edge)
+    named = reference_flags(first.s.recession, iwls.run.base["reference_groups"], iwls.names,
+                            {iwls.names[j]: f for j, f in flags.items()}) if references else {}
+    return converged, True, {**flags, **{iwls.names.index(n): f for n, f in named.items()}}
 
 
 def _raise_block_problems(s: IWLSSums, user_start: bool) -> None:

@@ -147,6 +147,7 @@ class LassoSpec:
     min_rows: int
     sufficient_stats: bool    # gaussian identity: return y'My and X~'My
     standardize: bool = False  # each block fits its columns divided by their sds
+    reference_groups: tuple = ()  # recession.reference_groups (the recession counts)
 
 
 def size_class(rows: int) -> int:
@@ -262,7 +263,8 @@ def debiased_lasso_block(X, y, m, *, family, spec: LassoSpec, block_index, offse
     if spec.standardize:
         d = np.concatenate([[1.0], sd]) if spec.fit_intercept else sd
         sums = _unstandardize(sums, d)
-    counts = recession_counts(X, y, m, family, spec.fit_intercept) if n_pos else None
+    counts = (recession_counts(X, y, m, family, spec.fit_intercept, spec.reference_groups)
+              if n_pos else None)
     if counts is not None:
         sums["recession"] = counts
     return {"n": n, "blocks": [record],

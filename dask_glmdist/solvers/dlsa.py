@@ -118,7 +118,7 @@ class ScoreSums(BlockSummary):
 
 
 def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, block_index,
-                     offset=None):
+                     offset=None, reference_groups=()):
     """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces.
 
     Besides the WLSE pieces the block returns its recession counts (which decide,
@@ -149,7 +149,7 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
     if n_active == 0:  # a block of zero weights carries nothing
         record["zero_weight"] = True
         return LocalFits(n=n, n_active=0, blocks=[record], **labels)
-    counts = recession_counts(X, y, m, family, fit_intercept)
+    counts = recession_counts(X, y, m, family, fit_intercept, reference_groups)
     fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
                     offset=offset)
     separated_information = None

@@ -91,7 +91,7 @@ def raise_on_edge(edge: dict, family, method: str, names, fit_intercept: bool) -
     )
 
 
-def edge_counts(X, y, m, family, fit_intercept: bool) -> dict:
+def edge_counts(X, y, m, family, fit_intercept: bool, reference_groups=()) -> dict:
     """The first pass's count of the rows on the edges, and the recession counts.
 
     ``n_low``: rows with positive weight and y = 0; ``n_up`` (binomial): y = 1;
@@ -106,7 +106,7 @@ def edge_counts(X, y, m, family, fit_intercept: bool) -> dict:
     out = {"n_low": int(xp.sum(xp.astype(low & active, xp.int64)))}
     if family.domain.upper in family.response_edges:
         out["n_up"] = int(xp.sum(xp.astype(up & active, xp.int64)))
-    counts = recession_counts(X, y, m, family, fit_intercept)
+    counts = recession_counts(X, y, m, family, fit_intercept, reference_groups)
     if counts is not None:
         out["recession"] = counts
     return out

@@ -37,6 +37,7 @@ from .glm_kernel import (
     tiles,
     working_weights,
 )
+from .recession import reference_indicators
 
 __all__ = [
     "BlockState",
@@ -458,7 +459,8 @@ def fit_local(
 # separation: directions in which the likelihood increases without bound
 # --------------------------------------------------------------------------------------
 
-def recession_counts(X, y, m, family, fit_intercept: bool) -> np.ndarray | None:
+def recession_counts(X, y, m, family, fit_intercept: bool,
+                     reference_groups=()) -> np.ndarray | None:
     """Per-parameter counts that decide whether ``theta_j -> +-inf`` alone is a
     direction of recession of the log-likelihood.
 
@@ -474,6 +476,10 @@ def recession_counts(X, y, m, family, fit_intercept: bool) -> np.ndarray | None:
     the sums decide the same for the whole data set. ``None`` for families and links
     without such directions (``family.separable``: a response on an edge of the mean
     domain that the link reaches only at an infinite linear predictor).
+
+    With ``reference_groups`` (and an intercept) the array has 6 rows: rows 3-5,
+    column k, are the same counts for the reference cell of group k, a "virtual
+    column" (:func:`~dask_glmdist.solvers.recession.reference_indicators`).
     """
     if not family.separable:
         return None
@@ -500,6 +506,11 @@ def recession_counts(X, y, m, family, fit_intercept: bool) -> np.ndarray | None:
         n_low, n_up, n_mid = (float(xp.sum(v)) for v in (low, up, mid))
         first = np.array([[n_low + n_mid], [n_up + n_mid], [n_low + n_up + n_mid]])
         out = np.concatenate([first, out], axis=1)
+        if reference_groups:
+            R = reference_indicators(X, reference_groups, xp)
+            virtual = np.zeros_like(out)
+            virtual[:, :R.shape[1]] = recession_counts(R, y, m, family, False)
+            out = np.concatenate([out, virtual], axis=0)
     return out
 
 

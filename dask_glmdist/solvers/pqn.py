@@ -245,7 +245,8 @@ class DataSums(BlockSummary):
                         recession=counts)
 
 
-def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=None):
+def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=None,
+               reference_groups=()):
     """Weighted Gram ``X~^T M X~`` (intercept border always kept) and the y sums.
 
     ``X~^T M [1, y]`` is the Gram's first column and ``gy``; with the sums the score
@@ -263,7 +264,8 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
             problems["nonfinite_offset"] = 1
         if problems:
             return DataSums(n_obs=n, problems=Problems.at(block_index, problems))
-    counts = recession_counts(X, xp.asarray(y, dtype=X.dtype), m, family, fit_intercept)
+    counts = recession_counts(X, xp.asarray(y, dtype=X.dtype), m, family, fit_intercept,
+                              reference_groups)
     return DataSums(n_obs=n, recession=counts, **least_squares_sums(X, y, m, True, xp))
 
 
@@ -388,10 +390,12 @@ class PQNResult:
     runaway: np.ndarray | None = None
 
 
-def data_sums(engine: RoundEngine, family, *, fit_intercept, validate) -> DataSums:
-    """The sums round (also the validation pass for dask input)."""
+def data_sums(engine: RoundEngine, family, *, fit_intercept, validate,
+              reference_groups=()) -> DataSums:
+    """The sums round (also the validation pass for dask input); ``reference_groups``:
+    :func:`~dask_glmdist.solvers.recession.reference_groups`."""
     s = engine.run(sums_block, family=family, fit_intercept=fit_intercept,
-                   validate=validate, label="pqn sums")
+                   validate=validate, label="pqn sums", reference_groups=reference_groups)
     s.problems.raise_if_any()
     if s.weight <= 0:
         raise ValueError(ALL_ZERO_WEIGHTS)

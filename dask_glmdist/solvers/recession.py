@@ -43,6 +43,17 @@ off determine neither its value nor its sign (the slopes when every response is 
 coefficient whose drift is negligible under complete separation; a bounded one, which
 cannot run off, but whose value in its box the rows left do not decide).
 
+* **The reference cell of a categorical, exactly, in the first pass**: moving the
+  intercept by -t and every dummy of one treatment-coded factor by +t changes only the
+  linear predictor of that factor's reference cell (by -t). When that cell has no
+  event (every response at the lower edge) the likelihood grows along it for ever,
+  although no single coordinate runs off. The design knows each factor's dummies
+  (:func:`reference_groups`; numeric input without a design has no groups, and these
+  directions are then not checked); the block counts treat each reference-cell
+  indicator ``1 - sum(dummies)`` as a *virtual column* with the coordinate rules
+  (:func:`~dask_glmdist.solvers.local.recession_counts`' ``reference_groups``), and
+  :func:`separated_references` / :func:`reference_flags` read them.
+
 This reproduces the linear-programming check of Konis (2007) and of R's
 ``detectseparation`` (``firthmodels.detect_separation``) without an LP over the rows,
 except that a sign it leaves undetermined may be determined (the LP would tell).
@@ -50,13 +61,16 @@ except that a sign it leaves undetermined may be determined (the LP would tell).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._array import get_namespace, to_host
 from .glm_kernel import linear_predictor, score_and_information
 
 __all__ = ["PROBE_STEPS", "UNDETERMINED", "infinite_parameters", "recession_block",
-           "confirms_recession", "classify_runaway"]
+           "confirms_recession", "classify_runaway", "ReferenceGroup", "reference_groups",
+           "reference_indicators", "separated_references", "reference_flags"]
 
 PROBE_STEPS = np.array([0.0, 1.0, 10.0])  # 0: the deviance at theta itself
 UNMOVED_ETA = 1e-6     # |x~_i u| below this: the row is on the boundary of the cone
@@ -173,3 +187,114 @@ def classify_runaway(probe: dict, gram: np.ndarray, direction, unpenalised,
     for j, sign in (coordinate or {}).items():
         out[j] = sign if probe["own"][j] > 0 else UNDETERMINED
     return out
+
+
+# --------------------------------------------------------------------------------------
+# the reference cell of a treatment-coded factor (a "virtual column")
+# --------------------------------------------------------------------------------------
+
+class ReferenceGroup(NamedTuple):
+    """A treatment-coded categorical main effect: its name, its reference level and the
+    indices of its dummy columns in ``X`` (the intercept excluded)."""
+
+    name: str
+    level: str
+    columns: tuple
+
+
+def reference_groups(design, fit_intercept: bool) -> tuple:
+    """The :class:`ReferenceGroup` of every treatment-coded categorical main effect of
+    ``design`` (a :class:`~dask_glmdist.design.Design`), in a fit with an intercept;
+    ``()`` without a design (numeric input: no groups are known) or intercept."""
+    if design is None or not fit_intercept:
+        return ()
+    spec = design.spec
+    names = list(design.column_names)
+    contrasts = getattr(spec, "factor_contrasts", None) or {}
+    out = []
+    for term, scoped, columns in getattr(spec, "structure", ()):
+        factors = list(getattr(term, "factors", ()))
+        if len(factors) != 1 or len(scoped) != 1 or factors[0] not in contrasts:
+            continue
+        if not str(scoped[0]).endswith("-"):      # full-rank coding: no reference
+            continue
+        state = contrasts[factors[0]]
+        if type(state.contrasts).__name__ != "TreatmentContrasts":
+            continue
+        base = getattr(state.contrasts, "base", None)
+        levels = list(state.levels)
+        level = base if base in levels else levels[0]
+        if not all(c in names for c in columns):
+            continue
+        out.append(ReferenceGroup(str(factors[0]), str(level),
+                                  tuple(names.index(c) for c in columns)))
+    return tuple(out)
+
+
+def reference_indicators(X, groups, xp):
+    """``(n, len(groups))``: 1 on the rows in group k's reference cell (every dummy 0)."""
+    cols = []
+    for g in groups:
+        D = xp.take(X, xp.asarray(np.asarray(g.columns, dtype=np.int64)), axis=1)
+        cols.append(xp.astype(xp.sum(xp.abs(D), axis=1) == 0, X.dtype))
+    return xp.stack(cols, axis=1)
+
+
+def separated_references(counts, groups) -> list:
+    """``[(group, sign)]``: the groups whose reference cell runs off, ``sign`` -1 when
+    its linear predictor runs to -inf (no event: every response at the lower edge),
+    +1 to +inf; read from rows 3-5 of the summed recession counts (the coordinate rule
+    of :func:`infinite_parameters` on the virtual columns). A group is not reported
+    when the intercept itself runs off alone (every response on one edge)."""
+    if counts is None or not groups or counts.shape[0] < 6 or infinite_parameters(
+            counts).get(0):
+        return []
+    virtual = infinite_parameters(counts[3:6])
+    return [(g, virtual[k]) for k, g in enumerate(groups) if k in virtual]
+
+
+def reference_flags(counts, groups, names, flags, *, others="unreliable") -> dict:
+    """``flags`` (parameter name -> :class:`~dask_glmdist.diagnostics.ParamFlag`) with
+    the parameters of every separated reference cell flagged, and one
+    :class:`~dask_glmdist.diagnostics.SeparationWarning` per such factor.
+
+    The intercept (index 0 of ``names``) runs off with the cell's sign, the factor's
+    dummies with the opposite sign (a dummy already flagged keeps its flag); every
+    other unflagged parameter is flagged ``others`` ("unreliable": its estimate was not
+    computed with the reference cell's rows left out), unless ``others`` is None or the
+    estimator's own separation handling had already flagged every one of those
+    parameters infinite (it then left those rows out itself).
+    """
+    from ..diagnostics import ParamFlag, SeparationWarning, warn
+
+    separated = separated_references(counts, groups)
+    if not separated:
+        return flags
+    flags = dict(flags)
+    touched = set()
+    found = all(flags.get(names[j + 1]) is not None and flags[names[j + 1]].kind == "infinite"
+                for g, _ in separated for j in (-1, *g.columns))
+    if found:   # the estimator's own handling found the direction: its other estimates stand
+        others = None
+    for g, sign in separated:
+        what = "no event" if sign < 0 else "every row an event"
+        note = (f"infinite: the reference level {g.level!r} of {g.name} has {what}")
+        cols = [names[0]] + [names[j + 1] for j in g.columns]
+        for k, n in enumerate(cols):
+            touched.add(n)
+            if n not in flags or flags[n].kind != "infinite":  # the exact rule decides
+                flags[n] = ParamFlag("infinite", note, sign if k == 0 else -sign)
+        warn(f"The maximum likelihood estimate does not exist: the reference level "
+             f"{g.level!r} of {g.name} has {what}, so the intercept runs off to "
+             f"{'-' if sign < 0 else '+'}inf and {g.name}'s coefficients to "
+             f"{'+' if sign < 0 else '-'}inf (separation). Re-level the factor to a level "
+             f"with {'events' if sign < 0 else 'non-events'} (e.g. "
+             f"C({g.name}, Treatment(<level>))) so that only that level's coefficient is "
+             "infinite, or use BiasReducedGLM(method='mBR') for finite estimates.",
+             SeparationWarning)
+    if others is not None:
+        note = "unreliable: fitted with a separated reference cell (see the warning)"
+        for n in names:
+            if n not in flags and n not in touched:
+                flags[n] = ParamFlag(others, note)
+    return flags
