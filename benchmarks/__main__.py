@@ -5,8 +5,6 @@
 each peer's time, peer / ours, our peak above base, max difference to the oracle.
 """
 
-from __future__ import annotations
-
 import argparse
 import importlib
 import sys

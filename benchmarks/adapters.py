@@ -5,8 +5,6 @@ gives them, ``bse``, ``deviance``, ``converged``, ``notes``. dask_glmdist's attr
 read through :func:`attr`, which accepts an older checkout's names (:data:`ALIASES`).
 """
 
-from __future__ import annotations
-
 import numpy as np
 
 ALIASES = {

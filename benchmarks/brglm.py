@@ -1,7 +1,5 @@
 """BiasReducedGLM (ML / mBR / mJPL) against one data pass and its peers (see README)."""
 
-from __future__ import annotations
-
 import importlib
 import json
 import os
@@ -39,12 +37,10 @@ def results(args):
 
 
 class Dask(Case):
-    blas = "cores"
+    blas, threads, data = "cores", "cores", "dask"
 
-    def setup(self):
-        runner.threaded(self.p.cores)
-        self.prob = problems.brglm_binary(self.p.link, seed=self.p.seed)
-        self.X, self.y = self.prob.dask(self.p.n, self.p.partitions)
+    def problem(self):
+        return problems.brglm_binary(self.p.link, seed=self.p.seed)
 
 
 def ours_result(model):
@@ -99,13 +95,8 @@ class OnePass(Dask):
         return {"n_iter": 1, "n_rounds": 1}
 
 
-class Peer(Case):
-    blas, needs = "cores", "statsmodels"
-
-    def setup(self):
-        link = "logit" if self.needs == "firthmodels" else self.p.link
-        self.X, self.y = problems.brglm_binary(link, seed=self.p.seed).numpy(
-            self.p.n, self.p.partitions, intercept_column=self.needs == "statsmodels")
+class Peer(Dask):
+    threads, needs, data = False, "statsmodels", "design"  # firth: "numpy", logit only
 
     def fit(self):
         if self.needs == "firthmodels":
@@ -117,12 +108,12 @@ class Peer(Case):
 class Zarr(Case):
     """One fit from a zarr store; baseline = RSS after the imports and opening the arrays."""
 
-    blas, repeats, method = "cores", 1, "ML"
+    blas, threads, repeats, method = "cores", "cores", 1, "ML"
 
     def setup(self):
         import dask.array as da
 
-        runner.threaded(self.p.cores)
+        super().setup()
         self.data = [da.from_zarr(self.p.zarr_path, component=c) for c in "Xy"]
 
     def fit(self):
@@ -150,7 +141,7 @@ CASES = {
                       OnePass, {"qr": False}),
     "statsmodels": Spec("statsmodels GLM Binomial IRLS (ML)", Peer),
     "firth": Spec("firthmodels FirthLogisticRegression (Firth = mBR)", Peer,
-                  {"needs": "firthmodels"}),
+                  {"needs": "firthmodels", "data": "numpy"}),
     "zarr_ML": Spec("zarr ML", Zarr),
     "zarr_mBR": Spec("zarr mBR", Zarr, {"method": "mBR"}),
     "passes_study": Spec("passes per iteration", PassesStudy),

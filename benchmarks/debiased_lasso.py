@@ -1,7 +1,5 @@
 """DebiasedLassoRegressor against statsmodels' DistributedModel, same partitions (README)."""
 
-from __future__ import annotations
-
 import contextlib
 import importlib
 import math
@@ -105,12 +103,10 @@ def sweep_log(p):
 
 
 class Ours(Case):
-    blas, kw = "cores", {}
+    blas, threads, kw = "cores", "cores", {}
 
-    def setup(self):
-        runner.threaded(self.p.cores)
-        prob = problems.sparse_gaussian(self.p.p, self.p.rho, self.p.seed)
-        self.X, self.y = prob.numpy(self.p.n, self.p.partitions)
+    def problem(self):
+        return problems.sparse_gaussian(self.p.p, self.p.rho, self.p.seed)
 
     def fit(self):
         m = adapters.ours("DebiasedLassoRegressor", self.X, self.y, alpha=self.p.alpha,

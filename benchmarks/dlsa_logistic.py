@@ -1,7 +1,5 @@
 """DLSA logistic regression against an ideal blocked Newton and its peers (see README)."""
 
-from __future__ import annotations
-
 import importlib
 
 import numpy as np
@@ -86,9 +84,8 @@ def proto_local(Xk, yk, tol, tile=4096):
 
 
 class Data(Case):
-    def setup(self):
-        self.prob = problems.dlsa_logistic(seed=self.p.seed)
-        self.X, self.y = self.prob.numpy(self.p.n, self.p.partitions)
+    def problem(self):
+        return problems.dlsa_logistic(seed=self.p.seed)
 
     def pooled(self, f):
         from concurrent.futures import ThreadPoolExecutor
@@ -127,14 +124,19 @@ def dlsa_result(model):
 
 
 class DLSA(Data):
-    dask_input, refine_steps, blas1, tol, scheduler = True, 0, False, 1e-8, "threads"
+    """DLSA, threaded or (``data`` "cluster") on a LocalCluster 2x1 with the blocks
+    generated on the workers."""
+
+    threads, dask_input, scheduler = True, True, "threads"
+    refine_steps, blas1, tol = 0, False, 1e-8
 
     def setup(self):
         import dask
         import dask.array as da
 
         super().setup()
-        runner.threaded()
+        if self.data == "cluster":
+            return
         dask.config.set(scheduler=self.scheduler)
         if self.dask_input:  # da.from_array copies: keep only the copy (data held once)
             rows = self.p.n // self.p.partitions
@@ -177,11 +179,7 @@ class Sklearn(Data):
 
 
 class Statsmodels(Data):
-    needs = "statsmodels"
-
-    def setup(self):  # the constant in the design, built once (data held once)
-        self.X, self.y = problems.dlsa_logistic(seed=self.p.seed).numpy(
-            self.p.n, self.p.partitions, intercept_column=True)
+    needs, data = "statsmodels", "design"  # the constant in the design, built once
 
     def fit(self):
         r = adapters.statsmodels_glm(self.y, self.X, "binomial")
@@ -189,25 +187,15 @@ class Statsmodels(Data):
 
 
 class DaskML(DLSA):
-    """dask-ml LogisticRegression, threaded or (``cluster``) on a LocalCluster 2x1 with the
-    blocks generated on the workers."""
+    """dask-ml LogisticRegression, threaded or on a LocalCluster 2x1."""
 
-    needs, solver, cluster = "dask_ml", "lbfgs", False
-
-    def setup(self):
-        if self.cluster:
-            problems.on_cluster(self, problems.dlsa_logistic(seed=self.p.seed))
-        else:
-            super().setup()
+    needs, solver = "dask_ml", "lbfgs"
 
     def fit(self):
-        if self.solver is None:
-            return dlsa_result(adapters.ours("DLSALogisticRegression", self.X, self.y,
-                                             n_partitions=self.p.partitions, refine_steps=0))
         kw = ({"solver": "lbfgs", "penalty": None, "tol": 1e-8 * self.p.n, "max_iter": 1000}
               if self.solver == "lbfgs" else {"solver": "newton", "tol": 1e-8, "max_iter": 50})
         # lbfgs: tol on the summed gradient = sklearn's tol=1e-8 on the mean
-        return adapters.daskml_logistic(self.X, self.y, count=not self.cluster, **kw)
+        return adapters.daskml_logistic(self.X, self.y, count=self.data != "cluster", **kw)
 
 
 CASES = {
@@ -218,17 +206,16 @@ CASES = {
                         Ideal, {"pool": True, "tile": 4096}),
     "dlsa_threads_dask": Spec("DLSA threaded, dask input", DLSA),
     "dlsa_threads_numpy": Spec("DLSA threaded, numpy input", DLSA, {"dask_input": False}),
-    "dlsa_cluster": Spec("DLSA LocalCluster 2x1", DaskML,
-                         {"needs": None, "solver": None, "cluster": True}),
+    "dlsa_cluster": Spec("DLSA LocalCluster 2x1", DLSA, {"data": "cluster"}),
     "tdlsa_threads_dask": Spec("TDLSA (refine_steps=1) threaded, dask input", DLSA,
                                {"refine_steps": 1}),
     "sklearn_lbfgs": Spec("sklearn lbfgs (C=inf, tol=1e-8)", Sklearn),
     "statsmodels_irls": Spec("statsmodels GLM IRLS", Statsmodels),
     "daskml_lbfgs": Spec("dask-ml lbfgs threaded", DaskML),
     "daskml_newton": Spec("dask-ml newton threaded", DaskML, {"solver": "newton"}),
-    "daskml_lbfgs_cluster": Spec("dask-ml lbfgs LocalCluster 2x1", DaskML, {"cluster": True}),
+    "daskml_lbfgs_cluster": Spec("dask-ml lbfgs LocalCluster 2x1", DaskML, {"data": "cluster"}),
     "daskml_newton_cluster": Spec("dask-ml newton LocalCluster 2x1", DaskML,
-                                  {"solver": "newton", "cluster": True}),
+                                  {"solver": "newton", "data": "cluster"}),
     "dlsa_threads_blas1": Spec("diag: DLSA threaded, dask input, BLAS 1 thr", DLSA,
                                {"blas1": True}),
     "dlsa_blas1_tol4": Spec("diag: DLSA threaded, dask input, BLAS 1 thr, tol=1e-4", DLSA,

@@ -1,7 +1,5 @@
 """Formula fits from Parquet files vs the pre-encoded design and the peers (README)."""
 
-from __future__ import annotations
-
 import importlib
 import json
 import os

@@ -1,7 +1,5 @@
 """PenalizedLogisticRegression (exact global L1 logistic, PQN) against its peers (README)."""
 
-from __future__ import annotations
-
 import contextlib
 import functools
 import importlib
@@ -81,14 +79,8 @@ def round_times():
 class Solver(Case):
     """One process per solver and p: every alpha, each of its fits (``fits``) measured."""
 
-    cluster = False
-
-    def setup(self):
-        prob = problems.sparse_logistic(self.p.p, self.p.rho, self.p.seed)
-        if self.cluster:
-            problems.on_cluster(self, prob)
-        else:
-            self.X, self.y = prob.numpy(self.p.n, self.p.partitions)
+    def problem(self):
+        return problems.sparse_logistic(self.p.p, self.p.rho, self.p.seed)
 
     def run(self):
         p = self.p
@@ -123,9 +115,7 @@ class Solver(Case):
 
 
 class Ours(Solver):
-    def setup(self):
-        super().setup()
-        runner.threaded() if not self.cluster else importlib.import_module("dask_glmdist")
+    threads = True
 
     def fits(self, alpha, ctx):
         def fit():
@@ -213,17 +203,13 @@ class DaskML(Solver):
     itself short of the optimum, a tight rerun. ``shipped``: its own L1 on standardised
     columns (iterates mapped back to the original scale)."""
 
-    venv, needs, solver, shipped, rho = True, "dask_ml", "admm", False, None
+    venv, needs, threads, data = True, "dask_ml", True, "dask"
+    solver, shipped, rho = "admm", False, None
 
     def setup(self):
         import dask.array as da
 
         super().setup()
-        if not self.cluster:
-            runner.threaded()
-            sizes = tuple(block_sizes(self.p.n, self.p.partitions))
-            self.X, self.y = da.from_array(self.X, chunks=(sizes, -1)), \
-                da.from_array(self.y, chunks=(sizes,))
         if self.rho == "n_k":
             self.rho = max(block_sizes(self.p.n, self.p.partitions)) / 200.0
         self.rho, self.back = self.rho or self.p.admm_rho, lambda z: z
@@ -254,7 +240,7 @@ class DaskML(Solver):
         def fit():
             reg.trace, reg.t0 = [], time.perf_counter()
             try:
-                return adapters.daskml_logistic(self.X, self.y, count=not self.cluster, **kw)
+                return adapters.daskml_logistic(self.X, self.y, count=self.data != "cluster", **kw)
             except BudgetExceeded:
                 stopped.append(True)
                 z = self.back(reg.trace[-1][1])  # the last iterate (coef..., intercept)
@@ -303,15 +289,15 @@ def trace_gaps(trace, solver, alpha, ref, project, max_points=60):
 
 CASES = {
     "ours_threads": Spec("ours, threaded", Ours),
-    "ours_cluster": Spec("ours, LocalCluster 2x1", Ours, {"cluster": True}),
+    "ours_cluster": Spec("ours, LocalCluster 2x1", Ours, {"data": "cluster"}),
     "sk_liblinear": Spec("sklearn liblinear", Sklearn, {"solver": "liblinear"}),
     "sk_saga": Spec("sklearn saga", Sklearn),
     "dml_proxgrad": Spec("dask-ml proximal_grad, threaded", DaskML, {"solver": "proximal_grad"}),
     "dml_admm": Spec("dask-ml admm, threaded", DaskML),
     "dml_admm_rho": Spec("dask-ml admm, rho = n_k / 200, threaded", DaskML, {"rho": "n_k"}),
     "dml_proxgrad_cluster": Spec("dask-ml proximal_grad, LocalCluster 2x1", DaskML,
-                                 {"solver": "proximal_grad", "cluster": True}),
-    "dml_admm_cluster": Spec("dask-ml admm, LocalCluster 2x1", DaskML, {"cluster": True}),
+                                 {"solver": "proximal_grad", "data": "cluster"}),
+    "dml_admm_cluster": Spec("dask-ml admm, LocalCluster 2x1", DaskML, {"data": "cluster"}),
     "dml_admm_shipped": Spec("dask-ml admm as shipped (normalize, penalised intercept)", DaskML,
                              {"shipped": True}),
 }

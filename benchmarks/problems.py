@@ -4,8 +4,6 @@ Block k is drawn from ``default_rng([seed, *key, k])``: every process (and Local
 worker) rebuilds exactly the old scripts' data, and builds only the blocks it needs.
 """
 
-from __future__ import annotations
-
 import math
 import operator
 from dataclasses import dataclass, field

@@ -7,8 +7,6 @@ Each case runs in a fresh worker process (``--inprocess``: in this one); the par
 imports ``dask_glmdist``, so ``PYTHONPATH`` decides which checkout is measured.
 """
 
-from __future__ import annotations
-
 import argparse
 import datetime
 import gc
@@ -200,20 +198,36 @@ class Case:
     ``after`` (untimed checks) -> dict, ``teardown``. Class attributes: ``blas`` ("cores":
     OMP/OPENBLAS/MKL_NUM_THREADS = --cores in the worker, "unset": removed), ``venv``
     (run with the --venv Python), ``needs`` (a module; the case is skipped without it),
-    ``tree`` (sample the process tree), ``repeats``. ``X`` and ``y`` set in ``setup``
-    count as the data held (``data_bytes``)."""
+    ``tree`` (sample the process tree), ``repeats``, ``threads`` (the threaded dask scheduler:
+    True, or "cores": --cores threads) and ``data``, how ``setup`` holds the rows of
+    ``problem()`` (a ``problems.AR1``): "numpy", "design" (NumPy [1, X]), "dask" (persisted
+    blocks) or "cluster" (``problems.on_cluster``). ``X`` and ``y`` count as the data held."""
 
     pids: tuple = ()
-    data_bytes = tree = venv = False
+    data_bytes = tree = venv = threads = False
     repeats = blas = needs = None
+    data = "numpy"
 
     def __init__(self, p, **kw):
         self.p = p
         for key, value in kw.items():
             setattr(self, key, value)
 
+    def problem(self):
+        """The problem whose --n rows in --partitions blocks ``setup`` builds (None: none)."""
+
     def setup(self):
-        pass
+        if self.threads:
+            threaded(self.p.cores if self.threads == "cores" else None)
+        if (prob := self.problem()) is None:
+            return
+        self.prob, n, k = prob, self.p.n, self.p.partitions
+        if self.data == "cluster":
+            importlib.import_module("benchmarks.problems").on_cluster(self, prob)
+        elif self.data == "dask":
+            self.X, self.y = prob.dask(n, k)
+        else:
+            self.X, self.y = prob.numpy(n, k, intercept_column=self.data == "design")
 
     def after(self) -> dict:
         return {}

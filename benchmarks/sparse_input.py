@@ -1,7 +1,5 @@
 """scipy.sparse input: densified per row block vs the same values given dense (README)."""
 
-from __future__ import annotations
-
 import importlib
 import tracemalloc
 
