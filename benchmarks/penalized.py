@@ -95,13 +95,13 @@ class Solver(Case):
         return {"alpha_max": amax, "alphas": out, "times": [0.0], "peak": 0,
                 "other_cores": [0], "placement": getattr(self, "placement", None)}
 
-    def one(self, alpha, ctx, label, fit, finish, repeats):
+    def one(self, alpha, ctx, label, fit, repeats):
+        """Measure ``fit()`` (-> b0, coef and what it reports); its objective F, nnz."""
         left = self.p.deadline - time.time()
         if left < (0.0 if isinstance(self, Ours) else self.p.peer_budget) + 5:
             return {"label": label, "skipped": f"time limit: {left:.0f} s left"}
         m = runner.measure(lambda: {"res": fit()}, self.p, repeats, self.pids)
-        ctx["last_time"] = statistics.median(m["times"])
-        r = finish(m.pop("res"))
+        r, ctx["last_time"] = m.pop("res"), statistics.median(m["times"])
         coef = np.asarray(r.pop("coef"), dtype=np.float64)
         rec = {"label": label, "times": m["times"], "peak_above": m["peak"] - self.base,
                "other": max(m["other_cores"]), "nnz": int(np.sum(coef != 0)),
@@ -123,16 +123,12 @@ class Ours(Solver):
                 m = adapters.ours("PenalizedLogisticRegression", self.X, self.y, alpha=alpha,
                                   l1_ratio=1.0, tol=1e-8, max_iter=100,
                                   n_partitions=self.p.partitions)
-            return m, rounds
-
-        def finish(res):
-            m, rounds = res
             return {"b0": float(np.ravel(m.intercept_)[0]), "coef": m.coef_.ravel(),
                     "n_iter": int(m.n_iter_), "rounds": int(adapters.attr(m, "n_rounds_")),
                     "converged": bool(m.converged_), "own_objective": float(m.objective_),
                     "kkt": float(m.kkt_violation_), "round_s (last fit)": rounds}
 
-        yield "PQN tol=1e-8", fit, finish, self.p.repeats
+        yield "PQN tol=1e-8", fit, self.p.repeats
 
 
 class Sklearn(Solver):
@@ -147,19 +143,16 @@ class Sklearn(Solver):
 
     def model_fit(self, alpha, tol, max_iter):
         kw = {"intercept_scaling": 1e3} if self.solver == "liblinear" else {}
-        return adapters.sklearn_logistic(self.X, self.y, C=1.0 / (alpha * self.p.n),
-                                         l1_ratio=1.0, solver=self.solver, tol=tol,
-                                         max_iter=max_iter, **kw)
+        r = adapters.sklearn_logistic(self.X, self.y, C=1.0 / (alpha * self.p.n), l1_ratio=1.0,
+                                      solver=self.solver, tol=tol, max_iter=max_iter, **kw)
+        return {"b0": r["theta"][0], "coef": r["theta"][1:], "n_iter": r["n_iter"],
+                "capped": r["n_iter"] >= max_iter}
 
     def fits(self, alpha, ctx):
-        def finish(r):
-            return {"b0": r["theta"][0], "coef": r["theta"][1:], "n_iter": r["n_iter"],
-                    "capped": r["n_iter"] >= r["max_iter"]}
-
         per = {}
         for m in (1, 3) if self.solver == "liblinear" else (1,):  # cost of one iteration
-            yield (f"calibration, max_iter={m}", lambda m=m: self.model_fit(alpha, 1e-4, m),
-                   lambda r, m=m: per.setdefault(m, ctx["last_time"]) and finish(r), 1)
+            yield f"calibration, max_iter={m}", lambda m=m: self.model_fit(alpha, 1e-4, m), 1
+            per[m] = ctx["last_time"]
         t1, t3 = per.get(1, 1e9), per.get(3, 0.0)
         step = max((t3 - t1) / 2.0 if t3 > t1 else (t3 / 3.0 or t1), 1e-3)
         fixed = max(min(t1, t3) - step, 0.0) if t3 > t1 else 0.0  # liblinear's copy of X
@@ -167,7 +160,7 @@ class Sklearn(Solver):
         for tol, mx in ((1e-4, 100), (1e-8, 10000)):
             it = min(mx, cap)
             yield (f"tol={tol:g}, max_iter={it}" + (" (from budget)" if it < mx else ""),
-                   lambda tol=tol, it=it: self.model_fit(alpha, tol, it), finish, 1)
+                   lambda tol=tol, it=it: self.model_fit(alpha, tol, it), 1)
 
 
 class BudgetExceeded(Exception):
@@ -224,7 +217,7 @@ class DaskML(Solver):
         kw = {"solver": self.solver, "C": 1.0 / (alpha * self.p.n), "penalty": reg}
         tail = (f", rho={self.rho:g}" if "rho" in skw else "") + \
             f", budget {self.p.peer_budget:g} s"
-        yield "defaults" + tail, *self.traced(dict(kw, solver_kwargs=skw), reg), 1
+        yield "defaults" + tail, self.traced(dict(kw, solver_kwargs=skw), reg), 1
         if ctx["ref"] is not None and not ctx["last_capped"] and \
                 rel_gap(ctx["last_F"], ctx["ref"]) > GAP:  # stopped short: a tight run
             admm = self.solver == "admm"
@@ -232,33 +225,27 @@ class DaskML(Solver):
             kw.update(max_iter=100000, solver_kwargs=dict(skw, **tight),
                       **({} if admm else {"tol": 1e-14}))
             label = "abstol=1e-10, reltol=1e-8" if admm else "tol=1e-14"
-            yield label + tail, *self.traced(kw, reg), 1
+            yield label + tail, self.traced(kw, reg), 1
 
     def traced(self, kw, reg):
-        stopped = []
-
         def fit():
             reg.trace, reg.t0 = [], time.perf_counter()
             try:
-                return adapters.daskml_logistic(self.X, self.y, count=self.data != "cluster", **kw)
+                r = adapters.daskml_logistic(self.X, self.y, count=self.data != "cluster", **kw)
             except BudgetExceeded:
-                stopped.append(True)
                 z = self.back(reg.trace[-1][1])  # the last iterate (coef..., intercept)
-                return {"theta": [z[-1], *z[:-1]], "n_iter": "budget"}
-
-        def finish(r):
+                r = {"theta": [z[-1], *z[:-1]], "n_iter": "budget", "capped": True}
             return {"b0": float(r["theta"][0]), "coef": r["theta"][1:],
                     "n_iter": f"{r['n_iter']}, {len(reg.trace)} prox steps",
-                    "capped": bool(stopped), "kwargs": repr(kw),
-                    "trace_raw": [(t, self.back(z)) for t, z in reg.trace]}
+                    "capped": r.get("capped", False), "kwargs": repr(kw), "trace_raw": reg.trace}
 
-        return fit, finish
+        return fit
 
 
 def trace_gaps(trace, solver, alpha, ref, project, max_points=60):
-    """On up to ``max_points`` recorded iterates, with ``ref``: the first time the gap was
-    <= GAP (bisection between samples), else (``project``) a log-linear extrapolation over
-    the last half of the trace where the gap fell at least 10-fold there."""
+    """On up to ``max_points`` recorded iterates (mapped by ``solver.back``), with ``ref``:
+    the first time the gap was <= GAP (bisection between samples), else (``project``) a
+    log-linear extrapolation over the last half of the trace where the gap fell 10-fold."""
     if ref is None or not trace:
         return {}
     idx = sorted({int(i) for i in np.linspace(0, len(trace) - 1, min(len(trace), max_points))
@@ -266,7 +253,7 @@ def trace_gaps(trace, solver, alpha, ref, project, max_points=60):
 
     @functools.cache
     def gap(i):
-        z = trace[i][1]
+        z = solver.back(trace[i][1])
         return rel_gap(objective(solver.X, solver.y, z[-1], z[:-1], alpha,
                                  solver.p.partitions), ref)
 
