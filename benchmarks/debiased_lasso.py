@@ -150,22 +150,18 @@ class Nodewise(Case):
 
 class SM(Case):
     """statsmodels' DistributedModel on all K partitions or (by fit_sequential /
-    fit_joblib) the first ``parts``; the sequential run keeps each partition's pieces.
-    ``pieces``: on block 0 (``calib``: its first --calib-rows rows) the main fit and the
-    first m node-wise regressions of its mosaic share."""
+    fit_joblib) the first --parts; the sequential run keeps each partition's pieces, which
+    ``after`` compares with ours. ``calib``: the blocks' first --calib-rows rows only."""
 
-    repeats, blas, needs, method, pieces, calib = 1, "cores", "statsmodels", "sequential", \
-        False, False
+    repeats, blas, needs, method = 1, "cores", "statsmodels", "sequential"
+    parts, calib = None, False
 
     def setup(self):
         import statsmodels.base.distributed_estimation  # noqa: F401
 
-        self.tree = self.method == "joblib"
-        parts = 1 if self.pieces else self.p.parts
-        self.blocks = [block(self.p, k)[::-1] for k in range(parts)]
-        if self.calib:
-            self.blocks = [(y[: self.p.calib_rows].copy(), X[: self.p.calib_rows].copy())
-                           for y, X in self.blocks]
+        self.tree, n = self.method == "joblib", self.p.calib_rows if self.calib else None
+        self.blocks = [(y[:n].copy(), X[:n].copy()) if n else (y, X) for X, y in
+                       (block(self.p, k) for k in range(self.parts or self.p.parts))]
         self.data_bytes = sum(X.nbytes + y.nbytes for y, X in self.blocks)
 
     def fit_kwds(self):
@@ -174,10 +170,10 @@ class SM(Case):
 
     def fit(self):
         with sweep_log(self.blocks[0][1].shape[1]) as sweeps:
-            out = self.fit_pieces() if self.pieces else self.fit_model()
+            out = self.fit_sm()
         return {**out, "sweeps": sweeps if self.method == "sequential" else None}
 
-    def fit_model(self):
+    def fit_sm(self):
         from statsmodels.base.distributed_estimation import DistributedModel
 
         dm = DistributedModel(self.p.partitions, estimation_kwds={"score_kwds": {"scale": 1}})
@@ -194,7 +190,28 @@ class SM(Case):
         self.captured = captured
         return {**out, "parts": self.p.parts, "method": self.method}
 
-    def fit_pieces(self):
+    def after(self):
+        if not self.captured:
+            return {}
+        out, local = compare_pieces(self.captured, self.blocks, self.p)
+        if len(self.captured) == self.p.partitions:  # statsmodels' join with our local fits
+            from statsmodels.base.distributed_estimation import _calc_grad, _join_debiased
+            from statsmodels.regression.linear_model import OLS
+
+            fixed = [(b, _calc_grad(OLS(y, X), np.asarray(b), self.p.alpha, 1, {"scale": 1})
+                      / y.shape[0], rows, w) for b, (_, _, rows, w), (y, X)
+                     in zip(local, self.captured, self.blocks, strict=True)]
+            out["coef_repaired"] = np.asarray(_join_debiased(fixed)).tolist()
+        return out
+
+
+class Pieces(SM):
+    """On block 0, statsmodels' main fit and the first m node-wise regressions of its mosaic
+    share (m: --sm-rows; calibration: --calib-nodewise)."""
+
+    parts = 1
+
+    def fit_sm(self):
         from statsmodels.base.distributed_estimation import _calc_grad, _calc_wdesign_mat
         from statsmodels.regression.linear_model import OLS
         from statsmodels.stats.regularized_covariance import (
@@ -222,20 +239,6 @@ class SM(Case):
         return {"main_s": t1 - t0, "nodewise_s": nw_t, "rows_share": len(rows),
                 "rows_done": m, "n_rows": X.shape[0]}
 
-    def after(self):
-        if not self.captured:
-            return {}
-        out, local = compare_pieces(self.captured, self.blocks, self.p)
-        if len(self.captured) == self.p.partitions:  # statsmodels' join with our local fits
-            from statsmodels.base.distributed_estimation import _calc_grad, _join_debiased
-            from statsmodels.regression.linear_model import OLS
-
-            fixed = [(b, _calc_grad(OLS(y, X), np.asarray(b), self.p.alpha, 1, {"scale": 1})
-                      / y.shape[0], rows, w) for b, (_, _, rows, w), (y, X)
-                     in zip(local, self.captured, self.blocks, strict=True)]
-            out["coef_repaired"] = np.asarray(_join_debiased(fixed)).tolist()
-        return out
-
 
 CASES = {
     "ours": Spec("ours: DebiasedLassoRegressor (debiased, nodewise='mosaic')", Ours),
@@ -243,10 +246,10 @@ CASES = {
     "ours_naive": Spec("ours: method='naive' (no node-wise step)", Ours,
                        {"kw": {"method": "naive"}}),
     "nodewise": Spec("node-wise step alone, block 0", Nodewise),
-    "sm_calib": Spec("statsmodels calibration", SM, {"pieces": True, "calib": True}),
+    "sm_calib": Spec("statsmodels calibration", Pieces, {"calib": True}),
     "sm_seq": Spec("statsmodels sequential", SM),
     "sm_joblib": Spec("statsmodels joblib", SM, {"method": "joblib", "blas": "unset"}),
-    "sm_pieces": Spec("statsmodels pieces of block 0", SM, {"pieces": True}),
+    "sm_pieces": Spec("statsmodels pieces of block 0", Pieces),
 }
 DEFAULT = ["ours", "ours_full", "ours_naive", "nodewise"]
 OURS, SMS = DEFAULT[:3], ["sm_seq", "sm_joblib", "sm_pieces"]
