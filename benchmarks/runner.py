@@ -304,14 +304,21 @@ def worker() -> None:
     print(MARK + json.dumps(execute(module, name, params), default=float), flush=True)
 
 
-def _env(cls, params) -> dict:
-    env = dict(os.environ)
+def setting(spec, name):
+    """A case's class attribute ``name``, as its Spec's keywords set it."""
+    return spec.kw.get(name, getattr(spec.cls, name))
+
+
+def _command(spec, params):
+    """The worker's Python (--venv for ``venv`` cases) and environment (``blas``)."""
+    env, blas = dict(os.environ), setting(spec, "blas")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        if cls.blas == "unset":
+        if blas == "unset":
             env.pop(var, None)
-        elif cls.blas == "cores":
+        elif blas == "cores":
             env[var] = str(params["cores"])
-    return env
+    venv = setting(spec, "venv")
+    return os.path.join(params["venv"], "bin", "python") if venv else sys.executable, env
 
 
 def run_case(module: str, name: str, args, timeout=None, **extra):
@@ -320,7 +327,6 @@ def run_case(module: str, name: str, args, timeout=None, **extra):
     or, with ``args.inprocess``, in this process."""
     params = {k: v for k, v in {**vars(args), **extra}.items()
               if isinstance(v, (int, float, str, list, tuple, bool, type(None)))}
-    cls, timeout = importlib.import_module(module).CASES[name].cls, timeout or args.timeout
     if params.get("inprocess"):
         try:
             with warnings.catch_warnings():
@@ -328,17 +334,17 @@ def run_case(module: str, name: str, args, timeout=None, **extra):
                 return json.loads(json.dumps(execute(module, name, params), default=float)), None
         except Exception as exc:  # noqa: BLE001  (reported as a failed case)
             return None, f"failed: {type(exc).__name__}: {exc}"
+    python, env = _command(importlib.import_module(module).CASES[name], params)
     code = (f"import sys; del sys.path[0]; sys.path.append({ROOT!r}); "
             "from benchmarks.runner import worker; worker()")
-    cmd = [_python(cls, params), "-c", code, module, name, json.dumps(params)]
-    t0 = time.perf_counter()
+    t0, timeout = time.perf_counter(), timeout or args.timeout
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env=_env(cls, params), cwd=ROOT)
+        proc = subprocess.run([python, "-c", code, module, name, json.dumps(params)],
+                              capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return None, f"did not finish within {timeout:g} s (killed)"
     except OSError as exc:  # no Python in --venv
-        return None, f"could not start {cmd[0]}: {exc}"
+        return None, f"could not start {python}: {exc}"
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
             return {**json.loads(line[len(MARK):]), "wall_s": time.perf_counter() - t0}, None
@@ -346,16 +352,12 @@ def run_case(module: str, name: str, args, timeout=None, **extra):
     return None, f"failed (exit {proc.returncode}): " + " | ".join(tail)
 
 
-def _python(cls, params) -> str:
-    return os.path.join(params["venv"], "bin", "python") if cls.venv else sys.executable
-
-
 def available(spec, params) -> str | None:
     """None if the case's ``needs`` module is there (venv cases: checked by their worker),
     else why not."""
-    needs, venv = (spec.kw.get(k, getattr(spec.cls, k)) for k in ("needs", "venv"))
-    return None if venv or not needs or importlib.util.find_spec(needs) else \
-        f"{needs}: not installed"
+    needs = setting(spec, "needs")
+    return None if setting(spec, "venv") or not needs or importlib.util.find_spec(needs) \
+        else f"{needs}: not installed"
 
 
 class Report:
