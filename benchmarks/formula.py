@@ -65,7 +65,7 @@ class Prepare(Case):
 
 class Method(Case):
     """(a) ``formula``: the formula on read_parquet of the raw files; (b) ``array``: the
-    encoded columns as a dask array in memory; (b') ``enc``: read_parquet of the encoded
+    encoded columns as a dask array in memory; (b') ``encparquet``: read_parquet of the encoded
     files; (d) ``read``: one read_parquet pass of the model's columns."""
 
     est, family, kind = "dlsa", "binomial", "formula"
@@ -156,35 +156,26 @@ class BlockProfile(Case):
                 "columns": self.design.n_columns}
 
 
-def _m(label, cls=Method, **kw):
-    return Spec(label, cls, kw)
-
-
+EST = {"dlsa": "DLSALogisticRegression", "brglm": "BiasReducedGLM ML binomial",
+       "brglm_gauss": "BiasReducedGLM gaussian"}
+KINDS = {"formula": "(a) {}, formula, read_parquet", "array": "(b) {}, encoded dask array in "
+         "memory", "encparquet": "(b') {}, encoded columns, read_parquet"}
 CASES = {
-    "prepare": _m("write the data", Prepare),
-    "read_pass": _m("(d) one read_parquet pass of the model's columns", kind="read"),
-    "dlsa_formula": _m("(a) DLSALogisticRegression, formula, read_parquet"),
-    "dlsa_array": _m("(b) DLSALogisticRegression, encoded dask array in memory", kind="array"),
-    "dlsa_encparquet": _m("(b') DLSALogisticRegression, encoded columns, read_parquet",
-                          kind="enc"),
-    "brglm_formula": _m("(a) BiasReducedGLM ML binomial, formula, read_parquet", est="brglm"),
-    "brglm_array": _m("(b) BiasReducedGLM ML binomial, encoded dask array in memory",
-                      est="brglm", kind="array"),
-    "brglm_encparquet": _m("(b') BiasReducedGLM ML binomial, encoded columns, read_parquet",
-                           est="brglm", kind="enc"),
-    "brglm_gauss_formula": _m("(a) BiasReducedGLM gaussian, formula, read_parquet",
-                              est="brglm", family="gaussian"),
-    "brglm_gauss_array": _m("(b) BiasReducedGLM gaussian, encoded dask array in memory",
-                            est="brglm", family="gaussian", kind="array"),
-    "statsmodels_formula": _m("(c) statsmodels smf.glm binomial, formula, pandas in memory",
-                              Peer),
-    "glum_formula": _m("(c) glum GeneralizedLinearRegressor binomial, formula, pandas", Peer,
-                       needs="glum"),
-    "statsmodels_gauss_formula": _m("(c) statsmodels smf.glm gaussian, formula, pandas", Peer,
-                                    family="gaussian"),
-    "glum_gauss_formula": _m("(c) glum gaussian, formula, pandas", Peer, needs="glum",
-                             family="gaussian"),
-    "block_profile": _m("build_block, one 200,000-row block", BlockProfile),
+    "prepare": Spec("write the data", Prepare),
+    "read_pass": Spec("(d) one read_parquet pass of the model's columns", Method,
+                      {"kind": "read"}),
+    **{f"{e}_{k}": Spec(label.format(EST[e]), Method, {
+        "est": e[:5], "kind": k, "family": "gaussian" if "gauss" in e else "binomial"})
+       for e in EST for k, label in KINDS.items() if (e, k) != ("brglm_gauss", "encparquet")},
+    "statsmodels_formula": Spec("(c) statsmodels smf.glm binomial, formula, pandas in memory",
+                                Peer),
+    "glum_formula": Spec("(c) glum GeneralizedLinearRegressor binomial, formula, pandas", Peer,
+                         {"needs": "glum"}),
+    "statsmodels_gauss_formula": Spec("(c) statsmodels smf.glm gaussian, formula, pandas", Peer,
+                                      {"family": "gaussian"}),
+    "glum_gauss_formula": Spec("(c) glum gaussian, formula, pandas", Peer,
+                               {"needs": "glum", "family": "gaussian"}),
+    "block_profile": Spec("build_block, one 200,000-row block", BlockProfile),
 }
 DEFAULT = [m for m in CASES if m not in ("prepare", "block_profile")]
 
