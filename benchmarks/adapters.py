@@ -38,8 +38,7 @@ def report(model) -> dict:
     """What every dask_glmdist estimator reports (missing attributes are None)."""
     theta = attr(model, "params_")
     if theta is None:
-        theta = np.concatenate([np.ravel(attr(model, "intercept_", [0.0])),
-                                np.ravel(model.coef_)])
+        theta = np.concatenate([np.ravel(attr(model, "intercept_", [0.0])), np.ravel(model.coef_)])
     out = {"theta": _list(theta), "bse": _list(attr(model, "bse_")),
            "deviance": attr(model, "deviance_"), "dispersion": attr(model, "dispersion_"),
            "df_resid": attr(model, "df_resid_"), "n_iter": attr(model, "n_iter_"),

@@ -275,8 +275,7 @@ def passes_sets(p):
 
     from dask_glmdist.datasets import make_diverted_flights
 
-    Xd, yd = dask.persist(*make_diverted_flights(p.passes_n, p.partitions,
-                                                 random_state=p.seed)[:2])
+    Xd, yd = dask.persist(*make_diverted_flights(p.passes_n, p.partitions, random_state=p.seed)[:2])
     with open(os.path.join(runner.ROOT, "tests", "data", "brglm2_reference.json")) as fh:
         ds = json.load(fh)["datasets"]["binomial_probit_separated"]
     Xc = np.random.default_rng(p.seed).normal(size=(600, 2))

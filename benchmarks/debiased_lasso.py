@@ -324,8 +324,7 @@ def projection(name, r, K):
 def _diff(name, r, R):
     sm, ours = R.get("sm_seq", {}), R.get("ours", {})
     if name in OURS:
-        return f"{maxdiff(r['coef'], sm['coef']):.1e}" if name == "ours" and "coef" in sm \
-            else "n/a"
+        return f"{maxdiff(r['coef'], sm['coef']):.1e}" if name == "ours" and "coef" in sm else "n/a"
     out = [f"{maxdiff(r[k], ours['coef']):.1e} ({k})" for k in ("coef", "coef_repaired")
            if k in r and "coef" in ours]
     return "; ".join(out + [f"per-block {k} {r[k]:.1e}" for k in ("diff_local_coef",
@@ -334,8 +333,7 @@ def _diff(name, r, R):
 
 def summarize(rep, a, p, R) -> None:
     shown = {m: R[m] for m in OURS + SMS if m in R}
-    sm = {m: projection(m, r, a.partitions) for m, r in shown.items()
-          if m in SMS and "times" in r}
+    sm = {m: projection(m, r, a.partitions) for m, r in shown.items() if m in SMS and "times" in r}
     rep(f"\n### Results, N = {a.n:,}, p = {p}\n")
     rep.cases(shown, CASES, {
         "statsmodels full fit (s)": lambda m, r: f"{sm[m][0]:,.1f}: {sm[m][1]}" if m in sm

@@ -267,8 +267,7 @@ def table(rep, n, res) -> None:
             ratio = t[dl] / t[ideal_m]
             rep(f"- target 1, {dl}: time <= 1.2 x ideal ({ideal_m} {t[ideal_m]:.3f} s): "
                 f"{ratio:.2f} x -> {'MET' if ratio <= 1.2 else 'NOT MET'}")
-        lower = [f"{m} {mb(_above(res[m]))} MB" for m in peers
-                 if _above(res[m]) <= _above(res[dl])]
+        lower = [f"{m} {mb(_above(res[m]))} MB" for m in peers if _above(res[m]) <= _above(res[dl])]
         rep(f"- target 2, {dl}: peak memory above base ({mb(_above(res[dl]))} MB) below every "
             "peer's -> " + ("MET" if not lower else "NOT MET; at or below it: " + ", ".join(lower)))
     runner.notes(rep, res)

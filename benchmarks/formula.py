@@ -142,8 +142,7 @@ class BlockProfile(Case):
 
         self.part = problems.flights_file(0, 200_000, self.p.seed)
         every = pd.concat([problems.flights_file(k, 1000, self.p.seed) for k in range(3)])
-        self.design = learn_design(every, FORMULA["binomial"], fit_intercept=True,
-                                   y_given=False)
+        self.design = learn_design(every, FORMULA["binomial"], fit_intercept=True, y_given=False)
 
     def fit(self):
         from dask_glmdist.design import build_block
@@ -191,8 +190,7 @@ def _theta(res, names):
 
 
 def _diff(a, b):
-    return f"{maxdiff(a, b):.1e}" if a is not None and b is not None and len(a) == len(b) \
-        else "-"
+    return f"{maxdiff(a, b):.1e}" if a is not None and b is not None and len(a) == len(b) else "-"
 
 
 def run(args, rep):

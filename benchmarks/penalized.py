@@ -16,10 +16,8 @@ from benchmarks.runner import Case, Spec, block_sizes, main, mb, run_case, runs
 
 MOD = "benchmarks.penalized"
 TITLE = "Benchmark: PenalizedLogisticRegression (exact L1 logistic, PQN) vs peers"
-QUICK = {"n": 20_000, "ps": [20], "alpha_fracs": [0.01], "peer_budget": 5.0,
-         "time_limit": 300.0}
-MEDIUM = {"n": 100_000, "ps": [50], "alpha_fracs": [0.01], "peer_budget": 20.0,
-          "time_limit": 200.0}
+QUICK = {"n": 20_000, "ps": [20], "alpha_fracs": [0.01], "peer_budget": 5.0, "time_limit": 300.0}
+MEDIUM = {"n": 100_000, "ps": [50], "alpha_fracs": [0.01], "peer_budget": 20.0, "time_limit": 200.0}
 MEDIUM_CASES = ["ours_threads", "sk_liblinear", "sk_saga"]
 GAP = 1e-6  # "equal objective": (F_peer - F_ours) / F_ours <= GAP
 DATA = ("logistic, AR(1) features, 10 non-zero coefficients (+-1 ... +-0.2 at columns 2, 7, "
@@ -288,8 +286,7 @@ CASES = {
     "dml_admm_shipped": Spec("dask-ml admm as shipped (normalize, penalised intercept)", DaskML,
                              {"shipped": True}),
 }
-DEFAULT = ["ours_threads", "ours_cluster", "sk_liblinear", "sk_saga", "dml_proxgrad",
-           "dml_admm"]
+DEFAULT = ["ours_threads", "ours_cluster", "sk_liblinear", "sk_saga", "dml_proxgrad", "dml_admm"]
 FAMILIES = {"sk_liblinear": "sklearn", "sk_saga": "sklearn", "dml_proxgrad": "dask-ml",
             "dml_admm": "dask-ml", "dml_admm_rho": "dask-ml"}
 
@@ -324,8 +321,7 @@ def run(args, rep):
 
 def _row(name, frac, f, ref):
     if "skipped" in f:
-        return [CASES[name].label, f"{frac:g}", f["label"], f"skipped: {f['skipped']}"] + \
-            [""] * 7
+        return [CASES[name].label, f"{frac:g}", f["label"], f"skipped: {f['skipped']}"] + [""] * 7
     g = rel_gap(f["F"], ref)
     stopped = g > GAP and name in FAMILIES and "calibration" not in f["label"]
     note = " (capped)" if f.get("capped") else " (stopped by itself)" if stopped else ""
@@ -373,8 +369,7 @@ def _ratio_lines(head, res, ia, ours):
         gaps = {f"{n} {f['label']}": (f, rel_gap(f["F"], ours["F"])) for n, r in res.items()
                 if FAMILIES.get(n) == fam for f in r["alphas"][ia]["fits"]
                 if "F" in f and "calibration" not in f["label"]}
-        best = min(((c, who) for who, (f, g) in gaps.items() if (c := _to_gap(f, g))),
-                   default=None)
+        best = min(((c, who) for who, (f, g) in gaps.items() if (c := _to_gap(f, g))), default=None)
         stalled = [f"{who}: stopped by itself at gap {g:.1e}" for who, (f, g) in gaps.items()
                    if _to_gap(f, g) is None]
         measured = best is not None and best[0][2] == "measured"

@@ -185,8 +185,7 @@ def measure(fit, p, repeats=None, pids=(), tree=False) -> dict:
                 t = time.perf_counter()
                 result = fit()
                 times.append(time.perf_counter() - t)
-        warned += [m for w in caught if (m := f"{w.category.__name__}: {w.message}")
-                   not in warned]
+        warned += [m for w in caught if (m := f"{w.category.__name__}: {w.message}") not in warned]
         peaks.append(mon.peak)
         other.append(mon.other_cores)
     return {"times": times, "peak": max(peaks), "other_cores": other, "waited_s": waited,
@@ -425,8 +424,7 @@ def bullet(rep, name, res) -> None:
     (every key outside the harness's own and the long vectors), warnings."""
     when = (f"process {res.get('wall_s', 0):.0f} s, setup {res['setup_s']:.1f} s, waited "
             f"{res.get('waited_s', 0):.0f} s for a quiet machine")
-    shown = [f"{k} {fmt(v)}" for k, v in res.items()
-             if k not in HARNESS | HIDDEN and v is not None]
+    shown = [f"{k} {fmt(v)}" for k, v in res.items() if k not in HARNESS | HIDDEN and v is not None]
     rep(f"- {name}: median {med(res):.3f} s (runs {runs(res['times'])})"
         + "".join(f", {s}" for s in shown) + f"; peak above base "
         f"{mb(res['peak'] - res['baseline'])} MB, peak {mb(res['peak'])} MB"
