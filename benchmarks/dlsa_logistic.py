@@ -200,8 +200,7 @@ class DaskML(DLSA):
 
 CASES = {
     "ideal_seq": Spec("ideal blocked Newton (sequential blocks, BLAS 2 thr)", Ideal),
-    "ideal_pool": Spec("ideal blocked Newton (2-thread pool, BLAS 1 thr)", Ideal,
-                       {"pool": True}),
+    "ideal_pool": Spec("ideal blocked Newton (2-thread pool, BLAS 1 thr)", Ideal, {"pool": True}),
     "ideal_tiled": Spec("ideal blocked Newton, 4096-row tiles (2-thread pool, BLAS 1 thr)",
                         Ideal, {"pool": True, "tile": 4096}),
     "dlsa_threads_dask": Spec("DLSA threaded, dask input", DLSA),

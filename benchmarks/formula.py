@@ -161,8 +161,7 @@ KINDS = {"formula": "(a) {}, formula, read_parquet", "array": "(b) {}, encoded d
          "memory", "encparquet": "(b') {}, encoded columns, read_parquet"}
 CASES = {
     "prepare": Spec("write the data", Prepare),
-    "read_pass": Spec("(d) one read_parquet pass of the model's columns", Method,
-                      {"kind": "read"}),
+    "read_pass": Spec("(d) one read_parquet pass of the model's columns", Method, {"kind": "read"}),
     **{f"{e}_{k}": Spec(label.format(EST[e]), Method, {
         "est": e[:5], "kind": k, "family": "gaussian" if "gauss" in e else "binomial"})
        for e in EST for k, label in KINDS.items() if (e, k) != ("brglm_gauss", "encparquet")},
