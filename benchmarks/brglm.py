@@ -6,7 +6,6 @@ import os
 import shutil
 import statistics
 import tempfile
-import time
 
 import numpy as np
 
@@ -240,9 +239,9 @@ def run_zarr(args, rep):
             continue
         path = tempfile.mkdtemp(prefix=f"bench_brglm_{n}_", suffix=".zarr", dir=args.zarr_dir)
         try:
-            t0 = time.perf_counter()
-            size = write_zarr(path, n, args.zarr_chunk, args.seed)
-            rep(f"- N = {n:,}: wrote {size / 1e9:.3f} GB in {time.perf_counter() - t0:.0f} s")
+            size, s = runner.timed(lambda n=n, path=path: write_zarr(path, n, args.zarr_chunk,
+                                                                     args.seed))
+            rep(f"- N = {n:,}: wrote {size / 1e9:.3f} GB in {s:.0f} s")
             for name, r in run_all(rep, MOD, ["zarr_ML", "zarr_mBR"], args, n=n,
                                    zarr_path=path).items():
                 res[(n, name)] = {**r, "disk": size}
@@ -293,10 +292,8 @@ def passes_sets(p):
 
 def passes_rows(p, label, link, method, X, y, parts):
     def fit(passes, **kw):
-        t0 = time.perf_counter()
-        m = adapters.ours("BiasReducedGLM", X, y, link=link, method=method, passes=passes,
-                          n_partitions=parts, **kw)
-        return m, time.perf_counter() - t0
+        return runner.timed(lambda: adapters.ours("BiasReducedGLM", X, y, link=link, passes=passes,
+                                                  method=method, n_partitions=parts, **kw))
 
     ref, out = fit(2, tol=1e-12, max_iter=500)[0], []
     for passes in (2, 1):

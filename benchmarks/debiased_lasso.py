@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from benchmarks import adapters, problems, runner
-from benchmarks.runner import Case, Spec, block_sizes, main, maxdiff, med, run_all, run_case
+from benchmarks.runner import Case, Spec, block_sizes, main, maxdiff, med, run_all, run_case, timed
 
 MOD = "benchmarks.debiased_lasso"
 TITLE = "Benchmark: DebiasedLassoRegressor vs statsmodels DistributedModel (same partitions)"
@@ -134,14 +134,12 @@ class Nodewise(Case):
         n, q = self.X.shape
         rows, alpha = list(mosaic_rows(0, self.p.partitions, q)), np.full(q, self.p.alpha)
         with threadpool_limits(limits=1, user_api="blas"):
-            t0 = time.perf_counter()
-            Sigma = self.X.T @ self.X / n
-            t1 = time.perf_counter()
-            sw_m = theta_rows(Sigma, rows, alpha, TOL_NODEWISE)[2]
-            t2 = time.perf_counter()
-            sw_f = theta_rows(Sigma, range(q), alpha, TOL_NODEWISE)[2]
-            self.parts.append((t1 - t0, t2 - t1, time.perf_counter() - t2))
-        return {"mosaic_rows": len(rows), "mosaic_sweeps": int(sw_m), "full_sweeps": int(sw_f)}
+            Sigma, gram_s = timed(lambda: self.X.T @ self.X / n)
+            mosaic, mosaic_s = timed(lambda: theta_rows(Sigma, rows, alpha, TOL_NODEWISE))
+            full, full_s = timed(lambda: theta_rows(Sigma, range(q), alpha, TOL_NODEWISE))
+            self.parts.append((gram_s, mosaic_s, full_s))
+        return {"mosaic_rows": len(rows), "mosaic_sweeps": int(mosaic[2]),
+                "full_sweeps": int(full[2])}
 
     def after(self):  # medians of the pieces over the repeats
         return dict(zip(("gram_s", "mosaic_s", "full_s"),

@@ -81,14 +81,15 @@ def fmt(v) -> str:
     return str(v)
 
 
+def timed(f):
+    """(``f()``, its wall time in s)."""
+    t = time.perf_counter()
+    return f(), time.perf_counter() - t
+
+
 def median_time(f, repeat: int = 7) -> float:
     """Median wall time of ``f()`` over ``repeat`` calls (s)."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return statistics.median(timed(f)[1] for _ in range(repeat))
 
 
 def profiled(f, *views, top: int = 25) -> str:
@@ -182,9 +183,8 @@ def measure(fit, p, repeats=None, pids=(), tree=False) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with Monitor(pids, 0.02 if tree else 0.005, tree) as mon:
-                t = time.perf_counter()
-                result = fit()
-                times.append(time.perf_counter() - t)
+                result, seconds = timed(fit)
+                times.append(seconds)
         warned += [m for w in caught if (m := f"{w.category.__name__}: {w.message}") not in warned]
         peaks.append(mon.peak)
         other.append(mon.other_cores)
@@ -276,9 +276,7 @@ def execute(module: str, name: str, params: dict) -> dict:
     p = types.SimpleNamespace(**params)
     spec = importlib.import_module(module).CASES[name]
     case = spec.cls(p, **spec.kw)
-    t0 = time.perf_counter()
-    case.setup()
-    setup_s = time.perf_counter() - t0
+    setup_s = timed(case.setup)[1]
     data = case.data_bytes or sum(getattr(case, a).nbytes for a in "Xy" if hasattr(case, a))
     gc.collect()
     time.sleep(0.3 if p.max_wait > 0 else 0.0)
@@ -298,8 +296,7 @@ def worker() -> None:
     cores = params.get("cores")
     if cores and (os.cpu_count() or 1) > cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cores]))
-    if not params.get("show_warnings"):
-        warnings.simplefilter("ignore")
+    warnings.simplefilter("ignore")  # (measure records those of the fits)
     print(MARK + json.dumps(execute(module, name, params), default=float), flush=True)
 
 
