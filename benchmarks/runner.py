@@ -8,6 +8,7 @@ imports ``dask_glmdist``, so ``PYTHONPATH`` decides which checkout is measured.
 """
 
 import argparse
+import contextlib
 import datetime
 import gc
 import importlib
@@ -70,6 +71,10 @@ def maxdiff(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))))
 
 
+def procs(res) -> str:
+    return f" ({res['processes']} procs)" if res.get("processes", 1) > 1 else ""
+
+
 def fmt(v) -> str:
     """A measurement as text: numbers to 4 digits, lists and dicts element by element."""
     if isinstance(v, float):
@@ -125,10 +130,8 @@ class Monitor:
         total = what(self._me)
         for proc in [self._ps.Process(p) for p in self.pids] + (
                 self._me.children(recursive=True) if self.tree else []):
-            try:
+            with contextlib.suppress(Exception):  # a process that just ended
                 total += what(proc)
-            except Exception:  # noqa: BLE001  (a process that just ended)
-                pass
         return total
 
     def sample(self) -> int:
@@ -140,21 +143,19 @@ class Monitor:
             c.children_user + c.children_system if self.tree else 0.0)
         return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "steal", 0.0), ours
 
-    def _run(self):
+    def _run(self):  # (interval None: waits for the end)
         while not self._stop.wait(self.interval):
             self.peak = max(self.peak, self.sample())
 
     def __enter__(self):
         self.peak, self._t0, self._cpu0 = self.sample(), time.perf_counter(), self._cpu()
-        if self.interval:
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
-        if self.interval:
-            self._thread.join()
+        self._thread.join()
         self.peak = max(self.peak, self.sample())
         (b0, o0), (b1, o1) = self._cpu0, self._cpu()
         wall = time.perf_counter() - self._t0
@@ -393,9 +394,8 @@ class Report:
             if "times" not in r:
                 rows.append([label, r.get("skipped", "?")[:60]] + [""] * (len(head) - 2))
                 continue
-            procs = f" ({r['processes']} procs)" if r.get("processes", 1) > 1 else ""
             rows.append([label, f"{med(r):.3f}", f"{min(r['times']):.3f}",
-                         mb(r["peak"] - r["baseline"]), mb(r["peak"]) + procs,
+                         mb(r["peak"] - r["baseline"]), mb(r["peak"]) + procs(r),
                          f"{max(r['other_cores']):.2f}",
                          *(f(name, r) if callable(f) else r.get(f, "n/a")
                            for f in extras.values())])
@@ -419,16 +419,14 @@ def versions(modules) -> str:
 def bullet(rep, name, res) -> None:
     """The per-case line: times, memory, load, process time, what the case reports
     (every key outside the harness's own and the long vectors), warnings."""
-    when = (f"process {res.get('wall_s', 0):.0f} s, setup {res['setup_s']:.1f} s, waited "
-            f"{res.get('waited_s', 0):.0f} s for a quiet machine")
-    shown = [f"{k} {fmt(v)}" for k, v in res.items() if k not in HARNESS | HIDDEN and v is not None]
-    rep(f"- {name}: median {med(res):.3f} s (runs {runs(res['times'])})"
-        + "".join(f", {s}" for s in shown) + f"; peak above base "
-        f"{mb(res['peak'] - res['baseline'])} MB, peak {mb(res['peak'])} MB"
-        + (f" ({res['processes']} procs)" if res["processes"] > 1 else "")
-        + f", base {mb(res['baseline'])} MB (data {mb(res['data_bytes'])} MB), ru_maxrss "
+    shown = "".join(f", {k} {fmt(v)}" for k, v in res.items()
+                    if k not in HARNESS | HIDDEN and v is not None)
+    rep(f"- {name}: median {med(res):.3f} s (runs {runs(res['times'])}){shown}; peak above "
+        f"base {mb(res['peak'] - res['baseline'])} MB, peak {mb(res['peak'])} MB{procs(res)}, "
+        f"base {mb(res['baseline'])} MB (data {mb(res['data_bytes'])} MB), ru_maxrss "
         f"{mb(res['ru_maxrss'])} MB; other load {runs(res['other_cores'], '{:.2f}')} cores "
-        f"[{when}]")
+        f"[process {res.get('wall_s', 0):.0f} s, setup {res['setup_s']:.1f} s, waited "
+        f"{res.get('waited_s', 0):.0f} s for a quiet machine]")
     for w in res.get("warnings", [])[:5]:
         rep(f"  - WARNING during {name}: {w}")
 
