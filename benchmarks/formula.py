@@ -5,12 +5,14 @@ import json
 import os
 import tempfile
 
+import dask.array as da
+import dask.dataframe as dd
 import numpy as np
+import pandas as pd
 
 from benchmarks import adapters, problems, runner
 from benchmarks.runner import Case, Spec, block_sizes, main, maxdiff, med, run_all, run_case
 
-MOD = "benchmarks.formula"
 TITLE = "Benchmark: formula fits from Parquet files"
 QUICK = {"n": 20_000, "files": 4}
 MEDIUM = {"n": 200_000, "files": 4}
@@ -36,15 +38,11 @@ class Prepare(Case):
     repeats = 1
 
     def fit(self):
-        import dask.dataframe as dd
-        import pandas as pd
-
         from dask_glmdist.design import build_block, learn_design
-
         raw, enc = dirs(self.p)
         if not os.path.exists(os.path.join(enc, "_done")):
-            os.makedirs(raw, exist_ok=True)
-            os.makedirs(enc, exist_ok=True)
+            for d in (raw, enc):
+                os.makedirs(d, exist_ok=True)
             for k, nk in enumerate(block_sizes(self.p.n, self.p.files)):
                 problems.flights_file(k, nk, self.p.seed).to_parquet(
                     os.path.join(raw, f"part.{k:03d}.parquet"), index=False)
@@ -71,16 +69,10 @@ class Method(Case):
     est, family, kind = "dlsa", "binomial", "formula"
 
     def setup(self):
-        import dask.dataframe as dd  # noqa: F401  (imports are not part of the fit)
-        import pandas as pd
-
         import dask_glmdist  # noqa: F401
-
         self.raw, self.enc = dirs(self.p)
         self.resp = "y" if self.family == "binomial" else "z"
         if self.kind == "array":
-            import dask.array as da
-
             parts = [pd.read_parquet(os.path.join(self.enc, f))
                      for f in sorted(os.listdir(self.enc)) if f.endswith(".parquet")]
             cols, chunks = [c for c in parts[0].columns if c.startswith("c")], \
@@ -91,8 +83,6 @@ class Method(Case):
                                                    for q in parts]), chunks=(chunks,))
 
     def fit(self):
-        import dask.dataframe as dd
-
         if self.kind == "read":
             df = dd.read_parquet(self.raw, columns=READ)
             return {"nbytes": int(df.map_partitions(lambda q: q.memory_usage().sum()).sum()
@@ -114,8 +104,6 @@ class Peer(Case):
     needs, family = "statsmodels", "binomial"
 
     def setup(self):
-        import pandas as pd
-
         importlib.import_module("glum" if self.needs == "glum" else "statsmodels.formula.api")
         self.repeats = self.p.peer_repeats
         self.frame = pd.read_parquet(dirs(self.p)[0], columns=READ + ["z"])
@@ -136,23 +124,18 @@ class BlockProfile(Case):
     repeats = 7
 
     def setup(self):
-        import pandas as pd
-
         from dask_glmdist.design import learn_design
-
         self.part = problems.flights_file(0, 200_000, self.p.seed)
         every = pd.concat([problems.flights_file(k, 1000, self.p.seed) for k in range(3)])
         self.design = learn_design(every, FORMULA["binomial"], fit_intercept=True, y_given=False)
 
     def fit(self):
         from dask_glmdist.design import build_block
-
         build_block(self.part, self.design, response=True, missing="raise")
 
     def after(self):
-        return {"notes": runner.profiled(lambda: [self.fit() for _ in range(3)],
-                                         ("cumulative", 25)),
-                "columns": self.design.n_columns}
+        notes = runner.profiled(lambda: [self.fit() for _ in range(3)], ("cumulative", 25))
+        return {"notes": notes, "columns": self.design.n_columns}
 
 
 EST = {"dlsa": "DLSALogisticRegression", "brglm": "BiasReducedGLM ML binomial",
@@ -194,32 +177,25 @@ def _diff(a, b):
 
 def run(args, rep):
     if args.block_profile:
-        r, err = run_case(MOD, "block_profile", args)
+        r, err = run_case("block_profile", args)
         return rep(err or f"build_block, one 200,000-row block, {r['columns']} columns: median "
                    f"{1e3 * med(r):.0f} ms, min {1e3 * min(r['times']):.0f} ms (7 runs)\n```\n"
                    f"{r['notes']}\n```")
-    prep, err = run_case(MOD, "prepare", args)
+    prep, err = run_case("prepare", args)
     if err:
         return rep(f"- data: {err}")
     names = prep["names"]
     rep(f"- data written / found in {prep['times'][0]:.0f} s; {len(names)} parameters")
-    res = {k: v for k, v in run_all(rep, MOD, args.methods, args).items() if "times" in v}
+    res = {k: v for k, v in run_all(rep, args.methods, args).items() if "times" in v}
     ref = {f: _theta(res.get(m), names) for f, m in (("binomial", "statsmodels_formula"),
                                                      ("gaussian", "statsmodels_gauss_formula"))}
     same = {e: _theta(res.get(f"{e}_array"), names) for e in ("dlsa", "brglm", "brglm_gauss")}
-    est = {m: next((e for e in ("brglm_gauss", "dlsa", "brglm") if m.startswith(e)), None)
-           for m in res}
     rep()
     rep.cases(res, CASES, {
         "passes": "passes",
-        "max abs diff to (b)": lambda m, r: _diff(_theta(r, names), same.get(est[m])),
+        "max abs diff to (b)": lambda m, r: _diff(_theta(r, names), same.get(m.rsplit("_", 1)[0])),
         "max abs diff to statsmodels": lambda m, r: _diff(
             _theta(r, names), ref[CASES[m].kw.get("family", "binomial")])})
-    ratio_lines(rep, res)
-    return res
-
-
-def ratio_lines(rep, res):
     t = {k: med(v) for k, v in res.items()}
     d = t.get("read_pass")
     for est in ("dlsa", "brglm", "brglm_gauss"):
@@ -237,6 +213,7 @@ def ratio_lines(rep, res):
         for peer in (f"statsmodels{g}_formula", f"glum{g}_formula"):
             line += f"; {peer} / (a) = {t[peer] / a:.2f}" if peer in t else ""
         rep(line)
+    return res
 
 
 def rows(results, args):
@@ -251,4 +228,4 @@ def rows(results, args):
 
 
 if __name__ == "__main__":
-    main(importlib.import_module(MOD))
+    main(importlib.import_module(__spec__.name))

@@ -9,12 +9,13 @@ import re
 import statistics
 import time
 
+import dask
+import dask.array as da
 import numpy as np
 
 from benchmarks import adapters, problems, runner
 from benchmarks.runner import Case, Spec, block_sizes, main, mb, run_case, runs
 
-MOD = "benchmarks.penalized"
 TITLE = "Benchmark: PenalizedLogisticRegression (exact L1 logistic, PQN) vs peers"
 QUICK = {"n": 20_000, "ps": [20], "alpha_fracs": [0.01], "peer_budget": 5.0, "time_limit": 300.0}
 MEDIUM = {"n": 100_000, "ps": [50], "alpha_fracs": [0.01], "peer_budget": 20.0, "time_limit": 200.0}
@@ -41,8 +42,6 @@ def objective(X, y, b0, coef, alpha, k) -> float:
     if isinstance(X, np.ndarray):
         parts = [loss(*b) for b in problems.split(X, y, k)]
     else:
-        import dask
-
         parts = dask.compute(*[dask.delayed(loss)(a, b) for a, b in zip(
             X.to_delayed().ravel(), y.to_delayed().ravel(), strict=True)])
     return math.fsum(parts) / X.shape[0] + float(alpha) * float(np.sum(np.abs(coef)))
@@ -90,8 +89,7 @@ class Solver(Case):
             fits = self.fits(alphas[i], ctx) if i in p.alpha_idx else ()
             out.append({"frac": frac, "alpha": alphas[i], "fits": [
                 self.one(alphas[i], ctx, *f) for f in fits]})
-        return {"alpha_max": amax, "alphas": out, "times": [0.0], "peak": 0,
-                "other_cores": [0], "placement": getattr(self, "placement", None)}
+        return {"alpha_max": amax, "alphas": out, "placement": getattr(self, "placement", None)}
 
     def one(self, alpha, ctx, label, fit, repeats):
         """Measure ``fit()`` (-> b0, coef and what it reports); its objective F, nnz."""
@@ -135,10 +133,6 @@ class Sklearn(Solver):
 
     solver = "saga"
 
-    def setup(self):
-        super().setup()
-        import sklearn.linear_model  # noqa: F401  (import cost is not part of the fit)
-
     def model_fit(self, alpha, tol, max_iter):
         kw = {"intercept_scaling": 1e3} if self.solver == "liblinear" else {}
         r = adapters.sklearn_logistic(self.X, self.y, C=1.0 / (alpha * self.p.n), l1_ratio=1.0,
@@ -170,7 +164,6 @@ def traced_l1(budget: float, penalise_intercept: bool = False):
     recording (seconds, iterate) at every proximal step (``reg.trace``; ``reg.t0`` the
     start), raising :class:`BudgetExceeded` after ``budget`` s."""
     from dask_glm.regularizers import L1
-
     class TracedL1(L1):
         name = "l1_traced"
 
@@ -189,17 +182,14 @@ def traced_l1(budget: float, penalise_intercept: bool = False):
 
 
 class DaskML(Solver):
-    """dask-ml LogisticRegression on our exact problem (normalize=False, intercept
-    unpenalised, C = 1/(alpha N)), traced, stopped at the peer budget; when it stopped by
-    itself short of the optimum, a tight rerun. ``shipped``: its own L1 on standardised
-    columns (iterates mapped back to the original scale)."""
+    """dask-ml LogisticRegression on our problem (normalize=False, intercept unpenalised, C =
+    1/(alpha N)), traced, stopped at the peer budget; stopped by itself short of the optimum:
+    a tight rerun. ``shipped``: its own L1 on standardised columns (iterates mapped back)."""
 
     venv, needs, threads, data = True, "dask_ml", True, "dask"
     solver, shipped, rho = "admm", False, None
 
     def setup(self):
-        import dask.array as da
-
         super().setup()
         if self.rho == "n_k":
             self.rho = max(block_sizes(self.p.n, self.p.partitions)) / 200.0
@@ -300,10 +290,8 @@ def run(args, rep):
         for name in ["ours_threads"] + [m for m in args.methods if m != "ours_threads"]:
             idx = (args.daskml_alphas if name.startswith("dml") and args.daskml_alphas
                    else list(range(len(args.alpha_fracs))))
-            r, why = None, runner.available(CASES[name], vars(args))
-            if why is None:
-                r, why = run_case(MOD, name, args, max(30.0, args.deadline - time.time() + 120),
-                                  p=p, alpha_idx=idx, **ctx)
+            r, why = run_case(name, args, max(30.0, args.deadline - time.time() + 120),
+                              p=p, alpha_idx=idx, **ctx)
             if why is not None:
                 rep(f"- {name}: {why}")
                 continue
@@ -346,9 +334,7 @@ def table(rep, p, res, args):
     rep.table(["solver", "alpha / alpha_max", "fit", "time (s)", "iterations", "rounds",
                "objective gap", "nnz", "peak above base (MB)", "other load", "details"], rows,
               "lrlrlrrrrrl")
-    for line in lines:
-        rep(line)
-    rep()
+    rep("\n".join([*lines, ""]))
 
 
 def _to_gap(f, g):
@@ -407,4 +393,4 @@ def rows(results, args):
 
 
 if __name__ == "__main__":
-    main(importlib.import_module(MOD))
+    main(importlib.import_module(__spec__.name))
