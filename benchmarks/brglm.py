@@ -87,7 +87,7 @@ class OnePass(Dask):
         else:
             out = map_reduce(syrk_block, data, self.prob.theta, fam, combine=sum_summaries,
                              split_every=8)
-        assert out["n"] == self.p.n
+        assert getattr(out, "n", None) == self.p.n or out["n"] == self.p.n  # typed or dict
         return {"n_iter": 1, "n_rounds": 1}
 
 

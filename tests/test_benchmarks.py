@@ -57,6 +57,7 @@ def test_brglm(tmp_path):
     r = res[(3000, "logit")]
     head, rows = table(lines, "case")
     assert len(head) == 13 and len(rows) == 6
+    assert all("times" in r[m] for m in ("ML", "mBR2", "mBR1", "qr_pass", "statsmodels"))
     assert theta_diff(r["ML"], r["statsmodels"]) < 1e-8
     assert theta_diff(r["mBR1"], r["mBR2"]) < 1e-6
     if "theta" in r["firth"]:  # firthmodels installed
