@@ -1,23 +1,20 @@
-"""``python -m benchmarks run NAME [options]`` or ``python -m benchmarks medium [--out F]``.
-
-``medium`` runs every configuration with ``--medium`` (own reports in
-/tmp/results_<name>_medium.md) and writes one combined table: estimator, problem, our time,
-each peer's time, peer / ours, our peak above base, max difference to the oracle.
+"""``python -m benchmarks medium [--out F] [--configs NAME ...]``: every configuration run with
+``--medium`` (own reports in /tmp/results_<name>_medium.md), then one combined table:
+estimator, problem, our time, each peer's time, peer / ours, our peak above base, max
+difference to the oracle. One configuration: ``python -m benchmarks.<name> [options]``.
 """
-
-from __future__ import annotations
 
 import argparse
 import importlib
 import sys
 import time
 
+from benchmarks.runner import COMBINED, Report, main
+
 CONFIGS = ["dlsa_logistic", "brglm", "debiased_lasso", "penalized", "formula", "sparse_input"]
 
 
 def medium(argv) -> None:
-    from benchmarks.runner import COMBINED, Report, main
-
     ap = argparse.ArgumentParser(prog="python -m benchmarks medium")
     ap.add_argument("--out", default="/tmp/results_medium.md")
     ap.add_argument("--configs", nargs="+", choices=CONFIGS, default=CONFIGS[:-1])
@@ -32,8 +29,7 @@ def medium(argv) -> None:
         print(f"{name}: {time.perf_counter() - t1:.0f} s, report {a.out}", flush=True)
     rep = Report(args.out)
     rep("# Benchmarks at medium size: dask_glmdist against its peers\n")
-    for line in head:
-        rep(line)
+    rep("\n".join(head))
     rep(f"- command: `python -m benchmarks medium {' '.join(argv)}`; one repeat per fit, no "
         "waiting for a quiet machine; each configuration's own report in "
         "/tmp/results_<name>_medium.md\n")
@@ -41,15 +37,7 @@ def medium(argv) -> None:
     rep(f"Total time {time.perf_counter() - t0:.0f} s.")
 
 
-def run() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "medium"):
-        sys.exit(__doc__)
-    if sys.argv[1] == "medium":
-        return medium(sys.argv[2:])
-    from benchmarks.runner import main
-
-    main(importlib.import_module(f"benchmarks.{sys.argv[2]}"), sys.argv[3:])
-
-
 if __name__ == "__main__":
-    run()
+    if sys.argv[1:2] != ["medium"]:
+        sys.exit(__doc__)
+    medium(sys.argv[2:])

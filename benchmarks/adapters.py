@@ -5,9 +5,11 @@ gives them, ``bse``, ``deviance``, ``converged``, ``notes``. dask_glmdist's attr
 read through :func:`attr`, which accepts an older checkout's names (:data:`ALIASES`).
 """
 
-from __future__ import annotations
+import importlib
 
 import numpy as np
+from dask.callbacks import Callback
+from sklearn.linear_model import LogisticRegression
 
 ALIASES = {
     "n_rounds_": ("n_rounds_", "n_passes_"),
@@ -31,23 +33,18 @@ def _list(v):
 
 def ours(cls: str, *data, **kw):
     """``dask_glmdist.<cls>(**kw).fit(*data)``: the fitted model."""
-    import dask_glmdist
-
-    return getattr(dask_glmdist, cls)(**kw).fit(*data)
+    return getattr(importlib.import_module("dask_glmdist"), cls)(**kw).fit(*data)
 
 
 def report(model) -> dict:
     """What every dask_glmdist estimator reports (missing attributes are None)."""
     theta = attr(model, "params_")
     if theta is None:
-        theta = np.concatenate([np.ravel(attr(model, "intercept_", [0.0])),
-                                np.ravel(model.coef_)])
-    out = {"theta": _list(theta), "bse": _list(attr(model, "bse_")),
-           "deviance": attr(model, "deviance_"), "dispersion": attr(model, "dispersion_"),
-           "df_resid": attr(model, "df_resid_"), "n_iter": attr(model, "n_iter_"),
-           "n_rounds": attr(model, "n_rounds_"), "converged": attr(model, "converged_"),
-           "n_blocks": attr(model, "n_blocks_")}
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.items()}
+        theta = np.concatenate([np.ravel(attr(model, "intercept_", [0.0])), np.ravel(model.coef_)])
+    out = {k: attr(model, f"{k}_") for k in ("deviance", "dispersion", "df_resid", "n_iter",
+                                              "n_rounds", "converged", "n_blocks")}
+    return {"theta": _list(theta), "bse": _list(attr(model, "bse_")),
+            **{k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.items()}}
 
 
 def passes(model) -> int:
@@ -56,8 +53,6 @@ def passes(model) -> int:
 
 
 def sklearn_logistic(X, y, **kw) -> dict:
-    from sklearn.linear_model import LogisticRegression
-
     m = LogisticRegression(**kw).fit(X, y)
     return {"theta": _list(np.concatenate([m.intercept_, m.coef_.ravel()])),
             "n_iter": int(np.max(m.n_iter_)), "max_iter": m.max_iter}
@@ -67,21 +62,18 @@ def statsmodels_glm(y, exog, family="binomial", link=None, formula=None, **fit_k
     """statsmodels GLM on [1, X] (or ``smf.glm(formula, exog)``), IRLS."""
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
-
-    links = {"probit": sm.families.links.Probit, "logit": sm.families.links.Logit}
     fam = {"binomial": sm.families.Binomial, "gaussian": sm.families.Gaussian}[family]
-    fam = fam(link=links[link]()) if link else fam()
+    fam = fam(link=getattr(sm.families.links, link.capitalize())()) if link else fam()
     model = smf.glm(formula, exog, family=fam) if formula else sm.GLM(y, exog, family=fam)
     res = model.fit(**fit_kw)
-    names = list(res.params.index) if formula else None
     return {"theta": _list(res.params), "bse": _list(res.bse), "deviance": float(res.deviance),
-            "n_iter": res.fit_history.get("iteration", -1), "names": names,
-            "converged": bool(getattr(res, "converged", True))}
+            "n_iter": res.fit_history.get("iteration", -1),
+            "converged": bool(getattr(res, "converged", True)),
+            "names": list(res.params.index) if formula else None}
 
 
 def glum_glm(frame, family, formula, **kw) -> dict:
     from glum import GeneralizedLinearRegressor
-
     m = GeneralizedLinearRegressor(family=family, alpha=0, formula=formula, drop_first=True,
                                    categorical_format="{name}[T.{category}]", **kw).fit(frame)
     return {"theta": [float(m.intercept_)] + _list(m.coef_),
@@ -90,9 +82,7 @@ def glum_glm(frame, family, formula, **kw) -> dict:
 
 def firth_logistic(X, y, **kw) -> dict:
     import firthmodels
-    from firthmodels import FirthLogisticRegression
-
-    m = FirthLogisticRegression(fit_intercept=True, **kw).fit(X, y)
+    m = firthmodels.FirthLogisticRegression(fit_intercept=True, **kw).fit(X, y)
     numba = "available" if firthmodels.NUMBA_AVAILABLE else "not installed"
     return {"theta": [float(m.intercept_)] + _list(m.coef_), "n_iter": int(m.n_iter_),
             "converged": bool(m.converged_), "bse": _list(getattr(m, "bse_", None)),
@@ -101,12 +91,10 @@ def firth_logistic(X, y, **kw) -> dict:
 
 def daskml_logistic(X, y, count=True, **kw) -> dict:
     """dask-ml LogisticRegression; ``n_iter`` = dask computes (local schedulers)."""
-    from dask.callbacks import Callback
-    from dask_ml.linear_model import LogisticRegression
-
+    import dask_ml.linear_model as dml
     computes = []
     with Callback(start=lambda dsk: computes.append(1)):
-        m = LogisticRegression(**kw).fit(X, y)
+        m = dml.LogisticRegression(**kw).fit(X, y)
     theta = np.concatenate([[float(np.ravel(m.intercept_)[0])], np.ravel(m.coef_)])
     return {"theta": _list(theta), "n_iter": f"{len(computes)} dask computes" if count
             else "n/a", "notes": f"dask-ml LogisticRegression({kw})"}

@@ -1,19 +1,18 @@
 """DebiasedLassoRegressor against statsmodels' DistributedModel, same partitions (README)."""
 
-from __future__ import annotations
-
 import contextlib
 import importlib
 import math
 import statistics
 import time
+from unittest import mock
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from benchmarks import adapters, problems, runner
-from benchmarks.runner import Case, Spec, block_sizes, main, maxdiff, med, run_all, run_case
+from benchmarks.runner import Case, Spec, block_sizes, main, maxdiff, med, run_all, run_case, timed
 
-MOD = "benchmarks.debiased_lasso"
 TITLE = "Benchmark: DebiasedLassoRegressor vs statsmodels DistributedModel (same partitions)"
 QUICK = {"n": 20_000, "ps": [20, 60], "sm_budget": 5.0, "time_limit": 600.0,
          "calib_rows": 1000, "sm_piece_budget": 5.0}
@@ -33,15 +32,13 @@ OPTIONS = {"n": 1_000_000, "ps": [100, 500], "partitions": 10, "alpha": 0.01, "r
 
 
 def block(p, k):
-    prob = problems.sparse_gaussian(p.p, p.rho, p.seed)
-    return prob.block(block_sizes(p.n, p.partitions)[k], k)
+    return problems.sparse_gaussian(p.p, p.rho, p.seed).block(block_sizes(p.n, p.partitions)[k], k)
 
 
 def lasso_check(Sigma, xy, yy, b, alpha):
     """(max KKT violation, objective) of b for ||y - X b||^2 / (2n) + alpha ||b||_1."""
     g = xy - Sigma @ b
-    zero = b == 0
-    v = np.where(zero, np.maximum(np.abs(g) - alpha, 0.0), np.abs(g - alpha * np.sign(b)))
+    v = np.where(b == 0, np.maximum(np.abs(g) - alpha, 0.0), np.abs(g - alpha * np.sign(b)))
     obj = 0.5 * (yy - 2 * b @ xy + b @ Sigma @ b) + alpha * np.abs(b).sum()
     return float(v.max(initial=0.0)), float(obj)
 
@@ -51,10 +48,8 @@ def compare_pieces(pieces, blocks, p):
     on the same blocks, with KKT / objective checks of both lasso fits: (the maxima over
     blocks and rows, our local fits)."""
     from dask_glmdist.solvers.debiased_lasso import mosaic_rows, theta_rows
-
     out, local = {}, []
-    for i, (params, grad, nw_rows, nw_w) in enumerate(pieces):
-        y, X = blocks[i]
+    for i, ((params, grad, nw_rows, nw_w), (y, X)) in enumerate(zip(pieces, blocks, strict=True)):
         n, q = X.shape
         rows = list(mosaic_rows(i, p.partitions, q))[: len(nw_rows)]
         b = adapters.ours("DebiasedLassoRegressor", X, y, alpha=p.alpha, method="naive",
@@ -85,7 +80,6 @@ def sweep_log(p):
     """statsmodels' coordinate descents while in the block: sweeps and convergence of the
     main fits (p columns) and the node-wise ones (p - 1), filled in at exit."""
     import statsmodels.base.elastic_net as en
-
     orig, calls, out = en._coord_descent, [], {}
 
     def logged(model, *a, **kw):
@@ -93,24 +87,19 @@ def sweep_log(p):
         calls.append((int(res[1]), bool(res[2]), int(model.exog.shape[1])))
         return res
 
-    en._coord_descent = logged
-    try:
+    with mock.patch.object(en, "_coord_descent", logged):
         yield out
-    finally:
-        en._coord_descent = orig
-        main_, nw = ([c for c in calls if c[2] == q] for q in (p, p - 1))
-        out.update(main_sweeps=[c[0] for c in main_], main_converged=[c[1] for c in main_],
-                   nw_count=len(nw), nw_max_sweeps=max((c[0] for c in nw), default=0),
-                   nw_not_converged=sum(not c[1] for c in nw))
+    main_, nw = ([c for c in calls if c[2] == q] for q in (p, p - 1))
+    out.update(main_sweeps=[c[0] for c in main_], main_converged=[c[1] for c in main_],
+               nw_count=len(nw), nw_max_sweeps=max((c[0] for c in nw), default=0),
+               nw_not_converged=sum(not c[1] for c in nw))
 
 
 class Ours(Case):
-    blas, kw = "cores", {}
+    blas, threads, kw = "cores", "cores", {}
 
-    def setup(self):
-        runner.threaded(self.p.cores)
-        prob = problems.sparse_gaussian(self.p.p, self.p.rho, self.p.seed)
-        self.X, self.y = prob.numpy(self.p.n, self.p.partitions)
+    def problem(self):
+        return problems.sparse_gaussian(self.p.p, self.p.rho, self.p.seed)
 
     def fit(self):
         m = adapters.ours("DebiasedLassoRegressor", self.X, self.y, alpha=self.p.alpha,
@@ -126,26 +115,19 @@ class Nodewise(Case):
 
     def setup(self):
         import dask_glmdist.solvers.debiased_lasso  # noqa: F401  (not part of the fit)
-
-        self.X, self.y = block(self.p, 0)
-        self.parts = []
+        (self.X, self.y), self.parts = block(self.p, 0), []
 
     def fit(self):
-        from threadpoolctl import threadpool_limits
-
         from dask_glmdist.solvers.debiased_lasso import mosaic_rows, theta_rows
-
         n, q = self.X.shape
         rows, alpha = list(mosaic_rows(0, self.p.partitions, q)), np.full(q, self.p.alpha)
         with threadpool_limits(limits=1, user_api="blas"):
-            t0 = time.perf_counter()
-            Sigma = self.X.T @ self.X / n
-            t1 = time.perf_counter()
-            sw_m = theta_rows(Sigma, rows, alpha, TOL_NODEWISE)[2]
-            t2 = time.perf_counter()
-            sw_f = theta_rows(Sigma, range(q), alpha, TOL_NODEWISE)[2]
-            self.parts.append((t1 - t0, t2 - t1, time.perf_counter() - t2))
-        return {"mosaic_rows": len(rows), "mosaic_sweeps": int(sw_m), "full_sweeps": int(sw_f)}
+            Sigma, gram_s = timed(lambda: self.X.T @ self.X / n)
+            mosaic, mosaic_s = timed(lambda: theta_rows(Sigma, rows, alpha, TOL_NODEWISE))
+            full, full_s = timed(lambda: theta_rows(Sigma, range(q), alpha, TOL_NODEWISE))
+            self.parts.append((gram_s, mosaic_s, full_s))
+        return {"mosaic_rows": len(rows), "mosaic_sweeps": int(mosaic[2]),
+                "full_sweeps": int(full[2])}
 
     def after(self):  # medians of the pieces over the repeats
         return dict(zip(("gram_s", "mosaic_s", "full_s"),
@@ -154,36 +136,30 @@ class Nodewise(Case):
 
 class SM(Case):
     """statsmodels' DistributedModel on all K partitions or (by fit_sequential /
-    fit_joblib) the first ``parts``; the sequential run keeps each partition's pieces.
-    ``pieces``: on block 0 (``calib``: its first --calib-rows rows) the main fit and the
-    first m node-wise regressions of its mosaic share."""
+    fit_joblib) the first --parts; the sequential run keeps each partition's pieces, which
+    ``after`` compares with ours. ``calib``: the blocks' first --calib-rows rows only."""
 
-    repeats, blas, needs, method, pieces, calib = 1, "cores", "statsmodels", "sequential", \
-        False, False
+    repeats, blas, needs, method = 1, "cores", "statsmodels", "sequential"
+    parts, calib = None, False
 
     def setup(self):
         import statsmodels.base.distributed_estimation  # noqa: F401
-
-        self.tree = self.method == "joblib"
-        parts = 1 if self.pieces else self.p.parts
-        self.blocks = [block(self.p, k)[::-1] for k in range(parts)]
-        if self.calib:
-            self.blocks = [(y[: self.p.calib_rows].copy(), X[: self.p.calib_rows].copy())
-                           for y, X in self.blocks]
+        self.tree, n = self.method == "joblib", self.p.calib_rows if self.calib else None
+        self.blocks = [(y[:n].copy(), X[:n].copy()) if n else (y, X) for X, y in
+                       (block(self.p, k) for k in range(self.parts or self.p.parts))]
         self.data_bytes = sum(X.nbytes + y.nbytes for y, X in self.blocks)
 
     def fit_kwds(self):
-        return {"alpha": self.p.alpha, **({"maxiter": self.p.sm_maxiter}
-                                          if self.p.sm_maxiter else {})}
+        sm_maxiter = self.p.sm_maxiter
+        return {"alpha": self.p.alpha} | ({"maxiter": sm_maxiter} if sm_maxiter else {})
 
     def fit(self):
         with sweep_log(self.blocks[0][1].shape[1]) as sweeps:
-            out = self.fit_pieces() if self.pieces else self.fit_model()
+            out = self.fit_sm()
         return {**out, "sweeps": sweeps if self.method == "sequential" else None}
 
-    def fit_model(self):
+    def fit_sm(self):
         from statsmodels.base.distributed_estimation import DistributedModel
-
         dm = DistributedModel(self.p.partitions, estimation_kwds={"score_kwds": {"scale": 1}})
         gen, est, captured, out = iter(self.blocks), dm.estimation_method, [], {}
         if self.method == "sequential":  # keep each partition's pieces for the checks
@@ -198,34 +174,6 @@ class SM(Case):
         self.captured = captured
         return {**out, "parts": self.p.parts, "method": self.method}
 
-    def fit_pieces(self):
-        from statsmodels.base.distributed_estimation import _calc_grad, _calc_wdesign_mat
-        from statsmodels.regression.linear_model import OLS
-        from statsmodels.stats.regularized_covariance import (
-            _calc_nodewise_row,
-            _calc_nodewise_weight,
-        )
-
-        from dask_glmdist.solvers.debiased_lasso import mosaic_rows
-
-        (y, X), a = self.blocks[0], self.p.alpha
-        rows = list(mosaic_rows(0, self.p.partitions, X.shape[1]))
-        m = min(len(rows), self.p.calib_nodewise if self.calib else self.p.sm_rows)
-        t0 = time.perf_counter()
-        mod = OLS(y, X)
-        params = mod.fit_regularized(**self.fit_kwds()).params
-        grad = _calc_grad(mod, params, a, 1, {"scale": 1}) / X.shape[0]
-        wexog = _calc_wdesign_mat(mod, params, {})
-        t1, nw_rows, nw_w, nw_t = time.perf_counter(), [], [], []
-        for j in rows[:m]:
-            s = time.perf_counter()
-            nw_rows.append(_calc_nodewise_row(wexog, j, a))
-            nw_w.append(_calc_nodewise_weight(wexog, nw_rows[-1], j, a))
-            nw_t.append(time.perf_counter() - s)
-        self.captured = [(params, grad, nw_rows, np.asarray(nw_w))]
-        return {"main_s": t1 - t0, "nodewise_s": nw_t, "rows_share": len(rows),
-                "rows_done": m, "n_rows": X.shape[0]}
-
     def after(self):
         if not self.captured:
             return {}
@@ -233,12 +181,42 @@ class SM(Case):
         if len(self.captured) == self.p.partitions:  # statsmodels' join with our local fits
             from statsmodels.base.distributed_estimation import _calc_grad, _join_debiased
             from statsmodels.regression.linear_model import OLS
-
             fixed = [(b, _calc_grad(OLS(y, X), np.asarray(b), self.p.alpha, 1, {"scale": 1})
                       / y.shape[0], rows, w) for b, (_, _, rows, w), (y, X)
                      in zip(local, self.captured, self.blocks, strict=True)]
             out["coef_repaired"] = np.asarray(_join_debiased(fixed)).tolist()
         return out
+
+
+class Pieces(SM):
+    """On block 0, statsmodels' main fit and the first m node-wise regressions of its mosaic
+    share (m: --sm-rows; calibration: --calib-nodewise)."""
+
+    parts = 1
+
+    def fit_sm(self):
+        import statsmodels.base.distributed_estimation as de
+        import statsmodels.stats.regularized_covariance as rc
+        from statsmodels.regression.linear_model import OLS
+
+        from dask_glmdist.solvers.debiased_lasso import mosaic_rows
+        (y, X), a = self.blocks[0], self.p.alpha
+        rows = list(mosaic_rows(0, self.p.partitions, X.shape[1]))
+        m = min(len(rows), self.p.calib_nodewise if self.calib else self.p.sm_rows)
+        t0 = time.perf_counter()
+        mod = OLS(y, X)
+        params = mod.fit_regularized(**self.fit_kwds()).params
+        grad = de._calc_grad(mod, params, a, 1, {"scale": 1}) / X.shape[0]
+        wexog = de._calc_wdesign_mat(mod, params, {})
+        t1, nw_rows, nw_w, nw_t = time.perf_counter(), [], [], []
+        for j in rows[:m]:
+            s = time.perf_counter()
+            nw_rows.append(rc._calc_nodewise_row(wexog, j, a))
+            nw_w.append(rc._calc_nodewise_weight(wexog, nw_rows[-1], j, a))
+            nw_t.append(time.perf_counter() - s)
+        self.captured = [(params, grad, nw_rows, np.asarray(nw_w))]
+        return {"main_s": t1 - t0, "nodewise_s": nw_t, "rows_share": len(rows),
+                "rows_done": m, "n_rows": X.shape[0]}
 
 
 CASES = {
@@ -247,10 +225,10 @@ CASES = {
     "ours_naive": Spec("ours: method='naive' (no node-wise step)", Ours,
                        {"kw": {"method": "naive"}}),
     "nodewise": Spec("node-wise step alone, block 0", Nodewise),
-    "sm_calib": Spec("statsmodels calibration", SM, {"pieces": True, "calib": True}),
+    "sm_calib": Spec("statsmodels calibration", Pieces, {"calib": True}),
     "sm_seq": Spec("statsmodels sequential", SM),
     "sm_joblib": Spec("statsmodels joblib", SM, {"method": "joblib", "blas": "unset"}),
-    "sm_pieces": Spec("statsmodels pieces of block 0", SM, {"pieces": True}),
+    "sm_pieces": Spec("statsmodels pieces of block 0", Pieces),
 }
 DEFAULT = ["ours", "ours_full", "ours_naive", "nodewise"]
 OURS, SMS = DEFAULT[:3], ["sm_seq", "sm_joblib", "sm_pieces"]
@@ -261,7 +239,7 @@ def run_statsmodels(rep, a, R, q):
     allows (--sm-mode auto): all K partitions ("full"), the first few ("partitions"), or
     block 0's main fit and m node-wise fits ("pieces"); then joblib: all partitions when
     ~1.5 x the sequential time fits the budget, else one round of min(cores, K)."""
-    calib, err = run_case(MOD, "sm_calib", a, a.sm_timeout)
+    calib, err = run_case("sm_calib", a, a.sm_timeout)
     if err:
         return rep(f"- sm_calib: {err}")
     K, budget = a.partitions, min(a.sm_budget, a.deadline - time.perf_counter())
@@ -273,12 +251,11 @@ def run_statsmodels(rep, a, R, q):
     shown = {k: calib[k] for k in ("n_rows", "main_s", "nodewise_s", "sweeps")}
     rep(f"- sm_calib (decision only): {runner.fmt(shown)}; x{scale:.1f} rows -> projected per "
         f"block {blk:,.0f} s, sequential {K * blk:,.0f} s; budget {budget:,.0f} s -> '{mode}'")
-    limit = lambda _: a.sm_timeout  # noqa: E731
     if mode == "pieces":
         m = max(1, min(q, int((min(a.sm_piece_budget, budget) - main_) // max(nw, 1e-9))))
-        return R.update(run_all(rep, MOD, ["sm_pieces"], a, timeout=limit, sm_rows=m))
+        return R.update(run_all(rep, ["sm_pieces"], a, timeout=a.sm_timeout, sm_rows=m))
     parts = K if mode == "full" else max(1, min(a.sm_parts, K, int(budget // max(blk, 1e-9))))
-    R.update(run_all(rep, MOD, ["sm_seq"], a, timeout=limit, parts=parts))
+    R.update(run_all(rep, ["sm_seq"], a, timeout=a.sm_timeout, parts=parts))
     if "times" not in R["sm_seq"] or "sm_joblib" in a.skip:
         return None
     t_seq, budget = R["sm_seq"]["times"][0], min(a.sm_budget, a.deadline - time.perf_counter())
@@ -288,23 +265,22 @@ def run_statsmodels(rep, a, R, q):
     if expect > budget:
         R["sm_joblib"] = {"skipped": f"expected ~{expect:,.0f} s > budget {budget:,.0f} s"}
         return rep(f"- sm_joblib: not run: {R['sm_joblib']['skipped']}")
-    R.update(run_all(rep, MOD, ["sm_joblib"], a, timeout=lambda _: min(
-        a.sm_timeout, max(600.0, 3 * expect)), parts=jparts))
+    R.update(run_all(rep, ["sm_joblib"], a, timeout=min(a.sm_timeout, max(600.0, 3 * expect)),
+                     parts=jparts))
 
 
 def run(args, rep):
     args.deadline = time.perf_counter() + args.time_limit
     out = {}
     for p in args.ps:
+        args.p, args.parts, args.sm_rows = p, args.partitions, 1  # (the cases' options)
         n_k, q = block_sizes(args.n, args.partitions)[0], math.ceil(p / args.partitions)
         rep(f"## N = {args.n:,}, p = {p}, {args.partitions} partitions (n_k = {n_k:,}), "
             f"alpha = {args.alpha:g}\n\n- data in memory: {runner.mb(args.n * (p + 1) * 8)} "
             f"MB; sqrt(log p / n_k) = {math.sqrt(math.log(p) / n_k):.4f}; mosaic share "
             f"ceil(p/K) = {q} rows per block")
-        R = out[p] = run_all(rep, MOD, [m for m in args.methods if m in DEFAULT], args,
-                             p=p, parts=args.partitions, sm_rows=1)
+        R = out[p] = run_all(rep, [m for m in args.methods if m in DEFAULT], args)
         if args.sm_mode != "none":
-            args.p = p
             run_statsmodels(rep, args, R, q)
         summarize(rep, args, p, R)
     return out
@@ -325,8 +301,7 @@ def projection(name, r, K):
 def _diff(name, r, R):
     sm, ours = R.get("sm_seq", {}), R.get("ours", {})
     if name in OURS:
-        return f"{maxdiff(r['coef'], sm['coef']):.1e}" if name == "ours" and "coef" in sm \
-            else "n/a"
+        return f"{maxdiff(r['coef'], sm['coef']):.1e}" if name == "ours" and "coef" in sm else "n/a"
     out = [f"{maxdiff(r[k], ours['coef']):.1e} ({k})" for k in ("coef", "coef_repaired")
            if k in r and "coef" in ours]
     return "; ".join(out + [f"per-block {k} {r[k]:.1e}" for k in ("diff_local_coef",
@@ -335,8 +310,7 @@ def _diff(name, r, R):
 
 def summarize(rep, a, p, R) -> None:
     shown = {m: R[m] for m in OURS + SMS if m in R}
-    sm = {m: projection(m, r, a.partitions) for m, r in shown.items()
-          if m in SMS and "times" in r}
+    sm = {m: projection(m, r, a.partitions) for m, r in shown.items() if m in SMS and "times" in r}
     rep(f"\n### Results, N = {a.n:,}, p = {p}\n")
     rep.cases(shown, CASES, {
         "statsmodels full fit (s)": lambda m, r: f"{sm[m][0]:,.1f}: {sm[m][1]}" if m in sm
@@ -374,11 +348,10 @@ def rows(results, args):
                  for proj, how in [projection(m, R[m], args.partitions)]}
         oracle, what = (sm["coef"], "statsmodels") if "coef" in sm else (
             None, f"per-block local fit vs statsmodels {sm.get('diff_local_coef', 0):.1e}")
-        out.append(runner.combined_row("DebiasedLassoRegressor", f"gaussian N={args.n:,} "
-                                       f"p={p}", {**ours, "theta": ours["coef"]}, peers,
-                                       oracle, what))
+        out.append(runner.combined_row("DebiasedLassoRegressor", f"gaussian N={args.n:,} p={p}",
+                                       {**ours, "theta": ours["coef"]}, peers, oracle, what))
     return out
 
 
 if __name__ == "__main__":
-    main(importlib.import_module(MOD))
+    main(importlib.import_module(__spec__.name))

@@ -1,15 +1,18 @@
 """DLSA logistic regression against an ideal blocked Newton and its peers (see README)."""
 
-from __future__ import annotations
-
 import importlib
+from concurrent.futures import ThreadPoolExecutor
 
+import dask
+import dask.array as da
 import numpy as np
+import scipy.linalg
+from scipy.special import expit
+from threadpoolctl import threadpool_limits
 
 from benchmarks import adapters, problems, runner
 from benchmarks.runner import Case, Spec, main, mb, med, run_all
 
-MOD = "benchmarks.dlsa_logistic"
 TITLE = "Benchmark: DLSA logistic regression vs ideal blocked Newton and peers"
 QUICK = {"n": [20_000]}
 MEDIUM = {"n": [100_000]}
@@ -23,8 +26,6 @@ def newton_terms(Xk, yk, theta, tile=None):
     """Score U and information A over [intercept, beta] of one block at theta (None: the
     IRLS start mu0 = (y + 1/2) / 2), in ``tile``-row tiles (one reused buffer; None: the
     whole block): eta, mu, w, the SYRK of sqrt(w) X, score and border in one GEMM."""
-    from scipy.special import expit
-
     n, p = Xk.shape
     tile = tile or n
     G, sb, rs, ws = np.zeros((p, p)), np.zeros((p, 2)), 0.0, 0.0
@@ -52,8 +53,6 @@ def newton_terms(Xk, yk, theta, tile=None):
 
 
 def _solve(A, U):
-    import scipy.linalg
-
     return scipy.linalg.cho_solve(scipy.linalg.cho_factor(A, check_finite=False), U,
                                   check_finite=False)
 
@@ -86,15 +85,10 @@ def proto_local(Xk, yk, tol, tile=4096):
 
 
 class Data(Case):
-    def setup(self):
-        self.prob = problems.dlsa_logistic(seed=self.p.seed)
-        self.X, self.y = self.prob.numpy(self.p.n, self.p.partitions)
+    def problem(self):
+        return problems.dlsa_logistic(seed=self.p.seed)
 
     def pooled(self, f):
-        from concurrent.futures import ThreadPoolExecutor
-
-        from threadpoolctl import threadpool_limits
-
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(2) as pool:
             return f(pool)
 
@@ -113,28 +107,20 @@ class Proto(Data):
     def fit(self):
         blocks = problems.split(self.X, self.y, self.p.partitions)
         res = self.pooled(lambda pool: list(pool.map(lambda b: proto_local(*b, 1e-4), blocks)))
-        A = sum(r[1] for r in res)
-        theta = np.linalg.solve(A, sum(r[1] @ r[0] for r in res))
+        theta = np.linalg.solve(sum(r[1] for r in res), sum(r[1] @ r[0] for r in res))
         return {"theta": theta.tolist(), "n_iter": f"Gram passes/block {[r[2] for r in res]}"}
 
 
-def dlsa_result(model):
-    steps = np.asarray(adapters.attr(model, "refine_step_sizes_", []))
-    return {"theta": np.asarray(model.params_).tolist(),
-            "n_iter": f"{adapters.passes(model)} pass(es); local iters/block "
-                      f"{np.asarray(adapters.attr(model, 'local_n_iter_', [])).tolist()}"
-                      + (f"; refine steps {np.round(steps, 12).tolist()}" if steps.size else "")}
-
-
 class DLSA(Data):
-    dask_input, refine_steps, blas1, tol, scheduler = True, 0, False, 1e-8, "threads"
+    """DLSA, threaded or (``data`` "cluster") on a LocalCluster 2x1, blocks made on workers."""
+
+    threads, dask_input, scheduler = True, True, "threads"
+    refine_steps, blas1, tol = 0, False, 1e-8
 
     def setup(self):
-        import dask
-        import dask.array as da
-
         super().setup()
-        runner.threaded()
+        if self.data == "cluster":
+            return
         dask.config.set(scheduler=self.scheduler)
         if self.dask_input:  # da.from_array copies: keep only the copy (data held once)
             rows = self.p.n // self.p.partitions
@@ -142,12 +128,14 @@ class DLSA(Data):
                 da.from_array(self.y, chunks=(rows,))
 
     def fit(self):
-        from threadpoolctl import threadpool_limits
-
         with threadpool_limits(1 if self.blas1 else None, user_api="blas"):
-            return dlsa_result(adapters.ours(
-                "DLSALogisticRegression", self.X, self.y, n_partitions=self.p.partitions,
-                refine_steps=self.refine_steps, tol=self.tol))
+            m = adapters.ours("DLSALogisticRegression", self.X, self.y, tol=self.tol,
+                              n_partitions=self.p.partitions, refine_steps=self.refine_steps)
+            steps = np.asarray(adapters.attr(m, "refine_step_sizes_", []))
+            local = np.asarray(adapters.attr(m, "local_n_iter_", [])).tolist()
+            refine = f"; refine steps {np.round(steps, 12).tolist()}" if steps.size else ""
+            return {"theta": np.asarray(m.params_).tolist(),
+                    "n_iter": f"{adapters.passes(m)} pass(es); local iters/block {local}{refine}"}
 
 
 class Profile(DLSA):
@@ -169,66 +157,48 @@ class Profile(DLSA):
         return {**out, "notes": "cProfile, synchronous scheduler\n" + text}
 
 
-class Sklearn(Data):
+class Peer(Data):
+    """sklearn lbfgs, or (``data`` "design": [1, X] built once) statsmodels GLM IRLS."""
+
     def fit(self):
+        if self.data == "design":
+            r = adapters.statsmodels_glm(self.y, self.X, "binomial")
+            return {"theta": r["theta"], "n_iter": f"{r['n_iter']} IRLS iters"}
         r = adapters.sklearn_logistic(self.X, self.y, C=np.inf, solver="lbfgs", max_iter=1000,
                                       tol=1e-8)
         return {"theta": r["theta"], "n_iter": f"{r['n_iter']} lbfgs iters"}
 
 
-class Statsmodels(Data):
-    needs = "statsmodels"
-
-    def setup(self):  # the constant in the design, built once (data held once)
-        self.X, self.y = problems.dlsa_logistic(seed=self.p.seed).numpy(
-            self.p.n, self.p.partitions, intercept_column=True)
-
-    def fit(self):
-        r = adapters.statsmodels_glm(self.y, self.X, "binomial")
-        return {"theta": r["theta"], "n_iter": f"{r['n_iter']} IRLS iters"}
-
-
 class DaskML(DLSA):
-    """dask-ml LogisticRegression, threaded or (``cluster``) on a LocalCluster 2x1 with the
-    blocks generated on the workers."""
+    """dask-ml LogisticRegression, threaded or on a LocalCluster 2x1."""
 
-    needs, solver, cluster = "dask_ml", "lbfgs", False
-
-    def setup(self):
-        if self.cluster:
-            problems.on_cluster(self, problems.dlsa_logistic(seed=self.p.seed))
-        else:
-            super().setup()
+    needs, solver = "dask_ml", "lbfgs"
 
     def fit(self):
-        if self.solver is None:
-            return dlsa_result(adapters.ours("DLSALogisticRegression", self.X, self.y,
-                                             n_partitions=self.p.partitions, refine_steps=0))
         kw = ({"solver": "lbfgs", "penalty": None, "tol": 1e-8 * self.p.n, "max_iter": 1000}
               if self.solver == "lbfgs" else {"solver": "newton", "tol": 1e-8, "max_iter": 50})
         # lbfgs: tol on the summed gradient = sklearn's tol=1e-8 on the mean
-        return adapters.daskml_logistic(self.X, self.y, count=not self.cluster, **kw)
+        return adapters.daskml_logistic(self.X, self.y, count=self.data != "cluster", **kw)
 
 
 CASES = {
     "ideal_seq": Spec("ideal blocked Newton (sequential blocks, BLAS 2 thr)", Ideal),
-    "ideal_pool": Spec("ideal blocked Newton (2-thread pool, BLAS 1 thr)", Ideal,
-                       {"pool": True}),
+    "ideal_pool": Spec("ideal blocked Newton (2-thread pool, BLAS 1 thr)", Ideal, {"pool": True}),
     "ideal_tiled": Spec("ideal blocked Newton, 4096-row tiles (2-thread pool, BLAS 1 thr)",
                         Ideal, {"pool": True, "tile": 4096}),
     "dlsa_threads_dask": Spec("DLSA threaded, dask input", DLSA),
     "dlsa_threads_numpy": Spec("DLSA threaded, numpy input", DLSA, {"dask_input": False}),
-    "dlsa_cluster": Spec("DLSA LocalCluster 2x1", DaskML,
-                         {"needs": None, "solver": None, "cluster": True}),
+    "dlsa_cluster": Spec("DLSA LocalCluster 2x1", DLSA, {"data": "cluster"}),
     "tdlsa_threads_dask": Spec("TDLSA (refine_steps=1) threaded, dask input", DLSA,
                                {"refine_steps": 1}),
-    "sklearn_lbfgs": Spec("sklearn lbfgs (C=inf, tol=1e-8)", Sklearn),
-    "statsmodels_irls": Spec("statsmodels GLM IRLS", Statsmodels),
+    "sklearn_lbfgs": Spec("sklearn lbfgs (C=inf, tol=1e-8)", Peer),
+    "statsmodels_irls": Spec("statsmodels GLM IRLS", Peer,
+                             {"data": "design", "needs": "statsmodels"}),
     "daskml_lbfgs": Spec("dask-ml lbfgs threaded", DaskML),
     "daskml_newton": Spec("dask-ml newton threaded", DaskML, {"solver": "newton"}),
-    "daskml_lbfgs_cluster": Spec("dask-ml lbfgs LocalCluster 2x1", DaskML, {"cluster": True}),
+    "daskml_lbfgs_cluster": Spec("dask-ml lbfgs LocalCluster 2x1", DaskML, {"data": "cluster"}),
     "daskml_newton_cluster": Spec("dask-ml newton LocalCluster 2x1", DaskML,
-                                  {"solver": "newton", "cluster": True}),
+                                  {"solver": "newton", "data": "cluster"}),
     "dlsa_threads_blas1": Spec("diag: DLSA threaded, dask input, BLAS 1 thr", DLSA,
                                {"blas1": True}),
     "dlsa_blas1_tol4": Spec("diag: DLSA threaded, dask input, BLAS 1 thr, tol=1e-4", DLSA,
@@ -248,15 +218,9 @@ def run(args, rep):
     mem, out = {}, {}
     for n in args.n:
         rep(f"## N = {n:,}\n")
-        res = run_all(rep, MOD, names, args, mem=mem, n=n)
-        rep()
-        out[n] = {k: v for k, v in res.items() if "times" in v}
+        out[n] = {k: v for k, v in run_all(rep, names, args, mem=mem, n=n).items() if "times" in v}
         table(rep, n, out[n])
     return out
-
-
-def _above(r):
-    return r["peak"] - r["baseline"]
 
 
 def _ideal(res, names=IDEALS):
@@ -266,7 +230,7 @@ def _ideal(res, names=IDEALS):
 def table(rep, n, res) -> None:
     t, ideal = {m: med(r) for m, r in res.items()}, _ideal(res)
     ref = "dlsa_threads_dask" if "dlsa_threads_dask" in res else None
-    rep(f"### Results, N = {n:,} (ideal = {ideal}; global MLE from it; '/ DLSA' relative to "
+    rep(f"\n### Results, N = {n:,} (ideal = {ideal}; global MLE from it; '/ DLSA' relative to "
         f"{ref})\n")
     mle = res[ideal]["theta"] if ideal else None
     rep.cases(res, CASES, {
@@ -275,16 +239,15 @@ def table(rep, n, res) -> None:
         "max abs(theta - MLE)": lambda m, r: f"{runner.maxdiff(r['theta'], mle):.1e}"
         if ideal else "nan", "iterations": "n_iter"})
     untiled, peers = _ideal(res, IDEALS[:2]), [m for m in PEERS if m in res]
+    above = {m: r["peak"] - r["baseline"] for m, r in res.items()}
     for dl in [m for m in ("dlsa_threads_dask", "dlsa_threads_numpy") if m in res]:
         for ideal_m in [m for m in (untiled, "ideal_tiled") if m in res]:
             ratio = t[dl] / t[ideal_m]
             rep(f"- target 1, {dl}: time <= 1.2 x ideal ({ideal_m} {t[ideal_m]:.3f} s): "
                 f"{ratio:.2f} x -> {'MET' if ratio <= 1.2 else 'NOT MET'}")
-        lower = [f"{m} {mb(_above(res[m]))} MB" for m in peers
-                 if _above(res[m]) <= _above(res[dl])]
-        rep(f"- target 2, {dl}: peak memory above base ({mb(_above(res[dl]))} MB) below every "
+        lower = [f"{m} {mb(above[m])} MB" for m in peers if above[m] <= above[dl]]
+        rep(f"- target 2, {dl}: peak memory above base ({mb(above[dl])} MB) below every "
             "peer's -> " + ("MET" if not lower else "NOT MET; at or below it: " + ", ".join(lower)))
-    runner.notes(rep, res)
     rep()
 
 
@@ -298,4 +261,4 @@ def rows(results, args):
 
 
 if __name__ == "__main__":
-    main(importlib.import_module(MOD))
+    main(importlib.import_module(__spec__.name))

@@ -1,18 +1,18 @@
 """Formula fits from Parquet files vs the pre-encoded design and the peers (README)."""
 
-from __future__ import annotations
-
 import importlib
 import json
 import os
 import tempfile
 
+import dask.array as da
+import dask.dataframe as dd
 import numpy as np
+import pandas as pd
 
 from benchmarks import adapters, problems, runner
 from benchmarks.runner import Case, Spec, block_sizes, main, maxdiff, med, run_all, run_case
 
-MOD = "benchmarks.formula"
 TITLE = "Benchmark: formula fits from Parquet files"
 QUICK = {"n": 20_000, "files": 4}
 MEDIUM = {"n": 200_000, "files": 4}
@@ -38,15 +38,11 @@ class Prepare(Case):
     repeats = 1
 
     def fit(self):
-        import dask.dataframe as dd
-        import pandas as pd
-
         from dask_glmdist.design import build_block, learn_design
-
         raw, enc = dirs(self.p)
         if not os.path.exists(os.path.join(enc, "_done")):
-            os.makedirs(raw, exist_ok=True)
-            os.makedirs(enc, exist_ok=True)
+            for d in (raw, enc):
+                os.makedirs(d, exist_ok=True)
             for k, nk in enumerate(block_sizes(self.p.n, self.p.files)):
                 problems.flights_file(k, nk, self.p.seed).to_parquet(
                     os.path.join(raw, f"part.{k:03d}.parquet"), index=False)
@@ -67,22 +63,16 @@ class Prepare(Case):
 
 class Method(Case):
     """(a) ``formula``: the formula on read_parquet of the raw files; (b) ``array``: the
-    encoded columns as a dask array in memory; (b') ``enc``: read_parquet of the encoded
+    encoded columns as a dask array in memory; (b') ``encparquet``: read_parquet of the encoded
     files; (d) ``read``: one read_parquet pass of the model's columns."""
 
     est, family, kind = "dlsa", "binomial", "formula"
 
     def setup(self):
-        import dask.dataframe as dd  # noqa: F401  (imports are not part of the fit)
-        import pandas as pd
-
         import dask_glmdist  # noqa: F401
-
         self.raw, self.enc = dirs(self.p)
         self.resp = "y" if self.family == "binomial" else "z"
         if self.kind == "array":
-            import dask.array as da
-
             parts = [pd.read_parquet(os.path.join(self.enc, f))
                      for f in sorted(os.listdir(self.enc)) if f.endswith(".parquet")]
             cols, chunks = [c for c in parts[0].columns if c.startswith("c")], \
@@ -93,8 +83,6 @@ class Method(Case):
                                                    for q in parts]), chunks=(chunks,))
 
     def fit(self):
-        import dask.dataframe as dd
-
         if self.kind == "read":
             df = dd.read_parquet(self.raw, columns=READ)
             return {"nbytes": int(df.map_partitions(lambda q: q.memory_usage().sum()).sum()
@@ -116,8 +104,6 @@ class Peer(Case):
     needs, family = "statsmodels", "binomial"
 
     def setup(self):
-        import pandas as pd
-
         importlib.import_module("glum" if self.needs == "glum" else "statsmodels.formula.api")
         self.repeats = self.p.peer_repeats
         self.frame = pd.read_parquet(dirs(self.p)[0], columns=READ + ["z"])
@@ -138,55 +124,39 @@ class BlockProfile(Case):
     repeats = 7
 
     def setup(self):
-        import pandas as pd
-
         from dask_glmdist.design import learn_design
-
         self.part = problems.flights_file(0, 200_000, self.p.seed)
         every = pd.concat([problems.flights_file(k, 1000, self.p.seed) for k in range(3)])
-        self.design = learn_design(every, FORMULA["binomial"], fit_intercept=True,
-                                   y_given=False)
+        self.design = learn_design(every, FORMULA["binomial"], fit_intercept=True, y_given=False)
 
     def fit(self):
         from dask_glmdist.design import build_block
-
         build_block(self.part, self.design, response=True, missing="raise")
 
     def after(self):
-        return {"notes": runner.profiled(lambda: [self.fit() for _ in range(3)],
-                                         ("cumulative", 25)),
-                "columns": self.design.n_columns}
+        notes = runner.profiled(lambda: [self.fit() for _ in range(3)], ("cumulative", 25))
+        return {"notes": notes, "columns": self.design.n_columns}
 
 
-def _m(label, cls=Method, **kw):
-    return Spec(label, cls, kw)
-
-
+EST = {"dlsa": "DLSALogisticRegression", "brglm": "BiasReducedGLM ML binomial",
+       "brglm_gauss": "BiasReducedGLM gaussian"}
+KINDS = {"formula": "(a) {}, formula, read_parquet", "array": "(b) {}, encoded dask array in "
+         "memory", "encparquet": "(b') {}, encoded columns, read_parquet"}
 CASES = {
-    "prepare": _m("write the data", Prepare),
-    "read_pass": _m("(d) one read_parquet pass of the model's columns", kind="read"),
-    "dlsa_formula": _m("(a) DLSALogisticRegression, formula, read_parquet"),
-    "dlsa_array": _m("(b) DLSALogisticRegression, encoded dask array in memory", kind="array"),
-    "dlsa_encparquet": _m("(b') DLSALogisticRegression, encoded columns, read_parquet",
-                          kind="enc"),
-    "brglm_formula": _m("(a) BiasReducedGLM ML binomial, formula, read_parquet", est="brglm"),
-    "brglm_array": _m("(b) BiasReducedGLM ML binomial, encoded dask array in memory",
-                      est="brglm", kind="array"),
-    "brglm_encparquet": _m("(b') BiasReducedGLM ML binomial, encoded columns, read_parquet",
-                           est="brglm", kind="enc"),
-    "brglm_gauss_formula": _m("(a) BiasReducedGLM gaussian, formula, read_parquet",
-                              est="brglm", family="gaussian"),
-    "brglm_gauss_array": _m("(b) BiasReducedGLM gaussian, encoded dask array in memory",
-                            est="brglm", family="gaussian", kind="array"),
-    "statsmodels_formula": _m("(c) statsmodels smf.glm binomial, formula, pandas in memory",
-                              Peer),
-    "glum_formula": _m("(c) glum GeneralizedLinearRegressor binomial, formula, pandas", Peer,
-                       needs="glum"),
-    "statsmodels_gauss_formula": _m("(c) statsmodels smf.glm gaussian, formula, pandas", Peer,
-                                    family="gaussian"),
-    "glum_gauss_formula": _m("(c) glum gaussian, formula, pandas", Peer, needs="glum",
-                             family="gaussian"),
-    "block_profile": _m("build_block, one 200,000-row block", BlockProfile),
+    "prepare": Spec("write the data", Prepare),
+    "read_pass": Spec("(d) one read_parquet pass of the model's columns", Method, {"kind": "read"}),
+    **{f"{e}_{k}": Spec(label.format(EST[e]), Method, {
+        "est": e[:5], "kind": k, "family": "gaussian" if "gauss" in e else "binomial"})
+       for e in EST for k, label in KINDS.items() if (e, k) != ("brglm_gauss", "encparquet")},
+    "statsmodels_formula": Spec("(c) statsmodels smf.glm binomial, formula, pandas in memory",
+                                Peer),
+    "glum_formula": Spec("(c) glum GeneralizedLinearRegressor binomial, formula, pandas", Peer,
+                         {"needs": "glum"}),
+    "statsmodels_gauss_formula": Spec("(c) statsmodels smf.glm gaussian, formula, pandas", Peer,
+                                      {"family": "gaussian"}),
+    "glum_gauss_formula": Spec("(c) glum gaussian, formula, pandas", Peer,
+                               {"needs": "glum", "family": "gaussian"}),
+    "block_profile": Spec("build_block, one 200,000-row block", BlockProfile),
 }
 DEFAULT = [m for m in CASES if m not in ("prepare", "block_profile")]
 
@@ -202,38 +172,30 @@ def _theta(res, names):
 
 
 def _diff(a, b):
-    return f"{maxdiff(a, b):.1e}" if a is not None and b is not None and len(a) == len(b) \
-        else "-"
+    return f"{maxdiff(a, b):.1e}" if a is not None and b is not None and len(a) == len(b) else "-"
 
 
 def run(args, rep):
     if args.block_profile:
-        r, err = run_case(MOD, "block_profile", args)
+        r, err = run_case("block_profile", args)
         return rep(err or f"build_block, one 200,000-row block, {r['columns']} columns: median "
                    f"{1e3 * med(r):.0f} ms, min {1e3 * min(r['times']):.0f} ms (7 runs)\n```\n"
                    f"{r['notes']}\n```")
-    prep, err = run_case(MOD, "prepare", args)
+    prep, err = run_case("prepare", args)
     if err:
         return rep(f"- data: {err}")
     names = prep["names"]
     rep(f"- data written / found in {prep['times'][0]:.0f} s; {len(names)} parameters")
-    res = {k: v for k, v in run_all(rep, MOD, args.methods, args).items() if "times" in v}
+    res = {k: v for k, v in run_all(rep, args.methods, args).items() if "times" in v}
     ref = {f: _theta(res.get(m), names) for f, m in (("binomial", "statsmodels_formula"),
                                                      ("gaussian", "statsmodels_gauss_formula"))}
     same = {e: _theta(res.get(f"{e}_array"), names) for e in ("dlsa", "brglm", "brglm_gauss")}
-    est = {m: next((e for e in ("brglm_gauss", "dlsa", "brglm") if m.startswith(e)), None)
-           for m in res}
     rep()
     rep.cases(res, CASES, {
         "passes": "passes",
-        "max abs diff to (b)": lambda m, r: _diff(_theta(r, names), same.get(est[m])),
+        "max abs diff to (b)": lambda m, r: _diff(_theta(r, names), same.get(m.rsplit("_", 1)[0])),
         "max abs diff to statsmodels": lambda m, r: _diff(
             _theta(r, names), ref[CASES[m].kw.get("family", "binomial")])})
-    ratio_lines(rep, res)
-    return res
-
-
-def ratio_lines(rep, res):
     t = {k: med(v) for k, v in res.items()}
     d = t.get("read_pass")
     for est in ("dlsa", "brglm", "brglm_gauss"):
@@ -251,6 +213,7 @@ def ratio_lines(rep, res):
         for peer in (f"statsmodels{g}_formula", f"glum{g}_formula"):
             line += f"; {peer} / (a) = {t[peer] / a:.2f}" if peer in t else ""
         rep(line)
+    return res
 
 
 def rows(results, args):
@@ -265,4 +228,4 @@ def rows(results, args):
 
 
 if __name__ == "__main__":
-    main(importlib.import_module(MOD))
+    main(importlib.import_module(__spec__.name))

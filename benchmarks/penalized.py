@@ -1,7 +1,5 @@
 """PenalizedLogisticRegression (exact global L1 logistic, PQN) against its peers (README)."""
 
-from __future__ import annotations
-
 import contextlib
 import functools
 import importlib
@@ -11,17 +9,16 @@ import re
 import statistics
 import time
 
+import dask
+import dask.array as da
 import numpy as np
 
 from benchmarks import adapters, problems, runner
 from benchmarks.runner import Case, Spec, block_sizes, main, mb, run_case, runs
 
-MOD = "benchmarks.penalized"
 TITLE = "Benchmark: PenalizedLogisticRegression (exact L1 logistic, PQN) vs peers"
-QUICK = {"n": 20_000, "ps": [20], "alpha_fracs": [0.01], "peer_budget": 5.0,
-         "time_limit": 300.0}
-MEDIUM = {"n": 100_000, "ps": [50], "alpha_fracs": [0.01], "peer_budget": 20.0,
-          "time_limit": 200.0}
+QUICK = {"n": 20_000, "ps": [20], "alpha_fracs": [0.01], "peer_budget": 5.0, "time_limit": 300.0}
+MEDIUM = {"n": 100_000, "ps": [50], "alpha_fracs": [0.01], "peer_budget": 20.0, "time_limit": 200.0}
 MEDIUM_CASES = ["ours_threads", "sk_liblinear", "sk_saga"]
 GAP = 1e-6  # "equal objective": (F_peer - F_ours) / F_ours <= GAP
 DATA = ("logistic, AR(1) features, 10 non-zero coefficients (+-1 ... +-0.2 at columns 2, 7, "
@@ -45,8 +42,6 @@ def objective(X, y, b0, coef, alpha, k) -> float:
     if isinstance(X, np.ndarray):
         parts = [loss(*b) for b in problems.split(X, y, k)]
     else:
-        import dask
-
         parts = dask.compute(*[dask.delayed(loss)(a, b) for a, b in zip(
             X.to_delayed().ravel(), y.to_delayed().ravel(), strict=True)])
     return math.fsum(parts) / X.shape[0] + float(alpha) * float(np.sum(np.abs(coef)))
@@ -81,14 +76,8 @@ def round_times():
 class Solver(Case):
     """One process per solver and p: every alpha, each of its fits (``fits``) measured."""
 
-    cluster = False
-
-    def setup(self):
-        prob = problems.sparse_logistic(self.p.p, self.p.rho, self.p.seed)
-        if self.cluster:
-            problems.on_cluster(self, prob)
-        else:
-            self.X, self.y = prob.numpy(self.p.n, self.p.partitions)
+    def problem(self):
+        return problems.sparse_logistic(self.p.p, self.p.rho, self.p.seed)
 
     def run(self):
         p = self.p
@@ -100,16 +89,15 @@ class Solver(Case):
             fits = self.fits(alphas[i], ctx) if i in p.alpha_idx else ()
             out.append({"frac": frac, "alpha": alphas[i], "fits": [
                 self.one(alphas[i], ctx, *f) for f in fits]})
-        return {"alpha_max": amax, "alphas": out, "times": [0.0], "peak": 0,
-                "other_cores": [0], "placement": getattr(self, "placement", None)}
+        return {"alpha_max": amax, "alphas": out, "placement": getattr(self, "placement", None)}
 
-    def one(self, alpha, ctx, label, fit, finish, repeats):
+    def one(self, alpha, ctx, label, fit, repeats):
+        """Measure ``fit()`` (-> b0, coef and what it reports); its objective F, nnz."""
         left = self.p.deadline - time.time()
         if left < (0.0 if isinstance(self, Ours) else self.p.peer_budget) + 5:
             return {"label": label, "skipped": f"time limit: {left:.0f} s left"}
         m = runner.measure(lambda: {"res": fit()}, self.p, repeats, self.pids)
-        ctx["last_time"] = statistics.median(m["times"])
-        r = finish(m.pop("res"))
+        r, ctx["last_time"] = m.pop("res"), statistics.median(m["times"])
         coef = np.asarray(r.pop("coef"), dtype=np.float64)
         rec = {"label": label, "times": m["times"], "peak_above": m["peak"] - self.base,
                "other": max(m["other_cores"]), "nnz": int(np.sum(coef != 0)),
@@ -123,9 +111,7 @@ class Solver(Case):
 
 
 class Ours(Solver):
-    def setup(self):
-        super().setup()
-        runner.threaded() if not self.cluster else importlib.import_module("dask_glmdist")
+    threads = True
 
     def fits(self, alpha, ctx):
         def fit():
@@ -133,16 +119,12 @@ class Ours(Solver):
                 m = adapters.ours("PenalizedLogisticRegression", self.X, self.y, alpha=alpha,
                                   l1_ratio=1.0, tol=1e-8, max_iter=100,
                                   n_partitions=self.p.partitions)
-            return m, rounds
-
-        def finish(res):
-            m, rounds = res
             return {"b0": float(np.ravel(m.intercept_)[0]), "coef": m.coef_.ravel(),
                     "n_iter": int(m.n_iter_), "rounds": int(adapters.attr(m, "n_rounds_")),
                     "converged": bool(m.converged_), "own_objective": float(m.objective_),
                     "kkt": float(m.kkt_violation_), "round_s (last fit)": rounds}
 
-        yield "PQN tol=1e-8", fit, finish, self.p.repeats
+        yield "PQN tol=1e-8", fit, self.p.repeats
 
 
 class Sklearn(Solver):
@@ -151,25 +133,18 @@ class Sklearn(Solver):
 
     solver = "saga"
 
-    def setup(self):
-        super().setup()
-        import sklearn.linear_model  # noqa: F401  (import cost is not part of the fit)
-
     def model_fit(self, alpha, tol, max_iter):
         kw = {"intercept_scaling": 1e3} if self.solver == "liblinear" else {}
-        return adapters.sklearn_logistic(self.X, self.y, C=1.0 / (alpha * self.p.n),
-                                         l1_ratio=1.0, solver=self.solver, tol=tol,
-                                         max_iter=max_iter, **kw)
+        r = adapters.sklearn_logistic(self.X, self.y, C=1.0 / (alpha * self.p.n), l1_ratio=1.0,
+                                      solver=self.solver, tol=tol, max_iter=max_iter, **kw)
+        return {"b0": r["theta"][0], "coef": r["theta"][1:], "n_iter": r["n_iter"],
+                "capped": r["n_iter"] >= max_iter}
 
     def fits(self, alpha, ctx):
-        def finish(r):
-            return {"b0": r["theta"][0], "coef": r["theta"][1:], "n_iter": r["n_iter"],
-                    "capped": r["n_iter"] >= r["max_iter"]}
-
         per = {}
         for m in (1, 3) if self.solver == "liblinear" else (1,):  # cost of one iteration
-            yield (f"calibration, max_iter={m}", lambda m=m: self.model_fit(alpha, 1e-4, m),
-                   lambda r, m=m: per.setdefault(m, ctx["last_time"]) and finish(r), 1)
+            yield f"calibration, max_iter={m}", lambda m=m: self.model_fit(alpha, 1e-4, m), 1
+            per[m] = ctx["last_time"]
         t1, t3 = per.get(1, 1e9), per.get(3, 0.0)
         step = max((t3 - t1) / 2.0 if t3 > t1 else (t3 / 3.0 or t1), 1e-3)
         fixed = max(min(t1, t3) - step, 0.0) if t3 > t1 else 0.0  # liblinear's copy of X
@@ -177,7 +152,7 @@ class Sklearn(Solver):
         for tol, mx in ((1e-4, 100), (1e-8, 10000)):
             it = min(mx, cap)
             yield (f"tol={tol:g}, max_iter={it}" + (" (from budget)" if it < mx else ""),
-                   lambda tol=tol, it=it: self.model_fit(alpha, tol, it), finish, 1)
+                   lambda tol=tol, it=it: self.model_fit(alpha, tol, it), 1)
 
 
 class BudgetExceeded(Exception):
@@ -189,7 +164,6 @@ def traced_l1(budget: float, penalise_intercept: bool = False):
     recording (seconds, iterate) at every proximal step (``reg.trace``; ``reg.t0`` the
     start), raising :class:`BudgetExceeded` after ``budget`` s."""
     from dask_glm.regularizers import L1
-
     class TracedL1(L1):
         name = "l1_traced"
 
@@ -208,22 +182,15 @@ def traced_l1(budget: float, penalise_intercept: bool = False):
 
 
 class DaskML(Solver):
-    """dask-ml LogisticRegression on our exact problem (normalize=False, intercept
-    unpenalised, C = 1/(alpha N)), traced, stopped at the peer budget; when it stopped by
-    itself short of the optimum, a tight rerun. ``shipped``: its own L1 on standardised
-    columns (iterates mapped back to the original scale)."""
+    """dask-ml LogisticRegression on our problem (normalize=False, intercept unpenalised, C =
+    1/(alpha N)), traced, stopped at the peer budget; stopped by itself short of the optimum:
+    a tight rerun. ``shipped``: its own L1 on standardised columns (iterates mapped back)."""
 
-    venv, needs, solver, shipped, rho = True, "dask_ml", "admm", False, None
+    venv, needs, threads, data = True, "dask_ml", True, "dask"
+    solver, shipped, rho = "admm", False, None
 
     def setup(self):
-        import dask.array as da
-
         super().setup()
-        if not self.cluster:
-            runner.threaded()
-            sizes = tuple(block_sizes(self.p.n, self.p.partitions))
-            self.X, self.y = da.from_array(self.X, chunks=(sizes, -1)), \
-                da.from_array(self.y, chunks=(sizes,))
         if self.rho == "n_k":
             self.rho = max(block_sizes(self.p.n, self.p.partitions)) / 200.0
         self.rho, self.back = self.rho or self.p.admm_rho, lambda z: z
@@ -238,7 +205,7 @@ class DaskML(Solver):
         kw = {"solver": self.solver, "C": 1.0 / (alpha * self.p.n), "penalty": reg}
         tail = (f", rho={self.rho:g}" if "rho" in skw else "") + \
             f", budget {self.p.peer_budget:g} s"
-        yield "defaults" + tail, *self.traced(dict(kw, solver_kwargs=skw), reg), 1
+        yield "defaults" + tail, self.traced(dict(kw, solver_kwargs=skw), reg), 1
         if ctx["ref"] is not None and not ctx["last_capped"] and \
                 rel_gap(ctx["last_F"], ctx["ref"]) > GAP:  # stopped short: a tight run
             admm = self.solver == "admm"
@@ -246,33 +213,27 @@ class DaskML(Solver):
             kw.update(max_iter=100000, solver_kwargs=dict(skw, **tight),
                       **({} if admm else {"tol": 1e-14}))
             label = "abstol=1e-10, reltol=1e-8" if admm else "tol=1e-14"
-            yield label + tail, *self.traced(kw, reg), 1
+            yield label + tail, self.traced(kw, reg), 1
 
     def traced(self, kw, reg):
-        stopped = []
-
         def fit():
             reg.trace, reg.t0 = [], time.perf_counter()
             try:
-                return adapters.daskml_logistic(self.X, self.y, count=not self.cluster, **kw)
+                r = adapters.daskml_logistic(self.X, self.y, count=self.data != "cluster", **kw)
             except BudgetExceeded:
-                stopped.append(True)
                 z = self.back(reg.trace[-1][1])  # the last iterate (coef..., intercept)
-                return {"theta": [z[-1], *z[:-1]], "n_iter": "budget"}
-
-        def finish(r):
+                r = {"theta": [z[-1], *z[:-1]], "n_iter": "budget", "capped": True}
             return {"b0": float(r["theta"][0]), "coef": r["theta"][1:],
                     "n_iter": f"{r['n_iter']}, {len(reg.trace)} prox steps",
-                    "capped": bool(stopped), "kwargs": repr(kw),
-                    "trace_raw": [(t, self.back(z)) for t, z in reg.trace]}
+                    "capped": r.get("capped", False), "kwargs": repr(kw), "trace_raw": reg.trace}
 
-        return fit, finish
+        return fit
 
 
 def trace_gaps(trace, solver, alpha, ref, project, max_points=60):
-    """On up to ``max_points`` recorded iterates, with ``ref``: the first time the gap was
-    <= GAP (bisection between samples), else (``project``) a log-linear extrapolation over
-    the last half of the trace where the gap fell at least 10-fold there."""
+    """On up to ``max_points`` recorded iterates (mapped by ``solver.back``), with ``ref``:
+    the first time the gap was <= GAP (bisection between samples), else (``project``) a
+    log-linear extrapolation over the last half of the trace where the gap fell 10-fold."""
     if ref is None or not trace:
         return {}
     idx = sorted({int(i) for i in np.linspace(0, len(trace) - 1, min(len(trace), max_points))
@@ -280,7 +241,7 @@ def trace_gaps(trace, solver, alpha, ref, project, max_points=60):
 
     @functools.cache
     def gap(i):
-        z = trace[i][1]
+        z = solver.back(trace[i][1])
         return rel_gap(objective(solver.X, solver.y, z[-1], z[:-1], alpha,
                                  solver.p.partitions), ref)
 
@@ -303,20 +264,19 @@ def trace_gaps(trace, solver, alpha, ref, project, max_points=60):
 
 CASES = {
     "ours_threads": Spec("ours, threaded", Ours),
-    "ours_cluster": Spec("ours, LocalCluster 2x1", Ours, {"cluster": True}),
+    "ours_cluster": Spec("ours, LocalCluster 2x1", Ours, {"data": "cluster"}),
     "sk_liblinear": Spec("sklearn liblinear", Sklearn, {"solver": "liblinear"}),
     "sk_saga": Spec("sklearn saga", Sklearn),
     "dml_proxgrad": Spec("dask-ml proximal_grad, threaded", DaskML, {"solver": "proximal_grad"}),
     "dml_admm": Spec("dask-ml admm, threaded", DaskML),
     "dml_admm_rho": Spec("dask-ml admm, rho = n_k / 200, threaded", DaskML, {"rho": "n_k"}),
     "dml_proxgrad_cluster": Spec("dask-ml proximal_grad, LocalCluster 2x1", DaskML,
-                                 {"solver": "proximal_grad", "cluster": True}),
-    "dml_admm_cluster": Spec("dask-ml admm, LocalCluster 2x1", DaskML, {"cluster": True}),
+                                 {"solver": "proximal_grad", "data": "cluster"}),
+    "dml_admm_cluster": Spec("dask-ml admm, LocalCluster 2x1", DaskML, {"data": "cluster"}),
     "dml_admm_shipped": Spec("dask-ml admm as shipped (normalize, penalised intercept)", DaskML,
                              {"shipped": True}),
 }
-DEFAULT = ["ours_threads", "ours_cluster", "sk_liblinear", "sk_saga", "dml_proxgrad",
-           "dml_admm"]
+DEFAULT = ["ours_threads", "ours_cluster", "sk_liblinear", "sk_saga", "dml_proxgrad", "dml_admm"]
 FAMILIES = {"sk_liblinear": "sklearn", "sk_saga": "sklearn", "dml_proxgrad": "dask-ml",
             "dml_admm": "dask-ml", "dml_admm_rho": "dask-ml"}
 
@@ -330,10 +290,8 @@ def run(args, rep):
         for name in ["ours_threads"] + [m for m in args.methods if m != "ours_threads"]:
             idx = (args.daskml_alphas if name.startswith("dml") and args.daskml_alphas
                    else list(range(len(args.alpha_fracs))))
-            r, why = None, runner.available(CASES[name], vars(args))
-            if why is None:
-                r, why = run_case(MOD, name, args, max(30.0, args.deadline - time.time() + 120),
-                                  p=p, alpha_idx=idx, **ctx)
+            r, why = run_case(name, args, max(30.0, args.deadline - time.time() + 120),
+                              p=p, alpha_idx=idx, **ctx)
             if why is not None:
                 rep(f"- {name}: {why}")
                 continue
@@ -351,8 +309,7 @@ def run(args, rep):
 
 def _row(name, frac, f, ref):
     if "skipped" in f:
-        return [CASES[name].label, f"{frac:g}", f["label"], f"skipped: {f['skipped']}"] + \
-            [""] * 7
+        return [CASES[name].label, f"{frac:g}", f["label"], f"skipped: {f['skipped']}"] + [""] * 7
     g = rel_gap(f["F"], ref)
     stopped = g > GAP and name in FAMILIES and "calibration" not in f["label"]
     note = " (capped)" if f.get("capped") else " (stopped by itself)" if stopped else ""
@@ -377,9 +334,7 @@ def table(rep, p, res, args):
     rep.table(["solver", "alpha / alpha_max", "fit", "time (s)", "iterations", "rounds",
                "objective gap", "nnz", "peak above base (MB)", "other load", "details"], rows,
               "lrlrlrrrrrl")
-    for line in lines:
-        rep(line)
-    rep()
+    rep("\n".join([*lines, ""]))
 
 
 def _to_gap(f, g):
@@ -400,8 +355,7 @@ def _ratio_lines(head, res, ia, ours):
         gaps = {f"{n} {f['label']}": (f, rel_gap(f["F"], ours["F"])) for n, r in res.items()
                 if FAMILIES.get(n) == fam for f in r["alphas"][ia]["fits"]
                 if "F" in f and "calibration" not in f["label"]}
-        best = min(((c, who) for who, (f, g) in gaps.items() if (c := _to_gap(f, g))),
-                   default=None)
+        best = min(((c, who) for who, (f, g) in gaps.items() if (c := _to_gap(f, g))), default=None)
         stalled = [f"{who}: stopped by itself at gap {g:.1e}" for who, (f, g) in gaps.items()
                    if _to_gap(f, g) is None]
         measured = best is not None and best[0][2] == "measured"
@@ -439,4 +393,4 @@ def rows(results, args):
 
 
 if __name__ == "__main__":
-    main(importlib.import_module(MOD))
+    main(importlib.import_module(__spec__.name))

@@ -4,13 +4,18 @@ Block k is drawn from ``default_rng([seed, *key, k])``: every process (and Local
 worker) rebuilds exactly the old scripts' data, and builds only the blocks it needs.
 """
 
-from __future__ import annotations
-
+import collections
+import contextlib
 import math
 import operator
 from dataclasses import dataclass, field
 
+import dask
+import dask.array as da
 import numpy as np
+import pandas as pd
+from distributed import Client, LocalCluster, wait
+from scipy.special import expit, ndtr
 
 from benchmarks.runner import block_sizes
 
@@ -47,8 +52,6 @@ class AR1:
 
     def fill(self, X: np.ndarray, k: int) -> np.ndarray:
         """Fill X (n_k x p, C order) with block k's design; return block k's y."""
-        from scipy.special import expit, ndtr
-
         rng = np.random.default_rng([self.seed, *self.key, k])
         c = math.sqrt(1.0 - self.rho**2)
         for s in range(0, X.shape[0], 16384):  # row tiles: the recursion stays in cache
@@ -85,9 +88,6 @@ class AR1:
     def dask(self, n: int, k: int, client=None):
         """Lazy per-block dask arrays (k row chunks), persisted: in this process on the
         threaded scheduler, or with ``client`` block b generated on worker b % workers."""
-        import dask
-        import dask.array as da
-
         xs, ys = [], []
         addrs = sorted(client.scheduler_info()["workers"]) if client else None
         for b, nb in enumerate(block_sizes(n, k)):
@@ -115,11 +115,7 @@ def on_cluster(case, problem):
     x 1 thread), generated on the workers (block b on worker b % 2) and persisted there:
     sets ``case.X``, ``y``, ``client``, ``pids`` (the workers), ``placement`` (blocks per
     worker) and ``close``."""
-    import collections
-
     import psutil
-    from distributed import Client, LocalCluster, wait
-
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                            dashboard_address=None)
     case.client = client = Client(cluster)
@@ -134,10 +130,8 @@ def on_cluster(case, problem):
 
 def _warm_imports():
     for mod in ("dask_glmdist", "dask_ml.linear_model"):
-        try:
+        with contextlib.suppress(ImportError):
             __import__(mod)
-        except ImportError:
-            pass
 
 
 def dlsa_logistic(p: int = 50, seed: int = 0) -> AR1:
@@ -158,8 +152,7 @@ TEN = [1.0, -1.0, 0.8, -0.8, 0.6, -0.6, 0.4, -0.4, 0.2, -0.2]  # the sparse coef
 
 def sparse_gaussian(p: int, rho: float = 0.3, seed: int = 0) -> AR1:
     """bench_debiased_lasso: y = X beta + N(0, 1), 10 non-zeros at 3, 13, ..., 93."""
-    beta = placed({3 + 10 * i: v for i, v in enumerate(TEN)}, p)
-    return AR1(p, rho, beta, 0.0, "gaussian", seed)
+    return AR1(p, rho, placed({3 + 10 * i: v for i, v in enumerate(TEN)}, p), 0.0, "gaussian", seed)
 
 
 def sparse_logistic(p: int, rho: float = 0.3, seed: int = 0) -> AR1:
@@ -168,16 +161,10 @@ def sparse_logistic(p: int, rho: float = 0.3, seed: int = 0) -> AR1:
     return AR1(p, rho, beta, -0.5, "logistic", seed, (p,))
 
 
-CARRIERS = [f"C{i:02d}" for i in range(20)]
-ORIGINS = [f"A{i:02d}" for i in range(30)]
-
-
 def flights_file(k: int, n: int, seed: int = 0):
     """bench_formula's file k (pandas): 3 categoricals (20 carriers, 30 origins, 12 months;
     one carrier, two origins and, in every third file, December absent), x1, x2, binary y
     (logistic) and z (eta + N(0, 1))."""
-    import pandas as pd
-
     g = np.random.default_rng([seed, 999])
     ce, oe, me = g.normal(0, 0.3, 20), g.normal(0, 0.3, 30), g.normal(0, 0.2, 12)
     rng = np.random.default_rng([seed, k])
@@ -191,17 +178,15 @@ def flights_file(k: int, n: int, seed: int = 0):
     eta = -0.5 + ce[c] + oe[o] + me[m - 1] + 0.5 * x1 - 0.3 * np.log(x2)
     y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(np.int8)
     return pd.DataFrame({
-        "carrier": pd.array(np.asarray(CARRIERS)[c], dtype="str"),
-        "origin": pd.array(np.asarray(ORIGINS)[o], dtype="str"),
-        "month": m.astype(np.int64), "x1": x1, "x2": x2, "y": y,
-        "z": eta + rng.normal(size=n)})
+        "carrier": pd.array([f"C{i:02d}" for i in c], dtype="str"),
+        "origin": pd.array([f"A{i:02d}" for i in o], dtype="str"),
+        "month": m.astype(np.int64), "x1": x1, "x2": x2, "y": y, "z": eta + rng.normal(size=n)})
 
 
 def onehot(n: int = 200_000, seed: int = 0):
     """bench_sparse_input: 5 categoricals of 11 levels one-hot (first dropped) as CSR,
     logistic y."""
     from sklearn.preprocessing import OneHotEncoder
-
     rng = np.random.default_rng(seed)
     Xs = OneHotEncoder(drop="first").fit_transform(rng.integers(0, 11, size=(n, 5))).tocsr()
     eta = Xs @ rng.normal(scale=0.3, size=Xs.shape[1]) - 0.5

@@ -1,22 +1,23 @@
 """The shared measurement harness: worker processes, peak RSS, timing, Markdown reports.
 
-A configuration (``benchmarks.<name>``) defines ``CASES`` (name -> :class:`Spec`), ``DEFAULT``,
-``OPTIONS`` (name -> default, or (type, default)), ``QUICK`` / ``MEDIUM`` (option defaults),
-``TITLE``, ``DATA``, ``run(args, rep)`` and ``rows(results, args)`` (the combined table).
-Each case runs in a fresh worker process (``--inprocess``: in this one); the parent never
-imports ``dask_glmdist``, so ``PYTHONPATH`` decides which checkout is measured.
+What a configuration defines: see the README (``OPTIONS``: name -> default, or (type,
+default)). Each case runs in a fresh worker process (``--inprocess``: in this one); the parent
+never imports ``dask_glmdist``, so ``PYTHONPATH`` decides which checkout is measured.
 """
 
-from __future__ import annotations
-
 import argparse
+import contextlib
+import cProfile
 import datetime
 import gc
 import importlib
 import importlib.util
+import io
 import json
 import os
 import platform
+import pstats
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,7 +25,12 @@ import threading
 import time
 import types
 import warnings
-from typing import NamedTuple
+from collections import namedtuple
+from importlib.metadata import version
+
+import dask
+import numpy as np
+from threadpoolctl import threadpool_info
 
 MARK = "@@RESULT@@"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,13 +46,7 @@ HARNESS = {"case", "measured", "setup_s", "baseline", "processes", "data_bytes",
 HIDDEN = {"theta", "coef", "bse", "names", "notes", "rows", "coef_repaired", "deviance",
           "dispersion", "df_resid"}
 
-
-class Spec(NamedTuple):
-    """A case: its report label, its class (a :class:`Case`) and keyword arguments."""
-
-    label: str
-    cls: type
-    kw: dict = {}
+Spec = namedtuple("Spec", "label cls kw", defaults=[{}])  # a case: label, Case class, keywords
 
 
 def block_sizes(n: int, k: int) -> list[int]:
@@ -67,9 +67,11 @@ def runs(xs, fmt="{:.3f}") -> str:
 
 
 def maxdiff(a, b) -> float:
-    import numpy as np
-
     return float(np.max(np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))))
+
+
+def procs(res) -> str:
+    return f" ({res['processes']} procs)" if res.get("processes", 1) > 1 else ""
 
 
 def fmt(v) -> str:
@@ -83,23 +85,20 @@ def fmt(v) -> str:
     return str(v)
 
 
+def timed(f):
+    """(``f()``, its wall time in s)."""
+    t = time.perf_counter()
+    return f(), time.perf_counter() - t
+
+
 def median_time(f, repeat: int = 7) -> float:
     """Median wall time of ``f()`` over ``repeat`` calls (s)."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return statistics.median(timed(f)[1] for _ in range(repeat))
 
 
 def profiled(f, *views, top: int = 25) -> str:
     """cProfile of ``f()``: for each (sort key, pstats restriction) in ``views``, up to
     ``top`` lines of the table."""
-    import cProfile
-    import io
-    import pstats
-
     prof, out = cProfile.Profile(), []
     prof.runcall(f)
     for key, restriction in views:
@@ -118,7 +117,6 @@ class Monitor:
 
     def __init__(self, pids=(), interval: float | None = 0.005, tree: bool = False):
         import psutil
-
         self._ps, self._me, self.pids, self.tree = psutil, psutil.Process(), pids, tree
         self.interval, self._stop, self.peak = interval, threading.Event(), 0
 
@@ -126,10 +124,8 @@ class Monitor:
         total = what(self._me)
         for proc in [self._ps.Process(p) for p in self.pids] + (
                 self._me.children(recursive=True) if self.tree else []):
-            try:
+            with contextlib.suppress(Exception):  # a process that just ended
                 total += what(proc)
-            except Exception:  # noqa: BLE001  (a process that just ended)
-                pass
         return total
 
     def sample(self) -> int:
@@ -141,21 +137,19 @@ class Monitor:
             c.children_user + c.children_system if self.tree else 0.0)
         return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "steal", 0.0), ours
 
-    def _run(self):
+    def _run(self):  # (interval None: waits for the end)
         while not self._stop.wait(self.interval):
             self.peak = max(self.peak, self.sample())
 
     def __enter__(self):
         self.peak, self._t0, self._cpu0 = self.sample(), time.perf_counter(), self._cpu()
-        if self.interval:
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
-        if self.interval:
-            self._thread.join()
+        self._thread.join()
         self.peak = max(self.peak, self.sample())
         (b0, o0), (b1, o1) = self._cpu0, self._cpu()
         wall = time.perf_counter() - self._t0
@@ -175,7 +169,7 @@ def wait_quiet(pids=(), threshold: float = 0.15, max_wait: float = 60.0) -> floa
 def measure(fit, p, repeats=None, pids=(), tree=False) -> dict:
     """Time ``fit()`` ``repeats`` times (fewer once ``p.fit_budget`` s are spent), sampling
     the peak RSS and the other processes' load; the last fit's result dict is merged in."""
-    times, peaks, other, waited, warned, result = [], [], [], 0.0, [], {}
+    times, mons, waited, warned, result = [], [], 0.0, [], {}
     for _ in range(repeats or p.repeats):
         if times and sum(times) > p.fit_budget:
             break
@@ -184,15 +178,12 @@ def measure(fit, p, repeats=None, pids=(), tree=False) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with Monitor(pids, 0.02 if tree else 0.005, tree) as mon:
-                t = time.perf_counter()
-                result = fit()
-                times.append(time.perf_counter() - t)
-        warned += [m for w in caught if (m := f"{w.category.__name__}: {w.message}")
-                   not in warned]
-        peaks.append(mon.peak)
-        other.append(mon.other_cores)
-    return {"times": times, "peak": max(peaks), "other_cores": other, "waited_s": waited,
-            "warnings": warned, **(result or {})}
+                result, seconds = timed(fit)
+        times.append(seconds)
+        mons.append(mon)
+        warned += [m for w in caught if (m := f"{w.category.__name__}: {w.message}") not in warned]
+    return {"times": times, "peak": max(m.peak for m in mons), "waited_s": waited,
+            "other_cores": [m.other_cores for m in mons], "warnings": warned, **(result or {})}
 
 
 class Case:
@@ -200,20 +191,34 @@ class Case:
     ``after`` (untimed checks) -> dict, ``teardown``. Class attributes: ``blas`` ("cores":
     OMP/OPENBLAS/MKL_NUM_THREADS = --cores in the worker, "unset": removed), ``venv``
     (run with the --venv Python), ``needs`` (a module; the case is skipped without it),
-    ``tree`` (sample the process tree), ``repeats``. ``X`` and ``y`` set in ``setup``
-    count as the data held (``data_bytes``)."""
+    ``tree`` (sample the process tree), ``repeats``, ``threads`` (the threaded dask scheduler:
+    True, or "cores": --cores threads) and ``data``, how ``setup`` holds the rows of
+    ``problem()`` (a ``problems.AR1``): "numpy", "design" (NumPy [1, X]), "dask" (persisted
+    blocks) or "cluster" (``problems.on_cluster``). ``X`` and ``y`` count as the data held."""
 
-    pids: tuple = ()
-    data_bytes = tree = venv = False
+    pids, data = (), "numpy"
+    data_bytes = tree = venv = threads = False
     repeats = blas = needs = None
 
     def __init__(self, p, **kw):
         self.p = p
-        for key, value in kw.items():
-            setattr(self, key, value)
+        vars(self).update(kw)
+
+    def problem(self):
+        """The problem whose --n rows in --partitions blocks ``setup`` builds (None: none)."""
 
     def setup(self):
-        pass
+        if self.threads:
+            threaded(self.p.cores if self.threads == "cores" else None)
+        if (prob := self.problem()) is None:
+            return
+        self.prob, n, k = prob, self.p.n, self.p.partitions
+        if self.data == "cluster":
+            importlib.import_module("benchmarks.problems").on_cluster(self, prob)
+        elif self.data == "dask":
+            self.X, self.y = prob.dask(n, k)
+        else:
+            self.X, self.y = prob.numpy(n, k, intercept_column=self.data == "design")
 
     def after(self) -> dict:
         return {}
@@ -223,17 +228,12 @@ class Case:
             self.close()
 
     def run(self) -> dict:
-        out = measure(self.fit, self.p, self.repeats, self.pids, self.tree)
-        return {**out, **self.after()}
+        return {**measure(self.fit, self.p, self.repeats, self.pids, self.tree), **self.after()}
 
 
 def threaded(cores=None):
-    """The threaded dask scheduler (``cores`` threads) for this worker, dask_glmdist
-    imported (import cost is no part of a fit)."""
-    import dask
-
+    """The threaded dask scheduler (``cores`` threads), dask_glmdist imported (not in a fit)."""
     import dask_glmdist  # noqa: F401
-
     dask.config.set(scheduler="threads", **({"num_workers": cores} if cores else {}))
 
 
@@ -242,14 +242,11 @@ class EnvCase(Case):
     layer, arch) and the dask_glmdist checkout, as the workers see them."""
 
     def run(self):
-        from threadpoolctl import threadpool_info
-
         import dask_glmdist  # (and numpy's BLAS)
-
         blas = "; ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} "
                          f"threads, {d.get('threading_layer')}, {d.get('architecture')})"
                          for d in threadpool_info())
-        return {"versions": versions(self.p.modules), "blas": blas,
+        return {"versions": ", ".join(map(module_version, self.p.modules)), "blas": blas,
                 "dask_glmdist": os.path.dirname(dask_glmdist.__file__), "times": [0.0]}
 
 
@@ -258,14 +255,10 @@ CASES = {"env": Spec("environment", EnvCase)}
 
 def execute(module: str, name: str, params: dict) -> dict:
     """Run case ``name`` of ``module`` in this process; the worker's result dict."""
-    import resource
-
     p = types.SimpleNamespace(**params)
     spec = importlib.import_module(module).CASES[name]
     case = spec.cls(p, **spec.kw)
-    t0 = time.perf_counter()
-    case.setup()
-    setup_s = time.perf_counter() - t0
+    setup_s = timed(case.setup)[1]
     data = case.data_bytes or sum(getattr(case, a).nbytes for a in "Xy" if hasattr(case, a))
     gc.collect()
     time.sleep(0.3 if p.max_wait > 0 else 0.0)
@@ -285,28 +278,37 @@ def worker() -> None:
     cores = params.get("cores")
     if cores and (os.cpu_count() or 1) > cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cores]))
-    if not params.get("show_warnings"):
-        warnings.simplefilter("ignore")
+    warnings.simplefilter("ignore")  # (measure records those of the fits)
     print(MARK + json.dumps(execute(module, name, params), default=float), flush=True)
 
 
-def _env(cls, params) -> dict:
-    env = dict(os.environ)
+def setting(spec, name):
+    """A case's class attribute ``name``, as its Spec's keywords set it."""
+    return spec.kw.get(name, getattr(spec.cls, name))
+
+
+def _command(spec, params):
+    """The worker's Python (--venv for ``venv`` cases) and environment (``blas``)."""
+    env, blas = dict(os.environ), setting(spec, "blas")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        if cls.blas == "unset":
+        if blas == "unset":
             env.pop(var, None)
-        elif cls.blas == "cores":
+        elif blas == "cores":
             env[var] = str(params["cores"])
-    return env
+    venv = setting(spec, "venv")
+    return os.path.join(params["venv"], "bin", "python") if venv else sys.executable, env
 
 
-def run_case(module: str, name: str, args, timeout=None, **extra):
-    """(result, None) or (None, why) of case ``name``: in a fresh worker process (which
-    imports dask_glmdist from ``PYTHONPATH``, else the installed one, else this checkout)
-    or, with ``args.inprocess``, in this process."""
+def run_case(name: str, args, timeout=None, module=None, **extra):
+    """(result, None) or (None, why) of case ``name`` of ``module`` (default ``args.module``;
+    why: also a missing peer library), in a fresh worker process (importing dask_glmdist from
+    ``PYTHONPATH``, else installed, else this checkout) or (``args.inprocess``) in this one."""
+    module = module or args.module
     params = {k: v for k, v in {**vars(args), **extra}.items()
               if isinstance(v, (int, float, str, list, tuple, bool, type(None)))}
-    cls, timeout = importlib.import_module(module).CASES[name].cls, timeout or args.timeout
+    spec = importlib.import_module(module).CASES[name]
+    if why := available(spec, params):
+        return None, why
     if params.get("inprocess"):
         try:
             with warnings.catch_warnings():
@@ -314,17 +316,17 @@ def run_case(module: str, name: str, args, timeout=None, **extra):
                 return json.loads(json.dumps(execute(module, name, params), default=float)), None
         except Exception as exc:  # noqa: BLE001  (reported as a failed case)
             return None, f"failed: {type(exc).__name__}: {exc}"
+    python, env = _command(spec, params)
     code = (f"import sys; del sys.path[0]; sys.path.append({ROOT!r}); "
             "from benchmarks.runner import worker; worker()")
-    cmd = [_python(cls, params), "-c", code, module, name, json.dumps(params)]
-    t0 = time.perf_counter()
+    t0, timeout = time.perf_counter(), timeout or args.timeout
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env=_env(cls, params), cwd=ROOT)
+        proc = subprocess.run([python, "-c", code, module, name, json.dumps(params)],
+                              capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return None, f"did not finish within {timeout:g} s (killed)"
     except OSError as exc:  # no Python in --venv
-        return None, f"could not start {cmd[0]}: {exc}"
+        return None, f"could not start {python}: {exc}"
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
             return {**json.loads(line[len(MARK):]), "wall_s": time.perf_counter() - t0}, None
@@ -332,24 +334,19 @@ def run_case(module: str, name: str, args, timeout=None, **extra):
     return None, f"failed (exit {proc.returncode}): " + " | ".join(tail)
 
 
-def _python(cls, params) -> str:
-    return os.path.join(params["venv"], "bin", "python") if cls.venv else sys.executable
-
-
 def available(spec, params) -> str | None:
     """None if the case's ``needs`` module is there (venv cases: checked by their worker),
     else why not."""
-    needs, venv = (spec.kw.get(k, getattr(spec.cls, k)) for k in ("needs", "venv"))
-    return None if venv or not needs or importlib.util.find_spec(needs) else \
-        f"{needs}: not installed"
+    needs = setting(spec, "needs")
+    return None if setting(spec, "venv") or not needs or importlib.util.find_spec(needs) \
+        else f"{needs}: not installed"
 
 
 class Report:
     """Print each line and (with ``path``) rewrite the Markdown file after every line."""
 
     def __init__(self, path=None, echo=True):
-        self.lines: list[str] = []
-        self.path, self.echo = path, echo
+        self.lines, self.path, self.echo = [], path, echo
 
     def __call__(self, text: str = "") -> None:
         if self.echo:
@@ -359,20 +356,18 @@ class Report:
             with open(self.path, "w") as fh:
                 fh.write("\n".join(self.lines) + "\n")
 
-    def table(self, head, rows, align=None) -> None:
-        """A Markdown table; ``align``: one 'l' or 'r' per column (default l, then r)."""
-        align = align or "l" + "r" * (len(head) - 1)
+    def table(self, head, rows, align) -> None:
+        """A Markdown table; ``align``: one 'l' or 'r' per column."""
         self("| " + " | ".join(head) + " |")
         self("|" + "|".join("---:" if a == "r" else "---" for a in align) + "|")
         for row in rows:
             self("| " + " | ".join(str(c) for c in row) + " |")
         self()
 
-    def cases(self, results, labels, extras=None) -> None:
+    def cases(self, results, labels, extras) -> None:
         """The per-case table (a case's label from ``labels``, else its name): time median
         and min, memory, other load, then the ``extras`` columns (header -> a result key, or
-        f(name, result)); a case not run shows why."""
-        extras = extras or {}
+        f(name, result)); a case not run shows why. Then each case's ``notes``."""
         head = ["case", "time median (s)", "min (s)", "peak above base (MB)", "peak RSS (MB)",
                 "other load (cores)", *extras]
         rows = []
@@ -381,60 +376,53 @@ class Report:
             if "times" not in r:
                 rows.append([label, r.get("skipped", "?")[:60]] + [""] * (len(head) - 2))
                 continue
-            procs = f" ({r['processes']} procs)" if r.get("processes", 1) > 1 else ""
+            extra = [f(name, r) if callable(f) else r.get(f, "n/a") for f in extras.values()]
             rows.append([label, f"{med(r):.3f}", f"{min(r['times']):.3f}",
-                         mb(r["peak"] - r["baseline"]), mb(r["peak"]) + procs,
-                         f"{max(r['other_cores']):.2f}",
-                         *(f(name, r) if callable(f) else r.get(f, "n/a")
-                           for f in extras.values())])
+                         mb(r["peak"] - r["baseline"]), mb(r["peak"]) + procs(r),
+                         f"{max(r['other_cores']):.2f}", *extra])
         self.table(head, rows, "lrrrrr" + "l" * len(extras))
+        for name, r in results.items():
+            if r.get("notes"):
+                self(f"Notes, {name}:\n```\n{r['notes']}\n```\n")
 
 
-def versions(modules) -> str:
-    """"mod version" for each importable module, else why not."""
-    from importlib.metadata import version
-
-    out = []
-    for mod in modules:
-        try:
-            m = importlib.import_module(mod)
-            out.append(f"{mod} {getattr(m, '__version__', None) or version(mod)}")
-        except Exception as exc:  # noqa: BLE001  (not importable, or no version anywhere)
-            out.append(f"{mod}: not available ({type(exc).__name__}: {exc})")
-    return ", ".join(out)
+def module_version(mod) -> str:
+    """"mod version", or why not."""
+    try:
+        m = importlib.import_module(mod)
+        return f"{mod} {getattr(m, '__version__', None) or version(mod)}"
+    except Exception as exc:  # noqa: BLE001  (not importable, or no version anywhere)
+        return f"{mod}: not available ({type(exc).__name__}: {exc})"
 
 
 def bullet(rep, name, res) -> None:
     """The per-case line: times, memory, load, process time, what the case reports
     (every key outside the harness's own and the long vectors), warnings."""
-    when = (f"process {res.get('wall_s', 0):.0f} s, setup {res['setup_s']:.1f} s, waited "
-            f"{res.get('waited_s', 0):.0f} s for a quiet machine")
-    shown = [f"{k} {fmt(v)}" for k, v in res.items()
-             if k not in HARNESS | HIDDEN and v is not None]
-    rep(f"- {name}: median {med(res):.3f} s (runs {runs(res['times'])})"
-        + "".join(f", {s}" for s in shown) + f"; peak above base "
-        f"{mb(res['peak'] - res['baseline'])} MB, peak {mb(res['peak'])} MB"
-        + (f" ({res['processes']} procs)" if res["processes"] > 1 else "")
-        + f", base {mb(res['baseline'])} MB (data {mb(res['data_bytes'])} MB), ru_maxrss "
+    shown = "".join(f", {k} {fmt(v)}" for k, v in res.items()
+                    if k not in HARNESS | HIDDEN and v is not None)
+    rep(f"- {name}: median {med(res):.3f} s (runs {runs(res['times'])}){shown}; peak above "
+        f"base {mb(res['peak'] - res['baseline'])} MB, peak {mb(res['peak'])} MB{procs(res)}, "
+        f"base {mb(res['baseline'])} MB (data {mb(res['data_bytes'])} MB), ru_maxrss "
         f"{mb(res['ru_maxrss'])} MB; other load {runs(res['other_cores'], '{:.2f}')} cores "
-        f"[{when}]")
+        f"[process {res.get('wall_s', 0):.0f} s, setup {res['setup_s']:.1f} s, waited "
+        f"{res.get('waited_s', 0):.0f} s for a quiet machine]")
     for w in res.get("warnings", [])[:5]:
         rep(f"  - WARNING during {name}: {w}")
 
 
-def run_all(rep, module, names, args, mem=None, timeout=None, **params):
-    """Run the cases ``names`` (``params`` added to the options), one bullet each; returns
-    {name: result}, {"skipped": why} for a case not run. ``mem`` (name -> peak bytes per
-    row, updated; rows = ``params["n"]``) skips a case whose extrapolated peak exceeds
-    ``args.mem_limit_gb``."""
-    results, cases, n = {}, importlib.import_module(module).CASES, params.get("n")
+def run_all(rep, names, args, mem=None, timeout=None, **params):
+    """Run the cases ``names`` (``params`` added to the options; ``timeout``: seconds, or
+    f(name)), one bullet each; returns {name: result}, {"skipped": why} for a case not run.
+    ``mem`` (name -> peak bytes per row, updated; rows = ``params["n"]``) skips a case whose
+    extrapolated peak exceeds ``args.mem_limit_gb``."""
+    results, n = {}, params.get("n")
     for name in names:
-        why = available(cases[name], vars(args))
-        if why is None and mem and name in mem and mem[name] * n > args.mem_limit_gb * 2**30:
+        if mem and name in mem and mem[name] * n > args.mem_limit_gb * 2**30:
             why = (f"skipped at N={n:,}: its peak memory extrapolated from a smaller N is "
                    f"{mem[name] * n / 2**30:.1f} GiB > --mem-limit-gb {args.mem_limit_gb:g}")
-        if why is None:
-            res, why = run_case(module, name, args, timeout and timeout(name), **params)
+        else:
+            limit = timeout(name) if callable(timeout) else timeout
+            res, why = run_case(name, args, limit, **params)
         if why is not None:
             rep(f"- {name}: {why}")
             results[name] = {"skipped": why}
@@ -444,12 +432,6 @@ def run_all(rep, module, names, args, mem=None, timeout=None, **params):
         bullet(rep, name, res)
         results[name] = res
     return results
-
-
-def notes(rep, results) -> None:
-    for m, r in results.items():
-        if r.get("notes"):
-            rep(f"\nNotes, {m}:\n```\n{r['notes']}\n```")
 
 
 COMBINED = ["estimator", "problem", "our time (s)", "peers' time (s)", "peer / ours",
@@ -467,9 +449,9 @@ def combined_row(estimator, problem, ours, peers, oracle, oracle_name):
             mb(ours["peak"] - ours["baseline"]), f"{diff}({oracle_name})"]
 
 
-def header(rep, mod, args) -> dict:
+def header(rep, mod, args) -> None:
     """Title, date, machine, versions and BLAS (from a worker), command, config lines."""
-    env, err = run_case("benchmarks.runner", "env", args, modules=list(MODULES))
+    env, err = run_case("env", args, module=__name__, modules=list(MODULES))
     rep(f"# {mod.TITLE}\n")
     rep(f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}")
     rep(f"- machine: nproc {os.cpu_count()}, {platform.processor() or platform.machine()}, "
@@ -478,14 +460,11 @@ def header(rep, mod, args) -> dict:
         f"- BLAS/OpenMP (threadpoolctl in a worker): {env['blas']}" if env
         else f"- environment: {err}")
     rep(f"- command: `python -m {mod.__name__} {' '.join(args.argv)}`")
-    shown = {k: v for k, v in vars(args).items() if k in mod.OPTIONS or k in ("repeats",
-                                                                              "seed", "cores")}
+    shown = {k: v for k, v in vars(args).items() if k in {*mod.OPTIONS, "repeats", "seed", "cores"}}
     rep(f"- data: {mod.DATA}\n- settings: {fmt(shown)}; a fresh process per case")
-    rep("- memory: peak RSS sampled every 5 ms during the fits (LocalCluster: + worker "
-        "processes; joblib: process tree every 20 ms); 'above base' = peak minus the RSS "
-        "after setup; 'other load' = CPU use (cores) of other processes during the fits, "
-        ">~ 0.2 means disturbed\n")
-    return env or {}
+    rep("- memory: peak RSS sampled every 5 ms during the fits (LocalCluster: + workers; joblib: "
+        "process tree every 20 ms); 'above base' = peak minus the RSS after setup; 'other load' "
+        "= CPU use (cores) of other processes during the fits, >~ 0.2 means disturbed\n")
 
 
 def _option(ap, name, value):
@@ -509,7 +488,7 @@ def parse(mod, argv):
     if mode:
         ap.set_defaults(max_wait=0.0, repeats=1, **getattr(mod, mode.upper()))
     args = ap.parse_args(argv)
-    args.argv, args.mode = argv, mode
+    args.argv, args.mode, args.module = argv, mode, mod.__name__
     picked = args.methods or getattr(mod, f"{mode}_CASES".upper(), mod.DEFAULT)
     args.methods = [m for m in mod.CASES if m in picked and m not in args.skip]
     if args.out is None:
@@ -525,7 +504,7 @@ def main(mod, argv=None, echo=True):
     args = parse(mod, argv)
     rep = Report(args.out, echo)
     t0 = time.perf_counter()
-    args.env = header(rep, mod, args)
+    header(rep, mod, args)
     results = mod.run(args, rep)
     rep(f"Total benchmark time {time.perf_counter() - t0:.0f} s.")
     return args, results, rep

@@ -1,16 +1,15 @@
 """scipy.sparse input: densified per row block vs the same values given dense (README)."""
 
-from __future__ import annotations
-
 import importlib
 import tracemalloc
 
 import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from benchmarks import adapters, problems
 from benchmarks.runner import Case, Spec, main, median_time, run_case
 
-MOD = "benchmarks.sparse_input"
 TITLE = "scipy.sparse input: densify per block, or keep sparse?"
 QUICK = {"n": 20_000, "ks": [2]}
 MEDIUM = {"n": 200_000, "ks": [8]}
@@ -49,9 +48,6 @@ class Sparse(Case):
 def kernels(Xs) -> str:
     """One N/2-row block, single-threaded BLAS: densify, Gram, X @ beta, X.T @ r (ms,
     median of 7)."""
-    import scipy.sparse as sp
-    from threadpoolctl import threadpool_limits
-
     rng, b = np.random.default_rng(1), Xs[: Xs.shape[0] // 2]
     bd, w, v = b.toarray(), rng.random(b.shape[0]), rng.normal(size=Xs.shape[1])
     kernels = [("toarray", b.toarray), ("weighted Gram dense", lambda: bd.T @ (w[:, None] * bd)),
@@ -68,7 +64,7 @@ DEFAULT = ["sparse"]
 
 
 def run(args, rep):
-    r, err = run_case(MOD, "sparse", args)
+    r, err = run_case("sparse", args)
     if err:
         return rep(f"- {err}")
     rep(f"{r['nnz']:.2f} non-zeros a row\n")
@@ -79,4 +75,4 @@ def run(args, rep):
 
 
 if __name__ == "__main__":
-    main(importlib.import_module(MOD))
+    main(importlib.import_module(__spec__.name))

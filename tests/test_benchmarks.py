@@ -1,6 +1,7 @@
 """The benchmark package's configurations run (quick sizes, in this process): their tables
 have the expected columns and rows, and our estimates are close to the oracles."""
 
+import argparse
 import importlib
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 pytest.importorskip("psutil")
 
-from benchmarks import adapters  # noqa: E402
+from benchmarks import adapters, problems, runner  # noqa: E402
 from benchmarks.runner import main  # noqa: E402
 
 COMMON = ["--quick", "--inprocess", "--max-wait", "0", "--repeats", "1"]
@@ -56,6 +57,7 @@ def test_brglm(tmp_path):
     r = res[(3000, "logit")]
     head, rows = table(lines, "case")
     assert len(head) == 13 and len(rows) == 6
+    assert all("times" in r[m] for m in ("ML", "mBR2", "mBR1", "qr_pass", "statsmodels"))
     assert theta_diff(r["ML"], r["statsmodels"]) < 1e-8
     assert theta_diff(r["mBR1"], r["mBR2"]) < 1e-6
     if "theta" in r["firth"]:  # firthmodels installed
@@ -111,3 +113,35 @@ class _New:
 def test_attr_reads_old_and_new_names(model, want):
     got = tuple(adapters.attr(model, n) for n in ("n_rounds_", "dispersion_", "df_resid_"))
     assert got == want
+
+
+class _Data(runner.Case):
+    def problem(self):
+        return problems.dlsa_logistic(p=3)
+
+
+@pytest.mark.parametrize("data", ["numpy", "design", "dask"])
+def test_case_builds_the_problem_rows(data):
+    """``Case.setup`` holds the same rows whatever ``data`` says ([1, X] for "design")."""
+    p = argparse.Namespace(n=101, partitions=4, cores=2)
+    case = _Data(p, data=data)
+    case.setup()
+    X, y = (np.asarray(a) for a in (case.X, case.y))
+    want_X, want_y = problems.dlsa_logistic(p=3).numpy(101, 4)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(X[:, 1:] if data == "design" else X, want_X)
+    if data == "design":
+        assert np.all(X[:, 0] == 1.0)
+    if data == "dask":
+        assert case.X.chunks[0] == tuple(runner.block_sizes(101, 4))
+
+
+def test_spec_keywords_override_the_case_settings():
+    """A Spec's keywords decide the worker's BLAS threads and the missing-library check
+    (sm_joblib's blas="unset" used to be read from the class and ignored)."""
+    spec = runner.Spec("x", runner.Case, {"blas": "unset", "needs": "no_such_module_xyz"})
+    env = runner._command(spec, {"cores": 3, "venv": "/nowhere"})[1]
+    assert not {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"} & set(env)
+    cores = runner._command(runner.Spec("x", runner.Case, {"blas": "cores"}), {"cores": 3})[1]
+    assert cores["OMP_NUM_THREADS"] == "3"
+    assert runner.available(spec, {}) == "no_such_module_xyz: not installed"
