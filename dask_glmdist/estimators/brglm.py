@@ -93,7 +93,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         current iterate (the in-memory iteration); 1 uses those of the previous
         iterate (its R factor and its weights, eq. 13 of the bounded-memory paper):
         one pass per iteration, more iterations, the same estimate. Measured
-        (``benchmarks/bench_brglm.py --passes-study``): 14-16 instead of 22 passes on
+        (``python -m benchmarks.brglm --passes-study``): 14-16 instead of 22 passes on
         1e6 separated rows, 9 instead of 12 on a non-separated p = 50 design, with a
         wall time within about 20% for data held in memory; so 1 pays where a pass is
         expensive (data re-read from storage). An iteration whose one-pass step
