@@ -358,10 +358,12 @@ def least_squares_statistics(family, theta, *, gram, gy, yy, n_pos: int, fit_int
 
     ``RSS = yy - 2 theta'gy + theta'gram theta`` and the null deviance
     ``yy - (1'My)^2 / 1'M1`` (``yy`` without an intercept) cancel: their rounding error
-    is about ``1e-16 yy``, so they are used only where ``yy`` is at most
-    :data:`_LS_CANCELLATION` times each (the error then stays below ~1e-12 of the
-    value); None there (and for an exact fit, or a family without the log-likelihood's
-    closed form): the caller makes the statistics pass.
+    is about ``1e-15`` of the size of their terms (``yy``, ``|theta|'|gram||theta|``;
+    measured: 1e-15 to 4e-16 times yy/RSS, for yy/RSS from 1e2 to 1e10), so they are
+    used only where that size is at most :data:`_LS_CANCELLATION` (1e4) times each
+    (the error then stays below ~1e-11 of the value, as the statistics pass's); else
+    (and for an exact fit, or a family without the log-likelihood's closed form) None:
+    the caller makes the statistics pass.
     """
     theta = np.asarray(theta, dtype=np.float64)
     gram, gy = np.asarray(gram, dtype=np.float64), np.asarray(gy, dtype=np.float64)
@@ -372,7 +374,8 @@ def least_squares_statistics(family, theta, *, gram, gy, yy, n_pos: int, fit_int
         null = float(yy)   # the deviance at linkinv(0) = 0
     else:
         return None
-    if not (rss > 0 and null > 0 and yy <= _LS_CANCELLATION * min(rss, null)):
+    size = max(float(yy), float(np.abs(theta) @ (np.abs(gram) @ np.abs(theta))))
+    if not (rss > 0 and null > 0 and size <= _LS_CANCELLATION * min(rss, null)):
         return None
     loglik = family.loglik_from_deviance(rss, int(n_pos), rss / int(n_pos), float(log_weight))
     if loglik is None:
