@@ -181,8 +181,8 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         IWLS iterations (the first is the step from the starting means, as in R's
         ``glm``).
     n_rounds_ : int
-        Passes over the data (start, iterations, hat-value passes, final statistics,
-        the fit-statistics pass).
+        Passes over the data (start, iterations, hat-value passes, final statistics;
+        gamma and inverse gaussian: one more for R's log-likelihood).
     converged_ : bool
     separation_detected_ : bool
         ML only: the maximum likelihood estimate does not exist (some parameters run

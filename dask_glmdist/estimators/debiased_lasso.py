@@ -184,7 +184,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     Attributes
     ----------
     deviance_ : float
-        Deviance at the estimate (the fit-statistics pass).
+        Deviance at the estimate (the fit-statistics pass; the gaussian identity:
+        from the round's sums).
     null_deviance_ : float
         Deviance of the intercept-only model (R's ``null.deviance``).
     loglik_ : float
@@ -196,7 +197,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     df_resid_ : int
         ``n_obs_ - n_params``.
     n_rounds_ : int
-        Passes over the data, the fit-statistics pass included.
+        Passes over the data, the fit-statistics pass included (the gaussian
+        identity using every block: none, 1 in all).
     coef_ : ndarray of shape (n_features,)
         The estimate after thresholding.
     intercept_ : float

@@ -353,7 +353,8 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         already the solution (to evaluate its objective), two more when a start has to
         be found by an IRLS step, one more (two at most) when the first pass found a
         parameter that runs off alone or a stop had to be checked for a direction in
-        which the estimate runs off (separation).
+        which the estimate runs off (separation); and the fit-statistics pass (none for
+        the gaussian identity without an offset: 1 in all).
     converged_ : bool
         False also when the estimate does not exist (separation).
     n_at_bound_ : int
@@ -795,7 +796,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         already the solution (to evaluate its objective), two more when a start has to
         be found by an IRLS step, one more (two at most) when the first pass found a
         parameter that runs off alone or a stop had to be checked for a direction in
-        which the estimate runs off (separation).
+        which the estimate runs off (separation); and the fit-statistics pass.
     converged_ : bool
         False also when the estimate does not exist (separation).
     n_at_bound_ : int
