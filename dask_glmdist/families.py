@@ -760,6 +760,13 @@ class Family:
         ll = self._loglik_obs(xp, y, mu, ms, scale)
         return xp.sum(xp.where(pos, ll, _full(xp, ll, 0.0)))
 
+    def loglik_from_deviance(self, deviance, n_obs, scale, log_weight=0.0):
+        """The log-likelihood at dispersion ``scale`` as a closed form of the
+        ``deviance``, the number ``n_obs`` of rows with positive weight and
+        ``log_weight = sum log m`` over them (no pass over the rows), or None where the
+        family has none (its :meth:`loglik` needs the rows)."""
+        return None
+
     # --- domain checks and starting values ----------------------------------------
 
     def valid_mu(self, mu):
@@ -918,6 +925,12 @@ class Gaussian(Family):
         if m is None:
             return -0.5 * (r * r / scale + (math.log(scale) + _LOG_2PI))
         return -0.5 * (m * (r * r) / scale + xp.log(scale / m) + _LOG_2PI)
+
+    def loglik_from_deviance(self, deviance, n_obs, scale, log_weight=0.0):
+        # the sum of _loglik_obs: -(m r^2 / scale + log(scale / m) + log(2 pi)) / 2
+        scale = float(scale)
+        return -0.5 * (float(deviance) / scale + n_obs * (math.log(scale) + _LOG_2PI)
+                       - float(log_weight))
 
     def dispersion_derivs(self, nu):
         # a(zeta) = -log(-zeta) + log(2 pi)

@@ -433,19 +433,23 @@ class GLMInferenceMixin:
         check_is_fitted(self)
 
     def _set_fit_statistics(self, engine, family, theta=None, *, classes=None,
-                            deviance=None, n_obs=None):
+                            deviance=None, n_obs=None, final=None, known=None):
         """The contract's fit statistics at the final estimate (one light pass of the
         fit's round ``engine``): ``deviance_``, ``pearson_chi2_``, ``null_deviance_``,
         ``loglik_``, ``aic_``, ``bic_``, ``n_obs_``, ``df_resid_``, and ``n_rounds_`` (the
         engine's count of passes, this one included).
 
         ``theta`` defaults to ``params_``; ``deviance``/``n_obs``: known at ``theta``
-        already (saves a pass for families with estimated dispersion).
+        already (saves a pass for families with estimated dispersion). ``final``: a
+        :class:`~dask_glmdist.fit_statistics.FinalStatistics` that rode on the fit's
+        last round (no pass); ``known``: the statistics themselves, from the method's
+        own sums (:func:`~dask_glmdist.fit_statistics.least_squares_statistics`).
         """
         theta = np.asarray(self.params_ if theta is None else theta, dtype=np.float64)
-        st = fit_statistics(engine, family, theta, fit_intercept=self.fit_intercept,
-                            deviance=deviance, n_obs=n_obs, classes=classes,
-                            label=f"{type(self).__name__} fit statistics")
+        st = known if known is not None else fit_statistics(
+            engine, family, theta, fit_intercept=self.fit_intercept, deviance=deviance,
+            n_obs=n_obs, classes=classes, final=final,
+            label=f"{type(self).__name__} fit statistics")
         k = theta.shape[0]
         self.deviance_ = st.deviance
         self.pearson_chi2_ = st.pearson

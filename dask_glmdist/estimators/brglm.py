@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import shows_progress
 from ..families import FAMILY_NAMES, UNIT, Family, Link, get_family
-from ..fit_statistics import ride_null_model
+from ..fit_statistics import FinalStatistics, ride_null_model
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
@@ -181,8 +181,8 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         IWLS iterations (the first is the step from the starting means, as in R's
         ``glm``).
     n_rounds_ : int
-        Passes over the data (start, iterations, hat-value passes, final statistics,
-        the fit-statistics pass).
+        Passes over the data (start, iterations, hat-value passes, final statistics;
+        gamma and inverse gaussian: one more for R's log-likelihood).
     converged_ : bool
     separation_detected_ : bool
         ML only: the maximum likelihood estimate does not exist (some parameters run
@@ -347,12 +347,14 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.family_ = family
         engine = RoundEngine(data, split_every=self.split_every)
         ride_null_model(engine, family, fit_intercept=fi)
+        final = FinalStatistics(family, fit_intercept=fi)
         res = fit_chunked_iwls(
             engine, family, method=self.method,
             power=float(self.jeffreys_power), passes=int(self.passes),
             dispersion="auto" if self.dispersion == "method" else "pearson", fit_intercept=fi,
             tol=self.tol, max_iter=self.max_iter, start=start,
             param_names=self._param_names(), reference_groups=self._reference_groups(),
+            statistics=final,
         )
         phi = res.dispersion
         self.params_ = res.beta
@@ -365,7 +367,8 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.converged_ = res.converged
         self.separation_detected_ = res.separated
         self.n_blocks_ = data.n_blocks
-        self._set_fit_statistics(engine, family, deviance=res.deviance, n_obs=res.n_pos)
+        self._set_fit_statistics(engine, family, deviance=res.deviance, n_obs=res.n_pos,
+                                 final=final)
         self.history_ = res.history
         names = self._param_names()
         self._set_param_flags({names[j]: flag for j, flag in res.flags.items()})

@@ -36,7 +36,11 @@ from ..diagnostics import (
     warn,
 )
 from ..families import Family, Link, get_family
-from ..fit_statistics import ride_null_model
+from ..fit_statistics import (
+    float64_blocks,
+    least_squares_statistics,
+    ride_null_model,
+)
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..solvers.debiased_lasso import (
@@ -180,7 +184,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     Attributes
     ----------
     deviance_ : float
-        Deviance at the estimate (the fit-statistics pass).
+        Deviance at the estimate (the fit-statistics pass; the gaussian identity:
+        from the round's sums).
     null_deviance_ : float
         Deviance of the intercept-only model (R's ``null.deviance``).
     loglik_ : float
@@ -192,7 +197,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     df_resid_ : int
         ``n_obs_ - n_params``.
     n_rounds_ : int
-        Passes over the data, the fit-statistics pass included.
+        Passes over the data, the fit-statistics pass included (the gaussian
+        identity using every block: none, 1 in all).
     coef_ : ndarray of shape (n_features,)
         The estimate after thresholding.
     intercept_ : float
@@ -511,14 +517,23 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         flags = self._separation(engine, family, sums, used, params, left_out)
         self._set_param_flags(reference_flags(sums.get("recession"), spec.reference_groups,
                                               self._param_names(), flags))
-        self._set_contract(engine, family, final)
+        self._set_contract(engine, family, final, sums, left_out)
         return self
 
-    def _set_contract(self, engine, family, final) -> None:
+    def _set_contract(self, engine, family, final, sums: dict, left_out=()) -> None:
         """The fitted contract's statistics at the returned estimate (``coef_``,
-        ``intercept_``; one more pass); ``n_obs_`` stays the rows of the blocks used."""
+        ``intercept_``; one more pass, none from the least-squares sums of a
+        gaussian identity fit when every block is used); ``n_obs_`` stays the rows of
+        the blocks used."""
         n_obs = self.n_obs_
-        self._set_fit_statistics(engine, family, final)
+        known = None
+        if "yy" in sums and not left_out and float64_blocks(engine.data):
+            known = least_squares_statistics(
+                family, final, gram=sums["gram_sum"], gy=sums["xy"], yy=sums["yy"],
+                n_pos=int(sums["n_pos"]), fit_intercept=self.fit_intercept,
+                log_weight=sums.get("log_weight", 0.0),
+                weight=sums.get("weight_sum", float("nan")))
+        self._set_fit_statistics(engine, family, final, known=known)
         self.n_obs_, self.df_resid_ = n_obs, n_obs - final.shape[0]
 
     def _select_blocks(self, records, empty, min_rows: int, n_params: int,

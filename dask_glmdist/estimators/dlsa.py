@@ -645,7 +645,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     n_rounds_ : int
         Passes over the data: the local fits, the refinement rounds, separation
         checks and the fit-statistics pass (one more for families with estimated
-        dispersion).
+        dispersion and no closed-form log-likelihood: gamma, inverse gaussian).
     n_blocks_ : int
         Number of row blocks of the input (empty ones and ones of zero weight
         included; those are listed in ``block_diagnostics_``).
@@ -943,7 +943,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     n_rounds_ : int
         Passes over the data: the local fits, the refinement rounds, separation
         checks and the fit-statistics pass (one more for families with estimated
-        dispersion).
+        dispersion and no closed-form log-likelihood: gamma, inverse gaussian).
     n_blocks_ : int
         Number of row blocks of the input (empty ones and ones of zero weight
         included; those are listed in ``block_diagnostics_``).

@@ -28,7 +28,11 @@ from ..diagnostics import (
     warn,
 )
 from ..families import FAMILY_NAMES, Binomial, Family, Link, get_family
-from ..fit_statistics import ride_null_model
+from ..fit_statistics import (
+    float64_blocks,
+    least_squares_statistics,
+    ride_null_model,
+)
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..solvers.design_checks import (
@@ -116,15 +120,25 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
             sums.recession, self._reference_groups(pen.free), self._param_names(),
             self.param_flags_))
         self.n_blocks_ = data.n_blocks
-        self._set_contract(engine, family, res.n_pos)
+        self._set_contract(engine, family, res.n_pos, sums)
         return self
 
-    def _set_contract(self, engine, family, n_pos: int) -> None:
+    def _set_contract(self, engine, family, n_pos: int, sums: DataSums | None = None) -> None:
         """The fitted contract's statistics at the estimate (one more pass; the
         engine's deviance there, ``deviance_`` from :meth:`_set_result`, fixes the
-        log-likelihood's dispersion beforehand) and ``dispersion_`` (Pearson; the
+        log-likelihood's dispersion beforehand; none for a least-squares family without
+        an offset, from the first-pass ``sums``) and ``dispersion_`` (Pearson; the
         covariance's when the fit has one)."""
-        self._set_fit_statistics(engine, family, deviance=self.deviance_, n_obs=n_pos)
+        known = None
+        if (sums is not None and family.least_squares and engine.data.offset is None
+                and float64_blocks(engine.data)):
+            j = 1 - int(self.fit_intercept)   # the sums always have the intercept border
+            known = least_squares_statistics(
+                family, self.params_, gram=sums.gram[j:, j:], gy=sums.gy[j:], yy=sums.yy,
+                n_pos=sums.n_pos, fit_intercept=self.fit_intercept,
+                log_weight=sums.log_weight, weight=sums.weight)
+        self._set_fit_statistics(engine, family, deviance=self.deviance_, n_obs=n_pos,
+                                 known=known)
         if not hasattr(self, "cov_params_"):
             self.dispersion_ = self._pearson_dispersion(family)
 
@@ -339,7 +353,8 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         already the solution (to evaluate its objective), two more when a start has to
         be found by an IRLS step, one more (two at most) when the first pass found a
         parameter that runs off alone or a stop had to be checked for a direction in
-        which the estimate runs off (separation).
+        which the estimate runs off (separation); and the fit-statistics pass (none for
+        the gaussian identity without an offset: 1 in all).
     converged_ : bool
         False also when the estimate does not exist (separation).
     n_at_bound_ : int
@@ -781,7 +796,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         already the solution (to evaluate its objective), two more when a start has to
         be found by an IRLS step, one more (two at most) when the first pass found a
         parameter that runs off alone or a stop had to be checked for a direction in
-        which the estimate runs off (separation).
+        which the estimate runs off (separation); and the fit-statistics pass.
     converged_ : bool
         False also when the estimate does not exist (separation).
     n_at_bound_ : int

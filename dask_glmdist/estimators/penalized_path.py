@@ -288,7 +288,7 @@ class _AlphaSelection:
         iterations = sum(int(np.sum(p.n_iter)) for p in (path, *paths.values()))
         self._set_from_path(path, best, family, total, engine.count, iterations, redundant)
         self.n_blocks_ = data.n_blocks
-        self._set_contract(engine, family, total.n_pos)
+        self._set_contract(engine, family, total.n_pos, total)
         # one warning of each kind for the whole selection, the full-data fits first
         shown = (SHOWN_IN_SUMMARY if path.runaway[best] is not None else
                  f"The fit at the chosen alpha_={self.alpha_:.3g} is not affected")

@@ -471,6 +471,7 @@ def fit_chunked_iwls(
     start: np.ndarray | None = None,
     param_names: list[str] | None = None,
     reference_groups: tuple = (),
+    statistics=None,
 ) -> IWLSResult:
     """Fit a GLM by ML, mBR or mJPL with IWLS over the row blocks of ``engine.data``.
 
@@ -480,6 +481,8 @@ def fit_chunked_iwls(
     iteration (:class:`~.iwls_iteration.ChunkedIWLS`). Steps that leave
     the family's range are halved; so are steps that increase the deviance (ML) or the
     penalised deviance (two-pass mJPL); mBR/mJPL steps that overshoot are shortened.
+    ``statistics``: a :class:`~dask_glmdist.fit_statistics.FinalStatistics` to ride on
+    the final statistics pass (at the estimate).
 
     The steps: the start pass (:func:`_start`: validation, row counts, identification),
     the iterations (:func:`_iterate`) and the estimate's statistics (:func:`_finish`).
@@ -503,7 +506,7 @@ def fit_chunked_iwls(
                        dispersion=dispersion, names=names, k=k, n_pos=first.n_pos,
                        pass_sums=pass_sums, tol=tol)
     loop = _iterate(iwls, first, max_iter=max_iter, clock=clock)
-    result = _finish(iwls, loop, first, max_iter=max_iter)
+    result = _finish(iwls, loop, first, max_iter=max_iter, statistics=statistics)
     logger.info("IWLS %s: %d iterations, %d passes, %.2f s", method, loop.n_iter, run.count,
                 time.perf_counter() - clock)
     return result
@@ -654,9 +657,10 @@ def _converged(iwls: ChunkedIWLS, it: Iterate, size: float, taken: float) -> boo
     return size <= small and phi_settled and (not it.lagged or taken <= small)
 
 
-def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> IWLSResult:
-    """The estimate's deviance, log-likelihood and boundary rows (a pass without QR); the
-    warnings; the result."""
+def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int,
+            statistics=None) -> IWLSResult:
+    """The estimate's deviance, log-likelihood and boundary rows (a pass without QR, on
+    which ``statistics`` rides); the warnings; the result."""
     family, method, k, it = iwls.family, iwls.method, iwls.k, loop.it
     # the update proposed at the last iterate, unless it does not exist
     beta, phi = (it.beta, it.phi) if loop.collapsed else (it.new, it.phi_new)
@@ -664,6 +668,10 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int) -> 
         phi = it.s.pearson / (first.n_pos - k)
     exact_fit = iwls.estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
     on_edge = family.edge_at_finite_eta
+    if statistics is not None:  # ybar from the mustart pass: the null model's mean
+        s0 = first.s
+        ybar = s0.sum_my / s0.sum_m if s0.sum_m else None
+        statistics.attach(iwls.run.engine, beta, reference=ybar)
     final = iwls.run("IWLS final statistics", beta=beta, qr=False, loglik=not exact_fit,
                      phi=phi if iwls.estimate_phi else 1.0,
                      boundary_tol=BOUNDARY if loop.separated or on_edge else FINAL_BOUNDARY)

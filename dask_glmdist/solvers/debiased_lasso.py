@@ -92,7 +92,13 @@ import numpy as np
 from .._array import get_namespace, to_host
 from .._blocks import Problems, check_block
 from ..linalg import PSDFactor
-from .glm_kernel import block_terms, design_t_vec, linear_predictor, score_and_information
+from .glm_kernel import (
+    block_terms,
+    design_t_vec,
+    linear_predictor,
+    log_weight_sum,
+    score_and_information,
+)
 from .gram_cd import MAX_SWEEPS, nodewise_lasso
 from .local import (
     fit_local,
@@ -263,6 +269,8 @@ def debiased_lasso_block(X, y, m, *, family, spec: LassoSpec, block_index, offse
     if spec.standardize:
         d = np.concatenate([[1.0], sd]) if spec.fit_intercept else sd
         sums = _unstandardize(sums, d)
+    if spec.sufficient_stats and "yy" in sums:  # the gaussian log-likelihood's closed form
+        sums["log_weight"] = log_weight_sum(m, xp)
     counts = (recession_counts(X, y, m, family, spec.fit_intercept, spec.reference_groups)
               if n_pos else None)
     if counts is not None:

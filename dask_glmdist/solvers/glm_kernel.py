@@ -40,6 +40,7 @@ __all__ = [
     "least_squares_fit",
     "least_squares_sums",
     "linear_predictor",
+    "log_weight_sum",
     "quad_rows",
     "score_and_information",
     "tiles",
@@ -214,6 +215,17 @@ def least_squares_sums(X, y, m, fit_intercept: bool, xp) -> dict:
     gy, A = score_and_information(X, my, w, fit_intercept, xp)
     return {"gram": A, "gy": gy, "yy": float(xp.sum(my * yf)), "weight": float(xp.sum(w)),
             "n_pos": int(xp.sum(xp.astype(w > 0, X.dtype)))}
+
+
+def log_weight_sum(m, xp) -> float:
+    """``sum log m`` over the rows with ``m > 0`` (0 without prior weights): with the
+    deviance, the gaussian log-likelihood at any dispersion
+    (:meth:`~dask_glmdist.families.Family.loglik_from_deviance`)."""
+    if m is None:
+        return 0.0
+    pos = m > 0
+    logm = xp.log(xp.where(pos, m, xp.ones_like(m)))
+    return float(xp.sum(xp.where(pos, logm, xp.zeros_like(logm))))
 
 
 def least_squares_fit(A, xy, yy, S, l2, theta):

@@ -82,6 +82,7 @@ from .glm_kernel import (
     least_squares_fit,
     least_squares_sums,
     linear_predictor,
+    log_weight_sum,
     score_and_information,
 )
 from .gram_cd import MAX_SWEEPS, lasso_cd
@@ -236,13 +237,14 @@ class DataSums(BlockSummary):
     n_obs: int = 0
     n_pos: int = 0
     recession: np.ndarray | None = None  # summed recession counts (None: cannot separate)
+    log_weight: float = 0.0  # least-squares families: sum log m (glm_kernel.log_weight_sum)
 
     def __sub__(self, other: DataSums) -> DataSums:
         counts = None if self.recession is None else self.recession - other.recession
         return DataSums(gram=self.gram - other.gram, gy=self.gy - other.gy,
                         yy=self.yy - other.yy, weight=self.weight - other.weight,
                         n_obs=self.n_obs - other.n_obs, n_pos=self.n_pos - other.n_pos,
-                        recession=counts)
+                        recession=counts, log_weight=self.log_weight - other.log_weight)
 
 
 def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=None,
@@ -266,7 +268,9 @@ def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=
             return DataSums(n_obs=n, problems=Problems.at(block_index, problems))
     counts = recession_counts(X, xp.asarray(y, dtype=X.dtype), m, family, fit_intercept,
                               reference_groups)
-    return DataSums(n_obs=n, recession=counts, **least_squares_sums(X, y, m, True, xp))
+    log_weight = log_weight_sum(m, xp) if family.least_squares else 0.0
+    return DataSums(n_obs=n, recession=counts, log_weight=log_weight,
+                    **least_squares_sums(X, y, m, True, xp))
 
 
 @dataclass
