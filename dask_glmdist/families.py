@@ -929,6 +929,8 @@ class Gaussian(Family):
     def loglik_from_deviance(self, deviance, n_obs, scale, log_weight=0.0):
         # the sum of _loglik_obs: -(m r^2 / scale + log(scale / m) + log(2 pi)) / 2
         scale = float(scale)
+        if not scale > 0:  # an exact fit (zero deviance): unbounded, R's logLik is Inf
+            return math.inf
         return -0.5 * (float(deviance) / scale + n_obs * (math.log(scale) + _LOG_2PI)
                        - float(log_weight))
 

@@ -180,3 +180,22 @@ def test_gaussian_loglik_closed_form_is_the_rows_sum(data):
         np.testing.assert_allclose(
             fam.loglik_from_deviance(dev, len(y), scale, float(np.sum(np.log(w)))),
             float(fam.loglik(y, mu, w, scale=scale)), rtol=1e-13)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: BiasReducedGLM(family="gaussian", method="ML"),
+    lambda: PenalizedGLM(family="gaussian", alpha=0.0),
+], ids=["BiasReducedGLM", "PenalizedGLM"])
+def test_exact_gaussian_fit_has_an_unbounded_loglik(make):
+    """A response fitted exactly (deviance of rounding size): the likelihood is unbounded,
+    loglik_ Inf and AIC -Inf, in every path (the gaussian closed form raised
+    ZeroDivisionError; the statistics pass gave NaN or a finite number made of rounding)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 2))
+    y = 1.0 + X @ [2.0, -1.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = make().fit(da.from_array(X, chunks=20), da.from_array(y, chunks=20),
+                       sample_weight=da.from_array(np.ones(40), chunks=20))
+    assert m.deviance_ < 1e-20
+    assert m.loglik_ == np.inf and m.aic_ == -np.inf and m.bic_ == -np.inf

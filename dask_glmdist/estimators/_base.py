@@ -371,6 +371,9 @@ def _block_linear_predictor(Xb, coef, intercept):
     return linear_predictor(Xb, theta, True, get_namespace(Xb))
 
 
+EXACT_FIT = 1e-20  # deviance / null deviance at or below: an exact fit (loglik_ = inf)
+
+
 class GLMInferenceMixin:
     """``summary()``, ``conf_int()`` and ``wald_test()`` from ``params_``/``cov_params_``.
 
@@ -455,7 +458,11 @@ class GLMInferenceMixin:
         self.pearson_chi2_ = st.pearson
         self.null_deviance_ = st.null_deviance
         self.loglik_ = st.loglik
-        self.aic_, self.bic_ = information_criteria(st.loglik, k, st.n_obs, family)
+        if not family.fixed_scale and st.deviance <= EXACT_FIT * abs(st.null_deviance):
+            # an exact fit (the residual deviance is rounding): the dispersion is 0 and the
+            # likelihood unbounded, not a finite number made of rounding
+            self.loglik_ = np.inf
+        self.aic_, self.bic_ = information_criteria(self.loglik_, k, st.n_obs, family)
         self.n_obs_ = st.n_obs
         self.df_resid_ = st.n_obs - k
         self.n_rounds_ = engine.count
