@@ -70,13 +70,9 @@ def tweedie():
     return X, y, ref
 
 
-def _dispersion(model):
-    return getattr(model, "dispersion_", None) or model.scale_
-
-
 def _check_glm(model, ref):
     np.testing.assert_allclose(model.params_, ref.params, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(_dispersion(model), ref.scale, rtol=1e-7)
+    np.testing.assert_allclose(model.dispersion_, ref.scale, rtol=1e-7)
     np.testing.assert_allclose(model.bse_, ref.bse, rtol=0, atol=1e-6)
 
 
@@ -211,8 +207,8 @@ def _fit(make, fam, X, y, w):
 
 def _results(model):
     out = {}
-    for name in ("params_", "bse_", "deviance_", "n_iter_", "n_rounds_", "n_passes_",
-                 "converged_", "alpha_", "dispersion_", "scale_"):
+    for name in ("params_", "bse_", "deviance_", "n_iter_", "n_rounds_", "converged_",
+                 "alpha_", "dispersion_"):
         value = getattr(model, name, None)
         if value is not None:
             out[name] = np.asarray(value, dtype=float)
