@@ -234,7 +234,7 @@ class FinalStatistics:
                                         self.fit_intercept, self.reference,
                                         self.engine.rider(NullIntercept), riding=True)
         # the deviance at theta is not known yet: R's dispersion needs it
-        self.scale = 1.0 if self.family.fixed_scale else None
+        self.scale = 1.0 if self.family.fixed_dispersion else None
         return _final_rider_block, (self.theta,), dict(
             family=self.family, fit_intercept=self.fit_intercept, parts="model",
             null=self.null, scale=self.scale, classes=self.classes)
@@ -285,7 +285,7 @@ def fit_statistics(engine, family, theta, *, fit_intercept: bool, deviance=None,
         s, null, c0, known, n_pos = final.sums, final.null, final.c0, final.scale, None
     else:
         null, c0 = _null_spec(engine, family, theta, fit_intercept, reference, rider)
-        known = 1.0 if family.fixed_scale else (None if n_pos is None else deviance / n_pos)
+        known = 1.0 if family.fixed_dispersion else (None if n_pos is None else deviance / n_pos)
         s = _run(engine, family, theta, fit_intercept, "model", null, known, classes, label)
     n_obs, weight = int(s["n_obs"]), float(s["weight"])
     loglik = s.get("loglik")
@@ -388,5 +388,5 @@ def information_criteria(loglik: float, n_params: int, n_obs: int, family) -> tu
     """``(aic, bic)`` as R's ``AIC``/``BIC`` of a ``glm``: the dispersion counts as a
     parameter where the family estimates it; BIC's ``log(n_obs)``, rows with non-zero
     weight."""
-    k = n_params + int(not family.fixed_scale)
+    k = n_params + int(not family.fixed_dispersion)
     return -2.0 * loglik + 2.0 * k, -2.0 * loglik + math.log(max(n_obs, 1)) * k

@@ -437,7 +437,7 @@ def test_defaults_and_attributes():
         fam = get_family(name)
         assert fam.name == name
         assert fam.link.name == link == fam.canonical_link
-        assert fam.fixed_scale is fixed
+        assert fam.fixed_dispersion is fixed
     assert NegativeBinomial().alpha == 1.0
     assert NegativeBinomial(alpha=2).alpha == 2.0
 

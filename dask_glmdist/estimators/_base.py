@@ -458,7 +458,7 @@ class GLMInferenceMixin:
         self.pearson_chi2_ = st.pearson
         self.null_deviance_ = st.null_deviance
         self.loglik_ = st.loglik
-        if not family.fixed_scale and st.deviance <= EXACT_FIT * abs(st.null_deviance):
+        if not family.fixed_dispersion and st.deviance <= EXACT_FIT * abs(st.null_deviance):
             # an exact fit (the residual deviance is rounding): the dispersion is 0 and the
             # likelihood unbounded, not a finite number made of rounding
             self.loglik_ = np.inf
@@ -471,7 +471,7 @@ class GLMInferenceMixin:
     def _pearson_dispersion(self, family) -> float:
         """``dispersion_`` by the library's one default: Pearson's chi^2 over
         ``df_resid_`` (R's ``summary.glm``, statsmodels), 1 for fixed-scale families."""
-        if family.fixed_scale:
+        if family.fixed_dispersion:
             return 1.0
         return self.pearson_chi2_ / self.df_resid_ if self.df_resid_ > 0 else float("nan")
 

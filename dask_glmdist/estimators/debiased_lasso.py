@@ -809,7 +809,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     def _dispersion(self, engine, s, family, params, n_pos, left_out=()) -> float:
         """1 for binomial/Poisson; gaussian: RSS / (n - df) at the returned estimate."""
-        if family.fixed_scale:
+        if family.fixed_dispersion:
             return 1.0
         df = n_pos - int(np.count_nonzero(params))
         if "yy" in s:  # gaussian identity: RSS from the summed sufficient statistics

@@ -195,7 +195,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         factor = combined_factor(A, names, n_pos, self.fit_intercept, type(self).__name__)
         theta = factor.solve(s.information_theta)
         pearson = s.pearson + s.theta_information_theta - float(theta @ A @ theta)
-        scale = 1.0 if family.fixed_scale else max(pearson, 0.0) / max(n_pos - len(names), 1)
+        scale = 1.0 if family.fixed_dispersion else max(pearson, 0.0) / max(n_pos - len(names), 1)
         cov = factor.inverse() * scale
         sep = _Separation(infinite_parameters(s.recession))
         # a separating column that is non-zero on every row: every row is fitted perfectly
@@ -232,7 +232,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self._set_fit_statistics(engine, family, classes=classes)
         self.dispersion_ = self._pearson_dispersion(family)
         ratio = self.dispersion_ / scale if scale > 0 else float("nan")
-        if family.fixed_scale or not np.isfinite(ratio):
+        if family.fixed_dispersion or not np.isfinite(ratio):
             self.dispersion_ = scale
             return
         for name in ("cov_params_", "wlse_cov_params_"):

@@ -276,7 +276,7 @@ class _AlphaSelection:
                                   label=f"{type(self).__name__} path", **kw)
             paths = {}
             phi = 1.0
-            if not family.fixed_scale:
+            if not family.fixed_dispersion:
                 dof = total.n_pos - path.df[-1]
                 phi = path.pearson[-1] / dof if dof > 0 else 1.0
             k = 2.0 if self.criterion == "aic" else math.log(max(total.n_obs, 2))

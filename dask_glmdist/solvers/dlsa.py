@@ -344,7 +344,7 @@ def refine(engine: RoundEngine, family, classes, theta, infinite, n_pos, *,
         refinement_round(rf, r, family, bool(dropped), n_pos - n_params, tol)
         if rf.converged or rf.free.size == 0:
             break
-    if not family.fixed_scale:
+    if not family.fixed_dispersion:
         rf.scale = max(rf.pearson, 0.0) / max(n_pos - n_params, 1)
     if rf.free.size == 0:
         rf.information, rf.step, rf.se = np.zeros((0, 0)), np.zeros(0), np.zeros(0)
@@ -366,7 +366,7 @@ def refinement_round(rf: _Refinement, r: dict, family, dropped: bool, df_resid: 
         A = r.information[np.ix_(rf.free, rf.free)]
         factor = PSDFactor(A)
     step = factor.solve(r.score[rf.free])
-    rf.scale = 1.0 if family.fixed_scale else max(r.pearson, 0.0) / max(df_resid, 1)
+    rf.scale = 1.0 if family.fixed_dispersion else max(r.pearson, 0.0) / max(df_resid, 1)
     rf.se = np.sqrt(np.clip(np.diag(factor.inverse()), 0.0, None) * rf.scale)
     rf.theta[rf.free] += step
     rf.pearson = r.pearson - float(r.score[rf.free] @ step)

@@ -559,7 +559,7 @@ def unpenalised_covariance(res: PQNResult, family, k: int):
     scale is fixed; NaN without residual degrees of freedom, and a NaN matrix when the
     information is singular)."""
     df = res.n_pos - k
-    if family.fixed_scale:
+    if family.fixed_dispersion:
         phi = 1.0
     else:
         phi = res.state.pearson / df if df > 0 else np.nan
