@@ -104,6 +104,9 @@ class BlockedData:
     reports: list | None = None
     # in-memory input: the weights as validated (what in-memory checks of y look at)
     host_weight: np.ndarray | None = None
+    # a classifier's labels: y is coded 1.0 for this class, 0.0 for the other, in the
+    # task that reads the block (no task of its own per block and round)
+    positive_class: object = None
 
     @property
     def n_blocks(self) -> int:
@@ -391,7 +394,7 @@ def vector_like(v, X: da.Array, what: str) -> da.Array:
                 f"Found input variables with inconsistent numbers of samples: "
                 f"X has {X.shape[0]} rows, {what} has {v.shape[0]}."
             )
-        return da.from_array(v, chunks=(X.chunks[0],))
+        return _blocks_of_views(v, X.chunks[0])
     if v.ndim == 2 and not math.isnan(v.shape[1]) and v.shape[1] == 1:
         v = v[:, 0]
     if v.ndim != 1:
@@ -431,23 +434,31 @@ def dense_blocks(X: da.Array) -> da.Array:
     return X.map_blocks(_dense_block, dtype=X.dtype, meta=np.empty((0,) * X.ndim, X.dtype))
 
 
-def _blocks_of_views(A, sizes: list[int]) -> da.Array:
-    """A dask array whose row blocks are views of the in-memory ``A``.
+def _blocks_of_views(A, sizes) -> da.Array:
+    """A dask array whose row blocks are views of the in-memory ``A`` (``sizes`` rows each).
 
     Unlike ``da.from_array`` this neither copies nor hashes ``A`` (seconds and a
-    second copy of the data at millions of rows); every call gets fresh keys. A
-    scipy.sparse ``A`` (CSR) gives row slices that stay sparse until :func:`dense_blocks`
-    densifies each one inside its task.
+    second copy of the data at millions of rows), and each block is a value of the
+    graph, not a task slicing ``A`` (so rounds take it as it is: no task per block); every
+    call gets fresh keys. A scipy.sparse ``A`` (CSR) gives row slices that stay sparse
+    until :func:`dense_blocks` densifies each one inside its task.
     """
-    token = uuid.uuid4().hex
-    meta = A[:0] if scipy.sparse.issparse(A) else None
-    parts, start = [], 0
-    for k, rows in enumerate(sizes):
-        view = dask.delayed(A[start : start + rows], name=f"glmdist-rows-{token}-{k}")
-        parts.append(da.from_delayed(view, shape=(rows, *A.shape[1:]), dtype=A.dtype,
-                                     meta=meta))
-        start += rows
-    return da.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    from dask.highlevelgraph import HighLevelGraph
+
+    name = f"glmdist-rows-{uuid.uuid4().hex}"
+    sizes = [int(s) for s in sizes]
+    edges = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    tail = (0,) * (A.ndim - 1)
+    layer = {(name, k, *tail): A[edges[k]: edges[k + 1]] for k in range(len(sizes))}
+    chunks = (tuple(sizes), *((n,) for n in A.shape[1:]))
+    meta = A[:0] if scipy.sparse.issparse(A) else np.empty((0,) * A.ndim, A.dtype)
+    return da.Array(HighLevelGraph.from_collections(name, layer, dependencies=()), name,
+                    chunks, meta=meta)
+
+
+def blocks_like(v, X: da.Array) -> da.Array:
+    """The in-memory vector ``v`` in ``X``'s (known) row blocks, as views."""
+    return _blocks_of_views(np.asarray(v), X.chunks[0])
 
 
 def as_blocked(
@@ -743,28 +754,6 @@ def sum_summaries(*parts):
     return out
 
 
-def _indexed(block_fn):
-    """``block_fn`` with its block index; empty blocks are skipped, errors name the block.
-
-    An empty block (a partition emptied by a filter) contributes nothing: its summary
-    is ``{"n": 0, "empty_blocks": [index]}``. An exception raised inside the block
-    function gets a note naming the block.
-    """
-
-    def run(X, y, w, index, *args, **kwargs):
-        if X.shape[0] == 0:
-            return {"n": 0, "empty_blocks": [index]}
-        try:
-            return block_fn(X, y, w, *args, block_index=index, **kwargs)
-        except Exception as exc:
-            note = f"raised in row block {index} by {getattr(block_fn, '__name__', 'a block')}"
-            # add_note (PEP 678) by hand: the same exception type on Python 3.10 too
-            exc.__notes__ = [*getattr(exc, "__notes__", ()), note]
-            raise
-
-    return run
-
-
 def map_reduce(
     block_fn,
     data: BlockedData,
@@ -784,71 +773,65 @@ def map_reduce(
     Progress: the round is counted in the progress display of the fit running in this
     context (see :mod:`dask_glmdist._progress`; opened by the estimator's ``fit`` when
     its ``verbose`` is positive): the fit's display is the only one. Fits make their
-    rounds through :class:`dask_glmdist.rounds.RoundEngine`, which counts them.
+    rounds through :class:`dask_glmdist.rounds.RoundEngine`, which builds the blocks'
+    graph once for all its rounds; this function builds it for one round.
     """
-    return run_round(block_fn, data, args, kwargs, combine=combine, split_every=split_every,
-                     label=label, display=_progress.active_display())
+    from .block_graph import BlockGraph
+
+    return run_round(BlockGraph(data, _active_client()), block_fn, args, kwargs,
+                     combine=combine, split_every=split_every, label=label,
+                     display=_progress.active_display())
 
 
-def _block_parts(block_fn, data: BlockedData, blocks, args, kwargs) -> list:
-    """One delayed ``block_fn`` call per row block (the offset as a keyword, if any)."""
-    bargs = [dask.delayed(a) if isinstance(a, np.ndarray) else a for a in args]
-    fn = dask.delayed(_indexed(block_fn), pure=True)
-    if data.offset is None:
-        return [fn(x, y, w, k, *bargs, **kwargs) for k, (x, y, w) in enumerate(blocks)]
-    # block functions of models with an offset take it as a keyword
-    offsets = data.offset.to_delayed(optimize_graph=False).ravel()
-    return [fn(x, y, w, k, *bargs, offset=o, **kwargs)
-            for k, ((x, y, w), o) in enumerate(zip(blocks, offsets, strict=True))]
-
-
-def _tree(parts: list, combine, split_every: int):
-    """The delayed root of ``parts`` combined ``split_every`` at a time."""
-    while len(parts) > 1:
-        parts = [
-            dask.delayed(combine, pure=True)(*parts[i : i + split_every])
-            for i in range(0, len(parts), split_every)
-        ]
-    return parts[0]
-
-
-def run_round(block_fn, data: BlockedData, args, kwargs, *, combine, split_every, label,
-              display, riders=()):
-    """:func:`map_reduce` with the progress ``display`` given (None: none).
+def run_round(graph, block_fn, args, kwargs, *, combine, split_every, label, display,
+              riders=()):
+    """One round over the blocks of ``graph`` (a :class:`~.block_graph.BlockGraph`)
+    with the progress ``display`` given (None: none).
 
     ``riders``: ``(block_fn, args, kwargs)`` of small computations that ride along on
     the same blocks in the same computation (each block is read once for all of them);
     their sums (added) are returned after the round's: ``(summary, [rider sums])``.
     """
-    blocks = data.delayed_blocks()
-    parts = _block_parts(block_fn, data, blocks, args, kwargs)
-    block_keys = frozenset(p.key for p in parts)
-    if data.reports is not None:
-        parts = [dask.delayed(_with_report, pure=True)(p, r)
-                 for p, r in zip(parts, data.reports, strict=True)]
     split_every = max(2, int(split_every))
-    root = _tree(parts, combine, split_every)
-    extra = [_tree(_block_parts(fn, data, blocks, a, kw), sum_summaries, split_every)
-             for fn, a, kw in riders]
+    dsk, key, group_keys = graph.round(block_fn, tuple(args), dict(kwargs), combine=combine,
+                                       split_every=split_every, riders=riders)
+    schedule = dask.base.get_scheduler() or dask.threaded.get
     start = time.perf_counter()
+    n_blocks = graph.n_blocks
     counter = None  # blocks are counted as they finish under a local scheduler only
     if display is not None:
-        if len(blocks) > 1 and _active_client() is None:
-            counter = _BlockCounter(display, block_keys)
-        display.start_round(len(blocks) if counter is not None else 0)
+        if n_blocks > 1 and _active_client() is None:
+            counter = _BlockCounter(display, group_keys)
+        display.start_round(n_blocks if counter is not None else 0)
     try:
-        with _blas_limits(len(blocks), root), explain_lost_data():
-            result, *rides = _compute([root, *extra], counter)
+        with _blas_limits(n_blocks, schedule), explain_lost_data():
+            result, rides, rows = _compute(schedule, dsk, key, counter)
     finally:
         if display is not None:
             display.end_round()
+    graph.learn_rows(rows)
     if isinstance(result, Mapping) and set(result) <= {"n", "empty_blocks"}:
         raise ValueError(
-            f"Found array with 0 sample(s): all {len(blocks)} row block(s) are empty; at "
+            f"Found array with 0 sample(s): all {n_blocks} row block(s) are empty; at "
             "least one row is required."
         )
-    logger.info("%s: %d blocks reduced in %.2f s", label, len(blocks), time.perf_counter() - start)
+    logger.info("%s: %d blocks reduced in %.2f s", label, n_blocks, time.perf_counter() - start)
     return (result, rides) if riders else result
+
+
+def _labels_block(X, y, w, *, block_index):
+    return {"labels": np.unique(y)}
+
+
+def _union(*parts):
+    labels = [p["labels"] for p in parts if "labels" in p]
+    out = sum_summaries(*[{k: v for k, v in p.items() if k != "labels"} for p in parts])
+    return {**out, "labels": np.unique(np.concatenate(labels))} if labels else out
+
+
+def block_labels(data: BlockedData) -> np.ndarray:
+    """The distinct values of ``data.y`` (a classifier's labels): one pass over y."""
+    return map_reduce(_labels_block, data, combine=_union, label="labels")["labels"]
 
 
 def compute_reduced(*objs):
@@ -898,7 +881,7 @@ def _active_client():
         return None
 
 
-def _blas_limits(n_blocks: int, obj):
+def _blas_limits(n_blocks: int, schedule):
     """Hold BLAS to one thread while local threads already run blocks in parallel.
 
     Under the threaded scheduler every core runs a block; BLAS threads on top of
@@ -907,16 +890,16 @@ def _blas_limits(n_blocks: int, obj):
     """
     if n_blocks < 2 or _active_client() is not None:
         return contextlib.nullcontext()
-    if dask.base.get_scheduler(collections=[obj]) is not dask.threaded.get:
+    if schedule is not dask.threaded.get:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _compute(objs: list, counter=None) -> tuple:
-    """``dask.compute(*objs)`` under the active scheduler (counting blocks for the
-    display): one computation, so blocks that several of them read are read once."""
+def _compute(schedule, dsk: dict, key, counter=None):
+    """The result of ``key`` in the graph ``dsk`` under the scheduler ``schedule`` (the
+    active one's ``get``), counting blocks for the display."""
     with counter or contextlib.nullcontext():
-        return dask.compute(*objs)
+        return schedule(dsk, [key])[0]
 
 
 class _BlockCounter(Callback):
@@ -926,11 +909,11 @@ class _BlockCounter(Callback):
     a ``distributed.Client`` the display counts rounds only.
     """
 
-    def __init__(self, display, block_keys):
+    def __init__(self, display, group_keys: dict):
         super().__init__()
         self._display = display
-        self._keys = block_keys
+        self._groups = group_keys  # a group's key -> its number of blocks
 
     def _posttask(self, key, result, dsk, state, worker_id):
-        if key in self._keys:
+        for _ in range(self._groups.get(key, 0)):
             self._display.block_done()

@@ -31,7 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import _progress
-from ._blocks import BlockedData, run_round, sum_summaries
+from ._blocks import BlockedData, _active_client, run_round, sum_summaries
+from .block_graph import BlockGraph
 
 __all__ = ["RoundEngine"]
 
@@ -65,12 +66,20 @@ class RoundEngine:
         its subsets.
     """
 
-    def __init__(self, data: BlockedData, *, split_every: int = 8, _count=None):
+    def __init__(self, data: BlockedData, *, split_every: int = 8, _count=None, _graph=None):
         self.data = data
         self.split_every = max(2, int(split_every))
         self.display = _progress.active_display()
         self._count = _count if _count is not None else _Count()
+        self._graph = _graph
         self.riders: list = []
+
+    @property
+    def graph(self) -> BlockGraph:
+        """The blocks' task graph, built at the first round and kept for the others."""
+        if self._graph is None:
+            self._graph = BlockGraph(self.data, _active_client())
+        return self._graph
 
     @property
     def count(self) -> int:
@@ -86,7 +95,7 @@ class RoundEngine:
         """
         self._count.value += 1
         riders = [r for r in self.riders if not r.done]
-        out = run_round(block_fn, self.data, args, settings, combine=combine,
+        out = run_round(self.graph, block_fn, args, settings, combine=combine,
                         split_every=self.split_every, label=label, display=self.display,
                         riders=[r.block() for r in riders])
         if not riders:
@@ -115,8 +124,9 @@ class RoundEngine:
 
     def subset(self, blocks) -> RoundEngine:
         """An engine over the row blocks ``blocks`` (indices) of this one's data: the same
-        block keys, no copy; the count is shared."""
-        return self.on(subset_blocks(self.data, blocks))
+        block keys and graph, no copy; the count is shared."""
+        return RoundEngine(subset_blocks(self.data, blocks), split_every=self.split_every,
+                           _count=self._count, _graph=self.graph.subset(blocks))
 
 
 def subset_blocks(data: BlockedData, idx) -> BlockedData:
@@ -127,4 +137,6 @@ def subset_blocks(data: BlockedData, idx) -> BlockedData:
         if a is None:
             return None
         return da.concatenate([a.blocks[int(i)] for i in idx], axis=0)
-    return BlockedData(pick(data.X), pick(data.y), pick(data.sample_weight), pick(data.offset))
+    reports = None if data.reports is None else [data.reports[int(i)] for i in idx]
+    return BlockedData(pick(data.X), pick(data.y), pick(data.sample_weight), pick(data.offset),
+                       reports, positive_class=data.positive_class)

@@ -87,13 +87,13 @@ def test_worker_killed_mid_fit_on_zarr_data_changes_nothing(two_workers, tmp_pat
     victim = _holder(client, Xd)
     original, rounds = blocks_module._compute, []
 
-    def compute_and_kill_in_round_3(obj, progress):
+    def compute_and_kill_in_round_3(schedule, dsk, key, counter):
         rounds.append(1)
         if len(rounds) != 3:
-            return original(obj, progress)
-        futures = client.compute(obj)  # the round is under way when the worker dies
+            return original(schedule, dsk, key, counter)
+        futures = client.get(dsk, [key], sync=False)  # under way when the worker dies
         _kill(client, victim)
-        return client.gather(futures)
+        return client.gather(futures)[0]
 
     monkeypatch.setattr(blocks_module, "_compute", compute_and_kill_in_round_3)
     got = BiasReducedGLM(method="mBR").fit(Xd, yd)

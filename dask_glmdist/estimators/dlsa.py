@@ -49,7 +49,6 @@ import logging
 import time
 from numbers import Integral, Real
 
-import dask.array as da
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -57,6 +56,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 
 from .._blocks import (
+    blocks_like,
     check_block_sizes,
     is_dask_collection,
 )
@@ -1085,7 +1085,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
                         f"({kept.tolist()}); a binary classifier needs both classes."
                     )
             y01 = (y_mem == self.classes_[1]).astype(np.float64)
-            data.y = da.from_array(y01, chunks=(data.X.chunks[0],))
+            data.y = blocks_like(y01, data.X)
         elif getattr(getattr(self, "design_", None), "labels", None) is not None:
             # the formula's response column: its labels came with the levels pass
             self.classes_ = classes = self._two_classes(np.asarray(self.design_.labels))

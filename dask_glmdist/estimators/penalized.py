@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-import dask.array as da
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -18,6 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from .._blocks import block_labels, blocks_like
 from .._progress import shows_progress
 from ..diagnostics import (
     INFINITE,
@@ -963,13 +963,13 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
                         f"({kept.tolist()}); a binary classifier needs both classes."
                     )
             y01 = (y_mem == self.classes_[1]).astype(np.float64)
-            data.y = da.from_array(y01, chunks=(data.X.chunks[0],))
+            data.y = blocks_like(y01, data.X)
         else:
             labels = getattr(getattr(self, "design_", None), "labels", None)
             if labels is None:  # one pass over y alone
-                labels = np.unique(da.unique(data.y).compute())
+                labels = block_labels(data)
             self.classes_ = self._two_classes(np.asarray(labels))
-            data.y = (data.y == self.classes_[1]).astype(np.float64)
+            data.positive_class = self.classes_[1]
         return data
 
     def _set_coef(self, theta) -> None:

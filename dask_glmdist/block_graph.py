@@ -1,0 +1,350 @@
+"""A fit's row blocks as a graph built once, and the few tasks each round adds to it.
+
+A fit makes its rounds over the same row blocks: only the block function and its small
+arguments (θ) change from one round to the next. :class:`BlockGraph` therefore turns
+the blocked data (X, y, weights, offset and the design's per-block reports) into a
+low-level task graph once per fit -- Dask's expression optimisation, key flattening
+and culling run once, not once per round -- and records, per block, where each of its
+arrays comes from:
+
+* an array already in this process (a persisted collection under a local scheduler, a
+  view of in-memory input) is put into the round's tasks as it is, so a round's graph
+  holds only its own tasks, whatever the number of blocks;
+* anything else (a Parquet read, a future on a ``distributed`` cluster) is a key the
+  round's tasks refer to.
+
+A round is then a handful of tasks (:meth:`BlockGraph.round`): one per *block group*
+-- consecutive blocks (on the same worker, under ``distributed``) that together reach
+:func:`target_block_bytes` -- that runs the block function on each block of the group
+and adds the summaries, a reduction tree over the groups, and one key for each array
+argument and one for the settings, so θ is sent once per round, not once per block.
+A block function marked :func:`additive` (its summary of a stack of blocks is the sum
+of their summaries: the Gram, score and deviance passes) sees a group's blocks stacked
+into one array instead -- one call per group, not per block; it is run block by block
+again only when it reports a problem, so that the error names the block. Groups only
+change how summaries are added, never what is computed: DLSA's local fits stay per
+block.
+
+Block sizes unknown before the first pass (Parquet partitions) are learned from it:
+every group reports its blocks' row counts, and the groups of the later rounds are
+formed from them.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import dask
+import numpy as np
+from dask._task_spec import Alias, DataNode, Task, TaskRef, convert_legacy_graph, parse_input
+from dask.base import collections_to_expr
+
+__all__ = ["BlockGraph", "additive", "target_block_bytes", "TARGET_BLOCK_BYTES"]
+
+#: default of the ``dask_glmdist.target-block-bytes`` setting (``dask.config``): small
+#: row blocks are processed in groups of at least this many bytes of X per task
+TARGET_BLOCK_BYTES = 16 * 2**20
+
+
+def target_block_bytes() -> int:
+    """The least bytes of X per task: ``dask.config`` ``"dask_glmdist.target-block-bytes"``
+    (default :data:`TARGET_BLOCK_BYTES`; 0 runs every block in a task of its own)."""
+    value = dask.config.get("dask_glmdist.target-block-bytes", TARGET_BLOCK_BYTES)
+    return int(dask.utils.parse_bytes(value) if isinstance(value, str) else value)
+
+
+def additive(block_fn):
+    """Mark ``block_fn`` as additive over rows: its summary of several blocks stacked
+    is the sum (the round's ``combine``) of theirs, so a group of small blocks can be
+    summarised in one call. Returns ``block_fn``."""
+    block_fn.additive = True
+    return block_fn
+
+
+@dataclass(frozen=True)
+class Block:
+    """One row block as a round's task sees it.
+
+    ``X``, ``y``, ``w``, ``offset``, ``report``: the array (or the design's report)
+    itself, a :class:`TaskRef` to the key computing it, or None. ``rows``: its row
+    count (``nan`` until known); ``where``: the worker holding it (distributed).
+    """
+
+    index: int
+    X: object
+    y: object
+    w: object
+    offset: object
+    report: object
+    rows: float
+    where: str | None = None
+
+
+# --------------------------------------------------------------------------------------
+# building the data graph once
+# --------------------------------------------------------------------------------------
+
+
+def _materialise(collections) -> dict:
+    """The optimised low-level graph of ``collections`` (Task objects, aliases resolved
+    later): what ``dask.compute`` would build, built once."""
+    expr = collections_to_expr(collections, True).optimize()
+    return convert_legacy_graph(dict(expr.__dask_graph__()))
+
+
+def _source(dsk: Mapping, key, local: bool):
+    """How a round's task gets ``key``: its value if it is data in this process (and
+    the scheduler is local), else a reference to it."""
+    seen = 0
+    while isinstance(dsk.get(key), Alias) and seen < 100:
+        key, seen = dsk[key].target, seen + 1
+    node = dsk.get(key)
+    if local and isinstance(node, DataNode) and not _is_future(node.value):
+        return node.value
+    return TaskRef(key)
+
+
+def _is_future(obj) -> bool:
+    return type(obj).__name__ == "Future" and hasattr(obj, "key")
+
+
+def _block_keys(arr) -> list:
+    return [k[0] if isinstance(k, list) else k for k in arr.__dask_keys__()]
+
+
+def _needed(dsk: Mapping, refs) -> dict:
+    """The part of ``dsk`` that the keys ``refs`` depend on (a cull, once per graph)."""
+    out, stack = {}, [r.key for r in refs]
+    while stack:
+        key = stack.pop()
+        if key in out or key not in dsk:
+            continue
+        node = out[key] = dsk[key]
+        stack.extend(node.dependencies)
+    return out
+
+
+def _placement(client, refs) -> dict:
+    """Worker holding each key already on the cluster (persisted blocks), else nothing."""
+    if client is None or not refs:
+        return {}
+    try:
+        who = client.who_has([r.key for r in refs])
+    except Exception:  # keys the scheduler does not know yet (not persisted)
+        return {}
+    return {k: sorted(v)[0] for k, v in who.items() if v}
+
+
+class BlockGraph:
+    """The row blocks of one fit as a graph built once (see the module docstring).
+
+    Parameters
+    ----------
+    data : BlockedData
+        The fit's blocked X, y, weights, offset and design reports.
+    client : distributed.Client or None
+        The active client (None under a local scheduler).
+    """
+
+    def __init__(self, data, client=None, *, _from=None):
+        if _from is not None:  # a subset: (graph, blocks)
+            self.dsk, self.blocks, self.client = _from
+            return
+        self.client = client
+        self.positive_class = data.positive_class
+        arrays = [data.X, data.y, data.sample_weight, data.offset]
+        colls = [a for a in arrays if a is not None] + list(data.reports or [])
+        full = _materialise(colls)
+        local = client is None
+        keys = [_block_keys(a) if a is not None else [None] * data.n_blocks for a in arrays]
+        reports = [r.key for r in data.reports] if data.reports is not None else (
+            [None] * data.n_blocks)
+        blocks, refs = [], []
+        for k, rows in enumerate(data.block_rows):
+            parts = [None if ks[k] is None else _source(full, ks[k], local) for ks in keys]
+            rep = None if reports[k] is None else _source(full, reports[k], local)
+            refs += [p for p in (*parts, rep) if isinstance(p, TaskRef)]
+            blocks.append(Block(k, *parts, rep, float(rows)))
+        self.dsk = _needed(full, refs)
+        where = _placement(client, [b.X for b in blocks if isinstance(b.X, TaskRef)])
+        if where:
+            blocks = [replace(b, where=where.get(b.X.key)) if isinstance(b.X, TaskRef) else b
+                      for b in blocks]
+        self.blocks = blocks
+        self.n_features = data.n_features
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.blocks)
+
+    def subset(self, idx) -> BlockGraph:
+        """The graph of the blocks ``idx`` (positions in this one): the same keys."""
+        blocks = [self.blocks[int(i)] for i in idx]
+        refs = [p for b in blocks for p in (b.X, b.y, b.w, b.offset, b.report)
+                if isinstance(p, TaskRef)]
+        sub = BlockGraph(None, _from=(_needed(self.dsk, refs), blocks, self.client))
+        sub.n_features, sub.positive_class = self.n_features, self.positive_class
+        return sub
+
+    def learn_rows(self, rows: Mapping) -> None:
+        """Record the row counts ``{block index: rows}`` a pass has reported."""
+        if all(not math.isnan(b.rows) for b in self.blocks):
+            return
+        self.blocks = [replace(b, rows=float(rows.get(b.index, b.rows))) for b in self.blocks]
+
+    def groups(self, target: int | None = None) -> list[list[Block]]:
+        """Consecutive blocks (on one worker) of at least ``target`` bytes of X together;
+        blocks of unknown size (and all, for ``target`` 0) each in a group of their own."""
+        target = target_block_bytes() if target is None else target
+        row_bytes = 8 * max(1, self.n_features)
+        out: list = []
+        open_groups: dict = {}  # worker -> (group, bytes so far)
+        for b in self.blocks:
+            size = b.rows * row_bytes
+            if target <= 0 or math.isnan(size) or size >= target:
+                out.append([b])
+                continue
+            group, total = open_groups.get(b.where, (None, 0.0))
+            if group is None:
+                group = []
+                out.append(group)
+            group.append(b)
+            total += size
+            open_groups[b.where] = (None, 0.0) if total >= target else (group, total)
+        return out
+
+    def round(self, block_fn, args, settings, *, combine, split_every, riders=()):
+        """The graph of one round: ``(dsk, keys, group_keys)`` where ``keys`` are the
+        reduced summary and rider sums' keys and ``group_keys`` maps each group's key to
+        its number of blocks (for progress)."""
+        token = uuid.uuid4().hex[:16]
+        dsk = dict(self.dsk)
+        shared = [args, settings, [(fn, a, kw) for fn, a, kw in riders]]
+        shared_keys = []
+        for i, value in enumerate(shared):
+            key = f"glmdist-shared-{token}-{i}"
+            dsk[key] = DataNode(key, value)
+            shared_keys.append(TaskRef(key))
+        group_keys, parts = {}, []
+        for g, group in enumerate(self.groups()):
+            key = (f"glmdist-{getattr(block_fn, '__name__', 'block')}-{token}", g)
+            blocks = [(b.index, b.X, b.y, b.w, b.offset, b.report) for b in group]
+            dsk[key] = Task(key, run_group, block_fn, parse_input(blocks), *shared_keys,
+                            combine, self.positive_class)
+            group_keys[key] = len(group)
+            parts.append(TaskRef(key))
+        level = 0
+        while len(parts) > 1:
+            nxt = []
+            for i in range(0, len(parts), split_every):
+                key = (f"glmdist-reduce-{token}", level, i)
+                dsk[key] = Task(key, combine_groups, combine, *parts[i : i + split_every])
+                nxt.append(TaskRef(key))
+            parts, level = nxt, level + 1
+        return dsk, parts[0].key, group_keys
+
+
+# --------------------------------------------------------------------------------------
+# what runs in a round's tasks
+# --------------------------------------------------------------------------------------
+
+
+def _empty(index: int) -> dict:
+    return {"n": 0, "empty_blocks": [index]}
+
+
+def _call(fn, index, X, y, w, offset, args, settings):
+    """``fn`` on one block (empty blocks skipped); an error names the block."""
+    if X.shape[0] == 0:
+        return _empty(index)
+    kw = settings if offset is None else {**settings, "offset": offset}
+    try:
+        return fn(X, y, w, *args, block_index=index, **kw)
+    except Exception as exc:
+        note = f"raised in row block {index} by {getattr(fn, '__name__', 'a block')}"
+        # add_note (PEP 678) by hand: the same exception type on Python 3.10 too
+        exc.__notes__ = [*getattr(exc, "__notes__", ()), note]
+        raise
+
+
+def _has_problems(summary) -> bool:
+    problems = (summary.get("problems") if isinstance(summary, Mapping)
+                else getattr(summary, "problems", None))
+    return bool(problems)
+
+
+def _stack(blocks):
+    """The non-empty blocks of a group stacked: ``(index, X, y, w, offset)``."""
+    full = [b for b in blocks if b[1].shape[0] > 0]
+    if len(full) < 2:
+        return None
+    cols = []
+    for j in range(1, 5):
+        vals = [b[j] for b in full]
+        if any(v is None for v in vals):
+            cols.append(None)
+            continue
+        xp = _namespace(vals[0])
+        cols.append(xp.concat(vals, axis=0) if hasattr(xp, "concat") else np.concatenate(vals))
+    return (full[0][0], *cols)
+
+
+def _namespace(a):
+    from ._array import get_namespace
+
+    return get_namespace(a)
+
+
+def _run_blocks(fn, blocks, args, settings, combine):
+    out = [_call(fn, *b[:5], args, settings) for b in blocks]
+    return combine(*out) if len(out) > 1 else out[0]
+
+
+def _coded(block, positive):
+    """A block with its labels y coded 1.0 (``positive``) / 0.0."""
+    index, X, y, w, offset, report = block
+    y = np.asarray(y == positive, dtype=np.float64) if isinstance(y, np.ndarray) else (
+        _namespace(X).astype(y == positive, X.dtype))
+    return index, X, y, w, offset, report
+
+
+def run_group(block_fn, blocks, args, settings, riders, combine, positive=None):
+    """One group's task: the block function (and the riders') on its blocks, added;
+    a classifier's labels (``positive``: the class coded 1) are coded here.
+
+    Returns ``(summary, [rider sums], {block index: rows})``.
+    """
+    from ._blocks import _with_report, sum_summaries
+
+    if positive is not None:
+        blocks = [_coded(b, positive) for b in blocks]
+    stacked = _stack(blocks) if getattr(block_fn, "additive", False) else None
+    out = None
+    if stacked is not None:
+        out = _call(block_fn, *stacked, args, settings)
+        out = combine(out, *[_empty(b[0]) for b in blocks if b[1].shape[0] == 0]) if any(
+            b[1].shape[0] == 0 for b in blocks) else out
+        if _has_problems(out):  # again block by block: the problems name their blocks
+            out = None
+    if out is None:
+        out = _run_blocks(block_fn, blocks, args, settings, combine)
+    for b in blocks:
+        if b[5] is not None:
+            out = _with_report(out, b[5])
+    rides = [_run_blocks(fn, blocks, a, kw, sum_summaries) for fn, a, kw in riders]
+    return out, rides, {b[0]: b[1].shape[0] for b in blocks}
+
+
+def combine_groups(combine, *parts):
+    """A reduction node: groups' summaries combined, rider sums added, row counts kept."""
+    from ._blocks import sum_summaries
+
+    summary = combine(*[p[0] for p in parts])
+    rides = [sum_summaries(*r) for r in zip(*[p[1] for p in parts], strict=True)]
+    rows = {}
+    for p in parts:
+        rows.update(p[2])
+    return summary, rides, rows
