@@ -46,7 +46,7 @@ __all__ = ["BlockGraph", "additive", "target_block_bytes", "TARGET_BLOCK_BYTES"]
 
 #: default of the ``dask_glmdist.target-block-bytes`` setting (``dask.config``): small
 #: row blocks are processed in groups of at least this many bytes of X per task
-TARGET_BLOCK_BYTES = 16 * 2**20
+TARGET_BLOCK_BYTES = 8 * 2**20
 
 
 def target_block_bytes() -> int:
@@ -138,6 +138,15 @@ def _placement(client, refs) -> dict:
     return {k: sorted(v)[0] for k, v in who.items() if v}
 
 
+def _threads(client) -> dict:
+    """Threads of each worker of the cluster."""
+    try:
+        info = client.scheduler_info(n_workers=-1)
+    except TypeError:  # a distributed that lists every worker anyway
+        info = client.scheduler_info()
+    return {w: int(v.get("nthreads", 1)) for w, v in info.get("workers", {}).items()}
+
+
 class BlockGraph:
     """The row blocks of one fit as a graph built once (see the module docstring).
 
@@ -173,6 +182,7 @@ class BlockGraph:
         if where:
             blocks = [replace(b, where=where.get(b.X.key)) if isinstance(b.X, TaskRef) else b
                       for b in blocks]
+        self.threads = _threads(client) if where else {}
         self.blocks = blocks
         self.n_features = data.n_features
 
@@ -187,6 +197,7 @@ class BlockGraph:
                 if isinstance(p, TaskRef)]
         sub = BlockGraph(None, _from=(_needed(self.dsk, refs), blocks, self.client))
         sub.n_features, sub.positive_class = self.n_features, self.positive_class
+        sub.threads = {w: t for w, t in self.threads.items() if any(b.where == w for b in blocks)}
         return sub
 
     def learn_rows(self, rows: Mapping) -> None:
@@ -195,26 +206,46 @@ class BlockGraph:
             return
         self.blocks = [replace(b, rows=float(rows.get(b.index, b.rows))) for b in self.blocks]
 
-    def groups(self, target: int | None = None) -> list[list[Block]]:
-        """Consecutive blocks (on one worker) of at least ``target`` bytes of X together;
-        blocks of unknown size (and all, for ``target`` 0) each in a group of their own."""
+    def groups(self, target: int | None = None) -> list[tuple[list[Block], bool]]:
+        """The blocks in groups, one task each: ``[(blocks, stack)]``, ``stack`` telling
+        whether the group is small blocks that an additive block function takes stacked.
+
+        Blocks already on a cluster's workers: each worker's blocks in as many groups as
+        it has threads (a task per group costs milliseconds there; data never move).
+        Elsewhere: consecutive blocks smaller than ``target`` bytes of X grouped up to
+        ``target``; a larger block, or one of unknown size, is a group of its own.
+        """
         target = target_block_bytes() if target is None else target
+        if self.threads and all(b.where in self.threads for b in self.blocks):
+            return self._worker_groups(target)
         row_bytes = 8 * max(1, self.n_features)
         out: list = []
-        open_groups: dict = {}  # worker -> (group, bytes so far)
+        group, total = [], 0.0
         for b in self.blocks:
             size = b.rows * row_bytes
             if target <= 0 or math.isnan(size) or size >= target:
-                out.append([b])
+                out.append(([b], False))
                 continue
-            group, total = open_groups.get(b.where, (None, 0.0))
-            if group is None:
-                group = []
-                out.append(group)
             group.append(b)
             total += size
-            open_groups[b.where] = (None, 0.0) if total >= target else (group, total)
-        return out
+            if total >= target:
+                out.append((group, True))
+                group, total = [], 0.0
+        if group:
+            out.append((group, True))
+        return sorted(out, key=lambda g: g[0][0].index)
+
+    def _worker_groups(self, target: int) -> list[tuple[list[Block], bool]]:
+        row_bytes = 8 * max(1, self.n_features)
+        out = []
+        for worker, threads in self.threads.items():
+            mine = [b for b in self.blocks if b.where == worker]
+            for part in np.array_split(np.arange(len(mine)), min(threads, len(mine))):
+                blocks = [mine[i] for i in part]
+                sizes = [b.rows * row_bytes for b in blocks]
+                out.append((blocks, target > 0 and not any(math.isnan(x) for x in sizes)
+                            and sum(sizes) <= 2 * target))
+        return sorted(out, key=lambda g: g[0][0].index)
 
     def round(self, block_fn, args, settings, *, combine, split_every, riders=()):
         """The graph of one round: ``(dsk, keys, group_keys)`` where ``keys`` are the
@@ -229,11 +260,11 @@ class BlockGraph:
             dsk[key] = DataNode(key, value)
             shared_keys.append(TaskRef(key))
         group_keys, parts = {}, []
-        for g, group in enumerate(self.groups()):
+        for g, (group, stack) in enumerate(self.groups()):
             key = (f"glmdist-{getattr(block_fn, '__name__', 'block')}-{token}", g)
             blocks = [(b.index, b.X, b.y, b.w, b.offset, b.report) for b in group]
             dsk[key] = Task(key, run_group, block_fn, parse_input(blocks), *shared_keys,
-                            combine, self.positive_class)
+                            combine, self.positive_class, stack)
             group_keys[key] = len(group)
             parts.append(TaskRef(key))
         level = 0
@@ -311,9 +342,10 @@ def _coded(block, positive):
     return index, X, y, w, offset, report
 
 
-def run_group(block_fn, blocks, args, settings, riders, combine, positive=None):
+def run_group(block_fn, blocks, args, settings, riders, combine, positive=None, stack=False):
     """One group's task: the block function (and the riders') on its blocks, added;
-    a classifier's labels (``positive``: the class coded 1) are coded here.
+    a classifier's labels (``positive``: the class coded 1) are coded here. A group of
+    small blocks (``stack``) is stacked for an additive block function.
 
     Returns ``(summary, [rider sums], {block index: rows})``.
     """
@@ -321,7 +353,7 @@ def run_group(block_fn, blocks, args, settings, riders, combine, positive=None):
 
     if positive is not None:
         blocks = [_coded(b, positive) for b in blocks]
-    stacked = _stack(blocks) if getattr(block_fn, "additive", False) else None
+    stacked = _stack(blocks) if stack and getattr(block_fn, "additive", False) else None
     out = None
     if stacked is not None:
         out = _call(block_fn, *stacked, args, settings)
