@@ -171,14 +171,15 @@ def one(rep, res, args, name, estimator, k) -> None:
     res[(name, estimator, k)] = r
 
 
+def ref_key(m, e, k) -> str:
+    """A fit's key in a reference file: "estimator@blocks" (threaded), + "@cluster"."""
+    return f"{e}@{k}" + ("@cluster" if m == "cluster" else "")
+
+
 def reference(res) -> dict:
-    """{"estimator@blocks": {"params": ..., "bse": ...}} from the threaded fits (else the
-    cluster's)."""
-    out = {}
-    for (m, e, k), r in sorted(res.items(), key=lambda kv: kv[0][0] != "threads"):
-        if m in ("threads", "cluster") and "theta" in r and f"{e}@{k}" not in out:
-            out[f"{e}@{k}"] = {"params": r["theta"], "bse": r.get("bse")}
-    return out
+    """{key: {"params": ..., "bse": ...}} of every fit."""
+    return {ref_key(*key): {"params": r["theta"], "bse": r.get("bse")}
+            for key, r in res.items() if key[0] in ("threads", "cluster") and "theta" in r}
 
 
 def save(path, res, args) -> None:
@@ -191,9 +192,10 @@ def load(path) -> dict:
         return json.load(fh)["fits"]
 
 
-def ref_diff(r, e, k, ref):
-    """max |params_ - reference| over params_ and bse_ (None: no reference for the fit)."""
-    want = (ref or {}).get(f"{e}@{k}")
+def ref_diff(r, m, e, k, ref):
+    """max |params_ - reference| over params_ and bse_ (None: no reference for the fit); a
+    cluster fit without a cluster reference is compared with the threaded one."""
+    want = (ref or {}).get(ref_key(m, e, k)) or (ref or {}).get(ref_key("threads", e, k))
     if want is None or "theta" not in r:
         return None
     pairs = [(r["theta"], want["params"])]
@@ -212,7 +214,7 @@ def report(rep, res, args, ref) -> None:
         "rounds": "n_rounds",
         "s / round": lambda m, r: f"{med(r) / r['n_rounds']:.3f}" if r.get("n_rounds") else "",
         "max abs diff vs reference": lambda m, r: "n/a" if (
-            d := ref_diff(r, *keys[m][1:], ref)) is None else f"{d:.1e}"})
+            d := ref_diff(r, *keys[m], ref)) is None else f"{d:.1e}"})
     summary(rep, done, args)
     latency(rep, done, args)
     targets(rep, done, args, ref)
@@ -283,7 +285,7 @@ def targets(rep, done, args, ref) -> None:
                 f"{'MET' if a / b <= TARGET_CLUSTER else 'NOT MET'}")
     if ref is not None:
         diffs = {key: d for key, r in done.items() if key[0] in ("threads", "cluster")
-                 and (d := ref_diff(r, key[1], key[2], ref)) is not None}
+                 and (d := ref_diff(r, *key, ref)) is not None}
         worst = max(diffs.items(), key=lambda kv: kv[1], default=None)
         missing = sum(1 for key in done if key[0] in ("threads", "cluster")) - len(diffs)
         rep(f"- target, no result changes: max |params_, bse_ - reference| over {len(diffs)} "

@@ -116,7 +116,7 @@ def test_scale_out(tmp_path):
     assert theta_diff(ml2, ml6) < 1e-8  # the same rows, only the blocking differs
     saved = scale_out.load(ref)
     assert set(saved) == {"dlsa@2", "dlsa@6", "ml@2", "ml@6"}
-    assert scale_out.ref_diff(ml6, "ml", 6, saved) == 0.0
+    assert scale_out.ref_diff(ml6, "threads", "ml", 6, saved) == 0.0
     X2, X6 = (np.asarray(problems.scale_out().dask(3000, k)[0]) for k in (2, 6))
     np.testing.assert_array_equal(X2, X6)
 
