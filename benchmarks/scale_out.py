@@ -152,7 +152,6 @@ def run(args, rep):
             one(rep, res, args, m, "dlsa", k)
         rep()
     if args.save_reference:
-        save(args.save_reference, res, args)
         rep(f"- reference written: {args.save_reference} ({len(reference(res))} fits)\n")
     report(rep, res, args, ref)
     return res
@@ -169,6 +168,8 @@ def one(rep, res, args, name, estimator, k) -> None:
     else:
         runner.bullet(rep, what, r)
     res[(name, estimator, k)] = r
+    if args.save_reference:  # after every fit: an interrupted run keeps what it has
+        save(args.save_reference, res, args)
 
 
 def ref_key(m, e, k) -> str:
