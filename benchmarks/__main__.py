@@ -11,13 +11,16 @@ import time
 
 from benchmarks.runner import COMBINED, Report, main
 
-CONFIGS = ["dlsa_logistic", "brglm", "debiased_lasso", "penalized", "formula", "sparse_input"]
+CONFIGS = ["dlsa_logistic", "brglm", "debiased_lasso", "penalized", "formula", "sparse_input",
+           "scale_out"]
+OPTIONAL = ["sparse_input", "scale_out"]  # not in the default medium run
 
 
 def medium(argv) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks medium")
     ap.add_argument("--out", default="/tmp/results_medium.md")
-    ap.add_argument("--configs", nargs="+", choices=CONFIGS, default=CONFIGS[:-1])
+    ap.add_argument("--configs", nargs="+", choices=CONFIGS,
+                    default=[c for c in CONFIGS if c not in OPTIONAL])
     args, rows, head, t0 = ap.parse_args(argv), [], [], time.perf_counter()
     for name in args.configs:
         t1, mod = time.perf_counter(), importlib.import_module(f"benchmarks.{name}")

@@ -73,6 +73,10 @@ class AR1:
         X = np.empty((n_k, self.p))
         return X, self.fill(X, k)
 
+    def part(self, n: int, k: int, b: int):
+        """Block b of n rows in k blocks (here: drawn from its own seed)."""
+        return self.block(block_sizes(n, k)[b], b)
+
     def numpy(self, n: int, k: int, intercept_column: bool = False):
         """All blocks in one C-ordered array (no full-size temporaries); [1, X] if asked."""
         off = int(intercept_column)
@@ -93,15 +97,39 @@ class AR1:
         for b, nb in enumerate(block_sizes(n, k)):
             if client:
                 where = [addrs[b % len(addrs)]]
-                blk = client.submit(self.block, nb, b, workers=where, pure=True)
+                blk = client.submit(self.part, n, k, b, workers=where, pure=True)
                 fx, fy = (dask.delayed(client.submit(operator.getitem, blk, i, workers=where))
                           for i in (0, 1))
             else:
-                fx, fy = dask.delayed(self.block, nout=2, pure=True)(nb, b)
+                fx, fy = dask.delayed(self.part, nout=2, pure=True)(n, k, b)
             xs.append(da.from_delayed(fx, shape=(nb, self.p), dtype=np.float64))
             ys.append(da.from_delayed(fy, shape=(nb,), dtype=np.float64))
         X, y = da.concatenate(xs, axis=0), da.concatenate(ys, axis=0)
         return dask.persist(X, y) if client else dask.persist(X, y, scheduler="threads")
+
+
+@dataclass(frozen=True)
+class TiledAR1(AR1):
+    """An AR1 whose rows do not depend on the blocking: tile t (``tile`` rows) is drawn
+    from ``default_rng([seed, *key, t])``; a block is the rows of its tiles it covers."""
+
+    tile: int = 1000
+
+    def rows(self, a: int, b: int):
+        """Rows a..b-1: (X, y)."""
+        t0, t1 = a // self.tile, -(-b // self.tile)
+        tiles = [AR1.block(self, self.tile, t) for t in range(t0, t1)]
+        cut = slice(a - t0 * self.tile, b - t0 * self.tile)
+        return (np.concatenate([x for x, _ in tiles])[cut],
+                np.concatenate([y for _, y in tiles])[cut])
+
+    def part(self, n: int, k: int, b: int):
+        start = sum(block_sizes(n, k)[:b])
+        return self.rows(start, start + block_sizes(n, k)[b])
+
+    def numpy(self, n: int, k: int = 1, intercept_column: bool = False):
+        X, y = self.rows(0, n)
+        return (np.column_stack([np.ones(n), X]) if intercept_column else X), y
 
 
 def split(X, y, k):
@@ -132,6 +160,13 @@ def _warm_imports():
     for mod in ("dask_glmdist", "dask_ml.linear_model"):
         with contextlib.suppress(ImportError):
             __import__(mod)
+
+
+def scale_out(response: str = "logistic", p: int = 20, seed: int = 0) -> TiledAR1:
+    """scale_out: dlsa_logistic's coefficients (p=20), rows independent of the blocking;
+    "gaussian": the same X, y = X beta + N(0, 1)."""
+    beta = np.random.default_rng([seed, 999]).uniform(-1.0, 1.0, p)
+    return TiledAR1(p, 0.5, ar1_scaled(beta, 0.5, 1.2), -0.5, response, seed, (p,))
 
 
 def dlsa_logistic(p: int = 50, seed: int = 0) -> AR1:
@@ -193,6 +228,6 @@ def onehot(n: int = 200_000, seed: int = 0):
     return Xs, (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
 
 
-PROBLEMS = {"dlsa_logistic": dlsa_logistic, "brglm_binary": brglm_binary,
+PROBLEMS = {"dlsa_logistic": dlsa_logistic, "scale_out": scale_out, "brglm_binary": brglm_binary,
             "sparse_gaussian": sparse_gaussian, "sparse_logistic": sparse_logistic,
             "flights_file": flights_file, "onehot": onehot}

@@ -10,6 +10,7 @@ import contextlib
 import cProfile
 import datetime
 import gc
+import hashlib
 import importlib
 import importlib.util
 import io
@@ -21,6 +22,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -299,6 +301,20 @@ def _command(spec, params):
     return os.path.join(params["venv"], "bin", "python") if venv else sys.executable, env
 
 
+def shim() -> str:
+    """A directory holding only a link to this ``benchmarks`` package, put first on the
+    workers' ``sys.path`` (LocalCluster workers inherit it): they run this package whatever
+    ``PYTHONPATH`` or an editable install puts before it, and still import dask_glmdist
+    from ``PYTHONPATH``, else the installed package, else this checkout."""
+    path = os.path.join(tempfile.gettempdir(),
+                        "benchmarks-" + hashlib.sha1(HERE.encode()).hexdigest()[:12])
+    if not os.path.islink(link := os.path.join(path, "benchmarks")):
+        os.makedirs(path, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.symlink(HERE, link)
+    return path
+
+
 def run_case(name: str, args, timeout=None, module=None, **extra):
     """(result, None) or (None, why) of case ``name`` of ``module`` (default ``args.module``;
     why: also a missing peer library), in a fresh worker process (importing dask_glmdist from
@@ -317,7 +333,8 @@ def run_case(name: str, args, timeout=None, module=None, **extra):
         except Exception as exc:  # noqa: BLE001  (reported as a failed case)
             return None, f"failed: {type(exc).__name__}: {exc}"
     python, env = _command(spec, params)
-    code = (f"import sys; del sys.path[0]; sys.path.append({ROOT!r}); "
+    code = (f"import sys; del sys.path[0]; sys.path.insert(0, {shim()!r}); "
+            f"sys.path.append({ROOT!r}); "
             "from benchmarks.runner import worker; worker()")
     t0, timeout = time.perf_counter(), timeout or args.timeout
     try:

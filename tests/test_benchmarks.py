@@ -101,6 +101,26 @@ def test_sparse_input(tmp_path):
     assert all(float(row[5]) < 1e-10 for row in rows)
 
 
+def test_scale_out(tmp_path):
+    """Same rows at every blocking; the summary table; a saved reference checks at 0."""
+    from benchmarks import scale_out
+    ref = tmp_path / "ref.json"
+    res, lines = run("scale_out", tmp_path, "--n", "3000", "--blocks", "2", "6", "--estimators",
+                     "dlsa", "ml", "--save-reference", str(ref))
+    head, rows = table(lines, "estimator")
+    assert head[:5] == ["estimator", "rounds", "2 blocks (s)", "6 blocks (s)", "6 vs 2"]
+    assert [r[0] for r in rows] == ["DLSA", "BiasReducedGLM ML"]
+    assert table(lines, "scheduler")[1][0][:2] == ["trivial round, threaded", "2"]
+    assert any(ln.startswith("- target, DLSA: 6 blocks within 1.5x") for ln in lines)
+    ml2, ml6 = res[("threads", "ml", 2)], res[("threads", "ml", 6)]
+    assert theta_diff(ml2, ml6) < 1e-8  # the same rows, only the blocking differs
+    saved = scale_out.load(ref)
+    assert set(saved) == {"dlsa@2", "dlsa@6", "ml@2", "ml@6"}
+    assert scale_out.ref_diff(ml6, "threads", "ml", 6, saved) == 0.0
+    X2, X6 = (np.asarray(problems.scale_out().dask(3000, k)[0]) for k in (2, 6))
+    np.testing.assert_array_equal(X2, X6)
+
+
 class _Old:
     n_passes_, scale_, df_residual_ = 7, 1.5, 10
 
