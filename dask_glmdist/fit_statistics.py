@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._array import get_namespace
+from .block_graph import additive
 from .solvers.glm_kernel import log_weight_sum
 
 __all__ = ["FinalStatistics", "FitStatistics", "NullIntercept", "fit_statistics",
@@ -74,6 +75,7 @@ def _response01(y, classes):
     return (y == classes[1]).astype(np.float64)
 
 
+@additive
 def fit_statistics_block(X, y, m, theta, *, family, fit_intercept, parts, null, scale,
                          classes=None, block_index, offset=None):
     """One block's sums for :func:`fit_statistics`.

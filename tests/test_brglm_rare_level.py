@@ -137,8 +137,10 @@ def test_no_adjusted_estimate_inside_the_range_names_the_column(rng):
     """Poisson, identity link, a zero count on the rare row: the Jeffreys penalty grows
     without bound as that row's mean goes to 0, the edge of the range."""
     X, y = _one_row_data(rng, "poisson", "identity", y_row=0.0)
+    # where the iteration stops depends on rounding (how the row blocks are grouped);
+    # the column without an estimate inside the range is named in any case
     with pytest.raises(ValueError, match=r"mJPL estimate lies on the edge of the range, "
-                                         r"along parameters \[x2\]"):
+                                         r"along parameters \[(intercept, )?x2\]"):
         BiasReducedGLM("poisson", "identity", method="mJPL").fit(X, y)
 
 

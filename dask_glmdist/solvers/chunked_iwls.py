@@ -83,6 +83,7 @@ import scipy.linalg.blas
 from .._array import get_namespace, to_host
 from .._blocks import BlockSummary, Problems, check_block, sum_summaries
 from .._progress import report
+from ..block_graph import additive
 from ..diagnostics import SeparationWarning
 from ..linalg import (
     gram_inverse_from_r,
@@ -233,6 +234,7 @@ class IWLSSums(BlockSummary):
                                for key, Rs in factors.items()})
 
 
+@additive
 def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> IWLSSums:
     """One pass over one row block: R factor, adjustment, deviance and friends.
 

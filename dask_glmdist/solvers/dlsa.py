@@ -16,6 +16,7 @@ import numpy as np
 from .._array import get_namespace, to_host
 from .._blocks import BlockSummary, Problems, check_block
 from .._progress import report
+from ..block_graph import additive
 from ..diagnostics import short_list
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
@@ -196,6 +197,7 @@ def _without_rows_of(X, m, dropped, fit_intercept):
     return keep if m is None else m * keep
 
 
+@additive
 def glm_score_block(X, y, m, theta, *, family, fit_intercept, classes, dropped=(),
                     block_index, offset=None):
     """A refinement round on one block: score, information, deviance and Pearson chi^2.

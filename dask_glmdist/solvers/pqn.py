@@ -75,6 +75,7 @@ import numpy as np
 from .._array import get_namespace, to_host
 from .._blocks import BlockSummary, Problems, check_block
 from .._progress import report
+from ..block_graph import additive
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
 from .design_checks import column_scales, standard_deviations
@@ -247,6 +248,7 @@ class DataSums(BlockSummary):
                         recession=counts, log_weight=self.log_weight - other.log_weight)
 
 
+@additive
 def sums_block(X, y, m, *, family, fit_intercept, validate, block_index, offset=None,
                reference_groups=()):
     """Weighted Gram ``X~^T M X~`` (intercept border always kept) and the y sums.
@@ -294,6 +296,7 @@ class StartSums(BlockSummary):
     rhs: np.ndarray | None = None
 
 
+@additive
 def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, block_index,
                  offset=None):
     """Deviance, Pearson statistic and score at ``theta - s d`` for every step s, and
@@ -341,6 +344,7 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
                   information=info)
 
 
+@additive
 def irls_start_block(X, y, m, *, family, fit_intercept, block_index, offset=None):
     """``X~^T W0 X~`` and ``X~^T W0 z0`` at R's ``mustart`` (one IRLS step, no theta)."""
     xp = get_namespace(X)

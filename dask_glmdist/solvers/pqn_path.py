@@ -113,7 +113,10 @@ def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps,
     ``alpha_max = max_j |dF/dcoef_j| / (s_j l1_ratio)`` at the intercept-only fit, the
     smallest alpha whose lasso solution is all zero (scikit-learn's convention; an
     ``l1_ratio`` below 1e-3 is treated as 1e-3 here); ``s = scale`` are the penalty
-    factors (1 when None; the standard deviations with ``standardize=True``).
+    factors (1 when None; the standard deviations with ``standardize=True``). It is
+    raised by a relative 1e-13, so that the gradient of a later pass, summed in another
+    order (another grouping of the row blocks), cannot exceed it by rounding: the
+    first alpha's coefficients are exactly zero.
     """
     state = constant_mean_state(sums, family, fit_intercept)
     if state is None:
@@ -125,6 +128,7 @@ def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps,
     if scale is not None:
         grad = grad / scale[int(fit_intercept):]
     alpha_max = float(np.max(np.abs(grad), initial=0.0)) / max(float(l1_ratio), 1e-3)
+    alpha_max *= 1.0 + 1e-13
     if alpha_max <= 0:
         alpha_max = 1.0
     return np.geomspace(alpha_max, alpha_max * eps, n_alphas)
