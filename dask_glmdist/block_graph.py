@@ -127,13 +127,18 @@ def _needed(dsk: Mapping, refs) -> dict:
     return out
 
 
-def _placement(client, refs) -> dict:
-    """Worker holding each key already on the cluster (persisted blocks), else nothing."""
+def _placement(client, arr, refs) -> dict:
+    """Worker holding each key already on the cluster (the futures of a persisted ``arr``),
+    else nothing."""
     if client is None or not refs:
         return {}
+    graph = arr.__dask_graph__()
+    futures = [graph.get(r.key) for r in refs]
+    if not all(_is_future(f) for f in futures):
+        return {}
     try:
-        who = client.who_has([r.key for r in refs])
-    except Exception:  # keys the scheduler does not know yet (not persisted)
+        who = client.who_has(futures)
+    except Exception:  # noqa: BLE001 -- placement only helps grouping: none is fine
         return {}
     return {k: sorted(v)[0] for k, v in who.items() if v}
 
@@ -178,7 +183,7 @@ class BlockGraph:
             refs += [p for p in (*parts, rep) if isinstance(p, TaskRef)]
             blocks.append(Block(k, *parts, rep, float(rows)))
         self.dsk = _needed(full, refs)
-        where = _placement(client, [b.X for b in blocks if isinstance(b.X, TaskRef)])
+        where = _placement(client, data.X, [b.X for b in blocks if isinstance(b.X, TaskRef)])
         if where:
             blocks = [replace(b, where=where.get(b.X.key)) if isinstance(b.X, TaskRef) else b
                       for b in blocks]
