@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ._array import float_dtype, get_namespace, special
 
 __all__ = [
@@ -78,11 +80,25 @@ def _floating(xp, x, dtype=None):
 
 def _full(xp, like, value):
     """A 0-d array holding ``value`` in ``like``'s dtype (portable ``where`` operand)."""
+    if type(like) is np.ndarray:
+        return np.asarray(value, dtype=like.dtype)
     return xp.asarray(value, dtype=like.dtype)
 
 
 def _eps(xp, x) -> float:
+    if type(x) is np.ndarray:
+        return float(np.finfo(x.dtype).eps)
     return float(xp.finfo(x.dtype).eps)
+
+
+def _clip(xp, x, lo=None, hi=None):
+    """``xp.clip(x, lo, hi)``. A floating NumPy array goes straight to ``np.clip`` with
+    the bounds in its dtype: the same values as the array-API wrapper's, without its
+    per-call broadcasting of the bounds."""
+    if type(x) is np.ndarray and x.dtype.kind == "f":
+        cast = x.dtype.type
+        return np.clip(x, None if lo is None else cast(lo), None if hi is None else cast(hi))
+    return xp.clip(x, min=lo, max=hi)
 
 
 def _xlogx_ratio(xp, y, mu):
@@ -95,8 +111,6 @@ def _xlogx_ratio(xp, y, mu):
 def _quiet():
     """Silence NumPy's floating-point warnings (a no-op for other namespaces): invalid
     entries are reported through the ``ok`` mask instead."""
-    import numpy as np
-
     return np.errstate(all="ignore")
 
 
@@ -285,12 +299,12 @@ class Log(Link):
     def link(self, mu):
         xp = get_namespace(mu)
         mu = _floating(xp, mu)
-        return xp.log(xp.clip(mu, min=_eps(xp, mu)))
+        return xp.log(_clip(xp, mu, _eps(xp, mu)))
 
     def inverse(self, eta):
         xp = get_namespace(eta)
         eta = _floating(xp, eta)
-        return xp.clip(xp.exp(eta), min=_eps(xp, eta))
+        return _clip(xp, xp.exp(eta), _eps(xp, eta))
 
     def inverse_deriv(self, eta):
         xp = get_namespace(eta)
@@ -302,7 +316,7 @@ class Log(Link):
         xp = get_namespace(eta)
         eta = _floating(xp, eta)
         d = xp.exp(eta)
-        return xp.clip(d, min=_eps(xp, eta)), d
+        return _clip(xp, d, _eps(xp, eta)), d
 
 
 class _UnitLink(Link):
@@ -313,7 +327,7 @@ class _UnitLink(Link):
 
     def _clip(self, xp, p):
         eps = _eps(xp, p)
-        return xp.clip(p, eps, 1.0 - eps)
+        return _clip(xp, p, eps, 1.0 - eps)
 
 
 class Logit(_UnitLink):
@@ -389,7 +403,7 @@ class CLogLog(_UnitLink):
         xp = get_namespace(eta)
         eta = _floating(xp, eta)
         # exp(eta) stays finite, so d and d2 underflow to 0 instead of 0 * inf
-        eta = xp.clip(eta, max=math.log(float(xp.finfo(eta.dtype).max)) - 1.0)
+        eta = _clip(xp, eta, hi=math.log(float(xp.finfo(eta.dtype).max)) - 1.0)
         return xp, eta, xp.exp(eta)
 
     def inverse(self, eta):
