@@ -108,6 +108,14 @@ def _xlogx_ratio(xp, y, mu):
     return xp.where(pos, y * xp.log(ys / mu), _full(xp, y, 0.0))
 
 
+def _xlogx(xp, y):
+    """``y log y`` with the limit 0 at ``y == 0``: :func:`_xlogx_ratio` at ``mu = 1``
+    (the same numbers; the division by 1 is exact and left out)."""
+    pos = y > 0
+    ys = xp.where(pos, y, _full(xp, y, 1.0))
+    return xp.where(pos, y * xp.log(ys), _full(xp, y, 0.0))
+
+
 def _quiet():
     """Silence NumPy's floating-point warnings (a no-op for other namespaces): invalid
     entries are reported through the ``ok`` mask instead."""
@@ -191,6 +199,9 @@ class Link:
     asymptotic_to: tuple = ()
     #: the inverse link is finite wherever ``eta`` is (nothing to check on ``REAL``)
     _finite_inverse = False
+    #: the inverse link maps every finite ``eta`` into ``[eps, 1 - eps]`` (nothing to
+    #: check on a domain that holds the unit interval)
+    _inverse_in_unit = False
 
     def __init__(self, domain: Domain | None = None):
         self.domain = domain
@@ -241,6 +252,8 @@ class Link:
         eta = _floating(xp, eta)
         ok = self._eta_ok(xp, eta)
         if self.domain is None or (not self.domain.bounded and self._finite_inverse):
+            return ok
+        if self._inverse_in_unit and self.domain.lower <= 0.0 and self.domain.upper >= 1.0:
             return ok
         safe = xp.where(ok, eta, _full(xp, eta, 1.0))
         return ok & self.valid_mean(self.inverse(safe))
@@ -324,6 +337,7 @@ class _UnitLink(Link):
     ``[eps, 1 - eps]``."""
 
     asymptotic_to = (UNIT,)
+    _inverse_in_unit = True
 
     def _clip(self, xp, p):
         eps = _eps(xp, p)
@@ -983,8 +997,7 @@ class Binomial(Family):
         # 2 [y log(y/mu) + (1-y) log((1-y)/(1-mu))], with the y-only entropy term
         # computed at y's shape (mu may carry extra columns: a ladder of steps)
         xp = get_namespace(y, mu)
-        ent = _xlogx_ratio(xp, y, _full(xp, y, 1.0)) + _xlogx_ratio(xp, 1.0 - y,
-                                                                   _full(xp, y, 1.0))
+        ent = _xlogx(xp, y) + _xlogx(xp, 1.0 - y)
         return 2.0 * (ent - y * xp.log(mu) - (1.0 - y) * xp.log1p(-mu))
 
     def eta_terms(self, y, eta):
@@ -997,8 +1010,7 @@ class Binomial(Family):
         ope = 1.0 + e
         mu = xp.where(eta >= 0, xp.ones_like(e), e) / ope
         dmu = e / (ope * ope)
-        ent = _xlogx_ratio(xp, y, _full(xp, y, 1.0)) + _xlogx_ratio(xp, 1.0 - y,
-                                                                   _full(xp, y, 1.0))
+        ent = _xlogx(xp, y) + _xlogx(xp, 1.0 - y)
         ud = 2.0 * (ent + (xp.log1p(e) + xp.maximum(eta, xp.zeros_like(eta)) - y * eta))
         return xp.isfinite(eta), mu, dmu, xp.ones_like(e), dmu, ud
 
@@ -1056,7 +1068,7 @@ class Poisson(_CountFamily):
     def unit_deviance(self, y, mu):
         # 2 [y log(y/mu) - (y - mu)] with the y-only part y log y - y at y's shape
         xp = get_namespace(y, mu)
-        return 2.0 * ((_xlogx_ratio(xp, y, _full(xp, y, 1.0)) - y) - y * xp.log(mu) + mu)
+        return 2.0 * ((_xlogx(xp, y) - y) - y * xp.log(mu) + mu)
 
     def _loglik_obs(self, xp, y, mu, m, scale):
         ll = y * xp.log(mu) - mu - _gammaln(y + 1.0)
@@ -1069,7 +1081,7 @@ class Poisson(_CountFamily):
         xp = get_namespace(y, eta)
         with _quiet():
             mu = xp.exp(eta)
-            ud = 2.0 * ((_xlogx_ratio(xp, y, _full(xp, y, 1.0)) - y) - y * eta + mu)
+            ud = 2.0 * ((_xlogx(xp, y) - y) - y * eta + mu)
         ok = xp.isfinite(mu) & (mu > 0)
         return ok, mu, mu, xp.ones_like(mu), mu, ud
 
