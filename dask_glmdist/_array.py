@@ -14,11 +14,17 @@ from array_api_compat import array_namespace, is_cupy_array, is_numpy_array
 __all__ = ["get_namespace", "to_host", "special", "float_dtype"]
 
 
+#: the namespace of NumPy arrays (array_api_compat's wrapper of NumPy)
+NUMPY = array_namespace(np.empty(0))
+
+
 def get_namespace(*arrays):
     """Return the array namespace shared by ``arrays`` (NumPy for plain Python input)."""
+    if all(type(a) is np.ndarray or a is None for a in arrays):
+        return NUMPY  # the common case (NumPy blocks), without the general look-up
     arrays = [a for a in arrays if a is not None and not np.isscalar(a)]
     if not arrays:
-        return array_namespace(np.empty(0))
+        return NUMPY
     return array_namespace(*arrays)
 
 
@@ -33,6 +39,8 @@ def to_host(x) -> np.ndarray:
 
 def float_dtype(xp, x):
     """The floating dtype to compute in: ``x``'s when it is floating, else float64."""
+    if type(x) is np.ndarray:
+        return x.dtype if x.dtype.kind == "f" else np.float64
     if xp.isdtype(x.dtype, "real floating"):
         return x.dtype
     return xp.float64

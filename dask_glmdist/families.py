@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ._array import float_dtype, get_namespace, special
 
 __all__ = [
@@ -78,11 +80,25 @@ def _floating(xp, x, dtype=None):
 
 def _full(xp, like, value):
     """A 0-d array holding ``value`` in ``like``'s dtype (portable ``where`` operand)."""
+    if type(like) is np.ndarray:
+        return np.asarray(value, dtype=like.dtype)
     return xp.asarray(value, dtype=like.dtype)
 
 
 def _eps(xp, x) -> float:
+    if type(x) is np.ndarray:
+        return float(np.finfo(x.dtype).eps)
     return float(xp.finfo(x.dtype).eps)
+
+
+def _clip(xp, x, lo=None, hi=None):
+    """``xp.clip(x, lo, hi)``. A floating NumPy array goes straight to ``np.clip`` with
+    the bounds in its dtype: the same values as the array-API wrapper's, without its
+    per-call broadcasting of the bounds."""
+    if type(x) is np.ndarray and x.dtype.kind == "f":
+        cast = x.dtype.type
+        return np.clip(x, None if lo is None else cast(lo), None if hi is None else cast(hi))
+    return xp.clip(x, min=lo, max=hi)
 
 
 def _xlogx_ratio(xp, y, mu):
@@ -92,11 +108,17 @@ def _xlogx_ratio(xp, y, mu):
     return xp.where(pos, y * xp.log(ys / mu), _full(xp, y, 0.0))
 
 
+def _xlogx(xp, y):
+    """``y log y`` with the limit 0 at ``y == 0``: :func:`_xlogx_ratio` at ``mu = 1``
+    (the same numbers; the division by 1 is exact and left out)."""
+    pos = y > 0
+    ys = xp.where(pos, y, _full(xp, y, 1.0))
+    return xp.where(pos, y * xp.log(ys), _full(xp, y, 0.0))
+
+
 def _quiet():
     """Silence NumPy's floating-point warnings (a no-op for other namespaces): invalid
     entries are reported through the ``ok`` mask instead."""
-    import numpy as np
-
     return np.errstate(all="ignore")
 
 
@@ -177,6 +199,9 @@ class Link:
     asymptotic_to: tuple = ()
     #: the inverse link is finite wherever ``eta`` is (nothing to check on ``REAL``)
     _finite_inverse = False
+    #: the inverse link maps every finite ``eta`` into ``[eps, 1 - eps]`` (nothing to
+    #: check on a domain that holds the unit interval)
+    _inverse_in_unit = False
 
     def __init__(self, domain: Domain | None = None):
         self.domain = domain
@@ -227,6 +252,8 @@ class Link:
         eta = _floating(xp, eta)
         ok = self._eta_ok(xp, eta)
         if self.domain is None or (not self.domain.bounded and self._finite_inverse):
+            return ok
+        if self._inverse_in_unit and self.domain.lower <= 0.0 and self.domain.upper >= 1.0:
             return ok
         safe = xp.where(ok, eta, _full(xp, eta, 1.0))
         return ok & self.valid_mean(self.inverse(safe))
@@ -285,12 +312,12 @@ class Log(Link):
     def link(self, mu):
         xp = get_namespace(mu)
         mu = _floating(xp, mu)
-        return xp.log(xp.clip(mu, min=_eps(xp, mu)))
+        return xp.log(_clip(xp, mu, _eps(xp, mu)))
 
     def inverse(self, eta):
         xp = get_namespace(eta)
         eta = _floating(xp, eta)
-        return xp.clip(xp.exp(eta), min=_eps(xp, eta))
+        return _clip(xp, xp.exp(eta), _eps(xp, eta))
 
     def inverse_deriv(self, eta):
         xp = get_namespace(eta)
@@ -302,7 +329,7 @@ class Log(Link):
         xp = get_namespace(eta)
         eta = _floating(xp, eta)
         d = xp.exp(eta)
-        return xp.clip(d, min=_eps(xp, eta)), d
+        return _clip(xp, d, _eps(xp, eta)), d
 
 
 class _UnitLink(Link):
@@ -310,10 +337,11 @@ class _UnitLink(Link):
     ``[eps, 1 - eps]``."""
 
     asymptotic_to = (UNIT,)
+    _inverse_in_unit = True
 
     def _clip(self, xp, p):
         eps = _eps(xp, p)
-        return xp.clip(p, eps, 1.0 - eps)
+        return _clip(xp, p, eps, 1.0 - eps)
 
 
 class Logit(_UnitLink):
@@ -389,7 +417,7 @@ class CLogLog(_UnitLink):
         xp = get_namespace(eta)
         eta = _floating(xp, eta)
         # exp(eta) stays finite, so d and d2 underflow to 0 instead of 0 * inf
-        eta = xp.clip(eta, max=math.log(float(xp.finfo(eta.dtype).max)) - 1.0)
+        eta = _clip(xp, eta, hi=math.log(float(xp.finfo(eta.dtype).max)) - 1.0)
         return xp, eta, xp.exp(eta)
 
     def inverse(self, eta):
@@ -969,8 +997,7 @@ class Binomial(Family):
         # 2 [y log(y/mu) + (1-y) log((1-y)/(1-mu))], with the y-only entropy term
         # computed at y's shape (mu may carry extra columns: a ladder of steps)
         xp = get_namespace(y, mu)
-        ent = _xlogx_ratio(xp, y, _full(xp, y, 1.0)) + _xlogx_ratio(xp, 1.0 - y,
-                                                                   _full(xp, y, 1.0))
+        ent = _xlogx(xp, y) + _xlogx(xp, 1.0 - y)
         return 2.0 * (ent - y * xp.log(mu) - (1.0 - y) * xp.log1p(-mu))
 
     def eta_terms(self, y, eta):
@@ -983,8 +1010,7 @@ class Binomial(Family):
         ope = 1.0 + e
         mu = xp.where(eta >= 0, xp.ones_like(e), e) / ope
         dmu = e / (ope * ope)
-        ent = _xlogx_ratio(xp, y, _full(xp, y, 1.0)) + _xlogx_ratio(xp, 1.0 - y,
-                                                                   _full(xp, y, 1.0))
+        ent = _xlogx(xp, y) + _xlogx(xp, 1.0 - y)
         ud = 2.0 * (ent + (xp.log1p(e) + xp.maximum(eta, xp.zeros_like(eta)) - y * eta))
         return xp.isfinite(eta), mu, dmu, xp.ones_like(e), dmu, ud
 
@@ -1042,7 +1068,7 @@ class Poisson(_CountFamily):
     def unit_deviance(self, y, mu):
         # 2 [y log(y/mu) - (y - mu)] with the y-only part y log y - y at y's shape
         xp = get_namespace(y, mu)
-        return 2.0 * ((_xlogx_ratio(xp, y, _full(xp, y, 1.0)) - y) - y * xp.log(mu) + mu)
+        return 2.0 * ((_xlogx(xp, y) - y) - y * xp.log(mu) + mu)
 
     def _loglik_obs(self, xp, y, mu, m, scale):
         ll = y * xp.log(mu) - mu - _gammaln(y + 1.0)
@@ -1055,7 +1081,7 @@ class Poisson(_CountFamily):
         xp = get_namespace(y, eta)
         with _quiet():
             mu = xp.exp(eta)
-            ud = 2.0 * ((_xlogx_ratio(xp, y, _full(xp, y, 1.0)) - y) - y * eta + mu)
+            ud = 2.0 * ((_xlogx(xp, y) - y) - y * eta + mu)
         ok = xp.isfinite(mu) & (mu > 0)
         return ok, mu, mu, xp.ones_like(mu), mu, ud
 

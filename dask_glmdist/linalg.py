@@ -33,6 +33,31 @@ __all__ = [
 
 _RCOND = 1e-10
 
+# LAPACK's Cholesky factor and solve for float64, called directly (what scipy's
+# cho_factor / cho_solve call, without their per-call argument handling)
+_POTRF, _POTRS = scipy.linalg.lapack.get_lapack_funcs(("potrf", "potrs"), dtype=np.float64)
+
+
+def _cho_factor(S: np.ndarray):
+    """Lower Cholesky factor of the float64 matrix ``S`` (``scipy.linalg.cho_factor``'s
+    result; the upper triangle is left as is), or None when ``S`` is not positive definite."""
+    if S.size == 0:
+        return scipy.linalg.cho_factor(S, lower=True, check_finite=False)[0]
+    c, info = _POTRF(S, lower=1, overwrite_a=0, clean=0)
+    if info < 0:
+        raise ValueError(f"illegal value in argument {-info} of potrf")
+    return c if info == 0 else None
+
+
+def _cho_solve(c: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.cho_solve((c, True), b)`` for float64 ``c`` and ``b``."""
+    if b.size == 0:
+        return scipy.linalg.cho_solve((c, True), b, check_finite=False)
+    x, info = _POTRS(c, b, lower=1, overwrite_b=0)
+    if info != 0:
+        raise ValueError(f"illegal value in argument {-info} of potrs")
+    return x
+
 
 class PSDFactor:
     """Factorisation of a symmetric positive semi-definite matrix ``A``.
@@ -52,16 +77,14 @@ class PSDFactor:
         d = np.where(scale_ok, np.sqrt(np.where(scale_ok, diag, 1.0)), 1.0)
         self._d = d
         S = A / d[:, None] / d[None, :]
-        S[~scale_ok, :] = 0.0
-        S[:, ~scale_ok] = 0.0
         self._chol = None
         if scale_ok.all():
-            try:
-                c, low = scipy.linalg.cho_factor(S, lower=True, check_finite=False)
-                if np.min(np.diag(c)) ** 2 > rcond:
-                    self._chol = (c, low)
-            except np.linalg.LinAlgError:
-                pass
+            c = _cho_factor(S)
+            if c is not None and np.min(np.diag(c)) ** 2 > rcond:
+                self._chol = (c, True)
+        else:
+            S[~scale_ok, :] = 0.0
+            S[:, ~scale_ok] = 0.0
         if self._chol is not None:
             self.rank = p
             self.null_space = np.zeros((p, 0))
@@ -81,7 +104,7 @@ class PSDFactor:
         b = np.asarray(b, dtype=np.float64)
         bs = b / (self._d if b.ndim == 1 else self._d[:, None])
         if self._chol is not None:
-            xs = scipy.linalg.cho_solve(self._chol, bs, check_finite=False)
+            xs = _cho_solve(self._chol[0], bs)
         else:
             V, keep = self._vecs[:, self._keep], self._keep
             coef = V.T @ bs

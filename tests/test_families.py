@@ -347,6 +347,23 @@ def test_valid_eta_family_domain():
     np.testing.assert_array_equal(Binomial().valid_mu(np.array([0.0, 0.5, 1.0])), [0, 1, 0])
 
 
+@pytest.mark.parametrize("link", ["logit", "probit", "cloglog", "cauchit"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unit_link_valid_eta_is_its_definition(link, dtype):
+    # the unit links skip evaluating their (clipped) inverse in valid_eta: the answer
+    # must be the definition's, finite eta inside the domain, at the extremes too
+    fam = get_family("binomial", link)
+    info = np.finfo(dtype)
+    eta = np.array([-info.max, -1e30, -800.0, -40.0, -info.tiny, -0.0, 0.0, info.tiny, 40.0,
+                    800.0, 1e30, info.max, np.nan, np.inf, -np.inf], dtype=dtype)
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(eta)
+        mu = fam.link.inverse(np.where(ok, eta, dtype(1.0)))
+        np.testing.assert_array_equal(fam.valid_eta(eta), ok & fam.link.valid_mean(mu))
+        for xp_eta in (xps.asarray(eta),):
+            np.testing.assert_array_equal(np.asarray(fam.valid_eta(xp_eta)), ok)
+
+
 def test_float32_and_integer_inputs():
     eta32 = np.linspace(-2, 2, 7, dtype=np.float32)
     for name in FAMILY_NAMES:

@@ -52,7 +52,7 @@ def _block_labels(y) -> tuple[list, bool]:
     else:
         xp = get_namespace(y)
         labels = to_host(xp.unique_values(y))
-    binary01 = labels.dtype.kind in "biuf" and bool(np.isin(labels, [0, 1]).all())
+    binary01 = labels.dtype.kind in "biuf" and bool(((labels == 0) | (labels == 1)).all())
     return list(labels), binary01
 
 
