@@ -33,14 +33,16 @@ def _soft(z, t):
     return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
 
-def _sweep(H, x, c, idx, dl, ll, ul) -> float:
-    """One cyclic pass over the coordinates ``idx`` (``x`` and the residual
-    ``c = b - H x`` updated in place; ``ul`` the box or None); the largest move."""
+def _sweep(rows, x, c, idx, dl, ll, ul) -> float:
+    """One cyclic pass over the coordinates ``idx`` (the list ``x`` and the residual
+    ``c = b - H x`` updated in place; ``rows`` the rows of H, ``ul`` the box or None);
+    the largest move. Scalars are Python floats: the same IEEE arithmetic as NumPy's,
+    without a NumPy scalar per operation."""
     big = 0.0
     for j in idx:
         h = dl[j]
         xj = x[j]
-        z = c[j] + h * xj
+        z = c.item(j) + h * xj
         t = ll[j]
         if z > t:
             new = (z - t) / h
@@ -57,10 +59,16 @@ def _sweep(H, x, c, idx, dl, ll, ul) -> float:
         delta = new - xj
         if delta != 0.0:
             x[j] = new
-            c -= delta * H[j]
+            c -= delta * rows[j]
             if abs(delta) > big:
                 big = abs(delta)
     return big
+
+
+def _largest(x: list) -> float:
+    """``max |x_j|`` (NaN when some ``x_j`` is NaN, as ``np.max``; 0 when empty)."""
+    top = max(map(abs, x), default=0.0)
+    return top if all(v == v for v in x) else float("nan")
 
 
 def lasso_cd(H, b, l1, x0=None, *, bound=None, tol: float = 1e-12,
@@ -101,28 +109,30 @@ def lasso_cd(H, b, l1, x0=None, *, bound=None, tol: float = 1e-12,
     diag = np.diag(H).copy()
     usable = diag > 0
     x[~usable] = 0.0
+    ul = None
     if bound is not None:
         bound = np.asarray(bound, dtype=np.float64)
         x = np.clip(x, -bound, bound)
         ul = bound.tolist()
     c = b - H @ x
     all_idx = np.flatnonzero(usable).tolist()
-    l1 = np.asarray(l1, dtype=np.float64)
     dl = diag.tolist()
-    ll = l1.tolist()
+    ll = np.asarray(l1, dtype=np.float64).tolist()
+    rows = list(H)      # row views, indexed once
+    xs = x.tolist()
     sweeps = 0
     full = True
     while sweeps < max_sweeps:
-        idx = all_idx if full else np.flatnonzero(x).tolist()
+        idx = all_idx if full else [j for j in all_idx if xs[j] != 0.0]
         sweeps += 1
-        big = _sweep(H, x, c, idx, dl, ll, ul if bound is not None else None)
-        if big <= tol * max(1.0, float(np.max(np.abs(x))) if p else 1.0):
+        big = _sweep(rows, xs, c, idx, dl, ll, ul)
+        if big <= tol * max(1.0, _largest(xs) if p else 1.0):
             if full:
-                return x, sweeps
+                return np.array(xs), sweeps
             full = True  # the active set has converged: check every coordinate once more
         else:
             full = False
-    return x, sweeps
+    return np.array(xs), sweeps
 
 
 def nodewise_lasso(G, rows, alpha, *, tol: float = 1e-12, max_sweeps: int = MAX_SWEEPS):
