@@ -17,7 +17,9 @@ that does not move costs O(1) and one that moves costs O(p). Sweeps alternate
 between all coordinates and the active (non-zero) set, as glmnet does.
 
 :func:`nodewise_lasso` solves many node-wise lasso problems on one Gram at once,
-vectorised across the problems (one coordinate of every problem per step).
+vectorised across the problems (one coordinate of every problem per step); a few
+problems (a block's share of the rows) are swept one by one instead, with the same
+arithmetic and so the same result, without NumPy's cost per call.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ import numpy as np
 __all__ = ["MAX_SWEEPS", "lasso_cd", "nodewise_lasso"]
 
 MAX_SWEEPS = 10_000
+# nodewise_lasso sweeps up to this many problems one by one (Python floats), more
+# problems vectorised across them (one NumPy step per coordinate)
+SCALAR_PROBLEMS = 12
 
 
 def _soft(z, t):
@@ -165,16 +170,46 @@ def nodewise_lasso(G, rows, alpha, *, tol: float = 1e-12, max_sweeps: int = MAX_
     G = np.ascontiguousarray(G, dtype=np.float64)
     rows = np.asarray(rows, dtype=np.intp)
     q, p = rows.shape[0], G.shape[0]
-    gamma = np.zeros((q, p))
     if q == 0:
-        return gamma, np.zeros(0), 0
+        return np.zeros((0, p)), np.zeros(0), 0
     B = G[rows].copy()          # right-hand sides: G[j, :] for problem j
-    C = B.copy()                # negative gradients B - gamma G
+    C = B.copy()                # negative gradients B - gamma G, updated in place
     diag = np.diag(G)
     alpha = np.asarray(alpha, dtype=np.float64)
-    own = np.zeros((q, p), dtype=bool)
-    own[np.arange(q), rows] = True
     usable = np.flatnonzero(diag > 0)
+    if q <= SCALAR_PROBLEMS and np.all(np.isfinite(G)):
+        gamma, sweeps = _nodewise_scalar(G, rows, C, diag, alpha, usable, tol, max_sweeps)
+    else:
+        gamma, sweeps = _nodewise_vectorised(G, rows, C, diag, alpha, usable, tol, max_sweeps)
+    # tau^2 = G_jj - 2 G_j. gamma + gamma' G gamma + sum alpha |gamma|, with gamma G = B - C
+    quad = np.einsum("ij,ij->i", B - C, gamma)
+    lin = np.einsum("ij,ij->i", B, gamma)
+    tau2 = diag[rows] - 2.0 * lin + quad + np.abs(gamma) @ alpha
+    return gamma, tau2, sweeps
+
+
+def _nodewise_scalar(G, rows, C, diag, alpha, usable, tol, max_sweeps):
+    """Few problems: each swept on its own by :func:`_sweep` (the same arithmetic as
+    :func:`_nodewise_vectorised`, coordinate by coordinate), stopped together."""
+    g_rows, dl, ll = list(G), diag.tolist(), alpha.tolist()
+    gamma = [[0.0] * G.shape[0] for _ in rows]
+    others = [[k for k in usable.tolist() if k != j] for j in rows.tolist()]
+    sweeps = 0
+    while sweeps < max_sweeps:
+        sweeps += 1
+        big = max(_sweep(g_rows, g, c, idx, dl, ll, None)
+                  for g, c, idx in zip(gamma, C, others, strict=True))
+        if big <= tol * max(1.0, _largest([v for g in gamma for v in g])):
+            break
+    return np.array(gamma), sweeps
+
+
+def _nodewise_vectorised(G, rows, C, diag, alpha, usable, tol, max_sweeps):
+    """Many problems: one coordinate of every problem per step."""
+    q = rows.shape[0]
+    gamma = np.zeros((q, G.shape[0]))
+    own = np.zeros(gamma.shape, dtype=bool)
+    own[np.arange(q), rows] = True
     sweeps = 0
     while sweeps < max_sweeps:
         sweeps += 1
@@ -192,8 +227,4 @@ def nodewise_lasso(G, rows, alpha, *, tol: float = 1e-12, max_sweeps: int = MAX_
                 big = max(big, float(np.max(np.abs(delta))))
         if big <= tol * max(1.0, float(np.max(np.abs(gamma)))):
             break
-    # tau^2 = G_jj - 2 G_j. gamma + gamma' G gamma + sum alpha |gamma|, with gamma G = B - C
-    quad = np.einsum("ij,ij->i", B - C, gamma)
-    lin = np.einsum("ij,ij->i", B, gamma)
-    tau2 = diag[rows] - 2.0 * lin + quad + np.abs(gamma) @ alpha
-    return gamma, tau2, sweeps
+    return gamma, sweeps
