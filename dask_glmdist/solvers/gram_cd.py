@@ -24,6 +24,8 @@ arithmetic and so the same result, without NumPy's cost per call.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["MAX_SWEEPS", "lasso_cd", "nodewise_lasso"]
@@ -73,7 +75,7 @@ def _sweep(rows, x, c, idx, dl, ll, ul) -> float:
 def _largest(x: list) -> float:
     """``max |x_j|`` (NaN when some ``x_j`` is NaN, as ``np.max``; 0 when empty)."""
     top = max(map(abs, x), default=0.0)
-    return top if all(v == v for v in x) else float("nan")
+    return float("nan") if any(map(math.isnan, x)) else top
 
 
 def lasso_cd(H, b, l1, x0=None, *, bound=None, tol: float = 1e-12,
