@@ -215,12 +215,10 @@ def theta_rows(Sigma, rows, alpha, tol):
 
 
 def _least_squares_sums(X, y, m, fit_intercept, xp) -> dict:
-    """``X~^T M y`` and ``y^T M y`` (the gaussian identity dispersion needs them)."""
+    """``X~^T M y`` and ``y^T M y`` (the gaussian identity dispersion needs them; the
+    Gram ``X~^T M X~`` is the local fit's information)."""
     my = y if m is None else m * y
-    xy = to_host(X.T @ my)
-    if fit_intercept:
-        xy = np.concatenate([[float(xp.sum(my))], xy])
-    return {"xy": xy, "yy": float(xp.sum(my * y))}
+    return {"xy": design_t_vec(X, my, fit_intercept, xp), "yy": float(xp.sum(my * y))}
 
 
 def identified_columns(Sigma, fit_intercept: bool) -> np.ndarray:
