@@ -33,7 +33,7 @@ __all__ = ["MAX_SWEEPS", "lasso_cd", "nodewise_lasso"]
 MAX_SWEEPS = 10_000
 # nodewise_lasso sweeps up to this many problems one by one (Python floats), more
 # problems vectorised across them (one NumPy step per coordinate)
-SCALAR_PROBLEMS = 12
+SCALAR_PROBLEMS = 10
 
 
 def _soft(z, t):
@@ -208,25 +208,25 @@ def _nodewise_scalar(G, rows, C, diag, alpha, usable, tol, max_sweeps):
 
 def _nodewise_vectorised(G, rows, C, diag, alpha, usable, tol, max_sweeps):
     """Many problems: one coordinate of every problem per step."""
-    q = rows.shape[0]
-    gamma = np.zeros((q, G.shape[0]))
-    own = np.zeros(gamma.shape, dtype=bool)
-    own[np.arange(q), rows] = True
+    gamma = np.zeros((rows.shape[0], G.shape[0]))
+    owners: dict = {}   # coordinate j -> the problems regressing column j (kept at 0)
+    for i, j in enumerate(rows.tolist()):
+        owners.setdefault(j, []).append(i)
     sweeps = 0
     while sweeps < max_sweeps:
         sweeps += 1
         big = 0.0
-        for k in usable:
+        for k in usable.tolist():
             h = diag[k]
             old = gamma[:, k]
-            z = C[:, k] + h * old
-            new = _soft(z, alpha[k]) / h
-            new[own[:, k]] = 0.0
+            new = _soft(C[:, k] + h * old, alpha[k]) / h
+            if k in owners:
+                new[owners[k]] = 0.0
             delta = new - old
-            if np.any(delta):
+            if delta.any():
                 gamma[:, k] = new
-                C -= np.outer(delta, G[k])
-                big = max(big, float(np.max(np.abs(delta))))
-        if big <= tol * max(1.0, float(np.max(np.abs(gamma)))):
+                C -= delta[:, None] * G[k]
+                big = max(big, float(np.abs(delta).max()))
+        if big <= tol * max(1.0, float(np.abs(gamma).max())):
             break
     return gamma, sweeps
