@@ -204,6 +204,8 @@ def theta_rows(Sigma, rows, alpha, tol):
     unusable (degenerate) rows are zero.
     """
     rows = np.asarray(list(rows), dtype=np.intp)
+    if rows.shape[0] == 0:  # a block beyond the mosaic's rows forms none
+        return np.zeros((0, Sigma.shape[0])), np.zeros(0, dtype=bool), 0
     gamma, tau2, sweeps = nodewise_lasso(Sigma, rows, alpha, tol=tol)
     out = -gamma
     out[np.arange(rows.shape[0]), rows] = 1.0
