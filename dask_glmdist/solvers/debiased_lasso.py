@@ -204,6 +204,8 @@ def theta_rows(Sigma, rows, alpha, tol):
     unusable (degenerate) rows are zero.
     """
     rows = np.asarray(list(rows), dtype=np.intp)
+    if rows.shape[0] == 0:  # a block beyond the mosaic's rows forms none
+        return np.zeros((0, Sigma.shape[0])), np.zeros(0, dtype=bool), 0
     gamma, tau2, sweeps = nodewise_lasso(Sigma, rows, alpha, tol=tol)
     out = -gamma
     out[np.arange(rows.shape[0]), rows] = 1.0
@@ -215,12 +217,10 @@ def theta_rows(Sigma, rows, alpha, tol):
 
 
 def _least_squares_sums(X, y, m, fit_intercept, xp) -> dict:
-    """``X~^T M y`` and ``y^T M y`` (the gaussian identity dispersion needs them)."""
+    """``X~^T M y`` and ``y^T M y`` (the gaussian identity dispersion needs them; the
+    Gram ``X~^T M X~`` is the local fit's information)."""
     my = y if m is None else m * y
-    xy = to_host(X.T @ my)
-    if fit_intercept:
-        xy = np.concatenate([[float(xp.sum(my))], xy])
-    return {"xy": xy, "yy": float(xp.sum(my * y))}
+    return {"xy": design_t_vec(X, my, fit_intercept, xp), "yy": float(xp.sum(my * y))}
 
 
 def identified_columns(Sigma, fit_intercept: bool) -> np.ndarray:
@@ -332,7 +332,7 @@ def _enet_sums(X, y, m, family, spec, record, block_index, xp, check=False,
     P = spec.l1.shape[0]
     fi = spec.fit_intercept
     fit = fit_local_enet(X, y, m, family, spec.l1, spec.l2, fit_intercept=fi, tol=spec.tol,
-                         max_iter=spec.max_iter, offset=offset)
+                         max_iter=spec.max_iter, offset=offset, xp=xp)
     record.update(n_iter=fit.n_iter, converged=fit.converged)
     if not fit.exists:
         record["diverged"] = fit.message
@@ -387,9 +387,10 @@ def _separation_check(X, y, m, family, spec, fit, record, xp, offset=None) -> di
     if not family.separable:
         return {}
     fi = spec.fit_intercept
-    start = _one_step(fit, spec)
+    information = PSDFactor(fit.information)  # factored once for both scoring steps
+    start = _one_step(fit, spec, information)
     out = {"ml_checked": 1}
-    if _settles(X, y, m, family, fit, start, fi, xp, offset):
+    if _settles(X, y, m, family, information, start, fi, xp, offset):
         return out
     ml = fit_local(X, y, m, family, fit_intercept=fi, tol=spec.tol, max_iter=spec.max_iter,
                    theta0=start, offset=offset)
@@ -406,20 +407,20 @@ def _separation_check(X, y, m, family, spec, fit, record, xp, offset=None) -> di
     return out
 
 
-def _one_step(fit, spec) -> np.ndarray:
+def _one_step(fit, spec, information: PSDFactor) -> np.ndarray:
     """One unpenalised Fisher scoring step from the penalised estimate (no pass over the
-    rows: the fit's gradient and information are at that estimate); the penalised
-    estimate itself where the step is not finite."""
+    rows: the fit's gradient and ``information`` (factored) are at that estimate); the
+    penalised estimate itself where the step is not finite."""
     score = -(fit.gradient - spec.l2 * fit.theta) * fit.weight_sum
-    start = fit.theta + PSDFactor(fit.information).solve(score)
+    start = fit.theta + information.solve(score)
     return start if np.all(np.isfinite(start)) else fit.theta
 
 
-def _settles(X, y, m, family, fit, start, fit_intercept, xp, offset=None) -> bool:
+def _settles(X, y, m, family, information, start, fit_intercept, xp, offset=None) -> bool:
     """Whether the unpenalised local MLE evidently exists, at the cost of three
     matrix-vector products: a second scoring step from ``start`` (the score there, the
-    information at the penalised estimate) moves no row's linear predictor by more than
-    ``SETTLED_ETA``.
+    ``information`` at the penalised estimate, factored) moves no row's linear predictor
+    by more than ``SETTLED_ETA``.
 
     Only for the canonical logit and log links. The third derivative of their unit
     log-likelihoods is bounded by the second, so along a separating direction the
@@ -434,7 +435,7 @@ def _settles(X, y, m, family, fit, start, fit_intercept, xp, offset=None) -> boo
         return False
     eta = linear_predictor(X, start, fit_intercept, xp, offset)
     r = block_terms(family, y, m, eta).score_residuals
-    step = PSDFactor(fit.information).solve(design_t_vec(X, r, fit_intercept, xp))
+    step = information.solve(design_t_vec(X, r, fit_intercept, xp))
     if not np.all(np.isfinite(step)):
         return False
     move = xp.abs(linear_predictor(X, step, fit_intercept, xp))

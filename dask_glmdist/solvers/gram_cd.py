@@ -17,30 +17,39 @@ that does not move costs O(1) and one that moves costs O(p). Sweeps alternate
 between all coordinates and the active (non-zero) set, as glmnet does.
 
 :func:`nodewise_lasso` solves many node-wise lasso problems on one Gram at once,
-vectorised across the problems (one coordinate of every problem per step).
+vectorised across the problems (one coordinate of every problem per step); a few
+problems (a block's share of the rows) are swept one by one instead, with the same
+arithmetic and so the same result, without NumPy's cost per call.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 __all__ = ["MAX_SWEEPS", "lasso_cd", "nodewise_lasso"]
 
 MAX_SWEEPS = 10_000
+# nodewise_lasso sweeps up to this many problems one by one (Python floats), more
+# problems vectorised across them (one NumPy step per coordinate)
+SCALAR_PROBLEMS = 10
 
 
 def _soft(z, t):
     return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
 
-def _sweep(H, x, c, idx, dl, ll, ul) -> float:
-    """One cyclic pass over the coordinates ``idx`` (``x`` and the residual
-    ``c = b - H x`` updated in place; ``ul`` the box or None); the largest move."""
+def _sweep(rows, x, c, idx, dl, ll, ul) -> float:
+    """One cyclic pass over the coordinates ``idx`` (the list ``x`` and the residual
+    ``c = b - H x`` updated in place; ``rows`` the rows of H, ``ul`` the box or None);
+    the largest move. Scalars are Python floats: the same IEEE arithmetic as NumPy's,
+    without a NumPy scalar per operation."""
     big = 0.0
     for j in idx:
         h = dl[j]
         xj = x[j]
-        z = c[j] + h * xj
+        z = c.item(j) + h * xj
         t = ll[j]
         if z > t:
             new = (z - t) / h
@@ -57,10 +66,16 @@ def _sweep(H, x, c, idx, dl, ll, ul) -> float:
         delta = new - xj
         if delta != 0.0:
             x[j] = new
-            c -= delta * H[j]
+            c -= delta * rows[j]
             if abs(delta) > big:
                 big = abs(delta)
     return big
+
+
+def _largest(x: list) -> float:
+    """``max |x_j|`` (NaN when some ``x_j`` is NaN, as ``np.max``; 0 when empty)."""
+    top = max(map(abs, x), default=0.0)
+    return float("nan") if any(map(math.isnan, x)) else top
 
 
 def lasso_cd(H, b, l1, x0=None, *, bound=None, tol: float = 1e-12,
@@ -101,28 +116,30 @@ def lasso_cd(H, b, l1, x0=None, *, bound=None, tol: float = 1e-12,
     diag = np.diag(H).copy()
     usable = diag > 0
     x[~usable] = 0.0
+    ul = None
     if bound is not None:
         bound = np.asarray(bound, dtype=np.float64)
         x = np.clip(x, -bound, bound)
         ul = bound.tolist()
     c = b - H @ x
     all_idx = np.flatnonzero(usable).tolist()
-    l1 = np.asarray(l1, dtype=np.float64)
     dl = diag.tolist()
-    ll = l1.tolist()
+    ll = np.asarray(l1, dtype=np.float64).tolist()
+    rows = list(H)      # row views, indexed once
+    xs = x.tolist()
     sweeps = 0
     full = True
     while sweeps < max_sweeps:
-        idx = all_idx if full else np.flatnonzero(x).tolist()
+        idx = all_idx if full else [j for j in all_idx if xs[j] != 0.0]
         sweeps += 1
-        big = _sweep(H, x, c, idx, dl, ll, ul if bound is not None else None)
-        if big <= tol * max(1.0, float(np.max(np.abs(x))) if p else 1.0):
+        big = _sweep(rows, xs, c, idx, dl, ll, ul)
+        if big <= tol * max(1.0, _largest(xs) if p else 1.0):
             if full:
-                return x, sweeps
+                return np.array(xs), sweeps
             full = True  # the active set has converged: check every coordinate once more
         else:
             full = False
-    return x, sweeps
+    return np.array(xs), sweeps
 
 
 def nodewise_lasso(G, rows, alpha, *, tol: float = 1e-12, max_sweeps: int = MAX_SWEEPS):
@@ -155,35 +172,61 @@ def nodewise_lasso(G, rows, alpha, *, tol: float = 1e-12, max_sweeps: int = MAX_
     G = np.ascontiguousarray(G, dtype=np.float64)
     rows = np.asarray(rows, dtype=np.intp)
     q, p = rows.shape[0], G.shape[0]
-    gamma = np.zeros((q, p))
     if q == 0:
-        return gamma, np.zeros(0), 0
+        return np.zeros((0, p)), np.zeros(0), 0
     B = G[rows].copy()          # right-hand sides: G[j, :] for problem j
-    C = B.copy()                # negative gradients B - gamma G
+    C = B.copy()                # negative gradients B - gamma G, updated in place
     diag = np.diag(G)
     alpha = np.asarray(alpha, dtype=np.float64)
-    own = np.zeros((q, p), dtype=bool)
-    own[np.arange(q), rows] = True
     usable = np.flatnonzero(diag > 0)
-    sweeps = 0
-    while sweeps < max_sweeps:
-        sweeps += 1
-        big = 0.0
-        for k in usable:
-            h = diag[k]
-            old = gamma[:, k]
-            z = C[:, k] + h * old
-            new = _soft(z, alpha[k]) / h
-            new[own[:, k]] = 0.0
-            delta = new - old
-            if np.any(delta):
-                gamma[:, k] = new
-                C -= np.outer(delta, G[k])
-                big = max(big, float(np.max(np.abs(delta))))
-        if big <= tol * max(1.0, float(np.max(np.abs(gamma)))):
-            break
+    if q <= SCALAR_PROBLEMS and np.all(np.isfinite(G)):
+        gamma, sweeps = _nodewise_scalar(G, rows, C, diag, alpha, usable, tol, max_sweeps)
+    else:
+        gamma, sweeps = _nodewise_vectorised(G, rows, C, diag, alpha, usable, tol, max_sweeps)
     # tau^2 = G_jj - 2 G_j. gamma + gamma' G gamma + sum alpha |gamma|, with gamma G = B - C
     quad = np.einsum("ij,ij->i", B - C, gamma)
     lin = np.einsum("ij,ij->i", B, gamma)
     tau2 = diag[rows] - 2.0 * lin + quad + np.abs(gamma) @ alpha
     return gamma, tau2, sweeps
+
+
+def _nodewise_scalar(G, rows, C, diag, alpha, usable, tol, max_sweeps):
+    """Few problems: each swept on its own by :func:`_sweep` (the same arithmetic as
+    :func:`_nodewise_vectorised`, coordinate by coordinate), stopped together."""
+    g_rows, dl, ll = list(G), diag.tolist(), alpha.tolist()
+    gamma = [[0.0] * G.shape[0] for _ in rows]
+    others = [[k for k in usable.tolist() if k != j] for j in rows.tolist()]
+    sweeps = 0
+    while sweeps < max_sweeps:
+        sweeps += 1
+        big = max(_sweep(g_rows, g, c, idx, dl, ll, None)
+                  for g, c, idx in zip(gamma, C, others, strict=True))
+        if big <= tol * max(1.0, _largest([v for g in gamma for v in g])):
+            break
+    return np.array(gamma), sweeps
+
+
+def _nodewise_vectorised(G, rows, C, diag, alpha, usable, tol, max_sweeps):
+    """Many problems: one coordinate of every problem per step."""
+    gamma = np.zeros((rows.shape[0], G.shape[0]))
+    owners: dict = {}   # coordinate j -> the problems regressing column j (kept at 0)
+    for i, j in enumerate(rows.tolist()):
+        owners.setdefault(j, []).append(i)
+    sweeps = 0
+    while sweeps < max_sweeps:
+        sweeps += 1
+        big = 0.0
+        for k in usable.tolist():
+            h = diag[k]
+            old = gamma[:, k]
+            new = _soft(C[:, k] + h * old, alpha[k]) / h
+            if k in owners:
+                new[owners[k]] = 0.0
+            delta = new - old
+            if delta.any():
+                gamma[:, k] = new
+                C -= delta[:, None] * G[k]
+                big = max(big, float(np.abs(delta).max()))
+        if big <= tol * max(1.0, float(np.abs(gamma).max())):
+            break
+    return gamma, sweeps

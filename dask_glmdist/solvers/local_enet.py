@@ -77,15 +77,16 @@ def _penalised(dev, theta, S, l1, l2):
 
 def fit_local_enet(X, y, m, family, l1, l2, *, fit_intercept: bool, tol: float = 1e-8,
                    max_iter: int = 100, cd_tol: float | None = None,
-                   offset=None) -> EnetFit:
+                   offset=None, xp=None) -> EnetFit:
     """Minimise the block's penalised averaged loss F (module docstring).
 
     Converged when the proximal Newton step satisfies
     ``max |d| <= tol * (1 + max |theta|)``; the returned gradient and information are
     evaluated at the returned ``theta``. ``offset``: added to the linear predictor (the
-    least-squares case fits ``y - offset``, exactly the same problem).
+    least-squares case fits ``y - offset``, exactly the same problem). ``xp``: the
+    block's array namespace, when the caller has it.
     """
-    xp = get_namespace(X)
+    xp = get_namespace(X) if xp is None else xp
     l1 = np.asarray(l1, dtype=np.float64)
     l2 = np.asarray(l2, dtype=np.float64)
     cd_tol = tol * 1e-3 if cd_tol is None else cd_tol
