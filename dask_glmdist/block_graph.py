@@ -44,6 +44,13 @@ from dask.base import collections_to_expr
 
 __all__ = ["BlockGraph", "additive", "target_block_bytes", "TARGET_BLOCK_BYTES"]
 
+#: rows per call of an additive block function on NumPy blocks: the row-wise
+#: temporaries (64 KiB a vector) stay in cache and in the heap -- measured, a binomial IWLS
+#: pass over a 100,000 x 20 block: 21.6 ms whole, 16.8 ms in 8,192-row slabs (16.3 at
+#: 16,384, 18.1 at 4,096); under distributed's MALLOC_TRIM_THRESHOLD_ (which makes every
+#: larger temporary a fresh mmap) 27.9 -> 23.4 ms, 6,673 -> 2,798 page faults
+SLAB_ROWS = 8192
+
 #: default of the ``dask_glmdist.target-block-bytes`` setting (``dask.config``): small
 #: row blocks are processed in groups of at least this many bytes of X per task
 TARGET_BLOCK_BYTES = 8 * 2**20
@@ -313,19 +320,54 @@ def _has_problems(summary) -> bool:
 
 
 def _stack(blocks):
-    """The non-empty blocks of a group stacked: ``(index, X, y, w, offset)``."""
-    full = [b for b in blocks if b[1].shape[0] > 0]
-    if len(full) < 2:
-        return None
+    """Blocks ``(index, X, y, w, offset)`` stacked into one (the first one's index)."""
+    if len(blocks) == 1:
+        return blocks[0]
     cols = []
     for j in range(1, 5):
-        vals = [b[j] for b in full]
+        vals = [b[j] for b in blocks]
         if any(v is None for v in vals):
             cols.append(None)
             continue
         xp = _namespace(vals[0])
         cols.append(xp.concat(vals, axis=0) if hasattr(xp, "concat") else np.concatenate(vals))
-    return (full[0][0], *cols)
+    return (blocks[0][0], *cols)
+
+
+def _slabs(blocks, stack: bool):
+    """The rows of a group's non-empty blocks as the calls of an additive block function
+    see them: NumPy blocks longer than :data:`SLAB_ROWS` cut into views of that many rows,
+    consecutive shorter ones stacked up to it (where ``stack``); other arrays whole."""
+    pending, rows = [], 0
+    for b in blocks:
+        n = b[1].shape[0]
+        if n == 0:
+            continue
+        if not isinstance(b[1], np.ndarray) or (n < SLAB_ROWS and not stack):
+            yield b[:5]
+            continue
+        if n < SLAB_ROWS:
+            pending.append(b[:5])
+            rows += n
+            if rows >= SLAB_ROWS:
+                yield _stack(pending)
+                pending, rows = [], 0
+            continue
+        for a in range(0, n, SLAB_ROWS):
+            yield tuple(v if v is None or i == 0 else v[a : a + SLAB_ROWS]
+                        for i, v in enumerate(b[:5]))
+    if pending:
+        yield _stack(pending)
+
+
+def _run_additive(fn, blocks, args, settings, combine, stack):
+    """An additive block function over a group's slabs (:func:`_slabs`), combined; None
+    when a slab reports a problem (the caller runs it block by block: the problems
+    then name their blocks)."""
+    parts = [_call(fn, *s, args, settings) for s in _slabs(blocks, stack)]
+    parts += [_empty(b[0]) for b in blocks if b[1].shape[0] == 0]
+    out = combine(*parts) if len(parts) > 1 else parts[0]
+    return None if _has_problems(out) else out
 
 
 def _namespace(a):
@@ -350,7 +392,8 @@ def _coded(block, positive):
 def run_group(block_fn, blocks, args, settings, riders, combine, positive=None, stack=False):
     """One group's task: the block function (and the riders') on its blocks, added;
     a classifier's labels (``positive``: the class coded 1) are coded here. A group of
-    small blocks (``stack``) is stacked for an additive block function.
+    small blocks (``stack``) is stacked for an additive block function, which sees the
+    rows in slabs (:func:`_slabs`).
 
     Returns ``(summary, [rider sums], {block index: rows})``.
     """
@@ -358,14 +401,9 @@ def run_group(block_fn, blocks, args, settings, riders, combine, positive=None, 
 
     if positive is not None:
         blocks = [_coded(b, positive) for b in blocks]
-    stacked = _stack(blocks) if stack and getattr(block_fn, "additive", False) else None
     out = None
-    if stacked is not None:
-        out = _call(block_fn, *stacked, args, settings)
-        out = combine(out, *[_empty(b[0]) for b in blocks if b[1].shape[0] == 0]) if any(
-            b[1].shape[0] == 0 for b in blocks) else out
-        if _has_problems(out):  # again block by block: the problems name their blocks
-            out = None
+    if getattr(block_fn, "additive", False):
+        out = _run_additive(block_fn, blocks, args, settings, combine, stack)
     if out is None:
         out = _run_blocks(block_fn, blocks, args, settings, combine)
     for b in blocks:
