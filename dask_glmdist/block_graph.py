@@ -252,6 +252,8 @@ class BlockGraph:
         out = []
         for worker, threads in self.threads.items():
             mine = [b for b in self.blocks if b.where == worker]
+            if not mine:
+                continue
             for part in np.array_split(np.arange(len(mine)), min(threads, len(mine))):
                 blocks = [mine[i] for i in part]
                 sizes = [b.rows * row_bytes for b in blocks]
