@@ -14,16 +14,19 @@ arrays comes from:
   round's tasks refer to.
 
 A round is then a handful of tasks (:meth:`BlockGraph.round`): one per *block group*
--- consecutive blocks (on the same worker, under ``distributed``) that together reach
-:func:`target_block_bytes` -- that runs the block function on each block of the group
-and adds the summaries, a reduction tree over the groups, and one key for each array
-argument and one for the settings, so θ is sent once per round, not once per block.
-A block function marked :func:`additive` (its summary of a stack of blocks is the sum
-of their summaries: the Gram, score and deviance passes) sees a group's blocks stacked
-into one array instead -- one call per group, not per block; it is run block by block
-again only when it reports a problem, so that the error names the block. Groups only
-change how summaries are added, never what is computed: DLSA's local fits stay per
-block.
+-- runs of consecutive blocks that together reach :func:`target_block_bytes`, or, for
+blocks already on a ``distributed`` cluster, each worker's blocks in one group per
+worker thread (data never move) -- that runs the block function on the blocks of its
+group and combines the summaries; a reduction tree over the groups; and one key for the
+array arguments, one for the settings, so θ is sent once per round, not once per block.
+A block function marked :func:`additive` (its summary of a stack of rows is the sum of
+the summaries of the parts: the Gram, score and deviance passes) sees the rows in slabs
+of about :data:`SLAB_ROWS` rows instead -- long blocks cut into views, short ones
+stacked -- so that its temporaries stay small and its fixed cost is paid per slab, not
+per block; it is run block by block again only when it reports a problem, so that the
+error names the block. Groups and slabs change only the order in which sums are added,
+never what is computed: DLSA's local fits, and every other function not marked
+additive, still see each block whole.
 
 Block sizes unknown before the first pass (Parquet partitions) are learned from it:
 every group reports its blocks' row counts, and the groups of the later rounds are
@@ -218,48 +221,45 @@ class BlockGraph:
             return
         self.blocks = [replace(b, rows=float(rows.get(b.index, b.rows))) for b in self.blocks]
 
-    def groups(self, target: int | None = None) -> list[tuple[list[Block], bool]]:
-        """The blocks in groups, one task each: ``[(blocks, stack)]``, ``stack`` telling
-        whether the group is small blocks that an additive block function takes stacked.
+    def groups(self, target: int | None = None) -> list[list[Block]]:
+        """The blocks in groups, one task each.
 
         Blocks already on a cluster's workers: each worker's blocks in as many groups as
-        it has threads (a task per group costs milliseconds there; data never move).
-        Elsewhere: consecutive blocks smaller than ``target`` bytes of X grouped up to
+        it has threads (a task costs milliseconds there; data never move). Elsewhere:
+        runs of consecutive blocks smaller than ``target`` bytes of X grouped up to
         ``target``; a larger block, or one of unknown size, is a group of its own.
         """
         target = target_block_bytes() if target is None else target
         if self.threads and all(b.where in self.threads for b in self.blocks):
-            return self._worker_groups(target)
+            return self._worker_groups()
         row_bytes = 8 * max(1, self.n_features)
         out: list = []
         group, total = [], 0.0
         for b in self.blocks:
             size = b.rows * row_bytes
             if target <= 0 or math.isnan(size) or size >= target:
-                out.append(([b], False))
+                if group:
+                    out.append(group)
+                    group, total = [], 0.0
+                out.append([b])
                 continue
             group.append(b)
             total += size
             if total >= target:
-                out.append((group, True))
+                out.append(group)
                 group, total = [], 0.0
         if group:
-            out.append((group, True))
-        return sorted(out, key=lambda g: g[0][0].index)
+            out.append(group)
+        return out
 
-    def _worker_groups(self, target: int) -> list[tuple[list[Block], bool]]:
-        row_bytes = 8 * max(1, self.n_features)
+    def _worker_groups(self) -> list[list[Block]]:
         out = []
         for worker, threads in self.threads.items():
             mine = [b for b in self.blocks if b.where == worker]
-            if not mine:
-                continue
-            for part in np.array_split(np.arange(len(mine)), min(threads, len(mine))):
-                blocks = [mine[i] for i in part]
-                sizes = [b.rows * row_bytes for b in blocks]
-                out.append((blocks, target > 0 and not any(math.isnan(x) for x in sizes)
-                            and sum(sizes) <= 2 * target))
-        return sorted(out, key=lambda g: g[0][0].index)
+            if mine:
+                parts = np.array_split(np.arange(len(mine)), min(threads, len(mine)))
+                out += [[mine[i] for i in part] for part in parts]
+        return sorted(out, key=lambda g: g[0].index)
 
     def round(self, block_fn, args, settings, *, combine, split_every, riders=()):
         """The graph of one round: ``(dsk, keys, group_keys)`` where ``keys`` are the
@@ -274,11 +274,11 @@ class BlockGraph:
             dsk[key] = DataNode(key, value)
             shared_keys.append(TaskRef(key))
         group_keys, parts = {}, []
-        for g, (group, stack) in enumerate(self.groups()):
+        for g, group in enumerate(self.groups()):
             key = (f"glmdist-{getattr(block_fn, '__name__', 'block')}-{token}", g)
             blocks = [(b.index, b.X, b.y, b.w, b.offset, b.report) for b in group]
             dsk[key] = Task(key, run_group, block_fn, parse_input(blocks), *shared_keys,
-                            combine, self.positive_class, stack)
+                            combine, self.positive_class)
             group_keys[key] = len(group)
             parts.append(TaskRef(key))
         level = 0
@@ -336,16 +336,16 @@ def _stack(blocks):
     return (blocks[0][0], *cols)
 
 
-def _slabs(blocks, stack: bool):
+def _slabs(blocks):
     """The rows of a group's non-empty blocks as the calls of an additive block function
     see them: NumPy blocks longer than :data:`SLAB_ROWS` cut into views of that many rows,
-    consecutive shorter ones stacked up to it (where ``stack``); other arrays whole."""
+    consecutive short ones (under a quarter of it) stacked up to it; others whole."""
     pending, rows = [], 0
     for b in blocks:
         n = b[1].shape[0]
         if n == 0:
             continue
-        if not isinstance(b[1], np.ndarray) or (n < SLAB_ROWS and not stack):
+        if not isinstance(b[1], np.ndarray) or SLAB_ROWS // 4 <= n < SLAB_ROWS:
             yield b[:5]
             continue
         if n < SLAB_ROWS:
@@ -362,11 +362,11 @@ def _slabs(blocks, stack: bool):
         yield _stack(pending)
 
 
-def _run_additive(fn, blocks, args, settings, combine, stack):
+def _run_additive(fn, blocks, args, settings, combine):
     """An additive block function over a group's slabs (:func:`_slabs`), combined; None
     when a slab reports a problem (the caller runs it block by block: the problems
     then name their blocks)."""
-    parts = [_call(fn, *s, args, settings) for s in _slabs(blocks, stack)]
+    parts = [_call(fn, *s, args, settings) for s in _slabs(blocks)]
     parts += [_empty(b[0]) for b in blocks if b[1].shape[0] == 0]
     out = combine(*parts) if len(parts) > 1 else parts[0]
     return None if _has_problems(out) else out
@@ -391,11 +391,10 @@ def _coded(block, positive):
     return index, X, y, w, offset, report
 
 
-def run_group(block_fn, blocks, args, settings, riders, combine, positive=None, stack=False):
+def run_group(block_fn, blocks, args, settings, riders, combine, positive=None):
     """One group's task: the block function (and the riders') on its blocks, added;
-    a classifier's labels (``positive``: the class coded 1) are coded here. A group of
-    small blocks (``stack``) is stacked for an additive block function, which sees the
-    rows in slabs (:func:`_slabs`).
+    a classifier's labels (``positive``: the class coded 1) are coded here. An additive
+    block function sees the rows in slabs (:func:`_slabs`).
 
     Returns ``(summary, [rider sums], {block index: rows})``.
     """
@@ -405,7 +404,7 @@ def run_group(block_fn, blocks, args, settings, riders, combine, positive=None, 
         blocks = [_coded(b, positive) for b in blocks]
     out = None
     if getattr(block_fn, "additive", False):
-        out = _run_additive(block_fn, blocks, args, settings, combine, stack)
+        out = _run_additive(block_fn, blocks, args, settings, combine)
     if out is None:
         out = _run_blocks(block_fn, blocks, args, settings, combine)
     for b in blocks:

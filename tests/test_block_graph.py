@@ -33,11 +33,11 @@ def test_small_blocks_are_grouped_up_to_the_target_and_large_ones_stay_alone(rng
     X, y = rng.normal(size=(1000, 4)), rng.normal(size=1000)
     graph = BlockGraph(as_blocked(*_dask(X, y, 10)))  # 100 blocks of 320 bytes of X
     groups = graph.groups(target=3200)
-    assert [len(g) for g, _ in groups] == [10] * 10 and all(stack for _, stack in groups)
-    assert [b.index for g, _ in groups for b in g] == list(range(100))
-    assert [len(g) for g, _ in graph.groups(target=0)] == [1] * 100
+    assert [len(g) for g in groups] == [10] * 10
+    assert [b.index for g in groups for b in g] == list(range(100))
+    assert [len(g) for g in graph.groups(target=0)] == [1] * 100
     big = BlockGraph(as_blocked(*_dask(X, y, 500)))
-    assert [(len(g), stack) for g, stack in big.groups(target=3200)] == [(1, False)] * 2
+    assert [len(g) for g in big.groups(target=3200)] == [1, 1]
 
 
 def test_a_round_is_a_few_tasks_whatever_the_number_of_blocks(rng):
@@ -110,7 +110,7 @@ def test_unknown_block_sizes_are_learned_from_the_first_pass(rng):
     data = as_blocked(*[frame[list("abcd")].to_dask_array(), frame["y"].to_dask_array()])
     graph = BlockGraph(data)
     assert all(np.isnan(b.rows) for b in graph.blocks)
-    assert [len(g) for g, _ in graph.groups(target=800)] == [1] * 30
+    assert [len(g) for g in graph.groups(target=800)] == [1] * 30
     run_round(graph, _rows_seen, (), {}, combine=sum_summaries, split_every=8, label="t",
               display=None)
     assert sum(b.rows for b in graph.blocks) == 3000

@@ -152,7 +152,7 @@ def test_persisted_blocks_run_as_one_task_per_worker_thread(two_workers):
     groups = graph.groups()
     holders = {b.where for b in graph.blocks}
     assert len(groups) == len(holders) == 2
-    assert all(len({b.where for b in g}) == 1 for g, _ in groups)
+    assert all(len({b.where for b in g}) == 1 for g in groups)
     got = BiasReducedGLM(method="mBR").fit(Xc, yc)
     np.testing.assert_allclose(got.params_, ref.params_, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(got.bse_, ref.bse_, rtol=1e-12)
