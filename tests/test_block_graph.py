@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from dask_glmdist import BiasReducedGLM, PenalizedGLM, PenalizedLogisticRegression
+from dask_glmdist import block_graph as bg
 from dask_glmdist._blocks import as_blocked, map_reduce, run_round, sum_summaries
 from dask_glmdist.block_graph import SLAB_ROWS, BlockGraph, additive
 
@@ -126,3 +127,16 @@ def test_string_labels_of_a_dask_classifier_are_coded_in_the_blocks(rng):
     ref = PenalizedLogisticRegression(alpha=0.01).fit(X, y)
     assert list(got.classes_) == ["no", "yes"]
     np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
+
+
+def test_a_group_of_array_api_blocks_is_run_whole_and_labels_coded(rng):
+    """Blocks of another array namespace (CuPy on a GPU; array_api_strict here) are
+    neither cut nor stacked, and a classifier's labels are coded in their namespace."""
+    xps = pytest.importorskip("array_api_strict")
+    X, y = rng.normal(size=(300, 3)), (rng.random(300) < 0.5) * 2.0  # labels 0 / 2
+    blocks = [(k, xps.asarray(X[a:a + 100]), xps.asarray(y[a:a + 100]), None, None, None)
+              for k, a in enumerate(range(0, 300, 100))]
+    out, rides, rows = bg.run_group(_rows_seen, blocks, (), {}, [], sum_summaries,
+                                    positive=2.0)
+    assert out["calls"] == [100, 100, 100] and rows == {0: 100, 1: 100, 2: 100}
+    np.testing.assert_allclose(np.asarray(out["xty"]), X.T @ (y == 2.0), rtol=1e-12)
