@@ -142,10 +142,14 @@ def on_cluster(case, problem):
     """Put the problem's ``case.p.partitions`` blocks on a LocalCluster (2 worker processes
     x 1 thread), generated on the workers (block b on worker b % 2) and persisted there:
     sets ``case.X``, ``y``, ``client``, ``pids`` (the workers), ``placement`` (blocks per
-    worker) and ``close``."""
+    worker) and ``close``. With ``case.p.no_malloc_trim`` the nanny starts the workers
+    without distributed's ``MALLOC_TRIM_THRESHOLD_=65536`` (glibc's default malloc)."""
     import psutil
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+    env = ({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+           if getattr(case.p, "no_malloc_trim", False) else {})
+    with dask.config.set(env):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
     case.client = client = Client(cluster)
     case.X, case.y = problem.dask(case.p.n, case.p.partitions, client)
     wait([case.X, case.y])

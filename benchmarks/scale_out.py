@@ -45,6 +45,7 @@ DATA = ("1e6 x 20 AR(1)(0.5) features (drawn in 1,000-row tiles: the same rows w
         "each --blocks count (threaded: in the process; cluster: generated on the 2 workers)")
 OPTIONS = {"n": 1_000_000, "blocks": [10, 100, 1000], "estimators": list(ESTIMATORS),
            "schedulers": ["threads", "cluster"], "profile": False, "latency_rounds": 10,
+           "no_malloc_trim": False,
            "save_reference": (str, None), "check_reference": (str, None),
            "max_wait": 10.0, "fit_budget": 60.0, "timeout": 3600.0}
 
