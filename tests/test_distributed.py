@@ -65,7 +65,9 @@ def test_an_error_inside_a_block_names_the_block_across_processes(two_workers):
 
 def test_worker_killed_mid_fit_on_zarr_data_changes_nothing(two_workers, tmp_path,
                                                              monkeypatch):
-    """Persisted zarr blocks lost with a worker are read again; the fit is identical."""
+    """Persisted zarr blocks lost with a worker are read again; the fit is the same (to
+    rounding: a round adds the blocks each worker holds first, so two loads that place
+    the blocks differently add in another order)."""
     client = two_workers
     rng = np.random.default_rng(11)
     n, p = 8000, 4
@@ -98,8 +100,8 @@ def test_worker_killed_mid_fit_on_zarr_data_changes_nothing(two_workers, tmp_pat
     monkeypatch.setattr(blocks_module, "_compute", compute_and_kill_in_round_3)
     got = BiasReducedGLM(method="mBR").fit(Xd, yd)
     assert len(rounds) > 3 and victim not in client.scheduler_info()["workers"]
-    np.testing.assert_array_equal(got.params_, ref.params_)
-    np.testing.assert_array_equal(got.cov_params_, ref.cov_params_)
+    np.testing.assert_allclose(got.params_, ref.params_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got.cov_params_, ref.cov_params_, rtol=1e-12, atol=1e-16)
     assert got.n_iter_ == ref.n_iter_
 
 
