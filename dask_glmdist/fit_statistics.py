@@ -243,7 +243,9 @@ class FinalStatistics:
 
     def update(self, s) -> None:
         self.done = True
-        finite = all(np.isfinite(v) for k, v in s.items() if k != "n_obs")
+        # the markers of empty blocks (a partition a filter emptied) are not statistics
+        finite = all(np.isfinite(v) for k, v in s.items()
+                     if k not in ("n_obs", "empty_blocks", "problems"))
         self.sums = s if "failed" not in s and "deviance" in s and finite else None
 
     def detach(self) -> None:

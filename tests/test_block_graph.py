@@ -140,3 +140,17 @@ def test_a_group_of_array_api_blocks_is_run_whole_and_labels_coded(rng):
                                     positive=2.0)
     assert out["calls"] == [100, 100, 100] and rows == {0: 100, 1: 100, 2: 100}
     np.testing.assert_allclose(np.asarray(out["xty"]), X.T @ (y == 2.0), rtol=1e-12)
+
+
+def test_empty_partitions_of_a_filtered_frame_are_skipped_by_every_pass(rng):
+    """A filter that empties partitions: the final statistics riding on BiasReducedGLM's
+    last pass saw the empty blocks' markers and failed (before issue 14)."""
+    X, y = _logistic(rng, n=1200)
+    frame = pd.DataFrame(X, columns=list("abcd")).assign(y=y, keep=np.arange(1200) < 500)
+    ddf = dd.from_pandas(frame, npartitions=6)
+    ddf = ddf[ddf["keep"]]
+    got = BiasReducedGLM(method="mBR").fit(ddf[list("abcd")], ddf["y"])
+    ref = BiasReducedGLM(method="mBR").fit(X[:500], y[:500])
+    np.testing.assert_allclose(got.params_, ref.params_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got.deviance_, ref.deviance_, rtol=1e-10)
+    assert got.n_obs_ == 500 and np.isfinite(got.loglik_)
