@@ -121,22 +121,6 @@ class BlockedData:
         """Rows per block (``nan`` where unknown)."""
         return self.X.chunks[0]
 
-    def delayed_blocks(self):
-        """One ``(X_k, y_k, w_k)`` triple of delayed objects per row block.
-
-        Not optimized one by one: each collection's own graph optimization would
-        rename and fuse a task that X, y and w share (the block built from a frame
-        partition), so that every block would be read and encoded once for each of them.
-        """
-        xs = self.X.to_delayed(optimize_graph=False).ravel()
-        ys = (self.y.to_delayed(optimize_graph=False).ravel() if self.y is not None
-              else [None] * len(xs))
-        if self.sample_weight is not None:
-            ws = self.sample_weight.to_delayed(optimize_graph=False).ravel()
-        else:
-            ws = [None] * len(xs)
-        return list(zip(xs, ys, ws, strict=True))
-
 
 def default_n_partitions(n_rows: int, n_params: int) -> int:
     """One block per available core, but never blocks of fewer than 20 rows per parameter.

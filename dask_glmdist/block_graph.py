@@ -35,6 +35,7 @@ formed from them.
 
 from __future__ import annotations
 
+import copy
 import math
 import uuid
 from collections.abc import Mapping
@@ -100,7 +101,9 @@ class Block:
 
 def _materialise(collections) -> dict:
     """The optimised low-level graph of ``collections`` (Task objects, aliases resolved
-    later): what ``dask.compute`` would build, built once."""
+    later): what ``dask.compute`` would build, built once. The collections are optimised
+    together, so a task that X, y and w share (the block built from a frame partition)
+    stays one task: every block is read and encoded once per round."""
     expr = collections_to_expr(collections, True).optimize()
     return convert_legacy_graph(dict(expr.__dask_graph__()))
 
@@ -173,11 +176,9 @@ class BlockGraph:
         The active client (None under a local scheduler).
     """
 
-    def __init__(self, data, client=None, *, _from=None):
-        if _from is not None:  # a subset: (graph, blocks)
-            self.dsk, self.blocks, self.client = _from
-            return
+    def __init__(self, data, client=None):
         self.client = client
+        self._bundles = None
         self.positive_class = data.positive_class
         arrays = [data.X, data.y, data.sample_weight, data.offset]
         colls = [a for a in arrays if a is not None] + list(data.reports or [])
@@ -207,12 +208,14 @@ class BlockGraph:
 
     def subset(self, idx) -> BlockGraph:
         """The graph of the blocks ``idx`` (positions in this one): the same keys."""
-        blocks = [self.blocks[int(i)] for i in idx]
-        refs = [p for b in blocks for p in (b.X, b.y, b.w, b.offset, b.report)
+        sub = copy.copy(self)
+        sub.blocks = [self.blocks[int(i)] for i in idx]
+        refs = [p for b in sub.blocks for p in (b.X, b.y, b.w, b.offset, b.report)
                 if isinstance(p, TaskRef)]
-        sub = BlockGraph(None, _from=(_needed(self.dsk, refs), blocks, self.client))
-        sub.n_features, sub.positive_class = self.n_features, self.positive_class
-        sub.threads = {w: t for w, t in self.threads.items() if any(b.where == w for b in blocks)}
+        sub.dsk = _needed(self.dsk, refs)
+        sub.threads = {w: t for w, t in self.threads.items()
+                       if any(b.where == w for b in sub.blocks)}
+        sub._bundles = None
         return sub
 
     def learn_rows(self, rows: Mapping) -> None:
@@ -272,7 +275,7 @@ class BlockGraph:
                  for g in groups]
         if not self.threads:
             return lists
-        if getattr(self, "_bundles", None) is None or len(self._bundles) != len(groups):
+        if self._bundles is None or len(self._bundles) != len(groups):
             token = uuid.uuid4().hex[:16]
             dsk = {(f"glmdist-blocks-{token}", g): Task((f"glmdist-blocks-{token}", g), list,
                                                        blocks)

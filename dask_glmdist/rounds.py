@@ -13,8 +13,9 @@ that the estimator reads its ``n_rounds_`` (passes over the data) from one place
     self.n_rounds_ = engine.count
 
 Engines over a subset of the blocks (a cross-validation fold's training blocks,
-:meth:`RoundEngine.on`) share the count of the engine they come from: the rounds of
-the whole fit are counted once.
+:meth:`RoundEngine.subset`) share the count and the blocks' graph
+(:class:`~dask_glmdist.block_graph.BlockGraph`) of the engine they come from: the rounds
+of the whole fit are counted once.
 
 Block functions take their settings as keyword arguments (broadcast once per round);
 positional extras after ``(X, y, w)`` are arrays broadcast as one graph key each.
@@ -117,10 +118,6 @@ class RoundEngine:
     def rider(self, kind):
         """The rider of type ``kind`` on this engine, or None."""
         return next((r for r in self.riders if isinstance(r, kind)), None)
-
-    def on(self, data: BlockedData) -> RoundEngine:
-        """An engine over other blocks of the same fit (a fold's), sharing the count."""
-        return RoundEngine(data, split_every=self.split_every, _count=self._count)
 
     def subset(self, blocks) -> RoundEngine:
         """An engine over the row blocks ``blocks`` (indices) of this one's data: the same
