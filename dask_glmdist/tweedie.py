@@ -145,7 +145,8 @@ class Tweedie(Family):
             r = y - mu
             return r * r
         if p == 1:
-            return 2.0 * (_xlogx_ratio(xp, y, mu) - y + mu)
+            with _quiet():
+                return 2.0 * (_xlogx_ratio(xp, y, mu) - y + mu)
         if p == 2:
             return 2.0 * ((y - mu) / mu - xp.log(y / mu))
         # y^(2-p): 0 at y = 0 for p < 2 (p > 2 requires y > 0); y mu^(1-p): 0 at y = 0
@@ -239,17 +240,45 @@ def _check_power(power) -> float:
 def _compound_poisson_loglik(y, mu, m, scale, p):
     """Per-row log density of the compound Poisson-gamma law (``1 < p < 2``) on the host
     (module docstring; Dunn & Smyth 2005, eq. 4 as a Wright Bessel function)."""
-    from scipy.special import log_wright_bessel
-
     y, mu = np.broadcast_arrays(np.asarray(y, dtype=np.float64), np.asarray(mu, np.float64))
     phi = np.broadcast_to(scale if m is None else scale / np.asarray(m, np.float64), y.shape)
-    a = (2.0 - p) / (1.0 - p)  # negative
+    a = (2.0 - p) / (p - 1.0)
     with np.errstate(all="ignore"):
-        theta = mu ** (1.0 - p) / (1.0 - p)
-        kappa = mu ** (2.0 - p) / (2.0 - p)
-        ll = (y * theta - kappa) / phi
+        ll = (y * mu ** (1.0 - p) / (1.0 - p) - mu ** (2.0 - p) / (2.0 - p)) / phi
         pos = y > 0
         yp, phip = y[pos], phi[pos]
-        x = ((p - 1.0) * phip / yp) ** a / ((2.0 - p) * phip)
-        ll[pos] += log_wright_bessel(-a, 0.0, x) - np.log(yp)
+        log_x = -a * np.log((p - 1.0) * phip / yp) - np.log((2.0 - p) * phip)
+        ll[pos] += _log_wright_series(log_x, a) - np.log(yp)
     return ll
+
+
+#: the series' terms kept per row: k* +- (_SERIES_SDS sd + _SERIES_PAD) around the largest
+_SERIES_SDS, _SERIES_PAD = 15.0, 15
+_SERIES_CELLS = 1 << 20  # rows x terms evaluated at once
+
+
+def _log_wright_series(log_x, a):
+    """``log W(-a', 0, x) = log sum_{k >= 1} x^k / (k! Gamma(a k))`` for ``a > 0`` (Dunn
+    & Smyth 2005, Section 4): the terms are summed (log-sum-exp) over a window around the
+    largest, ``k* = (x / a^a)^(1 / (1 + a))``, in which ``log`` of the terms is concave
+    with curvature ``-(1 + a) / k``; ``_SERIES_SDS`` of its widths on either side drop
+    the terms left out below ``exp(-100)`` of the largest. (SciPy's
+    ``log_wright_bessel`` loses up to ~5e-6 at ``a = 4``, ``p = 1.2``.)"""
+    from scipy.special import gammaln, logsumexp
+
+    kstar = np.maximum(np.exp((log_x - a * math.log(a)) / (1.0 + a)), 1.0)
+    half = np.ceil(_SERIES_SDS * np.sqrt(kstar / (1.0 + a))) + _SERIES_PAD
+    lo = np.maximum(np.floor(kstar) - half, 1.0)
+    width = (np.floor(kstar) + half - lo + 1.0).astype(np.int64)
+    out = np.empty_like(log_x)
+    bucket = np.maximum(np.ceil(np.log2(np.maximum(width, 1))), 0).astype(np.int64)
+    for b in np.unique(bucket):
+        rows = np.flatnonzero(bucket == b)
+        n_terms = 1 << int(b)
+        step = max(_SERIES_CELLS // n_terms, 1)
+        for start in range(0, rows.size, step):
+            r = rows[start:start + step]
+            k = lo[r, None] + np.arange(n_terms, dtype=np.float64)[None, :]
+            terms = k * log_x[r, None] - gammaln(k + 1.0) - gammaln(a * k)
+            out[r] = logsumexp(terms, axis=1)
+    return out
