@@ -84,8 +84,9 @@ class Tweedie(Family):
     >>> from dask_glmdist import get_family
     >>> get_family("tweedie", power=1.5)
     Tweedie(power=1.5, link=Log())
-    >>> float(get_family("tweedie", power=1.5).variance(4.0))
-    8.0
+    >>> import numpy as np
+    >>> get_family("tweedie", power=1.5).variance(np.array([1.0, 4.0]))
+    array([1., 8.])
     """
 
     name = "tweedie"
