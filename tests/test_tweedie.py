@@ -215,6 +215,10 @@ def test_all_zero_response():
         BiasReducedGLM(family=Tweedie(1.5)).fit(X, y)
     with pytest.warns(UserWarning, match=r"does not exist.*intercept \(-inf\)"):
         PenalizedGLM(family=Tweedie(1.5)).fit(X, y)
+    # as the Poisson family: the local fits are separated (a separable family with a
+    # free dispersion), not a rank-deficient combined information
+    with pytest.warns(UserWarning, match=r"does not exist: \[intercept \(-inf\)\]"):
+        DLSARegressor(family=Tweedie(1.5), n_partitions=2).fit(X, y)
 
 
 # ----------------------------------------------------------------------------------
