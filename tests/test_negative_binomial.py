@@ -135,3 +135,21 @@ def test_all_zero_y_is_separation_as_for_poisson():
         warnings.simplefilter("always")
         fit_ml(X, np.zeros(300))
     assert any("y is 0 in every row" in str(w.message) for w in rec)
+
+
+def test_offset_equals_statsmodels_and_null_deviance():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1200, 2))
+    off = rng.uniform(-0.5, 0.5, 1200)
+    mu = np.exp(0.3 + off + X @ [0.4, -0.3])
+    y = rng.negative_binomial(2.0, 1.0 / (1.0 + 0.5 * mu)).astype(float)
+    m = BiasReducedGLM(family="negative_binomial", method="ML", tol=1e-10,
+                       n_partitions=3).fit(X, y, offset=off)
+    ref = sm.NegativeBinomial(y, sm.add_constant(X), loglike_method="nb2", offset=off).fit(
+        method="newton", disp=0, tol=1e-12, maxiter=100)
+    assert_allclose(m.params_, ref.params[:3], atol=1e-8)
+    assert_allclose(m.nb_alpha_, ref.params[3], atol=1e-8)
+    assert_allclose(m.nb_alpha_bse_, ref.bse[3], rtol=1e-7)
+    glm = sm.GLM(y, sm.add_constant(X), offset=off,
+                 family=sm.families.NegativeBinomial(alpha=m.nb_alpha_)).fit(tol=1e-13)
+    assert_allclose(m.null_deviance_, glm.null_deviance, rtol=1e-9)
