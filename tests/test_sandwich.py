@@ -242,3 +242,50 @@ def test_flagged_parameters_are_left_out(data):
         m = BiasReducedGLM(method="ML", cov_type="cluster").fit(X, y, groups=g)
     assert "x2" in m.param_flags_
     assert np.isnan(m.bse_[3]) and np.all(np.isfinite(m.bse_[:3]))
+
+
+def test_prior_weights_are_statsmodels_var_weights_and_binomial_trials(data):
+    """sample_weight (R's prior weights) = statsmodels' var_weights in the scores; a
+    binomial proportion with trials = statsmodels' (successes, failures) response."""
+    X, g = data["X"], data["g"]
+    rng = np.random.default_rng(11)
+    w = rng.integers(1, 5, N).astype(float)
+    y = data["poisson"]
+    for cov_type in ("HC0", "cluster"):
+        m = BiasReducedGLM("poisson", method="ML", cov_type=cov_type).fit(
+            X, y, sample_weight=w, groups=g if cov_type == "cluster" else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson(),
+                         var_weights=w).fit(
+                cov_type=cov_type, cov_kwds={"groups": g} if cov_type == "cluster" else {})
+        np.testing.assert_allclose(m.bse_, res.bse, rtol=1e-9)
+    trials = rng.integers(1, 10, N).astype(float)
+    p = 1 / (1 + np.exp(-(X @ [0.5, -0.3, 0.2])))
+    prop = rng.binomial(trials.astype(int), p) / trials
+    m = BiasReducedGLM("binomial", method="ML", cov_type="cluster").fit(
+        X, prop, sample_weight=trials, groups=g)
+    res = sm.GLM(np.c_[prop * trials, trials - prop * trials], sm.add_constant(X),
+                 family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": g})
+    np.testing.assert_allclose(m.bse_, res.bse, rtol=1e-9)
+
+
+def test_negative_binomial_with_estimated_alpha_and_tweedie(data):
+    """The sandwich at the estimated NB alpha equals statsmodels' GLM at that alpha; a
+    Tweedie fit's (the dispersion cancels) equals statsmodels' Tweedie GLM."""
+    from dask_glmdist import get_family
+
+    X, g = data["X"], data["g"]
+    rng = np.random.default_rng(5)
+    mu = np.exp(0.5 + X @ [0.3, -0.2, 0.1])
+    y = rng.negative_binomial(1 / 0.7, 1 / (1 + 0.7 * mu)).astype(float)
+    m = BiasReducedGLM("negative_binomial", method="ML", cov_type="cluster", tol=1e-12).fit(
+        X, y, groups=g)
+    res = sm.GLM(y, sm.add_constant(X), family=sm.families.NegativeBinomial(
+        alpha=m.nb_alpha_)).fit(cov_type="cluster", cov_kwds={"groups": g}, tol=1e-12)
+    np.testing.assert_allclose(m.bse_, res.bse, rtol=1e-7)
+    yt = data["gamma"] * (rng.random(N) < 0.7)   # zeros and a continuous part
+    m = PenalizedGLM(get_family("tweedie", power=1.5), cov_type="HC0", tol=1e-12).fit(X, yt)
+    res = sm.GLM(yt, sm.add_constant(X), family=sm.families.Tweedie(
+        var_power=1.5, link=sm.families.links.Log())).fit(cov_type="HC0", tol=1e-12)
+    np.testing.assert_allclose(m.bse_, res.bse, rtol=1e-7)
