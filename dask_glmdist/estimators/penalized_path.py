@@ -32,6 +32,7 @@ from ..diagnostics import SeparationWarning, short_list, warn
 from ..families import FAMILY_NAMES, Family, Link
 from ..fit_statistics import ride_null_model
 from ..rounds import RoundEngine
+from ..solvers.ancillary import refuse_estimated
 from ..solvers.penalized_cv import fold_sums, fold_sums_block, heldout_block
 from ..solvers.pqn import SEPARATION, Penalty, PQNResult, data_sums, penalty_scale
 from ..solvers.pqn_path import GLMPath, alpha_grid, path_on_blocks
@@ -569,7 +570,8 @@ class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
         -------
         self
         """
-        family = self._family()
+        # an estimated NB alpha: held-out deviances at different alphas do not compare
+        family = refuse_estimated(self._family(), type(self).__name__)
         data, y_mem = prepare_blocks(self, X, y, sample_weight,
                                      n_partitions=self._cv_partitions(X, y),
                                      n_params_extra=int(self.fit_intercept), offset=offset)
