@@ -17,7 +17,13 @@ import statsmodels.api as sm
 from numpy.testing import assert_allclose
 from scipy.special import gammaln
 
-from dask_glmdist import BiasReducedGLM, PenalizedGLM, PenalizedGLMCV, get_family
+from dask_glmdist import (
+    BiasReducedGLM,
+    PenalizedGLM,
+    PenalizedGLMCV,
+    get_family,
+    penalized_glm_path,
+)
 from dask_glmdist.solvers.ancillary import ALPHA_FLOOR, AncillaryBoundaryWarning
 
 LAM, RHO = 0.02, 0.5
@@ -166,3 +172,22 @@ def test_cv_refuses_estimated_alpha():
     X, y = nb_data(n=200)
     with pytest.raises(ValueError, match="PenalizedGLMCV does not estimate"):
         PenalizedGLMCV(family="negative_binomial").fit(X, y)
+
+
+def test_path_reestimates_alpha_at_every_penalty(penalised):
+    X, y, _ = penalised
+    path = penalized_glm_path(X, y, family="negative_binomial", l1_ratio=RHO, n_alphas=6,
+                              n_partitions=3)
+    assert path.converged.all() and path.ancillary.shape == (6,)
+    assert not path.coef[0].any()   # alpha_max holds at every NB alpha (Poisson bound)
+    # the first solution: the intercept-only maximum likelihood fit of (b0, alpha)
+    ref = sm.NegativeBinomial(y, np.ones((len(y), 1)), loglike_method="nb2").fit(
+        method="newton", disp=0, tol=1e-12, maxiter=100)
+    assert_allclose([path.intercept[0], path.ancillary[0]], ref.params, rtol=1e-7)
+    for i in (2, 5):
+        m = PenalizedGLM("negative_binomial", alpha=path.alphas[i], l1_ratio=RHO,
+                         n_partitions=3).fit(X, y)
+        assert_allclose(path.coef[i], m.coef_, rtol=0, atol=1e-7)
+        assert_allclose(path.ancillary[i], m.nb_alpha_, rtol=1e-7)
+    fixed = penalized_glm_path(X, y, family="poisson", n_alphas=3)
+    assert fixed.ancillary is None

@@ -748,6 +748,13 @@ class _Iteration:
             self.state = SmoothState(self.theta, float(r.deviance[0]),
                                      float(r.pearson[0]), r.score[:, 0],
                                      r.information).with_ladder(r, 0, self.state.ancillary)
+            if self.anc is not None:   # alpha's score at the start: go on unless settled
+                self.include_start = False
+                self.anc.accept(r, 0, np.zeros(1))
+                self.kkt = self._kkt(self.theta, self.grad)
+                self.next_direction()
+                if self.dec <= -1e-300 or self.anc.step != 0.0:
+                    return False
         self.converged = self.kkt <= self.tol
         self.message = "" if self.converged else (
             f"the proximal Newton step is zero but the largest KKT violation is "
