@@ -295,9 +295,11 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     ----------
     family : str or Family, default="binomial"
         "binomial", "poisson", "gaussian", "gamma", "inverse_gaussian",
-        "negative_binomial" (only with ``alpha`` fixed:
-        ``get_family("negative_binomial", alpha=a)``; estimating it is refused), or a
-        :class:`~dask_glmdist.families.Family`.
+        "negative_binomial" (NB2 with its ``alpha`` estimated by maximum likelihood
+        jointly with the coefficients, also with a penalty: the objective is then the
+        penalised negative log-likelihood, ``-loglik / S`` in place of ``D / (2 S)``,
+        see docs/penalized.md; ``get_family("negative_binomial", alpha=a)`` fixes it),
+        or a :class:`~dask_glmdist.families.Family`.
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
         Tweedie: ``get_family("tweedie", power=p)`` (the power has no default, so
         ``"tweedie"`` alone is not accepted).
@@ -394,14 +396,25 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     params_ : ndarray of shape (n_params,)
         ``[intercept, *coef]``: the order of ``cov_params_``, ``bse_`` and ``summary()``.
     objective_ : float
-        The objective at the solution.
+        The objective at the solution (with an estimated NB alpha: the penalised
+        negative log-likelihood per unit weight).
     objective_path_ : ndarray
         The objective at the start and after every iteration (non-increasing).
     kkt_violation_ : float
         Largest KKT violation at the solution, per standardised coefficient (the
-        gradient with respect to ``coef_j`` times the column's standard deviation).
+        gradient with respect to ``coef_j`` times the column's standard deviation);
+        with an estimated NB alpha also ``|alpha dloglik/dalpha| / S``.
     deviance_ : float
         Deviance at the solution (dispersion 1).
+    nb_alpha_ : float
+        Negative binomial only: the estimated ``alpha`` (or the fixed value); then
+        ``family_`` is ``NegativeBinomial(alpha=nb_alpha_)`` and ``aic_``/``bic_``
+        count ``alpha`` when it is estimated.
+    nb_alpha_bse_ : float
+        Standard error of the estimated ``alpha`` (the observed information of
+        ``(coefficients, alpha)``, statsmodels' ``NegativeBinomial``) at ``alpha=0``;
+        NaN with a penalty or a coefficient at the bound (as ``bse_`` is absent then),
+        when ``alpha`` is fixed, or on the boundary 0.
     n_iter_ : int
         Iterations; each was one round over the data, line search included.
     n_rounds_ : int

@@ -55,6 +55,11 @@ box) is below ``tol`` as well. When the estimate does not exist (separation, see
 held at the edge of the family's range (a link whose mean can leave it, and an
 optimum outside it) the fit is refused.
 
+A family whose ancillary parameter is estimated (NB2's ``alpha``,
+``family.ancillary_estimated``) is estimated with the coefficients in the same rounds:
+the smooth part is then ``-loglik / S`` (the deviance does not compare across values of
+``alpha``), and every ladder step moves ``alpha`` too (:mod:`.pqn_ancillary`).
+
 The first round evaluates the start. From a cold start with constant mean
 (intercept-only, or all-zero coefficients without intercept) it needs only one pass
 of sums -- the weighted Gram ``X~^T M X~`` and ``X~^T M y``, with the recession counts
