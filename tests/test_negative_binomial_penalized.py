@@ -191,3 +191,15 @@ def test_path_reestimates_alpha_at_every_penalty(penalised):
         assert_allclose(path.ancillary[i], m.nb_alpha_, rtol=1e-7)
     fixed = penalized_glm_path(X, y, family="poisson", n_alphas=3)
     assert fixed.ancillary is None
+
+
+def test_sandwich_and_bound_with_estimated_alpha(unpenalised):
+    X, y, _, m = unpenalised
+    hc = PenalizedGLM("negative_binomial", cov_type="HC0", n_partitions=3).fit(X, y)
+    glm = sm.GLM(y, sm.add_constant(X), family=sm.families.NegativeBinomial(
+        alpha=hc.nb_alpha_)).fit(cov_type="HC0", tol=1e-13)
+    assert_allclose(hc.bse_, glm.bse, rtol=1e-7)   # the sandwich at the estimated alpha
+    assert_allclose(hc.nb_alpha_bse_, m.nb_alpha_bse_, rtol=1e-12)  # both rode one pass
+    assert hc.n_rounds_ == m.n_rounds_
+    box = PenalizedGLM("negative_binomial", max_abs_coef=0.15).fit(X, y)
+    assert box.n_at_bound_ == 2 and np.isnan(box.nb_alpha_bse_) and box.converged_
