@@ -36,7 +36,7 @@ from ..fit_statistics import (
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..sandwich import COV_TYPES
-from ..solvers.ancillary import refuse_estimated
+from ..solvers.ancillary import ancillary_se
 from ..solvers.design_checks import (
     check_identified,
     constant_columns,
@@ -55,7 +55,9 @@ from ..solvers.pqn import (
     penalty_scale,
     unpenalised_covariance,
 )
+from ..solvers.pqn_ancillary import JointRider, JointSums, joint_block
 from ..solvers.recession import UNDETERMINED, reference_flags
+from ._ancillary import n_ancillary, set_ancillary
 from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
@@ -101,6 +103,13 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
             return None
         return self.params_.copy()
 
+    def _warm_ancillary(self, family, theta0):
+        """The previous fit's estimate of the ancillary parameter, with ``theta0``."""
+        name = family.ancillary_attribute
+        if theta0 is None or not family.ancillary_estimated or name is None:
+            return None
+        return getattr(self, f"{name}_", None)
+
     def _fit_blocks(self, data, family):
         fi = self.fit_intercept
         k = data.n_features + int(fi)
@@ -112,20 +121,46 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
                                  alphas=[self.alpha], l1_ratio=self.l1_ratio,
                                  who=type(self).__name__, standardize=self.standardize)
         pen = self._penalty(data.n_features, sums)
+        theta0 = self._warm_theta(k)
         res = fit_pqn(engine, family, pen, fit_intercept=fi, tol=self.tol,
-                      max_iter=self.max_iter, sums=sums, theta0=self._warm_theta(k),
-                      label=type(self).__name__)
+                      max_iter=self.max_iter, sums=sums, theta0=theta0,
+                      label=type(self).__name__,
+                      ancillary0=self._warm_ancillary(family, theta0))
         res.n_rounds = engine.count
-        self.family_ = family
-        self._set_result(res, pen, family, k, self.alpha, redundant)
+        # an estimated ancillary parameter (NB alpha): the family fixed at the estimate
+        fitted = family if res.ancillary is None else family.with_ancillary(res.ancillary)
+        self.family_ = fitted
+        self._set_result(res, pen, fitted, k, self.alpha, redundant)
         self._set_param_flags(reference_flags(
             sums.recession, self._reference_groups(pen.free), self._param_names(),
             self.param_flags_))
         self.n_blocks_ = data.n_blocks
-        self._set_contract(engine, family, res.n_pos, sums)
+        joint = (JointRider(engine, fitted, self.params_, fi)
+                 if res.ancillary is not None and hasattr(self, "cov_params_") else None)
+        self._set_contract(engine, fitted, res.n_pos, sums, n_extra=n_ancillary(family))
+        set_ancillary(self, family, fitted, res.ancillary,
+                      self._ancillary_se(engine, joint, fitted, res.ancillary))
         return self
 
-    def _set_contract(self, engine, family, n_pos: int, sums: DataSums | None = None) -> None:
+    def _ancillary_se(self, engine, joint, fitted, value) -> float:
+        """The standard error of the estimated ancillary parameter of the unpenalised
+        fit (observed joint information, :func:`~..solvers.ancillary.ancillary_se`; the
+        sums rode on the fit statistics' pass); NaN with a penalty or a binding bound
+        (``joint`` None), as ``bse_``."""
+        if joint is None:
+            return float("nan")
+        if joint in engine.riders:
+            engine.riders.remove(joint)
+        sums = joint.sums
+        if sums is None:  # no pass at the estimate rode: one of its own
+            s = engine.run(joint_block, self.params_, family=fitted,
+                           fit_intercept=self.fit_intercept, label="ancillary std. err.")
+            sums = s.sums if isinstance(s, JointSums) else None
+            self.n_rounds_ = engine.count
+        return ancillary_se(sums, value) if sums is not None else float("nan")
+
+    def _set_contract(self, engine, family, n_pos: int, sums: DataSums | None = None,
+                      n_extra: int = 0) -> None:
         """The fitted contract's statistics at the estimate (one more pass; the
         engine's deviance there, ``deviance_`` from :meth:`_set_result`, fixes the
         log-likelihood's dispersion beforehand; none for a least-squares family without
@@ -142,7 +177,7 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
         sandwich = (self._attach_sandwich(engine, family) if hasattr(self, "cov_params_")
                     else None)
         self._set_fit_statistics(engine, family, deviance=self.deviance_, n_obs=n_pos,
-                                 known=known)
+                                 known=known, n_extra=n_extra)
         if not hasattr(self, "cov_params_"):
             self.dispersion_ = self._pearson_dispersion(family)
         self._set_sandwich(engine, sandwich)
@@ -260,9 +295,11 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     ----------
     family : str or Family, default="binomial"
         "binomial", "poisson", "gaussian", "gamma", "inverse_gaussian",
-        "negative_binomial" (only with ``alpha`` fixed:
-        ``get_family("negative_binomial", alpha=a)``; estimating it is refused), or a
-        :class:`~dask_glmdist.families.Family`.
+        "negative_binomial" (NB2 with its ``alpha`` estimated by maximum likelihood
+        jointly with the coefficients, also with a penalty: the objective is then the
+        penalised negative log-likelihood, ``-loglik / S`` in place of ``D / (2 S)``,
+        see docs/penalized.md; ``get_family("negative_binomial", alpha=a)`` fixes it),
+        or a :class:`~dask_glmdist.families.Family`.
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
         Tweedie: ``get_family("tweedie", power=p)`` (the power has no default, so
         ``"tweedie"`` alone is not accepted).
@@ -359,14 +396,25 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     params_ : ndarray of shape (n_params,)
         ``[intercept, *coef]``: the order of ``cov_params_``, ``bse_`` and ``summary()``.
     objective_ : float
-        The objective at the solution.
+        The objective at the solution (with an estimated NB alpha: the penalised
+        negative log-likelihood per unit weight).
     objective_path_ : ndarray
         The objective at the start and after every iteration (non-increasing).
     kkt_violation_ : float
         Largest KKT violation at the solution, per standardised coefficient (the
-        gradient with respect to ``coef_j`` times the column's standard deviation).
+        gradient with respect to ``coef_j`` times the column's standard deviation);
+        with an estimated NB alpha also ``|alpha dloglik/dalpha| / S``.
     deviance_ : float
         Deviance at the solution (dispersion 1).
+    nb_alpha_ : float
+        Negative binomial only: the estimated ``alpha`` (or the fixed value); then
+        ``family_`` is ``NegativeBinomial(alpha=nb_alpha_)`` and ``aic_``/``bic_``
+        count ``alpha`` when it is estimated.
+    nb_alpha_bse_ : float
+        Standard error of the estimated ``alpha`` (the observed information of
+        ``(coefficients, alpha)``, statsmodels' ``NegativeBinomial``) at ``alpha=0``;
+        NaN with a penalty or a coefficient at the bound (as ``bse_`` is absent then),
+        when ``alpha`` is fixed, or on the boundary 0.
     n_iter_ : int
         Iterations; each was one round over the data, line search included.
     n_rounds_ : int
@@ -497,7 +545,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         self.cov_type = cov_type
 
     def _family(self) -> Family:
-        return refuse_estimated(get_family(self.family, self.link), type(self).__name__)
+        return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(unit="iteration", total=lambda est: est.max_iter)

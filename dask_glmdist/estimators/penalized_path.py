@@ -32,6 +32,7 @@ from ..diagnostics import SeparationWarning, short_list, warn
 from ..families import FAMILY_NAMES, Family, Link
 from ..fit_statistics import ride_null_model
 from ..rounds import RoundEngine
+from ..solvers.ancillary import refuse_estimated
 from ..solvers.penalized_cv import fold_sums, fold_sums_block, heldout_block
 from ..solvers.pqn import SEPARATION, Penalty, PQNResult, data_sums, penalty_scale
 from ..solvers.pqn_path import GLMPath, alpha_grid, path_on_blocks
@@ -116,7 +117,8 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     X, y, sample_weight, offset :
         As in :meth:`PenalizedGLM.fit` (NumPy/pandas or dask collections).
     family, link, l1_ratio, max_abs_coef :
-        As in :class:`PenalizedGLM`.
+        As in :class:`PenalizedGLM`; ``"negative_binomial"``: its ``alpha`` is
+        re-estimated at every penalty (``GLMPath.ancillary``).
     fit_intercept, standardize, tol, max_iter, n_partitions, split_every, verbose :
         As in :class:`PenalizedGLM`.
     alphas : array-like, default=None
@@ -130,7 +132,8 @@ def penalized_glm_path(X, y, *, family="binomial", link=None, alphas=None, n_alp
     -------
     GLMPath
         ``alphas``, ``coef`` (n_alphas, n_features), ``intercept``, ``objective``,
-        ``deviance``, ``df``, ``n_iter``, ``n_rounds``, ``converged``, ``messages``.
+        ``deviance``, ``df``, ``n_iter``, ``n_rounds``, ``converged``, ``messages``,
+        ``ancillary`` (the estimated NB alpha at each penalty, or None).
 
     Warns
     -----
@@ -400,7 +403,9 @@ class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
 
     Parameters
     ----------
-    family, link : as in :class:`PenalizedGLM`.
+    family, link : as in :class:`PenalizedGLM`, except that an estimated
+        negative-binomial ``alpha`` is refused (held-out deviances at different values
+        of it do not compare): fix it, ``get_family("negative_binomial", alpha=a)``.
     alphas : array-like, default=None
         Candidate alphas; ``None``: ``n_alphas`` log-spaced values from the
         full-data ``alpha_max`` down to ``eps * alpha_max``.
@@ -569,7 +574,8 @@ class PenalizedGLMCV(_AlphaSelection, PenalizedGLM):
         -------
         self
         """
-        family = self._family()
+        # an estimated NB alpha: held-out deviances at different alphas do not compare
+        family = refuse_estimated(self._family(), type(self).__name__)
         data, y_mem = prepare_blocks(self, X, y, sample_weight,
                                      n_partitions=self._cv_partitions(X, y),
                                      n_params_extra=int(self.fit_intercept), offset=offset)

@@ -55,6 +55,11 @@ box) is below ``tol`` as well. When the estimate does not exist (separation, see
 held at the edge of the family's range (a link whose mean can leave it, and an
 optimum outside it) the fit is refused.
 
+A family whose ancillary parameter is estimated (NB2's ``alpha``,
+``family.ancillary_estimated``) is estimated with the coefficients in the same rounds:
+the smooth part is then ``-loglik / S`` (the deviance does not compare across values of
+``alpha``), and every ladder step moves ``alpha`` too (:mod:`.pqn_ancillary`).
+
 The first round evaluates the start. From a cold start with constant mean
 (intercept-only, or all-zero coefficients without intercept) it needs only one pass
 of sums -- the weighted Gram ``X~^T M X~`` and ``X~^T M y``, with the recession counts
@@ -78,6 +83,7 @@ from .._progress import report
 from ..block_graph import additive
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
+from .ancillary import START
 from .design_checks import column_scales, standard_deviations
 from .glm_kernel import (
     least_squares_fit,
@@ -88,6 +94,7 @@ from .glm_kernel import (
 )
 from .gram_cd import MAX_SWEEPS, lasso_cd
 from .local import mustart_working, recession_counts
+from .pqn_ancillary import AncillaryPart, column_terms, initial_value, ladder_terms
 from .recession import (
     PROBE_STEPS,
     classify_runaway,
@@ -286,6 +293,11 @@ class Ladder(BlockSummary):
     invalid: np.ndarray | None = None
     score: np.ndarray | None = None
     information: np.ndarray | None = None
+    # an estimated ancillary parameter (pqn_ancillary.py), per step: the log-likelihood
+    # and the sums of its score and curvature in the parameter
+    loglik: np.ndarray | None = None
+    anc_score: np.ndarray | None = None
+    anc_hess: np.ndarray | None = None
 
 
 @dataclass
@@ -298,13 +310,16 @@ class StartSums(BlockSummary):
 
 @additive
 def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, block_index,
-                 offset=None):
+                 offset=None, values=None):
     """Deviance, Pearson statistic and score at ``theta - s d`` for every step s, and
     the information at the first step, in one tiled pass over the block.
 
     ``direction`` None (or all zero) evaluates at ``theta`` only (one step).
     Returns ``invalid`` counts per step: rows whose linear predictor leaves the
-    family's domain (those steps are unusable).
+    family's domain (those steps are unusable). ``values``: step ``i`` is evaluated at
+    ``family.with_ancillary(values[i])`` (an estimated ancillary parameter), and also
+    gives the log-likelihood and the parameter's score and curvature
+    (:func:`.pqn_ancillary.ladder_terms`).
     """
     xp = get_namespace(X)
     steps = np.asarray(steps, dtype=np.float64)
@@ -316,13 +331,14 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
     H = eta0[:, None] - E[:, 1][:, None] * S[None, :]
     del E
     yt = xp.asarray(y, dtype=X.dtype)[:, None]
-    ok, mu, dmu, t, v, ud = family.eta_terms(yt, H)
+    ok, mu, dmu, t, v, ud = column_terms(family, values, yt, m, H, xp)
     bad = ~ok
     invalid = to_host(xp.sum(xp.astype(bad, X.dtype), axis=0))
     if bool(xp.any(bad)):  # evaluate those rows at theta instead (the step is unusable)
         H = xp.where(ok, H, xp.zeros_like(H) + eta0[:, None])
-        _, mu, dmu, t, v, ud = family.eta_terms(yt, H)
+        _, mu, dmu, t, v, ud = column_terms(family, values, yt, m, H, xp)
     del H
+    extra = {} if values is None else ladder_terms(family, values, yt[:, 0], m, mu)
     resid = yt - mu
     # Pearson's statistic is only used for an estimated dispersion
     pr = None if family.fixed_dispersion else resid * resid / v
@@ -341,7 +357,7 @@ def ladder_block(X, y, m, theta, direction, steps, *, family, fit_intercept, blo
     del mu, dmu, v, t, resid, ud, pr
     score, info = score_and_information(X, r, w0, fit_intercept, xp)
     return Ladder(deviance=dev, pearson=pearson, invalid=invalid, score=score,
-                  information=info)
+                  information=info, **extra)
 
 
 @additive
@@ -367,11 +383,26 @@ class SmoothState:
     pearson: float
     score: np.ndarray        # X~^T r (unscaled; the log-likelihood's gradient at phi = 1)
     information: np.ndarray  # X~^T W X~ (unscaled)
+    # an estimated ancillary parameter (pqn_ancillary.py): its value here (the family's
+    # for the other fields), the log-likelihood and the sums of the parameter's score and
+    # curvature
+    ancillary: float | None = None
+    loglik: float = float("nan")
+    anc_score: float = float("nan")
+    anc_hess: float = float("nan")
 
     def scaled(self, scale) -> SmoothState:
         """The same point in the coordinates ``theta * scale`` (columns ``X / scale``)."""
-        return SmoothState(self.theta * scale, self.deviance, self.pearson,
-                           self.score / scale, self.information / np.outer(scale, scale))
+        return replace(self, theta=self.theta * scale, score=self.score / scale,
+                       information=self.information / np.outer(scale, scale))
+
+    def with_ladder(self, r: Ladder, i: int, ancillary=None) -> SmoothState:
+        """The ancillary fields from step ``i`` of the ladder round ``r`` (unchanged
+        for a fixed family)."""
+        if r.loglik is None:
+            return self
+        return replace(self, ancillary=ancillary, loglik=float(r.loglik[i]),
+                       anc_score=float(r.anc_score[i]), anc_hess=float(r.anc_hess[i]))
 
 
 @dataclass
@@ -396,6 +427,7 @@ class PQNResult:
     # (finite). ``message`` is then SEPARATION, or the iteration limit when it was
     # reached first (the finite estimates have not converged either).
     runaway: np.ndarray | None = None
+    ancillary: float | None = None     # the estimated ancillary parameter (pqn_ancillary)
 
 
 def data_sums(engine: RoundEngine, family, *, fit_intercept, validate,
@@ -492,7 +524,7 @@ def _quadratic_min(H, b, pen: Penalty, x0, cd_tol):
 
 def fit_pqn(engine: RoundEngine, family, pen: Penalty, *, fit_intercept: bool, tol: float,
             max_iter: int, sums: DataSums | None = None, warm: SmoothState | None = None,
-            theta0=None, label: str = "PQN") -> PQNResult:
+            theta0=None, label: str = "PQN", ancillary0: float | None = None) -> PQNResult:
     """Minimise the penalised objective (module docstring) over the blocks of
     ``engine.data``; ``n_rounds`` of the result counts the engine's rounds made here.
 
@@ -512,6 +544,13 @@ def fit_pqn(engine: RoundEngine, family, pen: Penalty, *, fit_intercept: bool, t
         path); no start round is then needed.
     theta0 : ndarray, optional
         A warm start whose state is unknown (one evaluation round).
+    ancillary0 : float, optional
+        ``family.ancillary_estimated``: the start of the ancillary parameter with
+        ``theta0`` (default: the moment estimate at a constant-mean start, else
+        :data:`~.ancillary.START`; a ``warm`` state carries its own). The parameter is
+        then estimated with the coefficients (:mod:`.pqn_ancillary`): the objective is
+        the penalised negative log-likelihood per unit weight, and the result's
+        ``ancillary`` is the estimate.
     """
     data, first = engine.data, engine.count
     if sums is None:
@@ -523,38 +562,57 @@ def fit_pqn(engine: RoundEngine, family, pen: Penalty, *, fit_intercept: bool, t
         return _fit_gaussian_identity(sums, pen_s, scale, fit_intercept, tol,
                                       engine.count - first, start)
 
-    def run(theta_s, direction_s, steps):
+    def run(theta_s, direction_s, steps, values=None):
+        kw = {} if values is None else {"values": tuple(float(a) for a in values)}
         r = engine.run(ladder_block, theta_s / scale,
                        None if direction_s is None else direction_s / scale, steps,
                        family=family, fit_intercept=fit_intercept,
-                       label=f"{label} round {engine.count - first + 1}")
+                       label=f"{label} round {engine.count - first + 1}", **kw)
         return replace(r, score=r.score / scale[:, None],
                        information=r.information / np.outer(scale, scale))
 
-    include_start = False
-    if warm is not None:
-        state = warm.scaled(scale)
-    else:
-        state = None
-        if theta0 is None and data.offset is None:
-            state = constant_mean_state(sums, family, fit_intercept)
-            include_start = state is not None
-        if state is not None:
-            state = state.scaled(scale)
-        else:
-            theta = _start_theta(engine, family, pen, fit_intercept, sums, theta0)
-            state = _evaluate_start(run, theta * scale, family)
+    state, include_start, fixed = _start_state(engine, run, family, pen, sums, scale,
+                                               fit_intercept, warm, theta0, ancillary0)
+    anc = None
+    if family.ancillary_estimated:
+        anc = AncillaryPart(state.ancillary, sums.weight, state.anc_score, state.anc_hess)
     res = _iterate(run, state, pen_s, sums.weight, tol=tol, max_iter=max_iter,
-                   include_start=include_start, label=label)
+                   include_start=include_start, label=label, anc=anc)
+    if anc is not None:
+        fixed = family.with_ancillary(anc.value)
     if res.message == AT_EDGE:
-        raise ValueError(_edge_message(family, res.kkt, label))
-    _settle_separation(engine, family, fit_intercept, res, pen_s, scale, sums, label)
+        raise ValueError(_edge_message(fixed, res.kkt, label))
+    _settle_separation(engine, fixed, fit_intercept, res, pen_s, scale, sums, label)
     if res.runaway is not None and res.message != max_iter_message(max_iter):
         res.message = SEPARATION   # what stopped it (a stall at the edge of the range)
     res.theta = res.theta / scale
     res.state = res.state.scaled(1.0 / scale)
     res.n_obs, res.n_pos, res.n_rounds = sums.n_obs, sums.n_pos, engine.count - first
     return res
+
+
+def _start_state(engine, run, family, pen, sums, scale, fit_intercept, warm, theta0,
+                 ancillary0):
+    """``(state, include_start, fixed)``: the smooth state at the start (standardised),
+    whether its objective is still to be evaluated, and the family with an estimated
+    ancillary parameter fixed at its start (``family`` itself otherwise)."""
+    data = engine.data
+    constant = warm is None and theta0 is None and data.offset is None
+    if warm is not None:
+        a0 = warm.ancillary
+    elif ancillary0 is not None:
+        a0 = float(ancillary0)
+    else:
+        a0 = initial_value(sums, fit_intercept) if constant else START
+    fixed = family.with_ancillary(a0) if family.ancillary_estimated else family
+    if warm is not None:
+        return warm.scaled(scale), False, fixed
+    state = constant_mean_state(sums, fixed, fit_intercept) if constant else None
+    if state is not None:
+        return replace(state.scaled(scale), ancillary=fixed.ancillary), True, fixed
+    theta = _start_theta(engine, fixed, pen, fit_intercept, sums, theta0)
+    values = (a0,) if family.ancillary_estimated else None
+    return _evaluate_start(run, theta * scale, fixed, values), False, fixed
 
 
 def unpenalised_covariance(res: PQNResult, family, k: int):
@@ -591,8 +649,8 @@ def _edge_message(family, kkt, label) -> str:
     )
 
 
-def _evaluate_start(run, theta_s, family) -> SmoothState:
-    r = run(theta_s, None, np.zeros(1))
+def _evaluate_start(run, theta_s, family, values=None) -> SmoothState:
+    r = run(theta_s, None, np.zeros(1), values)
     if r.invalid[0] > 0 or not np.isfinite(r.deviance[0]):
         raise ValueError(
             f"no valid starting value for the {family.name} model with the "
@@ -600,11 +658,11 @@ def _evaluate_start(run, theta_s, family) -> SmoothState:
             "start (fit an intercept, or use a link whose mean is always valid)"
         )
     return SmoothState(theta_s, float(r.deviance[0]), float(r.pearson[0]),
-                       r.score[:, 0], r.information)
+                       r.score[:, 0], r.information).with_ladder(r, 0, family.ancillary)
 
 
 def _iterate(run, state: SmoothState, pen: Penalty, S: float, *, tol, max_iter,
-             include_start, label) -> PQNResult:
+             include_start, label, anc: AncillaryPart | None = None) -> PQNResult:
     """The PQN iterations from ``state`` (all in standardised coordinates).
 
     ``include_start``: the start's objective is not known yet; the first ladder
@@ -612,7 +670,8 @@ def _iterate(run, state: SmoothState, pen: Penalty, S: float, *, tol, max_iter,
     along the proximal Newton direction, then the stopping tests, then the next
     direction (the steps of :class:`_Iteration`).
     """
-    it = _Iteration(run, state, pen, S, tol=tol, include_start=include_start, label=label)
+    it = _Iteration(run, state, pen, S, tol=tol, include_start=include_start, label=label,
+                    anc=anc)
     while it.n_iter < max_iter:
         if it.at_solution():
             break
@@ -633,12 +692,13 @@ class _Iteration:
     """The state of the PQN iterations and their named steps (see :func:`_iterate`)."""
 
     def __init__(self, run, state: SmoothState, pen: Penalty, S: float, *, tol,
-                 include_start, label):
+                 include_start, label, anc: AncillaryPart | None = None):
         self.run, self.pen, self.S, self.tol, self.label = run, pen, S, tol, label
+        self.anc = anc   # an estimated ancillary parameter (pqn_ancillary.py)
         self.state = state
         self.theta = state.theta
         self.include_start = include_start
-        self.F = (state.deviance / (2.0 * S) + pen.value(self.theta) if not include_start
+        self.F = (self._smooth(state) + pen.value(self.theta) if not include_start
                   else np.nan)
         self.info = state.information
         self.grad = -state.score / S + pen.l2 * self.theta
@@ -653,28 +713,53 @@ class _Iteration:
         self.recent = [self.theta]   # the last accepted iterates (for the drift at a stop)
         self.moves: list = []
         self.drift = None
-        self.kkt = float(np.max(pen.kkt_violation(self.theta, self.grad), initial=0.0))
+        self.kkt = self._kkt(self.theta, self.grad)
         self.s0 = 1.0
         self.edge = 0             # updates in a row held at the edge of the range
         self.last_cut = -EDGE_RECENT - 1   # the last line search cut short by the range
         self.next_direction()
 
     def next_direction(self) -> None:
-        """The proximal Newton point ``z`` and decrement at the current iterate."""
+        """The proximal Newton point ``z`` and decrement at the current iterate (with
+        the ancillary parameter's Newton step and its decrement)."""
         self.z, self.dec = solve_direction(self.theta, self.grad, self.info, self.S,
                                            self.pen, self.ridge, self.cd_tol)
+        if self.anc is not None:
+            self.dec += self.anc.propose()
+
+    def _smooth(self, state_or_ladder, i=None):
+        """The smooth part of F: ``D / (2 S)``, or ``-loglik / S`` with an estimated
+        ancillary parameter (pqn_ancillary.py); per step for a ladder round."""
+        x = state_or_ladder
+        if self.anc is None:
+            return (x.deviance if i is None else x.deviance[i]) / (2.0 * self.S)
+        return -(x.loglik if i is None else x.loglik[i]) / self.S
+
+    def _kkt(self, theta, grad) -> float:
+        kkt = float(np.max(self.pen.kkt_violation(theta, grad), initial=0.0))
+        return kkt if self.anc is None else max(kkt, self.anc.kkt())
+
+    def _values(self, steps):
+        return None if self.anc is None else self.anc.values(steps)
 
     def at_solution(self) -> bool:
         """A zero proximal Newton step: stop (evaluating the start when it is unknown)."""
-        if self.dec <= -1e-300:
+        if self.dec <= -1e-300 or (self.anc is not None and self.anc.step != 0.0):
             return False
         if self.include_start:  # the start is the solution: evaluate its objective
-            r = self.run(self.theta, None, np.zeros(1))
-            self.F = float(r.deviance[0]) / (2.0 * self.S) + self.pen.value(self.theta)
+            r = self.run(self.theta, None, np.zeros(1), self._values(np.zeros(1)))
+            self.F = float(self._smooth(r, 0)) + self.pen.value(self.theta)
             self.path.append(self.F)
             self.state = SmoothState(self.theta, float(r.deviance[0]),
                                      float(r.pearson[0]), r.score[:, 0],
-                                     r.information)
+                                     r.information).with_ladder(r, 0, self.state.ancillary)
+            if self.anc is not None:   # alpha's score at the start: go on unless settled
+                self.include_start = False
+                self.anc.accept(r, 0, np.zeros(1))
+                self.kkt = self._kkt(self.theta, self.grad)
+                self.next_direction()
+                if self.dec <= -1e-300 or self.anc.step != 0.0:
+                    return False
         self.converged = self.kkt <= self.tol
         self.message = "" if self.converged else (
             f"the proximal Newton step is zero but the largest KKT violation is "
@@ -688,10 +773,11 @@ class _Iteration:
         steps = self.s0 * 0.5 ** np.arange(self.ladder)
         if self.include_start:
             steps = np.concatenate([steps, [0.0]])
-        r = self.run(self.theta, d, steps)
-        ok = (r.invalid == 0) & np.isfinite(r.deviance)
+        r = self.run(self.theta, d, steps, self._values(steps))
+        smooth = self._smooth(r, slice(None))
+        ok = (r.invalid == 0) & np.isfinite(smooth)
         cand = self.theta[None, :] - steps[:, None] * d[None, :]
-        Fs = np.where(ok, r.deviance, np.inf) / (2.0 * self.S) + self.pen.values(cand)
+        Fs = np.where(ok, smooth, np.inf) + self.pen.values(cand)
         if self.include_start:
             self.F = float(Fs[-1])
             self.path.append(self.F)
@@ -735,10 +821,14 @@ class _Iteration:
         # information out there can be useless (a Poisson mean of e^100): keep the last.
         if i == 0 and np.all(np.isfinite(r.information)) and r.invalid[0] == 0:
             self.info = r.information
-        self.state = SmoothState(theta_new, float(r.deviance[i]), float(r.pearson[i]),
-                                 score, self.info)
+        state = SmoothState(theta_new, float(r.deviance[i]), float(r.pearson[i]), score,
+                            self.info)
+        if self.anc is not None:
+            self.anc.accept(r, i, steps)
+            state = state.with_ladder(r, i, self.anc.value)
+        self.state = state
         self.grad = -score / self.S + self.pen.l2 * theta_new
-        self.kkt = float(np.max(self.pen.kkt_violation(theta_new, self.grad), initial=0.0))
+        self.kkt = self._kkt(theta_new, self.grad)
         change = abs(self.F - F_new) / max(abs(self.F), abs(F_new), 1.0)
         moved = float(np.max(np.abs(theta_new - self.theta), initial=0.0))
         self.theta, self.F = theta_new, F_new
@@ -767,6 +857,11 @@ class _Iteration:
             # its edge, where the objective still falls outwards
             self.message = AT_EDGE
             return True
+        if self.anc is not None:
+            self.anc.propose()
+            if not self.anc.settled(self.tol):   # alpha still moves: progress
+                self.flat = self.stall = 0
+                return False
         size = 1.0 + float(np.max(np.abs(self.theta), initial=0.0))
         if change <= tol and self.kkt <= tol:
             # At a solution the Newton steps shrink fast (quadratically, or linearly
@@ -814,7 +909,8 @@ class _Iteration:
                          weight_sum=self.S, n_obs=-1, n_pos=-1, n_iter=self.n_iter,
                          n_rounds=0, converged=self.converged, kkt=self.kkt,
                          objective_path=self.path,
-                         message=self.message, drift=self.drift)
+                         message=self.message, drift=self.drift,
+                         ancillary=None if self.anc is None else self.anc.value)
 
 
 def drift_direction(drift, pen: Penalty) -> np.ndarray | None:

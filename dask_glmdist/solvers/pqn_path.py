@@ -17,6 +17,7 @@ import numpy as np
 
 from .._progress import report
 from ..rounds import RoundEngine
+from .ancillary import ALPHA_FLOOR
 from .pqn import (
     DataSums,
     Penalty,
@@ -70,6 +71,10 @@ class GLMPath:
         Per alpha, None, or (when the estimate does not exist there) per parameter
         +1/-1 for those that run off to +-inf and 2 for those the data do not
         determine (``[intercept, *coef]`` order).
+    ancillary : ndarray of shape (n_alphas,) or None
+        A family whose ancillary parameter is estimated (``family="negative_binomial"``):
+        its estimate at each alpha (re-estimated along the path, warm-started from the
+        previous one; solvers/pqn_ancillary.py); None otherwise.
 
     See Also
     --------
@@ -104,6 +109,7 @@ class GLMPath:
     states: list | None = None
     messages: list | None = None
     runaway: list | None = None
+    ancillary: np.ndarray | None = None
 
 
 def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps,
@@ -116,8 +122,13 @@ def alpha_grid(sums: DataSums, family, fit_intercept, l1_ratio, n_alphas, eps,
     factors (1 when None; the standard deviations with ``standardize=True``). It is
     raised by a relative 1e-13, so that the gradient of a later pass, summed in another
     order (another grouping of the row blocks), cannot exceed it by rounding: the
-    first alpha's coefficients are exactly zero.
+    first alpha's coefficients are exactly zero. With an estimated ancillary parameter
+    (NB alpha) the gradient is taken at its lower bound :data:`~.ancillary.ALPHA_FLOOR`:
+    at a constant mean the NB2 score is the Poisson one over ``1 + alpha mu``, largest
+    as ``alpha -> 0``, so that ``alpha_max`` holds for every estimate of NB alpha.
     """
+    if family.ancillary_estimated:
+        family = family.with_ancillary(ALPHA_FLOOR)
     state = constant_mean_state(sums, family, fit_intercept)
     if state is None:
         raise ValueError(
@@ -170,7 +181,7 @@ def path_on_blocks(engine: RoundEngine, family, alphas, *, l1_ratio, max_abs_coe
     scale = penalty_scale(sums, fit_intercept, standardize)
     out: dict = {k: [] for k in ("theta", "objective", "deviance", "pearson", "df",
                                   "n_iter", "n_rounds", "converged", "kkt", "state",
-                                  "message", "runaway")}
+                                  "message", "runaway", "ancillary")}
     warm = None
     for i, alpha in enumerate(alphas):
         pen = Penalty.elastic_net(p, alpha, l1_ratio, max_abs_coef, fit_intercept, scale)
@@ -193,6 +204,7 @@ def path_on_blocks(engine: RoundEngine, family, alphas, *, l1_ratio, max_abs_coe
         out["state"].append(res.state)
         out["message"].append("" if res.converged else res.message)
         out["runaway"].append(res.runaway)
+        out["ancillary"].append(res.ancillary)
         if stop_at is not None and i >= stop_at:
             break
     theta = np.asarray(out["theta"])
@@ -208,4 +220,6 @@ def path_on_blocks(engine: RoundEngine, family, alphas, *, l1_ratio, max_abs_coe
         weight_sum=sums.weight, n_pos=sums.n_pos,
         states=out["state"] if keep_states else None, messages=out["message"],
         runaway=out["runaway"],
+        ancillary=np.asarray(out["ancillary"], dtype=np.float64)
+        if family.ancillary_estimated else None,
     )
