@@ -83,6 +83,7 @@ from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..sandwich import COV_TYPES
 from ..selection import adaptive_lasso_path, oracle_covariance
+from ..solvers.ancillary import ALPHA_FLOOR, AncillaryBoundaryWarning
 from ..solvers.dlsa import (
     INFER_LABELS,
     _embed,
@@ -122,6 +123,8 @@ logger = logging.getLogger("dask_glmdist")
 __all__ = ["DLSARegressor", "DLSALogisticRegression"]
 
 
+#: the block problem of a local ancillary estimate on its boundary (NB: alpha -> 0)
+ALPHA_BOUNDARY = "alpha_boundary"
 #: the share of a parameter's combined precision from separated rows above which its
 #: one-round estimate and standard error are not reported (see ``separated_share``)
 SEPARATED_SHARE_LIMIT = 0.5
@@ -450,6 +453,8 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         """One warning per kind of block problem; the detail in ``block_diagnostics_``."""
         features = names[int(self.fit_intercept):]
         report = BlockReport()
+        # every block on the boundary: the fit's own warning says it (no other blocks)
+        some_alpha = any(r.get("alpha") and not r.get("alpha_boundary") for r in records)
         for k in empty:
             report.add(EMPTY, k, detail="no rows: skipped")
         for r in records:
@@ -471,7 +476,17 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                                f"{len(names)} parameters")
             if "message" in r:
                 report.add(NOT_CONVERGED, k, detail=r["message"])
+            if r.get("alpha_boundary") and some_alpha:
+                report.add(ALPHA_BOUNDARY, k, detail=f"no overdispersion: local alpha held "
+                           f"at {ALPHA_FLOOR:g}, no information on alpha")
         report.emit({
+            ALPHA_BOUNDARY: (AncillaryBoundaryWarning, (
+                "Row block(s) {blocks}: the data of the block show no overdispersion, so "
+                f"its local negative binomial alpha runs to 0 (held at {ALPHA_FLOOR:g}; "
+                "its coefficients are its Poisson fit). Such a block contributes its "
+                "information on the coefficients and none on log(alpha): the one-round "
+                "alpha rests on the other blocks, and the refinement rounds "
+                "(refine_steps >= 1), on the global likelihood, use every row.")),
             SEPARATED: (UserWarning, (
                 "Row block(s) {blocks}: the local maximum likelihood estimate does not "
                 "exist (separation, or a response at the boundary of its range; the local "
