@@ -581,9 +581,11 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     ----------
     family : str or Family, default="gaussian"
         "gaussian", "binomial", "poisson", "gamma", "inverse_gaussian",
-        "negative_binomial" (only with ``alpha`` fixed:
-        ``get_family("negative_binomial", alpha=a)``; estimating it is refused), or a
-        :class:`~dask_glmdist.families.Family`.
+        "negative_binomial" (NB2 with ``alpha`` estimated by maximum likelihood jointly
+        with the coefficients: every block estimates ``(beta, alpha)``, combined by
+        their joint information in ``(beta, log alpha)`` and refined by joint Newton
+        steps; ``get_family("negative_binomial", alpha=a)`` fixes it; docs/dlsa.md),
+        or a :class:`~dask_glmdist.families.Family`.
         Tweedie: ``get_family("tweedie", power=p)`` (the power has no default, so
         ``"tweedie"`` alone is not accepted).
     link : str or Link, default=None
@@ -696,6 +698,16 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     dispersion_ : float
         Dispersion phi: Pearson's chi^2 at the estimate over ``df_resid_`` (R's
         ``summary.glm``); 1 for binomial, Poisson and negative binomial.
+    nb_alpha_ : float
+        Negative binomial only: the estimated ``alpha`` (or the fixed value); then
+        ``family_`` is ``NegativeBinomial(alpha=nb_alpha_)``, at which the fit
+        statistics are evaluated, ``bse_`` is R's ``glm.nb``'s (the combined expected
+        information of the coefficients at ``nb_alpha_``) and ``aic_``/``bic_`` count
+        an estimated ``alpha``. With the adaptive lasso: at the selected coefficients.
+    nb_alpha_bse_ : float
+        Standard error of the estimated ``alpha`` from the combined joint observed
+        information (statsmodels' ``NegativeBinomial(loglike_method="nb2")``); NaN when
+        ``alpha`` is fixed or on its boundary 0 (no overdispersion: a warning says so).
     deviance_ : float
         Deviance at the estimate (from the fit-statistics pass).
     pearson_chi2_ : float
