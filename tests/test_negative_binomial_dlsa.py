@@ -155,3 +155,18 @@ def test_fixed_alpha_and_the_classifier_unchanged(generated):
     assert_allclose(fixed.aic_, glm.aic, rtol=1e-10)
     clf = DLSALogisticRegression(n_partitions=3).fit(X, y > 2)
     assert not hasattr(clf, "nb_alpha_")
+
+
+def test_dask_input_and_sandwich_at_alpha_hat():
+    import dask.array as da
+
+    X, y = nb_data(n=4000, seed=8)
+    ml = BiasReducedGLM(family="negative_binomial", method="ML", tol=1e-10,
+                        cov_type="HC1").fit(X, y)
+    m = DLSARegressor(family="negative_binomial", refine_steps=30, tol=1e-10,
+                      cov_type="HC1").fit(da.from_array(X, chunks=(1000, 3)),
+                                          da.from_array(y, chunks=1000))
+    assert m.n_blocks_ == 4
+    assert_allclose(m.params_, ml.params_, atol=1e-8)
+    assert_allclose(m.bse_, ml.bse_, rtol=1e-8)
+    assert_allclose(m.nb_alpha_, ml.nb_alpha_, rtol=1e-8)
