@@ -16,7 +16,6 @@ from numpy.testing import assert_allclose
 from dask_glmdist import (
     BiasReducedGLM,
     DebiasedLassoRegressor,
-    DLSARegressor,
     PenalizedGLM,
     get_family,
 )
@@ -118,8 +117,7 @@ def test_refusals_and_bad_y(generated):
     X, y, _ = generated
     with pytest.raises(ValueError, match="method='mBR' with the negative_binomial"):
         BiasReducedGLM(family="negative_binomial").fit(X, y)
-    for est in (DebiasedLassoRegressor(family=NegativeBinomial()),
-                DLSARegressor(family="negative_binomial")):
+    for est in (DebiasedLassoRegressor(family=NegativeBinomial()),):
         with pytest.raises(ValueError, match="does not estimate the negative_binomial"):
             est.fit(X, y)
     with pytest.raises(ValueError, match="y must be non-negative"):

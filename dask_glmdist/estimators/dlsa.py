@@ -83,7 +83,7 @@ from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..sandwich import COV_TYPES
 from ..selection import adaptive_lasso_path, oracle_covariance
-from ..solvers.ancillary import refuse_estimated
+from ..solvers.ancillary import ALPHA_FLOOR, AncillaryBoundaryWarning
 from ..solvers.dlsa import (
     INFER_LABELS,
     _embed,
@@ -95,6 +95,12 @@ from ..solvers.dlsa import (
     probe_separation,
     refine,
 )
+from ..solvers.dlsa_ancillary import (
+    combine_joint,
+    profiled_information,
+    refined_joint,
+    select_alpha,
+)
 from ..solvers.dlsa_separation import (
     separated_share,
 )
@@ -102,6 +108,7 @@ from ..solvers.recession import (
     infinite_parameters,
     reference_flags,
 )
+from ._ancillary import n_ancillary, set_ancillary
 from ._base import (
     BinaryClassifierMixin,
     DevianceScoreMixin,
@@ -116,6 +123,8 @@ logger = logging.getLogger("dask_glmdist")
 __all__ = ["DLSARegressor", "DLSALogisticRegression"]
 
 
+#: the block problem of a local ancillary estimate on its boundary (NB: alpha -> 0)
+ALPHA_BOUNDARY = "alpha_boundary"
 #: the share of a parameter's combined precision from separated rows above which its
 #: one-round estimate and standard error are not reported (see ``separated_share``)
 SEPARATED_SHARE_LIMIT = 0.5
@@ -197,6 +206,10 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         n_pos, A = int(s.n_active), s.information
         factor = combined_factor(A, names, n_pos, self.fit_intercept, type(self).__name__)
         theta = factor.solve(s.information_theta)
+        joint = None
+        if family.ancillary_estimated:  # (beta, log alpha) combined by their joint information
+            joint = combine_joint(s.joint_information, s.joint_information_theta)
+            theta = joint.beta
         pearson = s.pearson + s.theta_information_theta - float(theta @ A @ theta)
         scale = 1.0 if family.fixed_dispersion else max(pearson, 0.0) / max(n_pos - len(names), 1)
         cov = factor.inverse() * scale
@@ -207,24 +220,31 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                          self.fit_intercept)
         refined = None
         if self.refine_steps and not sep.everything:
-            refined = self._refine(engine, family, classes, theta, sep.infinite, n_pos)
+            refined = self._refine(engine, family, classes, theta, sep.infinite, n_pos,
+                                   None if joint is None else joint.alpha)
             theta, scale, free = refined.theta, refined.scale, refined.free
             cov = _embed(cov, refined.cov, free) * scale
             A = _embed(A, refined.information, free)
+            joint = None if joint is None else refined_joint(joint, refined)
+        fitted = family if joint is None else family.with_ancillary(joint.alpha)
         if not sep.everything:
-            probe_separation(sep, engine, family, classes, theta, A, records, refined,
+            probe_separation(sep, engine, fitted, classes, theta, A, records, refined,
                              self.fit_intercept)
         share = separated_share(A, s.separated_information, sep.infinite)
         flags, settled = self._flags(names, sep, share, records, refined)
         flags = reference_flags(s.recession, self._reference_groups(), names, flags)
         self.converged_ = bool(all(r.get("converged", True) for r in records) and settled)
         self.n_obs_ = n_obs
-        self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_pos,
-                           sep.unpenalized())
+        joint = self._set_estimate(theta, cov, A / scale if scale > 0 else A, n_pos,
+                                   sep.unpenalized(), joint)
         self._set_param_flags(flags)
         logger.info("DLSA fit: %d rows, %d blocks, %d round(s), %.2f s",
                     n_obs, self.n_blocks_, self.n_iter_, time.perf_counter() - start)
-        self._set_contract(engine, family, classes, float(scale))
+        if joint is not None:
+            fitted = family.with_ancillary(joint.alpha)
+            self.family_ = fitted
+        set_ancillary(self, family, fitted, *(() if joint is None else (joint.alpha, joint.se)))
+        self._set_contract(engine, fitted, classes, float(scale), n_ancillary(family))
         return self
 
     def _check_sandwich_input(self, groups) -> None:
@@ -232,13 +252,14 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                              why="with penalty='adaptive_lasso' (a selected model's "
                              "covariance is the oracle one)")
 
-    def _set_contract(self, engine, family, classes, scale: float) -> None:
+    def _set_contract(self, engine, family, classes, scale: float, n_extra: int = 0) -> None:
         """The fitted contract: statistics at the final estimate (one more pass),
         ``dispersion_`` by Pearson there (the covariance rescaled to it), ``n_iter_``
-        (combination + refinement steps) and ``n_rounds_`` (passes)."""
+        (combination + refinement steps) and ``n_rounds_`` (passes). ``family``: at the
+        estimated ancillary parameter, counted in AIC/BIC by ``n_extra``."""
         self.n_iter_ = 1 + len(self.refine_step_sizes_)
         sandwich = self._attach_sandwich(engine, family, classes=classes)
-        self._set_fit_statistics(engine, family, classes=classes)
+        self._set_fit_statistics(engine, family, classes=classes, n_extra=n_extra)
         self.dispersion_ = self._pearson_dispersion(family)
         ratio = self.dispersion_ / scale if scale > 0 else float("nan")
         if family.fixed_dispersion or not np.isfinite(ratio):
@@ -261,11 +282,14 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self.refine_step_se_ = np.zeros(0)
         self.deviance_ = None
 
-    def _refine(self, engine, family, classes, theta, infinite, n_pos) -> _Refinement:
+    def _refine(self, engine, family, classes, theta, infinite, n_pos,
+                alpha=None) -> _Refinement:
         """Global Fisher-scoring rounds from the WLSE
-        (:func:`~dask_glmdist.solvers.dlsa.refine`)."""
+        (:func:`~dask_glmdist.solvers.dlsa.refine`); with ``alpha`` (estimated), joint
+        Newton steps of the coefficients and ``log(alpha)``."""
         rf = refine(engine, family, classes, theta, infinite, n_pos,
-                    fit_intercept=self.fit_intercept, steps=self.refine_steps, tol=self.tol)
+                    fit_intercept=self.fit_intercept, steps=self.refine_steps, tol=self.tol,
+                    alpha=alpha)
         self.refine_step_sizes_ = np.asarray(rf.sizes)
         self.refine_step_se_ = np.asarray(rf.sizes_se)
         if rf.deviance is not None:
@@ -429,6 +453,8 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         """One warning per kind of block problem; the detail in ``block_diagnostics_``."""
         features = names[int(self.fit_intercept):]
         report = BlockReport()
+        # every block on the boundary: the fit's own warning says it (no other blocks)
+        some_alpha = any(r.get("alpha") and not r.get("alpha_boundary") for r in records)
         for k in empty:
             report.add(EMPTY, k, detail="no rows: skipped")
         for r in records:
@@ -450,7 +476,17 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                                f"{len(names)} parameters")
             if "message" in r:
                 report.add(NOT_CONVERGED, k, detail=r["message"])
+            if r.get("alpha_boundary") and some_alpha:
+                report.add(ALPHA_BOUNDARY, k, detail=f"no overdispersion: local alpha held "
+                           f"at {ALPHA_FLOOR:g}, no information on alpha")
         report.emit({
+            ALPHA_BOUNDARY: (AncillaryBoundaryWarning, (
+                "Row block(s) {blocks}: the data of the block show no overdispersion, so "
+                f"its local negative binomial alpha runs to 0 (held at {ALPHA_FLOOR:g}; "
+                "its coefficients are its Poisson fit). Such a block contributes its "
+                "information on the coefficients and none on log(alpha): the one-round "
+                "alpha rests on the other blocks, and the refinement rounds "
+                "(refine_steps >= 1), on the global likelihood, use every row.")),
             SEPARATED: (UserWarning, (
                 "Row block(s) {blocks}: the local maximum likelihood estimate does not "
                 "exist (separation, or a response at the boundary of its range; the local "
@@ -475,15 +511,19 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         })
         self.block_diagnostics_ = report.frame()
 
-    def _set_estimate(self, theta, cov, information, n_pos, unpenalized=()) -> None:
+    def _set_estimate(self, theta, cov, information, n_pos, unpenalized=(), joint=None):
         """``params_``, ``cov_params_``, ``bse_``; with the adaptive lasso its path.
 
         Parameters whose estimate does not exist or is not identified (``unpenalized``)
         are profiled out of the path, not shrunk: they keep their value (shown as
-        +-inf or without an estimate by ``summary()``).
+        +-inf or without an estimate by ``summary()``). An estimated ancillary parameter
+        (``joint``) is profiled out of the path's quadratic form, unpenalised like the
+        intercept; returns ``joint`` at the selected model.
         """
         fi = self.fit_intercept
         if self.penalty == "adaptive_lasso":
+            if joint is not None:
+                information = profiled_information(joint.information)
             path = adaptive_lasso_path(
                 theta, information, n_pos, fit_intercept=fi,
                 method=self.lars_method, criterion="d" + self.criterion, unpenalized=unpenalized,
@@ -503,10 +543,13 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
             if fi:
                 selected[0] = True
             cov = oracle_covariance(information, selected)
+            if joint is not None:
+                joint = select_alpha(joint, theta, selected)
         self.params_ = np.asarray(theta, dtype=float)
         self.cov_params_ = 0.5 * (cov + cov.T)
         self.bse_ = standard_errors(self.cov_params_)
         self._set_coef(theta)
+        return joint
 
     def _set_coef(self, theta) -> None:
         fi = self.fit_intercept
@@ -538,9 +581,11 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     ----------
     family : str or Family, default="gaussian"
         "gaussian", "binomial", "poisson", "gamma", "inverse_gaussian",
-        "negative_binomial" (only with ``alpha`` fixed:
-        ``get_family("negative_binomial", alpha=a)``; estimating it is refused), or a
-        :class:`~dask_glmdist.families.Family`.
+        "negative_binomial" (NB2 with ``alpha`` estimated by maximum likelihood jointly
+        with the coefficients: every block estimates ``(beta, alpha)``, combined by
+        their joint information in ``(beta, log alpha)`` and refined by joint Newton
+        steps; ``get_family("negative_binomial", alpha=a)`` fixes it; docs/dlsa.md),
+        or a :class:`~dask_glmdist.families.Family`.
         Tweedie: ``get_family("tweedie", power=p)`` (the power has no default, so
         ``"tweedie"`` alone is not accepted).
     link : str or Link, default=None
@@ -653,6 +698,16 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     dispersion_ : float
         Dispersion phi: Pearson's chi^2 at the estimate over ``df_resid_`` (R's
         ``summary.glm``); 1 for binomial, Poisson and negative binomial.
+    nb_alpha_ : float
+        Negative binomial only: the estimated ``alpha`` (or the fixed value); then
+        ``family_`` is ``NegativeBinomial(alpha=nb_alpha_)``, at which the fit
+        statistics are evaluated, ``bse_`` is R's ``glm.nb``'s (the combined expected
+        information of the coefficients at ``nb_alpha_``) and ``aic_``/``bic_`` count
+        an estimated ``alpha``. With the adaptive lasso: at the selected coefficients.
+    nb_alpha_bse_ : float
+        Standard error of the estimated ``alpha`` from the combined joint observed
+        information (statsmodels' ``NegativeBinomial(loglike_method="nb2")``); NaN when
+        ``alpha`` is fixed or on its boundary 0 (no overdispersion: a warning says so).
     deviance_ : float
         Deviance at the estimate (from the fit-statistics pass).
     pearson_chi2_ : float
@@ -788,7 +843,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         self.cov_type = cov_type
 
     def _family(self) -> Family:
-        return refuse_estimated(get_family(self.family, self.link), type(self).__name__)
+        return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=lambda est: 1 + est.refine_steps)

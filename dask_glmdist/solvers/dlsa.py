@@ -9,6 +9,7 @@ module's docstring), and the state the combination and refinement keep.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,9 @@ from ..block_graph import additive
 from ..diagnostics import short_list
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
+from .ancillary import ALPHA_FLOOR, START, ancillary_sums, at_floor
 from .design_checks import check_identified
+from .dlsa_ancillary import fit_local_ancillary, joint_information, joint_step, t_se
 from .dlsa_separation import (
     PROBE_DISTANCES,
     blocks_direction,
@@ -104,6 +107,8 @@ class LocalFits(BlockSummary):
     labels: list | None = None
     recession: np.ndarray | None = None
     separated_information: np.ndarray | None = None
+    joint_information: np.ndarray | None = None        # estimated ancillary parameter:
+    joint_information_theta: np.ndarray | None = None  # H_k and H_k (beta_k, log alpha_k)
 
 
 @dataclass
@@ -116,6 +121,7 @@ class ScoreSums(BlockSummary):
     information: np.ndarray | None = None
     pearson: float = 0.0
     deviance: float = 0.0
+    ancillary: dict | None = None  # the ancillary parameter's joint sums (estimated)
 
 
 def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, block_index,
@@ -151,8 +157,15 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
         record["zero_weight"] = True
         return LocalFits(n=n, n_active=0, blocks=[record], **labels)
     counts = recession_counts(X, y, m, family, fit_intercept, reference_groups)
-    fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
-                    offset=offset)
+    estimated = family.ancillary_estimated
+    if estimated:  # (beta_k, alpha_k) by ML; the rest of the block's fit at alpha_k
+        fit, alpha = fit_local_ancillary(X, y, m, family, fit_intercept=fit_intercept,
+                                         tol=tol, max_iter=max_iter, offset=offset)
+        family = family.with_ancillary(START if alpha is None else alpha)
+        record.update(alpha=alpha, alpha_boundary=alpha is not None and at_floor(alpha))
+    else:
+        fit = fit_local(X, y, m, family, fit_intercept=fit_intercept, tol=tol,
+                        max_iter=max_iter, offset=offset)
     separated_information = None
     if not fit.mle_exists:
         ml = fit
@@ -175,11 +188,29 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
     if not fit.converged:  # the ML fit, or the Firth fit that replaced it
         record["message"] = fit.message
     At = fit.information @ fit.theta
+    if estimated:
+        labels.update(_joint_pieces(X, y, m, fit, family, record["alpha"], fit_intercept,
+                                    offset))
     return LocalFits(n=n, n_active=n_active, information=fit.information,
                      information_theta=At, theta_information_theta=float(fit.theta @ At),
                      pearson=fit.pearson, deviance=fit.deviance, blocks=[record],
                      recession=counts, separated_information=separated_information,
                      **labels)
+
+
+def _joint_pieces(X, y, m, fit, family, alpha, fit_intercept, offset) -> dict:
+    """``H_k`` and ``H_k (beta_k, log alpha_k)``: the joint observed information of
+    :mod:`~dask_glmdist.solvers.dlsa_ancillary`; a block without a local ``alpha`` (its ML
+    fit separated) carries its coefficients' information and none on ``alpha``."""
+    if alpha is None:
+        k = fit.information.shape[0]
+        H = np.zeros((k + 1, k + 1))
+        H[:k, :k] = fit.information
+        theta = np.r_[fit.theta, 0.0]
+    else:
+        H, _ = joint_information(X, y, m, fit.theta, family, alpha, fit_intercept, offset)
+        theta = np.r_[fit.theta, math.log(alpha)]
+    return {"joint_information": H, "joint_information_theta": H @ theta}
 
 
 def _without_rows_of(X, m, dropped, fit_intercept):
@@ -199,8 +230,9 @@ def _without_rows_of(X, m, dropped, fit_intercept):
 
 @additive
 def glm_score_block(X, y, m, theta, *, family, fit_intercept, classes, dropped=(),
-                    block_index, offset=None):
-    """A refinement round on one block: score, information, deviance and Pearson chi^2.
+                    block_index, offset=None, ancillary=False):
+    """A refinement round on one block: score, information, deviance and Pearson chi^2
+    (``ancillary``: and the joint sums of the ancillary parameter at ``family``'s value).
 
     ``dropped`` lists parameters whose estimate is infinite (separation): the rows in
     which any of their columns is non-zero are fitted perfectly in the limit and are
@@ -213,8 +245,12 @@ def glm_score_block(X, y, m, theta, *, family, fit_intercept, classes, dropped=(
     state = evaluate(X, y, m, theta, family, fit_intercept, offset=offset)
     if state is None:
         return ScoreSums(n=n, problems=Problems.at(block_index, {"invalid_mean": 1}))
+    extra = {}
+    if ancillary:
+        extra["ancillary"] = ancillary_sums(family, y, state.mu, m, X, xp=get_namespace(X),
+                                            fit_intercept=fit_intercept, joint=True)
     return ScoreSums(n=n, score=state.score, information=state.information,
-                     pearson=state.pearson, deviance=state.deviance)
+                     pearson=state.pearson, deviance=state.deviance, **extra)
 
 
 def dlsa_probe_block(X, y, m, theta, direction, steps, *, family, fit_intercept, classes,
@@ -269,6 +305,9 @@ class _Refinement:
     rounds: int = 0
     converged: bool = False
     deviance: float | None = None                 # at the start of the last round
+    alpha: float | None = None                    # the estimated ancillary parameter
+    joint: np.ndarray | None = None               # ... and the joint information of
+    #                                               (free beta, log alpha) at the last start
 
     @property
     def cov(self) -> np.ndarray:
@@ -315,21 +354,24 @@ def combined_factor(A, names, n_pos, fit_intercept: bool, who: str) -> PSDFactor
 
 
 def refine(engine: RoundEngine, family, classes, theta, infinite, n_pos, *,
-           fit_intercept: bool, steps: int, tol: float) -> _Refinement:
+           fit_intercept: bool, steps: int, tol: float, alpha=None) -> _Refinement:
     """Global Fisher-scoring rounds from the WLSE (TDLSA, the m-step estimator).
 
     Parameters whose estimate is infinite stay where they are and the rows they
     fit perfectly are left out: the others converge to their maximum likelihood
-    estimate.
+    estimate. ``alpha``: the family's estimated ancillary parameter, moved with the
+    coefficients by joint Newton steps (:func:`~.dlsa_ancillary.joint_step`).
     """
     n_params = theta.shape[0]
     dropped = tuple(sorted(infinite))
     rf = _Refinement(theta=theta.copy(), free=np.array(
-        [j for j in range(n_params) if j not in infinite], dtype=int))
+        [j for j in range(n_params) if j not in infinite], dtype=int), alpha=alpha)
     while rf.rounds < steps:
+        at = family if rf.alpha is None else family.with_ancillary(rf.alpha)
         r = engine.run(
-            glm_score_block, rf.theta, family=family, fit_intercept=fit_intercept,
+            glm_score_block, rf.theta, family=at, fit_intercept=fit_intercept,
             classes=classes, dropped=dropped, label="DLSA refinement",
+            ancillary=rf.alpha is not None,
         )
         if "invalid_mean" in r.problems:
             if rf.step is None or engine.count > steps + 60:
@@ -367,9 +409,15 @@ def refinement_round(rf: _Refinement, r: dict, family, dropped: bool, df_resid: 
             return
         A = r.information[np.ix_(rf.free, rf.free)]
         factor = PSDFactor(A)
-    step = factor.solve(r.score[rf.free])
     rf.scale = 1.0 if family.fixed_dispersion else max(r.pearson, 0.0) / max(df_resid, 1)
     rf.se = np.sqrt(np.clip(np.diag(factor.inverse()), 0.0, None) * rf.scale)
+    if rf.alpha is None:
+        step, size, size_se = factor.solve(r.score[rf.free]), 0.0, 0.0
+    else:  # a joint Newton step with log(alpha); its size counts with the coefficients'
+        step, t_step, rf.joint = joint_step(r.score[rf.free], A, r.ancillary, rf.alpha,
+                                            rf.free)
+        rf.alpha = max(rf.alpha * math.exp(t_step), ALPHA_FLOOR)
+        size, size_se = abs(t_step), abs(t_step) / t_se(rf.joint)
     rf.theta[rf.free] += step
     rf.pearson = r.pearson - float(r.score[rf.free] @ step)
     rf.factor, rf.information, rf.step = factor, A, step
@@ -377,9 +425,10 @@ def refinement_round(rf: _Refinement, r: dict, family, dropped: bool, df_resid: 
     full = np.zeros(rf.theta.shape[0])
     full[rf.free] = step
     rf.steps.append(full)
-    rf.sizes.append(float(np.max(np.abs(step))))
+    rf.sizes.append(max(float(np.max(np.abs(step))), size))
     with np.errstate(divide="ignore", invalid="ignore"):
-        rf.sizes_se.append(float(np.max(np.where(rf.se > 0, np.abs(step) / rf.se, 0.0))))
+        in_se = float(np.max(np.where(rf.se > 0, np.abs(step) / rf.se, 0.0)))
+        rf.sizes_se.append(max(in_se, np.nan_to_num(size_se)))
     report(step=rf.sizes[-1])
     rf.converged = rf.sizes[-1] <= tol * (1.0 + np.max(np.abs(rf.theta[rf.free])))
 
