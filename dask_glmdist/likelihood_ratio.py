@@ -242,6 +242,13 @@ def _check_likelihood_fit(model, role: str) -> None:
         warn(f"The {role} model ({name}) did not converge: its deviance may be above its "
              "minimum and the likelihood-ratio statistic is off by as much.",
              ConvergenceWarning)
+    cov_type = getattr(model, "cov_type", "nonrobust")
+    if cov_type != "nonrobust":
+        warn(f"The {role} model has cov_type={cov_type!r}: a likelihood-ratio test assumes "
+             "the model (independent rows, its variance function) is right, which a robust "
+             "covariance does not; it is likely invalid there (statsmodels warns alike). A "
+             "Wald test with the robust covariance (wald_test) does not assume it.",
+             UserWarning)
     step_se = getattr(model, "refine_step_se_", None)
     if step_se is not None and (len(step_se) == 0 or step_se[-1] > _DLSA_SETTLED_SE):
         last = "no refinement" if len(step_se) == 0 else f"{step_se[-1]:.2g} standard errors"

@@ -266,3 +266,15 @@ def test_unconverged_and_unrefined_fits_warn():
     full, small = _pair(one_round, X, y)
     with pytest.warns(ConvergenceWarning, match="not refined to the maximum likelihood"):
         lr_test(full, small)
+
+
+@pytest.mark.skipif("cov_type" not in BiasReducedGLM().get_params(),
+                    reason="cov_type not in this checkout")
+def test_robust_covariance_warns_that_the_test_assumes_the_model():
+    X, y = _data("poisson")
+    est = BiasReducedGLM(family="poisson", method="ML", cov_type="HC1")
+    full, restricted = _pair(est, X, y)
+    with pytest.warns(UserWarning, match="cov_type='HC1': a likelihood-ratio test assumes"):
+        res = full.lr_test(restricted)
+    plain = _pair(BiasReducedGLM(family="poisson", method="ML"), X, y)
+    assert res.statistic == plain[0].lr_test(plain[1]).statistic
