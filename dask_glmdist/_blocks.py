@@ -107,6 +107,9 @@ class BlockedData:
     # a classifier's labels: y is coded 1.0 for this class, 0.0 for the other, in the
     # task that reads the block (no task of its own per block and round)
     positive_class: object = None
+    # cluster ids of the rows (``fit(..., groups=)``): only cluster-robust covariance
+    # passes read them (:mod:`dask_glmdist.sandwich`)
+    groups: da.Array | None = None
 
     @property
     def n_blocks(self) -> int:
@@ -236,7 +239,8 @@ def frame_partitions(frame) -> list:
         return list(frame.to_delayed())
 
 
-_JOINED = {"y": "__glmdist_y__", "sample_weight": "__glmdist_w__", "offset": "__glmdist_o__"}
+_JOINED = {"y": "__glmdist_y__", "sample_weight": "__glmdist_w__", "offset": "__glmdist_o__",
+           "groups": "__glmdist_g__"}
 
 
 def join_to_frame(frame, **vectors):
@@ -263,7 +267,8 @@ def join_to_frame(frame, **vectors):
     if frame.npartitions != max(c.npartitions for c in cols.values()) or any(
             c.npartitions != frame.npartitions for c in cols.values()):
         raise ValueError(
-            "y, sample_weight and offset must come partitioned like X (e.g. columns of the "
+            "y, sample_weight, offset and groups must come partitioned like X (e.g. columns "
+            "of the "
             f"same DataFrame): X has {frame.npartitions} partitions, "
             + ", ".join(f"{k} {c.npartitions}" for k, c in zip(
                 [w for w, n in out.items() if n in cols], cols.values(), strict=True))
@@ -273,17 +278,18 @@ def join_to_frame(frame, **vectors):
         return frame.assign(**cols), out
     except Exception as exc:  # partitions that dask cannot line up
         raise ValueError(
-            "y, sample_weight or offset cannot be aligned with X partition by partition "
+            "y, sample_weight, offset or groups cannot be aligned with X partition by partition "
             f"({exc}); take them from the same DataFrame as X, or pass column names."
         ) from exc
 
 
-def _split_partition(part, x_columns, y_col, w_col, o_col, y_kind):
+def _split_partition(part, x_columns, y_col, w_col, o_col, y_kind, g_col=None):
     X = part[x_columns].to_numpy(dtype=np.float64, na_value=np.nan)
     y = None if y_col is None else _column_as_numpy(part[y_col], y_kind)
     w = None if w_col is None else _column_as_numpy(part[w_col], "float")
     o = None if o_col is None else _column_as_numpy(part[o_col], "float")
-    return X, y, w, o
+    g = None if g_col is None else _partition_as_numpy(part[g_col])
+    return X, y, w, o, g
 
 
 def _column_as_numpy(col, kind):
@@ -292,21 +298,22 @@ def _column_as_numpy(col, kind):
     return _partition_as_numpy(col)
 
 
-def frame_blocks(X, y=None, sample_weight=None, offset=None):
+def frame_blocks(X, y=None, sample_weight=None, offset=None, groups=None):
     """A numeric dask DataFrame X and its dask Series as row blocks from one graph.
 
-    Returns ``(X, y, sample_weight, offset)`` as dask arrays, one row block per
+    Returns ``(X, y, sample_weight, offset, groups)`` as dask arrays, one row block per
     partition of the joined frame (sizes unknown); vectors that are not dask Series
     come back unchanged.
     """
-    joined, names = join_to_frame(X, y=y, sample_weight=sample_weight, offset=offset)
+    joined, names = join_to_frame(X, y=y, sample_weight=sample_weight, offset=offset,
+                                  groups=groups)
     x_columns = list(X.columns)
-    y_col = names["y"] if isinstance(names["y"], str) else None
-    w_col = names["sample_weight"] if isinstance(names["sample_weight"], str) else None
-    o_col = names["offset"] if isinstance(names["offset"], str) else None
+    cols = {k: (v if isinstance(v, str) else None) for k, v in names.items()}
+    y_col = cols["y"]
     y_dtype = vector_dtype(joined._meta[y_col].dtype) if y_col else None
-    split = dask.delayed(_split_partition, pure=True, nout=4)
-    built = [split(p, x_columns, y_col, w_col, o_col, "raw" if y_dtype is object else "num")
+    split = dask.delayed(_split_partition, pure=True, nout=5)
+    built = [split(p, x_columns, y_col, cols["sample_weight"], cols["offset"],
+                   "raw" if y_dtype is object else "num", cols["groups"])
              for p in frame_partitions(joined)]
 
     def stack(i, shape, dtype):
@@ -314,9 +321,10 @@ def frame_blocks(X, y=None, sample_weight=None, offset=None):
 
     Xd = stack(0, (math.nan, len(x_columns)), np.float64)
     yd = stack(1, (math.nan,), y_dtype) if y_col else names["y"]
-    wd = stack(2, (math.nan,), np.float64) if w_col else names["sample_weight"]
-    od = stack(3, (math.nan,), np.float64) if o_col else names["offset"]
-    return Xd, yd, wd, od
+    wd = stack(2, (math.nan,), np.float64) if cols["sample_weight"] else names["sample_weight"]
+    od = stack(3, (math.nan,), np.float64) if cols["offset"] else names["offset"]
+    gd = stack(4, (math.nan,), object) if cols["groups"] else names["groups"]
+    return Xd, yd, wd, od, gd
 
 
 def dask_design(X):
@@ -446,7 +454,7 @@ def blocks_like(v, X: da.Array) -> da.Array:
 
 
 def as_blocked(
-    X, y=None, sample_weight=None, n_partitions=None, n_params=None, offset=None
+    X, y=None, sample_weight=None, n_partitions=None, n_params=None, offset=None, groups=None
 ) -> BlockedData:
     """Put validated in-memory arrays, or dask collections, into row blocks.
 
@@ -475,10 +483,13 @@ def as_blocked(
             sample_weight = _blocks_of_views(np.asarray(sample_weight), [int(s) for s in sizes])
         if offset is not None and not is_dask_collection(offset):
             offset = _blocks_of_views(np.asarray(offset), [int(s) for s in sizes])
+        if groups is not None and not is_dask_collection(groups):
+            groups = _blocks_of_views(np.asarray(groups), [int(s) for s in sizes])
     yd = vector_like(y, Xd, "y") if y is not None else None
     wd = vector_like(sample_weight, Xd, "sample_weight") if sample_weight is not None else None
     od = vector_like(offset, Xd, "offset") if offset is not None else None
-    return BlockedData(Xd, yd, wd, od, host_weight=host_weight)
+    gd = vector_like(groups, Xd, "groups") if groups is not None else None
+    return BlockedData(Xd, yd, wd, od, host_weight=host_weight, groups=gd)
 
 
 def check_block_sizes(data: BlockedData, n_params: int) -> None:

@@ -114,14 +114,15 @@ def _is_categorical_dtype(dtype) -> bool:
     return pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
 
 
-def uses_design(est, X, sample_weight=None, offset=None) -> bool:
+def uses_design(est, X, sample_weight=None, offset=None, groups=None) -> bool:
     """Whether ``fit``'s input goes through a design: a formula, a frame with
-    categorical (string/categorical/object) columns, or weights/offset named as columns."""
+    categorical (string/categorical/object) columns, or weights/offset/groups named as
+    columns."""
     if getattr(est, "formula", None) is not None:
         return True
     if not _is_frame(X):
         return False
-    if isinstance(sample_weight, str) or isinstance(offset, str):
+    if any(isinstance(v, str) for v in (sample_weight, offset, groups)):
         return True
     return any(_is_categorical_dtype(t) for t in X.dtypes)
 
@@ -487,12 +488,14 @@ def check_columns(frame, design: Design, *, response: bool = False) -> None:
 
 
 def build_block(part: pd.DataFrame, design: Design, y=None, w=None, o=None, *,
-                response: bool, missing: str, block_index=None):
-    """One partition as ``(X, y, weights, offset, report)`` NumPy arrays (float64 X).
+                response: bool, missing: str, block_index=None, g=None):
+    """One partition as ``(X, y, weights, offset, groups, report)`` NumPy arrays
+    (float64 X).
 
-    ``y``, ``w``, ``o`` are this partition's values passed separately, or names of
-    columns of ``part`` (``w``, ``o``); with ``response=True`` and ``y`` None the
-    response comes from the formula's left-hand side. Rows with a missing value in a
+    ``y``, ``w``, ``o``, ``g`` (cluster ids) are this partition's values passed
+    separately, or names of columns of ``part`` (``w``, ``o``, ``g``); with
+    ``response=True`` and ``y`` None the response comes from the formula's left-hand
+    side (a missing cluster id is a missing value). Rows with a missing value in a
     column the model reads are dropped (``missing="drop"``), left as NaN rows
     (``"keep"``: predictions, which then show NaN there), raise at once (``"error"``),
     or -- ``"raise"`` -- are counted in ``report["problems"]`` and the block is returned
@@ -504,15 +507,18 @@ def build_block(part: pd.DataFrame, design: Design, y=None, w=None, o=None, *,
         w = part[w]
     if isinstance(o, str):
         o = part[o]
-    y, w, o = _as_1d(y), _as_1d(w), _as_1d(o)
+    if isinstance(g, str):
+        g = part[g]
+    y, w, o, g = _as_1d(y), _as_1d(w), _as_1d(o), _as_1d(g)
     n = len(part)
-    for what, v in (("y", y), ("sample_weight", w), ("offset", o)):
+    vectors = (("y", y), ("sample_weight", w), ("offset", o), ("groups", g))
+    for what, v in vectors:
         if v is not None and len(v) != n:
             raise ValueError(f"{what} has {len(v)} rows in this block but the frame has {n}.")
     cols = list(dict.fromkeys(design.variables + (design.response_variables if response
                                                   and y is None else [])))
     na_by_col = {c: _isna(part[c]) for c in cols}
-    for what, v in (("y", y), ("sample_weight", w), ("offset", o)):
+    for what, v in vectors:
         if v is not None:
             na_by_col[what] = _isna(v)
     bad = np.zeros(n, dtype=bool)
@@ -533,14 +539,14 @@ def build_block(part: pd.DataFrame, design: Design, y=None, w=None, o=None, *,
             keep = None
         if keep is not None:
             part = part.loc[keep] if len(part.index) == n else part[keep]
-            y, w, o = (None if v is None else v[keep] for v in (y, w, o))
+            y, w, o, g = (None if v is None else v[keep] for v in (y, w, o, g))
     _check_levels(part, design, block_index)
     X = _encode(part, design)
     if missing == "keep" and bad.any():
         X[bad] = np.nan
     if response and y is None:
         y = _response(part, design)
-    return X, y, w, o, report
+    return X, y, w, o, g, report
 
 
 def _check_levels(part: pd.DataFrame, design: Design, block_index) -> None:
@@ -739,27 +745,28 @@ def missing_message(problems: dict) -> str | None:
 
 
 def dask_blocks(frame, design: Design, y=None, w=None, o=None, *, response: bool,
-                missing: str, y_dtype=None):
-    """Design, response, weights, offset of every partition, from one graph.
+                missing: str, y_dtype=None, g=None):
+    """Design, response, weights, offset (and cluster ids ``g``) of every partition,
+    from one graph.
 
-    Returns ``(X, y, w, o, reports)``: dask arrays with one row block per partition
+    Returns ``(X, y, w, o, g, reports)``: dask arrays with one row block per partition
     (sizes unknown until computed) and one delayed report per block. Each partition
     is read and encoded once per pass, whatever of the four a block function uses.
     """
     from ._blocks import frame_partitions, join_to_frame, stack_blocks
 
-    for what, v in (("y", y), ("sample_weight", w), ("offset", o)):
+    for what, v in (("y", y), ("sample_weight", w), ("offset", o), ("groups", g)):
         if v is not None and not isinstance(v, str) and not dask.is_dask_collection(v):
             raise TypeError(
                 f"{what} must be a dask Series partitioned like the frame, or the name of "
                 f"one of its columns; got {type(v).__name__}."
             )
-    frame, names = join_to_frame(frame, y=y, sample_weight=w, offset=o)
-    y, w, o = names["y"], names["sample_weight"], names["offset"]
+    frame, names = join_to_frame(frame, y=y, sample_weight=w, offset=o, groups=g)
+    y, w, o, g = names["y"], names["sample_weight"], names["offset"], names["groups"]
     d = dask.delayed(design, pure=True)
     p = design.n_columns
-    built = [dask.delayed(build_block, pure=True, nout=5)(
-        part, d, y, w, o, response=response, missing=missing, block_index=k)
+    built = [dask.delayed(build_block, pure=True, nout=6)(
+        part, d, y, w, o, response=response, missing=missing, block_index=k, g=g)
         for k, part in enumerate(frame_partitions(frame))]
 
     def stack(i, shape, dtype):
@@ -769,8 +776,9 @@ def dask_blocks(frame, design: Design, y=None, w=None, o=None, *, response: bool
     yd = stack(1, (math.nan,), y_dtype or np.float64) if (response or y is not None) else None
     wd = stack(2, (math.nan,), np.float64) if w is not None else None
     od = stack(3, (math.nan,), np.float64) if o is not None else None
-    reports = [b[4] for b in built]
-    return X, yd, wd, od, reports
+    gd = stack(4, (math.nan,), object) if g is not None else None
+    reports = [b[5] for b in built]
+    return X, yd, wd, od, gd, reports
 
 
 def response_dtype(frame, design: Design, y=None):

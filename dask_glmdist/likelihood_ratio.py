@@ -13,7 +13,7 @@ statistic follows R's ``anova(restricted, full, test="Chisq")``:
   same. R's ``test="F"`` -- ``(D_r - D_f) / (k_f - k_r) / phi_f`` on
   ``(k_f - k_r, df_resid_f)`` degrees of freedom -- takes the estimated dispersion
   into account and is the better test there;
-* negative binomial with alpha estimated in both fits (``alpha_``): twice the
+* negative binomial with alpha estimated in both fits (``nb_alpha_``): twice the
   log-likelihood difference, ``2 (loglik_f - loglik_r)``, as R's ``anova.negbin``
   (``MASS``); the two deviances are at different alphas and are not comparable.
 
@@ -242,7 +242,7 @@ def _check_likelihood_fit(model, role: str) -> None:
         warn(f"The {role} model ({name}) did not converge: its deviance may be above its "
              "minimum and the likelihood-ratio statistic is off by as much.",
              ConvergenceWarning)
-    cov_type = getattr(model, "cov_type", "nonrobust")
+    cov_type = getattr(model, "cov_type_", getattr(model, "cov_type", "nonrobust"))
     if cov_type != "nonrobust":
         warn(f"The {role} model has cov_type={cov_type!r}: a likelihood-ratio test assumes "
              "the model (independent rows, its variance function) is right, which a robust "
@@ -270,11 +270,15 @@ def _exact_likelihood(family) -> bool:
 
 
 def _alpha_estimated(model) -> bool:
-    """A negative binomial fit whose alpha was estimated (``alpha_``)."""
-    from .families import NegativeBinomial
+    """Whether the fit estimated its family's ancillary parameter (the negative binomial's
+    alpha, ``nb_alpha_``): the family as given to the estimator says so (``family_`` is
+    the family at the estimate)."""
+    from .families import get_family
 
-    return (isinstance(model.family_, NegativeBinomial)
-            and getattr(model, "alpha_", None) is not None)
+    family = getattr(model, "family", None)
+    if isinstance(family, str):
+        family = get_family(family)
+    return bool(getattr(family, "ancillary_estimated", False))
 
 
 def _check_nested(full, restricted) -> None:

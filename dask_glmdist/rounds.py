@@ -136,4 +136,4 @@ def subset_blocks(data: BlockedData, idx) -> BlockedData:
         return da.concatenate([a.blocks[int(i)] for i in idx], axis=0)
     reports = None if data.reports is None else [data.reports[int(i)] for i in idx]
     return BlockedData(pick(data.X), pick(data.y), pick(data.sample_weight), pick(data.offset),
-                       reports, positive_class=data.positive_class)
+                       reports, positive_class=data.positive_class, groups=pick(data.groups))

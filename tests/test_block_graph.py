@@ -134,7 +134,7 @@ def test_a_group_of_array_api_blocks_is_run_whole_and_labels_coded(rng):
     neither cut nor stacked, and a classifier's labels are coded in their namespace."""
     xps = pytest.importorskip("array_api_strict")
     X, y = rng.normal(size=(300, 3)), (rng.random(300) < 0.5) * 2.0  # labels 0 / 2
-    blocks = [(k, xps.asarray(X[a:a + 100]), xps.asarray(y[a:a + 100]), None, None, None)
+    blocks = [(k, xps.asarray(X[a:a + 100]), xps.asarray(y[a:a + 100]), None, None, None, None)
               for k, a in enumerate(range(0, 300, 100))]
     out, rides, rows = bg.run_group(_rows_seen, blocks, (), {}, [], sum_summaries,
                                     positive=2.0)

@@ -282,7 +282,7 @@ def test_one_graph_reads_each_partition_once_per_pass(frame):
     from dask_glmdist.design import dask_blocks, learn_design
 
     design = learn_design(ddf, FORMULA, fit_intercept=True, y_given=False)
-    X, y, w, _, _ = dask_blocks(ddf, design, None, "w", None, response=True, missing="raise")
+    X, y, w, _, _, _ = dask_blocks(ddf, design, None, "w", None, response=True, missing="raise")
     graph = {**dict(X.__dask_graph__()), **dict(y.__dask_graph__()),
              **dict(w.__dask_graph__())}
     builds = {k for k in graph if "build_block" in str(k)}

@@ -3,7 +3,7 @@
 The canonical order: the model (``family``, ``link``), the method's settings (penalty,
 selection, the method's own options), ``fit_intercept``, ``standardize``, the solver
 (``tol``, ``max_iter``), ``n_partitions``, a start (``start``/``warm_start``), then
-``split_every``, ``verbose``, ``formula``, ``missing``. Shared parameters keep one
+``split_every``, ``verbose``, ``formula``, ``missing``, ``cov_type``. Shared parameters keep one
 default, apart from those listed in ``DIFFERENT_DEFAULTS`` (a different model or
 option set: docs/contract.md says why)."""
 
@@ -24,7 +24,7 @@ METHOD = ("alpha", "alphas", "n_alphas", "eps", "l1_ratio", "max_abs_coef", "met
           "criterion")   # shared method settings, in this order; others anywhere here
 GROUPS = [MODEL, None, ("fit_intercept", "standardize"), ("tol", "max_iter"),
           ("n_partitions",), ("start", "warm_start"),
-          ("split_every", "verbose", "formula", "missing")]
+          ("split_every", "verbose", "formula", "missing", "cov_type")]
 CANONICAL = [*MODEL, *METHOD, *(n for g in GROUPS[2:] for n in g)]
 
 # the same name, a different model or option set (docs/contract.md)

@@ -34,7 +34,8 @@ from ..design import (
     uses_design,
 )
 from ..fit_statistics import fit_statistics, information_criteria
-from ..inference import coef_table, lr_test, wald_test
+from ..inference import coef_table, lr_test, standard_errors, wald_test
+from ..sandwich import Sandwich, check_cov_type, sandwich_covariance
 
 __all__ = [
     "BinaryClassifierMixin",
@@ -56,7 +57,7 @@ def _set_dask_feature_names(est, names) -> None:
 
 
 def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_numeric=True,
-                   offset=None):
+                   offset=None, groups=None):
     """Validate the inputs of ``fit`` and put them into row blocks.
 
     In-memory input goes through scikit-learn's ``validate_data`` (feature names,
@@ -68,11 +69,14 @@ def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_
 
     A formula (the estimator's ``formula``), a DataFrame with categorical columns, or
     weights/offset given as column names go through a design learned from all of the
-    frame (:mod:`dask_glmdist.design`), stored as ``design_``.
+    frame (:mod:`dask_glmdist.design`), stored as ``design_``. ``groups``: cluster ids
+    of the rows (blocked like ``y``; a column name with a DataFrame ``X``), for
+    cluster-robust covariance.
     """
-    if uses_design(est, X, sample_weight, offset):
+    if uses_design(est, X, sample_weight, offset, groups):
         return _prepare_design(est, X, y, sample_weight, offset, n_partitions=n_partitions,
-                               n_params_extra=n_params_extra, y_numeric=y_numeric)
+                               n_params_extra=n_params_extra, y_numeric=y_numeric,
+                               groups=groups)
     if hasattr(est, "design_"):
         del est.design_
     if y is None:
@@ -87,12 +91,15 @@ def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_
             check_numeric_y(y, getattr(est, "family", None))
         if _is_dask_frame(X):  # X, y, weights, offset from one graph: blocks = partitions
             _, names = dask_design(X)  # checks on the metadata (dtypes, names)
-            Xd, y, sample_weight, offset = frame_blocks(X, y, sample_weight, offset)
+            Xd, y, sample_weight, offset, groups = frame_blocks(X, y, sample_weight, offset,
+                                                                groups)
         else:
             Xd, names = dask_design(X)
         est.n_features_in_ = int(Xd.shape[1])
         _set_dask_feature_names(est, names)
-        return as_blocked(Xd, y, sample_weight, offset=offset), None
+        if groups is not None and not is_dask_collection(groups):
+            groups = check_groups(groups, None)
+        return as_blocked(Xd, y, sample_weight, offset=offset, groups=groups), None
     check_numeric_columns(X)
     if y_numeric:
         check_numeric_y(y, getattr(est, "family", None))
@@ -110,11 +117,30 @@ def prepare_blocks(est, X, y, sample_weight, *, n_partitions, n_params_extra, y_
             )
         if not np.all(np.isfinite(offset)):
             raise ValueError("Invalid input: offset contains NaN or infinity.")
+    if groups is not None:
+        groups = check_groups(groups, X.shape[0])
     data = as_blocked(
         X, y, sample_weight, n_partitions=n_partitions,
-        n_params=X.shape[1] + n_params_extra, offset=offset,
+        n_params=X.shape[1] + n_params_extra, offset=offset, groups=groups,
     )
     return data, y
+
+
+def check_groups(groups, n_rows) -> np.ndarray:
+    """In-memory cluster ids: one per row (``n_rows``; None: not known here), none
+    missing."""
+    g = np.asarray(groups.to_numpy() if hasattr(groups, "to_numpy") else groups)
+    if g.ndim != 1:
+        raise ValueError(f"groups must be 1-D, one cluster id per row; got shape {g.shape}.")
+    if n_rows is not None and g.shape[0] != n_rows:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: X has {n_rows} "
+            f"rows, groups has {g.shape[0]}."
+        )
+    missing = int(np.count_nonzero(pd.isna(g)))
+    if missing:
+        raise ValueError(f"groups has {missing} missing cluster id(s); every row needs one.")
+    return g
 
 
 _MISSING_OPTIONS = ("raise", "drop")
@@ -128,7 +154,7 @@ def _missing_option(est) -> str:
 
 
 def _prepare_design(est, X, y, sample_weight, offset, *, n_partitions, n_params_extra,
-                    y_numeric):
+                    y_numeric, groups=None):
     """``prepare_blocks`` for a frame through a design (formula or categorical columns)."""
     missing = _missing_option(est)
     if not (hasattr(X, "columns") and getattr(X, "ndim", None) == 2):
@@ -136,7 +162,8 @@ def _prepare_design(est, X, y, sample_weight, offset, *, n_partitions, n_params_
             "A formula needs a pandas or dask DataFrame holding the columns it names; got "
             f"{type(X).__name__}."
         )
-    for what, v in (("sample_weight", sample_weight), ("offset", offset)):
+    named = (("sample_weight", sample_weight), ("offset", offset), ("groups", groups))
+    for what, v in named:
         if isinstance(v, str) and v not in X.columns:
             raise ValueError(
                 f"{what}={v!r} names no column of X (its columns: "
@@ -147,7 +174,7 @@ def _prepare_design(est, X, y, sample_weight, offset, *, n_partitions, n_params_
         raise TypeError("y is a dask collection but X is not; pass both as dask collections")
     design = learn_design(X, getattr(est, "formula", None), fit_intercept=est.fit_intercept,
                           y_given=y is not None, split_every=getattr(est, "split_every", 8),
-                          exclude=[v for v in (sample_weight, offset) if isinstance(v, str)],
+                          exclude=[v for _, v in named if isinstance(v, str)],
                           labels=not y_numeric)
     if design.n_columns == 0 and not design.has_intercept:
         raise ValueError("The model has no columns and no intercept.")
@@ -164,13 +191,18 @@ def _prepare_design(est, X, y, sample_weight, offset, *, n_partitions, n_params_
             f"{X[design.response].dtype}); a regressor needs a numeric response."
         )
     if dask_input:
-        Xd, yd, wd, od, reports = dask_blocks(
+        Xd, yd, wd, od, gd, reports = dask_blocks(
             X, design, y, sample_weight, offset, response=y is None, missing=missing,
-            y_dtype=response_dtype(X, design, y))
-        return BlockedData(Xd, yd, wd, od, reports), None
+            y_dtype=response_dtype(X, design, y), g=groups)
+        if gd is not None and not is_dask_collection(gd):
+            raise TypeError("groups must be a dask Series partitioned like the frame, or the "
+                            f"name of one of its columns; got {type(gd).__name__}.")
+        return BlockedData(Xd, yd, wd, od, reports, groups=gd), None
     y_mem = None if y is None else np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-    Xa, ya, wa, oa, report = build_block(X, design, y_mem, sample_weight, offset,
-                                         response=True, missing=missing)
+    if groups is not None and not isinstance(groups, str):
+        groups = check_groups(groups, len(X))
+    Xa, ya, wa, oa, ga, report = build_block(X, design, y_mem, sample_weight, offset,
+                                             response=True, missing=missing, g=groups)
     raise_for_problems(report.get("problems", {}))
     _check_finite_design(Xa, design)
     if Xa.shape[0] < 2:
@@ -186,7 +218,7 @@ def _prepare_design(est, X, y, sample_weight, offset, *, n_partitions, n_params_
         if not np.all(np.isfinite(oa)):
             raise ValueError("Invalid input: offset contains infinity.")
     data = as_blocked(Xa, ya, wa, n_partitions=n_partitions,
-                      n_params=Xa.shape[1] + n_params_extra, offset=oa)
+                      n_params=Xa.shape[1] + n_params_extra, offset=oa, groups=ga)
     return data, ya
 
 
@@ -212,12 +244,12 @@ def _design_eta(est, X, coef, intercept, offset=None):
         )
     check_columns(X, est.design_)
     if is_dask_collection(X):
-        Xd, _, _, od, _ = dask_blocks(X, est.design_, None, None, offset, response=False,
+        Xd, _, _, od, _, _ = dask_blocks(X, est.design_, None, None, offset, response=False,
                                      missing=mode)
         eta = Xd.map_blocks(_block_linear_predictor, coef, intercept, drop_axis=1,
                             dtype=np.float64)
         return eta if od is None else eta + od
-    Xa, _, _, oa, _ = build_block(X, est.design_, None, None, offset, response=False,
+    Xa, _, _, oa, _, _ = build_block(X, est.design_, None, None, offset, response=False,
                                   missing=mode)
     eta = Xa @ coef + intercept
     return eta if oa is None else eta + np.asarray(oa, dtype=np.float64)
@@ -237,12 +269,12 @@ def design_response(est, X, sample_weight=None, offset=None):
     mode = "drop" if _missing_option(est) == "drop" else "error"
     check_columns(X, design, response=True)
     if is_dask_collection(X):
-        Xd, yd, wd, od, _ = dask_blocks(X, design, None, sample_weight, offset, response=True,
+        Xd, yd, wd, od, _, _ = dask_blocks(X, design, None, sample_weight, offset, response=True,
                                         missing=mode, y_dtype=response_dtype(X, design))
         eta = Xd.map_blocks(_block_linear_predictor, coef, intercept, drop_axis=1,
                             dtype=np.float64)
         return (eta if od is None else eta + od), yd, wd
-    Xa, ya, wa, oa, _ = build_block(X, design, None, sample_weight, offset, response=True,
+    Xa, ya, wa, oa, _, _ = build_block(X, design, None, sample_weight, offset, response=True,
                                     missing=mode)
     eta = Xa @ coef + intercept
     return (eta if oa is None else eta + oa), ya, wa
@@ -495,7 +527,57 @@ class GLMInferenceMixin:
         table.attrs["header"] = self._summary_header()
         return table
 
-    _cov_type = "nonrobust"  # statsmodels' name: dispersion_ x inverse Fisher information
+    @property
+    def _cov_type(self) -> str:
+        """The header's covariance type: statsmodels' names ("nonrobust": dispersion_ x
+        inverse Fisher information; "HC0", "HC1", "cluster" with the number of clusters)."""
+        cov_type = getattr(self, "cov_type_", "nonrobust")
+        if cov_type == "cluster" and hasattr(self, "n_groups_"):
+            return f"cluster ({self.n_groups_:,} groups)"
+        return cov_type
+
+    def _check_cov_type(self, groups, *, allowed=True, why="") -> str:
+        """``cov_type`` and ``fit``'s ``groups`` checked before any pass (``allowed``:
+        whether this fit can have a sandwich covariance; ``why`` says when not)."""
+        cov_type = check_cov_type(self, groups)
+        if cov_type != "nonrobust" and not allowed:
+            raise ValueError(f"cov_type={cov_type!r} is not available {why}.")
+        return cov_type
+
+    def _attach_sandwich(self, engine, family, theta=None, *, classes=None):
+        """The fit's sandwich rider on ``engine``'s next round, at ``theta`` (default
+        ``params_``); None for ``cov_type="nonrobust"``."""
+        sandwich = self._sandwich(family, classes=classes)
+        if sandwich is not None:
+            sandwich.attach(engine, self.params_ if theta is None else theta)
+        return sandwich
+
+    def _sandwich(self, family, *, classes=None):
+        cov_type = getattr(self, "cov_type", "nonrobust")
+        if cov_type == "nonrobust":
+            return None
+        return Sandwich(family, cov_type, fit_intercept=self.fit_intercept, classes=classes)
+
+    def _set_sandwich(self, engine, sandwich) -> None:
+        """``cov_params_`` and ``bse_`` by the sandwich (:mod:`dask_glmdist.sandwich`),
+        ``n_groups_`` for clusters, ``cov_type_``; the parameters flagged in
+        ``param_flags_`` are left out (NaN). ``sandwich``: from :meth:`_attach_sandwich`
+        (its sums rode on a pass at ``params_``, else one pass here)."""
+        self.cov_type_ = getattr(self, "cov_type", "nonrobust")
+        if hasattr(self, "n_groups_"):
+            del self.n_groups_
+        if sandwich is None or not hasattr(self, "cov_params_"):
+            return
+        s = sandwich.sums(engine, self.params_)
+        names = self._param_names()
+        flags = getattr(self, "param_flags_", {})
+        cov, groups = sandwich_covariance(s, sandwich.cov_type, len(names),
+                                          free=[n not in flags for n in names])
+        self.cov_params_ = cov
+        self.bse_ = standard_errors(cov)
+        if groups is not None:
+            self.n_groups_ = groups
+        self.n_rounds_ = engine.count
 
     def _summary_header(self) -> dict:
         """The model header of :meth:`summary` (statsmodels' results header)."""

@@ -20,6 +20,7 @@ from ..families import FAMILY_NAMES, UNIT, Family, Link, get_family
 from ..fit_statistics import FinalStatistics, ride_null_model
 from ..inference import standard_errors
 from ..rounds import RoundEngine
+from ..sandwich import COV_TYPES
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
 from ._base import (
     DevianceScoreMixin,
@@ -148,6 +149,15 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         counts the rows kept), and ``predict`` gives NaN for them. Applies to
         DataFrame input through a formula or categorical columns; other input must
         have no missing values.
+    cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
+        Covariance of the estimate (``cov_params_``, ``bse_``, ``summary()``,
+        ``conf_int()``, ``wald_test()``): "nonrobust" is ``dispersion_`` times the
+        inverse expected information; "HC0"/"HC1" the heteroscedasticity-robust
+        sandwich (HC1 scaled by ``n / (n - k)``); "cluster" the cluster-robust sandwich
+        over the ``groups`` given to ``fit`` (clusters may span blocks), with the small-
+        sample factor ``G/(G-1) (n-1)/(n-k)``. The sandwich takes one pass at the
+        estimate, riding on the final statistics pass (no pass of its own); see
+        :mod:`dask_glmdist.sandwich`. ML only.
 
     Attributes
     ----------
@@ -191,6 +201,10 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         False.
     n_obs_ : int
         Rows with non-zero weight (R's ``nobs``).
+    cov_type_ : str
+        The ``cov_type`` of the fit.
+    n_groups_ : int
+        ``cov_type="cluster"`` only: the number of clusters.
     n_blocks_ : int
     family_ : Family
     history_ : list of dict
@@ -263,6 +277,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         "verbose": ["verbose"],
         "formula": [str, None],
         "missing": [StrOptions({"raise", "drop"})],
+        "cov_type": [StrOptions(set(COV_TYPES))],
     }
 
     def __init__(
@@ -283,6 +298,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         verbose=0,
         formula=None,
         missing="raise",
+        cov_type="nonrobust",
     ):
         self.family = family
         self.link = link
@@ -299,10 +315,11 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.verbose = verbose
         self.formula = formula
         self.missing = missing
+        self.cov_type = cov_type
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(unit="iteration", total=lambda est: est.max_iter, round_name="pass")
-    def fit(self, X, y=None, sample_weight=None, offset=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None, groups=None):
         """Fit the model.
 
         Parameters
@@ -317,6 +334,9 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
             Prior weights (non-negative; rows with weight 0 do not count).
         offset : array-like of shape (n_samples,), default=None
             Known part of the linear predictor (e.g. log exposure for Poisson rates).
+        groups : array-like or dask Series of shape (n_samples,) or str, default=None
+            Cluster ids of the rows for ``cov_type="cluster"`` (a cluster's rows may be
+            in any blocks); with a DataFrame ``X``, may be the name of one of its columns.
 
         Returns
         -------
@@ -324,9 +344,11 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         """
         family = get_family(self.family, self.link)
         fi = self.fit_intercept
+        self._check_cov_type(groups, allowed=self.method == "ML",
+                             why=f"with method={self.method!r} (only with method='ML')")
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
-            n_params_extra=int(fi), offset=offset,
+            n_params_extra=int(fi), offset=offset, groups=groups,
         )
         k = data.n_features + int(fi)
         if y_mem is not None:
@@ -348,13 +370,14 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         engine = RoundEngine(data, split_every=self.split_every)
         ride_null_model(engine, family, fit_intercept=fi)
         final = FinalStatistics(family, fit_intercept=fi)
+        sandwich = self._sandwich(family)
         res = fit_chunked_iwls(
             engine, family, method=self.method,
             power=float(self.jeffreys_power), passes=int(self.passes),
             dispersion="auto" if self.dispersion == "method" else "pearson", fit_intercept=fi,
             tol=self.tol, max_iter=self.max_iter, start=start,
             param_names=self._param_names(), reference_groups=self._reference_groups(),
-            statistics=final,
+            statistics=(final, sandwich),
         )
         phi = res.dispersion
         self.params_ = res.beta
@@ -372,6 +395,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.history_ = res.history
         names = self._param_names()
         self._set_param_flags({names[j]: flag for j, flag in res.flags.items()})
+        self._set_sandwich(engine, sandwich)
         return self
 
     def predict(self, X, offset=None):

@@ -81,6 +81,7 @@ from ..families import Binomial, Family, Link, get_family
 from ..fit_statistics import ride_null_model
 from ..inference import standard_errors
 from ..rounds import RoundEngine
+from ..sandwich import COV_TYPES
 from ..selection import adaptive_lasso_path, oracle_covariance
 from ..solvers.dlsa import (
     INFER_LABELS,
@@ -159,6 +160,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         "verbose": ["verbose"],
         "formula": [str, None],
         "missing": [StrOptions({"raise", "drop"})],
+        "cov_type": [StrOptions(set(COV_TYPES))],
     }
 
     def _local_fits(self, engine, family, classes):
@@ -224,20 +226,27 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self._set_contract(engine, family, classes, float(scale))
         return self
 
+    def _check_sandwich_input(self, groups) -> None:
+        self._check_cov_type(groups, allowed=self.penalty is None,
+                             why="with penalty='adaptive_lasso' (a selected model's "
+                             "covariance is the oracle one)")
+
     def _set_contract(self, engine, family, classes, scale: float) -> None:
         """The fitted contract: statistics at the final estimate (one more pass),
         ``dispersion_`` by Pearson there (the covariance rescaled to it), ``n_iter_``
         (combination + refinement steps) and ``n_rounds_`` (passes)."""
         self.n_iter_ = 1 + len(self.refine_step_sizes_)
+        sandwich = self._attach_sandwich(engine, family, classes=classes)
         self._set_fit_statistics(engine, family, classes=classes)
         self.dispersion_ = self._pearson_dispersion(family)
         ratio = self.dispersion_ / scale if scale > 0 else float("nan")
         if family.fixed_dispersion or not np.isfinite(ratio):
             self.dispersion_ = scale
-            return
-        for name in ("cov_params_", "wlse_cov_params_"):
-            if hasattr(self, name):
-                setattr(self, name, getattr(self, name) * ratio)
+        else:
+            for name in ("cov_params_", "wlse_cov_params_"):
+                if hasattr(self, name):
+                    setattr(self, name, getattr(self, name) * ratio)
+        self._set_sandwich(engine, sandwich)
         self.bse_ = self.bse_ * np.sqrt(ratio)
 
     def _start_rounds(self, data, records) -> None:
@@ -591,6 +600,19 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         counts the rows kept), and ``predict`` gives NaN for them. Applies to
         DataFrame input through a formula or categorical columns; other input must
         have no missing values.
+    cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
+        Covariance of the estimate (``cov_params_``, ``bse_``, ``summary()``,
+        ``conf_int()``, ``wald_test()``): "nonrobust" is the inverse of the combined
+        information (times ``dispersion_``); "HC0"/"HC1" the heteroscedasticity-robust
+        sandwich of the combined estimate (HC1 scaled by ``n / (n - k)``); "cluster"
+        the cluster-robust sandwich over the ``groups`` given to ``fit`` (clusters may
+        span blocks; factor ``G/(G-1) (n-1)/(n-k)``). The sandwich is the one of the
+        global likelihood evaluated at the DLSA estimate: the observed information and
+        the rows' scores there, summed over all blocks, in the pass that computes the
+        fit statistics (no pass of its own). After refinement to convergence it is
+        statsmodels' GLM ``cov_type``; after one round it estimates the covariance of
+        the global MLE, which the DLSA estimate approximates. Not with
+        ``penalty="adaptive_lasso"``. See :mod:`dask_glmdist.sandwich`.
 
     Attributes
     ----------
@@ -638,6 +660,10 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)`` (R's ``AIC``).
     bic_ : float
         As ``aic_`` with ``log(n_obs_)`` per parameter (R's ``BIC``).
+    cov_type_ : str
+        The ``cov_type`` of the fit.
+    n_groups_ : int
+        ``cov_type="cluster"`` only: the number of clusters.
     n_obs_ : int
         Rows with non-zero weight (R's ``nobs``).
     df_resid_ : int
@@ -738,6 +764,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         verbose=0,
         formula=None,
         missing="raise",
+        cov_type="nonrobust",
     ):
         self.family = family
         self.link = link
@@ -753,13 +780,14 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         self.verbose = verbose
         self.formula = formula
         self.missing = missing
+        self.cov_type = cov_type
 
     def _family(self) -> Family:
         return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=lambda est: 1 + est.refine_steps)
-    def fit(self, X, y=None, sample_weight=None, offset=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None, groups=None):
         """Fit the model.
 
         Parameters
@@ -776,15 +804,19 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
             Known part of the linear predictor (e.g. log exposure for Poisson rates);
             with a DataFrame ``X``, may be the name of one of its columns. Every
             block's local fit and every refinement round use it.
+        groups : array-like or dask Series of shape (n_samples,) or str, default=None
+            Cluster ids of the rows for ``cov_type="cluster"`` (a cluster's rows may be
+            in any blocks); with a DataFrame ``X``, may be the name of one of its columns.
 
         Returns
         -------
         self
         """
         family = self._family()
+        self._check_sandwich_input(groups)
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
-            n_params_extra=int(self.fit_intercept), offset=offset,
+            n_params_extra=int(self.fit_intercept), offset=offset, groups=groups,
         )
         if y_mem is not None:
             msg = family.check_y(y_mem)
@@ -887,6 +919,19 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         counts the rows kept), and ``predict`` gives NaN for them. Applies to
         DataFrame input through a formula or categorical columns; other input must
         have no missing values.
+    cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
+        Covariance of the estimate (``cov_params_``, ``bse_``, ``summary()``,
+        ``conf_int()``, ``wald_test()``): "nonrobust" is the inverse of the combined
+        information (times ``dispersion_``); "HC0"/"HC1" the heteroscedasticity-robust
+        sandwich of the combined estimate (HC1 scaled by ``n / (n - k)``); "cluster"
+        the cluster-robust sandwich over the ``groups`` given to ``fit`` (clusters may
+        span blocks; factor ``G/(G-1) (n-1)/(n-k)``). The sandwich is the one of the
+        global likelihood evaluated at the DLSA estimate: the observed information and
+        the rows' scores there, summed over all blocks, in the pass that computes the
+        fit statistics (no pass of its own). After refinement to convergence it is
+        statsmodels' GLM ``cov_type``; after one round it estimates the covariance of
+        the global MLE, which the DLSA estimate approximates. Not with
+        ``penalty="adaptive_lasso"``. See :mod:`dask_glmdist.sandwich`.
 
     Attributes
     ----------
@@ -936,6 +981,10 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         ``-2 loglik_ + 2 (n_params + 1 if the dispersion is estimated)`` (R's ``AIC``).
     bic_ : float
         As ``aic_`` with ``log(n_obs_)`` per parameter (R's ``BIC``).
+    cov_type_ : str
+        The ``cov_type`` of the fit.
+    n_groups_ : int
+        ``cov_type="cluster"`` only: the number of clusters.
     n_obs_ : int
         Rows with non-zero weight (R's ``nobs``).
     df_resid_ : int
@@ -1027,6 +1076,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         verbose=0,
         formula=None,
         missing="raise",
+        cov_type="nonrobust",
     ):
         self.refine_steps = refine_steps
         self.penalty = penalty
@@ -1040,13 +1090,14 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         self.verbose = verbose
         self.formula = formula
         self.missing = missing
+        self.cov_type = cov_type
 
     def _family(self) -> Family:
         return Binomial("logit")
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=lambda est: 1 + est.refine_steps)
-    def fit(self, X, y=None, sample_weight=None, offset=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None, groups=None):
         """Fit the model.
 
         Parameters
@@ -1062,6 +1113,9 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
             Known part of the linear predictor (log-odds for the logit link); with a
             DataFrame ``X``, may be the name of one of its columns. Every block's
             local fit and every refinement round use it.
+        groups : array-like or dask Series of shape (n_samples,) or str, default=None
+            Cluster ids of the rows for ``cov_type="cluster"`` (a cluster's rows may be
+            in any blocks); with a DataFrame ``X``, may be the name of one of its columns.
 
         Returns
         -------
@@ -1070,9 +1124,11 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         family = self._family()
         dask_labels = is_dask_collection(y) or (y is None and is_dask_collection(X))
         classes = INFER_LABELS if dask_labels else None
+        self._check_sandwich_input(groups)
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
             n_params_extra=int(self.fit_intercept), y_numeric=False, offset=offset,
+            groups=groups,
         )
         if y_mem is not None:
             check_classification_targets(y_mem)

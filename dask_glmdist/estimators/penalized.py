@@ -35,6 +35,7 @@ from ..fit_statistics import (
 )
 from ..inference import standard_errors
 from ..rounds import RoundEngine
+from ..sandwich import COV_TYPES
 from ..solvers.design_checks import (
     check_identified,
     constant_columns,
@@ -137,10 +138,18 @@ class _PenalizedBase(GLMInferenceMixin, BaseEstimator):
                 family, self.params_, gram=sums.gram[j:, j:], gy=sums.gy[j:], yy=sums.yy,
                 n_pos=sums.n_pos, fit_intercept=self.fit_intercept,
                 log_weight=sums.log_weight, weight=sums.weight)
+        sandwich = (self._attach_sandwich(engine, family) if hasattr(self, "cov_params_")
+                    else None)
         self._set_fit_statistics(engine, family, deviance=self.deviance_, n_obs=n_pos,
                                  known=known)
         if not hasattr(self, "cov_params_"):
             self.dispersion_ = self._pearson_dispersion(family)
+        self._set_sandwich(engine, sandwich)
+
+    def _check_sandwich_input(self, groups) -> None:
+        self._check_cov_type(groups, allowed=self.alpha == 0,
+                             why=f"with alpha={self.alpha} (only for the unpenalised fit, "
+                             "alpha=0)")
 
     def _set_result(self, res: PQNResult, pen: Penalty, family, k: int, alpha: float,
                     redundant=(), report: bool = True) -> None:
@@ -317,6 +326,14 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         counts the rows kept), and ``predict`` gives NaN for them. Applies to
         DataFrame input through a formula or categorical columns; other input must
         have no missing values.
+    cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
+        Covariance of the unpenalised estimate (``alpha=0``; refused with
+        ``alpha > 0``): "nonrobust" is ``dispersion_`` times the inverse information;
+        "HC0"/"HC1" the heteroscedasticity-robust sandwich (HC1 scaled by
+        ``n / (n - k)``); "cluster" the cluster-robust sandwich over the ``groups``
+        given to ``fit`` (clusters may span blocks; factor ``G/(G-1) (n-1)/(n-k)``).
+        One pass at the estimate, riding on the fit statistics pass; see
+        :mod:`dask_glmdist.sandwich` and docs/contract.md.
 
     Attributes
     ----------
@@ -434,6 +451,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         "family": [StrOptions(set(FAMILY_NAMES)), Family],
         "link": [None, str, Link],
         **_PENALTY_CONSTRAINTS,
+        "cov_type": [StrOptions(set(COV_TYPES))],
     }
 
     def __init__(
@@ -454,6 +472,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         verbose=0,
         formula=None,
         missing="raise",
+        cov_type="nonrobust",
     ):
         self.family = family
         self.link = link
@@ -470,13 +489,14 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         self.verbose = verbose
         self.formula = formula
         self.missing = missing
+        self.cov_type = cov_type
 
     def _family(self) -> Family:
         return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(unit="iteration", total=lambda est: est.max_iter)
-    def fit(self, X, y=None, sample_weight=None, offset=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None, groups=None):
         """Fit the model.
 
         Parameters
@@ -491,15 +511,19 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
             Prior weights (non-negative); integer weights act as repeated rows.
         offset : array-like of shape (n_samples,), default=None
             Known part of the linear predictor (e.g. log exposure for Poisson rates).
+        groups : array-like or dask Series of shape (n_samples,) or str, default=None
+            Cluster ids of the rows for ``cov_type="cluster"`` (a cluster's rows may be
+            in any blocks); with a DataFrame ``X``, may be the name of one of its columns.
 
         Returns
         -------
         self
         """
         family = self._family()
+        self._check_sandwich_input(groups)
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
-            n_params_extra=int(self.fit_intercept), offset=offset,
+            n_params_extra=int(self.fit_intercept), offset=offset, groups=groups,
         )
         if y_mem is not None:
             check_in_memory(family, y_mem, data.host_weight)
@@ -758,6 +782,14 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         counts the rows kept), and ``predict`` gives NaN for them. Applies to
         DataFrame input through a formula or categorical columns; other input must
         have no missing values.
+    cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
+        Covariance of the unpenalised estimate (``alpha=0``; refused with
+        ``alpha > 0``): "nonrobust" is ``dispersion_`` times the inverse information;
+        "HC0"/"HC1" the heteroscedasticity-robust sandwich (HC1 scaled by
+        ``n / (n - k)``); "cluster" the cluster-robust sandwich over the ``groups``
+        given to ``fit`` (clusters may span blocks; factor ``G/(G-1) (n-1)/(n-k)``).
+        One pass at the estimate, riding on the fit statistics pass; see
+        :mod:`dask_glmdist.sandwich` and docs/contract.md.
 
     Attributes
     ----------
@@ -880,6 +912,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
     _parameter_constraints: dict = {
         "link": [StrOptions(set(Binomial.allowed_links) - {"log"}), Link],
         **_PENALTY_CONSTRAINTS,
+        "cov_type": [StrOptions(set(COV_TYPES))],
     }
 
     def __init__(
@@ -899,6 +932,7 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         verbose=0,
         formula=None,
         missing="raise",
+        cov_type="nonrobust",
     ):
         self.link = link
         self.alpha = alpha
@@ -914,13 +948,14 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         self.verbose = verbose
         self.formula = formula
         self.missing = missing
+        self.cov_type = cov_type
 
     def _family(self) -> Family:
         return Binomial(self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(unit="iteration", total=lambda est: est.max_iter)
-    def fit(self, X, y=None, sample_weight=None, offset=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None, groups=None):
         """Fit the model.
 
         Parameters
@@ -936,20 +971,25 @@ class PenalizedLogisticRegression(BinaryClassifierMixin, ClassifierMixin, _Penal
         offset : array-like of shape (n_samples,) or str, default=None
             Known part of the linear predictor (unpenalised, coefficient 1); with a
             DataFrame ``X``, may be the name of one of its columns.
+        groups : array-like or dask Series of shape (n_samples,) or str, default=None
+            Cluster ids of the rows for ``cov_type="cluster"`` (a cluster's rows may be
+            in any blocks); with a DataFrame ``X``, may be the name of one of its columns.
 
         Returns
         -------
         self
         """
-        self._fit_blocks(self._binary_blocks(X, y, sample_weight, self.n_partitions, offset),
-                         self._family())
+        self._check_sandwich_input(groups)
+        self._fit_blocks(self._binary_blocks(X, y, sample_weight, self.n_partitions, offset,
+                                             groups), self._family())
         return self
 
-    def _binary_blocks(self, X, y, sample_weight, n_partitions, offset=None):
+    def _binary_blocks(self, X, y, sample_weight, n_partitions, offset=None, groups=None):
         """The blocks with y coded 0/1 (``classes_[1]`` is 1); sets ``classes_``."""
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=n_partitions,
             n_params_extra=int(self.fit_intercept), y_numeric=False, offset=offset,
+            groups=groups,
         )
         if y_mem is not None:
             check_classification_targets(y_mem)

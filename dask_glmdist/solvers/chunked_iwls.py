@@ -484,7 +484,8 @@ def fit_chunked_iwls(
     the family's range are halved; so are steps that increase the deviance (ML) or the
     penalised deviance (two-pass mJPL); mBR/mJPL steps that overshoot are shortened.
     ``statistics``: a :class:`~dask_glmdist.fit_statistics.FinalStatistics` to ride on
-    the final statistics pass (at the estimate).
+    the final statistics pass (at the estimate), or a tuple of such riders (e.g. with a
+    :class:`~dask_glmdist.sandwich.Sandwich`).
 
     The steps: the start pass (:func:`_start`: validation, row counts, identification),
     the iterations (:func:`_iterate`) and the estimate's statistics (:func:`_finish`).
@@ -670,10 +671,12 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int,
         phi = it.s.pearson / (first.n_pos - k)
     exact_fit = iwls.estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
     on_edge = family.edge_at_finite_eta
-    if statistics is not None:  # ybar from the mustart pass: the null model's mean
-        s0 = first.s
-        ybar = s0.sum_my / s0.sum_m if s0.sum_m else None
-        statistics.attach(iwls.run.engine, beta, reference=ybar)
+    riders = statistics if isinstance(statistics, tuple) else (statistics,)
+    s0 = first.s  # ybar from the mustart pass: the null model's mean
+    ybar = s0.sum_my / s0.sum_m if s0.sum_m else None
+    for rider in riders:
+        if rider is not None:
+            rider.attach(iwls.run.engine, beta, reference=ybar)
     final = iwls.run("IWLS final statistics", beta=beta, qr=False, loglik=not exact_fit,
                      phi=phi if iwls.estimate_phi else 1.0,
                      boundary_tol=BOUNDARY if loop.separated or on_edge else FINAL_BOUNDARY)
