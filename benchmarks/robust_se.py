@@ -32,6 +32,7 @@ ESTIMATORS = {"brglm": ("BiasReducedGLM", {"method": "ML"}),
               "penalized": ("PenalizedGLM", {"alpha": 0.0}),
               "dlsa": ("DLSARegressor", {})}
 COVS = ("nonrobust", "HC1", "cluster")
+NB_ESTIMATORS = ("brglm",)  # the others refuse an estimated alpha
 LABELS = {"brglm": "BiasReducedGLM(method='ML')", "penalized": "PenalizedGLM(alpha=0)",
           "dlsa": "DLSARegressor"}
 
@@ -64,8 +65,9 @@ class Ours(Case):
     def fit(self):
         kw = {"groups": self.g} if self.cov == "cluster" else {}
         m = self.model().fit(self.X, self.y, **kw)
-        alpha = getattr(m, "alpha_", None) if self.nb == "estimated" else None
-        return {**adapters.report(m), "n_rounds": adapters.passes(m), "alpha": alpha}
+        alpha = getattr(m, "nb_alpha_", None) if self.nb == "estimated" else None
+        return {**adapters.report(m), "n_rounds": adapters.passes(m), "alpha": alpha,
+                "n_iter": m.n_iter_}
 
 
 class Peer(Case):
@@ -97,7 +99,7 @@ class Peer(Case):
         kw = {"cov_type": self.cov} if self.cov != "cluster" else {
             "cov_type": "cluster", "cov_kwds": {"groups": self.g}}
         res = sm.GLM(self.y, self.X, family=fam).fit(**kw)
-        return {"theta": res.params.tolist(), "bse": res.bse.tolist(),
+        return {"theta": res.params.tolist(), "bse": res.bse.tolist(), "n": len(self.y),
                 "n_iter": res.fit_history.get("iteration", -1)}
 
 
@@ -112,7 +114,7 @@ def _cases() -> dict:
               for c in COVS}
     cases |= {f"peer_n_brglm_{c}": Spec(f"BiasReducedGLM(method='ML'), {c} (--peer-n)", Ours,
                                         {"cov": c}) for c in COVS}
-    for e in ESTIMATORS:
+    for e in NB_ESTIMATORS:
         for nb in ("estimated", "fixed"):
             cases[f"nb_{e}_{nb}"] = Spec(f"{LABELS[e]}, NB alpha {nb}", Ours,
                                          {"estimator": e, "nb": nb})
@@ -136,7 +138,9 @@ def run(args, rep):
         groups = args.many_groups if spec.kw.get("groups") == "many" else args.n_groups
         res |= run_all(rep, [name], args, n=n, n_groups=groups)
     rep()
-    rep.cases(res, CASES, {"rounds": "n_rounds", "alpha_": "alpha",
+    rep("statsmodels' GLM HC1 is its HC0 (no small-sample factor): its bse are compared "
+        "times sqrt(n / (n - k)), White's HC1 (R's sandwich::vcovHC(type='HC1'), ours).\n")
+    rep.cases(res, CASES, {"rounds": "n_rounds", "nb_alpha_": "alpha",
                            "max rel diff bse vs statsmodels": lambda m, r: bse_vs_peer(m, r, res),
                            "converged": "converged"})
     summary(rep, res, args)
@@ -150,8 +154,17 @@ def bse_vs_peer(name, r, res) -> str:
     other = res.get(peer.get(name), {})
     if not (r.get("bse") and other.get("bse")):
         return ""
-    a, b = np.asarray(r["bse"]), np.asarray(other["bse"])
+    a, b = np.asarray(r["bse"]), np.asarray(other["bse"]) * hc1_factor(name, other)
     return f"{np.max(np.abs(a / b - 1.0)):.1e}"
+
+
+def hc1_factor(name, peer) -> float:
+    """statsmodels' GLM "HC1" applies no small-sample factor (it is its "HC0"); ours is
+    White's HC1, sqrt(n / (n - k)) times larger: the peer's bse are compared scaled."""
+    if not name.endswith("HC1"):
+        return 1.0
+    n, k = peer["n"], len(peer["theta"])
+    return float(np.sqrt(n / (n - k)))
 
 
 def _t(res, name):
@@ -183,7 +196,9 @@ def summary(rep, res, args) -> None:
                      *rounds.values(), *[_peak(res, f"{e}_{c}") for c in COVS]])
         lines += targets(LABELS[e], t, rounds)
     rep.table(head, rows, "l" + "r" * (len(head) - 1))
-    rep("\n".join(lines) + "\n")
+    for line in lines:
+        rep(line)
+    rep()
     many, hc1 = _t(res, "brglm_cluster_many"), _t(res, "brglm_HC1_many")
     if many and hc1:
         rep(f"- the cluster sums at {args.many_groups:,} clusters: cluster fit {many:.2f} s vs "
@@ -216,14 +231,16 @@ def nb_summary(rep, res, args) -> None:
     rep(f"## Negative binomial (true alpha {args.nb_alpha:g}): alpha estimated vs fixed at "
         f"the true value, {args.n:,} x {args.p}\n")
     rows = []
-    for e in ESTIMATORS:
+    for e in NB_ESTIMATORS:
         est, fix = (res.get(f"nb_{e}_{k}", {}) for k in ("estimated", "fixed"))
         te, tf = _t(res, f"nb_{e}_estimated"), _t(res, f"nb_{e}_fixed")
         rows.append([LABELS[e], f"{te:.2f}" if te else "", f"{tf:.2f}" if tf else "",
                      _ratio(te, tf), est.get("n_rounds", ""), fix.get("n_rounds", ""),
+                     est.get("n_iter", ""), fix.get("n_iter", ""),
                      runner.fmt(est.get("alpha")) if est.get("alpha") is not None else ""])
     rep.table(["estimator", "estimated (s)", "fixed (s)", "estimated / fixed",
-               "rounds estimated", "rounds fixed", "alpha_"], rows, "lrrrrrr")
+               "rounds estimated", "rounds fixed", "iterations estimated", "iterations fixed",
+               "nb_alpha_"], rows, "lrrrrrrrr")
     sm_e, ours_e = res.get("sm_nb_estimated", {}), res.get("peer_n_nb_estimated", {})
     if "times" in sm_e and "times" in ours_e:
         diff = (abs(sm_e["alpha"] - ours_e["alpha"]) if ours_e.get("alpha") is not None
