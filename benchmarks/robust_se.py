@@ -103,6 +103,61 @@ class Peer(Case):
                 "n_iter": res.fit_history.get("iteration", -1)}
 
 
+def _scores(n, k, b, p, n_groups, seed):
+    """Block b's cluster ids (uniform over n_groups) and standard normal scores (n_b, p)."""
+    rng = np.random.default_rng([seed, 31, b])
+    nb = runner.block_sizes(n, k)[b]
+    return rng.integers(0, n_groups, nb), rng.standard_normal((nb, p))
+
+
+def _sums_leaf(*args):
+    from dask_glmdist.sandwich import ClusterSums
+    return ClusterSums.of_rows(*_scores(*args))
+
+
+def _frame_leaf(*args):
+    import pandas as pd
+    ids, s = _scores(*args)
+    frame = pd.DataFrame(s, columns=[f"s{j}" for j in range(s.shape[1])])
+    frame["g"] = ids
+    return frame
+
+
+def _add(parts):
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+class ClusterReduce(Case):
+    """The cluster sums alone at --many-groups clusters: the scores (--n x (--p + 1),
+    drawn in the tasks) summed by cluster id across --partitions blocks, by the library's
+    ``ClusterSums`` merged in a tree (split_every 8) or (``how`` "groupby") by a dask
+    DataFrame groupby-sum; then the meat S^T S."""
+
+    threads, how = "cores", "tree"
+
+    def fit(self):
+        import dask
+        p = self.p
+        args = [(p.n, p.partitions, b, p.p + 1, p.many_groups, p.seed)
+                for b in range(p.partitions)]
+        if self.how == "tree":
+            parts = [dask.delayed(_sums_leaf)(*a) for a in args]
+            while len(parts) > 1:
+                parts = [dask.delayed(_add)(parts[i:i + 8]) for i in range(0, len(parts), 8)]
+            total = parts[0].compute()
+            sums = total.sums
+        else:
+            import dask.dataframe as dd
+            frames = dd.from_delayed([dask.delayed(_frame_leaf)(*a) for a in args],
+                                     meta=_frame_leaf(10, 1, 0, p.p + 1, 2, 0).iloc[:0])
+            sums = frames.groupby("g").sum(split_every=8).compute().to_numpy()
+        meat = sums.T @ sums
+        return {"n_clusters": int(sums.shape[0]), "meat_trace": float(np.trace(meat))}
+
+
 def _cases() -> dict:
     cases = {f"{e}_{c}": Spec(f"{LABELS[e]}, {c}", Ours, {"estimator": e, "cov": c})
              for e in ESTIMATORS for c in COVS}
@@ -110,6 +165,10 @@ def _cases() -> dict:
                                        Ours, {"cov": "cluster", "groups": "many"})
     cases["brglm_HC1_many"] = Spec("BiasReducedGLM(method='ML'), HC1 (same data)", Ours,
                                    {"cov": "HC1", "groups": "many"})
+    cases["sums_tree"] = Spec("cluster sums alone: ClusterSums tree (--many-groups)",
+                              ClusterReduce)
+    cases["sums_groupby"] = Spec("cluster sums alone: dask DataFrame groupby-sum "
+                                 "(--many-groups)", ClusterReduce, {"how": "groupby"})
     cases |= {f"sm_{c}": Spec(f"statsmodels GLM Poisson, {c} (--peer-n)", Peer, {"cov": c})
               for c in COVS}
     cases |= {f"peer_n_brglm_{c}": Spec(f"BiasReducedGLM(method='ML'), {c} (--peer-n)", Ours,
@@ -204,6 +263,14 @@ def summary(rep, res, args) -> None:
         rep(f"- the cluster sums at {args.many_groups:,} clusters: cluster fit {many:.2f} s vs "
             f"HC1 {hc1:.2f} s on the same data ({_ratio(many, hc1)}x); peak above base "
             f"{_peak(res, 'brglm_cluster_many')} vs {_peak(res, 'brglm_HC1_many')} MB\n")
+    tree, group = res.get("sums_tree", {}), res.get("sums_groupby", {})
+    if "times" in tree and "times" in group:
+        same = abs(tree["meat_trace"] / group["meat_trace"] - 1.0)
+        rep(f"- the cluster sums alone ({args.n:,} x {args.p + 1} scores, "
+            f"{tree['n_clusters']:,} clusters present, {args.partitions} blocks): "
+            f"ClusterSums tree {med(tree):.2f} s, peak above base {_peak(res, 'sums_tree')} "
+            f"MB; dask DataFrame groupby-sum {med(group):.2f} s, "
+            f"{_peak(res, 'sums_groupby')} MB (meats agree to {same:.1e})\n")
     peers = [[c, f"{_t(res, f'sm_{c}') or float('nan'):.2f}",
               f"{_t(res, f'peer_n_brglm_{c}') or float('nan'):.2f}",
               _ratio(_t(res, f"sm_{c}"), _t(res, f"peer_n_brglm_{c}")),

@@ -178,12 +178,16 @@ def test_robust_se(tmp_path):
                      "brglm_nonrobust", "brglm_HC1", "brglm_cluster", "dlsa_cluster",
                      "sm_nonrobust", "sm_HC1", "sm_cluster", "peer_n_brglm_nonrobust",
                      "peer_n_brglm_HC1", "peer_n_brglm_cluster", "nb_brglm_estimated",
-                     "nb_brglm_fixed", "sm_nb_fixed", "peer_n_nb_fixed")
+                     "nb_brglm_fixed", "sm_nb_fixed", "peer_n_nb_fixed", "sums_tree",
+                     "sums_groupby")
     head, rows = table(lines, "estimator")
     assert head[:4] == ["estimator", "nonrobust (s)", "HC1 (s)", "cluster (s)"]
     assert [r[0] for r in rows] == ["BiasReducedGLM(method='ML')", "PenalizedGLM(alpha=0)",
                                     "DLSARegressor"]
     assert table(lines, "cov_type")[1][0][0] == "nonrobust"
+    assert res["sums_tree"]["n_clusters"] == res["sums_groupby"]["n_clusters"] > 1000
+    np.testing.assert_allclose(res["sums_tree"]["meat_trace"], res["sums_groupby"]["meat_trace"],
+                               rtol=1e-12)
     covs = ["nonrobust", "fixed"]
     if "cov_type" in inspect.signature(BiasReducedGLM).parameters:
         covs += ["HC1", "cluster"]
