@@ -711,6 +711,12 @@ class BlockSummary:
         """Tree node of a round: the parts added (markers of empty blocks skipped)."""
         return sum_summaries(*parts)
 
+    def settle(self):
+        """The summary once a tree node has added all its parts (a hook: a field whose
+        addition is deferred, such as sums by key, is completed here once per node
+        rather than once per addition)."""
+        return self
+
 
 def sum_summaries(*parts):
     """Combine block summaries: add arrays and numbers, concatenate lists, merge problems.
@@ -725,7 +731,7 @@ def sum_summaries(*parts):
         for p in parts:
             if p is not typed[0]:
                 out = out + p
-        return out
+        return out.settle()
     out: dict = {}
     for part in parts:
         for key, value in part.items():

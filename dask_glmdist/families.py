@@ -56,6 +56,7 @@ __all__ = [
     "Gamma",
     "InverseGaussian",
     "NegativeBinomial",
+    "Tweedie",
     "get_link",
     "get_family",
     "LINK_NAMES",
@@ -1222,6 +1223,7 @@ class InverseGaussian(_PositiveFamily):
 _FAMILIES = {
     cls.name: cls for cls in (Gaussian, Binomial, Poisson, Gamma, InverseGaussian, NegativeBinomial)
 }
+#: the families a name alone builds (the estimators' ``family`` strings)
 FAMILY_NAMES = tuple(_FAMILIES)
 
 
@@ -1232,13 +1234,16 @@ def get_family(family, link=None, **params) -> Family:
     ----------
     family : str, Family or Family subclass
         One of :data:`FAMILY_NAMES` (``"gaussian"``, ``"binomial"``, ``"poisson"``,
-        ``"gamma"``, ``"inverse_gaussian"``, ``"negative_binomial"``) or a family
-        instance (returned as is).
+        ``"gamma"``, ``"inverse_gaussian"``, ``"negative_binomial"``), ``"tweedie"``
+        (with its ``power``: there is no default power, so ``"tweedie"`` is not in
+        :data:`FAMILY_NAMES`; pass the instance to an estimator) or a family instance
+        (returned as is).
     link : str, Link or None
         Link for a family given by name or class; for an instance it must be
         ``None`` or the instance's own link.
     **params
-        Further constructor arguments (``alpha`` for ``"negative_binomial"``).
+        Further constructor arguments (``alpha`` for ``"negative_binomial"``,
+        ``power`` for ``"tweedie"``: :class:`~dask_glmdist.tweedie.Tweedie`).
 
     Returns
     -------
@@ -1252,6 +1257,8 @@ def get_family(family, link=None, **params) -> Family:
     Poisson(link=Log())
     >>> get_family("binomial", "probit")
     Binomial(link=Probit())
+    >>> get_family("tweedie", power=1.5)
+    Tweedie(power=1.5, link=Log())
     >>> get_family("poisson").link.inverse(np.array([0.0, 1.0]))
     array([1.        , 2.71828183])
     """
@@ -1264,9 +1271,15 @@ def get_family(family, link=None, **params) -> Family:
         if params:
             raise ValueError(f"parameters {sorted(params)} cannot be applied to {family!r}")
         return family
-    if isinstance(family, type) and family in _FAMILIES.values():
+    if isinstance(family, type) and family in _ALL_FAMILIES.values():
         return family(link=link, **params)
-    if isinstance(family, str) and family.lower() in _FAMILIES:
-        return _FAMILIES[family.lower()](link=link, **params)
-    valid = ", ".join(repr(k) for k in FAMILY_NAMES)
+    if isinstance(family, str) and family.lower() in _ALL_FAMILIES:
+        return _ALL_FAMILIES[family.lower()](link=link, **params)
+    valid = ", ".join(repr(k) for k in _ALL_FAMILIES)
     raise ValueError(f"unknown family {family!r}; valid families are {valid}")
+
+
+from .tweedie import Tweedie  # noqa: E402 -- built on Family above
+
+#: every family by name, with those that need a parameter (``get_family("tweedie", power=p)``)
+_ALL_FAMILIES = {**_FAMILIES, Tweedie.name: Tweedie}

@@ -41,7 +41,7 @@ import pandas as pd
 
 from ._array import get_namespace, to_host
 from ._blocks import BlockSummary
-from .block_graph import reads_groups
+from .block_graph import additive, reads_groups
 from .diagnostics import warn
 
 __all__ = ["COV_TYPES", "ClusterSums", "Sandwich", "SandwichSums", "check_cov_type",
@@ -54,37 +54,49 @@ class ClusterSums:
     """Score sums by cluster id: ``keys`` (sorted, unique) and ``sums`` (one row each).
 
     Adding two merges them by key, so the clusters' sums over any blocks are the same
-    whatever the blocks and their order.
+    whatever the blocks and their order. The merge is deferred: ``a + b`` keeps the
+    parts, and :meth:`settled` sorts them together once (a reduction node adding eight
+    parts sorts once, not seven times).
     """
 
-    __slots__ = ("keys", "sums")
+    __slots__ = ("_parts",)
 
     def __init__(self, keys: np.ndarray, sums: np.ndarray):
-        self.keys, self.sums = keys, sums
+        self._parts = [(keys, sums)]
 
     @classmethod
     def of_rows(cls, ids: np.ndarray, scores: np.ndarray) -> ClusterSums:
         """The sums of the rows ``scores`` (n, k) by their cluster ``ids`` (n,)."""
-        order = np.argsort(ids, kind="stable")
-        ids = ids[order]
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if ids.size else (
-            np.zeros(0, dtype=np.intp))
-        if not ids.size:
-            return cls(ids, np.zeros((0, scores.shape[1])))
-        return cls(ids[starts], np.add.reduceat(scores[order], starts, axis=0))
+        return cls(*_sum_by_key(ids, scores))
 
     def __add__(self, other: ClusterSums) -> ClusterSums:
         if not isinstance(other, ClusterSums):
             return NotImplemented
-        try:
-            keys = np.concatenate([self.keys, other.keys])
-            return ClusterSums.of_rows(keys, np.concatenate([self.sums, other.sums]))
-        except TypeError as exc:  # e.g. ints in one block, strings in another
-            raise TypeError(
-                "groups: the cluster ids of different blocks cannot be compared "
-                f"({self.keys.dtype} and {other.keys.dtype}: {exc}); give every block ids "
-                "of one type."
-            ) from exc
+        out = ClusterSums.__new__(ClusterSums)
+        out._parts = self._parts + other._parts
+        return out
+
+    def settled(self) -> ClusterSums:
+        """The parts merged into one (sorted keys, their sums)."""
+        if len(self._parts) > 1:
+            keys = [k for k, _ in self._parts]
+            try:
+                keys = np.concatenate(keys)
+                self._parts = [_sum_by_key(keys, np.concatenate([s for _, s in self._parts]))]
+            except TypeError as exc:  # e.g. ints in one block, strings in another
+                raise TypeError(
+                    "groups: the cluster ids of different blocks cannot be compared "
+                    f"({exc}); give every block ids of one type."
+                ) from exc
+        return self
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self.settled()._parts[0][0]
+
+    @property
+    def sums(self) -> np.ndarray:
+        return self.settled()._parts[0][1]
 
     @property
     def n_clusters(self) -> int:
@@ -93,6 +105,22 @@ class ClusterSums:
     def meat(self) -> np.ndarray:
         """``Σ_g s_g s_gᵀ``."""
         return self.sums.T @ self.sums
+
+    def __getstate__(self):
+        return self.settled()._parts
+
+    def __setstate__(self, parts):
+        self._parts = parts
+
+
+def _sum_by_key(ids: np.ndarray, rows: np.ndarray):
+    """``(keys, sums)``: the sorted unique ``ids`` and the sums of their ``rows``."""
+    if not ids.size:
+        return ids, np.zeros((0, rows.shape[1]))
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    return ids[starts], np.add.reduceat(rows[order], starts, axis=0)
 
 
 @dataclass
@@ -103,6 +131,11 @@ class SandwichSums(BlockSummary):
     bread: np.ndarray | None = None       # Σ h x̃ x̃ᵀ
     meat: np.ndarray | None = None        # Σ s sᵀ (HC)
     clusters: ClusterSums | None = None   # Σ_{i in g} s_i by cluster (cluster)
+
+    def settle(self) -> SandwichSums:
+        if self.clusters is not None:
+            self.clusters.settled()
+        return self
 
 
 def _design(xp, X, fit_intercept: bool):
@@ -125,6 +158,7 @@ def _cluster_ids(groups, n: int, block_index) -> np.ndarray:
     return ids
 
 
+@additive
 @reads_groups
 def sandwich_block(X, y, m, theta, *, family, fit_intercept: bool, cluster: bool,
                    classes=None, block_index=None, offset=None, groups=None) -> SandwichSums:

@@ -82,6 +82,8 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         "binomial", "poisson", "gaussian", "gamma", "inverse_gaussian",
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
+        Tweedie: ``get_family("tweedie", power=p)`` (the power has no default, so
+        ``"tweedie"`` alone is not accepted).
     link : str or Link, default=None
         Link name (binomial: "logit", "probit", "cloglog", "cauchit"; see
         :data:`~dask_glmdist.families.LINK_NAMES`); ``None`` is the canonical link.

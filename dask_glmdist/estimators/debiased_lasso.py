@@ -106,6 +106,8 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
     ----------
     family : {"gaussian", "binomial", "poisson"}, default="gaussian"
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
+        A :class:`~dask_glmdist.families.Family` is accepted too (e.g.
+        ``get_family("tweedie", power=p)``).
     link : str or Link, default=None
         Link name (e.g. "probit" for binomial); ``None`` is the canonical link.
     alpha : float or array-like of shape (n_features,), default=0.01

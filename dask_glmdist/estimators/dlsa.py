@@ -538,6 +538,8 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     family : str or Family, default="gaussian"
         "gaussian", "binomial", "poisson", "gamma", "inverse_gaussian",
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
+        Tweedie: ``get_family("tweedie", power=p)`` (the power has no default, so
+        ``"tweedie"`` alone is not accepted).
     link : str or Link, default=None
         Link name; ``None`` is the family's canonical link.
     refine_steps : int, default=1

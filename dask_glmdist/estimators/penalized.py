@@ -261,6 +261,8 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         "binomial", "poisson", "gaussian", "gamma", "inverse_gaussian",
         "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
+        Tweedie: ``get_family("tweedie", power=p)`` (the power has no default, so
+        ``"tweedie"`` alone is not accepted).
     link : str or Link, default=None
         Link name; ``None`` is the canonical link.
     alpha : float, default=0.0

@@ -443,10 +443,11 @@ def fit_local(
         state, obj = new, cobj
         if flat >= 3 and not power:
             break
-    if not (converged or power > 0 or not family.fixed_dispersion):
+    if not (converged or power > 0 or not (family.fixed_dispersion or family.separable)):
         return _local_result(state, family, n_iter, False, False, max_iter, move > 0.1,
                              last_step)
-    if converged and not power and family.fixed_dispersion and state.factor.rank < rank_start:
+    if (converged and not power and (family.fixed_dispersion or family.separable)
+            and state.factor.rank < rank_start):
         # the information lost rank on the way: the weights of some rows vanished, their
         # means pushed to the edge of the range, and the steps, solved on what is left,
         # became small -- the estimate is at infinity along the drift
