@@ -124,10 +124,11 @@ def _frame_leaf(*args):
 
 
 def _add(parts):
+    """A reduction node as the library's (``sum_summaries``): add, then settle once."""
     total = parts[0]
     for part in parts[1:]:
         total = total + part
-    return total
+    return total.settled() if hasattr(total, "settled") else total
 
 
 class ClusterReduce(Case):

@@ -7,7 +7,7 @@ statistic follows R's ``anova(restricted, full, test="Chisq")``:
 * fixed dispersion (binomial, Poisson, negative binomial with alpha fixed): the
   deviance difference ``D_r - D_f``, referred to chi^2 with ``k_f - k_r`` degrees of
   freedom (``k`` the number of parameters) -- twice the log-likelihood difference;
-* estimated dispersion (gaussian, gamma, inverse gaussian): the deviance difference
+* estimated dispersion (gaussian, gamma, inverse gaussian, Tweedie): the deviance difference
   divided by the *full* model's Pearson dispersion ``pearson_chi2_ / df_resid_``
   (R's ``summary.glm`` dispersion of the larger model), referred to chi^2 all the
   same. R's ``test="F"`` -- ``(D_r - D_f) / (k_f - k_r) / phi_f`` on
@@ -227,9 +227,9 @@ def _check_likelihood_fit(model, role: str) -> None:
     family = model.family_
     if not _exact_likelihood(family) or np.isnan(model.loglik_):
         raise ValueError(
-            f"No likelihood-ratio test for the {family.name} family: it has no exact "
-            "likelihood (a quasi-likelihood), so a deviance difference is not a "
-            "likelihood ratio."
+            f"No likelihood-ratio test for the {family!r} family: its likelihood is not "
+            "available (loglik_ is NaN: a quasi-likelihood, or a density the library does "
+            "not evaluate), so a deviance difference is not a likelihood ratio."
         )
     flags = getattr(model, "param_flags_", None) or {}
     unidentified = [n for n, f in flags.items() if f.kind == UNIDENTIFIED]

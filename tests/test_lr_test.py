@@ -251,7 +251,7 @@ REFUSALS = {
     "rows": r"different rows \(n_obs_ 1200 and 1190\)",
     "response": "different null deviances",
     "fewer": "restricted model has 5 parameters and the full one 3",
-    "quasi": "quasi_poisson family: it has no exact likelihood",
+    "quasi": r"QuasiPoisson\(link=.*\) family: its likelihood is not available",
 }
 
 
@@ -298,3 +298,25 @@ def test_robust_covariance_warns_that_the_test_assumes_the_model():
         res = full.lr_test(restricted)
     plain = _pair(BiasReducedGLM(family="poisson", method="ML"), X, y)
     assert res.statistic == plain[0].lr_test(plain[1]).statistic
+
+
+def test_tweedie_with_its_likelihood_as_gamma_and_refused_without():
+    """1 < p < 2: the compound Poisson-gamma density is evaluated (R's convention as for
+    gamma, against statsmodels' Tweedie GLM); p = 2.5: no density evaluated, refused."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(800, 3))
+    mu = np.exp(0.3 + X @ [0.3, 0.2, 0.0])
+    counts = rng.poisson(mu ** 0.5 / 0.5)
+    y = np.array([rng.gamma(1.0, 0.5 * m ** 0.5, k).sum() for k, m in zip(counts, mu,
+                                                                             strict=True)])
+    Xc, links = sm.add_constant(X), sm.families.links
+    sm_fits = [sm.GLM(y, Z, family=sm.families.Tweedie(var_power=1.5, link=links.Log()))
+               .fit(tol=1e-13) for Z in (Xc, Xc[:, :2])]
+    scale = sm_fits[0].pearson_chi2 / sm_fits[0].df_resid
+    est = BiasReducedGLM(family=get_family("tweedie", power=1.5), method="ML")
+    full, restricted = est.fit(X, y), clone(est).fit(X[:, :1], y)
+    np.testing.assert_allclose(lr_test(full, restricted).statistic,
+                               (sm_fits[1].deviance - sm_fits[0].deviance) / scale, rtol=1e-8)
+    est = BiasReducedGLM(family=get_family("tweedie", power=2.5), method="ML")
+    with pytest.raises(ValueError, match="Tweedie.*its likelihood is not available"):
+        lr_test(est.fit(X, y + 0.1), clone(est).fit(X[:, :1], y + 0.1))
