@@ -425,10 +425,19 @@ def _coded(block, positive):
     return index, X, y, w, offset, groups, report
 
 
+def _run(fn, blocks, args, settings, combine):
+    """``fn`` over a group's blocks, combined: in slabs where it is additive (block by
+    block when a slab reports a problem)."""
+    out = None
+    if getattr(fn, "additive", False):
+        out = _run_additive(fn, blocks, args, settings, combine)
+    return _run_blocks(fn, blocks, args, settings, combine) if out is None else out
+
+
 def run_group(block_fn, blocks, args, settings, riders, combine, positive=None):
     """One group's task: the block function (and the riders') on its blocks, added;
     a classifier's labels (``positive``: the class coded 1) are coded here. An additive
-    block function sees the rows in slabs (:func:`_slabs`).
+    block function (a rider's too) sees the rows in slabs (:func:`_slabs`).
 
     Returns ``(summary, [rider sums], {block index: rows})``.
     """
@@ -436,15 +445,11 @@ def run_group(block_fn, blocks, args, settings, riders, combine, positive=None):
 
     if positive is not None:
         blocks = [_coded(b, positive) for b in blocks]
-    out = None
-    if getattr(block_fn, "additive", False):
-        out = _run_additive(block_fn, blocks, args, settings, combine)
-    if out is None:
-        out = _run_blocks(block_fn, blocks, args, settings, combine)
+    out = _run(block_fn, blocks, args, settings, combine)
     for b in blocks:
         if b[6] is not None:
             out = _with_report(out, b[6])
-    rides = [_run_blocks(fn, blocks, a, kw, sum_summaries) for fn, a, kw in riders]
+    rides = [_run(fn, blocks, a, kw, sum_summaries) for fn, a, kw in riders]
     return out, rides, {b[0]: b[1].shape[0] for b in blocks}
 
 

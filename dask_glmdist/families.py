@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from ._array import float_dtype, get_namespace, special
+from ._array import float_dtype, get_namespace, special, to_host
 
 __all__ = [
     "Domain",
@@ -908,7 +908,40 @@ class Family:
             "its dispersion has no estimating equation; use dispersion='pearson'"
         )
 
+    # --- an ancillary parameter estimated with the coefficients --------------------------
+
+    #: name of the family's ancillary parameter (NB's ``alpha``), or None
+    ancillary_name: str | None = None
+    #: the fitted attributes ``{ancillary_attribute}_`` and ``{ancillary_attribute}_bse_``
+    ancillary_attribute: str | None = None
+
+    @property
+    def ancillary_estimated(self) -> bool:
+        """Whether the fit estimates the ancillary parameter (by maximum likelihood,
+        jointly with the coefficients): the family is then a template and solvers work
+        with copies :meth:`with_ancillary` makes."""
+        return False
+
+    @property
+    def ancillary(self):
+        """The ancillary parameter's value (None: estimated, or the family has none)."""
+        return None
+
+    def with_ancillary(self, value) -> Family:
+        """A copy with the ancillary parameter fixed at ``value``."""
+        raise ValueError(f"the {self.name} family has no ancillary parameter")
+
+    def ancillary_terms(self, y, mu) -> dict:
+        """Per-row derivatives of the log-likelihood in the ancillary parameter
+        (:meth:`NegativeBinomial.ancillary_terms`)."""
+        raise ValueError(f"the {self.name} family has no ancillary parameter")
+
     # --- object protocol ---------------------------------------------------------------
+
+    @property
+    def title(self) -> str:
+        """The family as a summary header names it (its name and fixed parameters)."""
+        return self.name
 
     def _params(self) -> tuple:
         return (type(self), self.link.name)
@@ -1088,50 +1121,115 @@ class Poisson(_CountFamily):
 
 
 class NegativeBinomial(_CountFamily):
-    """Negative binomial family with fixed ``alpha``: ``V(mu) = mu + alpha mu^2``;
-    default link log.
+    """Negative binomial (NB2) family: ``V(mu) = mu + alpha mu^2``; link log.
 
     Parameters
     ----------
-    alpha : float
-        Dispersion (``1 / size`` in R's ``MASS::negative.binomial``), > 0.
+    alpha : float or None, default=None
+        Dispersion (``1 / theta`` in R's ``MASS::glm.nb``, ``alpha`` in statsmodels'
+        ``NegativeBinomial``), > 0. ``None`` (the default, also what the string
+        ``"negative_binomial"`` gives): ``alpha`` is *estimated* by maximum likelihood
+        jointly with the coefficients, as R's ``glm.nb`` does; a number fixes it (R's
+        ``negative.binomial(theta = 1 / alpha)``, statsmodels' GLM family).
     link : str, Link or None
         Only ``"log"`` is supported.
+
+    Notes
+    -----
+    With ``alpha`` estimated the family is a *template*: its variance, deviance and
+    likelihood need a value, and a solver works with the fixed-``alpha`` copies
+    :meth:`with_ancillary` makes, asking :attr:`ancillary_estimated` whether to estimate
+    it and :meth:`ancillary_terms` for the per-row derivatives of the log-likelihood in
+    ``alpha`` (no solver looks at the family's name). Per row, with ``k = 1 / alpha``
+    and ``q = log(1 + alpha mu) - (psi(y + k) - psi(k))``,
+
+        dl/dalpha        = (y - mu) / (alpha (1 + alpha mu)) + k^2 q,
+        d2l/dalpha2      = -(y - mu)(1 + 2 alpha mu) / (alpha (1 + alpha mu))^2 - 2 k^3 q
+                           + k^2 mu / (1 + alpha mu) + k^4 (psi'(y + k) - psi'(k)),
+        d2l/deta dalpha  = -mu (y - mu) / (1 + alpha mu)^2,
+        d2l/deta2        = -mu (1 + alpha y) / (1 + alpha mu)^2          (log link).
+
+    ``q`` is formed without cancellation for large ``k`` (the asymptotic series of
+    ``psi``), so that the score stays accurate as ``alpha -> 0`` (the Poisson limit).
     """
 
     name = "negative_binomial"
     canonical_link = "log"
     allowed_links = ("log",)
+    ancillary_name = "alpha"
+    ancillary_attribute = "nb_alpha"
 
-    def __init__(self, alpha=1.0, link=None):
-        alpha = float(alpha)
-        if not (math.isfinite(alpha) and alpha > 0):
-            raise ValueError(f"negative_binomial family: alpha must be > 0, got {alpha}")
+    def __init__(self, alpha=None, link=None):
+        if alpha is not None:
+            alpha = float(alpha)
+            if not (math.isfinite(alpha) and alpha > 0):
+                raise ValueError(f"negative_binomial family: alpha must be > 0, got {alpha}")
         self.alpha = alpha
         super().__init__(link=link)
 
+    @property
+    def ancillary_estimated(self) -> bool:
+        return self.alpha is None
+
+    @property
+    def ancillary(self):
+        return self.alpha
+
+    def with_ancillary(self, value) -> NegativeBinomial:
+        return NegativeBinomial(alpha=value, link=self.link)
+
+    def with_alpha(self, alpha) -> NegativeBinomial:
+        """A copy with ``alpha`` fixed at ``alpha`` (same link)."""
+        return self.with_ancillary(alpha)
+
+    def _fixed_alpha(self) -> float:
+        if self.alpha is None:
+            raise ValueError(
+                "negative_binomial family with alpha estimated (alpha=None): its variance, "
+                "deviance and likelihood need a value; fit an estimator with it, or use "
+                "NegativeBinomial(alpha=...) / family.with_alpha(a)"
+            )
+        return self.alpha
+
     def variance(self, mu):
-        return mu + self.alpha * (mu * mu)
+        return mu + self._fixed_alpha() * (mu * mu)
 
     def variance_deriv(self, mu):
-        return 1.0 + (2.0 * self.alpha) * mu
+        return 1.0 + (2.0 * self._fixed_alpha()) * mu
 
     def unit_deviance(self, y, mu):
+        # log((y + k) / (mu + k)) as a log1p: exact also for small alpha (large k)
         xp = get_namespace(y, mu)
-        k = 1.0 / self.alpha
-        return 2.0 * (_xlogx_ratio(xp, y, mu) - (y + k) * xp.log((y + k) / (mu + k)))
+        k = 1.0 / self._fixed_alpha()
+        return 2.0 * (_xlogx_ratio(xp, y, mu) - (y + k) * xp.log1p((y - mu) / (mu + k)))
 
     def _loglik_obs(self, xp, y, mu, m, scale):
-        a = self.alpha
+        # y log(a mu) + lgamma(y + k) - lgamma(k) = y log mu + [lgamma(y + k) - lgamma(k)
+        # - y log k]: the bracket without cancellation for large k (small alpha)
+        a = self._fixed_alpha()
         k = 1.0 / a
-        ll = (
-            y * xp.log(a * mu)
-            - (y + k) * xp.log1p(a * mu)
-            + _gammaln(y + k)
-            - _gammaln(k)
-            - _gammaln(y + 1.0)
-        )
+        ll = (y * xp.log(mu) - (y + k) * xp.log1p(a * mu) + _lgamma_ratio(xp, y, k)
+              - _gammaln(y + 1.0))
         return ll / scale if m is None else (m / scale) * ll
+
+    def ancillary_terms(self, y, mu) -> dict:
+        """Per-row derivatives of the log-likelihood in ``alpha`` (host NumPy, float64;
+        ``m = 1``): ``score`` dl/dalpha, ``hess`` d2l/dalpha2, ``cross`` d2l/deta dalpha,
+        ``eta_hess`` d2l/deta2 (observed), and ``moment_num = (y - mu)^2 - mu``,
+        ``moment_den = mu^2`` (a moment estimator ``sum num / sum den`` of alpha)."""
+        a = self._fixed_alpha()
+        y = np.asarray(to_host(y), dtype=np.float64)
+        mu = np.asarray(to_host(mu), dtype=np.float64)
+        k = 1.0 / a
+        r = y - mu
+        one = 1.0 + a * mu
+        q, dtri = _nb_psi_terms(y, mu, a)
+        score = r / (a * one) + k * k * q
+        hess = (-r * (1.0 + 2.0 * a * mu) / (a * one) ** 2 - 2.0 * k**3 * q
+                + k * k * mu / one + k**4 * dtri)
+        return {"score": score, "hess": hess, "cross": -mu * r / one**2,
+                "eta_hess": -mu * (1.0 + a * y) / one**2,
+                "moment_num": r * r - mu, "moment_den": mu * mu}
 
     @property
     def has_canonical_link(self) -> bool:
@@ -1142,6 +1240,55 @@ class NegativeBinomial(_CountFamily):
 
     def __repr__(self) -> str:
         return f"NegativeBinomial(alpha={self.alpha!r}, link={self.link!r})"
+
+
+def _lgamma_ratio(xp, y, k: float):
+    """``lgamma(y + k) - lgamma(k) - y log k``; for ``k >= _PSI_SERIES_K`` by Stirling's
+    series (terms to ``x^-5``, exact to ~1e-20 there), which keeps the NB log-likelihood
+    exact to rounding as ``alpha = 1 / k -> 0`` (the plain difference of log-gammas of
+    ``~1e8`` loses ~1e-7 per row)."""
+    if k < _PSI_SERIES_K:
+        return _gammaln(y + k) - _gammaln(k) - y * math.log(k)
+    yk = y + k
+    inv_d = -y / (k * yk)                        # 1/(y+k) - 1/k
+    inv3_d = inv_d * (1.0 / yk**2 + 1.0 / (yk * k) + 1.0 / k**2)
+    inv5_d = inv_d * (1.0 / yk**4 + 1.0 / (yk**3 * k) + 1.0 / (yk * k) ** 2
+                      + 1.0 / (yk * k**3) + 1.0 / k**4)
+    # lgamma(x) ~ (x - 1/2) log x - x + log(2 pi)/2 + 1/(12x) - 1/(360x^3) + 1/(1260x^5)
+    return ((yk - 0.5) * xp.log1p(y / k) - y + inv_d / 12.0 - inv3_d / 360.0
+            + inv5_d / 1260.0)
+
+
+#: above this ``k = 1 / alpha`` the digamma differences of the NB score use the
+#: asymptotic series of ``psi`` (its terms to ``x^-6`` are exact to ~1e-20 there)
+_PSI_SERIES_K = 1e3
+
+
+def _nb_psi_terms(y, mu, a):
+    """``q = log(1 + a mu) - (psi(y + k) - psi(k))`` and ``psi'(y + k) - psi'(k)``,
+    ``k = 1 / a`` (host arrays). For large ``k`` both differences come from the
+    asymptotic series, with ``log(1 + a mu) - log(1 + a y)`` as one ``log1p``: the score
+    ``k^2 q`` then does not lose its digits to cancellation as ``a -> 0``."""
+    import scipy.special as sc
+
+    k = 1.0 / a
+    yk = y + k
+    if k < _PSI_SERIES_K:
+        q = np.log1p(a * mu) - (sc.digamma(yk) - sc.digamma(k))
+        return q, sc.polygamma(1, yk) - sc.polygamma(1, k)
+    # psi(x) ~ log x - 1/(2x) - 1/(12x^2) + 1/(120x^4) - 1/(252x^6)
+    inv_d = -y / (k * yk)                      # 1/(y+k) - 1/k
+    inv2_d = inv_d * (1.0 / yk + 1.0 / k)      # 1/(y+k)^2 - 1/k^2
+    inv4_d = inv2_d * (1.0 / yk**2 + 1.0 / k**2)
+    inv6_d = inv2_d * (1.0 / yk**4 + 1.0 / (yk * k) ** 2 + 1.0 / k**4)
+    rest = -inv_d / 2.0 - inv2_d / 12.0 + inv4_d / 120.0 - inv6_d / 252.0  # psi diff - log1p
+    q = np.log1p(a * (mu - y) / (1.0 + a * y)) - rest
+    # psi'(x) ~ 1/x + 1/(2x^2) + 1/(6x^3) - 1/(30x^5) + 1/(42x^7)
+    inv3_d = inv_d * (1.0 / yk**2 + 1.0 / (yk * k) + 1.0 / k**2)
+    inv5_d = inv_d * sum(1.0 / (yk ** (4 - j) * k**j) for j in range(5))
+    inv7_d = inv_d * sum(1.0 / (yk ** (6 - j) * k**j) for j in range(7))
+    tri_d = inv_d + inv2_d / 2.0 + inv3_d / 6.0 - inv5_d / 30.0 + inv7_d / 42.0
+    return q, tri_d
 
 
 class _PositiveFamily(Family):
@@ -1242,8 +1389,9 @@ def get_family(family, link=None, **params) -> Family:
         Link for a family given by name or class; for an instance it must be
         ``None`` or the instance's own link.
     **params
-        Further constructor arguments (``alpha`` for ``"negative_binomial"``,
-        ``power`` for ``"tweedie"``: :class:`~dask_glmdist.tweedie.Tweedie`).
+        Further constructor arguments (``alpha`` for ``"negative_binomial"``: a value
+        fixes it; without one it is estimated with the coefficients; ``power`` for
+        ``"tweedie"``: :class:`~dask_glmdist.tweedie.Tweedie`).
 
     Returns
     -------

@@ -171,6 +171,8 @@ def _null_rider_block(X, y, m, theta, **settings) -> dict:
 def ride_null_model(engine, family, *, fit_intercept: bool, classes=None) -> None:
     """Let the intercept-only model with the offset ride on ``engine``'s rounds (when
     the data have an offset and the model an intercept; else nothing to do)."""
+    if family.ancillary_estimated:  # the null model's family is known only at the estimate
+        return
     if fit_intercept and engine.data.offset is not None and engine.rider(NullIntercept) is None:
         engine.ride(NullIntercept(family, classes))
 

@@ -43,7 +43,8 @@ class SummaryFrame(pd.DataFrame):
         header = self.attrs.get("header") or {}
         if not header:
             return ""
-        items = [f"{k + ':':<18}{_shown(v)}" for k, v in header.items()]
+        label = max(18, *(len(k) + 2 for k in header))
+        items = [f"{k + ':':<{label}}{_shown(v)}" for k, v in header.items()]
         half = (len(items) + 1) // 2
         left, right = items[:half], items[half:] + [""] * (2 * half - len(items))
         width = max(len(t) for t in left) + 4

@@ -43,6 +43,7 @@ from ._array import get_namespace, to_host
 from ._blocks import BlockSummary
 from .block_graph import additive, reads_groups
 from .diagnostics import warn
+from .solvers.glm_kernel import linear_predictor, score_and_information
 
 __all__ = ["COV_TYPES", "ClusterSums", "Sandwich", "SandwichSums", "check_cov_type",
            "sandwich_block", "sandwich_covariance"]
@@ -54,40 +55,43 @@ class ClusterSums:
     """Score sums by cluster id: ``keys`` (sorted, unique) and ``sums`` (one row each).
 
     Adding two merges them by key, so the clusters' sums over any blocks are the same
-    whatever the blocks and their order. The merge is deferred: ``a + b`` keeps the
-    parts, and :meth:`settled` sorts them together once (a reduction node adding eight
-    parts sorts once, not seven times).
+    whatever the blocks and their order. The merge is deferred: rows and ``a + b`` keep
+    their parts, and :meth:`settled` merges them together once (one sort per reduction
+    node, not one per block and addition). The sums are held transposed, one row per
+    parameter, so that each is one ``bincount`` over contiguous values.
     """
 
-    __slots__ = ("_parts",)
+    __slots__ = ("_parts", "_merged")
 
-    def __init__(self, keys: np.ndarray, sums: np.ndarray):
-        self._parts = [(keys, sums)]
+    def __init__(self, keys: np.ndarray, sums_t: np.ndarray, merged: bool = True):
+        self._parts, self._merged = [(keys, sums_t)], merged
 
     @classmethod
-    def of_rows(cls, ids: np.ndarray, scores: np.ndarray) -> ClusterSums:
-        """The sums of the rows ``scores`` (n, k) by their cluster ``ids`` (n,)."""
-        return cls(*_sum_by_key(ids, scores))
+    def of_rows(cls, ids: np.ndarray, scores_t: np.ndarray) -> ClusterSums:
+        """The rows' scores (``scores_t``: (k, n), one row per parameter) with their
+        cluster ``ids`` (n,), to be summed by id when settled."""
+        return cls(ids, scores_t, merged=False)
 
     def __add__(self, other: ClusterSums) -> ClusterSums:
         if not isinstance(other, ClusterSums):
             return NotImplemented
         out = ClusterSums.__new__(ClusterSums)
-        out._parts = self._parts + other._parts
+        out._parts, out._merged = self._parts + other._parts, False
         return out
 
     def settled(self) -> ClusterSums:
         """The parts merged into one (sorted keys, their sums)."""
-        if len(self._parts) > 1:
-            keys = [k for k, _ in self._parts]
-            try:
-                keys = np.concatenate(keys)
-                self._parts = [_sum_by_key(keys, np.concatenate([s for _, s in self._parts]))]
-            except TypeError as exc:  # e.g. ints in one block, strings in another
-                raise TypeError(
-                    "groups: the cluster ids of different blocks cannot be compared "
-                    f"({exc}); give every block ids of one type."
-                ) from exc
+        if self._merged:
+            return self
+        try:
+            keys = np.concatenate([k for k, _ in self._parts])
+        except TypeError as exc:  # e.g. ints in one block, strings in another
+            raise TypeError(
+                "groups: the cluster ids of different blocks cannot be compared "
+                f"({exc}); give every block ids of one type."
+            ) from exc
+        sums_t = np.concatenate([s for _, s in self._parts], axis=1)
+        self._parts, self._merged = [_sum_by_key(keys, sums_t)], True
         return self
 
     @property
@@ -96,7 +100,8 @@ class ClusterSums:
 
     @property
     def sums(self) -> np.ndarray:
-        return self.settled()._parts[0][1]
+        """The sums, one row per cluster (``keys`` order)."""
+        return self.settled()._parts[0][1].T
 
     @property
     def n_clusters(self) -> int:
@@ -104,23 +109,25 @@ class ClusterSums:
 
     def meat(self) -> np.ndarray:
         """``Σ_g s_g s_gᵀ``."""
-        return self.sums.T @ self.sums
+        s_t = self.settled()._parts[0][1]
+        return s_t @ s_t.T
 
     def __getstate__(self):
         return self.settled()._parts
 
     def __setstate__(self, parts):
-        self._parts = parts
+        self._parts, self._merged = parts, True
 
 
-def _sum_by_key(ids: np.ndarray, rows: np.ndarray):
-    """``(keys, sums)``: the sorted unique ``ids`` and the sums of their ``rows``."""
-    if not ids.size:
-        return ids, np.zeros((0, rows.shape[1]))
-    order = np.argsort(ids, kind="stable")
-    ids = ids[order]
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    return ids[starts], np.add.reduceat(rows[order], starts, axis=0)
+def _sum_by_key(ids: np.ndarray, values_t: np.ndarray):
+    """``(keys, sums_t)``: the sorted unique ``ids`` and the sums of the columns of
+    ``values_t`` (k, n) that share an id, as (k, n_keys)."""
+    keys, inverse = np.unique(ids, return_inverse=True)
+    inverse = inverse.ravel()
+    sums_t = np.empty((values_t.shape[0], keys.shape[0]))
+    for j in range(values_t.shape[0]):
+        sums_t[j] = np.bincount(inverse, weights=values_t[j], minlength=keys.shape[0])
+    return keys, sums_t
 
 
 @dataclass
@@ -138,11 +145,16 @@ class SandwichSums(BlockSummary):
         return self
 
 
-def _design(xp, X, fit_intercept: bool):
-    X = xp.asarray(X, dtype=xp.float64)
+def _signed_gram(X, h, fit_intercept: bool, xp) -> np.ndarray:
+    """``X~^T diag(h) X~`` for weights of any sign (host array)."""
+    hX = X * h[:, None]
+    gram = to_host(X.T @ hX)
     if not fit_intercept:
-        return X
-    return xp.concat([xp.ones((X.shape[0], 1), dtype=xp.float64), X], axis=1)
+        return gram
+    border = to_host(xp.sum(hX, axis=0))
+    out = np.empty((gram.shape[0] + 1,) * 2)
+    out[1:, 1:], out[0, 1:], out[1:, 0], out[0, 0] = gram, border, border, float(xp.sum(h))
+    return out
 
 
 def _cluster_ids(groups, n: int, block_index) -> np.ndarray:
@@ -162,35 +174,44 @@ def _cluster_ids(groups, n: int, block_index) -> np.ndarray:
 @reads_groups
 def sandwich_block(X, y, m, theta, *, family, fit_intercept: bool, cluster: bool,
                    classes=None, block_index=None, offset=None, groups=None) -> SandwichSums:
-    """One block's :class:`SandwichSums` at ``theta`` (``[intercept, *coef]``)."""
+    """One block's :class:`SandwichSums` at ``theta`` (``[intercept, *coef]``).
+
+    The bread is the IWLS information ``X~^T W X~`` (``W = m d^2 / V``) plus, for a
+    non-canonical link, the observed information's signed correction
+    ``-X~^T diag(m r (d'/V - d^2 V'/V^2)) X~`` (zero for a canonical link, where
+    ``d = V``)."""
     xp = get_namespace(X)
     if classes is not None:
         y = xp.asarray(y == classes[1], dtype=xp.float64)
     y = xp.asarray(y, dtype=xp.float64)
-    Xt = _design(xp, X, fit_intercept)
-    eta = Xt @ xp.asarray(np.asarray(theta, dtype=np.float64))
-    if offset is not None:
-        eta = eta + xp.asarray(offset, dtype=xp.float64)
+    X = xp.asarray(X, dtype=xp.float64)
+    eta = linear_predictor(X, theta, fit_intercept, xp,
+                           None if offset is None else xp.asarray(offset, dtype=xp.float64))
     link = family.link
     mu, d = link.inverse_and_deriv(eta)
-    d2 = link.inverse_deriv2(eta)
-    v, dv = family.variance(mu), family.variance_deriv(mu)
+    v = family.variance(mu)
     r = y - mu
-    u = r * d / v
-    h = d * d / v - r * (d2 / v - d * d * dv / (v * v))
+    u, w = r * d / v, d * d / v
+    c = None if family.has_canonical_link else r * (
+        link.inverse_deriv2(eta) / v - w * family.variance_deriv(mu) / v)
     if m is not None:
         m = xp.asarray(m, dtype=xp.float64)
-        u, h = m * u, m * h
+        u, w, c = m * u, m * w, None if c is None else m * c
     n_obs = int(X.shape[0]) if m is None else int(xp.sum(xp.astype(m != 0, xp.int64)))
-    scores = u[:, None] * Xt
-    out = SandwichSums(n_obs=n_obs, bread=to_host(Xt.T @ (h[:, None] * Xt)))
+    _, bread = score_and_information(X, u, w, fit_intercept, xp)
+    if c is not None:
+        bread = bread - _signed_gram(X, c, fit_intercept, xp)
+    out = SandwichSums(n_obs=n_obs, bread=bread)
     if cluster:
         if groups is None:
             raise ValueError("cov_type='cluster' needs the rows' cluster ids (groups).")
         ids = _cluster_ids(groups, int(X.shape[0]), block_index)
-        out.clusters = ClusterSums.of_rows(ids, to_host(scores))
+        scores_t = to_host(X.T * u[None, :])
+        if fit_intercept:
+            scores_t = np.concatenate([to_host(u)[None, :], scores_t])
+        out.clusters = ClusterSums.of_rows(ids, scores_t)
     else:
-        out.meat = to_host(scores.T @ scores)
+        _, out.meat = score_and_information(X, u, u * u, fit_intercept, xp)
     return out
 
 

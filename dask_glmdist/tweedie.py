@@ -107,6 +107,10 @@ class Tweedie(Family):
         super().__init__(link=link)
 
     @property
+    def title(self) -> str:
+        return f"tweedie (power {self.power:g})"
+
+    @property
     def has_canonical_link(self) -> bool:
         # the canonical link is mu^(1-p) / (1-p) (log only at p = 1), not the default
         return self.power == 1.0 and isinstance(self.link, Log)

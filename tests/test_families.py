@@ -367,7 +367,7 @@ def test_unit_link_valid_eta_is_its_definition(link, dtype):
 def test_float32_and_integer_inputs():
     eta32 = np.linspace(-2, 2, 7, dtype=np.float32)
     for name in FAMILY_NAMES:
-        fam = get_family(name)
+        fam = our_family(name, None)
         eta = eta32 + np.float32(3.0) if fam.link.name.startswith("inverse") else eta32
         mu, w, r = score_weight_parts(fam, np.ones(7, np.int64), eta)
         assert mu.dtype == w.dtype == r.dtype == np.float32
@@ -455,8 +455,13 @@ def test_defaults_and_attributes():
         assert fam.name == name
         assert fam.link.name == link == fam.canonical_link
         assert fam.fixed_dispersion is fixed
-    assert NegativeBinomial().alpha == 1.0
+    assert NegativeBinomial().alpha is None  # estimated
+    assert NegativeBinomial().ancillary_estimated
+    assert not NegativeBinomial(alpha=2).ancillary_estimated
     assert NegativeBinomial(alpha=2).alpha == 2.0
+    assert NegativeBinomial().with_alpha(0.5) == NegativeBinomial(alpha=0.5)
+    with pytest.raises(ValueError, match="alpha estimated"):
+        NegativeBinomial().variance(np.ones(2))
 
 
 def test_bad_link_for_family():

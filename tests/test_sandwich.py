@@ -133,8 +133,8 @@ def test_invariant_to_blocks_and_their_order(data):
 def test_cluster_sums_add_by_key_in_any_order():
     rng = np.random.default_rng(3)
     ids, s = rng.integers(0, 30, 400), rng.normal(size=(400, 3))
-    parts = [ClusterSums.of_rows(ids[a:a + 50], s[a:a + 50]) for a in range(0, 400, 50)]
-    one = ClusterSums.of_rows(ids, s)
+    parts = [ClusterSums.of_rows(ids[a:a + 50], s[a:a + 50].T) for a in range(0, 400, 50)]
+    one = ClusterSums.of_rows(ids, s.T)
     for perm in (range(8), reversed(range(8))):
         total = None
         for i in perm:

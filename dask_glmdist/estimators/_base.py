@@ -36,6 +36,7 @@ from ..design import (
 from ..fit_statistics import fit_statistics, information_criteria
 from ..inference import coef_table, lr_test, standard_errors, wald_test
 from ..sandwich import Sandwich, check_cov_type, sandwich_covariance
+from ._ancillary import header_entries
 
 __all__ = [
     "BinaryClassifierMixin",
@@ -468,7 +469,7 @@ class GLMInferenceMixin:
         check_is_fitted(self)
 
     def _set_fit_statistics(self, engine, family, theta=None, *, classes=None,
-                            deviance=None, n_obs=None, final=None, known=None):
+                            deviance=None, n_obs=None, final=None, known=None, n_extra=0):
         """The contract's fit statistics at the final estimate (one light pass of the
         fit's round ``engine``): ``deviance_``, ``pearson_chi2_``, ``null_deviance_``,
         ``loglik_``, ``aic_``, ``bic_``, ``n_obs_``, ``df_resid_``, and ``n_rounds_`` (the
@@ -479,6 +480,8 @@ class GLMInferenceMixin:
         :class:`~dask_glmdist.fit_statistics.FinalStatistics` that rode on the fit's
         last round (no pass); ``known``: the statistics themselves, from the method's
         own sums (:func:`~dask_glmdist.fit_statistics.least_squares_statistics`).
+        ``n_extra``: parameters estimated besides ``theta`` and the dispersion (NB's
+        ``alpha``), counted in AIC and BIC as R's ``glm.nb`` does.
         """
         theta = np.asarray(self.params_ if theta is None else theta, dtype=np.float64)
         st = known if known is not None else fit_statistics(
@@ -494,7 +497,7 @@ class GLMInferenceMixin:
             # an exact fit (the residual deviance is rounding): the dispersion is 0 and the
             # likelihood unbounded, not a finite number made of rounding
             self.loglik_ = np.inf
-        self.aic_, self.bic_ = information_criteria(self.loglik_, k, st.n_obs, family)
+        self.aic_, self.bic_ = information_criteria(self.loglik_, k + n_extra, st.n_obs, family)
         self.n_obs_ = st.n_obs
         self.df_resid_ = st.n_obs - k
         self.n_rounds_ = engine.count
@@ -585,13 +588,14 @@ class GLMInferenceMixin:
         method = getattr(self, "method", None)
         name = type(self).__name__ + (f"({method})" if isinstance(method, str) else "")
         return {
-            "Family": family.name, "Link": family.link.name, "Method": name,
+            "Family": family.title, "Link": family.link.name, "Method": name,
             "No. observations": getattr(self, "n_obs_", None),
             "Df residuals": getattr(self, "df_resid_", None),
             "Dispersion": getattr(self, "dispersion_", None),
             "Deviance": getattr(self, "deviance_", None),
             "Log-likelihood": getattr(self, "loglik_", None),
             "AIC": getattr(self, "aic_", None),
+            **header_entries(self),
             "Covariance type": self._cov_type,
             "Iterations": getattr(self, "n_iter_", None),
             "Rounds (passes)": getattr(self, "n_rounds_", None),

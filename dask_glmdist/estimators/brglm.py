@@ -22,6 +22,7 @@ from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..sandwich import COV_TYPES
 from ..solvers.chunked_iwls import METHODS, fit_chunked_iwls
+from ._ancillary import n_ancillary, set_ancillary
 from ._base import (
     DevianceScoreMixin,
     GLMInferenceMixin,
@@ -80,7 +81,10 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
     ----------
     family : str or Family, default="binomial"
         "binomial", "poisson", "gaussian", "gamma", "inverse_gaussian",
-        "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
+        "negative_binomial" (NB2 with ``alpha`` estimated by maximum likelihood jointly
+        with the coefficients, as R's ``glm.nb``: ML only, mBR and mJPL refuse it;
+        ``get_family("negative_binomial", alpha=a)`` fixes it), or a
+        :class:`~dask_glmdist.families.Family`.
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
         Tweedie: ``get_family("tweedie", power=p)`` (the power has no default, so
         ``"tweedie"`` alone is not accepted).
@@ -192,6 +196,17 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
     n_iter_ : int
         IWLS iterations (the first is the step from the starting means, as in R's
         ``glm``).
+    nb_alpha_ : float
+        Negative binomial only: the estimated ``alpha`` (or the fixed value); then
+        ``family_`` is ``NegativeBinomial(alpha=nb_alpha_)``, at which ``deviance_``,
+        ``loglik_`` and ``bse_`` (R's ``glm.nb``) are evaluated, and ``aic_``/``bic_``
+        count ``alpha`` as a parameter when it is estimated.
+    nb_alpha_bse_ : float
+        Standard error of the estimated ``alpha`` (statsmodels'
+        ``NegativeBinomial(loglike_method="nb2")``, Stata's ``nbreg``: the observed
+        information of ``(coefficients, alpha)``); NaN when ``alpha`` is fixed, or when
+        its estimate is on the boundary 0 (data without overdispersion: a warning says
+        the model reduces to the Poisson model).
     n_rounds_ : int
         Passes over the data (start, iterations, hat-value passes, final statistics;
         gamma and inverse gaussian: one more for R's log-likelihood).
@@ -368,7 +383,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
                     f"start must hold {k} finite values ([intercept, *coef] with "
                     f"fit_intercept={fi}), got shape {np.shape(self.start)}."
                 )
-        self.family_ = family
+        self.family_ = family  # with an estimated ancillary parameter: fixed at the estimate
         engine = RoundEngine(data, split_every=self.split_every)
         ride_null_model(engine, family, fit_intercept=fi)
         final = FinalStatistics(family, fit_intercept=fi)
@@ -382,6 +397,8 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
             statistics=(final, sandwich),
         )
         phi = res.dispersion
+        self.family_ = res.family
+        set_ancillary(self, family, res.family, res.alpha, res.alpha_se)
         self.params_ = res.beta
         self.coef_ = res.beta[int(fi):].copy()
         self.intercept_ = float(res.beta[0]) if fi else 0.0
@@ -392,8 +409,8 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
         self.converged_ = res.converged
         self.separation_detected_ = res.separated
         self.n_blocks_ = data.n_blocks
-        self._set_fit_statistics(engine, family, deviance=res.deviance, n_obs=res.n_pos,
-                                 final=final)
+        self._set_fit_statistics(engine, res.family, deviance=res.deviance, n_obs=res.n_pos,
+                                 final=final, n_extra=n_ancillary(family))
         self.history_ = res.history
         names = self._param_names()
         self._set_param_flags({names[j]: flag for j, flag in res.flags.items()})

@@ -43,6 +43,7 @@ from ..fit_statistics import (
 )
 from ..inference import standard_errors
 from ..rounds import RoundEngine
+from ..solvers.ancillary import refuse_estimated
 from ..solvers.debiased_lasso import (
     METHODS,
     NODEWISE,
@@ -438,7 +439,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         -------
         self
         """
-        family = get_family(self.family, self.link)
+        family = refuse_estimated(get_family(self.family, self.link), type(self).__name__)
         fi = bool(self.fit_intercept)
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,

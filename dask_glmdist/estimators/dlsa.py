@@ -83,6 +83,7 @@ from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..sandwich import COV_TYPES
 from ..selection import adaptive_lasso_path, oracle_covariance
+from ..solvers.ancillary import refuse_estimated
 from ..solvers.dlsa import (
     INFER_LABELS,
     _embed,
@@ -537,7 +538,9 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     ----------
     family : str or Family, default="gaussian"
         "gaussian", "binomial", "poisson", "gamma", "inverse_gaussian",
-        "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
+        "negative_binomial" (only with ``alpha`` fixed:
+        ``get_family("negative_binomial", alpha=a)``; estimating it is refused), or a
+        :class:`~dask_glmdist.families.Family`.
         Tweedie: ``get_family("tweedie", power=p)`` (the power has no default, so
         ``"tweedie"`` alone is not accepted).
     link : str or Link, default=None
@@ -785,7 +788,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         self.cov_type = cov_type
 
     def _family(self) -> Family:
-        return get_family(self.family, self.link)
+        return refuse_estimated(get_family(self.family, self.link), type(self).__name__)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(total=lambda est: 1 + est.refine_steps)

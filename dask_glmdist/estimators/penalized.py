@@ -36,6 +36,7 @@ from ..fit_statistics import (
 from ..inference import standard_errors
 from ..rounds import RoundEngine
 from ..sandwich import COV_TYPES
+from ..solvers.ancillary import refuse_estimated
 from ..solvers.design_checks import (
     check_identified,
     constant_columns,
@@ -259,7 +260,9 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
     ----------
     family : str or Family, default="binomial"
         "binomial", "poisson", "gaussian", "gamma", "inverse_gaussian",
-        "negative_binomial" (alpha = 1), or a :class:`~dask_glmdist.families.Family`.
+        "negative_binomial" (only with ``alpha`` fixed:
+        ``get_family("negative_binomial", alpha=a)``; estimating it is refused), or a
+        :class:`~dask_glmdist.families.Family`.
         Binomial ``y`` is 0/1, or proportions with ``sample_weight`` = trials.
         Tweedie: ``get_family("tweedie", power=p)`` (the power has no default, so
         ``"tweedie"`` alone is not accepted).
@@ -494,7 +497,7 @@ class PenalizedGLM(DevianceScoreMixin, RegressorMixin, _PenalizedBase):
         self.cov_type = cov_type
 
     def _family(self) -> Family:
-        return get_family(self.family, self.link)
+        return refuse_estimated(get_family(self.family, self.link), type(self).__name__)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @shows_progress(unit="iteration", total=lambda est: est.max_iter)

@@ -91,6 +91,7 @@ from ..linalg import (
     tsqr_combine,
 )
 from ..rounds import RoundEngine
+from .ancillary import START, ancillary_se, ancillary_sums, log_step
 from .design_checks import check_identified
 from .glm_kernel import TILE_ROWS, adjustment_terms, block_terms, linear_predictor
 from .iwls_dispersion import solve_dispersion
@@ -171,6 +172,8 @@ class PassSpec:
     dispersion_sums: bool = False
     boundary_tol: float = BOUNDARY
     reference_groups: tuple = ()  # recession.reference_groups (the validation pass)
+    ancillary: bool = False        # the family's ancillary sums (solvers.ancillary)
+    ancillary_joint: bool = False  # ... with the joint pieces of its standard error
 
 
 def _as_dtype(xp, v, dtype):
@@ -214,6 +217,7 @@ class IWLSSums(BlockSummary):
     R: np.ndarray | None = None       # R factor of [sqrt(w) X~, sqrt(w) z]
     adj: np.ndarray | None = None     # the adjustment X~^T t
     Rc: np.ndarray | None = None      # R factor of the leverage correction
+    ancillary: dict | None = None     # sums of the ancillary parameter (NB alpha)
 
     def _merge(self, name: str, a, b):
         if name in ("R", "Rc") and a is not None and b is not None:
@@ -280,6 +284,9 @@ def iwls_block(X, y, m, *, spec: PassSpec, block_index, offset=None) -> IWLSSums
         out.boundary = boundary_rows(family, y, mu, m, xp, spec.boundary_tol)
     if spec.loglik:
         out.loglik = float(family.loglik(y, mu, m, scale=spec.phi))
+    if spec.ancillary and spec.beta is not None:
+        out.ancillary = ancillary_sums(family, y, mu, m, X, fit_intercept=fi, xp=xp,
+                                       joint=spec.ancillary_joint)
     if spec.dispersion_sums and m is not None:
         mh = to_host(m)
         mh = mh[mh > 0]
@@ -435,6 +442,9 @@ class IWLSResult:
     separated: bool
     history: list = field(default_factory=list)
     flags: dict = field(default_factory=dict)  # ML: parameter index -> ParamFlag
+    family: object = None              # the family at the estimate (ancillary fixed there)
+    alpha: float | None = None         # the estimated ancillary parameter (NB alpha)
+    alpha_se: float = float("nan")     # ... and its standard error (solvers.ancillary)
 
 
 class _Passes:
@@ -451,7 +461,7 @@ class _Passes:
         return self.engine.count
 
     def __call__(self, label: str, **kw) -> dict:
-        return self.engine.run(iwls_block, spec=PassSpec(**self.base, **kw),
+        return self.engine.run(iwls_block, spec=PassSpec(**{**self.base, **kw}),
                                combine=combine_iwls, label=label)
 
     def other(self, block_fn, label: str, *args, **settings) -> dict:
@@ -498,6 +508,15 @@ def fit_chunked_iwls(
     k = data.n_features + int(fit_intercept)
     names = param_names or [f"b{j}" for j in range(k)]
     clock = time.perf_counter()
+    ancillary = family.ancillary_estimated
+    if ancillary:
+        if method != "ML":
+            raise ValueError(
+                f"method={method!r} with the {family.name} family's {family.ancillary_name} "
+                f"estimated is not implemented; use method='ML', or fix "
+                f"{family.ancillary_name} (e.g. get_family({family.name!r}, "
+                f"{family.ancillary_name}=...))")
+        family = family.with_ancillary(START)  # the provisional value of the first pass
     run = _Passes(engine, family, fit_intercept, method, power, reference_groups)
     first = _start(run, family, start, k, names, fit_intercept)
     # weighted, without a closed form (gamma): the dispersion equation is solved by Fisher
@@ -507,7 +526,7 @@ def fit_chunked_iwls(
                  and not family.closed_form_dispersion)
     iwls = ChunkedIWLS(run, family, method=method, power=power, passes=passes,
                        dispersion=dispersion, names=names, k=k, n_pos=first.n_pos,
-                       pass_sums=pass_sums, tol=tol)
+                       pass_sums=pass_sums, tol=tol, ancillary=ancillary)
     loop = _iterate(iwls, first, max_iter=max_iter, clock=clock)
     result = _finish(iwls, loop, first, max_iter=max_iter, statistics=statistics)
     logger.info("IWLS %s: %d iterations, %d passes, %.2f s", method, loop.n_iter, run.count,
@@ -584,7 +603,8 @@ def _iterate(iwls: ChunkedIWLS, first: _Start, *, max_iter: int, clock: float) -
     # phi is NaN until a pass at real coefficients estimates it (the mustart pass has
     # fitted means equal to y for some families: no dispersion to read off it)
     phi = float("nan") if iwls.estimate_phi else 1.0
-    loop = _Loop(it=Iterate(beta=first.beta, s=first.s, phi=phi),
+    alpha = START if iwls.ancillary else None
+    loop = _Loop(it=Iterate(beta=first.beta, s=first.s, phi=phi, alpha=alpha),
                  cov_unscaled=np.full((k, k), np.nan))
     taken = np.inf
     while True:
@@ -627,7 +647,8 @@ def _record(iwls: ChunkedIWLS, loop: _Loop, clock: float):
     size = float("inf") if it.beta is None else float(np.max(np.abs(it.new - it.beta)))
     deviance, count = float(it.s.deviance), iwls.run.count
     loop.history.append({"iteration": loop.n_iter, "deviance": it.s.deviance,
-                         "max_step": size, "dispersion": it.phi_new, "passes": count})
+                         "max_step": size, "dispersion": it.phi_new, "passes": count,
+                         **({"alpha": it.alpha_new} if iwls.ancillary else {})})
     report(iteration=loop.n_iter, deviance=deviance, step=size)
     logger.info("IWLS %s iteration %d: deviance %.10g, max |step| %.3g, %d passes, %.2f s",
                 iwls.method, loop.n_iter, deviance, size, count, time.perf_counter() - clock)
@@ -657,7 +678,10 @@ def _converged(iwls: ChunkedIWLS, it: Iterate, size: float, taken: float) -> boo
     # a one-pass proposal is small also where the lag offsets the error: the step that
     # led here must be small as well
     small = tol * (1.0 + np.max(np.abs(it.beta)))
-    return size <= small and phi_settled and (not it.lagged or taken <= small)
+    alpha_settled = not iwls.ancillary or (
+        not it.alpha_first and log_step(it.alpha, it.alpha_new) <= tol)
+    return (size <= small and phi_settled and alpha_settled
+            and (not it.lagged or taken <= small))
 
 
 def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int,
@@ -667,18 +691,25 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int,
     family, method, k, it = iwls.family, iwls.method, iwls.k, loop.it
     # the update proposed at the last iterate, unless it does not exist
     beta, phi = (it.beta, it.phi) if loop.collapsed else (it.new, it.phi_new)
+    alpha = (it.alpha if loop.collapsed else it.alpha_new) if iwls.ancillary else None
+    riders = statistics if isinstance(statistics, tuple) else (statistics,)
+    if iwls.ancillary:  # the riders evaluate at the estimated alpha
+        family = family.with_ancillary(alpha)
+        for rider in riders:
+            if rider is not None:
+                rider.family = family
     if iwls.estimate_phi and not np.isfinite(phi):
         phi = it.s.pearson / (first.n_pos - k)
     exact_fit = iwls.estimate_phi and not phi > 0  # zero residual deviance: loglik is +inf
     on_edge = family.edge_at_finite_eta
-    riders = statistics if isinstance(statistics, tuple) else (statistics,)
     s0 = first.s  # ybar from the mustart pass: the null model's mean
     ybar = s0.sum_my / s0.sum_m if s0.sum_m else None
     for rider in riders:
         if rider is not None:
             rider.attach(iwls.run.engine, beta, reference=ybar)
+    extra = dict(family=family, ancillary=True, ancillary_joint=True) if iwls.ancillary else {}
     final = iwls.run("IWLS final statistics", beta=beta, qr=False, loglik=not exact_fit,
-                     phi=phi if iwls.estimate_phi else 1.0,
+                     phi=phi if iwls.estimate_phi else 1.0, **extra,
                      boundary_tol=BOUNDARY if loop.separated or on_edge else FINAL_BOUNDARY)
     boundary = int(final.boundary)
     if on_edge and (final.problems or boundary > 0):
@@ -702,7 +733,8 @@ def _finish(iwls: ChunkedIWLS, loop: _Loop, first: _Start, *, max_iter: int,
         loglik=np.inf if final.loglik is None else float(final.loglik), n_obs=first.n_obs,
         n_pos=first.n_pos,
         n_iter=loop.n_iter, n_passes=iwls.run.count, converged=converged,
-        separated=separated, history=loop.history, flags=flags,
+        separated=separated, history=loop.history, flags=flags, family=family, alpha=alpha,
+        alpha_se=ancillary_se(final.ancillary, alpha) if iwls.ancillary else float("nan"),
     )
 
 

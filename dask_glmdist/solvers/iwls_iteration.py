@@ -24,6 +24,7 @@ from ..linalg import (
     r_solve,
     tsqr_combine,
 )
+from .ancillary import next_ancillary
 from .iwls_dispersion import next_dispersion
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ class Iterate:
     new: np.ndarray | None = None
     phi_new: float = float("nan")
     lagged: bool = False  # the adjustment used the previous iterate's hat values
+    alpha: float | None = None      # the family's estimated ancillary parameter here
+    alpha_new: float | None = None  # ... and the value proposed with ``new``
+    alpha_first: bool = False       # the first pass at fitted means: a moment estimate
 
     @property
     def R(self) -> np.ndarray:
@@ -75,13 +79,21 @@ class ChunkedIWLS:
     shortened below 1/1000 to keep the mean in range mean that the estimate lies on
     the edge of the range: an error names the parameters that lead there.
 
+    **An estimated ancillary parameter** (``ancillary``: NB2's ``alpha``,
+    :mod:`~dask_glmdist.solvers.ancillary`): every pass also returns its score and
+    curvature; the proposal adds its Newton step in ``log(alpha)`` to the coefficients'
+    step, the candidate moves both by the same fraction, and the line search's objective
+    is ``-2 loglik`` (comparable across values of ``alpha``, the deviance is not). Only
+    ML (the fit refuses mBR and mJPL with it).
+
     **One pass per iteration**: an iteration whose one-pass step overshoots is redone
     with two passes (the overshoot may come from the previous iterate's hat values,
     which no step length changes); the next iteration makes one pass again.
     """
 
     def __init__(self, run, family, *, method, power, passes, dispersion, names,
-                 k, n_pos, pass_sums, tol):
+                 k, n_pos, pass_sums, tol, ancillary=False):
+        self.ancillary = ancillary
         self.family, self.method, self.power, self.k, self.tol = family, method, power, k, tol
         self.names, self.n_pos, self.pass_sums = names, n_pos, pass_sums
         self.dispersion = dispersion
@@ -119,6 +131,9 @@ class ChunkedIWLS:
             elif it.s.adj is not None:
                 new = beta_ml + scale * gram_solve_from_r(Rxx, it.s.adj)
         it.new, it.phi_new = new, phi_new
+        it.alpha_new = it.alpha
+        if self.ancillary and it.beta is not None:
+            it.alpha_new = next_ancillary(it.s.ancillary, it.alpha, first=it.alpha_first)
         return it
 
     # ---- line search -----------------------------------------------------------------------
@@ -133,8 +148,9 @@ class ChunkedIWLS:
     def _first_step(self, it: Iterate, fallback) -> Iterate:
         """From mustart: the IWLS step, or the intercept-only start if it leaves the range."""
         for cand in (it.new, fallback):
-            c = self.evaluate(it, cand)
+            c = self.evaluate(it, cand, it.alpha_new)
             if c is not None:
+                c.alpha_first = self.ancillary
                 return c
         raise ValueError(
             f"no valid starting value for the {self.family.name} model with the "
@@ -149,7 +165,7 @@ class ChunkedIWLS:
         alpha, halvings, dampings = 1.0, 0, 0
         out_of_range = 0
         while True:
-            c = self.evaluate(it, it.beta + alpha * direction)
+            c = self.evaluate(it, it.beta + alpha * direction, self._alpha_at(it, alpha))
             worse = c is not None and objective is not None and (
                 self._objective(c, it.phi_new) > objective + 1e-9 * (abs(objective) + 1.0))
             if c is None or worse:
@@ -203,7 +219,15 @@ class ChunkedIWLS:
             "a link whose mean is always valid (e.g. 'log'), or remove those columns."
         )
 
+    def _alpha_at(self, it: Iterate, step: float):
+        """The ancillary parameter moved by the fraction ``step`` of its proposed log-step."""
+        if not self.ancillary:
+            return None
+        return it.alpha * (it.alpha_new / it.alpha) ** step
+
     def _objective(self, it: Iterate, phi=None):
+        if self.ancillary:
+            return -2.0 * it.s.loglik
         phi = it.phi_new if phi is None else phi
         return _objective(it.s, it.R, self.method, self.mode, phi, self.power,
                           self.estimate_phi)
@@ -223,19 +247,22 @@ class ChunkedIWLS:
         r = _reversal(c.R[:self.k, :self.k], taken, c.new - c.beta)
         return r if r < -OVERSHOOT else None
 
-    def evaluate(self, it: Iterate, cand) -> Iterate | None:
-        """The pass at a candidate; None if its mean leaves the family's range."""
+    def evaluate(self, it: Iterate, cand, alpha=None) -> Iterate | None:
+        """The pass at a candidate (and ``alpha``, the ancillary parameter's value there);
+        None if its mean leaves the family's range."""
         one_pass = self.adjusted and self.mode == 1
+        extra = {} if alpha is None else dict(
+            family=self.family.with_ancillary(alpha), ancillary=True, loglik=True)
         s = self.run(
             "IWLS pass", beta=cand, phi=it.phi_new if np.isfinite(it.phi_new) else 1.0,
             hat_R=it.R[:self.k, :self.k] if one_pass else None,
             hat_beta=it.beta if one_pass else None,
-            hat_start=one_pass and it.beta is None, dispersion_sums=self.pass_sums,
+            hat_start=one_pass and it.beta is None, dispersion_sums=self.pass_sums, **extra,
         )
         if "invalid_mean" in s.problems or s.deviance is None or not np.isfinite(
-                s.deviance):
+                s.deviance) or (alpha is not None and not np.isfinite(s.loglik)):
             return None
-        return Iterate(beta=cand, s=s, phi=it.phi_new, lagged=one_pass)
+        return Iterate(beta=cand, s=s, phi=it.phi_new, lagged=one_pass, alpha=alpha)
 
 
 def _reversal(Rxx, taken, proposed) -> float:
