@@ -104,10 +104,11 @@ class Peer(Case):
 
 
 def _scores(n, k, b, p, n_groups, seed):
-    """Block b's cluster ids (uniform over n_groups) and standard normal scores (n_b, p)."""
+    """Block b's cluster ids (uniform over n_groups) and standard normal scores, one row
+    per parameter (p, n_b), as the sandwich pass holds them."""
     rng = np.random.default_rng([seed, 31, b])
     nb = runner.block_sizes(n, k)[b]
-    return rng.integers(0, n_groups, nb), rng.standard_normal((nb, p))
+    return rng.integers(0, n_groups, nb), rng.standard_normal((p, nb))
 
 
 def _sums_leaf(*args):
@@ -117,8 +118,8 @@ def _sums_leaf(*args):
 
 def _frame_leaf(*args):
     import pandas as pd
-    ids, s = _scores(*args)
-    frame = pd.DataFrame(s, columns=[f"s{j}" for j in range(s.shape[1])])
+    ids, s_t = _scores(*args)
+    frame = pd.DataFrame(s_t.T, columns=[f"s{j}" for j in range(s_t.shape[0])])
     frame["g"] = ids
     return frame
 
