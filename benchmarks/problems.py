@@ -132,6 +132,38 @@ class TiledAR1(AR1):
         return (np.column_stack([np.ones(n), X]) if intercept_column else X), y
 
 
+@dataclass(frozen=True)
+class CountAR1(AR1):
+    """AR1 rows with a count response -- Poisson(exp(eta)), or with ``nb_alpha`` > 0 the
+    NB2 mixture Poisson(exp(eta) G), G ~ Gamma(1 / alpha, alpha) -- and a cluster id per
+    row, uniform over ``n_groups`` (so every cluster spans every block). Block k's X is
+    AR1's; its y and ids come from streams of their own."""
+
+    nb_alpha: float = 0.0
+    n_groups: int = 100_000
+
+    def fill(self, X: np.ndarray, k: int) -> np.ndarray:
+        AR1.fill(self, X, k)  # (AR1's response is "gaussian": its y is dropped)
+        rng = np.random.default_rng([self.seed, *self.key, k, 1])
+        mu = np.exp(self.intercept + X @ self.beta)
+        if self.nb_alpha > 0:
+            mu *= rng.gamma(1.0 / self.nb_alpha, self.nb_alpha, X.shape[0])
+        return rng.poisson(mu).astype(np.float64)
+
+    def groups_part(self, n: int, k: int, b: int) -> np.ndarray:
+        """Cluster ids of block b of n rows in k blocks."""
+        rng = np.random.default_rng([self.seed, *self.key, b, 2])
+        return rng.integers(0, self.n_groups, block_sizes(n, k)[b])
+
+    def groups(self, n: int, k: int):
+        """All blocks' cluster ids: (NumPy array, persisted dask array with X's chunks)."""
+        parts = [self.groups_part(n, k, b) for b in range(k)]
+        lazy = da.concatenate([da.from_delayed(dask.delayed(self.groups_part)(n, k, b),
+                                               shape=(len(g),), dtype=np.int64)
+                               for b, g in enumerate(parts)])
+        return np.concatenate(parts), lazy.persist(scheduler="threads")
+
+
 def split(X, y, k):
     """The k row blocks (views) of X and y."""
     edges = np.cumsum([0, *block_sizes(X.shape[0], k)])
@@ -232,6 +264,16 @@ def onehot(n: int = 200_000, seed: int = 0):
     return Xs, (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
 
 
+def count_clusters(p: int = 50, nb_alpha: float = 0.0, n_groups: int = 100_000,
+                   seed: int = 0) -> CountAR1:
+    """robust_se: Poisson (NB2 with ``nb_alpha``) counts, p AR(1)(0.5) features, sd(eta)
+    0.5, intercept 0.5 (mean count ~1.9), cluster ids uniform over ``n_groups``."""
+    beta = np.random.default_rng([seed, 998]).uniform(-1.0, 1.0, p)
+    return CountAR1(p, 0.5, ar1_scaled(beta, 0.5, 0.5), 0.5, "gaussian", seed, (p, 7),
+                    nb_alpha, n_groups)
+
+
 PROBLEMS = {"dlsa_logistic": dlsa_logistic, "scale_out": scale_out, "brglm_binary": brglm_binary,
             "sparse_gaussian": sparse_gaussian, "sparse_logistic": sparse_logistic,
-            "flights_file": flights_file, "onehot": onehot}
+            "flights_file": flights_file, "onehot": onehot,
+            "count_clusters": count_clusters}

@@ -2,7 +2,8 @@
 
 All estimators share these: standard errors, z statistics, two-sided normal p-values,
 confidence intervals, the ``summary()`` DataFrame and joint Wald tests. Parameters
-are ordered ``[intercept, *coef]`` when an intercept is fitted.
+are ordered ``[intercept, *coef]`` when an intercept is fitted. Likelihood-ratio tests
+between nested fits (:func:`lr_test`) live in :mod:`dask_glmdist.likelihood_ratio`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["standard_errors", "confidence_intervals", "coef_table", "wald_test", "SummaryFrame"]
+from .likelihood_ratio import LRTestResult, lr_test
+
+__all__ = ["standard_errors", "confidence_intervals", "coef_table", "wald_test", "SummaryFrame",
+           "lr_test", "LRTestResult"]
 
 
 class SummaryFrame(pd.DataFrame):

@@ -165,3 +165,38 @@ def test_spec_keywords_override_the_case_settings():
     cores = runner._command(runner.Spec("x", runner.Case, {"blas": "cores"}), {"cores": 3})[1]
     assert cores["OMP_NUM_THREADS"] == "3"
     assert runner.available(spec, {}) == "no_such_module_xyz: not installed"
+
+
+def test_robust_se(tmp_path):
+    """The issue-15 tables; our standard errors against statsmodels on the same rows (the
+    robust ones once the estimators take ``cov_type``)."""
+    import inspect
+
+    from benchmarks import robust_se
+    from dask_glmdist import BiasReducedGLM
+    res, lines = run("robust_se", tmp_path, "--n", "6000", "--peer-n", "6000", "--methods",
+                     "brglm_nonrobust", "brglm_HC1", "brglm_cluster", "dlsa_cluster",
+                     "sm_nonrobust", "sm_HC1", "sm_cluster", "peer_n_brglm_nonrobust",
+                     "peer_n_brglm_HC1", "peer_n_brglm_cluster", "nb_brglm_estimated",
+                     "nb_brglm_fixed", "sm_nb_fixed", "peer_n_nb_fixed", "sums_tree",
+                     "sums_groupby")
+    head, rows = table(lines, "estimator")
+    assert head[:4] == ["estimator", "nonrobust (s)", "HC1 (s)", "cluster (s)"]
+    assert [r[0] for r in rows] == ["BiasReducedGLM(method='ML')", "PenalizedGLM(alpha=0)",
+                                    "DLSARegressor"]
+    assert table(lines, "cov_type")[1][0][0] == "nonrobust"
+    assert res["sums_tree"]["n_clusters"] == res["sums_groupby"]["n_clusters"] > 1000
+    np.testing.assert_allclose(res["sums_tree"]["meat_trace"], res["sums_groupby"]["meat_trace"],
+                               rtol=1e-12)
+    covs = ["nonrobust", "fixed"]
+    if "cov_type" in inspect.signature(BiasReducedGLM).parameters:
+        covs += ["HC1", "cluster"]
+        assert any(ln.startswith("- target, BiasReducedGLM(method='ML'): cluster adds")
+                   for ln in lines)
+    for c in covs:
+        ours, peer = (("peer_n_nb_fixed", "sm_nb_fixed") if c == "fixed"
+                      else (f"peer_n_brglm_{c}", f"sm_{c}"))
+        np.testing.assert_allclose(res[ours]["theta"], res[peer]["theta"], rtol=1e-6, atol=1e-9)
+        factor = robust_se.hc1_factor(ours, res[peer])  # statsmodels' GLM HC1 is its HC0
+        np.testing.assert_allclose(res[ours]["bse"], np.multiply(res[peer]["bse"], factor),
+                                   rtol=1e-6)

@@ -34,7 +34,7 @@ from ..design import (
     uses_design,
 )
 from ..fit_statistics import fit_statistics, information_criteria
-from ..inference import coef_table, standard_errors, wald_test
+from ..inference import coef_table, lr_test, standard_errors, wald_test
 from ..sandwich import Sandwich, check_cov_type, sandwich_covariance
 from ._ancillary import header_entries
 
@@ -622,6 +622,16 @@ class GLMInferenceMixin:
         self._check_inference()
         return wald_test(self.params_, self.cov_params_, R, q, names=self._param_names(),
                          flags=getattr(self, "param_flags_", None))
+
+    def lr_test(self, restricted, test: str = "Chisq"):
+        """Likelihood-ratio test of the nested fit ``restricted`` against this one.
+
+        R's ``anova(restricted, self, test=test)``: see
+        :func:`dask_glmdist.inference.lr_test`. Returns an
+        :class:`~dask_glmdist.likelihood_ratio.LRTestResult` (``statistic``, ``df``,
+        ``p_value``; ``print`` shows the anova table).
+        """
+        return lr_test(self, restricted, test=test)
 
 
 class DevianceScoreMixin:
