@@ -1209,7 +1209,7 @@ class NegativeBinomial(_CountFamily):
         a = self._fixed_alpha()
         k = 1.0 / a
         ll = (y * xp.log(mu) - (y + k) * xp.log1p(a * mu) + _lgamma_ratio(xp, y, k)
-              - _gammaln(y + 1.0))
+              - _at_counts(_gammaln, y, 1.0))
         return ll / scale if m is None else (m / scale) * ll
 
     def ancillary_terms(self, y, mu) -> dict:
@@ -1248,7 +1248,7 @@ def _lgamma_ratio(xp, y, k: float):
     exact to rounding as ``alpha = 1 / k -> 0`` (the plain difference of log-gammas of
     ``~1e8`` loses ~1e-7 per row)."""
     if k < _PSI_SERIES_K:
-        return _gammaln(y + k) - _gammaln(k) - y * math.log(k)
+        return _at_counts(_gammaln, y, k) - _gammaln(k) - y * math.log(k)
     yk = y + k
     inv_d = -y / (k * yk)                        # 1/(y+k) - 1/k
     inv3_d = inv_d * (1.0 / yk**2 + 1.0 / (yk * k) + 1.0 / k**2)
@@ -1257,6 +1257,30 @@ def _lgamma_ratio(xp, y, k: float):
     # lgamma(x) ~ (x - 1/2) log x - x + log(2 pi)/2 + 1/(12x) - 1/(360x^3) + 1/(1260x^5)
     return ((yk - 0.5) * xp.log1p(y / k) - y + inv_d / 12.0 - inv3_d / 360.0
             + inv5_d / 1260.0)
+
+
+#: counts up to this value take special functions from a table of the distinct values
+_COUNT_TABLE = 4096
+
+
+def _at_counts(fn, y, k: float):
+    """``fn(y + k)``: for a NumPy ``y`` of non-negative integer counts below
+    :data:`_COUNT_TABLE`, looked up in ``fn`` of ``0 + k, 1 + k, ...`` (the same values:
+    ``j + k`` is exact for integer ``j``), one special-function call per distinct
+    count instead of one per row."""
+    if isinstance(y, np.ndarray) and y.size > 64:
+        top = float(np.max(y))
+        if 0 <= top < _COUNT_TABLE and float(np.min(y)) >= 0:
+            j = y.astype(np.intp)
+            if np.array_equal(j, y):
+                return np.asarray(fn(np.arange(int(top) + 1, dtype=np.float64) + k))[j]
+    return fn(y + k)
+
+
+def _trigamma(x):
+    import scipy.special as sc
+
+    return sc.polygamma(1, x)
 
 
 #: above this ``k = 1 / alpha`` the digamma differences of the NB score use the
@@ -1274,8 +1298,8 @@ def _nb_psi_terms(y, mu, a):
     k = 1.0 / a
     yk = y + k
     if k < _PSI_SERIES_K:
-        q = np.log1p(a * mu) - (sc.digamma(yk) - sc.digamma(k))
-        return q, sc.polygamma(1, yk) - sc.polygamma(1, k)
+        q = np.log1p(a * mu) - (_at_counts(sc.digamma, y, k) - sc.digamma(k))
+        return q, _at_counts(_trigamma, y, k) - _trigamma(k)
     # psi(x) ~ log x - 1/(2x) - 1/(12x^2) + 1/(120x^4) - 1/(252x^6)
     inv_d = -y / (k * yk)                      # 1/(y+k) - 1/k
     inv2_d = inv_d * (1.0 / yk + 1.0 / k)      # 1/(y+k)^2 - 1/k^2
