@@ -28,3 +28,22 @@ def block_chunks(n, k):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def _nb_sample(n=1500, alpha=0.7, seed=1, coef=(0.3, -0.2, 0.1), intercept=0.5,
+               offset=False):
+    """NB2 counts: ``X`` standard normal (one column per ``coef``), ``y`` with mean
+    ``exp(intercept + [offset] + X coef)`` and dispersion ``alpha``; returns ``(X, y)``,
+    or ``(X, y, offset)`` with an offset uniform on (-1/2, 1/2)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(coef)))
+    off = rng.uniform(-0.5, 0.5, n) if offset else None
+    mu = np.exp(intercept + (0.0 if off is None else off) + X @ np.asarray(coef))
+    y = rng.negative_binomial(1.0 / alpha, 1.0 / (1.0 + alpha * mu)).astype(float)
+    return (X, y) if off is None else (X, y, off)
+
+
+@pytest.fixture(scope="session")
+def nb_sample():
+    """:func:`_nb_sample`, the negative binomial tests' data."""
+    return _nb_sample

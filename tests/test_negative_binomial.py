@@ -23,17 +23,9 @@ from dask_glmdist.families import NegativeBinomial
 from dask_glmdist.solvers.ancillary import ALPHA_FLOOR, AncillaryBoundaryWarning
 
 
-def nb_data(n=1500, alpha=0.7, seed=1):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 3))
-    mu = np.exp(0.5 + X @ np.array([0.3, -0.2, 0.1]))
-    y = rng.negative_binomial(1.0 / alpha, 1.0 / (1.0 + alpha * mu)).astype(float)
-    return X, y
-
-
 @pytest.fixture(scope="module")
-def generated():
-    X, y = nb_data()
+def generated(nb_sample):
+    X, y = nb_sample()
     ref = sm.NegativeBinomial(y, sm.add_constant(X), loglike_method="nb2").fit(
         method="newton", disp=0, tol=1e-12, maxiter=100)
     return X, y, ref
@@ -127,20 +119,17 @@ def test_refusals_and_bad_y(generated):
     assert est.coef_.shape == (3,)
 
 
-def test_all_zero_y_is_separation_as_for_poisson():
-    X, _ = nb_data(n=300)
+def test_all_zero_y_is_separation_as_for_poisson(nb_sample):
+    X, _ = nb_sample(n=300)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         fit_ml(X, np.zeros(300))
     assert any("y is 0 in every row" in str(w.message) for w in rec)
 
 
-def test_offset_equals_statsmodels_and_null_deviance():
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(1200, 2))
-    off = rng.uniform(-0.5, 0.5, 1200)
-    mu = np.exp(0.3 + off + X @ [0.4, -0.3])
-    y = rng.negative_binomial(2.0, 1.0 / (1.0 + 0.5 * mu)).astype(float)
+def test_offset_equals_statsmodels_and_null_deviance(nb_sample):
+    X, y, off = nb_sample(n=1200, alpha=0.5, seed=5, coef=(0.4, -0.3), intercept=0.3,
+                          offset=True)
     m = BiasReducedGLM(family="negative_binomial", method="ML", tol=1e-10,
                        n_partitions=3).fit(X, y, offset=off)
     ref = sm.NegativeBinomial(y, sm.add_constant(X), loglike_method="nb2", offset=off).fit(

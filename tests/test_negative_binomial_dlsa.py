@@ -19,11 +19,9 @@ from dask_glmdist.solvers.ancillary import AncillaryBoundaryWarning
 
 
 def nb_data(n=6000, alpha=0.7, seed=1, p=3):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, p))
-    mu = np.exp(0.5 + X @ np.linspace(0.3, -0.2, p))
-    y = rng.negative_binomial(1.0 / alpha, 1.0 / (1.0 + alpha * mu)).astype(float)
-    return X, y
+    from conftest import _nb_sample
+
+    return _nb_sample(n, alpha, seed, coef=np.linspace(0.3, -0.2, p))
 
 
 @pytest.fixture(scope="module")

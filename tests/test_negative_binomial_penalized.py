@@ -30,12 +30,9 @@ LAM, RHO = 0.02, 0.5
 
 
 def nb_data(n=1500, p=3, alpha=0.7, seed=1):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, p))
-    beta = np.r_[0.3, -0.2, 0.1, np.zeros(p - 3)]
-    mu = np.exp(0.5 + X @ beta)
-    y = rng.negative_binomial(1.0 / alpha, 1.0 / (1.0 + alpha * mu)).astype(float)
-    return X, y
+    from conftest import _nb_sample
+
+    return _nb_sample(n, alpha, seed, coef=np.r_[0.3, -0.2, 0.1, np.zeros(p - 3)])
 
 
 def nb2_loglik(y, mu, a):
@@ -130,12 +127,10 @@ def test_block_count_invariance(penalised):
         assert_allclose(other.nb_alpha_, m.nb_alpha_, rtol=1e-9)
 
 
-def test_offset_weights_and_standardize():
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(1200, 2))
-    off = rng.uniform(-0.5, 0.5, 1200)
-    mu = np.exp(0.3 + off + X @ [0.4, -0.3])
-    y = rng.negative_binomial(2.0, 1.0 / (1.0 + 0.5 * mu)).astype(float)
+def test_offset_weights_and_standardize(nb_sample):
+    X, y, off = nb_sample(n=1200, alpha=0.5, seed=5, coef=(0.4, -0.3), intercept=0.3,
+                          offset=True)
+    rng = np.random.default_rng(6)
     m = PenalizedGLM("negative_binomial", n_partitions=3).fit(X, y, offset=off)
     ref = sm.NegativeBinomial(y, sm.add_constant(X), loglike_method="nb2", offset=off).fit(
         method="newton", disp=0, tol=1e-12, maxiter=100)
