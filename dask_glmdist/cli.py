@@ -80,7 +80,7 @@ from .estimators import (
     PenalizedGLMCV,
     PenalizedLogisticRegression,
 )
-from .families import FAMILY_NAMES, LINK_NAMES
+from .families import FAMILY_NAMES, LINK_NAMES, get_family
 
 __all__ = ["main"]
 
@@ -409,6 +409,8 @@ _MODEL_OPTIONS = {
     "alpha": ("penalized", "debiased"),
     "refine_steps": ("dlsa",),
     "offset": ("brglm", "penalized"),
+    "cov_type": ("dlsa", "brglm", "penalized"),
+    "groups": ("dlsa", "brglm", "penalized"),
 }
 _PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz")
@@ -459,9 +461,12 @@ def _add_fit_parser(commands) -> None:
                           "penalized: PenalizedGLM (--alpha, default 0: the MLE, with "
                           "standard errors); debiased: DebiasedLassoRegressor (--alpha, "
                           "--method) (default: %(default)s)")
-    fit.add_argument("--family", choices=FAMILY_NAMES, default="gaussian",
+    fit.add_argument("--family", choices=[*FAMILY_NAMES, "tweedie"], default="gaussian",
                      help="the response's distribution (default: %(default)s, as "
-                          "statsmodels' glm)")
+                          "statsmodels' glm); negative_binomial estimates its alpha; "
+                          "tweedie needs --power")
+    fit.add_argument("--power", type=float, default=None, metavar="P",
+                     help="the Tweedie family's variance power (0, 1, 1 < P < 2 or P >= 2)")
     fit.add_argument("--link", choices=LINK_NAMES, default=None,
                      help="the link function (default: the family's canonical link)")
     fit.add_argument("--method", default=None,
@@ -475,6 +480,12 @@ def _add_fit_parser(commands) -> None:
     fit.add_argument("--offset", metavar="COL", default=None,
                      help="a column added to the linear predictor, in the fit and the "
                           "predictions (brglm and penalized)")
+    fit.add_argument("--cov-type", choices=["HC0", "HC1", "cluster"], default=None,
+                     help="robust standard errors: HC0/HC1 (heteroscedasticity) or cluster "
+                          "(with --groups) (default: the model's own, 'nonrobust')")
+    fit.add_argument("--groups", metavar="COL", default=None,
+                     help="the column of cluster ids for --cov-type cluster (a cluster's "
+                          "rows may be in any files)")
     fit.add_argument("--alpha", type=_non_negative_float, default=None, metavar="A",
                      help="penalty strength: penalized (default 0), debiased (default 0.01)")
     fit.add_argument("--refine-steps", type=_non_negative_int, default=None, metavar="N",
@@ -504,6 +515,12 @@ def _check_fit_options(args: argparse.Namespace) -> None:
     if args.method is not None and args.method not in _METHODS[args.model]:
         parser.error(f"--method of --model {args.model} is one of "
                      f"{', '.join(_METHODS[args.model])}; got {args.method!r}")
+    if (args.family == "tweedie") != (args.power is not None):
+        parser.error("--power is the Tweedie family's: give it with --family tweedie, and "
+                     "only then")
+    if (args.cov_type == "cluster") != (args.groups is not None):
+        parser.error("--cov-type cluster needs --groups COL (the cluster ids), and --groups "
+                     "is only used by it")
 
 
 def _one_line(error: BaseException) -> str:
@@ -602,20 +619,25 @@ def _estimator(args: argparse.Namespace):
     """The estimator --model names, and its parameters for the header (those the
     options set, with the estimator's defaults where an option was not given)."""
     given = {"link": args.link, "refine_steps": args.refine_steps, "method": args.method,
-             "alpha": 0.0 if args.model == "penalized" and args.alpha is None else args.alpha}
+             "alpha": 0.0 if args.model == "penalized" and args.alpha is None else args.alpha,
+             "cov_type": args.cov_type}
     params = {k: v for k, v in given.items() if v is not None}
+    family = args.family if args.power is None else get_family("tweedie", power=args.power)
     model = _MODELS[args.model](
-        family=args.family, missing=args.missing, **params, formula=args.formula,
+        family=family, missing=args.missing, **params, formula=args.formula,
         fit_intercept=_has_intercept(args.formula), verbose=int(not args.no_progress))
     defaults = model.get_params()
-    shown = {"family": args.family, **{k: params.get(k, defaults[k]) for k in given
-                                       if k in params or (k != "link" and k in defaults)},
+    title = args.family if args.power is None else family.title
+    optional = ("link", "cov_type")  # shown only when given
+    shown = {"family": title, **{k: params.get(k, defaults[k]) for k in given
+                                 if k in params or (k not in optional and k in defaults)},
              "missing": args.missing}
     return model, shown
 
 
 def _check_columns(frame, args: argparse.Namespace) -> None:
-    for option, column in [("--weights", args.weights), ("--offset", args.offset)]:
+    for option, column in [("--weights", args.weights), ("--offset", args.offset),
+                           ("--groups", args.groups)]:
         if column is not None and column not in frame.columns:
             raise _FitError(f"{option} {column!r}: DATA has no such column (its columns: "
                             f"{', '.join(map(str, frame.columns))})")
@@ -665,6 +687,8 @@ def _fit(args: argparse.Namespace) -> int:
     fit_kwargs = {"sample_weight": args.weights}
     if args.offset is not None:
         fit_kwargs["offset"] = args.offset
+    if args.groups is not None:
+        fit_kwargs["groups"] = args.groups
     with _scheduler(args.scheduler_address) as (where, _client):
         data = " ".join(args.data) if len(args.data) <= 3 else (
             f"{args.data[0]} ... {args.data[-1]} ({len(args.data)} files)")
@@ -693,7 +717,7 @@ def _print_fit(args: argparse.Namespace, model, shown: dict, seconds: float) -> 
     lines = {
         "estimator": f"{type(model).__name__}({params})",
         "formula": args.formula,
-        "family": f"{family.name}, link {family.link.name}",
+        "family": f"{family.title}, link {family.link.name}",
         "blocks": f"{model.n_blocks_} (one per partition)",
         "rows used": f"{model.n_obs_:,}",
     }
@@ -701,6 +725,10 @@ def _print_fit(args: argparse.Namespace, model, shown: dict, seconds: float) -> 
         lines["weights"] = args.weights
     if args.offset is not None:
         lines["offset"] = args.offset
+    if getattr(model, "nb_alpha_", None) is not None:
+        lines["NB alpha"] = f"{model.nb_alpha_:.6g} (std. err. {model.nb_alpha_bse_:.3g})"
+    if hasattr(model, "cov_type_"):
+        lines["covariance"] = model._cov_type
     fit = f"{seconds:.1f} s"
     n_iter = getattr(model, "n_iter_", None)
     if n_iter is not None:

@@ -107,6 +107,41 @@ def test_penalized_without_penalty_equals_statsmodels(data, tmp_path, capsys):
     np.testing.assert_allclose(table["std_err"], ref.bse, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("model", ["brglm", "dlsa"])
+def test_cluster_robust_standard_errors_by_a_column(data, tmp_path, capsys, model):
+    """--cov-type cluster --groups g: statsmodels' cluster-robust standard errors (the
+    clusters, the levels of g, span the files)."""
+    frame, pq, _ = data
+    coef = tmp_path / "coef.csv"
+    extra = ["--method", "ML"] if model == "brglm" else ["--refine-steps", "8"]
+    rc, out, err = _run(capsys, "fit", pq, "--formula", "y ~ x + np.log(z)", "--model",
+                        model, *extra, "--family", "poisson", "--missing", "drop",
+                        "--cov-type", "cluster", "--groups", "g", "--output", coef,
+                        "--no-progress")
+    assert rc == 0, err
+    assert "covariance: cluster (4 groups)" in out
+    kept = frame.dropna()
+    ref = smf.glm("y ~ x + np.log(z)", data=kept, family=sm.families.Poisson()).fit(
+        tol=1e-12, cov_type="cluster", cov_kwds={"groups": pd.factorize(kept["g"])[0]})
+    table = pd.read_csv(coef, index_col="parameter").loc[ref.params.index]
+    np.testing.assert_allclose(table["std_err"], ref.bse, rtol=1e-6)
+
+
+def test_tweedie_with_its_power(data, tmp_path, capsys):
+    frame, pq, _ = data
+    coef = tmp_path / "coef.csv"
+    rc, out, err = _run(capsys, "fit", pq, "--formula", "z ~ x", "--model", "penalized",
+                        "--family", "tweedie", "--power", "1.5", "--missing", "drop",
+                        "--output", coef, "--no-progress")
+    assert rc == 0, err
+    assert "tweedie (power 1.5), link log" in out
+    ref = smf.glm("z ~ x", data=frame.dropna(), family=sm.families.Tweedie(
+        var_power=1.5, link=sm.families.links.Log())).fit(tol=1e-12)
+    table = pd.read_csv(coef, index_col="parameter").loc[ref.params.index]
+    np.testing.assert_allclose(table["coef"], ref.params, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(table["std_err"], ref.bse, rtol=1e-6)
+
+
 def test_weights_and_offset_columns(data, tmp_path, capsys):
     """--weights and --offset name columns; for the Poisson (dispersion 1) frequency
     weights give statsmodels' params and standard errors."""
@@ -227,6 +262,11 @@ def test_options_that_do_not_apply_are_usage_errors(data, capsys):
         (["--alpha", "1"], "--alpha applies to --model penalized or debiased, not dlsa"),
         (["--model", "brglm", "--method", "naive"], "--method of --model brglm is one of"),
         (["--model", "debiased", "--offset", "z"], "--offset applies to --model brglm or"),
+        (["--family", "tweedie"], "--power is the Tweedie family's"),
+        (["--power", "1.5"], "--power is the Tweedie family's"),
+        (["--cov-type", "cluster"], "--cov-type cluster needs --groups COL"),
+        (["--groups", "g"], "--cov-type cluster needs --groups COL"),
+        (["--model", "debiased", "--cov-type", "HC1"], "--cov-type applies to --model"),
     ]:
         with pytest.raises(SystemExit) as exc:
             main(["fit", str(pq), "--formula", "y ~ x", *argv])
