@@ -795,3 +795,66 @@ def response_dtype(frame, design: Design, y=None):
     from ._blocks import vector_dtype
 
     return vector_dtype(dt)
+
+
+# --------------------------------------------------------------------------------------
+# predictions: an expression on the frame
+# --------------------------------------------------------------------------------------
+
+
+def partition_eta(part: pd.DataFrame, design: Design, coef, intercept, offset=None, *,
+                  missing: str) -> pd.Series:
+    """The linear predictor of one partition through the design: a float64 Series on the
+    partition's index, one value per row (NaN for a row with a missing value under
+    ``missing="keep"``; ``offset`` a column of ``part``, added)."""
+    X, _, _, o, _, _ = build_block(part, design, None, None, offset, response=False,
+                                   missing=missing)
+    eta = X @ coef + intercept
+    if o is not None:
+        eta = eta + np.asarray(o, dtype=np.float64)
+    return pd.Series(eta, index=part.index, dtype=np.float64)
+
+
+def numeric_partition_eta(part: pd.DataFrame, columns: list, coef, intercept,
+                          offset=None) -> pd.Series:
+    """``part[columns] @ coef + intercept (+ part[offset])`` as a float64 Series on the
+    partition's index (a numeric frame without a design)."""
+    X = part[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    eta = X @ coef + intercept
+    if offset is not None:
+        eta = eta + part[offset].to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.Series(eta, index=part.index, dtype=np.float64)
+
+
+def frame_predictions(frame, columns: list, fn, *args, offset=None, **kwargs):
+    """``fn(partition, *args, offset=..., **kwargs)`` on the columns a model reads: a
+    float64 dask Series that is an expression on ``frame`` itself.
+
+    dask-expr plans it together with the frame: a selection of ``frame.assign(p=...)``
+    projects and fuses the reads of both alike (a narrow projection of many small Parquet
+    files is read as fewer partitions), and a filter is pushed into both; so the
+    predictions can be assigned back to the frame they came from, un-persisted.
+    ``offset``: the name of a column of ``frame``, or a dask Series of the same frame
+    (joined to it as a column first); ``fn`` gets the column's name.
+    """
+    from ._blocks import join_to_frame
+
+    if offset is not None and not isinstance(offset, str) and not dask.is_dask_collection(
+            offset):
+        raise TypeError(
+            "With a dask DataFrame, offset must be a dask Series partitioned like the frame "
+            "(e.g. one of its columns, or computed from them) or the name of one of its "
+            f"columns; got {type(offset).__name__}."
+        )
+    if isinstance(offset, str) and offset not in frame.columns:
+        raise ValueError(f"offset={offset!r} names no column of X.")
+    frame, names = join_to_frame(frame, offset=offset)
+    offset = names["offset"]
+    if offset is not None and not isinstance(offset, str):  # a dask array: not a column
+        raise TypeError(
+            "With a dask DataFrame, offset must be a dask Series partitioned like the frame "
+            f"or the name of one of its columns; got {type(offset).__name__}."
+        )
+    cols = list(dict.fromkeys([*columns, *([offset] if offset is not None else [])]))
+    meta = pd.Series(np.array([], dtype=np.float64), index=frame._meta.index[:0])
+    return frame[cols].map_partitions(fn, *args, offset=offset, **kwargs, meta=meta)

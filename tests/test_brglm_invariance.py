@@ -111,7 +111,7 @@ def test_dask_dataframe_with_unknown_chunks(probit_data):
     assert list(model.summary().index) == ["intercept", "age", "dose", "carrier"]
     assert list(model.feature_names_in_) == ["age", "dose", "carrier"]
     mu = model.predict(ddf[["age", "dose", "carrier"]])
-    assert isinstance(mu, da.Array)
+    assert isinstance(mu, dd.Series)  # an expression on the frame: assignable to it
     np.testing.assert_allclose(mu.compute(), ref.predict(df[["age", "dose", "carrier"]]),
                                rtol=1e-9)
     np.testing.assert_allclose(model.score(ddf[["age", "dose", "carrier"]], ddf["y"]),

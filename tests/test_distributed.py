@@ -158,3 +158,22 @@ def test_persisted_blocks_run_as_one_task_per_worker_thread(two_workers):
     got = BiasReducedGLM(method="mBR").fit(Xc, yc)
     np.testing.assert_allclose(got.params_, ref.params_, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(got.bse_, ref.bse_, rtol=1e-12)
+
+
+def test_predictions_on_a_frame_written_back_across_processes(two_workers, tmp_path):
+    """Predictions on a dask DataFrame (map_partitions with the fitted design, pickled to
+    the workers) assigned back to a filtered frame and written out by the workers."""
+    import dask.dataframe as dd
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    pdf = pd.DataFrame({"g": rng.choice(list("abc"), 400), "x": rng.normal(size=400)})
+    pdf["y"] = 0.5 * pdf.x + (pdf.g == "b") + rng.normal(size=400)
+    pdf.loc[[3, 50], "x"] = np.nan
+    est = DLSARegressor(formula="y ~ x + C(g)", missing="drop").fit(pdf)
+    df = dd.from_pandas(pdf, npartitions=4)
+    sub = df[df.x.isna() | (df.x > -1)]
+    sub.assign(p=est.predict(sub))[["g", "p"]].to_parquet(str(tmp_path / "p"))
+    back = dd.read_parquet(str(tmp_path / "p")).compute()
+    keep = pdf.x.isna() | (pdf.x > -1)
+    np.testing.assert_allclose(back.p.to_numpy(), est.predict(pdf[keep]), rtol=1e-12)

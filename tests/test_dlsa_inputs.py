@@ -62,7 +62,7 @@ def test_dask_dataframe_with_unknown_chunk_sizes(hetero_logistic):
     assert list(model.feature_names_in_) == features
     assert list(model.summary().index) == ["intercept", *features]
     pred = model.predict(Xu)
-    assert isinstance(pred, da.Array)
+    assert isinstance(pred, dd.Series)  # an expression on the frame: assignable to it
     assert pred.compute().shape == (len(y),)
 
 

@@ -15,12 +15,15 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .._blocks import (
     SPARSE_FORMAT,
     BlockedData,
+    _feature_names_of_dask_frame,
     _is_dask_frame,
+    _is_dask_series,
     as_blocked,
     check_numeric_columns,
     compute_reduced,
     dask_design,
     frame_blocks,
+    frame_to_array,
     is_dask_collection,
     raise_for_problems,
     vector_like,
@@ -29,7 +32,10 @@ from ..design import (
     build_block,
     check_columns,
     dask_blocks,
+    frame_predictions,
     learn_design,
+    numeric_partition_eta,
+    partition_eta,
     response_dtype,
     uses_design,
 )
@@ -47,6 +53,7 @@ __all__ = [
     "mean_from_linear_predictor",
     "positive_only_family",
     "predict_mean",
+    "two_column_proba",
 ]
 
 
@@ -235,7 +242,8 @@ def _check_finite_design(X, design) -> None:
 
 def _design_eta(est, X, coef, intercept, offset=None):
     """Linear predictor of a frame through the fitted design (rows with a missing value
-    give NaN under missing='drop'; an error under 'raise')."""
+    give NaN under missing='drop'; an error under 'raise'). A dask Series on a dask
+    DataFrame: an expression on the frame (:func:`~dask_glmdist.design.frame_predictions`)."""
     mode = "keep" if _missing_option(est) == "drop" else "error"
     if not (hasattr(X, "columns") and getattr(X, "ndim", None) == 2):
         raise TypeError(
@@ -245,11 +253,8 @@ def _design_eta(est, X, coef, intercept, offset=None):
         )
     check_columns(X, est.design_)
     if is_dask_collection(X):
-        Xd, _, _, od, _, _ = dask_blocks(X, est.design_, None, None, offset, response=False,
-                                     missing=mode)
-        eta = Xd.map_blocks(_block_linear_predictor, coef, intercept, drop_axis=1,
-                            dtype=np.float64)
-        return eta if od is None else eta + od
+        return frame_predictions(X, est.design_.variables, partition_eta, est.design_, coef,
+                                 intercept, offset=offset, missing=mode)
     Xa, _, _, oa, _, _ = build_block(X, est.design_, None, None, offset, response=False,
                                   missing=mode)
     eta = Xa @ coef + intercept
@@ -292,33 +297,48 @@ def _scores_own_response(est, X, y) -> bool:
 
 
 def linear_predictor(est, X, offset=None):
-    """``X @ coef_ + intercept_`` for in-memory input (NumPy) or dask input (lazy).
+    """``X @ coef_ + intercept_ + offset`` for in-memory input (NumPy), a dask array
+    (lazy: a dask array) or a dask DataFrame (lazy: a dask Series on the frame's index,
+    an expression on the frame, so that it can be assigned back to it).
 
-    Through the fitted design (``design_``) when there is one; ``offset`` (a column
-    name there) is then added too.
+    Through the fitted design (``design_``) when there is one; ``offset`` may be a
+    column name there (and with a dask DataFrame).
     """
     check_is_fitted(est)
     coef = np.asarray(est.coef_, dtype=np.float64).ravel()
     intercept = float(np.ravel(est.intercept_)[0])  # a float, or shape (1,) for classifiers
     if getattr(est, "design_", None) is not None:
         return _design_eta(est, X, coef, intercept, offset)
+    if _is_dask_frame(X):
+        _check_dask_features(est, _feature_names_of_dask_frame(X), len(X.columns))
+        return frame_predictions(X, list(X.columns), numeric_partition_eta, list(X.columns),
+                                 coef, intercept, offset=offset)
     if is_dask_collection(X):
-        Xd, names = dask_design(X)
-        if Xd.shape[1] != est.n_features_in_:
-            raise ValueError(
-                f"X has {Xd.shape[1]} features, but {type(est).__name__} is expecting "
-                f"{est.n_features_in_} features as input."
-            )
-        if names is not None and hasattr(est, "feature_names_in_"):
-            if list(names) != list(est.feature_names_in_):
-                raise ValueError(
-                    "The feature names should match those that were passed during fit."
-                )
-        return Xd.map_blocks(_block_linear_predictor, coef, intercept, drop_axis=1,
-                             dtype=np.float64)
+        Xd, _ = dask_design(X)
+        _check_dask_features(est, None, Xd.shape[1])
+        eta = Xd.map_blocks(_block_linear_predictor, coef, intercept, drop_axis=1,
+                            dtype=np.float64)
+        if offset is None:
+            return eta
+        return eta + (offset if is_dask_collection(offset) else da.from_array(
+            np.asarray(offset, dtype=np.float64), chunks=(eta.chunks[0],)))
     check_numeric_columns(X)
     X = validate_data(est, X, dtype=np.float64, reset=False, accept_sparse=SPARSE_FORMAT)
-    return np.asarray(X @ coef + intercept)  # scipy.sparse X: the product is dense
+    eta = np.asarray(X @ coef + intercept)  # scipy.sparse X: the product is dense
+    return eta if offset is None else eta + np.asarray(offset, dtype=np.float64)
+
+
+def _check_dask_features(est, names, n_features) -> None:
+    if n_features != est.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    if names is not None and hasattr(est, "feature_names_in_"):
+        if list(names) != list(est.feature_names_in_):
+            raise ValueError(
+                "The feature names should match those that were passed during fit."
+            )
 
 
 def _dtype_of(y):
@@ -361,30 +381,52 @@ def check_numeric_y(y, family=None) -> None:
 
 
 def mean_from_linear_predictor(est, eta):
-    """``g^{-1}(eta)`` with the fitted family's link (lazy for a dask ``eta``)."""
+    """``g^{-1}(eta)`` with the fitted family's link (lazy for a dask ``eta``: a dask
+    Series stays a dask Series on the same index, a dask array a dask array)."""
+    if _is_dask_series(eta):
+        return eta.map_partitions(_series_values, est.family_.link.inverse, meta=eta._meta)
     if isinstance(eta, da.Array):
         return eta.map_blocks(est.family_.link.inverse, dtype=np.float64)
     return np.asarray(est.family_.link.inverse(eta))
 
 
+def _series_values(s, fn, dtype=np.float64):
+    return pd.Series(np.asarray(fn(s.to_numpy(dtype=np.float64))), index=s.index, name=s.name,
+                     dtype=dtype)
+
+
 def linear_predictor_with_offset(est, X, offset=None):
-    """``X coef_ + intercept_ + offset`` (lazy for dask input)."""
-    check_is_fitted(est)
-    if getattr(est, "design_", None) is not None:  # an offset may be a column name there
-        return linear_predictor(est, X, offset)
-    eta = linear_predictor(est, X)
-    if offset is not None:
-        if isinstance(eta, da.Array):
-            eta = eta + (offset if is_dask_collection(offset) else da.from_array(
-                np.asarray(offset, dtype=np.float64), chunks=(eta.chunks[0],)))
-        else:
-            eta = eta + np.asarray(offset, dtype=np.float64)
-    return eta
+    """``X coef_ + intercept_ + offset`` (lazy for dask input); see
+    :func:`linear_predictor`."""
+    return linear_predictor(est, X, offset)
 
 
 def predict_mean(est, X, offset=None):
-    """``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
+    """``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input: a dask Series for
+    a dask DataFrame, a dask array for a dask array)."""
     return mean_from_linear_predictor(est, linear_predictor_with_offset(est, X, offset))
+
+
+def two_column_proba(eta, link=None, columns=(0, 1)):
+    """``[1 - p, p]`` with ``p = link.inverse(eta)`` (``eta`` itself without ``link``):
+    shape (n, 2) in NumPy or as a dask array; for a dask Series (predictions on a dask
+    DataFrame) a dask DataFrame with the two columns named ``columns``, on the frame's
+    index, so that ``df.assign(p=proba.iloc[:, 1])`` works."""
+    if _is_dask_series(eta):
+        meta = pd.DataFrame({k: np.array([], dtype=np.float64) for k in range(2)},
+                            index=eta._meta.index[:0])
+        meta.columns = list(columns)
+        return eta.map_partitions(_proba_frame, link, list(columns), meta=meta)
+    if isinstance(eta, da.Array):
+        return eta.map_blocks(_two_column_proba, link, new_axis=1,
+                              chunks=(eta.chunks[0], (2,)), dtype=np.float64)
+    return _two_column_proba(eta, link)
+
+
+def _proba_frame(s, link, columns):
+    out = pd.DataFrame(_two_column_proba(s.to_numpy(dtype=np.float64), link), index=s.index)
+    out.columns = columns
+    return out
 
 
 def positive_only_family(family) -> bool:
@@ -668,6 +710,8 @@ class DevianceScoreMixin:
         else:
             _check_score_inputs(X, y)
             mu = predict_mean(self, X, offset)
+        if _is_dask_series(mu):  # predictions on a dask DataFrame: the same row blocks
+            mu = frame_to_array(mu)  # as y and sample_weight taken from the frame
         if isinstance(mu, da.Array):
             return _dask_d2(family, mu, y, sample_weight)
         check_numeric_y(y, family)
@@ -711,13 +755,13 @@ class BinaryClassifierMixin:
         return linear_predictor_with_offset(self, X, offset)
 
     def predict_proba(self, X, offset=None):
-        """Class probabilities, shape (n_samples, 2) in ``classes_`` order."""
-        eta = self.decision_function(X, offset)
-        link = self.family_.link
-        if isinstance(eta, da.Array):
-            return eta.map_blocks(_two_column_proba, link, new_axis=1,
-                                  chunks=(eta.chunks[0], (2,)), dtype=np.float64)
-        return _two_column_proba(eta, link)
+        """Class probabilities, shape (n_samples, 2) in ``classes_`` order.
+
+        For a dask DataFrame a dask DataFrame with columns ``classes_`` on the frame's
+        index (``df.assign(p=clf.predict_proba(df).iloc[:, 1])`` writes back); a dask
+        array for a dask array."""
+        return two_column_proba(self.decision_function(X, offset), self.family_.link,
+                                columns=self.classes_)
 
     def score(self, X, y=None, sample_weight=None, offset=None):
         """Mean accuracy of :meth:`predict` (weighted by ``sample_weight``).
@@ -745,6 +789,8 @@ class BinaryClassifierMixin:
         else:
             _check_score_inputs(X, y)
             pred = self.predict(X, offset)
+        if _is_dask_series(pred):  # predictions on a dask DataFrame: blocks as y's
+            pred = frame_to_array(pred, as_float=False)
         if not isinstance(pred, da.Array):
             return float(accuracy_score(y, pred, sample_weight=sample_weight))
         hit = (pred == vector_like(y, pred, "y")).astype(np.float64)
@@ -759,6 +805,8 @@ class BinaryClassifierMixin:
     def predict_log_proba(self, X, offset=None):
         """Logarithm of :meth:`predict_proba`."""
         proba = self.predict_proba(X, offset)
+        if _is_dask_frame(proba):
+            return proba.map_partitions(np.log, meta=proba._meta)
         return da.log(proba) if isinstance(proba, da.Array) else np.log(proba)
 
     def predict(self, X, offset=None):
@@ -768,6 +816,12 @@ class BinaryClassifierMixin:
 
     def _labels_of(self, eta):
         cut = float(np.asarray(self.family_.link.link(np.array([0.5])))[0])
+        if _is_dask_series(eta):
+            dtype = _label_dtype(self.classes_, getattr(self, "design_", None) is not None
+                                 and _missing_option(self) == "drop")
+            return eta.map_partitions(_label_series, self.classes_, cut, dtype,
+                                      meta=pd.Series([], dtype=dtype,
+                                                     index=eta._meta.index[:0]))
         if isinstance(eta, da.Array):
             return eta.map_blocks(_labels, self.classes_, cut, dtype=self.classes_.dtype)
         return _labels(eta, self.classes_, cut)
@@ -794,7 +848,8 @@ class BinaryClassifierMixin:
 
 
 def _two_column_proba(eta, link):
-    p1 = np.asarray(link.inverse(np.asarray(eta, dtype=np.float64)))
+    p1 = np.asarray(eta, dtype=np.float64)
+    p1 = p1 if link is None else np.asarray(link.inverse(p1))
     return np.column_stack([1.0 - p1, p1])
 
 
@@ -806,3 +861,19 @@ def _labels(eta, classes, cut):
         labels = labels.astype(np.float64 if classes.dtype.kind in "biuf" else object)
         labels[missing] = np.nan if labels.dtype.kind == "f" else None
     return labels
+
+
+def _label_dtype(classes, may_miss: bool):
+    """The dtype of predicted labels on a dask DataFrame, the same in every partition:
+    pandas' for the labels (its string dtype for text), float64 for numbers when a row
+    may have no label (NaN)."""
+    if classes.dtype.kind not in "biuf":
+        return pd.Series(classes).dtype
+    return np.dtype(np.float64) if may_miss else classes.dtype
+
+
+def _label_series(eta, classes, cut, dtype):
+    out = pd.Series(_labels(eta.to_numpy(dtype=np.float64), classes, cut), index=eta.index)
+    if out.dtype != dtype and (dtype.kind not in "biu" or not out.isna().any()):
+        out = out.astype(dtype)
+    return out

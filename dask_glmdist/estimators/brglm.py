@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-import dask.array as da
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._available_if import available_if
@@ -30,6 +29,7 @@ from ._base import (
     positive_only_family,
     predict_mean,
     prepare_blocks,
+    two_column_proba,
 )
 
 __all__ = ["BiasReducedGLM"]
@@ -41,11 +41,6 @@ def _is_binomial(est) -> bool:
     if isinstance(family, str):
         family = get_family(family) if family.lower() in FAMILY_NAMES else None
     return isinstance(family, Family) and family.domain is UNIT
-
-
-def _two_columns(mu):
-    mu = np.asarray(mu, dtype=np.float64)
-    return np.column_stack([1.0 - mu, mu])
 
 
 class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, BaseEstimator):
@@ -432,13 +427,10 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
     @available_if(_is_binomial)
     def predict_proba(self, X, offset=None):
         """Binomial family only: ``[1 - mu, mu]``, shape (n_samples, 2), ``mu`` the
-        predicted probability of y = 1 (:meth:`predict`); lazy for dask input. As a
+        predicted probability of y = 1 (:meth:`predict`); lazy for dask input (for a dask
+        DataFrame a dask DataFrame with columns 0 and 1 on the frame's index). As a
         classifier's, so probability scorers (``"neg_log_loss"``) work."""
-        mu = predict_mean(self, X, offset)
-        if isinstance(mu, da.Array):
-            return mu.map_blocks(_two_columns, new_axis=1, chunks=(mu.chunks[0], (2,)),
-                                 dtype=np.float64)
-        return _two_columns(mu)
+        return two_column_proba(predict_mean(self, X, offset))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
