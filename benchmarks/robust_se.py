@@ -32,7 +32,7 @@ ESTIMATORS = {"brglm": ("BiasReducedGLM", {"method": "ML"}),
               "penalized": ("PenalizedGLM", {"alpha": 0.0}),
               "dlsa": ("DLSARegressor", {})}
 COVS = ("nonrobust", "HC1", "cluster")
-NB_ESTIMATORS = ("brglm",)  # the others refuse an estimated alpha
+NB_ESTIMATORS = ("brglm", "penalized", "dlsa")
 LABELS = {"brglm": "BiasReducedGLM(method='ML')", "penalized": "PenalizedGLM(alpha=0)",
           "dlsa": "DLSARegressor"}
 
@@ -101,6 +101,23 @@ class Peer(Case):
         res = sm.GLM(self.y, self.X, family=fam).fit(**kw)
         return {"theta": res.params.tolist(), "bse": res.bse.tolist(), "n": len(self.y),
                 "n_iter": res.fit_history.get("iteration", -1)}
+
+
+class GlumPeer(Peer):
+    """glum at --peer-n rows in memory: ``GeneralizedLinearRegressor(alpha=0)`` and its
+    ``covariance_matrix`` (robust: White's HC1, as ours; clusters: ours too)."""
+
+    needs = "glum"
+
+    def fit(self):
+        from glum import GeneralizedLinearRegressor
+        m = GeneralizedLinearRegressor(family="poisson", alpha=0, fit_intercept=False).fit(
+            self.X, self.y)
+        kw = {"nonrobust": {"robust": False}, "HC1": {"robust": True},
+              "cluster": {"clusters": getattr(self, "g", None)}}[self.cov]
+        cov = m.covariance_matrix(self.X, self.y, **kw)
+        return {"theta": m.coef_.tolist(), "bse": np.sqrt(np.diag(cov)).tolist(),
+                "n": len(self.y)}
 
 
 def _scores(n, k, b, p, n_groups, seed):
@@ -173,6 +190,8 @@ def _cases() -> dict:
                                  "(--many-groups)", ClusterReduce, {"how": "groupby"})
     cases |= {f"sm_{c}": Spec(f"statsmodels GLM Poisson, {c} (--peer-n)", Peer, {"cov": c})
               for c in COVS}
+    cases |= {f"glum_{c}": Spec(f"glum GLM Poisson, {c} (--peer-n)", GlumPeer, {"cov": c})
+              for c in COVS}
     cases |= {f"peer_n_brglm_{c}": Spec(f"BiasReducedGLM(method='ML'), {c} (--peer-n)", Ours,
                                         {"cov": c}) for c in COVS}
     for e in NB_ESTIMATORS:
@@ -188,7 +207,7 @@ def _cases() -> dict:
 
 CASES = _cases()
 DEFAULT = list(CASES)
-PEER_SIZE = ("sm_", "peer_n_")
+PEER_SIZE = ("sm_", "glum_", "peer_n_")
 
 
 def run(args, rep):
@@ -217,6 +236,14 @@ def bse_vs_peer(name, r, res) -> str:
         return ""
     a, b = np.asarray(r["bse"]), np.asarray(other["bse"]) * hc1_factor(name, other)
     return f"{np.max(np.abs(a / b - 1.0)):.1e}"
+
+
+def _bse_vs(res, ours, peer) -> str:
+    """max |bse / bse_peer - 1| (glum: the same HC1 and cluster conventions as ours)."""
+    a, b = res.get(ours, {}).get("bse"), res.get(peer, {}).get("bse")
+    if not (a and b):
+        return ""
+    return f"{np.max(np.abs(np.asarray(a) / np.asarray(b) - 1.0)):.1e}"
 
 
 def hc1_factor(name, peer) -> float:
@@ -273,13 +300,18 @@ def summary(rep, res, args) -> None:
             f"ClusterSums tree {med(tree):.2f} s, peak above base {_peak(res, 'sums_tree')} "
             f"MB; dask DataFrame groupby-sum {med(group):.2f} s, "
             f"{_peak(res, 'sums_groupby')} MB (meats agree to {same:.1e})\n")
-    peers = [[c, f"{_t(res, f'sm_{c}') or float('nan'):.2f}",
-              f"{_t(res, f'peer_n_brglm_{c}') or float('nan'):.2f}",
+    peers = [[c, f"{_t(res, f'peer_n_brglm_{c}') or float('nan'):.2f}",
+              f"{_t(res, f'sm_{c}') or float('nan'):.2f}",
               _ratio(_t(res, f"sm_{c}"), _t(res, f"peer_n_brglm_{c}")),
-              _peak(res, f"sm_{c}"), _peak(res, f"peer_n_brglm_{c}")] for c in COVS]
-    rep(f"### Against statsmodels GLM (in memory) at {args.peer_n:,} rows\n")
-    rep.table(["cov_type", "statsmodels (s)", "BiasReducedGLM ML (s)", "statsmodels / ours",
-               "statsmodels peak above base (MB)", "ours (MB)"], peers, "lrrrrr")
+              f"{_t(res, f'glum_{c}') or float('nan'):.2f}",
+              _ratio(_t(res, f"glum_{c}"), _t(res, f"peer_n_brglm_{c}")),
+              _peak(res, f"peer_n_brglm_{c}"), _peak(res, f"sm_{c}"), _peak(res, f"glum_{c}"),
+              bse_vs_peer(f"peer_n_brglm_{c}", res.get(f"peer_n_brglm_{c}", {}), res),
+              _bse_vs(res, f"peer_n_brglm_{c}", f"glum_{c}")] for c in COVS]
+    rep(f"### Against statsmodels GLM and glum (in memory) at {args.peer_n:,} rows\n")
+    rep.table(["cov_type", "BiasReducedGLM ML (s)", "statsmodels (s)", "statsmodels / ours",
+               "glum (s)", "glum / ours", "ours peak above base (MB)", "statsmodels (MB)",
+               "glum (MB)", "bse vs statsmodels", "bse vs glum"], peers, "lrrrrrrrrrr")
     nb_summary(rep, res, args)
 
 

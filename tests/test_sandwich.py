@@ -289,3 +289,17 @@ def test_negative_binomial_with_estimated_alpha_and_tweedie(data):
     res = sm.GLM(yt, sm.add_constant(X), family=sm.families.Tweedie(
         var_power=1.5, link=sm.families.links.Log())).fit(cov_type="HC0", tol=1e-12)
     np.testing.assert_allclose(m.bse_, res.bse, rtol=1e-7)
+
+
+def test_hc1_and_cluster_equal_glum(data):
+    """glum's ``covariance_matrix`` (robust: White's HC1; clusters: G/(G-1)(n-1)/(n-k)):
+    a second, independent oracle with our HC1 convention."""
+    glum = pytest.importorskip("glum")
+    X, y, g = data["X"], data["poisson"], data["g"]
+    ref = glum.GeneralizedLinearRegressor(family="poisson", alpha=0,
+                                          gradient_tol=1e-12).fit(X, y)
+    for cov_type, kw in (("HC1", {"robust": True}), ("cluster", {"clusters": g})):
+        m = BiasReducedGLM("poisson", method="ML", cov_type=cov_type, tol=1e-12).fit(
+            X, y, groups=g if cov_type == "cluster" else None)
+        bse = np.sqrt(np.diag(ref.covariance_matrix(X, y, **kw)))
+        np.testing.assert_allclose(m.bse_, bse, rtol=1e-7)
