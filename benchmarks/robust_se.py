@@ -110,11 +110,14 @@ class GlumPeer(Peer):
     needs = "glum"
 
     def fit(self):
+        import pandas as pd
         from glum import GeneralizedLinearRegressor
         m = GeneralizedLinearRegressor(family="poisson", alpha=0, fit_intercept=False).fit(
             self.X, self.y)
+        # glum indexes the clusters: ids 0..G-1 without gaps
+        clusters = pd.factorize(self.g)[0] if self.cov == "cluster" else None
         kw = {"nonrobust": {"robust": False}, "HC1": {"robust": True},
-              "cluster": {"clusters": getattr(self, "g", None)}}[self.cov]
+              "cluster": {"clusters": clusters}}[self.cov]
         cov = m.covariance_matrix(self.X, self.y, **kw)
         return {"theta": m.coef_.tolist(), "bse": np.sqrt(np.diag(cov)).tolist(),
                 "n": len(self.y)}
@@ -122,10 +125,10 @@ class GlumPeer(Peer):
 
 def _scores(n, k, b, p, n_groups, seed):
     """Block b's cluster ids (uniform over n_groups) and standard normal scores, one row
-    per parameter (p, n_b), as the sandwich pass holds them."""
+    per row of data (n_b, p), as the sandwich pass holds them."""
     rng = np.random.default_rng([seed, 31, b])
     nb = runner.block_sizes(n, k)[b]
-    return rng.integers(0, n_groups, nb), rng.standard_normal((p, nb))
+    return rng.integers(0, n_groups, nb), rng.standard_normal((nb, p))
 
 
 def _sums_leaf(*args):
@@ -135,8 +138,8 @@ def _sums_leaf(*args):
 
 def _frame_leaf(*args):
     import pandas as pd
-    ids, s_t = _scores(*args)
-    frame = pd.DataFrame(s_t.T, columns=[f"s{j}" for j in range(s_t.shape[0])])
+    ids, s = _scores(*args)
+    frame = pd.DataFrame(s, columns=[f"s{j}" for j in range(s.shape[1])])
     frame["g"] = ids
     return frame
 

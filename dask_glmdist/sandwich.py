@@ -56,21 +56,22 @@ class ClusterSums:
 
     Adding two merges them by key, so the clusters' sums over any blocks are the same
     whatever the blocks and their order. The merge is deferred: rows and ``a + b`` keep
-    their parts, and :meth:`settled` merges them together once (one sort per reduction
-    node, not one per block and addition). The sums are held transposed, one row per
-    parameter, so that each is one ``bincount`` over contiguous values.
+    their parts, and :meth:`settled` merges them once per reduction node: the rows
+    summed by id (a sparse indicator product over the rows as they are), then the parts
+    already summed added into one table of the node's sorted ids (one part at a time: no
+    copy of all of them together).
     """
 
     __slots__ = ("_parts", "_merged")
 
-    def __init__(self, keys: np.ndarray, sums_t: np.ndarray, merged: bool = True):
-        self._parts, self._merged = [(keys, sums_t)], merged
+    def __init__(self, keys: np.ndarray, sums: np.ndarray, merged: bool = True):
+        self._parts, self._merged = [(keys, sums, merged)], merged
 
     @classmethod
-    def of_rows(cls, ids: np.ndarray, scores_t: np.ndarray) -> ClusterSums:
-        """The rows' scores (``scores_t``: (k, n), one row per parameter) with their
-        cluster ``ids`` (n,), to be summed by id when settled."""
-        return cls(ids, scores_t, merged=False)
+    def of_rows(cls, ids: np.ndarray, scores: np.ndarray) -> ClusterSums:
+        """The rows' ``scores`` (n, k) with their cluster ``ids`` (n,), to be summed by
+        id when settled."""
+        return cls(ids, scores, merged=False)
 
     def __add__(self, other: ClusterSums) -> ClusterSums:
         if not isinstance(other, ClusterSums):
@@ -83,15 +84,25 @@ class ClusterSums:
         """The parts merged into one (sorted keys, their sums)."""
         if self._merged:
             return self
-        try:
-            keys = np.concatenate([k for k, _ in self._parts])
-        except TypeError as exc:  # e.g. ints in one block, strings in another
-            raise TypeError(
-                "groups: the cluster ids of different blocks cannot be compared "
-                f"({exc}); give every block ids of one type."
-            ) from exc
-        sums_t = np.concatenate([s for _, s in self._parts], axis=1)
-        self._parts, self._merged = [_sum_by_key(keys, sums_t)], True
+        raw = [(k, s) for k, s, merged in self._parts if not merged]
+        parts = [(k, s) for k, s, merged in self._parts if merged]
+        if raw:  # the rows of a group's slabs: summed together, one sort
+            ids = np.concatenate([k for k, _ in raw]) if len(raw) > 1 else raw[0][0]
+            rows = np.concatenate([s for _, s in raw]) if len(raw) > 1 else raw[0][1]
+            parts.append(_sum_by_key(ids, rows))
+        if len(parts) > 1:
+            try:
+                keys = np.unique(np.concatenate([k for k, _ in parts]))
+            except TypeError as exc:  # e.g. ints in one block, strings in another
+                raise TypeError(
+                    "groups: the cluster ids of different blocks cannot be compared "
+                    f"({exc}); give every block ids of one type."
+                ) from exc
+            sums = np.zeros((keys.shape[0], parts[0][1].shape[1]))
+            for k, s in parts:
+                sums[np.searchsorted(keys, k)] += s   # k: unique within its part
+            parts = [(keys, sums)]
+        self._parts, self._merged = [(*parts[0], True)], True
         return self
 
     @property
@@ -101,7 +112,7 @@ class ClusterSums:
     @property
     def sums(self) -> np.ndarray:
         """The sums, one row per cluster (``keys`` order)."""
-        return self.settled()._parts[0][1].T
+        return self.settled()._parts[0][1]
 
     @property
     def n_clusters(self) -> int:
@@ -109,8 +120,7 @@ class ClusterSums:
 
     def meat(self) -> np.ndarray:
         """``Σ_g s_g s_gᵀ``."""
-        s_t = self.settled()._parts[0][1]
-        return s_t @ s_t.T
+        return self.sums.T @ self.sums
 
     def __getstate__(self):
         return self.settled()._parts
@@ -119,15 +129,19 @@ class ClusterSums:
         self._parts, self._merged = parts, True
 
 
-def _sum_by_key(ids: np.ndarray, values_t: np.ndarray):
-    """``(keys, sums_t)``: the sorted unique ``ids`` and the sums of the columns of
-    ``values_t`` (k, n) that share an id, as (k, n_keys)."""
-    keys, inverse = np.unique(ids, return_inverse=True)
-    inverse = inverse.ravel()
-    sums_t = np.empty((values_t.shape[0], keys.shape[0]))
-    for j in range(values_t.shape[0]):
-        sums_t[j] = np.bincount(inverse, weights=values_t[j], minlength=keys.shape[0])
-    return keys, sums_t
+def _sum_by_key(ids: np.ndarray, rows: np.ndarray):
+    """``(keys, sums)``: the sorted unique ``ids`` and the sums of the ``rows`` (n, k)
+    that share an id, as the product of a sparse (keys x rows) indicator with ``rows``."""
+    import scipy.sparse
+
+    n = ids.shape[0]
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else (
+        np.zeros(0, dtype=np.intp))
+    indicator = scipy.sparse.csr_matrix((np.ones(n), order, np.r_[starts, n]),
+                                        shape=(starts.shape[0], n))
+    return ordered[starts], np.asarray(indicator @ rows)
 
 
 @dataclass
@@ -154,6 +168,17 @@ def _signed_gram(X, h, fit_intercept: bool, xp) -> np.ndarray:
     border = to_host(xp.sum(hX, axis=0))
     out = np.empty((gram.shape[0] + 1,) * 2)
     out[1:, 1:], out[0, 1:], out[1:, 0], out[0, 0] = gram, border, border, float(xp.sum(h))
+    return out
+
+
+def _scores(X, u, fit_intercept: bool) -> np.ndarray:
+    """The rows' scores ``u_i x~_i`` (n, k) on the host, row by row in memory."""
+    X, u = to_host(X), to_host(u)
+    fi = int(fit_intercept)
+    out = np.empty((X.shape[0], X.shape[1] + fi))
+    if fi:
+        out[:, 0] = u
+    np.multiply(X, u[:, None], out=out[:, fi:])
     return out
 
 
@@ -206,10 +231,7 @@ def sandwich_block(X, y, m, theta, *, family, fit_intercept: bool, cluster: bool
         if groups is None:
             raise ValueError("cov_type='cluster' needs the rows' cluster ids (groups).")
         ids = _cluster_ids(groups, int(X.shape[0]), block_index)
-        scores_t = to_host(X.T * u[None, :])
-        if fit_intercept:
-            scores_t = np.concatenate([to_host(u)[None, :], scores_t])
-        out.clusters = ClusterSums.of_rows(ids, scores_t)
+        out.clusters = ClusterSums.of_rows(ids, _scores(X, u, fit_intercept))
     else:
         _, out.meat = score_and_information(X, u, u * u, fit_intercept, xp)
     return out
