@@ -24,10 +24,11 @@ The dispersion cancels: the sandwich needs no estimate of it. R's ``sandwich`` p
 uses the expected information as the bread; for canonical links (logit, Poisson log,
 gamma inverse) the two are the same.
 
-Everything is one pass of :func:`sandwich_block` at the estimate -- the B and M sums
-add over blocks; a cluster's score sum is added by cluster id across every block it
-spans (:class:`ClusterSums`, reduced in the tree with the other sums: the rows never
-move). The pass rides on a pass the fit makes at the estimate anyway where there is one
+Everything is one pass at the estimate (:func:`sandwich_block`, or
+:func:`cluster_sandwich_block` for clusters) -- the B and M sums add over blocks; a
+cluster's score sum is added by cluster id across every block it spans
+(:class:`ClusterSums`, reduced in the tree with the other sums: the rows never move).
+The pass rides on a pass the fit makes at the estimate anyway where there is one
 (:class:`Sandwich` is a rider of the fit's :class:`~dask_glmdist.rounds.RoundEngine`).
 """
 
@@ -46,7 +47,7 @@ from .diagnostics import warn
 from .solvers.glm_kernel import linear_predictor, score_and_information
 
 __all__ = ["COV_TYPES", "ClusterSums", "Sandwich", "SandwichSums", "check_cov_type",
-           "sandwich_block", "sandwich_covariance"]
+           "cluster_sandwich_block", "sandwich_block", "sandwich_covariance"]
 
 COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
 
@@ -129,9 +130,11 @@ class ClusterSums:
         self._parts, self._merged = parts, True
 
 
-def _sum_by_key(ids: np.ndarray, rows: np.ndarray):
-    """``(keys, sums)``: the sorted unique ``ids`` and the sums of the ``rows`` (n, k)
-    that share an id, as the product of a sparse (keys x rows) indicator with ``rows``."""
+def _sum_by_key(ids: np.ndarray, rows: np.ndarray, weights=None, intercept=False):
+    """``(keys, sums)``: the sorted unique ``ids`` and, for each, the sum of
+    ``weights_i rows_i`` (n, k) over its rows -- with ``intercept``, of ``weights_i`` in a
+    first column too -- as the product of a sparse (keys x rows) indicator carrying the
+    weights with ``rows`` as they are in memory (no scaled or reordered copy)."""
     import scipy.sparse
 
     n = ids.shape[0]
@@ -139,9 +142,14 @@ def _sum_by_key(ids: np.ndarray, rows: np.ndarray):
     ordered = ids[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if n else (
         np.zeros(0, dtype=np.intp))
-    indicator = scipy.sparse.csr_matrix((np.ones(n), order, np.r_[starts, n]),
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)[order]
+    indicator = scipy.sparse.csr_matrix((w, order, np.r_[starts, n]),
                                         shape=(starts.shape[0], n))
-    return ordered[starts], np.asarray(indicator @ rows)
+    sums = np.asarray(indicator @ rows)
+    if intercept:
+        first = np.add.reduceat(w, starts) if n else np.zeros(0)
+        sums = np.concatenate([first[:, None], sums], axis=1)
+    return ordered[starts], sums
 
 
 @dataclass
@@ -171,17 +179,6 @@ def _signed_gram(X, h, fit_intercept: bool, xp) -> np.ndarray:
     return out
 
 
-def _scores(X, u, fit_intercept: bool) -> np.ndarray:
-    """The rows' scores ``u_i x~_i`` (n, k) on the host, row by row in memory."""
-    X, u = to_host(X), to_host(u)
-    fi = int(fit_intercept)
-    out = np.empty((X.shape[0], X.shape[1] + fi))
-    if fi:
-        out[:, 0] = u
-    np.multiply(X, u[:, None], out=out[:, fi:])
-    return out
-
-
 def _cluster_ids(groups, n: int, block_index) -> np.ndarray:
     ids = np.asarray(groups)
     if ids.shape != (n,):
@@ -195,16 +192,11 @@ def _cluster_ids(groups, n: int, block_index) -> np.ndarray:
     return ids
 
 
-@additive
-@reads_groups
-def sandwich_block(X, y, m, theta, *, family, fit_intercept: bool, cluster: bool,
-                   classes=None, block_index=None, offset=None, groups=None) -> SandwichSums:
-    """One block's :class:`SandwichSums` at ``theta`` (``[intercept, *coef]``).
-
-    The bread is the IWLS information ``X~^T W X~`` (``W = m d^2 / V``) plus, for a
-    non-canonical link, the observed information's signed correction
-    ``-X~^T diag(m r (d'/V - d^2 V'/V^2)) X~`` (zero for a canonical link, where
-    ``d = V``)."""
+def _terms(X, y, m, theta, family, fit_intercept, classes, offset):
+    """``(xp, X, u, bread, n_obs)`` of a block at ``theta``: the rows' score weights
+    ``u = m r d / V`` and the bread, the IWLS information ``X~^T W X~`` (``W = m d^2/V``)
+    plus, for a non-canonical link, the observed information's signed correction
+    ``-X~^T diag(m r (d'/V - d^2 V'/V^2)) X~`` (zero for a canonical link: ``d = V``)."""
     xp = get_namespace(X)
     if classes is not None:
         y = xp.asarray(y == classes[1], dtype=xp.float64)
@@ -226,15 +218,31 @@ def sandwich_block(X, y, m, theta, *, family, fit_intercept: bool, cluster: bool
     _, bread = score_and_information(X, u, w, fit_intercept, xp)
     if c is not None:
         bread = bread - _signed_gram(X, c, fit_intercept, xp)
-    out = SandwichSums(n_obs=n_obs, bread=bread)
-    if cluster:
-        if groups is None:
-            raise ValueError("cov_type='cluster' needs the rows' cluster ids (groups).")
-        ids = _cluster_ids(groups, int(X.shape[0]), block_index)
-        out.clusters = ClusterSums.of_rows(ids, _scores(X, u, fit_intercept))
-    else:
-        _, out.meat = score_and_information(X, u, u * u, fit_intercept, xp)
-    return out
+    return xp, X, u, bread, n_obs
+
+
+@additive
+def sandwich_block(X, y, m, theta, *, family, fit_intercept: bool, classes=None,
+                   block_index=None, offset=None) -> SandwichSums:
+    """One block's :class:`SandwichSums` at ``theta`` (``[intercept, *coef]``) for
+    HC0/HC1: the bread (:func:`_terms`) and the meat ``X~^T diag(u^2) X~``."""
+    xp, X, u, bread, n_obs = _terms(X, y, m, theta, family, fit_intercept, classes, offset)
+    _, meat = score_and_information(X, u, u * u, fit_intercept, xp)
+    return SandwichSums(n_obs=n_obs, bread=bread, meat=meat)
+
+
+@reads_groups
+def cluster_sandwich_block(X, y, m, theta, *, family, fit_intercept: bool, classes=None,
+                           block_index=None, offset=None, groups=None) -> SandwichSums:
+    """One block's :class:`SandwichSums` for clusters: the bread (:func:`_terms`) and the
+    block's score sums by cluster id. It sees whole blocks (the rows summed by id in one
+    sort per block, straight from ``X``)."""
+    if groups is None:
+        raise ValueError("cov_type='cluster' needs the rows' cluster ids (groups).")
+    ids = _cluster_ids(groups, int(X.shape[0]), block_index)
+    _, X, u, bread, n_obs = _terms(X, y, m, theta, family, fit_intercept, classes, offset)
+    keys, sums = _sum_by_key(ids, to_host(X), to_host(u), intercept=fit_intercept)
+    return SandwichSums(n_obs=n_obs, bread=bread, clusters=ClusterSums(keys, sums))
 
 
 class Sandwich:
@@ -259,7 +267,11 @@ class Sandwich:
 
     def _settings(self) -> dict:
         return dict(family=self.family, fit_intercept=self.fit_intercept,
-                    cluster=self.cov_type == "cluster", classes=self.classes)
+                    classes=self.classes)
+
+    @property
+    def _block_fn(self):
+        return cluster_sandwich_block if self.cov_type == "cluster" else sandwich_block
 
     def attach(self, engine, theta, *, reference=None) -> None:  # noqa: ARG002 -- as FinalStatistics
         """Ride on ``engine``'s next round, at ``theta``."""
@@ -268,7 +280,7 @@ class Sandwich:
         engine.ride(self)
 
     def block(self):
-        return sandwich_block, (self.theta,), self._settings()
+        return self._block_fn, (self.theta,), self._settings()
 
     def update(self, s) -> None:
         self.done = True
@@ -282,7 +294,7 @@ class Sandwich:
         if self._sums is not None and np.array_equal(theta, self.theta):
             return self._sums
         self.theta = theta
-        return engine.run(sandwich_block, theta, label="sandwich covariance",
+        return engine.run(self._block_fn, theta, label="sandwich covariance",
                           **self._settings())
 
 
