@@ -303,3 +303,17 @@ def test_hc1_and_cluster_equal_glum(data):
             X, y, groups=g if cov_type == "cluster" else None)
         bse = np.sqrt(np.diag(ref.covariance_matrix(X, y, **kw)))
         np.testing.assert_allclose(m.bse_, bse, rtol=1e-7)
+
+
+def test_string_labels_of_dask_classifiers(data):
+    """Labels coded in the blocks (the positive class found in the first pass) are coded
+    in the sandwich pass too."""
+    X, g = data["X"], data["g"]
+    labels = np.where(data["binomial"] > 0, "yes", "no")
+    frame = dd.from_pandas(pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=labels, g=g),
+                           npartitions=4)
+    _, bse = _statsmodels_bse(X, data["binomial"], "binomial", None, "cluster", g)
+    for est in (DLSALogisticRegression(refine_steps=6, cov_type="cluster"),
+                PenalizedLogisticRegression(cov_type="cluster", tol=1e-12)):
+        m = est.fit(frame[["a", "b", "c"]], frame["y"], groups=frame["g"])
+        np.testing.assert_allclose(m.bse_, bse, rtol=1e-8, err_msg=type(est).__name__)
