@@ -283,12 +283,18 @@ def join_to_frame(frame, **vectors):
         ) from exc
 
 
-def _split_partition(part, x_columns, y_col, w_col, o_col, y_kind, g_col=None):
+def _split_partition(part, x_columns, y_col, w_col, o_col, y_kind, g_col=None, index=None):
     X = part[x_columns].to_numpy(dtype=np.float64, na_value=np.nan)
     y = None if y_col is None else _column_as_numpy(part[y_col], y_kind)
     w = None if w_col is None else _column_as_numpy(part[w_col], "float")
     o = None if o_col is None else _column_as_numpy(part[o_col], "float")
     g = None if g_col is None else _partition_as_numpy(part[g_col])
+    missing = 0 if g is None else int(np.count_nonzero(pd.isna(g)))
+    if missing:  # met when the block is first read: before the fit's long part
+        raise ValueError(
+            f"groups has {missing} missing cluster id(s) in row block {index}; every row "
+            "needs one (drop those rows, or give them ids of their own)."
+        )
     return X, y, w, o, g
 
 
@@ -313,8 +319,8 @@ def frame_blocks(X, y=None, sample_weight=None, offset=None, groups=None):
     y_dtype = vector_dtype(joined._meta[y_col].dtype) if y_col else None
     split = dask.delayed(_split_partition, pure=True, nout=5)
     built = [split(p, x_columns, y_col, cols["sample_weight"], cols["offset"],
-                   "raw" if y_dtype is object else "num", cols["groups"])
-             for p in frame_partitions(joined)]
+                   "raw" if y_dtype is object else "num", cols["groups"], k)
+             for k, p in enumerate(frame_partitions(joined))]
 
     def stack(i, shape, dtype):
         return stack_blocks([b[i] for b in built], shape, dtype)

@@ -317,3 +317,16 @@ def test_string_labels_of_dask_classifiers(data):
                 PenalizedLogisticRegression(cov_type="cluster", tol=1e-12)):
         m = est.fit(frame[["a", "b", "c"]], frame["y"], groups=frame["g"])
         np.testing.assert_allclose(m.bse_, bse, rtol=1e-8, err_msg=type(est).__name__)
+
+
+def test_missing_ids_of_a_frame_column_stop_the_first_pass(data):
+    """A dask Series of ids with a missing one (no formula): the error names the block
+    when the block is first read, not after the fit."""
+    X, y, g = data["X"], data["poisson"], data["g"].astype(float)
+    g[1500] = np.nan
+    frame = dd.from_pandas(pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y, g=g),
+                           npartitions=4)
+    model = BiasReducedGLM("poisson", method="ML", cov_type="cluster")
+    with pytest.raises(ValueError, match="1 missing cluster id.*row block 3"):
+        model.fit(frame[["a", "b", "c"]], frame["y"], groups=frame["g"])
+    assert not hasattr(model, "n_iter_")
