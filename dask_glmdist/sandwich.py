@@ -241,7 +241,13 @@ def cluster_sandwich_block(X, y, m, theta, *, family, fit_intercept: bool, class
         raise ValueError("cov_type='cluster' needs the rows' cluster ids (groups).")
     ids = _cluster_ids(groups, int(X.shape[0]), block_index)
     _, X, u, bread, n_obs = _terms(X, y, m, theta, family, fit_intercept, classes, offset)
-    keys, sums = _sum_by_key(ids, to_host(X), to_host(u), intercept=fit_intercept)
+    try:
+        keys, sums = _sum_by_key(ids, to_host(X), to_host(u), intercept=fit_intercept)
+    except TypeError as exc:  # ids of types that cannot be ordered, e.g. 1 and "a"
+        raise TypeError(
+            f"groups: the cluster ids in row block {block_index} cannot be ordered ({exc}); "
+            "give ids of one type (all numbers or all strings)."
+        ) from exc
     return SandwichSums(n_obs=n_obs, bread=bread, clusters=ClusterSums(keys, sums))
 
 
@@ -314,6 +320,29 @@ def check_cov_type(est, groups) -> str:
     return cov_type
 
 
+#: fewer clusters than this: cluster-robust standard errors are biased downward (warned)
+FEW_CLUSTERS = 30
+
+
+def _enough_clusters(groups: int, k: int) -> bool:
+    """Whether ``groups`` clusters support a covariance of ``k`` parameters: the meat is a
+    sum of ``groups`` outer products whose scores add to zero at the estimate, so its rank
+    is at most ``groups - 1``; below ``k`` some combinations of the parameters would get
+    a standard error of zero (refused: NaN). With few clusters the numbers exist but are
+    biased downward (warned)."""
+    if groups - 1 < k:
+        warn(f"cov_type='cluster' with {groups} cluster(s) for {k} parameters: the "
+             f"cluster-robust covariance has rank at most {max(groups - 1, 0)} < {k}, so "
+             "some combinations of the parameters would get a standard error of zero; "
+             "no covariance (NaN). Use more clusters, or cov_type='HC1'.", RuntimeWarning)
+        return False
+    if groups < FEW_CLUSTERS:
+        warn(f"cov_type='cluster' with only {groups} clusters: cluster-robust standard "
+             f"errors are biased downward with fewer than about {FEW_CLUSTERS} clusters; "
+             "treat them as approximate.", RuntimeWarning)
+    return True
+
+
 def sandwich_covariance(s: SandwichSums, cov_type: str, n_params: int, free=None):
     """``(cov, n_clusters)``: the sandwich covariance of the parameters (module
     docstring) from the summed ``s``; ``free`` (a boolean mask) leaves out parameters
@@ -331,6 +360,8 @@ def sandwich_covariance(s: SandwichSums, cov_type: str, n_params: int, free=None
         c = 1.0 if cov_type == "HC0" else (n / (n - k) if n > k else math.nan)
     cov = np.full((k, k), np.nan)
     idx = np.flatnonzero(free)
+    if groups is not None and not _enough_clusters(groups, idx.size):
+        return cov, groups
     B = s.bread[np.ix_(idx, idx)]
     try:
         L = np.linalg.cholesky(0.5 * (B + B.T))
@@ -342,6 +373,4 @@ def sandwich_covariance(s: SandwichSums, cov_type: str, n_params: int, free=None
     Binv = np.linalg.inv(L).T @ np.linalg.inv(L)
     sub = c * (Binv @ meat[np.ix_(idx, idx)] @ Binv)
     cov[np.ix_(idx, idx)] = 0.5 * (sub + sub.T)
-    if cov_type == "cluster" and groups < 2:
-        warn(f"cov_type='cluster' with {groups} cluster: no covariance (NaN).", RuntimeWarning)
     return cov, groups

@@ -330,3 +330,30 @@ def test_missing_ids_of_a_frame_column_stop_the_first_pass(data):
     with pytest.raises(ValueError, match="1 missing cluster id.*row block 3"):
         model.fit(frame[["a", "b", "c"]], frame["y"], groups=frame["g"])
     assert not hasattr(model, "n_iter_")
+
+
+def test_too_few_clusters_are_refused_and_few_are_warned(data):
+    """Two clusters for three parameters: the meat has rank 1, so some combinations
+    would get a zero standard error -- NaN with a warning, not a small number; ten
+    clusters: the statsmodels numbers, with a warning that they are biased downward."""
+    X, y = data["X"][:, :2], data["poisson"]
+    with pytest.warns(RuntimeWarning, match="rank at most 1 < 3"):
+        m = BiasReducedGLM("poisson", method="ML", cov_type="cluster").fit(
+            X, y, groups=np.arange(N) % 2)
+    assert np.all(np.isnan(m.bse_)) and np.all(np.isfinite(m.params_))
+    g = np.arange(N) % 10
+    with pytest.warns(RuntimeWarning, match="only 10 clusters"):
+        m = BiasReducedGLM("poisson", method="ML", cov_type="cluster").fit(X, y, groups=g)
+    _, bse = _statsmodels_bse(X, y, "poisson", None, "cluster", g)
+    np.testing.assert_allclose(m.bse_, bse, rtol=1e-8)
+
+
+def test_ids_that_cannot_be_ordered_are_refused(data):
+    X, y = data["X"], data["poisson"]
+    mixed = np.array([1, "a"] * (N // 2), dtype=object)
+    model = BiasReducedGLM("poisson", method="ML", cov_type="cluster")
+    with pytest.raises(TypeError, match="cluster ids cannot be ordered"):
+        model.fit(X, y, groups=mixed)
+    Xd, yd, _ = _dask(X, y)
+    with pytest.raises(TypeError, match="cluster ids in row block 0 cannot be ordered"):
+        model.fit(Xd, yd, groups=da.from_array(mixed, chunks=250))

@@ -148,6 +148,11 @@ def check_groups(groups, n_rows) -> np.ndarray:
     missing = int(np.count_nonzero(pd.isna(g)))
     if missing:
         raise ValueError(f"groups has {missing} missing cluster id(s); every row needs one.")
+    try:
+        np.unique(g)  # the ids are ordered by the sandwich pass: refuse them now if not
+    except TypeError as exc:
+        raise TypeError(f"groups: the cluster ids cannot be ordered ({exc}); give ids of "
+                        "one type (all numbers or all strings).") from exc
     return g
 
 

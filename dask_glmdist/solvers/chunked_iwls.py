@@ -641,7 +641,8 @@ def _record(iwls: ChunkedIWLS, loop: _Loop, clock: float):
     Returns the size of the proposed step and the standard errors.
     """
     it, k = loop.it, iwls.k
-    loop.cov_unscaled = gram_inverse_from_r(it.R[:k, :k])
+    with np.errstate(over="ignore"):  # weights running to 0 (separation): inf, flagged later
+        loop.cov_unscaled = gram_inverse_from_r(it.R[:k, :k])
     scale = it.phi_new if iwls.estimate_phi else 1
     bse = np.sqrt(np.clip(np.diag(loop.cov_unscaled), 0, None) * scale)
     size = float("inf") if it.beta is None else float(np.max(np.abs(it.new - it.beta)))
