@@ -288,14 +288,23 @@ def _split_partition(part, x_columns, y_col, w_col, o_col, y_kind, g_col=None, i
     y = None if y_col is None else _column_as_numpy(part[y_col], y_kind)
     w = None if w_col is None else _column_as_numpy(part[w_col], "float")
     o = None if o_col is None else _column_as_numpy(part[o_col], "float")
-    g = None if g_col is None else _partition_as_numpy(part[g_col])
-    missing = 0 if g is None else int(np.count_nonzero(pd.isna(g)))
-    if missing:  # met when the block is first read: before the fit's long part
-        raise ValueError(
-            f"groups has {missing} missing cluster id(s) in row block {index}; every row "
-            "needs one (drop those rows, or give them ids of their own)."
-        )
+    # missing ids are met when the block is first read: before the fit's long part
+    g = None if g_col is None else check_cluster_ids(_partition_as_numpy(part[g_col]), index)
     return X, y, w, o, g
+
+
+def check_cluster_ids(ids, block_index=None) -> np.ndarray:
+    """Cluster ids (``groups``) as an array, refused when one is missing (naming the
+    row block where known)."""
+    ids = np.asarray(ids)
+    missing = int(np.count_nonzero(pd.isna(ids)))
+    if missing:
+        where = "" if block_index is None else f" in row block {block_index}"
+        raise ValueError(
+            f"groups has {missing} missing cluster id(s){where}; every row needs one (drop "
+            "those rows, or give them ids of their own)."
+        )
+    return ids
 
 
 def _column_as_numpy(col, kind):

@@ -344,7 +344,7 @@ def _pearson_dispersion(model) -> float:
     if model.df_resid_ <= 0:
         raise ValueError("The full model has no residual degrees of freedom: its "
                          "dispersion cannot be estimated.")
-    phi = float(model.pearson_chi2_) / model.df_resid_
+    phi = float(model._pearson_dispersion(model.family_))
     if not phi > 0:
         raise ValueError("The full model fits exactly (its Pearson dispersion is 0): "
                          "the likelihood ratio is unbounded.")

@@ -38,10 +38,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from ._array import get_namespace, to_host
-from ._blocks import BlockSummary
+from ._blocks import BlockSummary, check_cluster_ids
 from .block_graph import additive, reads_groups
 from .diagnostics import warn
 from .solvers.glm_kernel import linear_predictor, score_and_information
@@ -180,15 +179,9 @@ def _signed_gram(X, h, fit_intercept: bool, xp) -> np.ndarray:
 
 
 def _cluster_ids(groups, n: int, block_index) -> np.ndarray:
-    ids = np.asarray(groups)
+    ids = check_cluster_ids(groups, block_index)
     if ids.shape != (n,):
         raise ValueError(f"groups has {ids.shape[0]} rows in row block {block_index}, X {n}.")
-    missing = int(np.count_nonzero(pd.isna(ids)))
-    if missing:
-        raise ValueError(
-            f"groups has {missing} missing cluster id(s) in row block {block_index}; every "
-            "row needs one (drop those rows, or give them ids of their own)."
-        )
     return ids
 
 

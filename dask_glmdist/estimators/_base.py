@@ -19,6 +19,7 @@ from .._blocks import (
     _is_dask_frame,
     _is_dask_series,
     as_blocked,
+    check_cluster_ids,
     check_numeric_columns,
     compute_reduced,
     dask_design,
@@ -145,9 +146,7 @@ def check_groups(groups, n_rows) -> np.ndarray:
             f"Found input variables with inconsistent numbers of samples: X has {n_rows} "
             f"rows, groups has {g.shape[0]}."
         )
-    missing = int(np.count_nonzero(pd.isna(g)))
-    if missing:
-        raise ValueError(f"groups has {missing} missing cluster id(s); every row needs one.")
+    check_cluster_ids(g)
     try:
         np.unique(g)  # the ids are ordered by the sandwich pass: refuse them now if not
     except TypeError as exc:
