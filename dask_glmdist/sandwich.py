@@ -55,54 +55,43 @@ class ClusterSums:
     """Score sums by cluster id: ``keys`` (sorted, unique) and ``sums`` (one row each).
 
     Adding two merges them by key, so the clusters' sums over any blocks are the same
-    whatever the blocks and their order. The merge is deferred: rows and ``a + b`` keep
-    their parts, and :meth:`settled` merges them once per reduction node: the rows
-    summed by id (a sparse indicator product over the rows as they are), then the parts
-    already summed added into one table of the node's sorted ids (one part at a time: no
-    copy of all of them together).
+    whatever the blocks and their order. The merge is deferred: ``a + b`` keeps the
+    parts, and :meth:`settled` adds them into one table of the node's sorted ids once
+    per reduction node (one part at a time: no copy of all of them together).
     """
 
-    __slots__ = ("_parts", "_merged")
+    __slots__ = ("_parts",)
 
-    def __init__(self, keys: np.ndarray, sums: np.ndarray, merged: bool = True):
-        self._parts, self._merged = [(keys, sums, merged)], merged
+    def __init__(self, keys: np.ndarray, sums: np.ndarray):
+        self._parts = [(keys, sums)]
 
     @classmethod
     def of_rows(cls, ids: np.ndarray, scores: np.ndarray) -> ClusterSums:
-        """The rows' ``scores`` (n, k) with their cluster ``ids`` (n,), to be summed by
-        id when settled."""
-        return cls(ids, scores, merged=False)
+        """The rows' ``scores`` (n, k) summed by their cluster ``ids`` (n,)."""
+        return cls(*_sum_by_key(ids, scores))
 
     def __add__(self, other: ClusterSums) -> ClusterSums:
         if not isinstance(other, ClusterSums):
             return NotImplemented
         out = ClusterSums.__new__(ClusterSums)
-        out._parts, out._merged = self._parts + other._parts, False
+        out._parts = self._parts + other._parts
         return out
 
     def settled(self) -> ClusterSums:
         """The parts merged into one (sorted keys, their sums)."""
-        if self._merged:
+        if len(self._parts) == 1:
             return self
-        raw = [(k, s) for k, s, merged in self._parts if not merged]
-        parts = [(k, s) for k, s, merged in self._parts if merged]
-        if raw:  # the rows of a group's slabs: summed together, one sort
-            ids = np.concatenate([k for k, _ in raw]) if len(raw) > 1 else raw[0][0]
-            rows = np.concatenate([s for _, s in raw]) if len(raw) > 1 else raw[0][1]
-            parts.append(_sum_by_key(ids, rows))
-        if len(parts) > 1:
-            try:
-                keys = np.unique(np.concatenate([k for k, _ in parts]))
-            except TypeError as exc:  # e.g. ints in one block, strings in another
-                raise TypeError(
-                    "groups: the cluster ids of different blocks cannot be compared "
-                    f"({exc}); give every block ids of one type."
-                ) from exc
-            sums = np.zeros((keys.shape[0], parts[0][1].shape[1]))
-            for k, s in parts:
-                sums[np.searchsorted(keys, k)] += s   # k: unique within its part
-            parts = [(keys, sums)]
-        self._parts, self._merged = [(*parts[0], True)], True
+        try:
+            keys = np.unique(np.concatenate([k for k, _ in self._parts]))
+        except TypeError as exc:  # e.g. ints in one block, strings in another
+            raise TypeError(
+                "groups: the cluster ids of different blocks cannot be compared "
+                f"({exc}); give every block ids of one type."
+            ) from exc
+        sums = np.zeros((keys.shape[0], self._parts[0][1].shape[1]))
+        for k, part in self._parts:
+            sums[np.searchsorted(keys, k)] += part   # k: unique within its part
+        self._parts = [(keys, sums)]
         return self
 
     @property
@@ -126,7 +115,7 @@ class ClusterSums:
         return self.settled()._parts
 
     def __setstate__(self, parts):
-        self._parts, self._merged = parts, True
+        self._parts = parts
 
 
 def _sum_by_key(ids: np.ndarray, rows: np.ndarray, weights=None, intercept=False):
