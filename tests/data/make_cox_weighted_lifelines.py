@@ -27,7 +27,8 @@ if __name__ == "__main__":
 
     X, t, event, w = data()
     df = pd.DataFrame(X, columns=["x0", "x1", "x2"]).assign(T=t, E=event, w=w)
-    cph = CoxPHFitter().fit(df, "T", "E", weights_col="w", robust=False)
+    cph = CoxPHFitter().fit(df, "T", "E", weights_col="w", robust=False,
+                              fit_options={"precision": 1e-14, "step_size": 1.0})
     out = {"lifelines": lifelines.__version__,
            "coef": cph.params_.tolist(), "se": cph.standard_errors_.tolist(),
            "loglik": float(cph.log_likelihood_)}
