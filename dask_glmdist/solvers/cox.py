@@ -280,13 +280,18 @@ class LocalCoxFit:
 
 
 def _newton_step(info: np.ndarray, score: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """The Newton step over the free coordinates (the others stay where they are)."""
+    """The Newton step over the free coordinates (the others stay where they are); on an
+    information that is not numerically positive definite, the step within the span of its
+    eigenvalues above 1e-12 of the largest (no solver warning: far out on a monotone
+    likelihood that is expected, and what it means is judged by :func:`_runaway`)."""
     step = np.zeros_like(score)
     sub = info[np.ix_(free, free)]
     try:
-        step[free] = linalg.solve(sub, score[free], assume_a="pos")
+        step[free] = linalg.cho_solve(linalg.cho_factor(sub), score[free])
     except (linalg.LinAlgError, ValueError):
-        step[free] = linalg.lstsq(sub, score[free], cond=1e-12)[0]
+        vals, vecs = linalg.eigh(sub)
+        keep = vals > 1e-12 * max(vals.max(initial=0.0), 1e-300)
+        step[free] = vecs[:, keep] @ ((vecs[:, keep].T @ score[free]) / vals[keep])
     return step
 
 
@@ -305,15 +310,19 @@ def _halving(rows, ties, theta, step, ll):
     return None
 
 
-def _runaway(rows, info, score, free, theta, tol) -> list:
-    """Coordinates whose next Newton step is still large, absolutely and relative to the
-    coefficient (R's ``coxph`` rule for infinite coefficients), and whose coefficient is
-    past 5 per standard deviation of the covariate (a hazard ratio beyond e^5 per SD: a
-    coordinate that merely has not settled beside a runaway one is not flagged)."""
+def _runaway(rows, info, score, free, theta, tol, info0) -> list:
+    """Coordinates running off to infinity (monotone likelihood). Beyond 5 per standard
+    deviation of the covariate (a hazard ratio past e^5 per SD: a coordinate that merely
+    has not settled beside a runaway one is not flagged), and either still moving -- its
+    next Newton step large, absolutely and relative to the coefficient (R's ``coxph``
+    rule) -- or without information left (below 1e-8 of its information at the start:
+    the likelihood is flat along it, so a small step there means nothing)."""
     nxt = np.abs(_newton_step(info, score, free))
     sd = np.sqrt(np.average((rows.X - np.average(rows.X, axis=0, weights=rows.weight))**2,
                             axis=0, weights=rows.weight))
-    runaway = (nxt > tol) & (nxt > np.sqrt(tol) * np.abs(theta)) & (np.abs(theta) * sd > 5)
+    moving = (nxt > tol) & (nxt > np.sqrt(tol) * np.abs(theta))
+    flat = np.diag(info) < 1e-8 * np.diag(info0)
+    runaway = (moving | flat) & (np.abs(theta) * sd > 5) & free
     return [int(j) for j in np.flatnonzero(runaway)]
 
 
@@ -343,6 +352,7 @@ def fit_cox_local(rows: CoxRows, ties: str = "efron", tol: float = 1e-9, max_ite
     p = rows.p
     theta = np.zeros(p) if start is None else np.asarray(start, dtype=np.float64).copy()
     ll, score, info = cox_derivatives(rows, theta, ties)
+    info0 = info
     scale = np.sqrt(np.maximum(np.diag(info), 0.0))
     free = scale > 1e-10 * max(scale.max(initial=0.0), 1e-300)
     dropped = [int(j) for j in np.flatnonzero(~free)]
@@ -363,7 +373,7 @@ def fit_cox_local(rows: CoxRows, ties: str = "efron", tol: float = 1e-9, max_ite
                 1.0 + np.max(np.abs(theta))):
             converged = True
             break
-    infinite = [] if converged else _runaway(rows, info, score, free, theta, tol)
+    infinite = _runaway(rows, info, score, free, theta, tol, info0)
     return LocalCoxFit(theta, info, ll, n_iter, bool(converged and not infinite), infinite,
                        rows.n_events, dropped)
 
