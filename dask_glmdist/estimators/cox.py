@@ -439,8 +439,7 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
                         "likelihood (its rows are in the baseline's risk sets)")
             elif status in _LEFT_OUT:
                 cols = [names[j] for j in r.get("infinite", [])]
-                rep.add(status, k, cols, "left out of the one-round combination: "
-                        + _LEFT_OUT[status].format(columns=short_list(cols)))
+                rep.add(status, k, cols, _LEFT_OUT[status].format(columns=short_list(cols)))
         then = ("the refinement rounds use every block's rows" if self.refine_steps else
                 "with refine_steps=0 the estimate rests on the other blocks only")
         left_out = (f"Row block(s) {{blocks}} were left out of the one-round combination "
