@@ -29,7 +29,7 @@ def ref():
         return json.load(f)
 
 
-def _check_fit(model, r, names, coef_tol=1e-6, se_tol=1e-6):
+def _check_fit(model, r, names, coef_tol=1e-8, se_tol=1e-8):
     coef = np.array([r["coef"][c] for c in names])
     se = np.array([r["se"][c] for c in names])
     np.testing.assert_allclose(model.coef_, coef, atol=coef_tol, rtol=0)
@@ -70,7 +70,9 @@ def test_four_blocks_refined_are_lifelines_stratified_by_block(rossi, ref):
         model = DLSACoxRegression(n_partitions=4, refine_steps=20, tol=1e-12).fit(
             df, "week", "arrest")
     assert model.n_blocks_ == 4
-    assert list(model.block_diagnostics_["block"]) == [1]
+    diag = model.block_diagnostics_
+    assert list(diag["block"]) == [1] and list(diag["problem"]) == ["monotone"]
+    assert diag["columns"].iloc[0] == ["mar"]
     assert list(model.wlse_blocks_) == [0, 2, 3]
     _check_fit(model, ref["blocks"], COVARIATES)
     assert model.converged_

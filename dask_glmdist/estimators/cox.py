@@ -308,8 +308,9 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
             where = "(and stratum) " if self._has_strata else ""
             raise ValueError(
                 f"Covariate(s) {short_list(never)} are constant within every row block "
-                f"{where}(among rows of positive weight): the block-stratified partial "
-                "likelihood does not depend on them, so they are not estimable. Drop "
+                f"{where}(among the rows at risk at each of its event times): the "
+                "block-stratified partial likelihood does not depend on them, so they are "
+                "not estimable. Drop "
                 "them (a covariate that only differs between blocks, such as a centre's "
                 "own characteristic, is absorbed by the blocks' baseline hazards)."
             )
@@ -429,9 +430,9 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
             k, status = r["index"], r["status"]
             free = set(r.get("informative", range(len(names))))
             constant = [names[j] for j in range(len(names)) if j not in free]
-            if constant and status != cb.NO_WEIGHT and r.get("n_events", 0) > 0:
-                rep.add("constant_columns", k, constant, "constant within the block (and "
-                        "stratum): no information on them from it")
+            if constant and status not in (cb.NO_WEIGHT, cb.NO_EVENTS):
+                rep.add("constant_columns", k, constant, "constant in every risk set of the "
+                        "block: no information on them from it")
             if status == cb.NO_WEIGHT:
                 rep.add(status, k, detail="every sample weight is zero: skipped")
             elif status == cb.NO_EVENTS:

@@ -116,9 +116,9 @@ def _value_problems(X, time, event, w, entry, offset, names) -> dict:
         msgs.append("sample_weight has infinite values")
     if w is not None and (w < 0).any():
         msgs.append("sample_weight has negative values")
-    if entry is not None and (entry >= time).any():
-        msgs.append("some entry times are not before their durations (a row is at risk "
-                    "at t when entry < t <= duration)")
+    if entry is not None and ((entry > time) | ((entry >= time) & (event == 1))).any():
+        msgs.append("some entry times are after their durations, or not before the time "
+                    "of their event (a row is at risk at t when entry < t <= duration)")
     if offset is not None and np.isinf(offset).any():
         msgs.append("offset has infinite values")
     return {f"bad_y: {m}": 1 for m in msgs}
@@ -199,19 +199,11 @@ def _plain(label):
     return label.item() if isinstance(label, np.generic) else label
 
 
-def informative_columns(b: BlockRows) -> np.ndarray:
-    """Columns that vary within some stratum of the block among rows of positive weight
-    (a column constant within every stratum drops out of the partial likelihood)."""
-    p = b.X.shape[1]
-    pos = np.ones(b.X.shape[0], bool) if b.w is None else b.w > 0
-    groups = [pos] if b.strata is None else [pos & (b.strata == s)
-                                              for s in pd.unique(b.strata[pos])]
-    out = np.zeros(p, dtype=bool)
-    for g in groups:
-        if g.sum() > 1:
-            Xg = b.X[g]
-            out |= np.ptp(Xg, axis=0) > 0
-    return out
+def informative_columns(information_at_zero: np.ndarray) -> np.ndarray:
+    """Columns with information in the block: not constant within every risk set of its
+    event times (the diagonal of the information is then 0 at every beta)."""
+    d = np.maximum(np.diag(information_at_zero), 0.0)
+    return d > 1e-10 * max(d.max(initial=0.0), 1e-300)
 
 
 # --------------------------------------------------------------------------------------
@@ -284,8 +276,9 @@ def _local_fit(rows: CoxRows, *, ties, tol, max_iter):
         return SINGULAR, None
     if fit.infinite:
         return MONOTONE, fit
-    info = np.asarray(fit.information, dtype=np.float64)
-    if not np.all(np.isfinite(fit.theta)) or np.linalg.matrix_rank(info) < rows.p:
+    kept = [j for j in range(rows.p) if j not in set(getattr(fit, "dropped", []))]
+    info = np.asarray(fit.information, dtype=np.float64)[np.ix_(kept, kept)]
+    if not np.all(np.isfinite(fit.theta)) or np.linalg.matrix_rank(info) < len(kept):
         return SINGULAR, fit
     return (USED if fit.converged else NOT_CONVERGED), fit
 
@@ -299,22 +292,24 @@ def cox_local_block(X, y, w, *, block_index, ties, tol, max_iter, names=(), miss
     if b.problems:
         return CoxLocalSummary(problems=Problems.at(block_index, b.problems))
     record = {"index": int(block_index), "n": b.n_obs, "dropped": b.dropped}
-    free = informative_columns(b)
     zero = np.zeros((p, p))
     base = dict(n=b.n_obs, n_dropped=b.dropped, information=zero,
-                information_theta=np.zeros(p), informative=free.astype(int))
+                information_theta=np.zeros(p), informative=np.zeros(p, dtype=int))
     if b.n_obs == 0:
         return CoxLocalSummary(**base, blocks=[{**record, "status": NO_WEIGHT}], events={})
     rows = b.rows()
     n_events = float(rows.n_events)
-    record.update(n_events=n_events, informative=np.flatnonzero(free).tolist())
+    record["n_events"] = n_events
     events = {label: [event_table(r)] for label, r in stratum_rows(b).items()}
     events = {k: v for k, v in events.items() if len(v[0][0])}
     base.update(n_events=n_events, events=events)
     if n_events == 0:
-        return CoxLocalSummary(**base, blocks=[{**record, "status": NO_EVENTS}])
-    loglik0 = float(cox_derivatives(rows, np.zeros(p), ties=ties)[0])
-    base["loglik_null"] = loglik0
+        return CoxLocalSummary(**base, blocks=[{**record, "status": NO_EVENTS,
+                                                "informative": []}])
+    loglik0, _, info0 = cox_derivatives(rows, np.zeros(p), ties=ties)
+    free = informative_columns(info0)
+    record["informative"] = np.flatnonzero(free).tolist()
+    base.update(loglik_null=float(loglik0), informative=free.astype(int))
     if not free.any():  # every column constant: the block informs nothing
         return CoxLocalSummary(**base, blocks=[{**record, "status": USED, "n_iter": 0}])
     if n_events < free.sum():
