@@ -86,8 +86,8 @@ def cox_blocks(est, X, vectors: dict, *, n_partitions):
     ``n_dropped`` counts the rows dropped on the client (``missing="drop"``).
     """
     if vectors["durations"] is None:
-        raise ValueError(f"{type(est).__name__}.fit requires durations (the follow-up "
-                         "time of every row), got None.")
+        raise ValueError(f"{type(est).__name__} requires y to be passed, but the target y "
+                         "is None: give durations, the follow-up time of every row.")
     columns = _named_columns(X, vectors)
     if hasattr(est, "feature_names_in_"):
         del est.feature_names_in_
@@ -149,6 +149,11 @@ def _memory_blocks(est, X, vectors, columns, n_partitions):
         [] if v["entry"] is None else [v["entry"]]))
     b = block_rows(Xa, y, v["sample_weight"], offset=v["offset"], groups=v["strata"],
                    names=names, missing=getattr(est, "missing", "raise"))
+    if "missing_rows" in b.problems:  # scikit-learn's wording first
+        try:
+            raise_for_problems(b.problems)
+        except ValueError as exc:
+            raise ValueError(f"Input contains NaN. {exc}") from None
     raise_for_problems(b.problems)
     if b.X.shape[0] < 2:
         raise ValueError(f"Found {b.X.shape[0]} usable row(s); at least 2 are required.")

@@ -304,8 +304,10 @@ class CoxPredictMixin(GLMInferenceMixin):
             durations = X[durations]
         if isinstance(event, str):
             event = X[event]
-        return concordance_index(np.asarray(durations, dtype=np.float64),
-                                 self.predict_log_partial_hazard(X), event)
+        eta = self.predict_log_partial_hazard(X)
+        if durations is None:
+            raise ValueError("score needs the durations (and events) of the rows of X.")
+        return concordance_index(np.asarray(durations, dtype=np.float64), eta, event)
 
 
 def _block_eta(Xb, coef):

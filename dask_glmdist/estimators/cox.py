@@ -199,13 +199,15 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> from dask_glmdist import DLSACoxRegression
-    >>> rng = np.random.default_rng(0)
+    >>> rng = np.random.default_rng(2)
     >>> X = rng.normal(size=(4000, 2))
     >>> t = rng.exponential(1 / np.exp(X @ [0.7, -0.4]))
     >>> c = rng.exponential(2.0, size=4000)
     >>> model = DLSACoxRegression(n_partitions=4).fit(X, np.minimum(t, c), t <= c)
     >>> model.coef_.round(1)
     array([ 0.7, -0.4])
+    >>> model.refine_step_se_.round(3)  # how far (in se) the one-round estimate was
+    array([0.005])
     >>> list(model.summary().columns)[:3]
     ['coef', 'exp(coef)', 'std_err']
     >>> model.predict_survival_function(X[:2], times=[0.5]).shape
@@ -299,7 +301,8 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         self.n_dropped_ = int(s.n_dropped) + int(dropped)
         self.n_events_ = float(s.n_events)
         if self.n_obs_ == 0:
-            raise ValueError("No row has a positive sample_weight: there is nothing to fit.")
+            raise ValueError("All sample weights are zero: no row carries any weight, so "
+                             "there is nothing to fit.")
         if self.n_events_ == 0:
             raise ValueError("There are no events (event is 0 in every row): the partial "
                              "likelihood is constant and no coefficient is estimable.")
