@@ -28,6 +28,7 @@ naming them; the refinement rounds use every block's rows.
 
 from __future__ import annotations
 
+import logging
 import time
 from numbers import Integral, Real
 
@@ -44,6 +45,8 @@ from ..rounds import RoundEngine
 from ..solvers import cox_blocks as cb
 from ._cox_data import VECTORS, cox_blocks
 from ._cox_predict import CoxPredictMixin, baseline_frame
+
+logger = logging.getLogger("dask_glmdist")
 
 __all__ = ["DLSACoxRegression"]
 
@@ -285,9 +288,10 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         times = {k: v[0][0] for k, v in s.events.items()}
         f = engine.run(cb.cox_sums_block, theta, times, label="Cox baseline", **settings)
         f.problems.raise_if_any()
-        self._set_estimate(theta, f, s, times, engine)
+        self._set_estimate(theta, f, s, engine)
         report(step=None)
-        self._fit_seconds = time.perf_counter() - start
+        logger.info("Cox DLSA fit: %d rows, %d blocks, %d round(s), %.2f s", self.n_obs_,
+                    self.n_blocks_, self.n_rounds_, time.perf_counter() - start)
         return self
 
     # ----------------------------------------------------------------------------------
@@ -396,7 +400,7 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         )
         return True
 
-    def _set_estimate(self, theta, f, s, times, engine) -> None:
+    def _set_estimate(self, theta, f, s, engine) -> None:
         """Coefficients, covariance, likelihood statistics and baseline at the estimate."""
         p = theta.shape[0]
         factor = PSDFactor(f.information)
@@ -422,7 +426,6 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         self._baseline = {k: (t, np.cumsum(d / f.risk[k])) for k, (t, d) in events.items()}
         self.baseline_cumulative_hazard_, self.baseline_hazard_ = baseline_frame(
             events, f.risk, self._has_strata)
-        del times
 
     def _report_blocks(self, records, empty, names) -> None:
         """One warning per kind of block problem; the detail in ``block_diagnostics_``."""
