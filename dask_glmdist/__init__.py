@@ -4,6 +4,7 @@ from .diagnostics import SeparationWarning
 from .estimators import (
     BiasReducedGLM,
     DebiasedLassoRegressor,
+    DLSACoxRegression,
     DLSALogisticRegression,
     DLSARegressor,
     GLMPath,
@@ -18,6 +19,7 @@ from .families import get_family
 __all__ = [
     "BiasReducedGLM",
     "DebiasedLassoRegressor",
+    "DLSACoxRegression",
     "DLSALogisticRegression",
     "DLSARegressor",
     "GLMPath",

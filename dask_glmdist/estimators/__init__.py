@@ -1,6 +1,7 @@
 """Estimators: one module per method family."""
 
 from .brglm import BiasReducedGLM
+from .cox import DLSACoxRegression
 from .debiased_lasso import DebiasedLassoRegressor
 from .dlsa import DLSALogisticRegression, DLSARegressor
 from .penalized import PenalizedGLM, PenalizedLogisticRegression
@@ -10,6 +11,7 @@ from .penalized_path import GLMPath, PenalizedGLMCV, penalized_glm_path
 __all__ = [
     "BiasReducedGLM",
     "DebiasedLassoRegressor",
+    "DLSACoxRegression",
     "DLSALogisticRegression",
     "DLSARegressor",
     "GLMPath",
