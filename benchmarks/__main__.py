@@ -12,8 +12,8 @@ import time
 from benchmarks.runner import COMBINED, Report, main
 
 CONFIGS = ["dlsa_logistic", "brglm", "debiased_lasso", "penalized", "formula", "sparse_input",
-           "scale_out", "robust_se"]
-OPTIONAL = ["sparse_input", "scale_out", "robust_se"]  # not in the default medium run
+           "scale_out", "robust_se", "cox"]
+OPTIONAL = ["sparse_input", "scale_out", "robust_se", "cox"]  # not in the default medium run
 
 
 def medium(argv) -> None:

@@ -200,3 +200,17 @@ def test_robust_se(tmp_path):
         factor = robust_se.hc1_factor(ours, res[peer])  # statsmodels' GLM HC1 is its HC0
         np.testing.assert_allclose(res[ours]["bse"], np.multiply(res[peer]["bse"], factor),
                                    rtol=1e-6)
+
+
+def test_cox(tmp_path):
+    """The issue-16 tables; the global fit (one block) equals statsmodels' PHReg; the
+    distributed fits are close to it (the block-stratified likelihood)."""
+    res, lines = run("cox", tmp_path, "--n", "3000", "--peer-n", "1500", "--methods",
+                     "dlsa_one_round", "dlsa", "dlsa_mle", "statsmodels", "peer_n_global",
+                     "peer_n_statsmodels")
+    head, rows = table(lines, "fit")
+    assert head[:2] == ["fit", "time (s)"] and len(rows) == 5
+    rounds = [res[m]["n_rounds"] for m in ("dlsa_one_round", "dlsa", "dlsa_mle")]
+    assert rounds[0] < rounds[1] < rounds[2]
+    assert theta_diff(res["peer_n_global"], res["peer_n_statsmodels"]) < 1e-8
+    assert theta_diff(res["dlsa_mle"], res["statsmodels"]) < 0.05
