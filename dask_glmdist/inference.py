@@ -53,7 +53,10 @@ class SummaryFrame(pd.DataFrame):
         return "\n".join([rule, *rows, rule]) + "\n"
 
     def __repr__(self) -> str:
-        return self._header_text() + super().__repr__() + self._notes_text()
+        # every column (a summary wider than the terminal wraps rather than hiding
+        # columns behind "..."), rows up to pandas' display.max_rows
+        table = self.to_string(max_rows=pd.get_option("display.max_rows"))
+        return self._header_text() + table + self._notes_text()
 
     def _repr_html_(self):
         html = super()._repr_html_()
