@@ -200,3 +200,13 @@ def test_robust_se(tmp_path):
         factor = robust_se.hc1_factor(ours, res[peer])  # statsmodels' GLM HC1 is its HC0
         np.testing.assert_allclose(res[ours]["bse"], np.multiply(res[peer]["bse"], factor),
                                    rtol=1e-6)
+
+
+def test_dlsa_comparators(tmp_path):
+    res, lines = run("dlsa_comparators", tmp_path, "--sizes", "2000:4", "--reps", "2",
+                     "--methods", "example2")
+    r = res["example2"]["rows"]["2000:4"]
+    head, rows = table(lines, "estimator")
+    assert len(head) == 11 and len(rows) == 10  # REE and CP rows of 5 estimators
+    assert set(r["ree"]) == {"OS", "CSL", "CSL (master 1/K)", "DLSA", "TDLSA"}
+    assert all(len(v) == 8 for v in r["ree"].values())
