@@ -169,6 +169,8 @@ _NOT_DETERMINED = ("not determined: the estimate runs off in directions that fix
 class _DLSABase(GLMInferenceMixin, BaseEstimator):
     """Fitting logic shared by the DLSA regressor and classifier."""
 
+    _plain_method = "dlsa"  # the progress display names only the comparators
+
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],
         "method": [StrOptions({"dlsa", "one_shot", "csl"})],
