@@ -1,0 +1,296 @@
+"""The mathematics of one-round feature screening: per-block components and their ``g``.
+
+Each screening measure of the DLSA paper's section 4.2 (after Li et al. 2020, "Distributed
+feature screening via componentwise debiasing") is written as ``omega_j = g(nu_j1, ...,
+nu_js)``, a smooth function of a few *component parameters*. Every row block estimates
+the components of every feature from its own rows (moments, or U-statistics over the
+block's pairs and triples of distinct rows); the client averages each component over the
+blocks (weights ``n_k / N``) and applies ``g``. A block sends O(p) numbers.
+
+The block functions here work on one block in memory: ``X`` (n x p float), ``y`` (n,).
+Pairwise sums are never formed as n x n matrices: sums over pairs come from sorting
+(row sums of ``|x_i - x_l|``) and from a divide-and-conquer over the bits of ranks
+(:func:`lower_left_sums`, the sums over pairs ``l < i`` with a smaller rank), so a block
+costs O(n log n) per feature and memory O(n) per feature (features in chunks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MEASURES", "MIN_ROWS", "block_components", "combine_components",
+           "lower_left_sums"]
+
+MEASURES = ("pearson", "kendall", "sirs", "dc")
+# rows a block needs for its U-statistics (pairs, triples of distinct rows)
+MIN_ROWS = {"pearson": 1, "kendall": 2, "sirs": 3, "dc": 3}
+# elements of the working arrays of one feature chunk (about 8 bytes each, a few arrays)
+_CHUNK_ELEMENTS = 2_000_000
+
+
+# --------------------------------------------------------------------------------------
+# sums over pairs by ranks
+# --------------------------------------------------------------------------------------
+
+
+def lower_left_sums(R: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """``out[i, j] = sum over l < i with R[l, j] < R[i, j] of V[l, j]`` for every column.
+
+    ``R`` (n x p) are non-negative integer ranks, ``V`` (n x p x m) the values summed.
+    Divide and conquer over the bits of the ranks, from the highest: a pair ``l < i``
+    with ``R_l < R_i`` is counted once, at the highest bit where the ranks differ (``l``
+    has 0 there, ``i`` has 1). The rows are kept grouped by the bits above the current
+    one, in their original order within a group (a stable partition per level), so each
+    level is a few passes of cumulative sums: O(n p m log n) time, no n x n array.
+    Equal ranks are never counted.
+    """
+    n, p = R.shape
+    m = V.shape[2]
+    out = np.zeros((n, p, m))
+    if n < 2:
+        return out
+    pos = np.arange(n)[:, None]
+    Rs, Vs = R.astype(np.int64, copy=True), V.astype(np.float64, copy=True)
+    for b in range(int(max(int(R.max()), 1)).bit_length() - 1, -1, -1):
+        prefix = Rs >> (b + 1)
+        zero = ((Rs >> b) & 1) == 0
+        start = np.ones((n, p), bool)
+        start[1:] = prefix[1:] != prefix[:-1]
+        gstart = np.maximum.accumulate(np.where(start, pos, 0), axis=0)
+        # sums of V over the zero-bit rows before each row, within its group
+        W = Vs * zero[..., None]
+        cs = np.cumsum(W, axis=0)
+        before = np.take_along_axis(np.concatenate([np.zeros((1, p, m)), cs]),
+                                    gstart[..., None], axis=0)
+        out += np.where(zero[..., None], 0.0, cs - before)
+        # stable partition of every group by the bit: zeros first
+        cz = np.cumsum(zero, axis=0)
+        cz0 = np.concatenate([np.zeros((1, p), np.int64), cz])
+        end = np.ones((n, p), bool)
+        end[:-1] = start[1:]
+        gend = (n - 1) - np.maximum.accumulate(np.where(end[::-1], pos, 0), axis=0)[::-1]
+        zeros_before = cz - zero - np.take_along_axis(cz0, gstart, axis=0)
+        zeros_in = np.take_along_axis(cz, gend, axis=0) - np.take_along_axis(cz0, gstart, axis=0)
+        new = np.where(zero, gstart + zeros_before,
+                       gstart + zeros_in + (pos - gstart - zeros_before))
+        for arr in (Rs, Vs, out):
+            moved = np.empty_like(arr)
+            idx = new if arr.ndim == 2 else np.broadcast_to(new[..., None], arr.shape)
+            np.put_along_axis(moved, idx, arr, axis=0)
+            arr[...] = moved
+    # the rows end sorted by rank (ties in original order): back to the original order
+    order = np.argsort(R, axis=0, kind="stable")
+    back = np.empty_like(out)
+    np.put_along_axis(back, np.broadcast_to(order[..., None], out.shape), out, axis=0)
+    return back
+
+
+def _dense_ranks(x: np.ndarray):
+    """Per column: the order sorting it, and dense ranks (equal values, equal rank)."""
+    order = np.argsort(x, axis=0, kind="stable")
+    xs = np.take_along_axis(x, order, axis=0)
+    new = np.ones(xs.shape, bool)
+    new[1:] = xs[1:] != xs[:-1]
+    dense_sorted = np.cumsum(new, axis=0) - 1
+    dense = np.empty_like(dense_sorted)
+    np.put_along_axis(dense, order, dense_sorted, axis=0)
+    return order, xs, dense, new
+
+
+def _tied_pairs(new_run: np.ndarray) -> np.ndarray:
+    """Pairs within runs of equal values, per column, given where each run starts."""
+    pos = np.arange(new_run.shape[0])[:, None]
+    start = np.maximum.accumulate(np.where(new_run, pos, 0), axis=0)
+    return (pos - start).sum(axis=0).astype(np.float64)
+
+
+def _abs_dev_rowsums(x: np.ndarray) -> np.ndarray:
+    """``a[i, j] = sum_l |x[i, j] - x[l, j]|`` by sorting each column (O(n log n))."""
+    n = x.shape[0]
+    order = np.argsort(x, axis=0, kind="stable")
+    xs = np.take_along_axis(x, order, axis=0)
+    ce = np.cumsum(xs, axis=0) - xs  # sums of the smaller ones
+    r = np.arange(n)[:, None]
+    a_sorted = xs * (2 * r - n) - 2 * ce + xs.sum(axis=0)
+    a = np.empty_like(a_sorted)
+    np.put_along_axis(a, order, a_sorted, axis=0)
+    return a
+
+
+def _chunks(n: int, p: int, m: int):
+    width = max(1, _CHUNK_ELEMENTS // max(1, n * m))
+    for j in range(0, p, width):
+        yield slice(j, min(p, j + width))
+
+
+# --------------------------------------------------------------------------------------
+# the components of one block
+# --------------------------------------------------------------------------------------
+
+
+def _pearson(X, y):
+    """Block means and centred second moments (combined exactly on the client)."""
+    mx, my = X.mean(axis=0), y.mean()
+    Xc, yc = X - mx, y - my
+    return {"mx": mx, "my": np.float64(my), "sxx": (Xc * Xc).sum(axis=0),
+            "syy": np.float64(yc @ yc), "sxy": yc @ Xc}
+
+
+def _kendall(X, y):
+    """``tau`` of the block: the U-statistic mean of ``sign(dx) sign(dy)`` over its pairs.
+
+    Rows are put in order of y (ties in y by decreasing x, per feature); the concordant
+    pairs are then the pairs ``l < i`` with a smaller x rank (:func:`lower_left_sums`),
+    and the discordant ones follow from the pair counts and the ties.
+    """
+    n, p = X.shape
+    pairs = n * (n - 1) / 2
+    _, _, gy, new_y = _dense_ranks(y[:, None])
+    tied_y = _tied_pairs(new_y)[0]
+    tau = np.empty(p)
+    for cols in _chunks(n, p, 6):
+        x = X[:, cols]
+        _, _, xd, new_x = _dense_ranks(x)
+        key = gy * n + (n - 1 - xd)
+        order = np.argsort(key, axis=0, kind="stable")
+        R = np.take_along_axis(xd, order, axis=0)
+        concordant = lower_left_sums(R, np.ones(R.shape + (1,)))[..., 0].sum(axis=0)
+        ks = np.take_along_axis(key, order, axis=0)
+        same = np.ones(ks.shape, bool)
+        same[1:] = ks[1:] != ks[:-1]
+        tied_both = _tied_pairs(same)
+        tied_x = _tied_pairs(new_x)
+        discordant = (pairs - tied_y) - concordant - (tied_x - tied_both)
+        tau[cols] = (concordant - discordant) / pairs
+    return {"tau": tau}
+
+
+def _sirs(X, y):
+    """SIRS components over triples ``(i, m, l)`` of distinct rows of the block.
+
+    With ``I_il = 1(y_i < y_l)``: ``u1 = E[x_i x_m I_il I_ml]``, ``u2 = E[x_i I_il I_ml]``,
+    ``u3 = E[I_il I_ml]`` -- of x centred at the block mean ``mx`` (moved to the global
+    mean on the client) -- and the moments ``mx``, ``sxx`` (centred squares).
+    """
+    n = X.shape[0]
+    mx = X.mean(axis=0)
+    order = np.argsort(y, kind="stable")
+    ys = y[order]
+    Xs = X[order] - mx
+    c = np.searchsorted(ys, ys, side="left")  # rows with a strictly smaller y
+    zero = np.zeros((1, X.shape[1]))
+    S = np.concatenate([zero, np.cumsum(Xs, axis=0)])[c]
+    Q = np.concatenate([zero, np.cumsum(Xs * Xs, axis=0)])[c]
+    triples = n * (n - 1) * (n - 2)
+    return {"mx": mx, "sxx": (Xs * Xs).sum(axis=0),
+            "u1": (S * S - Q).sum(axis=0) / triples,
+            "u2": (S * (c - 1.0)[:, None]).sum(axis=0) / triples,
+            "u3": np.float64((c * (c - 1.0)).sum() / triples)}
+
+
+def _dc(X, y):
+    """The eight distance-correlation components of the paper, as U-statistics.
+
+    Sums over ordered pairs ``i != l`` of ``a_il = |x_i - x_l|`` and ``b_il = |y_i -
+    y_l|`` and over triples of distinct rows; the one sum that mixes x and y,
+    ``sum a_il b_il``, from the rows in y order: ``sum_{l<i} s_il (x_i - x_l)(y_i - y_l)``
+    with ``s_il = +1`` when ``x_l <= x_i`` (:func:`lower_left_sums`), else ``-1``.
+    """
+    n, p = X.shape
+    order = np.argsort(y, kind="stable")
+    ys = y[order] - y.mean()
+    Xs = X[order] - X.mean(axis=0)
+    pairs, triples = n * (n - 1), n * (n - 1) * (n - 2)
+    b = _abs_dev_rowsums(ys[:, None])[:, 0]
+    sbb = 2 * n * (ys @ ys) - 2 * ys.sum() ** 2
+    out = {"nu2": np.float64(b.sum() / pairs), "nu5": np.float64(sbb / pairs),
+           "nu6": np.float64((b @ b - sbb) / triples)}
+    for name in ("nu1", "nu3", "nu4", "nu7", "nu8"):
+        out[name] = np.empty(p)
+    for cols in _chunks(n, p, 12):
+        x = Xs[:, cols]
+        a = _abs_dev_rowsums(x)
+        R = np.argsort(np.argsort(x, axis=0, kind="stable"), axis=0)
+        yy = np.broadcast_to(ys[:, None], x.shape)
+        V = np.stack([np.ones_like(x), x, yy, x * yy], axis=2)
+        T = 2 * lower_left_sums(R, V) - (np.cumsum(V, axis=0) - V)
+        sab = 2 * (x * yy * T[..., 0] - x * T[..., 2] - yy * T[..., 1] + T[..., 3]).sum(axis=0)
+        saa = 2 * n * (x * x).sum(axis=0) - 2 * x.sum(axis=0) ** 2
+        out["nu1"][cols] = sab / pairs
+        out["nu3"][cols] = a.sum(axis=0) / pairs
+        out["nu4"][cols] = (b @ a - sab) / triples
+        out["nu7"][cols] = saa / pairs
+        out["nu8"][cols] = ((a * a).sum(axis=0) - saa) / triples
+    return out
+
+
+_BLOCK = {"pearson": _pearson, "kendall": _kendall, "sirs": _sirs, "dc": _dc}
+
+
+def block_components(X: np.ndarray, y: np.ndarray, method: str) -> dict:
+    """The components of ``method`` estimated from one block's rows (a dict of O(p)
+    arrays and scalars)."""
+    return _BLOCK[method](np.asarray(X, np.float64), np.asarray(y, np.float64))
+
+
+# --------------------------------------------------------------------------------------
+# the client: average the components, apply g
+# --------------------------------------------------------------------------------------
+
+
+def _mean(records, name):
+    n = sum(r["n"] for r in records)
+    return sum((r["n"] / n) * r["parts"][name] for r in records)
+
+
+def _g_pearson(records):
+    """Means and centred sums of the blocks combined exactly (Chan et al.): the
+    correlation of all the rows."""
+    n = sum(r["n"] for r in records)
+    mx, my = _mean(records, "mx"), _mean(records, "my")
+    sxx = sum(r["parts"]["sxx"] + r["n"] * (r["parts"]["mx"] - mx) ** 2 for r in records)
+    syy = sum(r["parts"]["syy"] + r["n"] * (r["parts"]["my"] - my) ** 2 for r in records)
+    sxy = sum(r["parts"]["sxy"] + r["n"] * (r["parts"]["mx"] - mx) * (r["parts"]["my"] - my)
+              for r in records)
+    del n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(sxy / np.sqrt(sxx * syy))
+
+
+def _g_kendall(records):
+    return np.abs(_mean(records, "tau"))
+
+
+def _g_sirs(records):
+    """``(E[(x_i - mu)(x_m - mu) I_il I_ml]) / var(x)``, the blocks' components moved
+    from their own means to the global mean ``mu`` before averaging."""
+    n = sum(r["n"] for r in records)
+    mu = _mean(records, "mx")
+    num, sxx = 0.0, 0.0
+    for r in records:
+        c = r["parts"]
+        d = c["mx"] - mu
+        num = num + (r["n"] / n) * (c["u1"] + 2 * d * c["u2"] + d * d * c["u3"])
+        sxx = sxx + c["sxx"] + r["n"] * d * d
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / (sxx / n)
+
+
+def _g_dc(records):
+    nu = {k: _mean(records, k) for k in ("nu1", "nu2", "nu3", "nu4", "nu5", "nu6", "nu7",
+                                         "nu8")}
+    cov = nu["nu1"] + nu["nu2"] * nu["nu3"] - 2 * nu["nu4"]
+    var_y = nu["nu5"] + nu["nu2"] ** 2 - 2 * nu["nu6"]
+    var_x = nu["nu7"] + nu["nu3"] ** 2 - 2 * nu["nu8"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cov / np.sqrt(var_y * var_x)
+
+
+_G = {"pearson": _g_pearson, "kendall": _g_kendall, "sirs": _g_sirs, "dc": _g_dc}
+
+
+def combine_components(records: list, method: str) -> np.ndarray:
+    """``omega = g(mean of the blocks' components)``; ``records``: one dict per non-empty
+    block, ``{"n": rows, "parts": block_components(...)}``, averaged with weights
+    ``n_k / N``."""
+    return np.asarray(_G[method](records), dtype=np.float64)
