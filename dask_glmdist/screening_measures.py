@@ -129,11 +129,12 @@ def _chunks(n: int, p: int, m: int):
 
 
 def _pearson(X, y):
-    """Block means and centred second moments (combined exactly on the client)."""
-    mx, my = X.mean(axis=0), y.mean()
-    Xc, yc = X - mx, y - my
-    return {"mx": mx, "my": np.float64(my), "sxx": (Xc * Xc).sum(axis=0),
-            "syy": np.float64(yc @ yc), "sxy": yc @ Xc}
+    """Sums about the block's means ``hx``, ``hy``: ``sx = sum(x - hx)`` (the rounding
+    left in the mean), ``sxx``, ``syy``, ``sxy``; combined exactly on the client."""
+    hx, hy = X.mean(axis=0), y.mean()
+    Xc, yc = X - hx, y - hy
+    return {"hx": hx, "hy": np.float64(hy), "sx": Xc.sum(axis=0), "sy": np.float64(yc.sum()),
+            "sxx": (Xc * Xc).sum(axis=0), "syy": np.float64(yc @ yc), "sxy": yc @ Xc}
 
 
 def _kendall(X, y):
@@ -244,15 +245,23 @@ def _mean(records, name):
 
 
 def _g_pearson(records):
-    """Means and centred sums of the blocks combined exactly (Chan et al.): the
-    correlation of all the rows."""
+    """The blocks' sums moved to the global means (Chan et al.'s pairwise update, with
+    each block's shift and the rounding left in it): the correlation of all the rows."""
     n = sum(r["n"] for r in records)
-    mx, my = _mean(records, "mx"), _mean(records, "my")
-    sxx = sum(r["parts"]["sxx"] + r["n"] * (r["parts"]["mx"] - mx) ** 2 for r in records)
-    syy = sum(r["parts"]["syy"] + r["n"] * (r["parts"]["my"] - my) ** 2 for r in records)
-    sxy = sum(r["parts"]["sxy"] + r["n"] * (r["parts"]["mx"] - mx) * (r["parts"]["my"] - my)
-              for r in records)
-    del n
+    ref = records[0]["parts"]
+    # mean of each block about the first block's shift (differences of nearby numbers)
+    ex = [(r["parts"]["hx"] - ref["hx"]) + r["parts"]["sx"] / r["n"] for r in records]
+    ey = [(r["parts"]["hy"] - ref["hy"]) + r["parts"]["sy"] / r["n"] for r in records]
+    mx = sum(r["n"] * e for r, e in zip(records, ex, strict=True)) / n
+    my = sum(r["n"] * e for r, e in zip(records, ey, strict=True)) / n
+    sxx = syy = sxy = 0.0
+    for r in records:
+        c, k = r["parts"], r["n"]
+        dx = (c["hx"] - ref["hx"]) - mx  # the block's shift minus the global mean
+        dy = (c["hy"] - ref["hy"]) - my
+        sxx = sxx + c["sxx"] + 2 * dx * c["sx"] + k * dx * dx
+        syy = syy + c["syy"] + 2 * dy * c["sy"] + k * dy * dy
+        sxy = sxy + c["sxy"] + dx * c["sy"] + dy * c["sx"] + k * dx * dy
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.abs(sxy / np.sqrt(sxx * syy))
 
