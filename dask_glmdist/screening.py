@@ -85,7 +85,7 @@ def _blocked(holder, X, y, n_partitions):
     from .estimators._base import prepare_blocks
 
     if y is None:
-        raise ValueError("screening needs the response y; got None.")
+        raise ValueError("screening requires y to be passed, but the target y is None.")
     check_numeric_columns(X)
     data, _ = prepare_blocks(holder, X, y, None, n_partitions=n_partitions, n_params_extra=0)
     return data
@@ -293,4 +293,5 @@ class ScreeningSelector(SelectorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        tags.input_tags.sparse = True  # blocks are densified one at a time
         return tags

@@ -231,5 +231,5 @@ def test_bad_method_and_missing_y():
     X = np.zeros((5, 2))
     with pytest.raises(ValueError, match="method must be one of"):
         screen(X, np.arange(5.0), method="spearman")
-    with pytest.raises(ValueError, match="needs the response y"):
+    with pytest.raises(ValueError, match="requires y to be passed"):
         screen(X, None)
