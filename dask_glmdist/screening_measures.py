@@ -10,7 +10,7 @@ blocks (weights ``n_k / N``) and applies ``g``. A block sends O(p) numbers.
 The block functions here work on one block in memory: ``X`` (n x p float), ``y`` (n,).
 Pairwise sums are never formed as n x n matrices: sums over pairs come from sorting
 (row sums of ``|x_i - x_l|``) and from a divide-and-conquer over the bits of ranks
-(:func:`lower_left_sums`, the sums over pairs ``l < i`` with a smaller rank), so a block
+(:func:`ranked_pair_sum`, the sums over pairs ``l < i`` with a smaller rank), so a block
 costs O(n log n) per feature and memory O(n) per feature (features in chunks).
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["MEASURES", "MIN_ROWS", "block_components", "combine_components",
-           "lower_left_sums"]
+           "ranked_pair_sum"]
 
 MEASURES = ("pearson", "kendall", "sirs", "dc")
 # rows a block needs for its U-statistics (pairs, triples of distinct rows)
@@ -33,56 +33,57 @@ _CHUNK_ELEMENTS = 2_000_000
 # --------------------------------------------------------------------------------------
 
 
-def lower_left_sums(R: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """``out[i, j] = sum over l < i with R[l, j] < R[i, j] of V[l, j]`` for every column.
+def ranked_pair_sum(R: np.ndarray, bases=(), terms=None) -> np.ndarray:
+    """Per column j: the sum over pairs ``l < i`` with ``R[l, j] < R[i, j]`` of
+    ``sum_q U_q[i, j] V_q[l, j]``, where ``(V, U) = terms(*bases)`` (lists of n x p
+    arrays computed from the n x p arrays ``bases``; None in V or U stands for ones;
+    ``terms=None``: the number of such pairs).
 
-    ``R`` (n x p) are non-negative integer ranks, ``V`` (n x p x m) the values summed.
-    Divide and conquer over the bits of the ranks, from the highest: a pair ``l < i``
-    with ``R_l < R_i`` is counted once, at the highest bit where the ranks differ (``l``
-    has 0 there, ``i`` has 1). The rows are kept grouped by the bits above the current
-    one, in their original order within a group (a stable partition per level), so each
-    level is a few passes of cumulative sums: O(n p m log n) time, no n x n array.
-    Equal ranks are never counted.
+    Divide and conquer over the bits of the ranks (non-negative integers), from the
+    highest: a pair ``l < i`` with ``R_l < R_i`` is counted once, at the highest bit
+    where the ranks differ (``l`` has 0 there, ``i`` has 1). The rows are kept grouped
+    by the bits above the current one, in their original order within a group (a stable
+    partition per level, moving ``R`` and the bases), so each level is a few passes of
+    cumulative sums: O(n p log n) time, no n x n array. Equal ranks are never counted.
     """
     n, p = R.shape
-    m = V.shape[2]
-    out = np.zeros((n, p, m))
+    total = np.zeros(p)
     if n < 2:
-        return out
+        return total
     pos = np.arange(n)[:, None]
-    Rs, Vs = R.astype(np.int64, copy=True), V.astype(np.float64, copy=True)
+    Rs = R.astype(np.int64, copy=True)
+    Bs = [np.array(b, dtype=np.float64, copy=True) for b in bases]
+    zeros_row = np.zeros((1, p))
     for b in range(int(max(int(R.max()), 1)).bit_length() - 1, -1, -1):
         prefix = Rs >> (b + 1)
         zero = ((Rs >> b) & 1) == 0
         start = np.ones((n, p), bool)
         start[1:] = prefix[1:] != prefix[:-1]
         gstart = np.maximum.accumulate(np.where(start, pos, 0), axis=0)
-        # sums of V over the zero-bit rows before each row, within its group
-        W = Vs * zero[..., None]
-        cs = np.cumsum(W, axis=0)
-        before = np.take_along_axis(np.concatenate([np.zeros((1, p, m)), cs]),
-                                    gstart[..., None], axis=0)
-        out += np.where(zero[..., None], 0.0, cs - before)
+        V, U = terms(*Bs) if terms is not None else ([None], [None])
+        for v, u in zip(V, U, strict=True):
+            # sums of v over the zero-bit rows before each row of its group
+            w = zero if v is None else v * zero
+            cs = np.concatenate([zeros_row, np.cumsum(w, axis=0, dtype=np.float64)])
+            got = np.where(zero, 0.0, cs[1:] - np.take_along_axis(cs, gstart, axis=0))
+            total += got.sum(axis=0) if u is None else (u * got).sum(axis=0)
+        if b == 0:
+            break
         # stable partition of every group by the bit: zeros first
-        cz = np.cumsum(zero, axis=0)
-        cz0 = np.concatenate([np.zeros((1, p), np.int64), cz])
+        cz = np.concatenate([np.zeros((1, p), np.int64), np.cumsum(zero, axis=0)])
         end = np.ones((n, p), bool)
         end[:-1] = start[1:]
-        gend = (n - 1) - np.maximum.accumulate(np.where(end[::-1], pos, 0), axis=0)[::-1]
-        zeros_before = cz - zero - np.take_along_axis(cz0, gstart, axis=0)
-        zeros_in = np.take_along_axis(cz, gend, axis=0) - np.take_along_axis(cz0, gstart, axis=0)
+        gend = n - np.maximum.accumulate(np.where(end[::-1], pos, 0), axis=0)[::-1]
+        first = np.take_along_axis(cz, gstart, axis=0)
+        zeros_before = cz[:-1] - first
+        zeros_in = np.take_along_axis(cz, gend, axis=0) - first
         new = np.where(zero, gstart + zeros_before,
                        gstart + zeros_in + (pos - gstart - zeros_before))
-        for arr in (Rs, Vs, out):
+        for arr in (Rs, *Bs):
             moved = np.empty_like(arr)
-            idx = new if arr.ndim == 2 else np.broadcast_to(new[..., None], arr.shape)
-            np.put_along_axis(moved, idx, arr, axis=0)
+            np.put_along_axis(moved, new, arr, axis=0)
             arr[...] = moved
-    # the rows end sorted by rank (ties in original order): back to the original order
-    order = np.argsort(R, axis=0, kind="stable")
-    back = np.empty_like(out)
-    np.put_along_axis(back, np.broadcast_to(order[..., None], out.shape), out, axis=0)
-    return back
+    return total
 
 
 def _dense_ranks(x: np.ndarray):
@@ -141,7 +142,7 @@ def _kendall(X, y):
     """``tau`` of the block: the U-statistic mean of ``sign(dx) sign(dy)`` over its pairs.
 
     Rows are put in order of y (ties in y by decreasing x, per feature); the concordant
-    pairs are then the pairs ``l < i`` with a smaller x rank (:func:`lower_left_sums`),
+    pairs are then the pairs ``l < i`` with a smaller x rank (:func:`ranked_pair_sum`),
     and the discordant ones follow from the pair counts and the ties.
     """
     n, p = X.shape
@@ -155,7 +156,7 @@ def _kendall(X, y):
         key = gy * n + (n - 1 - xd)
         order = np.argsort(key, axis=0, kind="stable")
         R = np.take_along_axis(xd, order, axis=0)
-        concordant = lower_left_sums(R, np.ones(R.shape + (1,)))[..., 0].sum(axis=0)
+        concordant = ranked_pair_sum(R)
         ks = np.take_along_axis(key, order, axis=0)
         same = np.ones(ks.shape, bool)
         same[1:] = ks[1:] != ks[:-1]
@@ -189,13 +190,18 @@ def _sirs(X, y):
             "u3": np.float64((c * (c - 1.0)).sum() / triples)}
 
 
+def _dc_terms(x, y):
+    """(V, U) of the cross term: ``(x_i - x_l)(y_i - y_l) = sum_q U_q[i] V_q[l]``."""
+    return [None, y, x, x * y], [x * y, -x, -y, None]
+
+
 def _dc(X, y):
     """The eight distance-correlation components of the paper, as U-statistics.
 
     Sums over ordered pairs ``i != l`` of ``a_il = |x_i - x_l|`` and ``b_il = |y_i -
     y_l|`` and over triples of distinct rows; the one sum that mixes x and y,
     ``sum a_il b_il``, from the rows in y order: ``sum_{l<i} s_il (x_i - x_l)(y_i - y_l)``
-    with ``s_il = +1`` when ``x_l <= x_i`` (:func:`lower_left_sums`), else ``-1``.
+    with ``s_il = +1`` when ``x_l <= x_i`` (:func:`ranked_pair_sum`), else ``-1``.
     """
     n, p = X.shape
     order = np.argsort(y, kind="stable")
@@ -213,9 +219,14 @@ def _dc(X, y):
         a = _abs_dev_rowsums(x)
         R = np.argsort(np.argsort(x, axis=0, kind="stable"), axis=0)
         yy = np.broadcast_to(ys[:, None], x.shape)
-        V = np.stack([np.ones_like(x), x, yy, x * yy], axis=2)
-        T = 2 * lower_left_sums(R, V) - (np.cumsum(V, axis=0) - V)
-        sab = 2 * (x * yy * T[..., 0] - x * T[..., 2] - yy * T[..., 1] + T[..., 3]).sum(axis=0)
+        # sum_{l<i} s_il (x_i y_i - x_i y_l - y_i x_l + x_l y_l), s_il = 2 1(R_l < R_i) - 1
+        ranked = ranked_pair_sum(R, (x, yy), _dc_terms)
+        V, U = _dc_terms(x, yy)
+        every = 0.0  # the same sum over every pair l < i
+        for v, u in zip(V, U, strict=True):
+            before = np.arange(n)[:, None] if v is None else np.cumsum(v, axis=0) - v
+            every = every + (before if u is None else u * before).sum(axis=0)
+        sab = 2 * (2 * ranked - every)
         saa = 2 * n * (x * x).sum(axis=0) - 2 * x.sum(axis=0) ** 2
         out["nu1"][cols] = sab / pairs
         out["nu3"][cols] = a.sum(axis=0) / pairs

@@ -12,7 +12,7 @@ import pytest
 import scipy.stats
 
 from dask_glmdist import screen
-from dask_glmdist.screening_measures import lower_left_sums
+from dask_glmdist.screening_measures import ranked_pair_sum
 
 # --------------------------------------------------------------------------------------
 # the paper's components, by hand
@@ -172,16 +172,23 @@ def test_dask_dataframe_and_pandas_give_named_scores(method):
     np.testing.assert_allclose(mem.to_numpy(), ref, rtol=1e-12)
 
 
-def test_lower_left_sums_against_loops():
+def test_ranked_pair_sum_against_loops():
     rng = np.random.default_rng(6)
     R = rng.integers(0, 9, size=(31, 4))
-    V = rng.normal(size=(31, 4, 3))
-    ref = np.zeros_like(V)
+    x, z = rng.normal(size=(2, 31, 4))
+
+    def terms(x, z):
+        return [None, x, z], [z, None, x * z]
+
+    ref = np.zeros(4)
+    count = np.zeros(4)
     for i in range(31):
         for k in range(i):
             m = R[k] < R[i]
-            ref[i, m] += V[k, m]
-    np.testing.assert_allclose(lower_left_sums(R, V), ref, atol=1e-12)
+            ref += m * (z[i] + x[k] + x[i] * z[i] * z[k])
+            count += m
+    np.testing.assert_allclose(ranked_pair_sum(R, (x, z), terms), ref, rtol=1e-12)
+    np.testing.assert_array_equal(ranked_pair_sum(R), count)
 
 
 # --------------------------------------------------------------------------------------
