@@ -12,8 +12,9 @@ import time
 from benchmarks.runner import COMBINED, Report, main
 
 CONFIGS = ["dlsa_logistic", "brglm", "debiased_lasso", "penalized", "formula", "sparse_input",
-           "scale_out", "robust_se"]
-OPTIONAL = ["sparse_input", "scale_out", "robust_se"]  # not in the default medium run
+           "scale_out", "robust_se", "screening"]
+# not in the default medium run
+OPTIONAL = ["sparse_input", "scale_out", "robust_se", "screening"]
 
 
 def medium(argv) -> None:
