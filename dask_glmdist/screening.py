@@ -204,6 +204,18 @@ class ScreeningSelector(SelectorMixin, BaseEstimator):
     feature_names_in_ : ndarray of str
         Defined when X has column names.
 
+    See Also
+    --------
+    screen : The scores alone.
+    DLSARegressor, DLSALogisticRegression : Fit the kept features.
+
+    References
+    ----------
+    Zhu, X., Li, F. and Wang, H. (2021). Least-square approximation for a distributed
+    system. Journal of Computational and Graphical Statistics 30, 1004-1018 (section 4.2).
+    Li, X., Li, R., Xia, Z. and Xu, C. (2020). Distributed feature screening via
+    componentwise debiasing. Journal of Machine Learning Research 21, 1-32.
+
     Examples
     --------
     >>> import numpy as np
@@ -228,7 +240,7 @@ class ScreeningSelector(SelectorMixin, BaseEstimator):
         "split_every": [Interval(Integral, 2, None, closed="left")],
     }
 
-    def __init__(self, method="pearson", n_features=40, *, n_partitions=None, split_every=8):
+    def __init__(self, *, method="pearson", n_features=40, n_partitions=None, split_every=8):
         self.method = method
         self.n_features = n_features
         self.n_partitions = n_partitions
