@@ -132,10 +132,20 @@ def _chunks(n: int, p: int, m: int):
 def _pearson(X, y):
     """Sums about the block's means ``hx``, ``hy``: ``sx = sum(x - hx)`` (the rounding
     left in the mean), ``sxx``, ``syy``, ``sxy``; combined exactly on the client."""
-    hx, hy = X.mean(axis=0), y.mean()
-    Xc, yc = X - hx, y - hy
-    return {"hx": hx, "hy": np.float64(hy), "sx": Xc.sum(axis=0), "sy": np.float64(yc.sum()),
-            "sxx": (Xc * Xc).sum(axis=0), "syy": np.float64(yc @ yc), "sxy": yc @ Xc}
+    n, p = X.shape
+    hy = y.mean()
+    yc = y - hy
+    out = {"hy": np.float64(hy), "sy": np.float64(yc.sum()), "syy": np.float64(yc @ yc)}
+    for name in ("hx", "sx", "sxx", "sxy"):
+        out[name] = np.empty(p)
+    for cols in _chunks(n, p, 2):
+        x = X[:, cols]
+        out["hx"][cols] = hx = x.mean(axis=0)
+        xc = x - hx
+        out["sx"][cols] = xc.sum(axis=0)
+        out["sxx"][cols] = np.einsum("ij,ij->j", xc, xc)
+        out["sxy"][cols] = yc @ xc
+    return out
 
 
 def _kendall(X, y):
@@ -174,20 +184,26 @@ def _sirs(X, y):
     ``u3 = E[I_il I_ml]`` -- of x centred at the block mean ``mx`` (moved to the global
     mean on the client) -- and the moments ``mx``, ``sxx`` (centred squares).
     """
-    n = X.shape[0]
-    mx = X.mean(axis=0)
+    n, p = X.shape
     order = np.argsort(y, kind="stable")
     ys = y[order]
-    Xs = X[order] - mx
     c = np.searchsorted(ys, ys, side="left")  # rows with a strictly smaller y
-    zero = np.zeros((1, X.shape[1]))
-    S = np.concatenate([zero, np.cumsum(Xs, axis=0)])[c]
-    Q = np.concatenate([zero, np.cumsum(Xs * Xs, axis=0)])[c]
     triples = n * (n - 1) * (n - 2)
-    return {"mx": mx, "sxx": (Xs * Xs).sum(axis=0),
-            "u1": (S * S - Q).sum(axis=0) / triples,
-            "u2": (S * (c - 1.0)[:, None]).sum(axis=0) / triples,
-            "u3": np.float64((c * (c - 1.0)).sum() / triples)}
+    out = {"u3": np.float64((c * (c - 1.0)).sum() / triples)}
+    for name in ("mx", "sxx", "u1", "u2"):
+        out[name] = np.empty(p)
+    for cols in _chunks(n, p, 4):
+        x = X[order, cols]
+        out["mx"][cols] = mx = x.mean(axis=0)
+        x -= mx
+        zero = np.zeros((1, x.shape[1]))
+        S = np.concatenate([zero, np.cumsum(x, axis=0)])[c]
+        x *= x
+        out["sxx"][cols] = x.sum(axis=0)
+        Q = np.concatenate([zero, np.cumsum(x, axis=0)])[c]
+        out["u1"][cols] = (S * S - Q).sum(axis=0) / triples
+        out["u2"][cols] = ((c - 1.0) @ S) / triples
+    return out
 
 
 def _dc_terms(x, y):
