@@ -57,7 +57,8 @@ def covered(scores) -> bool:
     return bool(np.isin(np.arange(N_TRUE), top).all())
 
 
-def coverage(setting, model, reps, seed=0, measures=MEASURES, N=2000, p=1000, K=5):
+def coverage(setting, model, reps, seed=0, measures=MEASURES, N=2000, p=1000, K=5,
+             verbose=False):
     """Coverage rate of each measure over ``reps`` replications (same data for all)."""
     import dask.array as da
 
@@ -65,7 +66,9 @@ def coverage(setting, model, reps, seed=0, measures=MEASURES, N=2000, p=1000, K=
 
     rng = np.random.default_rng([seed, setting, model == "logistic"])
     hits = dict.fromkeys(measures, 0)
-    for _ in range(reps):
+    for r in range(reps):
+        if verbose and r and r % 10 == 0:
+            print(f"  setting {setting} {model}: {r} replications, hits {hits}", flush=True)
         blocks = simulate(rng, setting, model, N, p, K)
         X = da.concatenate([da.from_array(b[0], chunks=b[0].shape) for b in blocks])
         y = da.concatenate([da.from_array(b[1], chunks=b[1].shape) for b in blocks])
@@ -86,7 +89,7 @@ def table(reps, seed=0):
     for setting in (1, 2):
         for model in ("linear", "logistic"):
             t = time.perf_counter()
-            cr = coverage(setting, model, reps, seed)
+            cr = coverage(setting, model, reps, seed, verbose=True)
             results[(setting, model)] = cr
             for m, paper in zip(MEASURES, PAPER[(setting, model)], strict=True):
                 se = binomial_se(paper, reps)
