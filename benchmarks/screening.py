@@ -165,7 +165,8 @@ def summary(rep, res, args) -> None:
         rows.append([m, r["columns"], f"{med(r):.2f}", runner.mb(r["peak"] - r["baseline"]),
                      f"{full:.1f}" + ("" if r["columns"] == args.p else " (extrapolated)"),
                      CASES[peer_name].label if peer_name else "-",
-                     f"{peer_full:.1f} (extrapolated)" if peer_full else
+                     f"{peer_full:.1f}" + ("" if peer["columns"] == args.p else
+                                           " (extrapolated)") if peer_full else
                      (peer.get("skipped", "-")[:40] if peer else "-"),
                      f"{peer_full / full:.2f}" if peer_full and full else ""])
     rep.table(head, rows, "lrrrrlrr")
