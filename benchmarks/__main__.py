@@ -12,8 +12,9 @@ import time
 from benchmarks.runner import COMBINED, Report, main
 
 CONFIGS = ["dlsa_logistic", "brglm", "debiased_lasso", "penalized", "formula", "sparse_input",
-           "scale_out", "robust_se", "cox"]
-OPTIONAL = ["sparse_input", "scale_out", "robust_se", "cox"]  # not in the default medium run
+           "scale_out", "robust_se", "cox", "screening"]
+# not in the default medium run
+OPTIONAL = ["sparse_input", "scale_out", "robust_se", "cox", "screening"]
 
 
 def medium(argv) -> None:

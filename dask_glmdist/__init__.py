@@ -15,6 +15,7 @@ from .estimators import (
     penalized_glm_path,
 )
 from .families import get_family
+from .screening import ScreeningSelector, screen
 
 __all__ = [
     "BiasReducedGLM",
@@ -27,8 +28,10 @@ __all__ = [
     "PenalizedGLMCV",
     "PenalizedLogisticRegression",
     "PenalizedLogisticRegressionCV",
+    "ScreeningSelector",
     "SeparationWarning",
     "get_family",
     "penalized_glm_path",
+    "screen",
 ]
 __version__ = "0.1.0"

@@ -224,3 +224,20 @@ def test_dlsa_comparators(tmp_path):
     assert len(head) == 11 and len(rows) == 10  # REE and CP rows of 5 estimators
     assert set(r["ree"]) == {"OS", "CSL", "CSL (master 1/K)", "DLSA", "TDLSA"}
     assert all(len(v) == 8 for v in r["ree"].values())
+
+
+def test_screening(tmp_path):
+    """The issue-16 screening table: the measures find the 15 true features (Pearson all
+    of them); ours and the in-memory peers agree."""
+    res, lines = run("screening", tmp_path, "--methods", "ours_pearson", "ours_sirs",
+                     "ours_kendall", "ours_dc", "generate", "numpy_pearson", "scipy_kendall")
+    head, rows = table(lines, "measure")
+    assert head[0] == "measure" and [r[0] for r in rows] == ["pearson", "sirs", "kendall", "dc"]
+    assert res["ours_pearson"]["true_in_top15"] == 15
+    for m in ("sirs", "kendall", "dc"):
+        assert res[f"ours_{m}"]["true_in_top15"] >= 13
+    np.testing.assert_allclose(res["ours_pearson"]["scores_head"],
+                               res["numpy_pearson"]["scores_head"], atol=1e-4)
+    # Kendall: the mean of 4 blocks' taus, not the tau of all rows (scipy): close only
+    np.testing.assert_allclose(res["ours_kendall"]["scores_head"],
+                               res["scipy_kendall"]["scores_head"], atol=0.03)
