@@ -210,3 +210,16 @@ def test_ree_pattern_setting2_at_the_papers_size(example):
         assert 0.85 < mean["CSL"] < 1.0, mean
     else:
         _check_pattern(mean, "CSL" if example == 2 else "CSL (master 1/K)")
+
+
+def test_one_shot_refuses_a_block_whose_classes_are_separated():
+    """A separated block has no local MLE: its fallback estimate (finite but arbitrary)
+    must not enter the average."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1500, 1))
+    y = (rng.random(1500) < 1 / (1 + np.exp(-X[:, 0]))).astype(float)
+    y[1000:] = X[1000:, 0] > 0  # the third block is separated by x0
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match=r"row block\(s\) \[2\] have no"):
+        DLSALogisticRegression(method="one_shot", refine_steps=0, n_partitions=3).fit(X, y)
+    model = DLSALogisticRegression(refine_steps=0, n_partitions=3).fit(X, y)  # DLSA copes
+    assert np.all(np.abs(model.coef_) < 5)

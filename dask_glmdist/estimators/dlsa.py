@@ -309,6 +309,14 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
                     "within the block; block_diagnostics_ names them), so the blocks' "
                     "estimates cannot be averaged. Use method='dlsa', which weights each "
                     "block by its information.")
+            separated = [r["index"] for r in fitted if "fallback" in r]
+            if separated:
+                raise ValueError(
+                    f"method='one_shot': row block(s) {short_list(separated)} have no local "
+                    "maximum likelihood estimate (their classes or responses are separated "
+                    "within the block; block_diagnostics_ names the columns), so there is "
+                    "nothing finite to average. Use method='dlsa', which weights each "
+                    "block by its information.")
             theta, cov = one_shot_average(fitted)
             return theta, cov * scale
         master = fitted[0]
