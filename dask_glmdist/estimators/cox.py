@@ -43,6 +43,7 @@ from ..inference import standard_errors
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
 from ..solvers import cox_blocks as cb
+from ..solvers.cox import newton_decrement
 from ._cox_data import VECTORS, cox_blocks
 from ._cox_predict import CoxPredictMixin, baseline_frame
 
@@ -95,10 +96,12 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
     refine_steps : int, default=1
         Newton rounds on the block-stratified partial likelihood after the one-round
         combination, each one pass over the data; they stop early once a step is
-        below ``tol``. 0 is the one-round DLSA estimate.
+        below ``tol`` standard errors. 0 is the one-round DLSA estimate.
     tol : float, default=1e-8
-        Convergence tolerance of the local fits and of the refinement rounds: a
-        Newton step with max |step| <= tol * (1 + max |theta|) ends them.
+        Convergence tolerance of the local fits and of the refinement rounds, in
+        standard errors (free of the covariates' units): a Newton step whose length
+        sqrt(U' I^-1 U) (which bounds every |step_j| / se_j) is at most ``tol`` ends
+        them.
     max_iter : int, default=100
         Maximum Newton iterations of each block's local fit.
     n_partitions : int, default=None
@@ -376,7 +379,7 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
             ses.append(float(np.max(in_se)))
             last_step, last_se = step, in_se
             report(step=sizes[-1])
-            if sizes[-1] <= self.tol * (1.0 + np.max(np.abs(theta))):
+            if newton_decrement(c.score, step) <= self.tol:  # in SEs: free of units
                 self._refined = True
                 break
         self.refine_step_sizes_ = np.asarray(sizes)

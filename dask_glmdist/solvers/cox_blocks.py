@@ -35,7 +35,14 @@ import pandas as pd
 
 from .._blocks import BlockSummary, Problems
 from ..block_graph import reads_groups
-from .cox import CoxRows, cox_derivatives, event_table, fit_cox_local, risk_sums
+from .cox import (
+    CoxRows,
+    cox_derivatives,
+    event_table,
+    fit_cox_local,
+    informative_columns,
+    risk_sums,
+)
 
 __all__ = [
     "CoxLocalSummary",
@@ -199,13 +206,6 @@ def _plain(label):
     return label.item() if isinstance(label, np.generic) else label
 
 
-def informative_columns(information_at_zero: np.ndarray) -> np.ndarray:
-    """Columns with information in the block: not constant within every risk set of its
-    event times (the diagonal of the information is then 0 at every beta)."""
-    d = np.maximum(np.diag(information_at_zero), 0.0)
-    return d > 1e-10 * max(d.max(initial=0.0), 1e-300)
-
-
 # --------------------------------------------------------------------------------------
 # summaries
 # --------------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def cox_local_block(X, y, w, *, block_index, ties, tol, max_iter, names=(), miss
         return CoxLocalSummary(**base, blocks=[{**record, "status": NO_EVENTS,
                                                 "informative": []}])
     loglik0, _, info0 = cox_derivatives(rows, np.zeros(p), ties=ties)
-    free = informative_columns(info0)
+    free = informative_columns(rows, info0)
     record["informative"] = np.flatnonzero(free).tolist()
     base.update(loglik_null=float(loglik0), informative=free.astype(int))
     if not free.any():  # every column constant: the block informs nothing

@@ -1,0 +1,65 @@
+"""DLSACoxRegression on awkward data: covariates on very different scales, huge covariate
+values, tiny case weights, a coefficient infinite in all of the data, mixed-type strata
+labels. Oracles: statsmodels' PHReg (and exact invariances: rescaling a column rescales
+its coefficient)."""
+
+import warnings
+
+import numpy as np
+from statsmodels.duration.hazard_regression import PHReg
+
+from dask_glmdist import DLSACoxRegression
+from dask_glmdist.solvers.cox import CoxRows, fit_cox_local
+
+
+def _data(n=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 2))
+    t = rng.exponential(np.exp(-X @ np.array([0.5, -0.3])))
+    c = rng.exponential(2.0, size=n)
+    return X, np.minimum(t, c), (t <= c).astype(float)
+
+
+def _phreg(X, y, d, **kw):
+    return PHReg(y, X, status=d, ties="efron", **kw).fit(disp=False)
+
+
+# -- units: each column judged on its own scale ----------------------------------------
+
+
+def test_columns_on_very_different_scales_are_estimated():
+    """Income in dollars next to a fraction: the small column is not 'constant'. Rescaling
+    a column divides its coefficient (and SE) by the factor: PHReg on the unscaled data."""
+    X, y, d = _data()
+    scale = np.array([3e4, 0.1])
+    ref = _phreg(X, y, d)
+    for k in (1, 4):
+        model = DLSACoxRegression(n_partitions=k, refine_steps=10, tol=1e-10).fit(
+            X * scale, y, d)
+        if k == 1:
+            np.testing.assert_allclose(model.coef_ * scale, ref.params, rtol=0, atol=1e-8)
+            np.testing.assert_allclose(model.bse_ * scale, ref.bse, rtol=1e-6)
+    fit = fit_cox_local(CoxRows.build(X * scale, y, d))
+    assert fit.dropped == [] and fit.converged
+    np.testing.assert_allclose(fit.theta * scale, ref.params, rtol=0, atol=1e-8)
+
+
+def test_convergence_is_judged_in_standard_errors():
+    """Every column in tiny units (coefficients ~1e-9, SEs ~1e-11): a Newton step of
+    1e-9 is many standard errors, not convergence."""
+    X, y, d = _data(seed=1)
+    scale = 3e8
+    ref = _phreg(X, y, d)
+    model = DLSACoxRegression(n_partitions=1).fit(X * scale, y, d)
+    np.testing.assert_allclose(model.coef_ * scale, ref.params, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(model.bse_ * scale, ref.bse, rtol=1e-6)
+    fit = fit_cox_local(CoxRows.build(X * scale, y, d))
+    np.testing.assert_allclose(fit.theta * scale, ref.params, rtol=0, atol=1e-8)
+    # K blocks refined: the block-stratified MLE, in SEs
+    blocks = np.repeat(np.arange(4), len(y) // 4)
+    ref_k = _phreg(X, y, d, strata=blocks)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = DLSACoxRegression(n_partitions=4, refine_steps=10).fit(X * scale, y, d)
+    assert model.converged_
+    np.testing.assert_allclose(model.coef_ * scale, ref_k.params, rtol=0, atol=1e-8)
