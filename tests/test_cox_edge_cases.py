@@ -63,3 +63,37 @@ def test_convergence_is_judged_in_standard_errors():
         model = DLSACoxRegression(n_partitions=4, refine_steps=10).fit(X * scale, y, d)
     assert model.converged_
     np.testing.assert_allclose(model.coef_ * scale, ref_k.params, rtol=0, atol=1e-8)
+
+
+# -- huge covariate values: the baseline at the mean covariates -------------------------
+
+
+def test_huge_covariate_values_give_a_finite_baseline():
+    """X[:, 0] = 1e6 + z: shifting a covariate changes neither the coefficients nor the
+    baseline at the mean covariates, nor any prediction (exp(x'beta) would overflow)."""
+    X, y, d = _data()
+    shift = np.array([1e6, 0.0])
+    a = DLSACoxRegression(n_partitions=4).fit(X, y, d)
+    b = DLSACoxRegression(n_partitions=4).fit(X + shift, y, d)
+    np.testing.assert_allclose(b.coef_, a.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(b.baseline_mean_, a.baseline_mean_ + shift, rtol=1e-14)
+    np.testing.assert_allclose(b.baseline_cumulative_hazard_.to_numpy(),
+                               a.baseline_cumulative_hazard_.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(b.predict(X[:5] + shift), a.predict(X[:5]), rtol=1e-6)
+    np.testing.assert_allclose(b.predict_survival_function(X[:5] + shift).to_numpy(),
+                               a.predict_survival_function(X[:5]).to_numpy(), rtol=1e-6)
+    assert np.all(np.isfinite(b.predict_partial_hazard(X[:5] + shift)))
+
+
+def test_prediction_far_from_the_mean_overflows_honestly():
+    X, y, d = _data()
+    model = DLSACoxRegression(n_partitions=2).fit(X, y, d)
+    far = model.baseline_mean_ + np.array([1e4, 0.0]) * np.sign(model.coef_[0])
+    first = model.baseline_cumulative_hazard_.index[0]
+    times = [first / 2, first, 1.0]
+    with np.errstate(over="ignore"):
+        assert model.predict_partial_hazard(far[None, :])[0] == np.inf
+    sf = model.predict_survival_function(far[None, :], times=times).to_numpy()[:, 0]
+    np.testing.assert_array_equal(sf, [1.0, 0.0, 0.0])
+    ch = model.predict_cumulative_hazard(far[None, :], times=times).to_numpy()[:, 0]
+    np.testing.assert_array_equal(ch, [0.0, np.inf, np.inf])

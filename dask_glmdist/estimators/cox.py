@@ -16,8 +16,10 @@ likelihood estimate of that stratified model (statsmodels' ``PHReg(strata=block)
 Final round -- at the estimate, the blocks return the log partial likelihood, the
 information (the covariance is its inverse) and their risk sums at the pooled event
 times, from which Breslow's baseline cumulative hazard is H0(t) = sum_{s <= t} d_s /
-S0(s), d_s the weighted events at s and S0(s) the sum of w exp(x'beta + offset) over the
-rows at risk at s in all blocks (per stratum label with ``strata``).
+S0(s), d_s the weighted events at s and S0(s) the sum of w exp((x - xbar)'beta + offset)
+over the rows at risk at s in all blocks (per stratum label with ``strata``): the
+baseline at the pooled weighted mean covariates xbar (summed in round 1), as lifelines
+and R's ``basehaz(centered=TRUE)`` report it.
 
 Blocks without a usable local estimate -- no events (they contribute nothing to the
 partial likelihood), fewer events than the parameters they inform, a local estimate
@@ -134,11 +136,17 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         Standard errors.
     param_flags_ : dict
         Always empty (kept for the library's summary machinery).
+    baseline_mean_ : ndarray of shape (n_features,)
+        The covariates at which the baseline hazard is reported and from which the
+        partial hazards are measured: the weighted mean of the fitted rows (R's
+        ``coxph`` ``means``; lifelines centres at the unweighted mean, the same without
+        weights).
     baseline_cumulative_hazard_ : pandas.DataFrame
-        Breslow's baseline cumulative hazard at covariates 0 (and offset 0), indexed
-        by the distinct event times of all blocks: one column ``"baseline cumulative
-        hazard"``, or one column per stratum label with ``strata`` (forward-filled on
-        the union of the strata's event times, 0 before a stratum's first event).
+        Breslow's baseline cumulative hazard at the covariates ``baseline_mean_`` (and
+        offset 0), indexed by the distinct event times of all blocks: one column
+        ``"baseline cumulative hazard"``, or one column per stratum label with ``strata``
+        (forward-filled on the union of the strata's event times, 0 before a stratum's
+        first event).
     baseline_hazard_ : pandas.DataFrame
         Its increments at the event times (d / S0).
     loglik_ : float
@@ -289,7 +297,9 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         theta = self._combine(s, names)
         theta = self._refine(engine, theta, settings, names)
         times = {k: v[0][0] for k, v in s.events.items()}
-        f = engine.run(cb.cox_sums_block, theta, times, label="Cox baseline", **settings)
+        self.baseline_mean_ = np.asarray(s.x_sum, dtype=np.float64) / s.w_sum
+        f = engine.run(cb.cox_sums_block, theta, times, self.baseline_mean_,
+                       label="Cox baseline", **settings)
         f.problems.raise_if_any()
         self._set_estimate(theta, f, s, engine)
         report(step=None)

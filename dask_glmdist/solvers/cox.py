@@ -431,10 +431,12 @@ def event_table(rows: CoxRows) -> tuple[np.ndarray, np.ndarray]:
     return times, np.bincount(inverse, weights=rows.weight[rows.event], minlength=times.size)
 
 
-def risk_sums(rows: CoxRows, beta, times) -> np.ndarray:
-    """For every time t of ``times``: the sum of w exp(x beta + offset) over the block's rows
-    at risk at t (entry < t <= time), all strata together -- summed over blocks, the
-    denominator of Breslow's baseline hazard. Covariates are not centred here.
+def risk_sums(rows: CoxRows, beta, times, center=None) -> np.ndarray:
+    """For every time t of ``times``: the sum of w exp((x - center)'beta + offset) over the
+    block's rows at risk at t (entry < t <= time), all strata together -- summed over
+    blocks, the denominator of Breslow's baseline hazard at the covariates ``center``
+    (0 when None; the estimator uses the pooled mean, so that exp() does not overflow
+    for covariates far from 0).
 
     Examples
     --------
@@ -445,7 +447,8 @@ def risk_sums(rows: CoxRows, beta, times) -> np.ndarray:
     array([3., 2., 0.])
     """
     times = np.asarray(times, dtype=np.float64).reshape(-1)
-    eta = rows.X @ np.asarray(beta, dtype=np.float64)
+    X = rows.X if center is None else rows.X - np.asarray(center, dtype=np.float64)
+    eta = X @ np.asarray(beta, dtype=np.float64)
     if rows.offset is not None:
         eta = eta + rows.offset
     a = rows.weight * np.exp(eta)
