@@ -6,6 +6,7 @@ its coefficient)."""
 import warnings
 
 import numpy as np
+import pytest
 from statsmodels.duration.hazard_regression import PHReg
 
 from dask_glmdist import DLSACoxRegression
@@ -97,3 +98,23 @@ def test_prediction_far_from_the_mean_overflows_honestly():
     np.testing.assert_array_equal(sf, [1.0, 0.0, 0.0])
     ch = model.predict_cumulative_hazard(far[None, :], times=times).to_numpy()[:, 0]
     np.testing.assert_array_equal(ch, [0.0, np.inf, np.inf])
+
+
+# -- case weights of any scale -----------------------------------------------------------
+
+
+def test_weights_one_over_n_use_every_block():
+    """Weights 1/n: the same coefficients as unweighted (the partial likelihood's
+    maximiser does not depend on a common factor of the weights), every block in the
+    one-round combination; the information scales with the weights, so the SEs by
+    sqrt(n) (case weights, as R's coxph and lifelines' non-robust SEs)."""
+    X, y, d = _data(n=1200, seed=3)
+    w = np.full(len(y), 1.0 / len(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = DLSACoxRegression(n_partitions=4, refine_steps=0).fit(X, y, d)
+        b = DLSACoxRegression(n_partitions=4, refine_steps=0).fit(X, y, d, sample_weight=w)
+    assert list(b.wlse_blocks_) == [0, 1, 2, 3] and b.block_diagnostics_.empty
+    np.testing.assert_allclose(b.coef_, a.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(b.bse_, a.bse_ * np.sqrt(len(y)), rtol=1e-8)
+    assert b.n_events_ == pytest.approx(d.mean())

@@ -318,7 +318,7 @@ def cox_local_block(X, y, w, *, block_index, ties, tol, max_iter, names=(), miss
     base.update(loglik_null=float(loglik0), informative=free.astype(int))
     if not free.any():  # every column constant: the block informs nothing
         return CoxLocalSummary(**base, blocks=[{**record, "status": USED, "n_iter": 0}])
-    if n_events < free.sum():
+    if np.count_nonzero(rows.event) < free.sum():  # events, not their weights
         return CoxLocalSummary(**base, blocks=[{**record, "status": FEW_EVENTS}])
     status, theta, info, fit = _local_fit_block(b, rows, free, ties=ties, tol=tol,
                                                 max_iter=max_iter)
