@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from statsmodels.duration.hazard_regression import PHReg
 
 from dask_glmdist import DLSACoxRegression
@@ -118,3 +119,64 @@ def test_weights_one_over_n_use_every_block():
     np.testing.assert_allclose(b.coef_, a.coef_, rtol=0, atol=1e-10)
     np.testing.assert_allclose(b.bse_, a.bse_ * np.sqrt(len(y)), rtol=1e-8)
     assert b.n_events_ == pytest.approx(d.mean())
+
+
+# -- a coefficient infinite in all of the data ------------------------------------------
+
+
+def _monotone_data(n=800, seed=0):
+    """No event among the rows with g == 0: beta_g = +inf (monotone partial likelihood)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2))
+    g = (rng.random(n) < 0.5).astype(float)
+    t = rng.exponential(np.exp(-z @ np.array([0.5, -0.3])))
+    c = rng.exponential(2.0, size=n)
+    return np.c_[z, g], np.minimum(t, c), ((t <= c) & (g == 1)).astype(float)
+
+
+def _fit_recording(model, *args):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(*args)
+    return model, [(w.category, str(w.message)) for w in caught]
+
+
+def test_monotone_likelihood_in_all_the_data_is_flagged():
+    from dask_glmdist.diagnostics import SeparationWarning
+
+    X, y, d = _monotone_data()
+    model, caught = _fit_recording(DLSACoxRegression(n_partitions=4, refine_steps=30), X, y, d)
+    assert any(issubclass(c, SeparationWarning) and "x2 (+inf)" in m for c, m in caught)
+    # every block's local estimate runs off too: the start is 0, said as such
+    assert any("No row block has a usable local fit" in m for _, m in caught)
+    assert not model.converged_
+    assert list(model.param_flags_) == ["x2"] and model.param_flags_["x2"].sign == 1
+    assert np.isnan(model.bse_[2]) and np.all(np.isfinite(model.bse_[:2]))
+    table = model.summary()
+    assert table.loc["x2", "coef"] == np.inf and np.isnan(table.loc["x2", "p_value"])
+    # the other coefficients: the block-stratified MLE with g's rows as they are (PHReg,
+    # which does not flag it, stops at a large finite beta_g: the others agree)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # statsmodels' ConvergenceWarning: beta_g -> inf
+        ref = _phreg(X, y, d, strata=np.repeat(np.arange(4), 200))
+    np.testing.assert_allclose(model.coef_[:2], ref.params[:2], atol=1e-6)
+    # fewer rounds: not yet decided, but not converged either
+    short, caught = _fit_recording(DLSACoxRegression(n_partitions=4, refine_steps=10), X, y, d)
+    assert any(issubclass(c, ConvergenceWarning) and "[x2] may run off to infinity" in m
+               for c, m in caught)
+    assert not short.converged_ and short.param_flags_ == {}
+
+
+def test_a_large_finite_coefficient_is_not_flagged():
+    """A hazard ratio of e^6 per SD: large, finite, converged."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(2000, 2))
+    t = rng.exponential(np.exp(-X @ np.array([6.0, 0.3])))
+    d = (t <= 5.0).astype(float)
+    y = np.minimum(t, 5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = DLSACoxRegression(n_partitions=4, refine_steps=30).fit(X, y, d)
+    assert model.converged_ and model.param_flags_ == {}
+    ref = _phreg(X, y, d, strata=np.repeat(np.arange(4), 500))
+    np.testing.assert_allclose(model.coef_, ref.params, atol=1e-6)

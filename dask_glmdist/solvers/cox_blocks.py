@@ -237,7 +237,9 @@ class CoxLocalSummary(BlockSummary):
     ``informative``: how many blocks a column varies in; ``events``: ``{stratum label:
     [(times, deaths), ...]}`` (merged in :meth:`settle`); ``x_sum``, ``w_sum``: the
     weighted sum of the covariates and the sum of weights (the pooled mean, at which
-    the baseline hazard is reported).
+    the baseline hazard is reported); ``information_null``: the diagonal of the
+    block-stratified information at 0 (the scale against which a coordinate whose
+    information collapses is judged to run off to infinity).
     """
 
     n: int = 0
@@ -246,6 +248,7 @@ class CoxLocalSummary(BlockSummary):
     information: np.ndarray | None = None
     information_theta: np.ndarray | None = None
     loglik_null: float = 0.0
+    information_null: np.ndarray | None = None
     informative: np.ndarray | None = None
     blocks: list = field(default_factory=list)
     events: dict | None = None
@@ -315,7 +318,8 @@ def cox_local_block(X, y, w, *, block_index, ties, tol, max_iter, names=(), miss
     loglik0, _, info0 = cox_derivatives(rows, np.zeros(p), ties=ties)
     free = informative_columns(rows, info0)
     record["informative"] = np.flatnonzero(free).tolist()
-    base.update(loglik_null=float(loglik0), informative=free.astype(int))
+    base.update(loglik_null=float(loglik0), informative=free.astype(int),
+                information_null=np.diag(info0).copy())
     if not free.any():  # every column constant: the block informs nothing
         return CoxLocalSummary(**base, blocks=[{**record, "status": USED, "n_iter": 0}])
     if np.count_nonzero(rows.event) < free.sum():  # events, not their weights
