@@ -180,3 +180,28 @@ def test_a_large_finite_coefficient_is_not_flagged():
     assert model.converged_ and model.param_flags_ == {}
     ref = _phreg(X, y, d, strata=np.repeat(np.arange(4), 500))
     np.testing.assert_allclose(model.coef_, ref.params, atol=1e-6)
+
+
+# -- strata labels of mixed types --------------------------------------------------------
+
+
+def test_mixed_type_strata_labels():
+    X, y, d = _data(n=600, seed=5)
+    codes = np.random.default_rng(5).integers(0, 3, size=len(y))
+    labels = np.array([0, 1, "solo"], dtype=object)[codes]
+    ref = _phreg(X, y, d, strata=codes)
+    model = DLSACoxRegression(n_partitions=1, tol=1e-12).fit(X, y, d, strata=labels)
+    np.testing.assert_allclose(model.coef_, ref.params, rtol=0, atol=1e-8)
+    assert set(model.baseline_cumulative_hazard_.columns) == {0, 1, "solo"}
+    by_code = DLSACoxRegression(n_partitions=1, tol=1e-12).fit(X, y, d, strata=codes)
+    for code, label in enumerate([0, 1, "solo"]):
+        np.testing.assert_allclose(model.baseline_cumulative_hazard_[label].to_numpy(),
+                                   by_code.baseline_cumulative_hazard_[code].to_numpy(),
+                                   rtol=1e-10)
+    sf = model.predict_survival_function(X[:6], times=[0.5, 1.0], strata=labels[:6])
+    ok = by_code.predict_survival_function(X[:6], times=[0.5, 1.0], strata=codes[:6])
+    np.testing.assert_allclose(sf.to_numpy(), ok.to_numpy(), rtol=1e-10)
+    # and over blocks: the same labels in several blocks
+    four = DLSACoxRegression(n_partitions=4, refine_steps=20).fit(X, y, d, strata=labels)
+    four_codes = DLSACoxRegression(n_partitions=4, refine_steps=20).fit(X, y, d, strata=codes)
+    np.testing.assert_allclose(four.coef_, four_codes.coef_, rtol=0, atol=1e-10)

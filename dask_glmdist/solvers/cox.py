@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import linalg
 
 __all__ = ["CoxRows", "LocalCoxFit", "cox_derivatives", "fit_cox_local", "event_table",
@@ -69,7 +70,7 @@ class CoxRows:
     """One block's survival rows, validated; rows of zero weight are left out.
 
     Build with :meth:`build`. ``strata`` holds integer codes of the labels in
-    ``labels`` (one stratum when None).
+    ``labels`` (in order of first appearance; one stratum when None).
     """
 
     X: np.ndarray
@@ -111,7 +112,8 @@ class CoxRows:
             strata = np.asarray(strata).reshape(-1)
             if strata.shape[0] != n:
                 raise ValueError(f"strata has {strata.shape[0]} values for {n} rows.")
-            uniq, strata = np.unique(strata, return_inverse=True)
+            # first-appearance codes: labels of mixed types (0, 1, "solo") need no order
+            strata, uniq = pd.factorize(strata, use_na_sentinel=False)
             labels = list(uniq)
         keep = np.flatnonzero(weight > 0)
         keep = keep[np.argsort(time[keep], kind="stable")]
