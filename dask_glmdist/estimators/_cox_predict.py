@@ -56,7 +56,9 @@ def concordance_index(durations, risk, event=None, chunk: int = 2048) -> float:
     A pair (i, j) is comparable when i had an event and j was still at risk after i's
     time (``t_j > t_i``, or ``t_j == t_i`` with j censored); it is concordant when
     ``risk_i > risk_j`` and counts 1/2 when the risks tie (lifelines'
-    ``concordance_index`` with the partial hazard as the risk). O(n x events), in chunks.
+    ``CoxPHFitter.concordance_index_``; ``lifelines.utils.concordance_index`` given the
+    partial hazard is 1 minus it, as it expects scores that grow with survival).
+    O(n x events), in chunks.
     """
     t = np.asarray(durations, dtype=np.float64)
     r = np.asarray(risk, dtype=np.float64)
