@@ -83,7 +83,8 @@ def test_dask_arrays_with_known_and_unknown_chunks(frame):
         _same(model, ref)
         eta = model.predict_log_partial_hazard(X)
         assert isinstance(eta, da.Array)
-        np.testing.assert_allclose(eta.compute(), frame[["a", "b"]].to_numpy() @ model.coef_)
+        np.testing.assert_allclose(
+            eta.compute(), (frame[["a", "b"]].to_numpy() - model.baseline_mean_) @ model.coef_)
         sf = model.predict_survival_function(X, times=[0.5], strata=site)
         assert isinstance(sf, da.Array) and sf.shape[1] == 1
         mem = model.predict_survival_function(frame[["a", "b"]].to_numpy(), times=[0.5],

@@ -38,13 +38,25 @@ def _check_fit(model, r, names, coef_tol=1e-8, se_tol=1e-8):
 
 
 def _baseline_check(model, r, names, column_ours, column_ll):
-    """lifelines' baseline is at the mean covariates: ours (at 0) times exp(mean'beta)."""
+    """Both baselines are at the mean covariates (lifelines' ``_norm_mean``)."""
     mean = np.array([r["norm_mean"][c] for c in names])
+    np.testing.assert_allclose(model.baseline_mean_, mean, rtol=1e-14)
     ours = model.baseline_cumulative_hazard_[column_ours]
     ll = pd.Series(r["baseline_cumulative_hazard"][column_ll]["value"],
                    index=r["baseline_cumulative_hazard"][column_ll]["time"])
-    np.testing.assert_allclose(ours.to_numpy() * np.exp(mean @ model.coef_),
-                               ll.reindex(ours.index.to_numpy()).to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.to_numpy(), ll.reindex(ours.index.to_numpy()).to_numpy(),
+                               rtol=1e-6)
+
+
+def _partial_hazard_check(model, df, r):
+    """exp((x - mean)'beta), as lifelines' predict_partial_hazard (the coefficients agree
+    to 1e-8, times |x - mean| up to ~20)."""
+    np.testing.assert_allclose(model.predict_partial_hazard(df.iloc[:3]),
+                               r["partial_hazard_first3"], rtol=1e-7)
+    np.testing.assert_allclose(model.predict(df.iloc[:3]), r["partial_hazard_first3"],
+                               rtol=1e-7)
+    np.testing.assert_allclose(model.predict_log_partial_hazard(df.iloc[:3]),
+                               r["log_partial_hazard_first3"], rtol=0, atol=1e-7)
 
 
 def test_one_block_is_lifelines(rossi, ref):
@@ -54,6 +66,7 @@ def test_one_block_is_lifelines(rossi, ref):
     assert list(model.feature_names_in_) == COVARIATES
     _baseline_check(model, r, COVARIATES, "baseline cumulative hazard",
                     "baseline cumulative hazard")
+    _partial_hazard_check(model, rossi[COVARIATES], r)
     assert model.score(rossi, "week", "arrest") == pytest.approx(r["concordance"], abs=1e-12)
     sf = model.predict_survival_function(rossi.iloc[:3], times=r["survival_first3"]["times"])
     np.testing.assert_allclose(sf.to_numpy().T, r["survival_first3"]["values"], rtol=1e-6)
@@ -94,6 +107,7 @@ def test_strata_within_the_block_are_lifelines_strata(rossi, ref):
     assert list(model.baseline_cumulative_hazard_.columns) == [0, 1]
     for label in (0, 1):
         _baseline_check(model, r, names, label, str(label))
+    _partial_hazard_check(model, rossi[names], r)
     sf = model.predict_survival_function(rossi.iloc[:3], times=r["survival_first3"]["times"],
                                          strata="wexp")
     np.testing.assert_allclose(sf.to_numpy().T, r["survival_first3"]["values"], rtol=1e-6)

@@ -123,9 +123,12 @@ def test_baseline_cumulative_hazard_is_phreg():
     t, cumhaz, _ = ref.baseline_cumulative_hazard[0]
     ours = model.baseline_cumulative_hazard_.iloc[:, 0]
     np.testing.assert_allclose(ours.index.to_numpy(), t)
-    # statsmodels reports the left limit H0(t-) = sum over event times before t; ours is
-    # H0(t) (lifelines', R's basehaz): the same steps, one event time later
-    left = np.concatenate([[0.0], ours.to_numpy()[:-1]])
+    # statsmodels reports the left limit H0(t-) = sum over event times before t, at
+    # covariates 0; ours is H0(t) (lifelines', R's basehaz) at the mean covariates: the
+    # same steps, one event time later, times exp(-mean'beta)
+    np.testing.assert_allclose(model.baseline_mean_, X.mean(axis=0), rtol=1e-14)
+    at_zero = ours.to_numpy() * np.exp(-model.baseline_mean_ @ model.coef_)
+    left = np.concatenate([[0.0], at_zero[:-1]])
     np.testing.assert_allclose(left, cumhaz, rtol=1e-8, atol=1e-15)
     # survival of a row: exp(-H0(t) exp(x'beta)), H0 right-continuous
     sf = model.predict_survival_function(X[:2], times=t[[3, 10]])
@@ -136,7 +139,7 @@ def test_baseline_cumulative_hazard_is_phreg():
                               tol=1e-12).fit(X, d, e)
     strat = _phreg(X, d, e, "breslow", strata=np.repeat([0, 1, 2], [134, 133, 133]))
     np.testing.assert_allclose(three.coef_, strat.params, atol=COEF_TOL)
-    r = np.exp(X @ three.coef_)
+    r = np.exp((X - X.mean(axis=0)) @ three.coef_)
     times = three.baseline_cumulative_hazard_.index.to_numpy()
     d_at = np.array([e[d == s].sum() for s in times])
     s0 = np.array([r[d >= s].sum() for s in times])

@@ -17,7 +17,7 @@ from .._blocks import (
     is_dask_collection,
     vector_like,
 )
-from ..design import frame_predictions, numeric_partition_eta
+from ..design import frame_predictions
 from ._base import GLMInferenceMixin
 
 __all__ = ["CoxPredictMixin", "baseline_frame", "concordance_index"]
@@ -56,7 +56,9 @@ def concordance_index(durations, risk, event=None, chunk: int = 2048) -> float:
     A pair (i, j) is comparable when i had an event and j was still at risk after i's
     time (``t_j > t_i``, or ``t_j == t_i`` with j censored); it is concordant when
     ``risk_i > risk_j`` and counts 1/2 when the risks tie (lifelines'
-    ``concordance_index`` with the partial hazard as the risk). O(n x events), in chunks.
+    ``CoxPHFitter.concordance_index_``; ``lifelines.utils.concordance_index`` given the
+    partial hazard is 1 minus it, as it expects scores that grow with survival).
+    O(n x events), in chunks.
     """
     t = np.asarray(durations, dtype=np.float64)
     r = np.asarray(risk, dtype=np.float64)
@@ -76,29 +78,58 @@ def concordance_index(durations, risk, event=None, chunk: int = 2048) -> float:
     return float(num / den)
 
 
-def _survival_rows(eta, labels, table: dict, times_len: int):
-    """exp(-H0_label(t) exp(eta)) for every row (n, len(times)); ``table``: label ->
-    H0 at the times."""
-    eta = np.asarray(eta, dtype=np.float64)
-    out = np.empty((eta.shape[0], times_len))
+def _hazard_rows(eta, H):
+    """H0(t) exp(eta) for every row and time, as exp(eta + log H0(t)): 0 where H0 is 0
+    (before the first event) even when exp(eta) overflows, inf where the product does."""
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.exp(eta[:, None] + np.log(np.asarray(H, dtype=np.float64))[None, :])
+
+
+def _curve_rows(eta, labels, table: dict, times_len: int, survival: bool = True):
+    """The survival exp(-H0_label(t) exp(eta)) (or, ``survival=False``, the cumulative
+    hazard H0_label(t) exp(eta)) of every row (n, len(times)); ``table``: label -> H0 at
+    the times."""
+    eta = np.asarray(eta, dtype=np.float64).reshape(-1)
     if labels is None:
-        return np.exp(-np.outer(np.exp(eta), table[None]))
-    labels = np.asarray(labels)
-    for k, H in table.items():
-        rows = labels == k
-        out[rows] = np.exp(-np.outer(np.exp(eta[rows]), H))
-    unknown = ~pd.Series(labels).isin(list(table)).to_numpy()
-    if unknown.any():
-        raise ValueError(f"strata label(s) {pd.unique(labels[unknown])[:10].tolist()} were "
-                         "not seen in fit (no baseline hazard for them).")
-    return out
+        out = _hazard_rows(eta, table[None])
+    else:
+        labels = np.asarray(labels)
+        unknown = ~pd.Series(labels).isin(list(table)).to_numpy()
+        if unknown.any():
+            raise ValueError(f"strata label(s) {pd.unique(labels[unknown])[:10].tolist()} "
+                             "were not seen in fit (no baseline hazard for them).")
+        out = np.empty((eta.shape[0], times_len))
+        for k, H in table.items():
+            rows = _label_rows(labels, k)
+            out[rows] = _hazard_rows(eta[rows], H)
+    return np.exp(-out) if survival else out
 
 
-def _partition_survival(part, columns, coef, offset, strata, table, times):
-    eta = numeric_partition_eta(part, columns, coef, 0.0, offset).to_numpy()
+def _label_rows(labels, k) -> np.ndarray:
+    """Rows whose label equals ``k`` (labels of mixed types compared one by one)."""
+    if labels.dtype == object:
+        return np.fromiter((lab == k for lab in labels), dtype=bool, count=labels.shape[0])
+    return labels == k
+
+
+def _centred_eta(X, coef, center) -> np.ndarray:
+    return (np.asarray(X, dtype=np.float64) - center) @ coef
+
+
+def _partition_eta(part, columns, coef, center, offset=None):
+    """``(part[columns] - center) coef (+ part[offset])`` on the partition's index."""
+    X = part[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    eta = _centred_eta(X, coef, center)
+    if offset is not None:
+        eta = eta + part[offset].to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.Series(eta, index=part.index, dtype=np.float64)
+
+
+def _partition_curves(part, columns, coef, center, offset, strata, table, times, survival):
+    eta = _partition_eta(part, columns, coef, center, offset).to_numpy()
     labels = None if strata is None else part[strata].to_numpy()
-    return pd.DataFrame(_survival_rows(eta, labels, table, len(times)), index=part.index,
-                        columns=list(times))
+    return pd.DataFrame(_curve_rows(eta, labels, table, len(times), survival),
+                        index=part.index, columns=list(times))
 
 
 class CoxPredictMixin(GLMInferenceMixin):
@@ -162,20 +193,22 @@ class CoxPredictMixin(GLMInferenceMixin):
         return [lookup[c] for c in names]
 
     def predict_log_partial_hazard(self, X, offset=None):
-        """The linear predictor ``X coef_ (+ offset)`` (lazy for dask input: a dask
-        array, or a dask Series on a dask DataFrame's index)."""
+        """The linear predictor ``(X - baseline_mean_) coef_ (+ offset)``, measured from
+        the mean covariates as lifelines' and R's ``predict(type="lp")`` (lazy for dask
+        input: a dask array, or a dask Series on a dask DataFrame's index)."""
         check_is_fitted(self)
         coef = np.asarray(self.coef_, dtype=np.float64)
+        center = np.asarray(self.baseline_mean_, dtype=np.float64)
         cols = self._covariate_columns(X)
         if _is_dask_frame(X):
-            return frame_predictions(X, cols, numeric_partition_eta, cols, coef, 0.0,
+            return frame_predictions(X, cols, _partition_eta, cols, coef, center,
                                      offset=offset)
         if is_dask_collection(X):
             Xd, _ = dask_design(X)
             if Xd.shape[1] != self.n_features_in_:
                 raise ValueError(f"X has {Xd.shape[1]} features, but {type(self).__name__} "
                                  f"is expecting {self.n_features_in_} features as input.")
-            eta = Xd.map_blocks(_block_eta, coef, drop_axis=1, dtype=np.float64)
+            eta = Xd.map_blocks(_centred_eta, coef, center, drop_axis=1, dtype=np.float64)
             return eta if offset is None else eta + vector_like(offset, Xd, "offset")
         if cols is not None:
             if isinstance(offset, str):
@@ -183,20 +216,22 @@ class CoxPredictMixin(GLMInferenceMixin):
             X = X[cols]
             check_numeric_columns(X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        eta = X @ coef
+        eta = _centred_eta(X, coef, center)
         return eta if offset is None else eta + np.asarray(offset, dtype=np.float64)
 
     def predict_partial_hazard(self, X, offset=None):
-        """The partial hazard ``exp(X coef_ (+ offset))`` (lazy for dask input)."""
+        """The partial hazard ``exp((X - baseline_mean_) coef_ (+ offset))``: the hazard
+        relative to the baseline at the mean covariates (lifelines'
+        ``predict_partial_hazard``, R's ``predict(type="risk")``; lazy for dask input)."""
         eta = self.predict_log_partial_hazard(X, offset)
         if _is_dask_series(eta):
             return eta.map_partitions(np.exp, meta=eta._meta)
         return da.exp(eta) if isinstance(eta, da.Array) else np.exp(eta)
 
     def predict(self, X, offset=None):
-        """The partial hazard ``exp(X coef_ (+ offset))``: the hazard relative to the
-        baseline (lazy for dask input: a dask Series on a dask DataFrame's index, so it
-        can be assigned back to the frame)."""
+        """The partial hazard ``exp((X - baseline_mean_) coef_ (+ offset))``: the hazard
+        relative to the baseline at the mean covariates (lazy for dask input: a dask
+        Series on a dask DataFrame's index, so it can be assigned back to the frame)."""
         return self.predict_partial_hazard(X, offset)
 
     # -- the baseline and survival ------------------------------------------------------
@@ -209,15 +244,14 @@ class CoxPredictMixin(GLMInferenceMixin):
         return out
 
     def predict_cumulative_hazard(self, X, times=None, strata=None, offset=None):
-        """``H0(t) exp(x coef_)`` at ``times``; the layout of
-        :meth:`predict_survival_function` (in memory: -log of it)."""
-        surv = self.predict_survival_function(X, times, strata, offset)
-        if _is_dask_frame(surv):
-            return surv.map_partitions(lambda d: -np.log(d), meta=surv._meta)
-        return -da.log(surv) if isinstance(surv, da.Array) else -np.log(surv)
+        """``H0(t) exp((x - baseline_mean_) coef_ + offset)`` at ``times``; the layout of
+        :meth:`predict_survival_function` (0 before the first event time, inf where the
+        product overflows)."""
+        return self._curves(X, times, strata, offset, survival=False)
 
     def predict_survival_function(self, X, times=None, strata=None, offset=None):
-        """Survival probabilities ``exp(-H0(t) exp(x coef_ + offset))`` at ``times``.
+        """Survival probabilities ``exp(-H0(t) exp((x - baseline_mean_) coef_ + offset))``
+        at ``times`` (H0 the baseline at ``baseline_mean_``).
 
         Parameters
         ----------
@@ -235,7 +269,12 @@ class CoxPredictMixin(GLMInferenceMixin):
             In memory, as lifelines: indexed by time, one column per row of ``X``. For
             a dask array a dask array of shape (n_samples, n_times); for a dask
             DataFrame a dask DataFrame with one column per time, on the frame's index.
+            A row whose partial hazard overflows gets survival 1 before the first event
+            time and 0 after it.
         """
+        return self._curves(X, times, strata, offset, survival=True)
+
+    def _curves(self, X, times, strata, offset, survival):
         check_is_fitted(self)
         fitted_strata = getattr(self, "_has_strata", False)
         if fitted_strata and strata is None:
@@ -251,22 +290,22 @@ class CoxPredictMixin(GLMInferenceMixin):
         times = np.atleast_1d(np.asarray(times, dtype=np.float64))
         table = self._baseline_at(times)
         if _is_dask_frame(X):
-            return self._frame_survival(X, times, table, strata, offset)
+            return self._frame_curves(X, times, table, strata, offset, survival)
         eta = self.predict_log_partial_hazard(X, offset)
         if isinstance(eta, da.Array):
             labels = None if strata is None else vector_like(strata, eta[:, None], "strata")
             args = (eta,) if labels is None else (eta, labels)
-            return da.map_blocks(_rows_survival, *args, table=table, times_len=len(times),
-                                 new_axis=1, chunks=(eta.chunks[0], (len(times),)),
-                                 dtype=np.float64)
+            return da.map_blocks(_rows_curves, *args, table=table, times_len=len(times),
+                                 survival=survival, new_axis=1,
+                                 chunks=(eta.chunks[0], (len(times),)), dtype=np.float64)
         labels = None
         if strata is not None:
             labels = np.asarray(X[strata] if isinstance(strata, str) else strata)
-        S = _survival_rows(eta, labels, table, len(times))
+        S = _curve_rows(eta, labels, table, len(times), survival)
         columns = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(S.shape[0])
         return pd.DataFrame(S.T, index=pd.Index(times, name="time"), columns=columns)
 
-    def _frame_survival(self, X, times, table, strata, offset):
+    def _frame_curves(self, X, times, table, strata, offset, survival):
         if strata is not None and not isinstance(strata, str):
             raise TypeError("With a dask DataFrame, strata must be the name of a column.")
         if offset is not None and not isinstance(offset, str):
@@ -276,8 +315,9 @@ class CoxPredictMixin(GLMInferenceMixin):
         meta = pd.DataFrame({t: np.array([], dtype=np.float64) for t in times},
                             index=X._meta.index[:0])
         meta.columns = list(times)
-        return X[read].map_partitions(_partition_survival, cols, np.asarray(self.coef_),
-                                      offset, strata, table, list(times), meta=meta)
+        return X[read].map_partitions(_partition_curves, cols, np.asarray(self.coef_),
+                                      np.asarray(self.baseline_mean_), offset, strata, table,
+                                      list(times), survival, meta=meta)
 
     # -- score ---------------------------------------------------------------------------
 
@@ -310,9 +350,5 @@ class CoxPredictMixin(GLMInferenceMixin):
         return concordance_index(np.asarray(durations, dtype=np.float64), eta, event)
 
 
-def _block_eta(Xb, coef):
-    return np.asarray(Xb, dtype=np.float64) @ coef
-
-
-def _rows_survival(eta, labels=None, *, table, times_len):
-    return _survival_rows(eta, labels, table, times_len)
+def _rows_curves(eta, labels=None, *, table, times_len, survival):
+    return _curve_rows(eta, labels, table, times_len, survival)

@@ -16,8 +16,10 @@ likelihood estimate of that stratified model (statsmodels' ``PHReg(strata=block)
 Final round -- at the estimate, the blocks return the log partial likelihood, the
 information (the covariance is its inverse) and their risk sums at the pooled event
 times, from which Breslow's baseline cumulative hazard is H0(t) = sum_{s <= t} d_s /
-S0(s), d_s the weighted events at s and S0(s) the sum of w exp(x'beta + offset) over the
-rows at risk at s in all blocks (per stratum label with ``strata``).
+S0(s), d_s the weighted events at s and S0(s) the sum of w exp((x - xbar)'beta + offset)
+over the rows at risk at s in all blocks (per stratum label with ``strata``): the
+baseline at the pooled weighted mean covariates xbar (summed in round 1), as lifelines
+and R's ``basehaz(centered=TRUE)`` report it.
 
 Blocks without a usable local estimate -- no events (they contribute nothing to the
 partial likelihood), fewer events than the parameters they inform, a local estimate
@@ -38,11 +40,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._progress import report, shows_progress
-from ..diagnostics import BlockReport, short_list, warn
+from ..diagnostics import INFINITE, BlockReport, ParamFlag, SeparationWarning, short_list, warn
 from ..inference import standard_errors
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
 from ..solvers import cox_blocks as cb
+from ..solvers.cox import newton_decrement
 from ._cox_data import VECTORS, cox_blocks
 from ._cox_predict import CoxPredictMixin, baseline_frame
 
@@ -95,10 +98,12 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
     refine_steps : int, default=1
         Newton rounds on the block-stratified partial likelihood after the one-round
         combination, each one pass over the data; they stop early once a step is
-        below ``tol``. 0 is the one-round DLSA estimate.
+        below ``tol`` standard errors. 0 is the one-round DLSA estimate.
     tol : float, default=1e-8
-        Convergence tolerance of the local fits and of the refinement rounds: a
-        Newton step with max |step| <= tol * (1 + max |theta|) ends them.
+        Convergence tolerance of the local fits and of the refinement rounds, in
+        standard errors (free of the covariates' units): a Newton step whose length
+        sqrt(U' I^-1 U) (which bounds every |step_j| / se_j) is at most ``tol`` ends
+        them.
     max_iter : int, default=100
         Maximum Newton iterations of each block's local fit.
     n_partitions : int, default=None
@@ -129,13 +134,22 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         Inverse of the block-stratified observed information at the estimate.
     bse_ : ndarray of shape (n_features,)
         Standard errors.
-    param_flags_ : dict
-        Always empty (kept for the library's summary machinery).
+    param_flags_ : dict of str to ParamFlag
+        Coefficients whose estimate does not exist: ``"infinite"`` when the partial
+        likelihood of all the data is monotone along them (the rounds' coefficient is
+        kept; ``bse_`` and their row and column of ``cov_params_`` are NaN, and the
+        summary explains them). Empty otherwise.
+    baseline_mean_ : ndarray of shape (n_features,)
+        The covariates at which the baseline hazard is reported and from which the
+        partial hazards are measured: the weighted mean of the fitted rows (R's
+        ``coxph`` ``means``; lifelines centres at the unweighted mean, the same without
+        weights).
     baseline_cumulative_hazard_ : pandas.DataFrame
-        Breslow's baseline cumulative hazard at covariates 0 (and offset 0), indexed
-        by the distinct event times of all blocks: one column ``"baseline cumulative
-        hazard"``, or one column per stratum label with ``strata`` (forward-filled on
-        the union of the strata's event times, 0 before a stratum's first event).
+        Breslow's baseline cumulative hazard at the covariates ``baseline_mean_`` (and
+        offset 0), indexed by the distinct event times of all blocks: one column
+        ``"baseline cumulative hazard"``, or one column per stratum label with ``strata``
+        (forward-filled on the union of the strata's event times, 0 before a stratum's
+        first event).
     baseline_hazard_ : pandas.DataFrame
         Its increments at the event times (d / S0).
     loglik_ : float
@@ -176,8 +190,9 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         Passes over the data: the local fits, the refinement rounds and the final
         pass (likelihood, information and baseline at the estimate).
     converged_ : bool
-        False when a block's local fit did not converge or the refinement stopped
-        with a last step over one standard error (both warn).
+        False when a block's local fit did not converge, the refinement stopped with
+        a last step over one standard error, or a coefficient runs off (or may run
+        off) to infinity (all warn).
     refine_step_sizes_ : ndarray
         max |step| of each refinement round.
     refine_step_se_ : ndarray
@@ -286,7 +301,9 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         theta = self._combine(s, names)
         theta = self._refine(engine, theta, settings, names)
         times = {k: v[0][0] for k, v in s.events.items()}
-        f = engine.run(cb.cox_sums_block, theta, times, label="Cox baseline", **settings)
+        self.baseline_mean_ = np.asarray(s.x_sum, dtype=np.float64) / s.w_sum
+        f = engine.run(cb.cox_sums_block, theta, times, self.baseline_mean_,
+                       label="Cox baseline", **settings)
         f.problems.raise_if_any()
         self._set_estimate(theta, f, s, engine)
         report(step=None)
@@ -344,10 +361,14 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
                 f"{short_list(uninformed or blank)}. Use refine_steps >= 1 (Newton rounds "
                 "on every block's rows), or fewer, larger blocks."
             )
-        warn(
-            "The blocks with a usable local fit carry no information on "
-            f"{short_list(uninformed or blank)}: the refinement rounds start from 0 in "
-            "those directions.", UserWarning)
+        if not used:
+            warn("No row block has a usable local fit (see the warning above): the "
+                 "refinement rounds start from 0.", UserWarning)
+        else:
+            warn(
+                "The blocks with a usable local fit carry no information on "
+                f"{short_list(uninformed or blank)}: the refinement rounds start from 0 in "
+                "those directions.", UserWarning)
         return factor.solve(s.information_theta)
 
     def _refine(self, engine, theta, settings, names) -> np.ndarray:
@@ -355,6 +376,7 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         whose likelihood fell, in the next round)."""
         sizes, ses = [], []
         self._refined, last_step, last_se = False, None, None
+        self._ll_change = None
         prev = None
         for i in range(self.refine_steps):
             c = engine.run(cb.cox_sums_block, theta, label=f"Cox refinement {i + 1}",
@@ -365,6 +387,8 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
                 sizes.append(float(np.max(np.abs(theta - prev[0]))))
                 ses.append(float("nan"))
                 continue
+            if prev is not None:
+                self._ll_change = abs(c.loglik - prev[1])
             factor = PSDFactor(c.information)
             step = factor.solve(c.score)
             se = standard_errors(factor.inverse())
@@ -376,7 +400,7 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
             ses.append(float(np.max(in_se)))
             last_step, last_se = step, in_se
             report(step=sizes[-1])
-            if sizes[-1] <= self.tol * (1.0 + np.max(np.abs(theta))):
+            if newton_decrement(c.score, step) <= self.tol:  # in SEs: free of units
                 self._refined = True
                 break
         self.refine_step_sizes_ = np.asarray(sizes)
@@ -410,7 +434,11 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         cov = factor.inverse()
         self.cov_params_ = 0.5 * (cov + cov.T)
         self.bse_ = standard_errors(self.cov_params_)
-        self.param_flags_ = {}
+        infinite, suspect = self._runaway(theta, f, s)
+        self._set_param_flags({self._param_names()[j]: ParamFlag(INFINITE, (
+            f"the maximum partial likelihood estimate is {'+' if theta[j] > 0 else '-'}inf "
+            "(monotone likelihood); no estimate or standard error"),
+            int(np.sign(theta[j]))) for j in infinite})
         self.loglik_ = float(f.loglik)
         self.deviance_ = -2.0 * self.loglik_
         self.null_deviance_ = -2.0 * self.null_loglik_
@@ -421,11 +449,51 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         self.n_iter_ = 1 + len(self.refine_step_sizes_)
         self.n_rounds_ = engine.count
         local_ok = all(r.get("status") != cb.NOT_CONVERGED for r in self._records)
-        self.converged_ = bool(local_ok and self._settled)
+        self.converged_ = bool(local_ok and self._settled and not infinite and not suspect)
         events = {k: v[0] for k, v in s.events.items()}
         self._baseline = {k: (t, np.cumsum(d / f.risk[k])) for k, (t, d) in events.items()}
         self.baseline_cumulative_hazard_, self.baseline_hazard_ = baseline_frame(
             events, f.risk, self._has_strata)
+
+    def _runaway(self, theta, f, s) -> tuple[list, list]:
+        """Coordinates running off to infinity in all of the data (monotone likelihood),
+        judged at the final estimate by the local fits' rule
+        (:func:`~dask_glmdist.solvers.cox.fit_cox_local`): beyond 5 per covariate scale
+        (sqrt of the information at 0 per event), and either without information left
+        (below 1e-8 of that at 0) or, the log-likelihood having stopped changing, with a
+        next Newton step still large relative to the coefficient (R's ``coxph``). Both
+        warn; the first are flagged infinite, the second (``suspect``: a refinement that
+        has not converged, with the information already below 1e-4 of that at 0) only
+        make ``converged_`` False."""
+        if self.refine_steps == 0:
+            return [], []
+        names = self._param_names()
+        info0 = np.maximum(np.asarray(s.information_null, dtype=np.float64), 0.0)
+        scale = np.sqrt(info0 / max(self.n_events_, 1e-300))
+        big = np.abs(theta) * scale > 5
+        ratio = np.diag(f.information) / np.where(info0 > 0, info0, np.inf)
+        nxt = np.abs(PSDFactor(f.information).solve(f.score))
+        ll_flat = self._ll_change is not None and self._ll_change <= max(self.tol, 1e-9) * max(
+            abs(f.loglik), 1.0)
+        moving = (nxt * scale > self.tol) & (nxt > np.sqrt(self.tol) * np.abs(theta))
+        infinite = np.flatnonzero(big & ((ratio < 1e-8) | (ll_flat & moving))).tolist()
+        suspect = np.flatnonzero(big & (ratio < 1e-4) & ~self._refined).tolist()
+        suspect = [j for j in suspect if j not in infinite]
+        if infinite:
+            cols = [f"{names[j]} ({'+' if theta[j] > 0 else '-'}inf)" for j in infinite]
+            warn(
+                f"The partial likelihood is monotone in all of the data: the estimate of "
+                f"{short_list(cols)} runs off to infinity (e.g. a binary covariate with no "
+                "event in one of its groups). The coefficient is where the rounds stopped, "
+                "without a standard error (param_flags_); drop or recode the covariate, "
+                "or use a penalised fit.", SeparationWarning)
+        if suspect:
+            warn(
+                f"The estimate of {short_list([names[j] for j in suspect])} may run off to "
+                "infinity (monotone likelihood): the refinement has not converged and the "
+                "information along it has nearly vanished. Increase refine_steps to "
+                "decide.", ConvergenceWarning)
+        return infinite, suspect
 
     def _report_blocks(self, records, empty, names) -> None:
         """One warning per kind of block problem; the detail in ``block_diagnostics_``."""

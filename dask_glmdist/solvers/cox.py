@@ -32,10 +32,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import linalg
 
 __all__ = ["CoxRows", "LocalCoxFit", "cox_derivatives", "fit_cox_local", "event_table",
-           "risk_sums"]
+           "informative_columns", "newton_decrement", "risk_sums"]
 
 TIES = ("breslow", "efron")
 
@@ -69,7 +70,7 @@ class CoxRows:
     """One block's survival rows, validated; rows of zero weight are left out.
 
     Build with :meth:`build`. ``strata`` holds integer codes of the labels in
-    ``labels`` (one stratum when None).
+    ``labels`` (in order of first appearance; one stratum when None).
     """
 
     X: np.ndarray
@@ -111,7 +112,8 @@ class CoxRows:
             strata = np.asarray(strata).reshape(-1)
             if strata.shape[0] != n:
                 raise ValueError(f"strata has {strata.shape[0]} values for {n} rows.")
-            uniq, strata = np.unique(strata, return_inverse=True)
+            # first-appearance codes: labels of mixed types (0, 1, "solo") need no order
+            strata, uniq = pd.factorize(strata, use_na_sentinel=False)
             labels = list(uniq)
         keep = np.flatnonzero(weight > 0)
         keep = keep[np.argsort(time[keep], kind="stable")]
@@ -279,6 +281,46 @@ class LocalCoxFit:
     dropped: list = field(default_factory=list)
 
 
+def _column_sd(rows: CoxRows) -> np.ndarray:
+    """Weighted standard deviation of every covariate over the rows (all strata)."""
+    dev = rows.X - np.average(rows.X, axis=0, weights=rows.weight)
+    return np.sqrt(np.average(dev**2, axis=0, weights=rows.weight))
+
+
+def informative_columns(rows: CoxRows, information: np.ndarray) -> np.ndarray:
+    """Columns with information in the rows: not constant within every risk set of their
+    event times (the diagonal of the information is then 0 at every beta, up to rounding).
+
+    Each column is judged on its own scale: its information ``I_jj`` (at 0, a sum over
+    the events of the covariate's variance within the risk set) against the weighted
+    number of events times the covariate's variance over all the rows, so that the
+    units of a column (dollars or millions) do not matter. A column constant over the
+    rows has no information.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dask_glmdist.solvers.cox import CoxRows, cox_derivatives, informative_columns
+    >>> X = np.array([[1e-6, 5.0], [3e-6, 5.0], [2e-6, 5.0], [0.0, 5.0]])
+    >>> rows = CoxRows.build(X, [1.0, 2.0, 3.0, 4.0])
+    >>> informative_columns(rows, cox_derivatives(rows, np.zeros(2))[2])
+    array([ True, False])
+    """
+    d = np.maximum(np.diag(information), 0.0)
+    if rows.n == 0 or rows.n_events <= 0:
+        return np.zeros(rows.p, dtype=bool)
+    var = _column_sd(rows) ** 2
+    varies = np.ptp(rows.X, axis=0) > 0
+    return varies & (var > 0) & (d > 1e-10 * rows.n_events * var)
+
+
+def newton_decrement(score: np.ndarray, step: np.ndarray) -> float:
+    """sqrt(score' I^-1 score) for the Newton step ``step = I^-1 score``: the step's length
+    in standard errors (every ``|step_j| / se_j`` is at most this), free of the covariates'
+    units -- the convergence measure of the local fits and of the refinement."""
+    return float(np.sqrt(max(float(np.dot(score, step)), 0.0)))
+
+
 def _newton_step(info: np.ndarray, score: np.ndarray, free: np.ndarray) -> np.ndarray:
     """The Newton step over the free coordinates (the others stay where they are); on an
     information that is not numerically positive definite, the step within the span of its
@@ -314,13 +356,13 @@ def _runaway(rows, info, score, free, theta, tol, info0) -> list:
     """Coordinates running off to infinity (monotone likelihood). Beyond 5 per standard
     deviation of the covariate (a hazard ratio past e^5 per SD: a coordinate that merely
     has not settled beside a runaway one is not flagged), and either still moving -- its
-    next Newton step large, absolutely and relative to the coefficient (R's ``coxph``
-    rule) -- or without information left (below 1e-8 of its information at the start:
-    the likelihood is flat along it, so a small step there means nothing)."""
+    next Newton step large, per SD of the covariate and relative to the coefficient (R's
+    ``coxph`` rule, made free of the covariate's units) -- or without information left
+    (below 1e-8 of its information at the start: the likelihood is flat along it, so a
+    small step there means nothing)."""
     nxt = np.abs(_newton_step(info, score, free))
-    sd = np.sqrt(np.average((rows.X - np.average(rows.X, axis=0, weights=rows.weight))**2,
-                            axis=0, weights=rows.weight))
-    moving = (nxt > tol) & (nxt > np.sqrt(tol) * np.abs(theta))
+    sd = _column_sd(rows)
+    moving = (nxt * sd > tol) & (nxt > np.sqrt(tol) * np.abs(theta))
     flat = np.diag(info) < 1e-8 * np.diag(info0)
     runaway = (moving | flat) & (np.abs(theta) * sd > 5) & free
     return [int(j) for j in np.flatnonzero(runaway)]
@@ -331,9 +373,10 @@ def fit_cox_local(rows: CoxRows, ties: str = "efron", tol: float = 1e-9, max_ite
     """Maximise one block's log partial likelihood by Newton's method with step halving.
 
     Coordinates without information in the block (a covariate constant in every risk
-    set, or a block without events) stay at their start and are listed in ``dropped``.
-    Converged: the largest Newton step is below ``tol * (1 + max|theta|)`` (or the
-    log-likelihood stopped changing and the next step is below 1e-6). Otherwise -- the
+    set, or a block without events: :func:`informative_columns`) stay at their start and
+    are listed in ``dropped``. Converged: the Newton step is below ``tol`` standard
+    errors (:func:`newton_decrement`; or the log-likelihood stopped changing and the
+    next step is below ``max(tol, 1e-6)`` standard errors). Otherwise -- the
     iterations ran out, or no step up the likelihood could be computed (the risk sets'
     terms underflow far out on a monotone likelihood) -- the coordinates that run off to
     infinity (:func:`_runaway`) are listed in ``infinite``.
@@ -353,15 +396,14 @@ def fit_cox_local(rows: CoxRows, ties: str = "efron", tol: float = 1e-9, max_ite
     theta = np.zeros(p) if start is None else np.asarray(start, dtype=np.float64).copy()
     ll, score, info = cox_derivatives(rows, theta, ties)
     info0 = info
-    scale = np.sqrt(np.maximum(np.diag(info), 0.0))
-    free = scale > 1e-10 * max(scale.max(initial=0.0), 1e-300)
+    free = informative_columns(rows, info)
     dropped = [int(j) for j in np.flatnonzero(~free)]
     converged = not free.any()
     n_iter = 0
     while not converged and n_iter < max_iter:
         n_iter += 1
         step = _newton_step(info, score, free)
-        if np.max(np.abs(step)) <= tol * (1.0 + np.max(np.abs(theta))):
+        if newton_decrement(score, step) <= tol:
             converged = True
             break
         moved = _halving(rows, ties, theta, step, ll)
@@ -369,8 +411,7 @@ def fit_cox_local(rows: CoxRows, ties: str = "efron", tol: float = 1e-9, max_ite
             break
         flat = abs(moved[1] - ll) <= tol * max(abs(ll), 1.0)
         theta, ll, score, info = moved
-        if flat and np.max(np.abs(_newton_step(info, score, free))) <= max(tol, 1e-6) * (
-                1.0 + np.max(np.abs(theta))):
+        if flat and newton_decrement(score, _newton_step(info, score, free)) <= max(tol, 1e-6):
             converged = True
             break
     infinite = _runaway(rows, info, score, free, theta, tol, info0)
@@ -392,10 +433,12 @@ def event_table(rows: CoxRows) -> tuple[np.ndarray, np.ndarray]:
     return times, np.bincount(inverse, weights=rows.weight[rows.event], minlength=times.size)
 
 
-def risk_sums(rows: CoxRows, beta, times) -> np.ndarray:
-    """For every time t of ``times``: the sum of w exp(x beta + offset) over the block's rows
-    at risk at t (entry < t <= time), all strata together -- summed over blocks, the
-    denominator of Breslow's baseline hazard. Covariates are not centred here.
+def risk_sums(rows: CoxRows, beta, times, center=None) -> np.ndarray:
+    """For every time t of ``times``: the sum of w exp((x - center)'beta + offset) over the
+    block's rows at risk at t (entry < t <= time), all strata together -- summed over
+    blocks, the denominator of Breslow's baseline hazard at the covariates ``center``
+    (0 when None; the estimator uses the pooled mean, so that exp() does not overflow
+    for covariates far from 0).
 
     Examples
     --------
@@ -406,7 +449,8 @@ def risk_sums(rows: CoxRows, beta, times) -> np.ndarray:
     array([3., 2., 0.])
     """
     times = np.asarray(times, dtype=np.float64).reshape(-1)
-    eta = rows.X @ np.asarray(beta, dtype=np.float64)
+    X = rows.X if center is None else rows.X - np.asarray(center, dtype=np.float64)
+    eta = X @ np.asarray(beta, dtype=np.float64)
     if rows.offset is not None:
         eta = eta + rows.offset
     a = rows.weight * np.exp(eta)

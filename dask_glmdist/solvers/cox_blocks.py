@@ -20,7 +20,8 @@ applied per block and summed:
 * :func:`cox_sums_block` (refinement and final rounds): log partial likelihood, score
   and information of the block at a common ``theta`` -- summed over the blocks these
   are those of the block-stratified partial likelihood -- and, in the final round, the
-  block's risk sums at the pooled event times (Breslow's baseline).
+  block's risk sums at the pooled event times (Breslow's baseline at the pooled mean
+  covariates, summed in round 1).
 
 Neither function is additive over rows: risk sets span a block's rows, so every block
 is seen whole.
@@ -35,7 +36,14 @@ import pandas as pd
 
 from .._blocks import BlockSummary, Problems
 from ..block_graph import reads_groups
-from .cox import CoxRows, cox_derivatives, event_table, fit_cox_local, risk_sums
+from .cox import (
+    CoxRows,
+    cox_derivatives,
+    event_table,
+    fit_cox_local,
+    informative_columns,
+    risk_sums,
+)
 
 __all__ = [
     "CoxLocalSummary",
@@ -199,13 +207,6 @@ def _plain(label):
     return label.item() if isinstance(label, np.generic) else label
 
 
-def informative_columns(information_at_zero: np.ndarray) -> np.ndarray:
-    """Columns with information in the block: not constant within every risk set of its
-    event times (the diagonal of the information is then 0 at every beta)."""
-    d = np.maximum(np.diag(information_at_zero), 0.0)
-    return d > 1e-10 * max(d.max(initial=0.0), 1e-300)
-
-
 # --------------------------------------------------------------------------------------
 # summaries
 # --------------------------------------------------------------------------------------
@@ -234,7 +235,11 @@ class CoxLocalSummary(BlockSummary):
     per-block records, each column's informativeness and the event tables by stratum.
 
     ``informative``: how many blocks a column varies in; ``events``: ``{stratum label:
-    [(times, deaths), ...]}`` (merged in :meth:`settle`).
+    [(times, deaths), ...]}`` (merged in :meth:`settle`); ``x_sum``, ``w_sum``: the
+    weighted sum of the covariates and the sum of weights (the pooled mean, at which
+    the baseline hazard is reported); ``information_null``: the diagonal of the
+    block-stratified information at 0 (the scale against which a coordinate whose
+    information collapses is judged to run off to infinity).
     """
 
     n: int = 0
@@ -243,9 +248,12 @@ class CoxLocalSummary(BlockSummary):
     information: np.ndarray | None = None
     information_theta: np.ndarray | None = None
     loglik_null: float = 0.0
+    information_null: np.ndarray | None = None
     informative: np.ndarray | None = None
     blocks: list = field(default_factory=list)
     events: dict | None = None
+    x_sum: np.ndarray | None = None
+    w_sum: float = 0.0
 
     def settle(self):
         self.events = _settle_events(self.events)
@@ -298,6 +306,7 @@ def cox_local_block(X, y, w, *, block_index, ties, tol, max_iter, names=(), miss
     if b.n_obs == 0:
         return CoxLocalSummary(**base, blocks=[{**record, "status": NO_WEIGHT}], events={})
     rows = b.rows()
+    base.update(x_sum=rows.weight @ rows.X, w_sum=float(rows.weight.sum()))
     n_events = float(rows.n_events)
     record["n_events"] = n_events
     events = {label: [event_table(r)] for label, r in stratum_rows(b).items()}
@@ -307,12 +316,13 @@ def cox_local_block(X, y, w, *, block_index, ties, tol, max_iter, names=(), miss
         return CoxLocalSummary(**base, blocks=[{**record, "status": NO_EVENTS,
                                                 "informative": []}])
     loglik0, _, info0 = cox_derivatives(rows, np.zeros(p), ties=ties)
-    free = informative_columns(info0)
+    free = informative_columns(rows, info0)
     record["informative"] = np.flatnonzero(free).tolist()
-    base.update(loglik_null=float(loglik0), informative=free.astype(int))
+    base.update(loglik_null=float(loglik0), informative=free.astype(int),
+                information_null=np.diag(info0).copy())
     if not free.any():  # every column constant: the block informs nothing
         return CoxLocalSummary(**base, blocks=[{**record, "status": USED, "n_iter": 0}])
-    if n_events < free.sum():
+    if np.count_nonzero(rows.event) < free.sum():  # events, not their weights
         return CoxLocalSummary(**base, blocks=[{**record, "status": FEW_EVENTS}])
     status, theta, info, fit = _local_fit_block(b, rows, free, ties=ties, tol=tol,
                                                 max_iter=max_iter)
@@ -343,10 +353,11 @@ def _local_fit_block(b: BlockRows, rows: CoxRows, free, *, ties, tol, max_iter):
 
 
 @reads_groups
-def cox_sums_block(X, y, w, theta, times=None, *, block_index, ties, names=(),
+def cox_sums_block(X, y, w, theta, times=None, center=None, *, block_index, ties, names=(),
                    missing="raise", offset=None, groups=None) -> CoxSums:
     """The block's log partial likelihood, score and information at ``theta``; with
-    ``times`` (``{stratum label: event times}``), its risk sums there by label."""
+    ``times`` (``{stratum label: event times}``), its risk sums there by label, at the
+    covariates ``center`` (see :func:`~dask_glmdist.solvers.cox.risk_sums`)."""
     b = block_rows(X, y, w, offset=offset, groups=groups, names=names, missing=missing)
     p = b.X.shape[1]
     if b.problems:  # met in round 1 already; kept so that no pass uses such a block
@@ -365,6 +376,6 @@ def cox_sums_block(X, y, w, theta, times=None, *, block_index, ties, names=(),
         for label, r in stratum_rows(b).items():
             t = times.get(label)
             if t is not None and len(t):
-                risk[label] = np.asarray(risk_sums(r, theta, t), dtype=np.float64)
+                risk[label] = np.asarray(risk_sums(r, theta, t, center), dtype=np.float64)
     return CoxSums(loglik=float(ll), score=np.asarray(score, dtype=np.float64),
                    information=np.asarray(info, dtype=np.float64), risk=risk)
