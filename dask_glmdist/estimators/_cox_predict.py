@@ -17,8 +17,8 @@ from .._blocks import (
     is_dask_collection,
     vector_like,
 )
-from ..design import frame_predictions
-from ._base import GLMInferenceMixin
+from ..design import check_columns, frame_predictions, partition_eta
+from ._base import GLMInferenceMixin, _design_eta, _missing_option
 
 __all__ = ["CoxPredictMixin", "baseline_frame", "concordance_index"]
 
@@ -132,12 +132,24 @@ def _partition_curves(part, columns, coef, center, offset, strata, table, times,
                         index=part.index, columns=list(times))
 
 
+def _partition_design_curves(part, design, missing, coef, center, offset, strata, table,
+                             times, survival):
+    """:func:`_partition_curves` through a fitted design."""
+    eta = partition_eta(part, design, coef, -float(center @ coef), offset,
+                        missing=missing).to_numpy()
+    labels = None if strata is None else part[strata].to_numpy()
+    return pd.DataFrame(_curve_rows(eta, labels, table, len(times), survival),
+                        index=part.index, columns=list(times))
+
+
 class CoxPredictMixin(GLMInferenceMixin):
     """Summary, linear predictor and survival predictions of a fitted Cox model."""
 
     # -- inference ---------------------------------------------------------------------
 
     def _param_names(self) -> list[str]:
+        if getattr(self, "design_", None) is not None:
+            return list(self.design_.column_names)
         if hasattr(self, "feature_names_in_"):
             return [str(c) for c in self.feature_names_in_]
         return [f"x{i}" for i in range(self.n_features_in_)]
@@ -199,6 +211,8 @@ class CoxPredictMixin(GLMInferenceMixin):
         check_is_fitted(self)
         coef = np.asarray(self.coef_, dtype=np.float64)
         center = np.asarray(self.baseline_mean_, dtype=np.float64)
+        if getattr(self, "design_", None) is not None:  # (x - center) coef = x coef - c coef
+            return _design_eta(self, X, coef, -float(center @ coef), offset)
         cols = self._covariate_columns(X)
         if _is_dask_frame(X):
             return frame_predictions(X, cols, _partition_eta, cols, coef, center,
@@ -310,12 +324,19 @@ class CoxPredictMixin(GLMInferenceMixin):
             raise TypeError("With a dask DataFrame, strata must be the name of a column.")
         if offset is not None and not isinstance(offset, str):
             raise TypeError("With a dask DataFrame, offset must be the name of a column.")
-        cols = self._covariate_columns(X)
-        read = list(dict.fromkeys(cols + [c for c in (offset, strata) if c is not None]))
         meta = pd.DataFrame({t: np.array([], dtype=np.float64) for t in times},
                             index=X._meta.index[:0])
         meta.columns = list(times)
-        return X[read].map_partitions(_partition_curves, cols, np.asarray(self.coef_),
+        design = getattr(self, "design_", None)
+        if design is not None:
+            check_columns(X, design)
+            cols, fn, how = design.variables, _partition_design_curves, (
+                design, "keep" if _missing_option(self) == "drop" else "error")
+        else:
+            cols = self._covariate_columns(X)
+            fn, how = _partition_curves, (cols,)
+        read = list(dict.fromkeys(cols + [c for c in (offset, strata) if c is not None]))
+        return X[read].map_partitions(fn, *how, np.asarray(self.coef_),
                                       np.asarray(self.baseline_mean_), offset, strata, table,
                                       list(times), survival, meta=meta)
 

@@ -46,6 +46,7 @@ from ..linalg import PSDFactor
 from ..rounds import RoundEngine
 from ..solvers import cox_blocks as cb
 from ..solvers.cox import newton_decrement
+from ..solvers.design_checks import check_identified
 from ._cox_data import VECTORS, cox_blocks
 from ._cox_predict import CoxPredictMixin, baseline_frame
 
@@ -115,6 +116,15 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
     verbose : int, default=0
         If positive, show the fit's progress on stderr (one display: which round it
         is on, the last refinement step).
+    formula : str, default=None
+        The covariates as the right-hand side of a Wilkinson formula, e.g.
+        ``"fin + age + C(race)"`` (a leading ``~`` accepted), evaluated on the DataFrame
+        given to ``fit``; the durations, events, strata ... are given to ``fit`` (as
+        lifelines' ``formula=``), and a left-hand side is refused. Categorical terms are
+        coded against a reference level, with the levels of all partitions (as every
+        estimator's formula, docs/index.md); the intercept is left out (the baseline
+        hazard takes its place). Without a formula, string and categorical columns of
+        a DataFrame are encoded the same way. The design is ``design_``.
     missing : {"raise", "drop"}, default="raise"
         Rows with a missing value in a covariate, the durations, events, weights,
         entry times, offset or strata: ``"raise"`` stops the fit naming the columns and
@@ -202,7 +212,13 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         Number of covariates seen in ``fit``.
     feature_names_in_ : ndarray of str
         The covariate names, when X is a DataFrame (the columns named by
-        ``durations=``, ``event=`` ... excluded).
+        ``durations=``, ``event=`` ... excluded); through a design (a formula, or
+        string/categorical columns), every column of the frame, as the other estimators
+        (the coefficients are then named by ``design_.column_names``: ``C(race)[T.1]``).
+    design_ : Design
+        How frame rows become covariate rows, when fitted through a formula or with
+        string/categorical columns (:mod:`dask_glmdist.design`); predictions on a new
+        frame go through it (an unseen level is an error).
 
     See Also
     --------
@@ -240,11 +256,12 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         "n_partitions": [None, Interval(Integral, 1, None, closed="left")],
         "split_every": [Interval(Integral, 2, None, closed="left")],
         "verbose": ["verbose"],
+        "formula": [None, str],
         "missing": [StrOptions({"raise", "drop"})],
     }
 
     def __init__(self, *, ties="efron", refine_steps=1, tol=1e-8, max_iter=100,
-                 n_partitions=None, split_every=8, verbose=0, missing="raise"):
+                 n_partitions=None, split_every=8, verbose=0, formula=None, missing="raise"):
         self.ties = ties
         self.refine_steps = refine_steps
         self.tol = tol
@@ -252,6 +269,7 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         self.n_partitions = n_partitions
         self.split_every = split_every
         self.verbose = verbose
+        self.formula = formula
         self.missing = missing
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -263,7 +281,8 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like, pandas/dask DataFrame or dask array of shape (n_samples, n_features)
-            Covariates (with a DataFrame, the columns not named by the arguments below).
+            Covariates (with a DataFrame, the columns not named by the arguments below;
+            with ``formula``, the frame the formula reads).
         durations : array-like, dask Series/array of shape (n_samples,) or str
             Follow-up time of every row (>= 0): the event time, or the censoring time.
             With a DataFrame ``X``, may be the name of one of its columns (as may all
@@ -338,6 +357,11 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
                 "them (a covariate that only differs between blocks, such as a centre's "
                 "own characteristic, is absorbed by the blocks' baseline hazards)."
             )
+        gram = np.pad(np.asarray(s.information_null, dtype=np.float64), ((1, 0), (1, 0)))
+        check_identified(gram, names, False, type(self).__name__, remedy=(
+            "Within the risk sets (the partial likelihood's comparisons) these columns "
+            "are linear combinations of others, so their coefficients are not unique. "
+            "Remove the redundant columns (or formula terms)."))
         self._records = sorted(s.blocks, key=lambda r: r["index"])
         self._report_blocks(self._records, s.empty_blocks, names)
         self.null_loglik_ = float(s.loglik_null)
@@ -468,7 +492,7 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         if self.refine_steps == 0:
             return [], []
         names = self._param_names()
-        info0 = np.maximum(np.asarray(s.information_null, dtype=np.float64), 0.0)
+        info0 = np.maximum(np.diag(np.asarray(s.information_null, dtype=np.float64)), 0.0)
         scale = np.sqrt(info0 / max(self.n_events_, 1e-300))
         big = np.abs(theta) * scale > 5
         ratio = np.diag(f.information) / np.where(info0 > 0, info0, np.inf)

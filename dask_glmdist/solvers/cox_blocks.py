@@ -237,9 +237,10 @@ class CoxLocalSummary(BlockSummary):
     ``informative``: how many blocks a column varies in; ``events``: ``{stratum label:
     [(times, deaths), ...]}`` (merged in :meth:`settle`); ``x_sum``, ``w_sum``: the
     weighted sum of the covariates and the sum of weights (the pooled mean, at which
-    the baseline hazard is reported); ``information_null``: the diagonal of the
-    block-stratified information at 0 (the scale against which a coordinate whose
-    information collapses is judged to run off to infinity).
+    the baseline hazard is reported); ``information_null``: the
+    block-stratified information at 0 (its diagonal: the scale against which a
+    coordinate whose information collapses is judged to run off to infinity; the whole
+    matrix: which columns are collinear within the risk sets).
     """
 
     n: int = 0
@@ -319,7 +320,7 @@ def cox_local_block(X, y, w, *, block_index, ties, tol, max_iter, names=(), miss
     free = informative_columns(rows, info0)
     record["informative"] = np.flatnonzero(free).tolist()
     base.update(loglik_null=float(loglik0), informative=free.astype(int),
-                information_null=np.diag(info0).copy())
+                information_null=np.asarray(info0, dtype=np.float64).copy())
     if not free.any():  # every column constant: the block informs nothing
         return CoxLocalSummary(**base, blocks=[{**record, "status": USED, "n_iter": 0}])
     if np.count_nonzero(rows.event) < free.sum():  # events, not their weights
