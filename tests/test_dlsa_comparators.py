@@ -219,7 +219,8 @@ def test_one_shot_refuses_a_block_whose_classes_are_separated():
     X = rng.normal(size=(1500, 1))
     y = (rng.random(1500) < 1 / (1 + np.exp(-X[:, 0]))).astype(float)
     y[1000:] = X[1000:, 0] > 0  # the third block is separated by x0
-    with pytest.warns(UserWarning), pytest.raises(ValueError, match=r"row block\(s\) \[2\] have no"):
+    no_mle = r"row block\(s\) \[2\] have no"
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match=no_mle):
         DLSALogisticRegression(method="one_shot", refine_steps=0, n_partitions=3).fit(X, y)
     model = DLSALogisticRegression(refine_steps=0, n_partitions=3).fit(X, y)  # DLSA copes
     assert np.all(np.abs(model.coef_) < 5)
