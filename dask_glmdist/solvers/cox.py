@@ -82,6 +82,7 @@ class CoxRows:
     strata: np.ndarray | None = None
     labels: list = field(default_factory=list)
     _parts: list | None = field(default=None, repr=False, compare=False)
+    _centred: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, X, time, event=None, weight=None, strata=None, entry=None,
@@ -144,6 +145,12 @@ class CoxRows:
         return CoxRows(self.X[rows], self.time[rows], self.event[rows], self.weight[rows],
                        pick(self.entry), pick(self.offset))
 
+    def centred(self) -> np.ndarray:
+        """X less its weighted column means (kept: every evaluation uses it)."""
+        if self._centred is None:
+            self._centred = self.X - np.average(self.X, axis=0, weights=self.weight)
+        return self._centred
+
     def strata_rows(self) -> list[CoxRows]:
         """One :class:`CoxRows` per stratum (the rows themselves when unstratified)."""
         if self.strata is None:
@@ -167,13 +174,20 @@ def _suffix(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _at_event_times(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The sums of ``a`` over the rows from ``at[i]`` on (rows sorted by time; ``at``
+    increasing): segment sums between the event times, then summed from the last."""
+    seg = np.add.reduceat(a, at, axis=0)
+    return np.cumsum(seg[::-1], axis=0)[::-1]
+
+
 def _stratum_terms(r: CoxRows, beta: np.ndarray, efron: bool, order: int):
     """Log partial likelihood, score and information of one stratum's rows."""
     p = r.p
     dead = np.flatnonzero(r.event)
     if dead.size == 0:
         return 0.0, np.zeros(p), np.zeros((p, p))
-    X = r.X - np.average(r.X, axis=0, weights=r.weight)
+    X = r.centred()
     eta = X @ beta
     if r.offset is not None:
         eta = eta + r.offset
@@ -187,8 +201,8 @@ def _stratum_terms(r: CoxRows, beta: np.ndarray, efron: bool, order: int):
     wbar = np.add.reduceat(wd, first) / m
     # risk-set sums at every event time: rows with time >= u, less rows with entry >= u
     at = np.searchsorted(r.time, u, side="left")
-    s0 = _suffix(a)[at]
-    s1 = _suffix(a[:, None] * X)[at]
+    s0 = _at_event_times(a, at)
+    s1 = _at_event_times(a[:, None] * X, at)
     if r.entry is not None:
         by_entry = np.argsort(r.entry, kind="stable")
         gone = np.searchsorted(r.entry[by_entry], u, side="left")
@@ -369,7 +383,7 @@ def _runaway(rows, info, score, free, theta, tol, info0) -> list:
 
 
 def fit_cox_local(rows: CoxRows, ties: str = "efron", tol: float = 1e-9, max_iter: int = 100,
-                  start=None) -> LocalCoxFit:
+                  start=None, at_start=None) -> LocalCoxFit:
     """Maximise one block's log partial likelihood by Newton's method with step halving.
 
     Coordinates without information in the block (a covariate constant in every risk
@@ -394,7 +408,8 @@ def fit_cox_local(rows: CoxRows, ties: str = "efron", tol: float = 1e-9, max_ite
     """
     p = rows.p
     theta = np.zeros(p) if start is None else np.asarray(start, dtype=np.float64).copy()
-    ll, score, info = cox_derivatives(rows, theta, ties)
+    # (at_start: the caller's cox_derivatives at the start, not made twice)
+    ll, score, info = at_start if at_start is not None else cox_derivatives(rows, theta, ties)
     info0 = info
     free = informative_columns(rows, info)
     dropped = [int(j) for j in np.flatnonzero(~free)]

@@ -277,10 +277,10 @@ class CoxSums(BlockSummary):
 # --------------------------------------------------------------------------------------
 
 
-def _local_fit(rows: CoxRows, *, ties, tol, max_iter):
+def _local_fit(rows: CoxRows, *, ties, tol, max_iter, at_start=None):
     """The block's own Cox fit on all of ``rows``' columns: ``(status, fit)``."""
     try:
-        fit = fit_cox_local(rows, ties=ties, tol=tol, max_iter=max_iter)
+        fit = fit_cox_local(rows, ties=ties, tol=tol, max_iter=max_iter, at_start=at_start)
     except np.linalg.LinAlgError:
         return SINGULAR, None
     if fit.infinite:
@@ -316,7 +316,7 @@ def cox_local_block(X, y, w, *, block_index, ties, tol, max_iter, names=(), miss
     if n_events == 0:
         return CoxLocalSummary(**base, blocks=[{**record, "status": NO_EVENTS,
                                                 "informative": []}])
-    loglik0, _, info0 = cox_derivatives(rows, np.zeros(p), ties=ties)
+    loglik0, score0, info0 = cox_derivatives(rows, np.zeros(p), ties=ties)
     free = informative_columns(rows, info0)
     record["informative"] = np.flatnonzero(free).tolist()
     base.update(loglik_null=float(loglik0), informative=free.astype(int),
@@ -326,7 +326,8 @@ def cox_local_block(X, y, w, *, block_index, ties, tol, max_iter, names=(), miss
     if np.count_nonzero(rows.event) < free.sum():  # events, not their weights
         return CoxLocalSummary(**base, blocks=[{**record, "status": FEW_EVENTS}])
     status, theta, info, fit = _local_fit_block(b, rows, free, ties=ties, tol=tol,
-                                                max_iter=max_iter)
+                                                max_iter=max_iter,
+                                                at_zero=(loglik0, score0, info0))
     record.update(status=status, n_iter=0 if fit is None else int(fit.n_iter))
     if fit is not None and fit.infinite:
         record["infinite"] = [int(np.flatnonzero(free)[j]) for j in fit.infinite]
@@ -336,7 +337,7 @@ def cox_local_block(X, y, w, *, block_index, ties, tol, max_iter, names=(), miss
     return CoxLocalSummary(**base, blocks=[record])
 
 
-def _local_fit_block(b: BlockRows, rows: CoxRows, free, *, ties, tol, max_iter):
+def _local_fit_block(b: BlockRows, rows: CoxRows, free, *, ties, tol, max_iter, at_zero=None):
     """The block's fit on its informative columns ``free`` (the others drop out of its
     partial likelihood): ``(status, theta, I, fit)`` with theta and I embedded in all p
     columns (zero elsewhere: ``I theta`` does not depend on them)."""
@@ -344,7 +345,8 @@ def _local_fit_block(b: BlockRows, rows: CoxRows, free, *, ties, tol, max_iter):
     if not free.all():
         rows = BlockRows(b.X[:, free], b.time, b.event, b.w, b.entry, b.offset,
                          b.strata).rows()
-    status, fit = _local_fit(rows, ties=ties, tol=tol, max_iter=max_iter)
+        at_zero = None  # (evaluated on all the columns)
+    status, fit = _local_fit(rows, ties=ties, tol=tol, max_iter=max_iter, at_start=at_zero)
     theta, info = np.zeros(p), np.zeros((p, p))
     if status in (USED, NOT_CONVERGED):
         idx = np.flatnonzero(free)
