@@ -111,6 +111,15 @@ def _scores(holder, X, y, method, n_partitions, split_every):
         warn(f"constant feature(s) {short_list(which)} cannot be screened: their score is "
              "NaN (ranked last).")
         scores[constant] = np.nan
+    within = np.logical_and.reduce([r["xmin"] == r["xmax"] for r in records]) & ~constant
+    if method != "pearson" and within.any():
+        names = getattr(holder, "feature_names_in_", None)
+        which = names[within] if names is not None else np.flatnonzero(within)
+        warn(f"feature(s) {short_list(which)} are constant within every row block (they "
+             f"differ only between blocks): method={method!r} compares rows of one block, "
+             "so it cannot screen them; their score is NaN (ranked last). The pooled "
+             "Pearson correlation (method='pearson') does see between-block differences.")
+        scores[within] = np.nan
     return scores, engine.count
 
 

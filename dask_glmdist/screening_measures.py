@@ -174,17 +174,16 @@ def _kendall(X, y):
 def _sirs(X, y):
     """SIRS components over triples ``(i, m, l)`` of distinct rows of the block.
 
-    With ``I_il = 1(y_i < y_l)``: ``u1 = E[x_i x_m I_il I_ml]``, ``u2 = E[x_i I_il I_ml]``,
-    ``u3 = E[I_il I_ml]`` -- of x centred at the block mean ``mx`` (moved to the global
-    mean on the client) -- and the moments ``mx``, ``sxx`` (centred squares).
+    With ``I_il = 1(y_i < y_l)``: ``u1 = E[x_i x_m I_il I_ml]`` of x centred at the
+    block mean ``mx``, and ``sxx`` (the centred squares).
     """
     n, p = X.shape
     order = np.argsort(y, kind="stable")
     ys = y[order]
     c = np.searchsorted(ys, ys, side="left")  # rows with a strictly smaller y
     triples = n * (n - 1) * (n - 2)
-    out = {"u3": np.float64((c * (c - 1.0)).sum() / triples)}
-    for name in ("mx", "sxx", "u1", "u2"):
+    out = {}
+    for name in ("mx", "sxx", "u1"):
         out[name] = np.empty(p)
     for cols in _chunks(n, p, 4):
         x = X[order, cols]
@@ -196,7 +195,6 @@ def _sirs(X, y):
         out["sxx"][cols] = x.sum(axis=0)
         Q = np.concatenate([zero, np.cumsum(x, axis=0)])[c]
         out["u1"][cols] = (S * S - Q).sum(axis=0) / triples
-        out["u2"][cols] = ((c - 1.0) @ S) / triples
     return out
 
 
@@ -292,16 +290,15 @@ def _g_kendall(records):
 
 
 def _g_sirs(records):
-    """``(E[(x_i - mu)(x_m - mu) I_il I_ml]) / var(x)``, the blocks' components moved
-    from their own means to the global mean ``mu`` before averaging."""
+    """``E_k[(x_i - mu_k)(x_m - mu_k) I_il I_ml] / var_within(x)`` averaged over the
+    blocks: x centred at each block's own mean, scaled by the pooled within-block
+    variance. Like Kendall's tau and distance correlation (whose pairs are rows of one
+    block), it measures the dependence *within* blocks: a feature that only shifts from
+    block to block (a month, a hospital) scores nothing, where centring at the global
+    mean would score its shift, ``(mu_k - mu)^2 P(y_i < y_l, y_m < y_l)``, as dependence."""
     n = sum(r["n"] for r in records)
-    mu = _mean(records, "mx")
-    num, sxx = 0.0, 0.0
-    for r in records:
-        c = r["parts"]
-        d = c["mx"] - mu
-        num = num + (r["n"] / n) * (c["u1"] + 2 * d * c["u2"] + d * d * c["u3"])
-        sxx = sxx + c["sxx"] + r["n"] * d * d
+    num = _mean(records, "u1")
+    sxx = sum(r["parts"]["sxx"] for r in records)
     with np.errstate(invalid="ignore", divide="ignore"):
         return num / (sxx / n)
 

@@ -69,9 +69,9 @@ def hand_scores(X, y, sizes, method):
             parts = [hand_dc(xb[:, j], yb) for xb, yb in blocks]
             out.append(g_dc({k: sum(wk * p[k] for wk, p in zip(w, parts, strict=True))
                              for k in parts[0]}))
-        else:
-            mu, var = X[:, j].mean(), X[:, j].var()
-            out.append(sum(wk * hand_sirs_num(xb[:, j], yb, mu)
+        else:  # x centred within each block, the pooled within-block variance
+            var = sum(((xb[:, j] - xb[:, j].mean()) ** 2).sum() for xb, _ in blocks) / len(y)
+            out.append(sum(wk * hand_sirs_num(xb[:, j], yb, xb[:, j].mean())
                            for wk, (xb, yb) in zip(w, blocks, strict=True)) / var)
     return np.asarray(out)
 
@@ -240,3 +240,23 @@ def test_bad_method_and_missing_y():
         screen(X, np.arange(5.0), method="spearman")
     with pytest.raises(ValueError, match="requires y to be passed"):
         screen(X, None)
+
+
+@pytest.mark.parametrize("method", ["kendall", "sirs", "dc"])
+def test_a_feature_that_only_shifts_between_blocks_is_not_scored_as_dependent(method):
+    """Rows in blocks by month: a month column is constant within every block. The
+    within-block measures cannot screen it (NaN with a warning naming it), where SIRS
+    centred at the global mean scored its shift as the strongest dependence; Pearson,
+    the pooled correlation, scores it exactly."""
+    rng = np.random.default_rng(5)
+    sizes = [60, 60, 60]
+    month = np.repeat([1.0, 2.0, 3.0], 60)
+    x = rng.normal(size=180)
+    y = x + rng.normal(size=180)
+    X = np.c_[x, month, rng.normal(size=180)]
+    Xd, yd = blocks_of(X, y, sizes)
+    with pytest.warns(UserWarning, match=r"\[1\] are constant within every row block"):
+        scores = screen(Xd, yd, method=method)
+    assert np.isnan(scores[1]) and scores[0] > scores[2]
+    pearson = screen(Xd, yd, method="pearson")
+    assert pearson[1] == pytest.approx(abs(np.corrcoef(month, y)[0, 1]), rel=1e-12)
