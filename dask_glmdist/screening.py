@@ -34,6 +34,7 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._array import to_host
 from ._blocks import (
     BlockSummary,
     Problems,
@@ -68,7 +69,8 @@ def screening_block(X, y, w, *, block_index, method):
                  "each block; use fewer, larger row blocks"] = 1
     record = {"block": int(block_index), "n": n}
     if not problems:
-        X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+        # blocks of another namespace (CuPy) are copied to the host in the task
+        X, y = np.asarray(to_host(X), np.float64), np.asarray(to_host(y), np.float64)
         record.update(xmin=X.min(axis=0), xmax=X.max(axis=0), ymin=y.min(), ymax=y.max(),
                       parts=block_components(X, y, method))
     return ScreeningSummary(records=[record], problems=Problems.at(block_index, problems))

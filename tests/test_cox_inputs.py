@@ -126,3 +126,25 @@ def test_missing_values_raise_or_drop(frame):
         DLSACoxRegression().fit(ddf, "time", "dead")
     c = DLSACoxRegression(missing="drop").fit(ddf, "time", "dead")
     assert c.n_dropped_ == 3 and c.n_obs_ == len(kept)
+
+
+def test_blocks_of_another_array_namespace_are_fitted_on_the_host():
+    """CuPy blocks (array_api_strict here) are copied to the host in the task: the
+    block's summary equals that of the same NumPy block."""
+    xps = pytest.importorskip("array_api_strict")
+    from dask_glmdist.solvers.cox_blocks import cox_local_block, cox_sums_block
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(120, 2))
+    y = np.c_[rng.exponential(np.exp(-X @ [0.5, -0.3])), rng.random(120) < 0.8]
+    w = rng.uniform(0.5, 2.0, 120)
+    kw = {"block_index": 0, "ties": "efron"}
+    a = cox_local_block(X, y, w, tol=1e-10, max_iter=50, **kw)
+    b = cox_local_block(xps.asarray(X), xps.asarray(y), xps.asarray(w), tol=1e-10, max_iter=50,
+                        **kw)
+    np.testing.assert_array_equal(a.information_theta, b.information_theta)
+    theta = np.array([0.4, -0.2])
+    a, b = (cox_sums_block(*args, theta, **kw) for args in
+            ((X, y, w), (xps.asarray(X), xps.asarray(y), xps.asarray(w))))
+    assert a.loglik == b.loglik
+    np.testing.assert_array_equal(a.score, b.score)

@@ -260,3 +260,18 @@ def test_a_feature_that_only_shifts_between_blocks_is_not_scored_as_dependent(me
     assert np.isnan(scores[1]) and scores[0] > scores[2]
     pearson = screen(Xd, yd, method="pearson")
     assert pearson[1] == pytest.approx(abs(np.corrcoef(month, y)[0, 1]), rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["pearson", "kendall", "sirs", "dc"])
+def test_blocks_of_another_array_namespace_are_screened_on_the_host(method):
+    """CuPy blocks (array_api_strict here) are copied to the host in the task."""
+    xps = pytest.importorskip("array_api_strict")
+    from dask_glmdist.screening import screening_block
+
+    rng = np.random.default_rng(6)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    a = screening_block(X, y, None, block_index=0, method=method)
+    b = screening_block(xps.asarray(X), xps.asarray(y), None, block_index=0, method=method)
+    assert not b.problems
+    for key, value in a.records[0]["parts"].items():
+        np.testing.assert_array_equal(value, b.records[0]["parts"][key])

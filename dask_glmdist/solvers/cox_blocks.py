@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._array import to_host
 from .._blocks import BlockSummary, Problems
 from ..block_graph import reads_groups
 from .cox import (
@@ -169,13 +170,15 @@ def block_rows(X, y, w, *, offset=None, groups=None, names=(), missing="raise") 
     """A block's arrays checked: rows with a missing value dropped (``missing="drop"``)
     or counted; other invalid values (negative durations, events other than 0/1, entry
     not before the duration, negative weights) counted, naming the column."""
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    # blocks of another namespace (CuPy) are copied to the host in the task: the partial
+    # likelihood's sorts and segment sums run in NumPy
+    X = np.asarray(to_host(X), dtype=np.float64)
+    y = np.asarray(to_host(y), dtype=np.float64)
     time, event = y[:, 0], y[:, 1]
     entry = y[:, 2] if y.shape[1] > 2 else None
-    w = None if w is None else np.asarray(w, dtype=np.float64)
-    offset = None if offset is None else np.asarray(offset, dtype=np.float64)
-    strata = None if groups is None else np.asarray(groups)
+    w = None if w is None else np.asarray(to_host(w), dtype=np.float64)
+    offset = None if offset is None else np.asarray(to_host(offset), dtype=np.float64)
+    strata = None if groups is None else np.asarray(to_host(groups))
     names = list(names) or [f"x{j}" for j in range(X.shape[1])]
     dropped = 0
     vectors = _vectors(time, event, w, entry, offset, strata)
