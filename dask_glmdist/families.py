@@ -1141,7 +1141,7 @@ class NegativeBinomial(_CountFamily):
     :meth:`with_ancillary` makes, asking :attr:`ancillary_estimated` whether to estimate
     it and :meth:`ancillary_terms` for the per-row derivatives of the log-likelihood in
     ``alpha`` (no solver looks at the family's name). Per row, with ``k = 1 / alpha``
-    and ``q = log(1 + alpha mu) - (psi(y + k) - psi(k))``,
+    and ``q = log(1 + alpha mu) - (psi(y + k) - psi(k))``::
 
         dl/dalpha        = (y - mu) / (alpha (1 + alpha mu)) + k^2 q,
         d2l/dalpha2      = -(y - mu)(1 + 2 alpha mu) / (alpha (1 + alpha mu))^2 - 2 k^3 q

@@ -203,11 +203,11 @@ class ScreeningSelector(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    scores_ : ndarray of shape (n_features_in_,)
+    scores_ : ndarray of shape ``(n_features_in_,)``
         The screening measure of every feature (NaN for constant ones).
-    ranking_ : ndarray of shape (n_features_in_,)
+    ranking_ : ndarray of shape ``(n_features_in_,)``
         Feature indices from the highest score down (NaN scores last).
-    support_ : ndarray of bool of shape (n_features_in_,)
+    support_ : ndarray of bool of shape ``(n_features_in_,)``
         The kept features.
     n_rounds_ : int
         Passes over the data (1).

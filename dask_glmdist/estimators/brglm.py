@@ -220,7 +220,7 @@ class BiasReducedGLM(DevianceScoreMixin, RegressorMixin, GLMInferenceMixin, Base
     n_blocks_ : int
     family_ : Family
     history_ : list of dict
-        Per iteration: deviance, max |step|, dispersion, passes made so far.
+        Per iteration: deviance, ``max |step|``, dispersion, passes made so far.
     param_flags_ : dict of str to ParamFlag
         ML only: ``ParamFlag("infinite", note, sign)`` for the parameters whose estimate
         is +-inf, decided exactly from the first pass (the recession counts of the row

@@ -103,7 +103,7 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
     tol : float, default=1e-8
         Convergence tolerance of the local fits and of the refinement rounds, in
         standard errors (free of the covariates' units): a Newton step whose length
-        sqrt(U' I^-1 U) (which bounds every |step_j| / se_j) is at most ``tol`` ends
+        sqrt(U' I^-1 U) (which bounds every ``|step_j| / se_j``) is at most ``tol`` ends
         them.
     max_iter : int, default=100
         Maximum Newton iterations of each block's local fit.
@@ -204,9 +204,9 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         a last step over one standard error, or a coefficient runs off (or may run
         off) to infinity (all warn).
     refine_step_sizes_ : ndarray
-        max |step| of each refinement round.
+        ``max |step|`` of each refinement round.
     refine_step_se_ : ndarray
-        max |step_j| / se_j of each refinement round (the first one: how far, in
+        ``max |step_j| / se_j`` of each refinement round (the first one: how far, in
         standard errors, the one-round estimate was).
     n_features_in_ : int
         Number of covariates seen in ``fit``.

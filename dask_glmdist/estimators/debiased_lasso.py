@@ -83,7 +83,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
 
     One round over the row blocks (Lee, Liu, Sun & Taylor 2015). Block k fits the
     elastic-net GLM of its *averaged* loss (statsmodels' ``fit_regularized``
-    objective, dispersion 1)
+    objective, dispersion 1)::
 
         beta_k = argmin  -loglik_k(beta) / n_k
                          + sum_j alpha_j ((1 - l1_ratio) beta_j^2 / 2 + l1_ratio |beta_j|),
@@ -229,7 +229,7 @@ class DebiasedLassoRegressor(DevianceScoreMixin, RegressorMixin, GLMInferenceMix
         included; those are listed in ``block_diagnostics_``).
     n_blocks_used_ : int
         Row blocks whose local fits enter the average (see Notes for the others).
-    local_n_iter_ : ndarray of shape (n_blocks_used_,)
+    local_n_iter_ : ndarray of shape ``(n_blocks_used_,)``
         Proximal Newton (or Fisher scoring) iterations of each local fit used
         (counting the last one, whose step met the tolerance).
     n_iter_ : int

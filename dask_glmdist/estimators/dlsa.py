@@ -725,7 +725,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         Whether to fit an (unpenalised) intercept.
     tol : float, default=1e-8
         Convergence tolerance of the local fits (and of the refinement rounds): a
-        Fisher-scoring step with max |step| <= tol * (1 + max |theta|) ends it.
+        Fisher-scoring step with ``max |step| <= tol * (1 + max |theta|)`` ends it.
     max_iter : int, default=100
         Maximum Fisher-scoring iterations of each local fit.
     n_partitions : int, default=None
@@ -849,7 +849,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         included; those are listed in ``block_diagnostics_``).
     n_iter_ : int
         Solver iterations: the one-round combination plus one per refinement step.
-    local_n_iter_ : ndarray of shape (n_blocks_,)
+    local_n_iter_ : ndarray of shape ``(n_blocks_,)``
         Fisher-scoring iterations of each block's local fit (0 for a block that was
         skipped).
     converged_ : bool
@@ -860,9 +860,9 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         that stopped with a smaller last step counts as settled: TDLSA's one round is
         an estimator of its own, ``refine_step_se_`` says how far it moved.
     refine_step_sizes_ : ndarray
-        max |step| of each refinement round.
+        ``max |step|`` of each refinement round.
     refine_step_se_ : ndarray
-        max |step_j| / se_j of each refinement round: the step in standard errors
+        ``max |step_j| / se_j`` of each refinement round: the step in standard errors
         (the first one is the one-round estimate's distance from the refined one).
     alphas_ : ndarray of shape (n_knots,)
         With the adaptive lasso: penalty levels at the path's knots (decreasing).
@@ -1002,7 +1002,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         return self._fit_blocks(data, family, None)
 
     def predict(self, X, offset=None):
-        """Predicted mean g^{-1}(X coef_ + intercept_ + offset) (lazy for dask input)."""
+        """Predicted mean ``g^{-1}(X coef_ + intercept_ + offset)`` (lazy for dask input)."""
         return predict_mean(self, X, offset)
 
     def __sklearn_tags__(self):
@@ -1080,7 +1080,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         Whether to fit an (unpenalised) intercept.
     tol : float, default=1e-8
         Convergence tolerance of the local fits (and of the refinement rounds): a
-        Fisher-scoring step with max |step| <= tol * (1 + max |theta|) ends it.
+        Fisher-scoring step with ``max |step| <= tol * (1 + max |theta|)`` ends it.
     max_iter : int, default=100
         Maximum Fisher-scoring iterations of each local fit.
     n_partitions : int, default=None
@@ -1196,7 +1196,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         included; those are listed in ``block_diagnostics_``).
     n_iter_ : int
         Solver iterations: the one-round combination plus one per refinement step.
-    local_n_iter_ : ndarray of shape (n_blocks_,)
+    local_n_iter_ : ndarray of shape ``(n_blocks_,)``
         Fisher-scoring iterations of each block's local fit (0 for a block that was
         skipped).
     converged_ : bool
@@ -1207,9 +1207,9 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         that stopped with a smaller last step counts as settled: TDLSA's one round is
         an estimator of its own, ``refine_step_se_`` says how far it moved.
     refine_step_sizes_ : ndarray
-        max |step| of each refinement round.
+        ``max |step|`` of each refinement round.
     refine_step_se_ : ndarray
-        max |step_j| / se_j of each refinement round: the step in standard errors
+        ``max |step_j| / se_j`` of each refinement round: the step in standard errors
         (the first one is the one-round estimate's distance from the refined one).
     alphas_ : ndarray of shape (n_knots,)
         With the adaptive lasso: penalty levels at the path's knots (decreasing).
