@@ -100,20 +100,21 @@ if HAVE_GALLERY:
     exclude_patterns.append("auto_examples/*.ipynb")
 # <<< sphinx-gallery <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 
+# docname -> (source format, caption, toctree entry, whether the page exists)
 _OPTIONAL_TOC = {
-    "index": [("Examples", "auto_examples/index", HAVE_GALLERY)],
-    "api/index": [("Plotting", "plotting", HAVE_PLOTTING)],
+    "index": [("md", "Examples", "auto_examples/index", HAVE_GALLERY)],
+    "api/index": [("rst", "Plotting", "plotting", HAVE_PLOTTING)],
 }
 
 
 def _add_optional_toc(app, docname, source):
-    """Append a toctree for each optional page of ``docname`` that exists."""
-    entries = [(caption, target) for caption, target, present in
-               _OPTIONAL_TOC.get(docname, ()) if present]
-    for caption, target in entries:
-        if docname.endswith("index") and docname != "index":  # reST pages
+    """Append a toctree entry for each optional page of ``docname`` that exists."""
+    for fmt, caption, target, present in _OPTIONAL_TOC.get(docname, ()):
+        if not present:
+            continue
+        if fmt == "rst":
             source[0] += f"\n\n.. toctree::\n   :maxdepth: 1\n\n   {target}\n"
-        else:  # the Markdown root page
+        else:
             source[0] += (f"\n\n```{{toctree}}\n:caption: {caption}\n:maxdepth: 1\n\n"
                           f"{target}\n```\n")
 
@@ -123,9 +124,12 @@ def _skip_scikit_learn_members(app, what, name, obj, skip, options):
 
     ``get_params``, ``set_output``, the metadata-routing ``set_*_request`` methods...
     are scikit-learn's, documented there; their docstrings cite labels of
-    scikit-learn's own site, which do not exist here.
+    scikit-learn's own site, which do not exist here. A feature selector's
+    ``get_support`` and ``get_feature_names_out`` are kept: they are how it is used.
     """
     module = getattr(obj, "__module__", None) or ""
+    if module.startswith("sklearn.feature_selection"):
+        return None  # SelectorMixin's get_support, transform...: the selector's API
     if module == "sklearn" or module.startswith("sklearn."):
         return True
     return None
