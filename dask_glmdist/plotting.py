@@ -95,7 +95,8 @@ def plot_coefficients(model, *, others=None, truth=None, alpha=0.05, hazard_rati
         ``summary()`` order.
     others : dict of str to fitted estimator, default=None
         Further fits of the same parameters drawn beside the first (``{label: model}``,
-        e.g. the global MLE beside one-round DLSA, or ML beside mBR); matched by name.
+        e.g. the global MLE beside one-round DLSA, or ML beside mBR); matched by name
+        (a fit may lack some of the parameters: a restricted model).
     truth : array-like or mapping, default=None
         True values, drawn as crosses: one per parameter, one per feature (no truth
         for the intercept), or ``{name: value}``.
@@ -142,7 +143,13 @@ def plot_coefficients(model, *, others=None, truth=None, alpha=0.05, hazard_rati
     names = list(main.index)
     fits = {_label(model): main}
     for label, other in (others or {}).items():
-        fits[str(label)] = _summary(other, alpha, who).reindex(names)
+        table = _summary(other, alpha, who)
+        extra = [n for n in table.index if n not in names]
+        if extra:
+            raise ValueError(
+                f"others[{label!r}] has parameters {extra} that {_label(model)} does not "
+                f"have ({', '.join(names)}): the fits are matched by parameter name.")
+        fits[str(label)] = table.reindex(names)
     transform = np.exp if hazard_ratio else (lambda v: v)
     y = np.arange(len(names))[::-1].astype(float)
     spread = 0.5 / max(len(fits), 1)

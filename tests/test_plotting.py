@@ -146,6 +146,9 @@ def test_forest_plot_refuses_a_model_without_inference_and_a_bad_truth(gaussian)
     model = DLSARegressor(n_partitions=4).fit(X, y)
     with pytest.raises(ValueError, match="truth has 3 values but the model has 5"):
         plot_coefficients(model, truth=[1, 2, 3])
+    named = DLSARegressor(n_partitions=4).fit(pd.DataFrame(X, columns=list("abcd")), y)
+    with pytest.raises(ValueError, match=r"others\['named'\] has parameters \['a'"):
+        plot_coefficients(model, others={"named": named})
     with pytest.raises(TypeError, match="summary"):
         plot_coefficients(object())
 
