@@ -434,10 +434,11 @@ def plot_block_estimates(model, feature, *, alpha=0.05, ax=None):
     """Each row block's local estimate of one parameter with its interval, and the
     combined estimate.
 
-    Blocks whose data differ (the DLSA paper's Setting 2: covariates with a mean and a
-    correlation of their own on each worker) show as local estimates that scatter
-    beyond their intervals; the combined (DLSA) estimate and its interval are drawn
-    below them and as a shaded band.
+    Blocks whose covariates differ (the DLSA paper's Setting 2: a mean and a correlation
+    of their own on each worker) show as intervals of different widths; local
+    estimates that scatter well beyond their intervals would say that the model itself
+    differs between blocks. The combined (DLSA) estimate and its interval are drawn
+    above them and as a shaded band.
 
     Parameters
     ----------
