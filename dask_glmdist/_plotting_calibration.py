@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._blocks import BlockSummary, as_blocked, is_dask_collection, map_reduce
+from ._blocks import BlockSummary, as_blocked, frame_to_array, is_dask_collection, map_reduce
 from .block_graph import additive
 
 __all__ = ["calibration_table", "N_FINE", "LOGIT_RANGE"]
@@ -90,19 +90,28 @@ def _positive_class(model):
 def _probabilities(model, X):
     """The positive class's predicted probability (lazy for dask input)."""
     if not hasattr(model, "predict_proba"):
+        family = getattr(getattr(model, "family_", None), "name", None)
+        if family == "binomial":  # a regressor of the binomial family: its mean
+            mean = model.predict(X)
+            if hasattr(mean, "iloc"):
+                return _probabilities_of_series(mean)
+            return mean[:, None]
         raise TypeError(
-            f"plot_calibration needs a binary classifier with predict_proba; "
-            f"{type(model).__name__} has none (a calibration plot compares predicted "
-            "probabilities with observed frequencies of a binary outcome).")
+            f"plot_calibration needs a binary classifier with predict_proba (or a model "
+            f"of the binomial family); {type(model).__name__} is neither (a calibration "
+            "plot compares predicted probabilities with observed frequencies of a binary "
+            "outcome).")
     proba = model.predict_proba(X)
     if hasattr(proba, "iloc"):  # a (dask) DataFrame of the classes' probabilities
-        proba = proba.iloc[:, 1]
-        if is_dask_collection(proba):
-            from ._blocks import frame_to_array
-
-            return frame_to_array(proba)[:, None]
-        return np.asarray(proba, dtype=float)[:, None]
+        return _probabilities_of_series(proba.iloc[:, 1])
     return proba[:, 1:2]
+
+
+def _probabilities_of_series(p):
+    """A (dask) Series of probabilities as a one-column (dask) array."""
+    if is_dask_collection(p):
+        return frame_to_array(p)[:, None]
+    return np.asarray(p, dtype=float)[:, None]
 
 
 def calibration_sums(model, X, y) -> CalibrationSums:
@@ -145,7 +154,9 @@ def calibration_table(model, X, y, *, n_bins: int = 10) -> pd.DataFrame:
     ----------
     model : fitted binary classifier
         Any estimator of this package with ``predict_proba`` (``classes_[1]`` is the
-        positive class; a numeric 0/1 response for ``BiasReducedGLM``).
+        positive class; a numeric 0/1 response for ``BiasReducedGLM``), or of the
+        binomial family (``DebiasedLassoRegressor(family="binomial")``: its
+        ``predict``).
     X, y : array-like or dask collections
         The rows to check (in memory, or dask arrays/DataFrames/Series).
     n_bins : int, default=10

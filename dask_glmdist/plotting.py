@@ -532,8 +532,8 @@ def plot_calibration(model, X, y, *, n_bins=10, ax=None):
     ----------
     model : fitted binary classifier
         ``DLSALogisticRegression``, ``PenalizedLogisticRegression(CV)``,
-        ``BiasReducedGLM`` (binomial), ``DebiasedLassoRegressor`` (binomial), ...:
-        anything with ``predict_proba``.
+        ``BiasReducedGLM`` (binomial), ...: anything with ``predict_proba``, or a
+        model of the binomial family (``DebiasedLassoRegressor``: its ``predict``).
     X, y : array-like or dask collections
         The rows to check, e.g. held-out data.
     n_bins : int, default=10
@@ -548,7 +548,7 @@ def plot_calibration(model, X, y, *, n_bins=10, ax=None):
     Raises
     ------
     TypeError
-        For a model without ``predict_proba``.
+        For a model without ``predict_proba`` that is not of the binomial family.
 
     Examples
     --------

@@ -20,6 +20,7 @@ from matplotlib.container import ErrorbarContainer  # noqa: E402
 
 from dask_glmdist import (  # noqa: E402
     BiasReducedGLM,
+    DebiasedLassoRegressor,
     DLSACoxRegression,
     DLSALogisticRegression,
     DLSARegressor,
@@ -355,9 +356,18 @@ def test_calibration_on_dask_input_is_one_pass_and_agrees(logistic):
     pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
 
 
+def test_calibration_of_a_binomial_regressor_uses_its_mean(logistic):
+    X, y = logistic
+    model = DebiasedLassoRegressor(family="binomial").fit(X, y)
+    table = calibration_table(model, X, y, n_bins=5)
+    ref = _groupby_reference(model.predict(X), y, table)
+    np.testing.assert_array_equal(table["observed"], ref["observed"])
+    np.testing.assert_array_equal(table["n"], ref["n"])
+
+
 def test_calibration_refusals(gaussian, logistic):
     X, y, _ = gaussian
-    with pytest.raises(TypeError, match="predict_proba"):
+    with pytest.raises(TypeError, match="binomial family"):
         plot_calibration(DLSARegressor(n_partitions=3).fit(X, y), X, y)
     X, y = logistic
     model = DLSALogisticRegression(n_partitions=3).fit(X, y)
