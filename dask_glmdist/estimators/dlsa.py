@@ -809,7 +809,7 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         Firth local estimate used, "constant_columns", "collinear", "not_converged",
         "empty", "zero_weight"), ``columns``, ``detail``. Each kind of problem is
         warned about once per fit.
-    local_params_, local_bse_ : ndarray of shape (n_blocks_, n_params)
+    local_params_, local_bse_ : ndarray of shape ``(n_blocks_, n_params)``
         Each row block's own local estimate (``params_`` order; the Firth estimate for
         a block whose local MLE does not exist) and its standard errors (the inverse of
         the block's information times its own Pearson dispersion; NaN where the block
@@ -1172,7 +1172,7 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         Firth local estimate used, "constant_columns", "collinear", "not_converged",
         "empty", "zero_weight"), ``columns``, ``detail``. Each kind of problem is
         warned about once per fit.
-    local_params_, local_bse_ : ndarray of shape (n_blocks_, n_params)
+    local_params_, local_bse_ : ndarray of shape ``(n_blocks_, n_params)``
         Each row block's own local estimate (``params_`` order; the Firth estimate for
         a block whose local MLE does not exist) and its standard errors (the inverse of
         the block's information times its own Pearson dispersion; NaN where the block
