@@ -161,7 +161,7 @@ def test_equals_brglm2(name, rtype, passes):
 
 
 def test_logistic_mbr_equals_firthmodels(rng):
-    import firthmodels
+    firthmodels = pytest.importorskip("firthmodels")
 
     n = 400
     X = rng.normal(size=(n, 3))

@@ -55,7 +55,7 @@ def _blocked(X, y):
 
 @pytest.mark.parametrize("y_row", [1.0, 0.0])
 def test_logit_mbr_equals_mjpl_and_firthmodels(y_row, rng):
-    import firthmodels
+    firthmodels = pytest.importorskip("firthmodels")
 
     X, y = _one_row_data(rng, y_row=y_row)
     ref = firthmodels.FirthLogisticRegression(gtol=1e-10, xtol=1e-10, max_iter=500).fit(X, y)

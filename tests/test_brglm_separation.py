@@ -23,7 +23,7 @@ def _carrier_data(rng, n=4000):
 
 @pytest.mark.parametrize("link", ["logit", "probit", "cloglog"])
 def test_ml_warns_and_adjusted_fits_are_finite(link, rng):
-    import firthmodels
+    firthmodels = pytest.importorskip("firthmodels")
 
     X, y = _carrier_data(rng)
     sep = firthmodels.detect_separation(X, y)
@@ -52,7 +52,7 @@ def test_ml_warns_and_adjusted_fits_are_finite(link, rng):
 
 
 def test_logistic_mbr_on_separated_data_equals_firthmodels(rng):
-    import firthmodels
+    firthmodels = pytest.importorskip("firthmodels")
 
     X, y = _carrier_data(rng, n=1500)
     ref = firthmodels.FirthLogisticRegression(gtol=1e-10, xtol=1e-10, max_iter=500).fit(X, y)

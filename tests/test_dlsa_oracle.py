@@ -200,7 +200,7 @@ def test_dbic_is_minimised_at_alpha_and_scales_with_log_n():
 
 def test_separated_block_falls_back_to_firth(rng):
     """A block whose classes are separated gets the Firth estimate (firthmodels oracle)."""
-    import firthmodels as firth
+    firth = pytest.importorskip("firthmodels")
     n = 400
     X = rng.normal(size=(4 * n, 2))
     y = (rng.random(4 * n) < 1 / (1 + np.exp(-(X @ [1.0, -1.0])))).astype(float)

@@ -12,7 +12,6 @@
 import warnings
 
 import dask.array as da
-import firthmodels
 import numpy as np
 import pandas as pd
 import pytest
@@ -269,6 +268,7 @@ def test_separated_data_bounded_with_binding_coordinates():
     # complete separation: no row is left on the separating hyperplane, so no
     # coefficient's estimate is finite (firthmodels' LP check agrees); the separating
     # ones run off with a determined sign, the others are not determined
+    firthmodels = pytest.importorskip("firthmodels")
     assert not any(firthmodels.detect_separation(X, y).is_finite)
     assert set(ml.param_flags_) == set(ml._param_names())
     kinds = {n: (f.kind, f.sign) for n, f in ml.param_flags_.items()}
