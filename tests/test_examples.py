@@ -3,7 +3,7 @@ figures.
 
 Each example is run with ``runpy`` in a temporary working directory, with matplotlib's
 Agg backend, as the docs build runs it (sphinx-gallery, ``docs/gallery_conf.py``).
-They are short by design (2-9 s each on two cores, about 22 s together): the gallery
+They are short by design (1-9 s each on two cores, about 23 s together): the gallery
 is part of the documentation, and an example that no longer runs is a broken page.
 """
 
@@ -30,7 +30,7 @@ FIGURES = {
 
 def test_every_example_is_listed():
     scripts = {p.name for p in EXAMPLES.glob("plot_*.py")}
-    assert scripts == set(FIGURES) & scripts, sorted(scripts - set(FIGURES))
+    assert scripts <= set(FIGURES), sorted(scripts - set(FIGURES))
     assert (EXAMPLES / "GALLERY_HEADER.rst").is_file()
 
 
