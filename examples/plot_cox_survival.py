@@ -55,11 +55,11 @@ print(cox.summary().round(3))
 # Prior convictions raise the hazard of re-arrest (about 10% per conviction);
 # financial aid and age lower it. The second block's local estimate of ``mar`` is
 # minus infinity (none of its 10 married prisoners was arrested): the one-round
-# estimate leaves that block out and warns; the refinement rounds use its rows. With about 30 events per block the
-# one-round estimate is far from the block-stratified one; the refinement rounds
-# remove that. The block-stratified model itself differs from the unstratified
-# one by a fraction of a standard error: it compares each prisoner only with the
-# others of the same block.
+# estimate leaves that block out and warns; the refinement rounds use its rows.
+# With about 30 events per block the one-round estimate is far from the
+# block-stratified one; the refinement rounds remove that. The block-stratified
+# model itself differs from the unstratified one by up to half a standard error
+# here: it compares each prisoner only with the others of the same block.
 table = pd.DataFrame({
     "one round (4 blocks)": one_round.params_,
     "stratified (4 blocks)": stratified.params_,
@@ -72,8 +72,8 @@ print(table.round(3))
 # Hazard ratios
 # -------------
 fig, ax = plt.subplots(figsize=(7, 5))
-plot_coefficients(cox, others={"stratified, 4 blocks": stratified, "one round, 4 blocks": one_round},
-                  hazard_ratio=True, ax=ax)
+others = {"stratified, 4 blocks": stratified, "one round, 4 blocks": one_round}
+plot_coefficients(cox, others=others, hazard_ratio=True, ax=ax)
 ax.set_title("Rossi recidivism data: hazard ratios, 95% intervals")
 fig.tight_layout()
 

@@ -101,12 +101,7 @@ exact = DLSALogisticRegression(fit_intercept=False, refine_steps=10).fit(X, y)
 print("exact fit vs statsmodels, max |diff|:", np.abs(exact.params_ - mle.params).max())
 
 fig, ax = plt.subplots(figsize=(7, 6))
-plot_coefficients(
-    exact,
-    others={label: fits[label] for label in ["DLSA (one round)", "TDLSA", "one-shot average", "CSL"]},
-    truth=theta,
-    ax=ax,
-)
+plot_coefficients(exact, others=fits, truth=theta, ax=ax)
 ax.set_title("Example 2, Setting 2: N = 100,000 in K = 50 blocks")
 fig.tight_layout()
 
