@@ -74,6 +74,9 @@ print(table.round(3))
 fig, ax = plt.subplots(figsize=(7, 5))
 others = {"stratified, 4 blocks": stratified, "one round, 4 blocks": one_round}
 plot_coefficients(cox, others=others, hazard_ratio=True, ax=ax)
+handles, labels = ax.get_legend_handles_labels()
+labels = ["Cox, one block" if lab.startswith("DLSACoxRegression") else lab for lab in labels]
+ax.legend(handles, labels, loc="lower right", fontsize="small")
 ax.set_title("Rossi recidivism data: hazard ratios, 95% intervals")
 fig.tight_layout()
 

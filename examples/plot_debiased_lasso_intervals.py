@@ -49,10 +49,16 @@ print(f"95% intervals covering the truth: {covered.sum()} of {covered.size}")
 # -----------
 # The intercept, the ten active coefficients (alternating signs, decreasing
 # magnitudes) and the 40 inactive ones, with the truth marked. The average of the
-# blocks' plain lasso fits (``method="naive"``, which has no intervals) is shrunk
+# blocks' plain lasso fits (``method="naive"``, open squares; it has no intervals) is shrunk
 # towards zero; the debiased estimates are not.
 fig, ax = plt.subplots(figsize=(7, 10))
-plot_coefficients(debiased, others={"lasso average (naive)": naive}, truth=truth, ax=ax)
+plot_coefficients(debiased, truth=truth, ax=ax)
+positions = ax.get_yticks()  # the parameters' rows, in summary() order
+ax.plot(naive.params_, positions, "s", mfc="none", ms=5, color="C1",
+        label="lasso average (naive)")
+handles, labels = ax.get_legend_handles_labels()
+labels = ["debiased" if lab.startswith("DebiasedLassoRegressor") else lab for lab in labels]
+ax.legend(handles, labels, loc="lower right", fontsize="small")
 ax.set_title("Debiased lasso: 95% intervals and the truth")
 fig.tight_layout()
 
