@@ -363,8 +363,14 @@ class _DLSABase(GLMInferenceMixin, BaseEstimator):
         """Attributes of the first round (the refinement rounds add to them)."""
         self.n_blocks_ = data.n_blocks
         self.local_n_iter_ = np.zeros(self.n_blocks_, dtype=int)
+        n_params = len(self._param_names())
+        self.local_params_ = np.full((self.n_blocks_, n_params), np.nan)
+        self.local_bse_ = np.full((self.n_blocks_, n_params), np.nan)
         for r in records:
             self.local_n_iter_[r["index"]] = r.get("n_iter", 0)
+            if "local_theta" in r:
+                self.local_params_[r["index"]] = r["local_theta"]
+                self.local_bse_[r["index"]] = r["local_bse"]
         self.n_iter_ = 1
         self.refine_step_sizes_ = np.zeros(0)
         self.refine_step_se_ = np.zeros(0)
@@ -803,6 +809,12 @@ class DLSARegressor(DevianceScoreMixin, RegressorMixin, _DLSABase):
         Firth local estimate used, "constant_columns", "collinear", "not_converged",
         "empty", "zero_weight"), ``columns``, ``detail``. Each kind of problem is
         warned about once per fit.
+    local_params_, local_bse_ : ndarray of shape (n_blocks_, n_params)
+        Each row block's own local estimate (``params_`` order; the Firth estimate for
+        a block whose local MLE does not exist) and its standard errors (the inverse of
+        the block's information times its own Pearson dispersion; NaN where the block
+        does not identify the parameters, and for empty or zero-weight blocks).
+        :func:`dask_glmdist.plotting.plot_block_estimates` draws them.
     dispersion_ : float
         Dispersion phi: Pearson's chi^2 at the estimate over ``df_resid_`` (R's
         ``summary.glm``); 1 for binomial, Poisson and negative binomial.
@@ -1160,6 +1172,12 @@ class DLSALogisticRegression(BinaryClassifierMixin, ClassifierMixin, _DLSABase):
         Firth local estimate used, "constant_columns", "collinear", "not_converged",
         "empty", "zero_weight"), ``columns``, ``detail``. Each kind of problem is
         warned about once per fit.
+    local_params_, local_bse_ : ndarray of shape (n_blocks_, n_params)
+        Each row block's own local estimate (``params_`` order; the Firth estimate for
+        a block whose local MLE does not exist) and its standard errors (the inverse of
+        the block's information times its own Pearson dispersion; NaN where the block
+        does not identify the parameters, and for empty or zero-weight blocks).
+        :func:`dask_glmdist.plotting.plot_block_estimates` draws them.
     dispersion_ : float
         Dispersion phi: Pearson's chi^2 at the estimate over ``df_resid_`` (R's
         ``summary.glm``); 1 for binomial, Poisson and negative binomial.

@@ -192,6 +192,7 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
     if not fit.converged:  # the ML fit, or the Firth fit that replaced it
         record["message"] = fit.message
     At = fit.information @ fit.theta
+    record.update(local_estimate(fit, family, n_active, n_params))
     if keep_local:
         record.update(theta=np.asarray(fit.theta, dtype=float), information=fit.information,
                       weight=float(n_active if m is None else to_host(xp.sum(m))))
@@ -203,6 +204,20 @@ def dlsa_local_block(X, y, m, *, family, fit_intercept, tol, max_iter, classes, 
                      pearson=fit.pearson, deviance=fit.deviance, blocks=[record],
                      recession=counts, separated_information=separated_information,
                      **labels)
+
+
+def local_estimate(fit, family, n_active: int, n_params: int) -> dict:
+    """The block's own estimate and its standard errors, for the record (``local_params_``,
+    ``local_bse_``): the inverse of its information times its own Pearson dispersion
+    (1 for fixed-dispersion families); NaN standard errors where the information is
+    singular (directions the block does not identify)."""
+    bse = np.full(n_params, np.nan)
+    factor = PSDFactor(fit.information)
+    if factor.full_rank:
+        phi = 1.0 if family.fixed_dispersion else (
+            float(fit.pearson) / max(n_active - n_params, 1))
+        bse = np.sqrt(np.clip(np.diag(factor.inverse()), 0.0, None) * phi)
+    return {"local_theta": np.asarray(to_host(fit.theta), dtype=float), "local_bse": bse}
 
 
 def _joint_pieces(X, y, m, fit, family, alpha, fit_intercept, offset) -> dict:
