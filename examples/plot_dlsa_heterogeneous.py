@@ -44,9 +44,10 @@ print("blocks:", X.numblocks[0], " rows per block:", X.chunks[0][0])
 print("true coefficients:", theta)
 
 # %%
-# Block means differ: the first covariate's mean in a few blocks (one cheap pass).
+# Block means differ: the first covariate's mean in a few blocks (one cheap pass);
+# block ``k`` (from 0) has mean ``(k + 1) / 50``.
 block_means = X[:, 0].map_blocks(lambda b: np.atleast_1d(b.mean()), chunks=(1,)).compute()
-print(np.round(block_means[[0, 12, 25, 37, 49]], 2))
+print({k: round(float(block_means[k]), 2) for k in (0, 12, 25, 37, 49)})
 
 # %%
 # Four distributed estimates
@@ -79,10 +80,11 @@ mle = sm.GLM(yn, Xn, family=sm.families.Binomial()).fit()
 
 # %%
 # The distance of each estimate from the MLE in standard errors of the MLE. The
-# one-round estimates are one to a few standard errors away (each block's local
-# MLE carries a small-sample bias of order p / n_k that averaging does not remove);
-# one refinement round (TDLSA) removes nearly all of it. CSL uses the first block's
-# information only, which misrepresents blocks whose covariates differ.
+# one-round estimates are one and a half to three standard errors away here (each
+# block's local MLE carries a small-sample bias of order p / n_k that combining
+# does not remove); one refinement round (TDLSA) removes nearly all of it. CSL
+# uses the first block's information only, which misrepresents blocks whose
+# covariates differ.
 names = fits["TDLSA"].summary().index
 distance = pd.DataFrame(
     {label: (model.params_ - mle.params) / mle.bse for label, model in fits.items()},
