@@ -3,7 +3,7 @@ figures.
 
 Each example is run with ``runpy`` in a temporary working directory, with matplotlib's
 Agg backend, as the docs build runs it (sphinx-gallery, ``docs/gallery_conf.py``).
-They are short by design (1-9 s each on two cores, about 23 s together): the gallery
+They are short by design (1-6 s each on two cores, 15-18 s together): the gallery
 is part of the documentation, and an example that no longer runs is a broken page.
 """
 
