@@ -9,7 +9,6 @@ the API reference is generated from the numpydoc docstrings by autosummary.
 """
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
@@ -89,14 +88,12 @@ if not HAVE_PLOTTING:
 # environment variable DASK_GLMDIST_DOCS_RUN_EXAMPLES=1 is set, so the default build
 # (and the test suite's build) stays fast.
 if HAVE_GALLERY:
+    sys.path.insert(0, str(DOCS))
+    from gallery_conf import sphinx_gallery_conf  # noqa: E402
+
+    # absolute, so that a copy of docs/ (the test suite's build) finds the examples
+    sphinx_gallery_conf = {**sphinx_gallery_conf, "examples_dirs": str(ROOT / "examples")}
     extensions.append("sphinx_gallery.gen_gallery")
-    sphinx_gallery_conf = {
-        "examples_dirs": str(ROOT / "examples"),
-        "gallery_dirs": "auto_examples",
-        "plot_gallery": os.environ.get("DASK_GLMDIST_DOCS_RUN_EXAMPLES", "0") == "1",
-        "filename_pattern": r"/plot_",
-        "download_all_examples": False,
-    }
     exclude_patterns.append("auto_examples/*.ipynb")
 # <<< sphinx-gallery <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 

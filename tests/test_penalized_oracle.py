@@ -15,14 +15,19 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 import statsmodels.api as sm
 from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, LogisticRegression, PoissonRegressor
+from sklearn.utils.fixes import parse_version
 
 from dask_glmdist import PenalizedGLM, PenalizedLogisticRegression, SeparationWarning
 
+# scikit-learn < 1.8 reads l1_ratio only with penalty="elasticnet" (1.8 deprecates penalty)
+ELASTIC_NET = ({"penalty": "elasticnet"} if parse_version(sklearn.__version__)
+               < parse_version("1.8") else {})
 
 def _design(rng, n, p, rho=0.3):
     Z = rng.normal(size=(n, p))
@@ -133,7 +138,7 @@ def test_logistic_elastic_net_equals_sklearn(logistic_data, alpha, l1_ratio):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ref = LogisticRegression(C=1.0 / (alpha * n), l1_ratio=l1_ratio, solver="saga",
-                                 tol=1e-13, max_iter=20_000).fit(X, y)
+                                 tol=1e-13, max_iter=20_000, **ELASTIC_NET).fit(X, y)
     theta_ref = np.r_[ref.intercept_, ref.coef_.ravel()]
     theta = model.params_
     f_ref = _logistic_objective(theta_ref, X, y, alpha, l1_ratio)
