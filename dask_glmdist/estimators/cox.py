@@ -45,7 +45,7 @@ from ..inference import standard_errors
 from ..linalg import PSDFactor
 from ..rounds import RoundEngine
 from ..solvers import cox_blocks as cb
-from ..solvers.cox import newton_decrement
+from ..solvers.cox import newton_decrement, runaway_parts
 from ..solvers.design_checks import check_identified
 from ._cox_data import VECTORS, cox_blocks
 from ._cox_predict import CoxPredictMixin, baseline_frame
@@ -494,13 +494,13 @@ class DLSACoxRegression(CoxPredictMixin, BaseEstimator):
         names = self._param_names()
         info0 = np.maximum(np.diag(np.asarray(s.information_null, dtype=np.float64)), 0.0)
         scale = np.sqrt(info0 / max(self.n_events_, 1e-300))
-        big = np.abs(theta) * scale > 5
-        ratio = np.diag(f.information) / np.where(info0 > 0, info0, np.inf)
-        nxt = np.abs(PSDFactor(f.information).solve(f.score))
+        big, moving, flat = runaway_parts(np.diag(f.information), info0,
+                                          PSDFactor(f.information).solve(f.score), theta,
+                                          scale, self.tol)
         ll_flat = self._ll_change is not None and self._ll_change <= max(self.tol, 1e-9) * max(
             abs(f.loglik), 1.0)
-        moving = (nxt * scale > self.tol) & (nxt > np.sqrt(self.tol) * np.abs(theta))
-        infinite = np.flatnonzero(big & ((ratio < 1e-8) | (ll_flat & moving))).tolist()
+        infinite = np.flatnonzero(big & (flat | (ll_flat & moving))).tolist()
+        ratio = np.diag(f.information) / np.where(info0 > 0, info0, np.inf)
         suspect = np.flatnonzero(big & (ratio < 1e-4) & ~self._refined).tolist()
         suspect = [j for j in suspect if j not in infinite]
         if infinite:

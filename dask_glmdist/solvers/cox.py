@@ -374,12 +374,25 @@ def _runaway(rows, info, score, free, theta, tol, info0) -> list:
     ``coxph`` rule, made free of the covariate's units) -- or without information left
     (below 1e-8 of its information at the start: the likelihood is flat along it, so a
     small step there means nothing)."""
-    nxt = np.abs(_newton_step(info, score, free))
-    sd = _column_sd(rows)
-    moving = (nxt * sd > tol) & (nxt > np.sqrt(tol) * np.abs(theta))
-    flat = np.diag(info) < 1e-8 * np.diag(info0)
-    runaway = (moving | flat) & (np.abs(theta) * sd > 5) & free
-    return [int(j) for j in np.flatnonzero(runaway)]
+    big, moving, flat = runaway_parts(np.diag(info), np.diag(info0),
+                                      _newton_step(info, score, free), theta,
+                                      _column_sd(rows), tol)
+    return [int(j) for j in np.flatnonzero((moving | flat) & big & free)]
+
+
+def runaway_parts(info_diag, info0_diag, step, theta, scale, tol):
+    """The three tests of the rule for infinite coefficients, per coordinate, on the
+    covariates' ``scale`` (their standard deviation in a block; on the client, the
+    square root of the information at 0 per event): ``big``, beyond 5 per unit of scale;
+    ``moving``, the next Newton ``step`` large per unit of scale and relative to the
+    coefficient (R's ``coxph`` rule, free of the covariate's units); ``flat``, the
+    information below 1e-8 of its value at 0. The local fits (:func:`_runaway`) and the
+    estimator's check after refinement combine them."""
+    step = np.abs(step)
+    big = np.abs(theta) * scale > 5
+    moving = (step * scale > tol) & (step > np.sqrt(tol) * np.abs(theta))
+    flat = info_diag < 1e-8 * info0_diag
+    return big, moving, flat
 
 
 def fit_cox_local(rows: CoxRows, ties: str = "efron", tol: float = 1e-9, max_iter: int = 100,
